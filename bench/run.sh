@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/run.sh — run every libdsm microbenchmark and tabulate the results.
+#
+#   bench/run.sh BUILD_DIR [--quick] [--protocol P]
+#
+# Runs bench_fault directly (a 1-node job) and the multi-node benchmarks
+# through BUILD_DIR/dsmrun; collects every "RESULT name=..." line into
+# BUILD_DIR/bench-results.txt and prints a markdown table. Benchmarks never
+# fail on time: the exit status is 1 only if a benchmark broke (a dsm_ call
+# failed, wrong data, timeout, crash) or a binary is missing.
+# --protocol P runs every benchmark under protocol P (default: the
+# library's). Full run: under ~3 minutes; --quick: under ~1 minute.
+set -u
+
+usage() { echo "usage: $0 BUILD_DIR [--quick] [--protocol P]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+BUILD=$(cd "$1" && pwd) || usage
+shift
+QUICK=""
+PROTO=()
+PROTO_NAME=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=--quick ;;
+	--protocol)
+		[ $# -ge 2 ] || usage
+		PROTO=(--protocol "$2")
+		PROTO_NAME=$2
+		shift
+		;;
+	*) usage ;;
+	esac
+	shift
+done
+
+OUT="$BUILD/bench-results.txt"
+LOGDIR="$BUILD/bench-logs"
+DSMRUN="$BUILD/dsmrun"
+TMO=90
+[ -n "$QUICK" ] && TMO=30
+FAILED=()
+mkdir -p "$LOGDIR"
+: >"$OUT"
+
+# Path of a benchmark binary in the build tree (bench/ or top level).
+find_bin() {
+	local b
+	for b in "$BUILD/bench/$1" "$BUILD/$1"; do
+		[ -x "$b" ] && { echo "$b"; return 0; }
+	done
+	return 1
+}
+
+# run LABEL NODES BINARY: run one benchmark (NODES=0: directly, without
+# dsmrun), show its output, append its RESULT lines to $OUT.
+run() {
+	local label=$1 nodes=$2 bin log rc
+	log="$LOGDIR/$label.log"
+	if ! bin=$(find_bin "$3"); then
+		echo "== $label: SKIPPED, $3 not built" | tee "$log"
+		FAILED+=("$label (not built)")
+		return
+	fi
+	echo "== $label"
+	if [ "$nodes" -eq 0 ]; then
+		# a 1-node job: the protocol comes from the environment
+		env ${PROTO_NAME:+DSM_PROTOCOL="$PROTO_NAME"} \
+			timeout "$TMO" "$bin" $QUICK >"$log" 2>&1
+	else
+		timeout "$TMO" "$DSMRUN" -n "$nodes" "${PROTO[@]}" "$bin" $QUICK \
+			>"$log" 2>&1
+	fi
+	rc=$?
+	sed 's/^/   /' "$log"
+	grep -o 'RESULT name=.*' "$log" >>"$OUT"
+	if [ $rc -ne 0 ]; then
+		echo "   !! $label exited with status $rc"
+		FAILED+=("$label (exit $rc)")
+	fi
+}
+
+# Print the markdown table from the RESULT lines: name, ours, raw, ratio,
+# target, whether the ratio meets the target, and any extra fields. A
+# figure marked valid=0 (it did not measure what it names, e.g. no fault
+# was taken) never "meets" its target.
+table() {
+	echo
+	echo "| benchmark | ours (us) | raw (us) | ratio | target | meets target | notes |"
+	echo "|---|---:|---:|---:|---:|---|---|"
+	awk '{
+		delete f; notes = "";
+		for (i = 2; i <= NF; i++) {
+			k = substr($i, 1, index($i, "=") - 1);
+			v = substr($i, index($i, "=") + 1);
+			f[k] = v;
+			if (k !~ /^(name|ours_us|raw_us|ratio|target)$/)
+				notes = notes (notes == "" ? "" : ", ") k "=" v;
+		}
+		meets = "n/a";
+		if (f["valid"] == "0")
+			meets = "n/a (not measured: see notes)";
+		else if (f["target"] != "-" && f["target"] != "")
+			meets = (f["ratio"] + 0 <= f["target"] + 0) ? "yes" : "no";
+		printf("| %s | %.2f | %.2f | %.2f | %s | %s | %s |\n", f["name"],
+		       f["ours_us"], f["raw_us"], f["ratio"], f["target"], meets, notes);
+	}' "$OUT"
+}
+
+[ -x "$DSMRUN" ] || echo "warning: $DSMRUN not found; multi-node benchmarks will fail" >&2
+START=$(date +%s)
+run fault 0 bench_fault
+run remote 2 bench_remote
+run lock 2 bench_lock
+for n in 2 4 8; do
+	run "barrier_n$n" "$n" bench_barrier
+done
+table
+echo
+echo "results: $OUT (logs in $LOGDIR), $(($(date +%s) - START)) s"
+if [ ${#FAILED[@]} -gt 0 ]; then
+	echo "broken: ${FAILED[*]}"
+	exit 1
+fi
+exit 0

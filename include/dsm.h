@@ -1,0 +1,175 @@
+/*
+ * dsm.h — libdsm public API.
+ *
+ * libdsm lets N processes ("nodes") share one region of memory mapped at the
+ * same virtual address on every node. Plain loads and stores work; the
+ * runtime catches page faults and keeps the region coherent under the
+ * protocol chosen at dsm_init() (DSM_PROTOCOL).
+ *
+ * Conventions:
+ *  - Every function returns 0 or a negative errno value unless documented to
+ *    return a pointer or a count. dsm_strerror() turns an error into text.
+ *  - Functions may be called from any application thread of a node after
+ *    dsm_init() returned 0 and before dsm_finalize(). None of them may be
+ *    called from a signal handler.
+ *  - Collective calls (dsm_init, dsm_finalize, dsm_alloc_collective,
+ *    dsm_broadcast, dsm_barrier) must be called by exactly one thread on
+ *    every node, in the same order on every node.
+ *  - A memory access to the shared region that cannot be served (a peer
+ *    died, the runtime was shut down) cannot return an error: the runtime
+ *    prints a message naming the cause to stderr and the access raises
+ *    SIGBUS, as an access to a truncated mmap'd file does.
+ */
+#ifndef DSM_H
+#define DSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DSM_VERSION_MAJOR 0
+#define DSM_VERSION_MINOR 1
+
+/* Library-specific error codes (negative, beyond the errno range). */
+#define DSM_ENOTINIT   (-10001) /* called before dsm_init / after finalize */
+#define DSM_EPEERDEAD  (-10002) /* a peer node died or stopped answering */
+#define DSM_ECONFIG    (-10003) /* bad DSM_* environment value */
+#define DSM_EPROTO     (-10004) /* malformed or unauthenticated message */
+#define DSM_EMAPLIMIT  (-10005) /* vm.max_map_count would be exceeded */
+#define DSM_ETIMEDOUT  (-10006) /* no answer within DSM_TIMEOUT */
+
+/* Number of message-type slots in struct dsm_stats' per-type arrays. */
+#define DSM_STATS_MSG_TYPES 48
+
+/*
+ * Per-node counters, returned by dsm_stats(). All counts are since
+ * dsm_init() on the calling node. Times are in nanoseconds.
+ */
+struct dsm_stats {
+	uint64_t read_faults;        /* faults that needed read access */
+	uint64_t write_faults;       /* faults that needed write access */
+	uint64_t local_faults;       /* faults resolved without a message */
+	uint64_t remote_fetches;     /* pages (or diffs) fetched from a peer */
+	uint64_t pages_sent;         /* pages sent to peers */
+	uint64_t invalidations_sent; /* invalidation requests sent */
+	uint64_t invalidations_recv; /* invalidations applied to local pages */
+	uint64_t forwards;           /* requests forwarded to a probable owner */
+	uint64_t twins;              /* twins (page copies) made */
+	uint64_t diffs_created;      /* diffs encoded */
+	uint64_t diffs_applied;      /* diffs applied */
+	uint64_t map_resets;         /* protection resets at vm.max_map_count */
+	uint64_t messages_sent;      /* all messages sent */
+	uint64_t messages_recv;      /* all messages received */
+	uint64_t bytes_sent;         /* wire bytes sent, headers included */
+	uint64_t bytes_recv;         /* wire bytes received */
+	uint64_t lock_acquires;      /* dsm_lock_acquire*() calls that succeeded */
+	uint64_t lock_wait_ns;       /* time spent waiting for lock grants */
+	uint64_t barriers;           /* dsm_barrier() calls that succeeded */
+	uint64_t barrier_wait_ns;    /* time spent in dsm_barrier() */
+	uint64_t fault_wait_ns;      /* time application threads waited in faults */
+	uint64_t msgs_sent_by_type[DSM_STATS_MSG_TYPES]; /* index: wire type */
+	uint64_t msgs_recv_by_type[DSM_STATS_MSG_TYPES];
+	uint64_t bytes_sent_by_type[DSM_STATS_MSG_TYPES];
+	uint64_t bytes_recv_by_type[DSM_STATS_MSG_TYPES];
+};
+typedef struct dsm_stats dsm_stats_t;
+
+/*
+ * Join the job. Reads the DSM_* environment set by dsmrun (or mpirun),
+ * maps the shared region at DSM_BASE, connects to every peer and starts
+ * this node's service thread. Collective.
+ *   argc, argv: the program's arguments; may be NULL. Left unchanged today.
+ * Returns 0, DSM_ECONFIG for a bad DSM_* value (the log says which and
+ * what is accepted), -EEXIST if the region's address is taken,
+ * -EALREADY if already initialised, DSM_EPEERDEAD/DSM_ETIMEDOUT if a peer
+ * could not be reached, or another negative errno.
+ */
+int dsm_init(int *argc, char ***argv);
+
+/*
+ * Leave the job: a final barrier, statistics (DSM_STATS), then every
+ * connection is closed and the region unmapped. Collective. After it
+ * returns, pointers into the region are invalid.
+ * Returns 0, DSM_ENOTINIT, or the first error seen (e.g. DSM_EPEERDEAD).
+ */
+int dsm_finalize(void);
+
+/* This node's id, 0..count-1, or DSM_ENOTINIT. */
+int dsm_node_id(void);
+
+/* Number of nodes in the job, or DSM_ENOTINIT. */
+int dsm_node_count(void);
+
+/*
+ * Allocate size bytes of shared memory; callable on any node and any
+ * thread, not collective. The pointer is valid on every node. Memory is
+ * 16-byte aligned; blocks of a page or more are page aligned. Contents
+ * of reused memory are unspecified (fresh memory is zero).
+ * Returns NULL on failure with errno set (ENOMEM when the region is full,
+ * ENOTCONN before dsm_init).
+ */
+void *dsm_malloc(size_t size);
+
+/* Return a block from dsm_malloc/dsm_alloc_collective; NULL is ignored.
+ * Any node may free any block, once. */
+void dsm_free(void *ptr);
+
+/*
+ * Collective allocation: every node calls it with the same size and gets
+ * the same pointer. Returns NULL with errno set on failure.
+ */
+void *dsm_alloc_collective(size_t size);
+
+/*
+ * Copy len bytes of private memory from root's buf to buf on every other
+ * node. Collective; len and root must agree on all nodes.
+ * Returns 0, -EINVAL (bad root, len mismatch), DSM_EPEERDEAD, ...
+ */
+int dsm_broadcast(void *buf, size_t len, int root);
+
+/*
+ * Distributed locks. Any unsigned id names a lock; no setup needed.
+ * Exclusive acquires are granted in FIFO order of arrival at the lock's
+ * manager node; shared holders coexist, and an exclusive request waits for
+ * them (and shared requests behind it wait for it: no writer starvation).
+ * Lock operations are where consistency protocols move data: acquire and
+ * release are the synchronisation points of release/entry consistency.
+ * Returns 0, DSM_ENOTINIT, DSM_EPEERDEAD, -EPERM (release of a lock this
+ * node does not hold).
+ */
+int dsm_lock_acquire(unsigned lock);
+int dsm_lock_acquire_shared(unsigned lock);
+int dsm_lock_release(unsigned lock);
+
+/*
+ * Barrier across all nodes; any id, reusable. Collective (one thread per
+ * node). Returns 0, DSM_ENOTINIT, DSM_EPEERDEAD.
+ */
+int dsm_barrier(unsigned barrier);
+
+/*
+ * Entry consistency: bind [addr, addr+len) to a lock or a barrier, so the
+ * data travels with that synchronisation object. Under protocols other than
+ * "ec" the binding is recorded and has no effect on coherence.
+ * Returns 0, -EINVAL (range outside the region or len 0), DSM_ENOTINIT.
+ */
+int dsm_bind(unsigned lock, void *addr, size_t len);
+int dsm_bind_barrier(unsigned barrier, void *addr, size_t len);
+
+/* Copy this node's counters into *out. Returns 0, -EINVAL, DSM_ENOTINIT. */
+int dsm_stats(struct dsm_stats *out);
+
+/* Name of a wire message type for the per-type counters ("?" if unused). */
+const char *dsm_msg_type_name(int type);
+
+/* Text for an error returned by any dsm_ function (never NULL).
+ * Thread-safe; the string is static. */
+const char *dsm_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DSM_H */

@@ -1,0 +1,487 @@
+/*
+ * coll.c — shared-memory allocation (served by node 0), broadcast of
+ * private data, and the finalize handshake (statistics, then BYE).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node.h"
+#include "vm/heap.h"
+#include "vm/vm.h"
+
+#define BCAST_CHUNK (1u << 20)
+#define STATS_BYTES (sizeof(struct dsm_stats))
+
+/* A broadcast arriving at this node, possibly before the local call. */
+struct bcast_in {
+	uint64_t seq;
+	uint64_t total;
+	uint64_t got;
+	unsigned char *buf;
+	struct bcast_in *next;
+};
+
+struct coll {
+	struct dsm_heap *heap;      /* node 0 only */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct bcast_in *inbox;
+	uint64_t bcast_seq;         /* collective calls made here */
+	int fin_count;              /* FIN phase 1 received (node 0) */
+	int fin_done;               /* FIN phase 2 received */
+	int bye_count;
+	struct dsm_stats *all;      /* node 0: every node's stats */
+};
+
+static struct coll *C(struct dsm_node *n) { return n->coll_state; }
+
+int dsm__coll_init(struct dsm_node *n)
+{
+	struct coll *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	n->coll_state = c;
+	if (n->id == 0) {
+		c->all = calloc((size_t)n->count, sizeof(*c->all));
+		if (!c->all)
+			return -ENOMEM;
+		err = dsm__heap_init(&c->heap, n->cfg.heap_size, n->page_size);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void dsm__coll_fini(struct dsm_node *n)
+{
+	struct coll *c = C(n);
+
+	if (!c)
+		return;
+	while (c->inbox) {
+		struct bcast_in *b = c->inbox;
+		c->inbox = b->next;
+		free(b->buf);
+		free(b);
+	}
+	if (c->heap)
+		dsm__heap_destroy(c->heap);
+	free(c->all);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+	n->coll_state = NULL;
+}
+
+/* ---------------- allocation ---------------- */
+
+/* Node 0 serves an allocation request from a peer. */
+static void serve_alloc(struct dsm_node *n, const struct dsm_msg *m)
+{
+	uint64_t off = ~0ull;
+	int err = dsm__heap_alloc(C(n)->heap, m->arg[0], &off);
+	struct dsm_msg r = { .type = DSM_MSG_ALLOC_REP,
+			     .arg = { err ? ~0ull : off, m->arg[1], (uint64_t)-err } };
+
+	dsm__send(n, (int)m->src, &r);
+}
+
+/* Allocate on node 0, locally or by request. Returns 0 and *off. */
+static int alloc_offset(struct dsm_node *n, size_t size, uint64_t *off)
+{
+	struct dsm_waiter w;
+	struct dsm_msg m = { .type = DSM_MSG_ALLOC_REQ };
+	int err;
+
+	if (n->id == 0)
+		return dsm__heap_alloc(C(n)->heap, size, off);
+	dsm__waiter_add(n, &w);
+	m.arg[0] = size;
+	m.arg[1] = w.token;
+	err = dsm__send(n, 0, &m);
+	if (!err)
+		err = dsm__waiter_wait(n, &w, 0);
+	else
+		dsm__waiter_complete(n, w.token, err, NULL), dsm__waiter_wait(n, &w, 0);
+	if (err)
+		return err;
+	if (w.val[0] == ~0ull)
+		return -(int)w.val[2];
+	*off = w.val[0];
+	return 0;
+}
+
+/* errno from a dsm error for the pointer-returning calls. */
+static void set_errno(int err)
+{
+	errno = (err == -ENOMEM || err == -EINVAL) ? ENOMEM : (err == DSM_ENOTINIT) ? ENOTCONN
+		: (err < 0 && err > -4096) ? -err : EIO;
+}
+
+void *dsm_malloc(size_t size)
+{
+	struct dsm_node *n = dsm__get();
+	uint64_t off;
+	int err;
+
+	if (!n) {
+		set_errno(DSM_ENOTINIT);
+		return NULL;
+	}
+	if (size == 0)
+		size = 1;
+	err = alloc_offset(n, size, &off);
+	if (err) {
+		set_errno(err);
+		return NULL;
+	}
+	return n->region->app + off;
+}
+
+void dsm_free(void *ptr)
+{
+	struct dsm_node *n = dsm__get();
+	struct dsm_msg m = { .type = DSM_MSG_FREE };
+	uint64_t off;
+
+	if (!ptr || !n)
+		return;
+	if (!dsm__region_contains(n->region, ptr)) {
+		DSM_ERR(n, "dsm_free(%p): not a shared-memory pointer", ptr);
+		return;
+	}
+	off = (uint64_t)((unsigned char *)ptr - n->region->app);
+	if (n->id == 0) {
+		if (dsm__heap_free(C(n)->heap, off))
+			DSM_ERR(n, "dsm_free(%p): not an allocated block "
+				   "(double free?)", ptr);
+		return;
+	}
+	m.arg[0] = off;
+	dsm__send(n, 0, &m);
+}
+
+void *dsm_alloc_collective(size_t size)
+{
+	struct dsm_node *n = dsm__get();
+	uint64_t msg[2] = { 0, 0 }; /* offset, error */
+	int err;
+
+	if (!n) {
+		set_errno(DSM_ENOTINIT);
+		return NULL;
+	}
+	if (n->id == 0) {
+		err = dsm__heap_alloc(C(n)->heap, size ? size : 1, &msg[0]);
+		msg[1] = (uint64_t)-err;
+	}
+	err = dsm_broadcast(msg, sizeof(msg), 0);
+	if (!err && msg[1])
+		err = -(int)msg[1];
+	if (err) {
+		set_errno(err);
+		return NULL;
+	}
+	return n->region->app + msg[0];
+}
+
+/* ---------------- broadcast ---------------- */
+
+/* Find or create the inbox entry for a broadcast; caller holds c->mu. */
+static struct bcast_in *inbox_get(struct coll *c, uint64_t seq, uint64_t total)
+{
+	struct bcast_in *b;
+
+	for (b = c->inbox; b; b = b->next)
+		if (b->seq == seq)
+			return b;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->seq = seq;
+	b->total = total;
+	b->buf = malloc(total ? total : 1);
+	if (!b->buf) {
+		free(b);
+		return NULL;
+	}
+	b->next = c->inbox;
+	c->inbox = b;
+	return b;
+}
+
+/* A broadcast chunk arrived: file it. */
+static int recv_bcast(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct coll *c = C(n);
+	struct bcast_in *b;
+	int err = 0;
+
+	pthread_mutex_lock(&c->mu);
+	b = inbox_get(c, m->arg[0], m->arg[2]);
+	if (!b)
+		err = -ENOMEM;
+	else if (m->arg[2] != b->total || m->arg[1] > b->total ||
+		 m->length > b->total - m->arg[1])
+		err = DSM_EPROTO;
+	else {
+		memcpy(b->buf + m->arg[1], m->payload, m->length);
+		b->got += m->length;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+/* Root: send len bytes to every peer in chunks. */
+static int send_bcast(struct dsm_node *n, const void *buf, size_t len, uint64_t seq)
+{
+	for (int dst = 0; dst < n->count; dst++) {
+		size_t off = 0;
+		if (dst == n->id)
+			continue;
+		do {
+			size_t chunk = len - off < BCAST_CHUNK ? len - off : BCAST_CHUNK;
+			struct dsm_msg m = { .type = DSM_MSG_BCAST, .length = (uint32_t)chunk,
+					     .arg = { seq, off, len },
+					     .payload = (const unsigned char *)buf + off };
+			int err = dsm__send(n, dst, &m);
+			if (err)
+				return err;
+			off += chunk;
+		} while (off < len);
+	}
+	return 0;
+}
+
+/* Receiver: wait for broadcast seq, copy it out (no lock held while
+ * copying: buf may be shared memory and fault). */
+static int wait_bcast(struct dsm_node *n, void *buf, size_t len, uint64_t seq)
+{
+	struct coll *c = C(n);
+	struct bcast_in *b = NULL, **pp;
+	int err = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		for (b = c->inbox; b && b->seq != seq; b = b->next)
+			;
+		if (b && b->got == b->total)
+			break;
+		if ((err = atomic_load(&n->failed)))
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	}
+	if (b && !err)
+		for (pp = &c->inbox; *pp; pp = &(*pp)->next)
+			if (*pp == b) {
+				*pp = b->next;
+				break;
+			}
+	pthread_mutex_unlock(&c->mu);
+	if (err)
+		return err;
+	if (b->total == len)
+		memcpy(buf, b->buf, len);
+	else
+		err = -EINVAL;
+	free(b->buf);
+	free(b);
+	return err;
+}
+
+int dsm_broadcast(void *buf, size_t len, int root)
+{
+	struct dsm_node *n = dsm__get();
+	uint64_t seq;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if (root < 0 || root >= n->count || (!buf && len))
+		return -EINVAL;
+	if (atomic_load(&n->failed))
+		return atomic_load(&n->failed);
+	seq = ++C(n)->bcast_seq;
+	if (n->count == 1)
+		return 0;
+	if (n->id == root)
+		return send_bcast(n, buf, len, seq);
+	return wait_bcast(n, buf, len, seq);
+}
+
+/* ---------------- finalize ---------------- */
+
+/* Wait on c->cv until *counter reaches target or the job fails; bounded by
+ * timeout_ms when nonzero. Caller holds c->mu. */
+static int wait_count(struct dsm_node *n, int *counter, int target, int timeout_ms)
+{
+	struct coll *c = C(n);
+	uint64_t start = dsm__now_ns();
+	int err;
+
+	while (*counter < target) {
+		if ((err = atomic_load(&n->failed)))
+			return err;
+		if (timeout_ms && dsm__now_ns() - start > (uint64_t)timeout_ms * 1000000)
+			return DSM_ETIMEDOUT;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	}
+	return 0;
+}
+
+/* Phase 1: every node's statistics reach node 0, which writes DSM_STATS;
+ * phase 2: node 0 tells everyone that all nodes have finished. */
+static int fin_stats(struct dsm_node *n)
+{
+	struct coll *c = C(n);
+	unsigned char buf[STATS_BYTES];
+	struct dsm_msg m = { .type = DSM_MSG_FIN };
+	int err = 0;
+
+	n->stats.map_resets = n->region->map_resets;
+	if (n->id != 0) {
+		dsm__stats_pack(&n->stats, buf);
+		m.arg[0] = 1;
+		m.length = sizeof(buf);
+		m.payload = buf;
+		if ((err = dsm__send(n, 0, &m)))
+			return err;
+		pthread_mutex_lock(&c->mu);
+		err = wait_count(n, &c->fin_done, 1, 0);
+		pthread_mutex_unlock(&c->mu);
+		return err;
+	}
+	pthread_mutex_lock(&c->mu);
+	err = wait_count(n, &c->fin_count, n->count - 1, 0);
+	pthread_mutex_unlock(&c->mu);
+	if (err)
+		return err;
+	memcpy(&c->all[0], &n->stats, sizeof(n->stats));
+	if (n->cfg.stats_file[0] &&
+	    (err = dsm__stats_write_json(n->cfg.stats_file, n->cfg.protocol,
+					 c->all, n->count)))
+		DSM_ERR(n, "DSM_STATS=%s: cannot write: %s", n->cfg.stats_file,
+			dsm_strerror(err));
+	m.arg[0] = 2;
+	for (int d = 1; d < n->count; d++)
+		if ((err = dsm__send(n, d, &m)))
+			return err;
+	return 0;
+}
+
+/* Tell every peer we are closing and wait for theirs (bounded). */
+static int fin_bye(struct dsm_node *n)
+{
+	struct coll *c = C(n);
+	struct dsm_msg m = { .type = DSM_MSG_BYE };
+	int err;
+
+	atomic_store(&n->finalizing, 1);
+	for (int d = 0; d < n->count; d++)
+		if (d != n->id && (err = dsm__send(n, d, &m)))
+			return err;
+	pthread_mutex_lock(&c->mu);
+	err = wait_count(n, &c->bye_count, n->count - 1, n->cfg.timeout_ms);
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+int dsm__coll_finalize(struct dsm_node *n)
+{
+	int err = atomic_load(&n->failed);
+
+	if (err)
+		return err;
+	if (n->count == 1) {
+		if (n->cfg.stats_file[0]) {
+			n->stats.map_resets = n->region->map_resets;
+			return dsm__stats_write_json(n->cfg.stats_file,
+						     n->cfg.protocol, &n->stats, 1);
+		}
+		return 0;
+	}
+	err = fin_stats(n);
+	if (!err)
+		err = fin_bye(n);
+	if (err)
+		DSM_ERR(n, "dsm_finalize: %s", dsm_strerror(err));
+	return err;
+}
+
+/* Node 0 files a node's final statistics. */
+static int recv_fin(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct coll *c = C(n);
+
+	pthread_mutex_lock(&c->mu);
+	if (m->arg[0] == 1 && n->id == 0 && m->length == STATS_BYTES) {
+		dsm__stats_unpack(m->payload, &c->all[m->src]);
+		c->fin_count++;
+	} else if (m->arg[0] == 2 && m->src == 0) {
+		c->fin_done = 1;
+	} else {
+		pthread_mutex_unlock(&c->mu);
+		return DSM_EPROTO;
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+/* Messages owned by this file. Service thread. */
+int dsm__coll_handle(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct coll *c = C(n);
+	const uint64_t val[3] = { m->arg[0], m->arg[1], m->arg[2] };
+
+	switch (m->type) {
+	case DSM_MSG_ALLOC_REQ:
+		if (n->id != 0)
+			return DSM_EPROTO;
+		serve_alloc(n, m);
+		return 0;
+	case DSM_MSG_ALLOC_REP:
+		dsm__waiter_complete(n, m->arg[1], 0, val);
+		return 0;
+	case DSM_MSG_FREE:
+		if (n->id != 0)
+			return DSM_EPROTO;
+		if (dsm__heap_free(c->heap, m->arg[0]))
+			DSM_ERR(n, "dsm_free from node %u: offset 0x%llx is not an "
+				   "allocated block (double free?)", m->src,
+				(unsigned long long)m->arg[0]);
+		return 0;
+	case DSM_MSG_BCAST:
+		return recv_bcast(n, m);
+	case DSM_MSG_FIN:
+		return recv_fin(n, m);
+	case DSM_MSG_BYE:
+		pthread_mutex_lock(&c->mu);
+		c->bye_count++;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	default:
+		return DSM_EPROTO;
+	}
+}

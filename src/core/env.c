@@ -1,0 +1,542 @@
+/*
+ * env.c — the one place that reads DSM_* environment variables.
+ *
+ * Every variable is a row of env_table[] below: its name, its default (as
+ * the text a user would write), a one-line meaning and the function that
+ * parses it into struct dsm_config. dsm__env_load() first parses every
+ * default, then every variable that is set, then checks the rules that tie
+ * variables together; dsm__env_usage() prints the same table. Adding a
+ * variable is adding a row and a parser.
+ *
+ * Errors name the variable, the offending value (never the secret's) and
+ * what is accepted, in a static buffer: not thread-safe, valid until the
+ * next call. Nothing here allocates or logs.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/node.h"
+
+#define KiB (UINT64_C(1) << 10)
+#define MiB (UINT64_C(1) << 20)
+#define TiB (UINT64_C(1) << 40)
+
+#define HEAP_MIN MiB
+#define HEAP_MAX (16 * TiB)
+#define TIMEOUT_MIN_MS 100
+#define TIMEOUT_MAX_MS (3600 * 1000)
+#define US_MAX 1000000 /* DSM_SPIN_US / DSM_SC_HOLD_US: at most 1 s */
+
+/*
+ * Default address of the shared region. 0x200000000000 is 32 TiB: far
+ * above the brk heap and a PIE executable (0x55..., 0x56...), far below
+ * the mmap area and thread stacks (which grow down from 0x7f...), and
+ * outside ASan's shadow (0x7fff8000..0x10007fff7fff) and its high memory
+ * (0x10007fff8000...). With the 16 TiB maximum heap the region ends at
+ * 48 TiB, still inside the 47-bit user address space.
+ */
+#define DEFAULT_BASE "0x200000000000"
+
+/* Accepted values, one list each: parsers and usage both read them. */
+static const char *const protocols[] = { "sc", NULL };
+static const char *const transports[] = { "tcp", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+
+struct env_var;
+typedef int (*env_parse_fn)(struct dsm_config *c, const struct env_var *v,
+			    const char *s);
+
+struct env_var {
+	const char *name;
+	const char *def;            /* default as text; NULL: unset */
+	const char *shown_def;      /* default as printed by usage */
+	const char *help;           /* one-line meaning */
+	const char *const *choices; /* accepted words, or NULL */
+	env_parse_fn parse;
+};
+
+static char why_buf[1024];
+
+/* Format "NAME=VALUE: msg" into why_buf; returns DSM_ECONFIG. The value is
+ * cut at 200 bytes so a huge variable still gives a readable message. */
+__attribute__((format(printf, 3, 4))) static int
+bad(const struct env_var *v, const char *val, const char *fmt, ...)
+{
+	va_list ap;
+	int len = snprintf(why_buf, sizeof(why_buf), "%s=%.200s: ", v->name, val);
+
+	va_start(ap, fmt);
+	vsnprintf(why_buf + len, sizeof(why_buf) - (size_t)len, fmt, ap);
+	va_end(ap);
+	return DSM_ECONFIG;
+}
+
+/* Format a message that is not about one value (or must not show it). */
+__attribute__((format(printf, 1, 2))) static int
+bad_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
+	va_end(ap);
+	return DSM_ECONFIG;
+}
+
+/* Join a NULL-terminated word list as "a, b, c" into buf. */
+static const char *join_words(const char *const *w, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (; *w; w++)
+		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0,
+					"%s%s", len ? ", " : "", *w);
+	return buf;
+}
+
+/* Index of s in the word list (case-insensitive), or -1. */
+static int find_word(const char *const *w, const char *s)
+{
+	for (int i = 0; w[i]; i++)
+		if (strcasecmp(w[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* Parse decimal digits [s, end) strictly into *out. 0, or -1 on an empty
+ * string, a non-digit or overflow. *end gets the first non-digit. */
+static int parse_dec(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*end = p;
+	*out = v;
+	return p == s ? -1 : 0;
+}
+
+/* Parse a whole string as a decimal integer in [lo, hi]. 0 or -1. */
+static int parse_int_range(const char *s, long long lo, long long hi,
+			   long long *out)
+{
+	const char *end;
+	uint64_t u;
+	int neg = (*s == '-');
+
+	if (parse_dec(s + neg, &end, &u) < 0 || *end || u > (uint64_t)INT64_MAX)
+		return -1;
+	*out = neg ? -(long long)u : (long long)u;
+	return *out < lo || *out > hi ? -1 : 0;
+}
+
+/* Binary multiplier of a size suffix: "" or "B" is 1; K, M, G, T, each
+ * optionally followed by "B" or "iB", case-insensitive. 0 if s is not one
+ * of these. */
+static uint64_t size_suffix(const char *s)
+{
+	static const char units[] = "KMGT";
+	const char *u = *s ? strchr(units, toupper((unsigned char)*s)) : NULL;
+
+	if (!u)
+		return (*s == '\0' || strcasecmp(s, "b") == 0) ? 1 : 0;
+	s++;
+	if (*s == '\0' || strcasecmp(s, "b") == 0 || strcasecmp(s, "ib") == 0)
+		return KiB << (10 * (u - units));
+	return 0;
+}
+
+int dsm__parse_size(const char *s, uint64_t *out)
+{
+	const char *end;
+	uint64_t v, mult;
+
+	if (!s || parse_dec(s, &end, &v) < 0)
+		return -EINVAL;
+	mult = size_suffix(end);
+	if (mult == 0 || v > UINT64_MAX / mult)
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+/* Parse a non-negative integer "0x..." (hex) or decimal, strictly. */
+static int parse_addr(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+		return parse_dec(s, &p, out) < 0 || *p ? -1 : 0;
+	}
+	for (p = s + 2; isxdigit((unsigned char)*p); p++) {
+		if (v >> 60)
+			return -1;
+		v = v << 4 | (uint64_t)(isdigit((unsigned char)*p)
+					? *p - '0'
+					: tolower((unsigned char)*p) - 'a' + 10);
+	}
+	*out = v;
+	return (p == s + 2 || *p) ? -1 : 0;
+}
+
+/* Parse a duration "5", "5s", "500ms", "2.5s" into milliseconds (at most
+ * 9 decimals, truncated to whole ms). Done by hand rather than with strtod
+ * so the application's locale cannot change what "2.5" means. */
+static int parse_duration_ms(const char *s, uint64_t *ms)
+{
+	uint64_t whole, frac = 0, scale = 1000000000, unit_ms;
+	const char *p;
+
+	if (parse_dec(s, &p, &whole) < 0 || whole > UINT32_MAX)
+		return -1;
+	if (*p == '.') {
+		const char *q = ++p;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (p - q >= 9)
+				return -1;
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+		if (p == q)
+			return -1;
+	}
+	if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
+		unit_ms = 1000;
+	else if (strcmp(p, "ms") == 0)
+		unit_ms = 1;
+	else
+		return -1;
+	*ms = whole * unit_ms + frac * unit_ms / 1000000000;
+	return 0;
+}
+
+/* Copy s into a fixed char array field; reject empty or too long. */
+static int copy_str(const struct env_var *v, const char *s, char *dst, size_t cap)
+{
+	size_t len = strlen(s);
+
+	if (len == 0)
+		return bad(v, s, "must not be empty");
+	if (len >= cap)
+		return bad(v, s, "too long (at most %zu bytes)", cap - 1);
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+/* --- one parser per variable ---------------------------------------- */
+
+/* Shared by the word-valued variables: copy the canonical spelling of the
+ * accepted word s into dst, or name every accepted word in the error. */
+static int p_choice(const struct env_var *v, const char *s, char *dst, size_t cap,
+		    const char *what)
+{
+	char list[128];
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "unknown %s; accepted: %s", what,
+			   join_words(v->choices, list, sizeof(list)));
+	snprintf(dst, cap, "%s", v->choices[i]);
+	return 0;
+}
+
+static int p_protocol(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	return p_choice(v, s, c->protocol, sizeof(c->protocol), "protocol");
+}
+
+static int p_transport(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	return p_choice(v, s, c->transport, sizeof(c->transport), "transport");
+}
+
+/* Heap size: a size with a suffix, 1 MiB..16 TiB, rounded up to a page. */
+static int p_heap(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	uint64_t size, page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	if (dsm__parse_size(s, &size) < 0)
+		return bad(v, s, "not a size; accepted: bytes or a number with "
+			   "suffix K, M, G or T (binary), e.g. 512M, 1G");
+	if (size < HEAP_MIN || size > HEAP_MAX)
+		return bad(v, s, "out of range; accepted: 1M to 16T");
+	c->heap_size = (size + page - 1) / page * page;
+	return 0;
+}
+
+static int p_base(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	uint64_t base, page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	if (parse_addr(s, &base) < 0 || base > UINTPTR_MAX)
+		return bad(v, s, "not an address; accepted: 0x-prefixed hex or decimal");
+	if (base == 0 || base % page)
+		return bad(v, s, "not page aligned (page size %llu) or zero",
+			   (unsigned long long)page);
+	c->base = (uintptr_t)base;
+	return 0;
+}
+
+static int p_node_id(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long id;
+
+	if (parse_int_range(s, 0, DSM_MAX_NODES - 1, &id) < 0)
+		return bad(v, s, "not a node id; accepted: 0 to %d", DSM_MAX_NODES - 1);
+	c->node_id = (int)id;
+	return 0;
+}
+
+static int p_node_count(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long n;
+
+	if (parse_int_range(s, 1, DSM_MAX_NODES, &n) < 0)
+		return bad(v, s, "not a node count; accepted: 1 to %d", DSM_MAX_NODES);
+	c->node_count = (int)n;
+	return 0;
+}
+
+/* host:port, split at the last ':' so "[::1]:7000" works too. */
+static int p_coordinator(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	long long port;
+
+	if (!colon || colon == s || parse_int_range(colon + 1, 1, 65535, &port) < 0)
+		return bad(v, s, "not host:port; accepted: e.g. 127.0.0.1:7000");
+	return copy_str(v, s, c->coordinator, sizeof(c->coordinator));
+}
+
+static int p_bind(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	return copy_str(v, s, c->bind, sizeof(c->bind));
+}
+
+/* 64 hex digits; the value is never copied into a message. */
+static int p_secret(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 2 * DSM_SECRET_LEN; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			break;
+	if (i != 2 * DSM_SECRET_LEN || s[i])
+		return bad_msg("%s: malformed (value not shown); accepted: exactly "
+			       "%u hex digits (%u bytes)", v->name,
+			       2 * DSM_SECRET_LEN, DSM_SECRET_LEN);
+	for (i = 0; i < DSM_SECRET_LEN; i++) {
+		char byte[3] = { s[2 * i], s[2 * i + 1], '\0' };
+		c->secret[i] = (uint8_t)strtoul(byte, NULL, 16);
+	}
+	return 0;
+}
+
+static int p_timeout(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	uint64_t ms;
+
+	if (parse_duration_ms(s, &ms) < 0)
+		return bad(v, s, "not a duration; accepted: seconds or "
+			   "milliseconds, e.g. 5, 5s, 2.5s, 500ms");
+	if (ms < TIMEOUT_MIN_MS || ms > TIMEOUT_MAX_MS)
+		return bad(v, s, "out of range; accepted: 100ms to 3600s");
+	c->timeout_ms = (int)ms;
+	return 0;
+}
+
+/* An empty DSM_STATS means "no statistics file", like an unset one. */
+static int p_stats(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	if (*s == '\0') {
+		c->stats_file[0] = '\0';
+		return 0;
+	}
+	return copy_str(v, s, c->stats_file, sizeof(c->stats_file));
+}
+
+/* log_levels[] is in enum dsm_log_level order. */
+static int p_log(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	char list[128];
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "unknown log level; accepted: %s",
+			   join_words(v->choices, list, sizeof(list)));
+	c->log_level = DSM_LOG_ERROR + i;
+	return 0;
+}
+
+static int p_listen_fd(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long fd;
+
+	if (parse_int_range(s, -1, INT32_MAX, &fd) < 0)
+		return bad(v, s, "not a file descriptor; accepted: -1 or a number >= 0 "
+			   "(set by dsmrun)");
+	c->listen_fd = (int)fd;
+	return 0;
+}
+
+static int p_spin(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long us;
+
+	if (strcasecmp(s, "auto") == 0) {
+		c->spin_us = -1;
+		return 0;
+	}
+	if (parse_int_range(s, 0, US_MAX, &us) < 0)
+		return bad(v, s, "accepted: auto or microseconds 0 to %d", US_MAX);
+	c->spin_us = (int)us;
+	return 0;
+}
+
+static int p_hold(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long us;
+
+	if (parse_int_range(s, 0, US_MAX, &us) < 0)
+		return bad(v, s, "accepted: microseconds 0 to %d", US_MAX);
+	c->hold_us = (int)us;
+	return 0;
+}
+
+/*
+ * The table. Defaults are text run through the same parser as user values,
+ * so a default can never disagree with what its variable accepts.
+ */
+static const struct env_var env_table[] = {
+	{ "DSM_PROTOCOL", "sc", "sc", "consistency protocol", protocols, p_protocol },
+	{ "DSM_TRANSPORT", "tcp", "tcp", "transport between nodes", transports,
+	  p_transport },
+	{ "DSM_HEAP_SIZE", "1G", "1G",
+	  "size of the shared region: bytes or K/M/G/T suffix, 1M..16T, "
+	  "rounded up to a page", NULL, p_heap },
+	{ "DSM_BASE", DEFAULT_BASE, DEFAULT_BASE,
+	  "address of the shared region (hex or decimal, page aligned); the "
+	  "default is clear of the heap, PIE, mmap area, stacks and ASan's shadow",
+	  NULL, p_base },
+	{ "DSM_NODE_ID", NULL, "(dsmrun)",
+	  "this node's id, 0..count-1; unset with DSM_NODE_COUNT: one node",
+	  NULL, p_node_id },
+	{ "DSM_NODE_COUNT", NULL, "(dsmrun)",
+	  "number of nodes, 1..64; set by dsmrun -n N", NULL, p_node_count },
+	{ "DSM_COORDINATOR", NULL, "(none)",
+	  "host:port of node 0; required with more than one node", NULL,
+	  p_coordinator },
+	{ "DSM_BIND", "127.0.0.1", "127.0.0.1", "address this node listens on",
+	  NULL, p_bind },
+	{ "DSM_SECRET", NULL, "(dsmrun)",
+	  "per-job secret, 64 hex digits; required with more than one node; "
+	  "never printed", NULL, p_secret },
+	{ "DSM_TIMEOUT", "5s", "5s",
+	  "peer timeout: 5, 5s, 2.5s, 500ms; 100ms..3600s", NULL, p_timeout },
+	{ "DSM_STATS", NULL, "(none)",
+	  "path of the job's JSON statistics file, written at dsm_finalize",
+	  NULL, p_stats },
+	{ "DSM_LOG", "warn", "warn", "log level", log_levels, p_log },
+	{ "DSM_LISTEN_FD", "-1", "-1",
+	  "internal: listening socket passed by dsmrun to node 0", NULL,
+	  p_listen_fd },
+	{ "DSM_SPIN_US", "auto", "auto",
+	  "microseconds the service thread busy-polls before blocking; auto: "
+	  "the runtime chooses", NULL, p_spin },
+	{ "DSM_SC_HOLD_US", "200", "200",
+	  "microseconds a node keeps a page it just obtained before serving "
+	  "queued requests (progress under contention)", NULL, p_hold },
+};
+
+#define ENV_COUNT (sizeof(env_table) / sizeof(env_table[0]))
+
+/* Rules that involve more than one variable. set_id/set_count say which
+ * of DSM_NODE_ID / DSM_NODE_COUNT were present. */
+static int check_cross(const struct dsm_config *c, int set_id, int set_count,
+		       int set_coord, int set_secret)
+{
+	if (set_id != set_count)
+		return bad_msg("%s is set but %s is not; start the program with "
+			       "dsmrun -n N", set_id ? "DSM_NODE_ID" : "DSM_NODE_COUNT",
+			       set_id ? "DSM_NODE_COUNT" : "DSM_NODE_ID");
+	if (c->node_id >= c->node_count)
+		return bad_msg("DSM_NODE_ID=%d: must be less than DSM_NODE_COUNT=%d",
+			       c->node_id, c->node_count);
+	if (c->node_count > 1 && !set_coord)
+		return bad_msg("DSM_COORDINATOR is not set; required when "
+			       "DSM_NODE_COUNT=%d > 1 (dsmrun sets it)", c->node_count);
+	if (c->node_count > 1 && !set_secret)
+		return bad_msg("DSM_SECRET is not set; required when "
+			       "DSM_NODE_COUNT=%d > 1 (dsmrun sets it)", c->node_count);
+	if (c->base + c->heap_size < c->base)
+		return bad_msg("DSM_BASE + DSM_HEAP_SIZE wraps around the address space");
+	return 0;
+}
+
+/* Defaults for the fields whose variables have no default text. */
+static void set_untexted_defaults(struct dsm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->node_id = 0;
+	c->node_count = 1;
+	c->listen_fd = -1;
+	c->spin_us = -1;
+}
+
+int dsm__env_load(struct dsm_config *c, const char **why)
+{
+	size_t i;
+	int rc;
+
+	set_untexted_defaults(c);
+	for (i = 0; i < ENV_COUNT; i++) {
+		const struct env_var *v = &env_table[i];
+		if (v->def && (rc = v->parse(c, v, v->def)) != 0)
+			goto fail; /* a broken default: a bug in this table */
+	}
+	for (i = 0; i < ENV_COUNT; i++) {
+		const struct env_var *v = &env_table[i];
+		const char *s = getenv(v->name);
+		if (s && (rc = v->parse(c, v, s)) != 0)
+			goto fail;
+	}
+	rc = check_cross(c, getenv("DSM_NODE_ID") != NULL,
+			 getenv("DSM_NODE_COUNT") != NULL,
+			 getenv("DSM_COORDINATOR") != NULL, getenv("DSM_SECRET") != NULL);
+	if (rc == 0)
+		return 0;
+fail:
+	if (why)
+		*why = why_buf;
+	return DSM_ECONFIG;
+}
+
+void dsm__env_usage(FILE *f)
+{
+	char list[128];
+
+	fprintf(f, "Environment variables (read by every node at dsm_init):\n");
+	for (size_t i = 0; i < ENV_COUNT; i++) {
+		const struct env_var *v = &env_table[i];
+		fprintf(f, "  %-16s default: %s\n      %s", v->name, v->shown_def,
+			v->help);
+		if (v->choices)
+			fprintf(f, "; one of: %s",
+				join_words(v->choices, list, sizeof(list)));
+		fputc('\n', f);
+	}
+}

@@ -1,0 +1,34 @@
+/*
+ * errors.c — dsm_strerror: text for every error a dsm_ function returns.
+ */
+#include <string.h>
+
+#include "node.h"
+
+const char *dsm_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case DSM_ENOTINIT:
+		return "libdsm is not initialised (call dsm_init first, and not "
+		       "after dsm_finalize)";
+	case DSM_EPEERDEAD:
+		return "a peer node died or stopped answering (the log names it)";
+	case DSM_ECONFIG:
+		return "bad DSM_* environment setting (the log names the "
+		       "variable and what is accepted)";
+	case DSM_EPROTO:
+		return "malformed or unauthenticated message";
+	case DSM_EMAPLIMIT:
+		return "vm.max_map_count reached: raise it with sysctl "
+		       "vm.max_map_count or use fewer, larger shared ranges";
+	case DSM_ETIMEDOUT:
+		return "no answer within DSM_TIMEOUT";
+	default:
+		break;
+	}
+	if (err < 0 && err > -4096)
+		return strerror(-err); /* glibc: static strings for errno values */
+	return "unknown libdsm error";
+}

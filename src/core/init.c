@@ -1,0 +1,204 @@
+/*
+ * init.c — dsm_init / dsm_finalize, the service thread, and the small
+ * public queries.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node.h"
+#include "proto/proto.h"
+#include "vm/vm.h"
+
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The service thread: receive and answer messages until told to stop. */
+static void *service_main(void *arg)
+{
+	struct dsm_node *n = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	dsm__fault_thread_init();
+	while (!atomic_load(&n->stopping)) {
+		int to = 100, t = n->proto->tick ? n->proto->tick(n) : -1;
+		if (t >= 0 && t < to)
+			to = t;
+		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))
+			usleep(1000); /* links gone: don't spin */
+	}
+	return NULL;
+}
+
+/* Choose how long waiting threads spin before sleeping. */
+static void tune(struct dsm_node *n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n->cfg.spin_us < 0)
+		n->cfg.spin_us = (cpus > 2L * n->count) ? 20 : 0;
+}
+
+/* Allocate the node and read the configuration. */
+static int node_create(struct dsm_node **out)
+{
+	struct dsm_node *n = calloc(1, sizeof(*n));
+	const char *why = "";
+	int err;
+
+	if (!n)
+		return -ENOMEM;
+	err = dsm__env_load(&n->cfg, &why);
+	if (err) {
+		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: %s", why);
+		free(n);
+		return DSM_ECONFIG;
+	}
+	n->id = n->cfg.node_id;
+	n->count = n->cfg.node_count;
+	n->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	n->failed_node = -1;
+	n->proto = dsm__proto_find(n->cfg.protocol);
+	n->tp = &dsm__transport_tcp;
+	if (!n->proto) {
+		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: DSM_PROTOCOL=%s: unknown",
+			 n->cfg.protocol);
+		free(n);
+		return DSM_ECONFIG;
+	}
+	dsm__waitq_init(&n->waitq);
+	tune(n);
+	*out = n;
+	return 0;
+}
+
+/* Undo whatever of node_start succeeded (fields are NULL-safe). */
+static void node_destroy(struct dsm_node *n)
+{
+	if (n->service_started) {
+		atomic_store(&n->stopping, 1);
+		n->tp->wake(n);
+		pthread_join(n->service, NULL);
+	}
+	if (n->tp_state)
+		n->tp->close(n);
+	if (n->proto_state && n->proto->fini)
+		n->proto->fini(n);
+	dsm__sync_fini(n);
+	dsm__coll_fini(n);
+	dsm__region_close(n->region);
+	dsm__waitq_destroy(&n->waitq);
+	free(n);
+}
+
+/* Region, subsystems, links, protocol, fault handler, service thread. */
+static int node_start(struct dsm_node *n)
+{
+	const char *why = "";
+	int err;
+
+	err = dsm__region_init(&n->region, n->cfg.base, n->cfg.heap_size,
+			       n->page_size, PROT_NONE, &why);
+	if (err) {
+		DSM_ERR(n, "dsm_init: shared region at 0x%lx (%llu bytes): %s (%s)",
+			(unsigned long)n->cfg.base,
+			(unsigned long long)n->cfg.heap_size, why, dsm_strerror(err));
+		return err;
+	}
+	if ((err = dsm__coll_init(n)) || (err = dsm__sync_init(n)))
+		return err;
+	if ((err = n->tp->init(n))) {
+		DSM_ERR(n, "dsm_init: connecting the job failed: %s",
+			dsm_strerror(err));
+		return err;
+	}
+	if ((err = n->proto->init(n)))
+		return err;
+	if ((err = dsm__fault_install()))
+		return err;
+	err = pthread_create(&n->service, NULL, service_main, n);
+	if (err)
+		return -err;
+	n->service_started = 1;
+	return 0;
+}
+
+int dsm_init(int *argc, char ***argv)
+{
+	struct dsm_node *n;
+	int err;
+
+	(void)argc;
+	(void)argv;
+	pthread_mutex_lock(&init_mu);
+	if (dsm__get()) {
+		pthread_mutex_unlock(&init_mu);
+		return -EALREADY;
+	}
+	err = node_create(&n);
+	if (!err) {
+		__atomic_store_n(&dsm__node, n, __ATOMIC_RELEASE);
+		err = node_start(n);
+		if (err) {
+			__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
+			dsm__fault_uninstall();
+			node_destroy(n);
+		}
+	}
+	pthread_mutex_unlock(&init_mu);
+	return err;
+}
+
+int dsm_finalize(void)
+{
+	struct dsm_node *n;
+	int err;
+
+	pthread_mutex_lock(&init_mu);
+	n = dsm__get();
+	if (!n) {
+		pthread_mutex_unlock(&init_mu);
+		return DSM_ENOTINIT;
+	}
+	err = dsm__coll_finalize(n);
+	__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
+	dsm__fault_uninstall();
+	node_destroy(n);
+	pthread_mutex_unlock(&init_mu);
+	return err;
+}
+
+int dsm_node_id(void)
+{
+	struct dsm_node *n = dsm__get();
+	return n ? n->id : DSM_ENOTINIT;
+}
+
+int dsm_node_count(void)
+{
+	struct dsm_node *n = dsm__get();
+	return n ? n->count : DSM_ENOTINIT;
+}
+
+int dsm_stats(struct dsm_stats *out)
+{
+	struct dsm_node *n = dsm__get();
+	const uint64_t *src;
+	uint64_t *dst;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if (!out)
+		return -EINVAL;
+	n->stats.map_resets = n->region->map_resets;
+	src = (const uint64_t *)&n->stats;
+	dst = (uint64_t *)out;
+	for (size_t i = 0; i < sizeof(*out) / 8; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	return 0;
+}

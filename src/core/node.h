@@ -1,0 +1,176 @@
+/*
+ * node.h — the one struct that holds a node's state, and the core services
+ * every layer uses: configuration, logging, statistics, message dispatch,
+ * failure reporting.
+ */
+#ifndef DSM_CORE_NODE_H
+#define DSM_CORE_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsm.h"
+#include "../net/net.h"
+
+enum dsm_log_level { DSM_LOG_ERROR = 0, DSM_LOG_WARN, DSM_LOG_INFO, DSM_LOG_DEBUG };
+
+/* Every DSM_* variable, parsed by env.c (which documents the defaults). */
+struct dsm_config {
+	char protocol[16];       /* DSM_PROTOCOL: sc */
+	char transport[16];      /* DSM_TRANSPORT: tcp */
+	uint64_t heap_size;      /* DSM_HEAP_SIZE */
+	uintptr_t base;          /* DSM_BASE */
+	int node_id;             /* DSM_NODE_ID */
+	int node_count;          /* DSM_NODE_COUNT */
+	char coordinator[256];   /* DSM_COORDINATOR host:port */
+	char bind[64];           /* DSM_BIND */
+	uint8_t secret[DSM_SECRET_LEN]; /* DSM_SECRET (hex in the env) */
+	int timeout_ms;          /* DSM_TIMEOUT */
+	char stats_file[512];    /* DSM_STATS */
+	int log_level;           /* DSM_LOG */
+	int listen_fd;           /* DSM_LISTEN_FD (from dsmrun), -1 if none */
+	int spin_us;             /* DSM_SPIN_US */
+	int hold_us;             /* DSM_SC_HOLD_US */
+};
+
+/* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
+ * static/global message naming the variable, the value and what is
+ * accepted (valid until the next call). */
+int dsm__env_load(struct dsm_config *c, const char **why);
+/* Print every DSM_* variable with its default and meaning to f. */
+void dsm__env_usage(FILE *f);
+/* Parse "64K", "1G", "4096" etc. into *out. 0 or -EINVAL. */
+int dsm__parse_size(const char *s, uint64_t *out);
+
+/* Application threads waiting for a reply (lock grant, allocation, ...):
+ * each registers a waiter with a token the reply carries back. */
+struct dsm_waiter {
+	uint64_t token;
+	int done;
+	int err;
+	uint64_t val[3];
+	struct dsm_waiter *next;
+};
+
+struct dsm_waitq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct dsm_waiter *head;
+	uint64_t next_token;
+};
+
+struct dsm_region;
+struct dsm_protocol_ops;
+struct dsm_sync;
+
+struct dsm_node {
+	struct dsm_config cfg;
+	int id;
+	int count;
+	size_t page_size;
+
+	struct dsm_region *region;               /* src/vm */
+	const struct dsm_protocol_ops *proto;    /* src/proto */
+	void *proto_state;
+	const struct dsm_transport_ops *tp;      /* src/net */
+	void *tp_state;
+	struct dsm_sync *sync;                   /* src/sync */
+	void *alloc_state;                       /* core/alloc glue */
+	void *coll_state;                        /* core/collective */
+
+	struct dsm_waitq waitq;
+	pthread_t service;
+	int service_started;
+	atomic_int stopping;       /* service thread should exit */
+	atomic_int finalizing;     /* dsm_finalize in progress: EOF after BYE ok */
+	atomic_int failed;         /* 0 or a DSM_E* code: the job is broken */
+	int failed_node;           /* node named in fail_reason, or -1 */
+	char fail_reason[160];     /* written once, before failed is set */
+	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
+	uint8_t peer_bye[DSM_MAX_NODES]; /* BYE seen from peer */
+
+	struct dsm_stats stats;    /* updated with relaxed atomics */
+};
+
+/* The node, for the signal handler and the public API; NULL outside
+ * dsm_init..dsm_finalize. */
+extern struct dsm_node *dsm__node;
+
+/* --- logging (not async-signal-safe; never from the fault path) --- */
+void dsm__log(struct dsm_node *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define DSM_ERR(n, ...)   dsm__log((n), DSM_LOG_ERROR, __VA_ARGS__)
+#define DSM_WARN(n, ...)  dsm__log((n), DSM_LOG_WARN, __VA_ARGS__)
+#define DSM_INFO(n, ...)  dsm__log((n), DSM_LOG_INFO, __VA_ARGS__)
+#define DSM_DEBUG(n, ...) dsm__log((n), DSM_LOG_DEBUG, __VA_ARGS__)
+/* Async-signal-safe: write a NUL-terminated string to stderr. */
+void dsm__write_str(const char *s);
+/* Async-signal-safe: format an unsigned number in base 10/16 into buf. */
+char *dsm__utoa(uint64_t v, char *buf, int base);
+
+/* --- time --- */
+uint64_t dsm__now_ns(void); /* CLOCK_MONOTONIC, async-signal-safe */
+
+/* --- statistics --- */
+#define DSM_STAT_ADD(n, field, v) \
+	__atomic_fetch_add(&(n)->stats.field, (uint64_t)(v), __ATOMIC_RELAXED)
+void dsm__stats_count_sent(struct dsm_node *n, const struct dsm_msg *m);
+void dsm__stats_count_recv(struct dsm_node *n, const struct dsm_msg *m);
+/* Serialise stats to 64-bit big-endian words (for the STATS message) and
+ * back; n_words = sizeof(struct dsm_stats)/8. */
+void dsm__stats_pack(const struct dsm_stats *s, unsigned char *out);
+void dsm__stats_unpack(const unsigned char *in, struct dsm_stats *s);
+/* Write the job's JSON document from every node's stats. */
+int dsm__stats_write_json(const char *path, const char *protocol,
+			  const struct dsm_stats *per_node, int count);
+
+/* --- messaging (core/dispatch.c) --- */
+/* Send with statistics; dst may not be self. Thread- and signal-safe. */
+int dsm__send(struct dsm_node *n, int dst, struct dsm_msg *m);
+/* Called by the transport for every validated incoming message. */
+void dsm__dispatch(struct dsm_node *n, const struct dsm_msg *m);
+/* A transport lost the link to peer (EOF, reset, timeout). */
+void dsm__peer_lost(struct dsm_node *n, int peer, const char *why);
+/* Mark the job failed (first caller wins), wake every waiter. */
+void dsm__fail(struct dsm_node *n, int err, int node, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* --- waiters (core/wait.c) --- */
+void dsm__waitq_init(struct dsm_waitq *q);
+void dsm__waitq_destroy(struct dsm_waitq *q);
+/* Register w (assigns w->token) before sending the request. */
+void dsm__waiter_add(struct dsm_node *n, struct dsm_waiter *w);
+/* Block until completed or the job fails; removes w. timeout_ns 0 = none.
+ * Returns w->err, the job's failure, or DSM_ETIMEDOUT. */
+int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_ns);
+/* Complete the waiter with token; -ENOENT if there is none. */
+int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
+			 const uint64_t val[3]);
+/* Wake every waiter (after a failure). */
+void dsm__waiters_kick(struct dsm_node *n);
+
+/* --- subsystems dispatched to (core/coll.c, sync/) --- */
+int dsm__coll_init(struct dsm_node *n);
+void dsm__coll_fini(struct dsm_node *n);
+int dsm__coll_handle(struct dsm_node *n, const struct dsm_msg *m);
+int dsm__coll_finalize(struct dsm_node *n);
+int dsm__sync_init(struct dsm_node *n);
+void dsm__sync_fini(struct dsm_node *n);
+int dsm__sync_handle(struct dsm_node *n, const struct dsm_msg *m);
+
+/* Public entry check: the node, or NULL if not initialised. */
+static inline struct dsm_node *dsm__get(void)
+{
+	return __atomic_load_n(&dsm__node, __ATOMIC_ACQUIRE);
+}
+
+/* --- futex helpers (async-signal-safe) --- */
+/* Wait while *addr == val, at most timeout_ns (0 = forever).
+ * Returns 0 on wake/mismatch, -ETIMEDOUT, -EINTR. */
+int dsm__futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
+void dsm__futex_wake_all(_Atomic uint32_t *addr);
+
+#endif /* DSM_CORE_NODE_H */

@@ -1,0 +1,115 @@
+/*
+ * wait.c — application threads waiting for replies from the service
+ * thread. A waiter lives on the waiting thread's stack; its token travels
+ * in the request and comes back in the reply.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "node.h"
+
+#define SLICE_NS 100000000ull /* re-check for job failure every 100 ms */
+
+void dsm__waitq_init(struct dsm_waitq *q)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	q->head = NULL;
+	q->next_token = 1;
+}
+
+void dsm__waitq_destroy(struct dsm_waitq *q)
+{
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+}
+
+void dsm__waiter_add(struct dsm_node *n, struct dsm_waiter *w)
+{
+	struct dsm_waitq *q = &n->waitq;
+
+	pthread_mutex_lock(&q->mu);
+	w->token = q->next_token++;
+	w->done = 0;
+	w->err = 0;
+	w->next = q->head;
+	q->head = w;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Unlink w; caller holds q->mu. */
+static void unlink_waiter(struct dsm_waitq *q, struct dsm_waiter *w)
+{
+	for (struct dsm_waiter **pp = &q->head; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+	}
+}
+
+/* Absolute CLOCK_MONOTONIC time slice_ns from now. */
+static struct timespec deadline_in(uint64_t ns)
+{
+	uint64_t t = dsm__now_ns() + ns;
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ull),
+			       .tv_nsec = (long)(t % 1000000000ull) };
+	return ts;
+}
+
+int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_ns)
+{
+	struct dsm_waitq *q = &n->waitq;
+	uint64_t start = dsm__now_ns();
+	int err = 0;
+
+	pthread_mutex_lock(&q->mu);
+	while (!w->done) {
+		struct timespec ts = deadline_in(SLICE_NS);
+		if ((err = atomic_load(&n->failed)))
+			break;
+		if (timeout_ns && dsm__now_ns() - start > timeout_ns) {
+			err = DSM_ETIMEDOUT;
+			break;
+		}
+		pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+	}
+	if (w->done)
+		err = w->err;
+	unlink_waiter(q, w);
+	pthread_mutex_unlock(&q->mu);
+	return err;
+}
+
+int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
+			 const uint64_t val[3])
+{
+	struct dsm_waitq *q = &n->waitq;
+	struct dsm_waiter *w;
+
+	pthread_mutex_lock(&q->mu);
+	for (w = q->head; w; w = w->next)
+		if (w->token == token && !w->done)
+			break;
+	if (w) {
+		w->done = 1;
+		w->err = err;
+		for (int i = 0; i < 3 && val; i++)
+			w->val[i] = val[i];
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return w ? 0 : -ENOENT;
+}
+
+void dsm__waiters_kick(struct dsm_node *n)
+{
+	pthread_mutex_lock(&n->waitq.mu);
+	pthread_cond_broadcast(&n->waitq.cv);
+	pthread_mutex_unlock(&n->waitq.mu);
+}

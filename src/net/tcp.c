@@ -1,0 +1,1076 @@
+/*
+ * tcp.c — the TCP transport: one stream socket per pair of nodes.
+ *
+ * Setup (init): node 0 is the coordinator. Every node i > 0 opens an
+ * ephemeral listening socket, connects to the coordinator and sends HELLO;
+ * once all N-1 HELLOs are in, node 0 answers each with HELLO_ACK and PEERS
+ * (every node's listening address). Then node i connects to every j in
+ * [1, i) (HELLO / HELLO_ACK) and accepts from every k in (i, N). Every
+ * HELLO is vetted (header, secret, version, sizes, id) and a bad
+ * connection is logged and closed without stopping the setup.
+ *
+ * Steady state: send() writes header + payload under a per-link mutex and
+ * is usable from the SIGSEGV handler (no malloc, no stdio); poll() runs in
+ * the service thread, reads into per-link buffers, validates every header
+ * (source and per-link sequence number) and hands complete messages to
+ * dsm__dispatch(). Idle links get HEARTBEATs; a link silent for
+ * timeout_ms, closed or corrupt is reported once with dsm__peer_lost().
+ * Connections arriving after setup are read without blocking, logged
+ * with the reason they are refused and closed.
+ *
+ * Socket plumbing (deadline I/O, resolving, listen, connect with retry)
+ * is in sock.c; the wire codec in msg.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/node.h"
+#include "internal.h"
+
+#define PEND_MAX 16                   /* handshakes in progress at once */
+#define RBUF_MIN (64u * 1024u)        /* initial receive buffer per link */
+#define READ_BUDGET (4u << 20)        /* bytes per link per poll(): fairness */
+
+enum link_state {
+	LINK_NONE = 0, /* never connected (self, or during setup) */
+	LINK_UP,       /* connected and usable */
+	LINK_BROKEN,   /* a sender gave up mid-stream; service thread reaps */
+	LINK_CLOSED,   /* closed and reported; never reported again */
+};
+
+/* The connection to one peer. */
+struct link {
+	pthread_mutex_t mu;          /* serialises senders; guards fd close */
+	int fd;                      /* -1 when closed */
+	_Atomic int state;           /* enum link_state */
+	const char *_Atomic broken_why; /* set by a sender before BROKEN */
+	uint32_t send_seq;           /* next seq to send, under mu */
+	uint32_t recv_seq;           /* next seq expected (service thread) */
+	_Atomic uint64_t last_send_ns; /* last completed send */
+	uint64_t last_recv_ns;       /* last bytes received */
+	unsigned char *rbuf;         /* receive buffer: rlen bytes valid */
+	size_t rcap, rlen;
+	int have_hdr;                /* hdr holds the decoded header at rbuf */
+	struct dsm_msg hdr;
+	uint16_t port;               /* peer's listening address */
+	char host[DSM_PEER_HOST_LEN];
+	char why[96];                /* storage for a formatted loss reason */
+};
+
+/* An accepted connection whose HELLO is still being read. */
+struct pend {
+	int fd;                      /* -1 when the slot is free */
+	uint64_t deadline_ns;
+	size_t got;
+	unsigned char buf[DSM_WIRE_HDR_SIZE + DSM_HELLO_WIRE_SIZE];
+	char addr[96];               /* "host:port" of the remote end */
+};
+
+/* Transport state, in n->tp_state. */
+struct tcp {
+	int self, count;
+	uint32_t page_size;
+	int timeout_ms;
+	int listen_fd;               /* -1 if none */
+	int wake_fd;                 /* eventfd */
+	int acc_lo, acc_hi;          /* ids accepted by handshakes (setup) */
+	int ack_on_adopt;            /* reply HELLO_ACK as soon as adopted */
+	int started;                 /* poll() ran once */
+	uint64_t hb_scan_ns;         /* next heartbeat scan */
+	struct dsm_hello me;
+	struct link link[DSM_MAX_NODES];
+	struct pend pend[PEND_MAX];
+	struct pollfd pfd[DSM_MAX_NODES + PEND_MAX + 2];
+	int who[DSM_MAX_NODES + PEND_MAX + 2]; /* >=0 link, WHO_* or pend */
+};
+
+enum { WHO_WAKE = -1, WHO_LISTEN = -2, WHO_PEND0 = -3 };
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+/* Sequence numbers skip 0, which means "unchecked" in dsm_msg_check. */
+static uint32_t next_seq(uint32_t s)
+{
+	return s + 1 == 0 ? 1 : s + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* links                                                               */
+
+/* Make link peer usable on fd. send_seq/recv_seq are the next numbers
+ * for each direction (a handshake may already have used some). */
+static void link_open(struct tcp *t, int peer, int fd, uint32_t send_seq,
+		      uint32_t recv_seq)
+{
+	struct link *l = &t->link[peer];
+	uint64_t now = dsm__now_ns();
+
+	l->fd = fd;
+	l->send_seq = send_seq;
+	l->recv_seq = recv_seq;
+	l->last_recv_ns = now;
+	atomic_store(&l->last_send_ns, now);
+	l->rlen = 0;
+	l->have_hdr = 0;
+	atomic_store(&l->state, LINK_UP);
+}
+
+/* Called by a sender (maybe in a signal handler) that left the stream in
+ * an unknown state: mark the link broken, shut the socket so the peer
+ * and any blocked thread notice, and wake the service thread to report
+ * it. Async-signal-safe; caller holds l->mu. */
+static void link_break(struct tcp *t, struct link *l, const char *why)
+{
+	int up = LINK_UP;
+	uint64_t one = 1;
+
+	atomic_store(&l->broken_why, why);
+	if (!atomic_compare_exchange_strong(&l->state, &up, LINK_BROKEN))
+		return;
+	shutdown(l->fd, SHUT_RDWR);
+	if (write(t->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: a wake is pending anyway */
+	}
+}
+
+/* Encode and write one message on a link; caller holds l->mu. A timeout
+ * before any byte left keeps the stream intact (the sequence number is
+ * not consumed); any other failure breaks the link. */
+static int link_send_locked(struct tcp *t, struct link *l, const struct dsm_msg *m)
+{
+	unsigned char hdr[DSM_WIRE_HDR_SIZE];
+	struct dsm_msg h = *m;
+	struct iovec iov[2] = { { hdr, sizeof(hdr) },
+				{ (void *)m->payload, m->length } };
+	size_t sent = 0;
+
+	h.src = (uint32_t)t->self;
+	h.seq = l->send_seq;
+	dsm__msg_encode_hdr(&h, hdr);
+	uint64_t deadline = dsm__now_ns() + (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
+	int rc = dsm__sock_write_all(l->fd, iov, m->length ? 2 : 1, deadline, &sent);
+	if (rc == 0) {
+		l->send_seq = next_seq(l->send_seq);
+		atomic_store(&l->last_send_ns, dsm__now_ns());
+		return 0;
+	}
+	if (rc == DSM_ETIMEDOUT && sent == 0)
+		return rc;
+	link_break(t, l, rc == DSM_ETIMEDOUT ? "send timed out mid-message"
+					     : "send failed: connection lost");
+	return rc == DSM_ETIMEDOUT ? rc : DSM_EPEERDEAD;
+}
+
+/* Send one message on the link to peer, under its mutex. */
+static int link_send(struct tcp *t, int peer, const struct dsm_msg *m)
+{
+	struct link *l = &t->link[peer];
+	int rc = DSM_EPEERDEAD;
+
+	pthread_mutex_lock(&l->mu);
+	if (atomic_load(&l->state) == LINK_UP && l->fd >= 0)
+		rc = link_send_locked(t, l, m);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Close a link's socket and buffer; the state is already LINK_CLOSED.
+ * shutdown() first so a sender blocked in poll() wakes up and releases
+ * the mutex; close under the mutex so no sender uses a recycled fd. */
+static void link_teardown(struct link *l)
+{
+	if (l->fd >= 0)
+		shutdown(l->fd, SHUT_RDWR);
+	pthread_mutex_lock(&l->mu);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	pthread_mutex_unlock(&l->mu);
+	free(l->rbuf);
+	l->rbuf = NULL;
+	l->rcap = l->rlen = 0;
+	l->have_hdr = 0;
+}
+
+/* Close the link to peer and report it to the core, exactly once per
+ * link: a link already closed (or never opened) is left alone. Service
+ * thread only. */
+static void link_lost(struct dsm_node *n, struct tcp *t, int peer, const char *why)
+{
+	struct link *l = &t->link[peer];
+	int old = atomic_load(&l->state);
+
+	do {
+		if (old != LINK_UP && old != LINK_BROKEN)
+			return;
+	} while (!atomic_compare_exchange_weak(&l->state, &old, LINK_CLOSED));
+	link_teardown(l);
+	DSM_DEBUG(n, "tcp: link to node %d closed: %s", peer, why);
+	dsm__peer_lost(n, peer, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* handshake pieces                                                    */
+
+/* Send HELLO on the (fresh) link to peer. */
+static int send_hello(struct tcp *t, int peer)
+{
+	unsigned char buf[DSM_HELLO_WIRE_SIZE];
+	struct dsm_msg m = { .type = DSM_MSG_HELLO };
+
+	m.length = (uint32_t)dsm__hello_encode(&t->me, buf, sizeof(buf));
+	m.payload = buf;
+	return link_send(t, peer, &m);
+}
+
+/* Send HELLO_ACK (arg0 = our id) on the link to peer. */
+static int send_ack(struct tcp *t, int peer)
+{
+	struct dsm_msg m = { .type = DSM_MSG_HELLO_ACK };
+
+	m.arg[0] = (uint64_t)t->self;
+	return link_send(t, peer, &m);
+}
+
+/* Read one message of the given type from peer during setup, blocking
+ * until deadline_ns; the payload goes to buf (at most cap bytes). The
+ * header is checked like any other (source, sequence). */
+static int recv_sync(struct dsm_node *n, struct tcp *t, int peer, unsigned type,
+		     void *buf, size_t cap, struct dsm_msg *m, uint64_t deadline_ns)
+{
+	struct link *l = &t->link[peer];
+	unsigned char hdr[DSM_WIRE_HDR_SIZE];
+	struct dsm_msg_check chk = { (uint32_t)t->count, peer, l->recv_seq,
+				     t->page_size };
+	const char *why = "connection closed";
+	int rc = dsm__sock_read_full(l->fd, hdr, sizeof(hdr), deadline_ns);
+
+	if (rc == 0)
+		rc = dsm__msg_decode_hdr(hdr, &chk, m, &why);
+	if (rc == 0 && (m->type != type || m->length > cap)) {
+		why = "unexpected message during the handshake";
+		rc = DSM_EPROTO;
+	}
+	if (rc == 0)
+		rc = dsm__sock_read_full(l->fd, buf, m->length, deadline_ns);
+	if (rc) {
+		if (rc == DSM_ETIMEDOUT)
+			why = "timed out";
+		DSM_ERR(n, "tcp: handshake with node %d: waiting for %s: %s", peer,
+			dsm__msg_type_name(type), why);
+		return rc;
+	}
+	m->payload = buf;
+	l->recv_seq = next_seq(l->recv_seq);
+	return 0;
+}
+
+/* Wildcard addresses cannot be dialled: use the address the connection
+ * came from instead. */
+static void fix_wildcard(int fd, char *host, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port;
+
+	if (host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
+		return;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		dsm__sock_addr_str((struct sockaddr *)&ss, len, host, cap, &port);
+}
+
+/* Encode the PEERS table (every node's listening address) into out. */
+static size_t peers_encode(struct tcp *t, unsigned char *out)
+{
+	for (int i = 0; i < t->count; i++) {
+		unsigned char *r = out + (size_t)i * DSM_PEER_REC_SIZE;
+		uint32_t id = htonl((uint32_t)i);
+		uint16_t port = htons(t->link[i].port), zero = 0;
+
+		memset(r, 0, DSM_PEER_REC_SIZE);
+		memcpy(r, &id, 4);
+		memcpy(r + 4, &port, 2);
+		memcpy(r + 6, &zero, 2);
+		snprintf((char *)r + 8, DSM_PEER_HOST_LEN, "%s", t->link[i].host);
+	}
+	return (size_t)t->count * DSM_PEER_REC_SIZE;
+}
+
+/* Decode a PEERS table into the links' host/port. DSM_EPROTO if it does
+ * not describe exactly our node count with terminated hosts. */
+static int peers_decode(struct tcp *t, const unsigned char *in, size_t len)
+{
+	if (len != (size_t)t->count * DSM_PEER_REC_SIZE)
+		return DSM_EPROTO;
+	for (int i = 0; i < t->count; i++) {
+		const unsigned char *r = in + (size_t)i * DSM_PEER_REC_SIZE;
+		uint32_t id;
+		uint16_t port, rsv;
+
+		memcpy(&id, r, 4);
+		memcpy(&port, r + 4, 2);
+		memcpy(&rsv, r + 6, 2);
+		if (ntohl(id) != (uint32_t)i || rsv != 0 ||
+		    !memchr(r + 8, '\0', DSM_PEER_HOST_LEN))
+			return DSM_EPROTO;
+		if (i > 0 && port == 0)
+			return DSM_EPROTO;
+		t->link[i].port = ntohs(port);
+		memcpy(t->link[i].host, r + 8, DSM_PEER_HOST_LEN);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* incoming handshakes: setup peers and foreign connections            */
+
+/* Take a new connection into a free handshake slot with a deadline; with
+ * no slot free it is refused at once. */
+static void pend_add(struct dsm_node *n, struct tcp *t, int fd,
+		     const struct sockaddr *sa, socklen_t salen)
+{
+	char host[64];
+	uint16_t port;
+
+	dsm__sock_addr_str(sa, salen, host, sizeof(host), &port);
+	for (int k = 0; k < PEND_MAX; k++) {
+		struct pend *p = &t->pend[k];
+		if (p->fd >= 0)
+			continue;
+		p->fd = fd;
+		p->got = 0;
+		p->deadline_ns = dsm__now_ns() + (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
+		snprintf(p->addr, sizeof(p->addr), "%s:%u", host, (unsigned)port);
+		return;
+	}
+	DSM_ERR(n, "tcp: rejected connection from %s:%u: too many pending handshakes",
+		host, (unsigned)port);
+	close(fd);
+}
+
+/* Accept every connection waiting on the listening socket. */
+static void accept_all(struct dsm_node *n, struct tcp *t)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				DSM_WARN(n, "tcp: accept: %s", strerror(errno));
+			return;
+		}
+		pend_add(n, t, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+/* Refuse a handshake: log why, close, free the slot. */
+static void pend_reject(struct dsm_node *n, struct pend *p, const char *why)
+{
+	DSM_ERR(n, "tcp: rejected connection from %s: %s", p->addr, why);
+	close(p->fd);
+	p->fd = -1;
+}
+
+/* Validate a complete HELLO in p->buf against our parameters. Returns 0
+ * with *h filled or DSM_EPROTO with *why. */
+static int pend_vet(struct tcp *t, struct pend *p, struct dsm_hello *h,
+		    const char **why)
+{
+	struct dsm_msg_check chk = { (uint32_t)t->count, -1, 1, t->page_size };
+	struct dsm_msg m;
+	int rc = dsm__msg_decode_hdr(p->buf, &chk, &m, why);
+
+	if (rc == 0)
+		rc = dsm__hello_decode(p->buf + DSM_WIRE_HDR_SIZE, m.length, h, why);
+	if (rc == 0)
+		rc = dsm__hello_check(&t->me, h, why);
+	if (rc == 0 && h->node_id != m.src) {
+		*why = "HELLO node id differs from the header source";
+		rc = DSM_EPROTO;
+	}
+	return rc;
+}
+
+/* Read what is available of a handshake. The header is checked as soon
+ * as it is complete so garbage is refused without waiting. Returns 1 when
+ * a valid HELLO is in *h, 0 if more bytes are needed, DSM_EPROTO (with
+ * *why) to refuse. */
+static int pend_read(struct tcp *t, struct pend *p, struct dsm_hello *h,
+		     const char **why)
+{
+	struct dsm_msg_check chk = { (uint32_t)t->count, -1, 1, t->page_size };
+	struct dsm_msg m;
+
+	for (;;) {
+		size_t want = DSM_WIRE_HDR_SIZE;
+		if (p->got >= DSM_WIRE_HDR_SIZE) {
+			if (dsm__msg_decode_hdr(p->buf, &chk, &m, why))
+				return DSM_EPROTO;
+			if (m.type != DSM_MSG_HELLO) {
+				*why = "first message is not HELLO";
+				return DSM_EPROTO;
+			}
+			want += m.length; /* <= DSM_HELLO_WIRE_SIZE by the check */
+		}
+		if (p->got == want && want > DSM_WIRE_HDR_SIZE)
+			return pend_vet(t, p, h, why) == 0 ? 1 : DSM_EPROTO;
+		ssize_t r = read(p->fd, p->buf + p->got, want - p->got);
+		if (r > 0) {
+			p->got += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		*why = "connection closed during the handshake";
+		return DSM_EPROTO;
+	}
+}
+
+/* A peer passed the handshake: it becomes the link for its id. Its HELLO
+ * used receive seq 1. Outside of setup, or for an id we do not expect
+ * (or already have), the connection is refused instead. */
+static void pend_adopt(struct dsm_node *n, struct tcp *t, struct pend *p,
+		       const struct dsm_hello *h)
+{
+	int id = (int)h->node_id;
+	struct link *l = &t->link[id];
+
+	if (t->acc_lo < 0) {
+		pend_reject(n, p, "mesh already complete");
+		return;
+	}
+	if (id < t->acc_lo || id > t->acc_hi || atomic_load(&l->state) != LINK_NONE) {
+		pend_reject(n, p, "unexpected or duplicate node id");
+		return;
+	}
+	dsm__sock_tune(p->fd);
+	snprintf(l->host, sizeof(l->host), "%s", h->listen_host);
+	fix_wildcard(p->fd, l->host, sizeof(l->host));
+	l->port = h->listen_port;
+	link_open(t, id, p->fd, 1, 2);
+	p->fd = -1;
+	DSM_DEBUG(n, "tcp: node %d connected from %s", id, p->addr);
+	if (t->ack_on_adopt && send_ack(t, id) != 0) {
+		/* setup: not a lost peer yet; accept_peers() waits for a retry
+		 * and names the node if none comes */
+		DSM_ERR(n, "tcp: cannot send HELLO_ACK to node %d", id);
+		atomic_store(&l->state, LINK_CLOSED);
+		link_teardown(l);
+		atomic_store(&l->state, LINK_NONE);
+	}
+}
+
+/* Make progress on handshake slot k (readable or maybe expired). */
+static void pend_service(struct dsm_node *n, struct tcp *t, int k)
+{
+	struct pend *p = &t->pend[k];
+	struct dsm_hello h;
+	const char *why = NULL;
+
+	if (p->fd < 0)
+		return;
+	int rc = pend_read(t, p, &h, &why);
+	if (rc == 1)
+		pend_adopt(n, t, p, &h);
+	else if (rc < 0)
+		pend_reject(n, p, why);
+	else if (dsm__now_ns() >= p->deadline_ns)
+		pend_reject(n, p, "no complete HELLO within the timeout");
+}
+
+/* ------------------------------------------------------------------ */
+/* receiving (service thread)                                          */
+
+/* Send a HEARTBEAT on an idle link, unless a sender holds the link (then
+ * traffic is flowing anyway) or the socket buffer is full (it would block
+ * the service thread). Counted as sent so totals balance the receiver's. */
+static void send_heartbeat(struct dsm_node *n, struct tcp *t, int peer)
+{
+	struct link *l = &t->link[peer];
+	struct dsm_msg m = { .type = DSM_MSG_HEARTBEAT };
+	int rc = -1;
+
+	if (pthread_mutex_trylock(&l->mu) != 0)
+		return;
+	if (atomic_load(&l->state) == LINK_UP &&
+	    dsm__sock_wait(l->fd, POLLOUT, 0) == 0)
+		rc = link_send_locked(t, l, &m);
+	pthread_mutex_unlock(&l->mu);
+	if (rc == 0) {
+		m.src = (uint32_t)t->self;
+		dsm__stats_count_sent(n, &m);
+	}
+}
+
+/* Heartbeat every link we have not written to for timeout_ms/4. Called
+ * between dispatches too, so a long backlog does not starve heartbeats;
+ * the scan itself runs at most every timeout_ms/16. */
+static void maybe_heartbeats(struct dsm_node *n, struct tcp *t)
+{
+	uint64_t now = dsm__now_ns(), tmo = (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
+
+	if (now < t->hb_scan_ns)
+		return;
+	t->hb_scan_ns = now + tmo / 16;
+	for (int p = 0; p < t->count; p++) {
+		struct link *l = &t->link[p];
+		if (p != t->self && atomic_load(&l->state) == LINK_UP &&
+		    now - atomic_load(&l->last_send_ns) >= tmo / 4)
+			send_heartbeat(n, t, p);
+	}
+}
+
+/* Make room for need bytes in the link's buffer (moving nothing: the
+ * buffer is compacted by the caller). Returns 0 or -ENOMEM. */
+static int rbuf_reserve(struct link *l, size_t need)
+{
+	if (l->rcap >= need)
+		return 0;
+	size_t cap = l->rcap ? l->rcap : RBUF_MIN;
+	while (cap < need)
+		cap *= 2;
+	unsigned char *b = realloc(l->rbuf, cap);
+	if (!b)
+		return -ENOMEM;
+	l->rbuf = b;
+	l->rcap = cap;
+	return 0;
+}
+
+/* Dispatch every complete message in the link's buffer, then move the
+ * partial rest to the front and make room for the message in progress.
+ * A header that fails validation closes the link: nothing from it is
+ * dispatched after that. */
+static void link_parse(struct dsm_node *n, struct tcp *t, int peer)
+{
+	struct link *l = &t->link[peer];
+	struct dsm_msg_check chk = { (uint32_t)t->count, peer, 0, t->page_size };
+	const char *why = NULL;
+	size_t off = 0;
+
+	while (atomic_load(&l->state) != LINK_CLOSED) {
+		if (!l->have_hdr) {
+			if (l->rlen - off < DSM_WIRE_HDR_SIZE)
+				break;
+			chk.expect_seq = l->recv_seq;
+			if (dsm__msg_decode_hdr(l->rbuf + off, &chk, &l->hdr, &why)) {
+				DSM_ERR(n, "tcp: bad message from node %d: %s; closing the link",
+					peer, why);
+				link_lost(n, t, peer, why);
+				return;
+			}
+			l->have_hdr = 1;
+		}
+		size_t need = DSM_WIRE_HDR_SIZE + l->hdr.length;
+		if (l->rlen - off < need)
+			break;
+		struct dsm_msg m = l->hdr;
+		m.payload = l->rbuf + off + DSM_WIRE_HDR_SIZE;
+		l->have_hdr = 0;
+		l->recv_seq = next_seq(l->recv_seq);
+		dsm__stats_count_recv(n, &m);
+		dsm__dispatch(n, &m);
+		off += need;
+		maybe_heartbeats(n, t);
+	}
+	if (atomic_load(&l->state) == LINK_CLOSED)
+		return;
+	memmove(l->rbuf, l->rbuf + off, l->rlen - off);
+	l->rlen -= off;
+	if (l->have_hdr && rbuf_reserve(l, DSM_WIRE_HDR_SIZE + l->hdr.length) < 0)
+		link_lost(n, t, peer, "out of memory for a message");
+}
+
+/* Read what the socket has for peer, at most READ_BUDGET bytes per call
+ * so one busy link cannot starve the others, and dispatch complete
+ * messages as they arrive. EOF and errors close the link. */
+static void link_readable(struct dsm_node *n, struct tcp *t, int peer)
+{
+	struct link *l = &t->link[peer];
+
+	for (size_t total = 0; total < READ_BUDGET;) {
+		if (atomic_load(&l->state) != LINK_UP || rbuf_reserve(l, RBUF_MIN) < 0)
+			return;
+		size_t room = l->rcap - l->rlen;
+		ssize_t r = read(l->fd, l->rbuf + l->rlen, room);
+		if (r > 0) {
+			l->rlen += (size_t)r;
+			total += (size_t)r;
+			l->last_recv_ns = dsm__now_ns();
+			link_parse(n, t, peer);
+			if ((size_t)r < room)
+				return; /* drained */
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		link_lost(n, t, peer, r == 0 ? "connection closed"
+				      : errno == ECONNRESET ? "connection reset"
+							    : "read error");
+		return;
+	}
+}
+
+/* Refuse handshakes that did not complete by their deadline. */
+static void expire_pends(struct dsm_node *n, struct tcp *t)
+{
+	uint64_t now = dsm__now_ns();
+
+	for (int k = 0; k < PEND_MAX; k++)
+		if (t->pend[k].fd >= 0 && now >= t->pend[k].deadline_ns)
+			pend_service(n, t, k);
+}
+
+/* True when bytes (or EOF) wait unread on fd: the peer is not silent,
+ * the service thread was busy; the next round reads them. */
+static int has_input(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* Per link: report a peer silent for timeout_ms, then heartbeat the
+ * links we have not written to for timeout_ms/4. */
+static void check_liveness(struct dsm_node *n, struct tcp *t)
+{
+	uint64_t now = dsm__now_ns(), tmo = (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
+
+	for (int p = 0; p < t->count; p++) {
+		struct link *l = &t->link[p];
+		if (p == t->self || atomic_load(&l->state) != LINK_UP ||
+		    now - l->last_recv_ns < tmo || has_input(l->fd))
+			continue;
+		snprintf(l->why, sizeof(l->why), "no message for %d ms", t->timeout_ms);
+		DSM_ERR(n, "tcp: node %d: %s", p, l->why);
+		link_lost(n, t, p, l->why);
+	}
+	t->hb_scan_ns = 0;
+	maybe_heartbeats(n, t);
+}
+
+/* Report links a sender marked broken. */
+static void reap_broken(struct dsm_node *n, struct tcp *t)
+{
+	for (int p = 0; p < t->count; p++) {
+		struct link *l = &t->link[p];
+		if (atomic_load(&l->state) != LINK_BROKEN)
+			continue;
+		const char *why = atomic_load(&l->broken_why);
+		DSM_ERR(n, "tcp: node %d: %s", p, why ? why : "link broken");
+		link_lost(n, t, p, why ? why : "link broken");
+	}
+}
+
+/* Fill t->pfd: wake eventfd, listening socket, open links (if
+ * with_links) and handshakes in progress. Returns the count. */
+static int build_pollset(struct tcp *t, int with_links)
+{
+	int k = 0;
+
+	t->pfd[k] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+	t->who[k++] = WHO_WAKE;
+	if (t->listen_fd >= 0) {
+		t->pfd[k] = (struct pollfd){ .fd = t->listen_fd, .events = POLLIN };
+		t->who[k++] = WHO_LISTEN;
+	}
+	for (int p = 0; with_links && p < t->count; p++) {
+		if (atomic_load(&t->link[p].state) != LINK_UP)
+			continue;
+		t->pfd[k] = (struct pollfd){ .fd = t->link[p].fd, .events = POLLIN };
+		t->who[k++] = p;
+	}
+	for (int i = 0; i < PEND_MAX; i++) {
+		if (t->pend[i].fd < 0)
+			continue;
+		t->pfd[k] = (struct pollfd){ .fd = t->pend[i].fd, .events = POLLIN };
+		t->who[k++] = WHO_PEND0 - i;
+	}
+	return k;
+}
+
+/* Act on the events poll() reported for the first nfds entries. */
+static void handle_events(struct dsm_node *n, struct tcp *t, int nfds)
+{
+	uint64_t v;
+
+	for (int k = 0; k < nfds; k++) {
+		int who = t->who[k];
+		if (t->pfd[k].revents == 0)
+			continue;
+		if (who == WHO_WAKE) {
+			if (read(t->wake_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: already drained */
+			}
+		} else if (who == WHO_LISTEN) {
+			accept_all(n, t);
+		} else if (who >= 0) {
+			link_readable(n, t, who);
+		} else if (t->pend[WHO_PEND0 - who].fd == t->pfd[k].fd) {
+			pend_service(n, t, WHO_PEND0 - who);
+		}
+	}
+}
+
+/* The poll() timeout: the caller's (negative = none), cut short so the
+ * next handshake deadline and (with_links) the next heartbeat or silence
+ * limit are acted on in time. */
+static int poll_timeout(struct tcp *t, int timeout_ms, int with_links)
+{
+	uint64_t tmo = (uint64_t)t->timeout_ms * DSM_NS_PER_MS, next = UINT64_MAX;
+
+	for (int p = 0; with_links && p < t->count; p++) {
+		struct link *l = &t->link[p];
+		if (p == t->self || atomic_load(&l->state) != LINK_UP)
+			continue;
+		uint64_t hb = atomic_load(&l->last_send_ns) + tmo / 4;
+		hb = hb < t->hb_scan_ns ? t->hb_scan_ns : hb; /* skipped: link busy */
+		uint64_t dead = l->last_recv_ns + tmo;
+		next = hb < next ? hb : next;
+		next = dead < next ? dead : next;
+	}
+	for (int k = 0; k < PEND_MAX; k++)
+		if (t->pend[k].fd >= 0 && t->pend[k].deadline_ns < next)
+			next = t->pend[k].deadline_ns;
+	if (next == UINT64_MAX)
+		return timeout_ms;
+	int cap = dsm__sock_ms_until(next);
+	return (timeout_ms < 0 || cap < timeout_ms) ? cap : timeout_ms;
+}
+
+/* ------------------------------------------------------------------ */
+/* setup                                                               */
+
+/* Accept and vet connections until every node in [lo, hi] has a link or
+ * deadline_ns passes (DSM_ETIMEDOUT, naming the first missing node).
+ * Bad connections are refused and logged meanwhile. */
+static int accept_peers(struct dsm_node *n, struct tcp *t, int lo, int hi,
+			uint64_t deadline_ns)
+{
+	t->acc_lo = lo;
+	t->acc_hi = hi;
+	for (;;) {
+		int missing = -1;
+		for (int p = hi; p >= lo; p--)
+			if (atomic_load(&t->link[p].state) != LINK_UP)
+				missing = p;
+		if (missing < 0)
+			break;
+		if (dsm__now_ns() >= deadline_ns) {
+			DSM_ERR(n, "tcp: node %d did not connect in time", missing);
+			return DSM_ETIMEDOUT;
+		}
+		int nfds = build_pollset(t, 0);
+		int wait = poll_timeout(t, dsm__sock_ms_until(deadline_ns), 0);
+		if (poll(t->pfd, (nfds_t)nfds, wait) < 0 && errno != EINTR)
+			return -errno;
+		handle_events(n, t, nfds);
+		expire_pends(n, t);
+	}
+	t->acc_lo = t->acc_hi = -1;
+	return 0;
+}
+
+/* Coordinator: take the launcher's listening socket or bind the
+ * coordinator port on cfg.bind, wait for every node's HELLO, then answer
+ * each with HELLO_ACK and the PEERS table. */
+static int setup_coordinator(struct dsm_node *n, struct tcp *t, uint64_t deadline_ns)
+{
+	unsigned char table[DSM_MAX_NODES * DSM_PEER_REC_SIZE];
+	struct dsm_msg m = { .type = DSM_MSG_PEERS, .payload = table };
+	int rc;
+
+	t->ack_on_adopt = 0;
+	rc = accept_peers(n, t, 1, t->count - 1, deadline_ns);
+	if (rc)
+		return rc;
+	m.length = (uint32_t)peers_encode(t, table);
+	for (int i = 1; i < t->count; i++) {
+		rc = send_ack(t, i);
+		if (rc == 0)
+			rc = link_send(t, i, &m);
+		if (rc) {
+			DSM_ERR(n, "tcp: cannot answer node %d: %s", i, dsm_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Connect to peer at host:port, send HELLO and wait for its HELLO_ACK. */
+static int dial_peer(struct dsm_node *n, struct tcp *t, int peer,
+		     const char *host, const char *port, uint64_t deadline_ns)
+{
+	struct dsm_msg m;
+	int fd = dsm__sock_connect(n, host, port, deadline_ns);
+
+	if (fd < 0)
+		return fd;
+	link_open(t, peer, fd, 1, 1);
+	int rc = send_hello(t, peer);
+	if (rc == 0)
+		rc = recv_sync(n, t, peer, DSM_MSG_HELLO_ACK, NULL, 0, &m, deadline_ns);
+	if (rc == 0 && m.arg[0] != (uint64_t)peer) {
+		DSM_ERR(n, "tcp: HELLO_ACK from node %d names node %llu", peer,
+			(unsigned long long)m.arg[0]);
+		rc = DSM_EPROTO;
+	}
+	if (rc && rc != DSM_EPROTO && rc != DSM_ETIMEDOUT)
+		DSM_ERR(n, "tcp: node %d refused the handshake (%s); check "
+			   "DSM_SECRET and the library version", peer, dsm_strerror(rc));
+	return rc;
+}
+
+/* Node i > 0: rendezvous with the coordinator, learn the peer table, dial
+ * every lower node, then accept every higher one. */
+static int setup_member(struct dsm_node *n, struct tcp *t, const char *chost,
+			const char *cport, uint64_t deadline_ns)
+{
+	unsigned char table[DSM_MAX_NODES * DSM_PEER_REC_SIZE];
+	struct dsm_msg m;
+	char port[8];
+	int rc = dial_peer(n, t, 0, chost, cport, deadline_ns);
+
+	if (rc == 0)
+		rc = recv_sync(n, t, 0, DSM_MSG_PEERS, table, sizeof(table), &m,
+			       deadline_ns);
+	if (rc == 0 && peers_decode(t, table, m.length) != 0) {
+		DSM_ERR(n, "tcp: malformed PEERS table from the coordinator");
+		rc = DSM_EPROTO;
+	}
+	for (int j = 1; rc == 0 && j < t->self; j++) {
+		snprintf(port, sizeof(port), "%u", (unsigned)t->link[j].port);
+		rc = dial_peer(n, t, j, t->link[j].host, port, deadline_ns);
+	}
+	t->ack_on_adopt = 1;
+	if (rc == 0 && t->self + 1 < t->count)
+		rc = accept_peers(n, t, t->self + 1, t->count - 1, deadline_ns);
+	return rc;
+}
+
+/* Open our listening socket: the launcher's fd or the coordinator port
+ * (node 0), an ephemeral port on cfg.bind (others). Fills t->me's
+ * listening address. */
+static int open_listener(struct dsm_node *n, struct tcp *t, const char *cport)
+{
+	const char *bind = n->cfg.bind[0] ? n->cfg.bind : "127.0.0.1";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (t->self == 0 && n->cfg.listen_fd >= 0) {
+		t->listen_fd = n->cfg.listen_fd;
+		int fl = fcntl(t->listen_fd, F_GETFL);
+		if (fl < 0 || fcntl(t->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
+	} else {
+		t->listen_fd = dsm__sock_listen(n, bind, t->self == 0 ? cport : "0");
+		if (t->listen_fd < 0)
+			return t->listen_fd;
+	}
+	if (getsockname(t->listen_fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	dsm__sock_addr_str((struct sockaddr *)&ss, len, t->me.listen_host,
+			   sizeof(t->me.listen_host), &t->me.listen_port);
+	snprintf(t->link[t->self].host, sizeof(t->link[0].host), "%s",
+		 t->me.listen_host);
+	t->link[t->self].port = t->me.listen_port;
+	return 0;
+}
+
+/* Allocate the transport state: every link closed, no fds yet, our own
+ * HELLO filled from the configuration. */
+static struct tcp *state_new(struct dsm_node *n)
+{
+	struct tcp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->self = n->cfg.node_id;
+	t->count = n->cfg.node_count;
+	t->page_size = (uint32_t)(n->page_size ? n->page_size
+					       : (size_t)sysconf(_SC_PAGESIZE));
+	t->timeout_ms = n->cfg.timeout_ms > 0 ? n->cfg.timeout_ms : 10000;
+	t->listen_fd = -1;
+	t->acc_lo = t->acc_hi = -1;
+	for (int p = 0; p < DSM_MAX_NODES; p++) {
+		pthread_mutex_init(&t->link[p].mu, NULL);
+		t->link[p].fd = -1;
+	}
+	for (int k = 0; k < PEND_MAX; k++)
+		t->pend[k].fd = -1;
+	t->me.node_id = (uint32_t)t->self;
+	t->me.node_count = (uint32_t)t->count;
+	t->me.page_size = t->page_size;
+	t->me.wire_version = DSM_WIRE_VERSION;
+	t->me.heap_size = n->cfg.heap_size;
+	memcpy(t->me.secret, n->cfg.secret, DSM_SECRET_LEN);
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return t;
+}
+
+static void tcp_close(struct dsm_node *n);
+
+/* Connect to every peer (see the file comment). On failure everything is
+ * closed again and the error returned: DSM_ETIMEDOUT (a node did not
+ * show up by the startup deadline), DSM_EPROTO, DSM_EPEERDEAD, -EINVAL
+ * (bad configuration) or another negative errno. */
+static int tcp_init(struct dsm_node *n)
+{
+	char chost[256], cport[16];
+	int to = n->cfg.timeout_ms > 0 ? n->cfg.timeout_ms : 10000;
+	uint64_t ms = (uint64_t)to * 4 > 20000 ? (uint64_t)to * 4 : 20000;
+	uint64_t deadline = dsm__now_ns() + ms * DSM_NS_PER_MS;
+	int rc;
+
+	if (n->cfg.node_count < 1 || n->cfg.node_count > DSM_MAX_NODES ||
+	    n->cfg.node_id < 0 || n->cfg.node_id >= n->cfg.node_count)
+		return -EINVAL;
+	struct tcp *t = state_new(n);
+	if (!t)
+		return -ENOMEM;
+	n->tp_state = t;
+	if (t->wake_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (t->count == 1) {
+		if (n->cfg.listen_fd >= 0) /* the launcher's socket is ours */
+			close(n->cfg.listen_fd);
+		return 0;
+	}
+	rc = dsm__sock_split_hostport(n->cfg.coordinator, chost, sizeof(chost),
+				      cport, sizeof(cport));
+	if (rc) {
+		DSM_ERR(n, "tcp: DSM_COORDINATOR '%s' is not host:port",
+			n->cfg.coordinator);
+		goto fail;
+	}
+	rc = open_listener(n, t, cport);
+	if (rc == 0)
+		rc = t->self == 0 ? setup_coordinator(n, t, deadline)
+				  : setup_member(n, t, chost, cport, deadline);
+	if (rc == 0) {
+		DSM_DEBUG(n, "tcp: node %d connected to %d peers", t->self, t->count - 1);
+		return 0;
+	}
+fail:
+	tcp_close(n);
+	return rc;
+}
+
+/* Send m to node dst. Thread-safe and usable from the SIGSEGV handler:
+ * no allocation, no stdio. Returns 0, -EINVAL (bad dst or payload),
+ * -EMSGSIZE (payload longer than the type allows), DSM_EPEERDEAD (link
+ * closed or lost) or DSM_ETIMEDOUT (peer not draining within the timeout). */
+static int tcp_send(struct dsm_node *n, int dst, const struct dsm_msg *m)
+{
+	struct tcp *t = n->tp_state;
+
+	if (!t || dst < 0 || dst >= t->count || dst == t->self)
+		return -EINVAL;
+	if (m->length && !m->payload)
+		return -EINVAL;
+	if (dsm__msg_type_name(m->type)[0] == '?')
+		return -EINVAL;
+	if (m->length > dsm__msg_max_len(m->type, t->page_size) ||
+	    (m->type == DSM_MSG_SC_PAGE && m->length != t->page_size))
+		return -EMSGSIZE;
+	return link_send(t, dst, m);
+}
+
+/* Service-thread loop body: wait up to timeout_ms (negative: until
+ * something happens) for traffic, dispatch complete messages, vet
+ * foreign connections, send heartbeats and report silent or broken
+ * links. Returns 0 or a negative errno. */
+static int tcp_poll(struct dsm_node *n, int timeout_ms)
+{
+	struct tcp *t = n->tp_state;
+
+	if (!t)
+		return -EINVAL;
+	if (!t->started) { /* the silence clock starts with the service thread */
+		uint64_t now = dsm__now_ns();
+		for (int p = 0; p < t->count; p++)
+			t->link[p].last_recv_ns = now;
+		t->started = 1;
+	}
+	reap_broken(n, t);
+	int nfds = build_pollset(t, 1);
+	int r = poll(t->pfd, (nfds_t)nfds, poll_timeout(t, timeout_ms, 1));
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r > 0)
+		handle_events(n, t, nfds);
+	reap_broken(n, t);
+	check_liveness(n, t);
+	expire_pends(n, t);
+	return 0;
+}
+
+/* Make a blocked tcp_poll() return. Async-signal-safe. */
+static void tcp_wake(struct dsm_node *n)
+{
+	struct tcp *t = n->tp_state;
+	uint64_t one = 1;
+
+	if (t && t->wake_fd >= 0 && write(t->wake_fd, &one, sizeof(one)) < 0) {
+		/* saturated counter: a wake is already pending */
+	}
+}
+
+/* Close every socket and free the state. Idempotent. No other thread may
+ * be inside send() or poll() when it is called. Nothing is reported to
+ * the core. */
+static void tcp_close(struct dsm_node *n)
+{
+	struct tcp *t = n->tp_state;
+
+	if (!t)
+		return;
+	for (int p = 0; p < DSM_MAX_NODES; p++) {
+		struct link *l = &t->link[p];
+		if (l->fd >= 0)
+			close(l->fd);
+		free(l->rbuf);
+		pthread_mutex_destroy(&l->mu);
+	}
+	for (int k = 0; k < PEND_MAX; k++)
+		if (t->pend[k].fd >= 0)
+			close(t->pend[k].fd);
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	if (t->wake_fd >= 0)
+		close(t->wake_fd);
+	free(t);
+	n->tp_state = NULL;
+}
+
+const struct dsm_transport_ops dsm__transport_tcp = {
+	.name = "tcp",
+	.init = tcp_init,
+	.send = tcp_send,
+	.poll = tcp_poll,
+	.wake = tcp_wake,
+	.close = tcp_close,
+};

@@ -1,0 +1,254 @@
+/*
+ * lock.c — distributed locks: FIFO queue at the manager node (id % N),
+ * shared holders coexist, an exclusive request waits for them, and shared
+ * requests behind a waiting exclusive one wait too (no writer starvation).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/node.h"
+#include "proto/proto.h"
+#include "sync.h"
+
+static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
+
+static int manager_of(struct dsm_node *n, unsigned id)
+{
+	return (int)(id % (unsigned)n->count);
+}
+
+/* Manager record for lock id, created on first use; caller holds s->mu. */
+static struct lock_mgr *mgr_get(struct dsm_sync *s, unsigned id)
+{
+	struct lock_mgr **b = &s->mgr[id % SYNC_BUCKETS], *l;
+
+	for (l = *b; l; l = l->next)
+		if (l->id == id)
+			return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->id = id;
+	l->next = *b;
+	*b = l;
+	return l;
+}
+
+/* Holder record for lock id; caller holds s->mu. */
+static struct lock_held *held_get(struct dsm_sync *s, unsigned id, int create)
+{
+	struct lock_held **b = &s->held[id % SYNC_BUCKETS], *h;
+
+	for (h = *b; h; h = h->next)
+		if (h->id == id)
+			return h;
+	if (!create || !(h = calloc(1, sizeof(*h))))
+		return NULL;
+	h->id = id;
+	h->next = *b;
+	*b = h;
+	return h;
+}
+
+/* Tell requester it holds the lock (locally or by message). */
+static void grant(struct dsm_node *n, unsigned id, const struct lock_req *r)
+{
+	struct dsm_msg m = { .type = DSM_MSG_LOCK_GRANT,
+			     .arg = { id, (uint64_t)r->mode, r->token } };
+
+	if (r->node == n->id)
+		dsm__waiter_complete(n, r->token, 0, m.arg);
+	else
+		dsm__send(n, r->node, &m);
+}
+
+/* Can a request of this mode be granted now (ignoring the queue)? */
+static int compatible(const struct lock_mgr *l, int mode)
+{
+	return mode == DSM_LOCK_EXCL ? !l->excl && !l->shared : !l->excl;
+}
+
+/* Grant from the head of the queue while compatible; caller holds s->mu. */
+static void grant_queued(struct dsm_node *n, struct lock_mgr *l)
+{
+	while (l->head && compatible(l, l->head->mode)) {
+		struct lock_req *r = l->head;
+		l->head = r->next;
+		if (!l->head)
+			l->tail = NULL;
+		if (r->mode == DSM_LOCK_EXCL)
+			l->excl = 1;
+		else
+			l->shared++;
+		grant(n, l->id, r);
+		free(r);
+	}
+}
+
+/* Manager: a request arrives (from a message or from this node). */
+static int mgr_request(struct dsm_node *n, unsigned id, int node, int mode,
+		       uint64_t token)
+{
+	struct dsm_sync *s = S(n);
+	struct lock_mgr *l;
+	struct lock_req *r;
+
+	pthread_mutex_lock(&s->mu);
+	l = mgr_get(s, id);
+	r = l ? calloc(1, sizeof(*r)) : NULL;
+	if (!r) {
+		pthread_mutex_unlock(&s->mu);
+		return -ENOMEM;
+	}
+	*r = (struct lock_req){ .node = node, .mode = mode, .token = token };
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	grant_queued(n, l);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* Manager: a holder releases. */
+static int mgr_release(struct dsm_node *n, unsigned id, int mode)
+{
+	struct dsm_sync *s = S(n);
+	struct lock_mgr *l;
+	int err = 0;
+
+	pthread_mutex_lock(&s->mu);
+	l = mgr_get(s, id);
+	if (!l)
+		err = -ENOMEM;
+	else if (mode == DSM_LOCK_EXCL && l->excl)
+		l->excl = 0;
+	else if (mode == DSM_LOCK_SHARED && l->shared > 0)
+		l->shared--;
+	else
+		err = DSM_EPROTO;
+	if (l && !err)
+		grant_queued(n, l);
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+/* Acquire in a mode: request, wait for the grant, run the protocol hook. */
+static int acquire(unsigned id, int mode)
+{
+	struct dsm_node *n = dsm__get();
+	struct dsm_waiter w;
+	struct lock_held *h;
+	uint64_t t0;
+	int mgr, err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if ((err = atomic_load(&n->failed)))
+		return err;
+	t0 = dsm__now_ns();
+	mgr = manager_of(n, id);
+	dsm__waiter_add(n, &w);
+	if (mgr == n->id) {
+		err = mgr_request(n, id, n->id, mode, w.token);
+	} else {
+		struct dsm_msg m = { .type = DSM_MSG_LOCK_REQ,
+				     .arg = { id, (uint64_t)mode, w.token } };
+		err = dsm__send(n, mgr, &m);
+	}
+	if (err)
+		dsm__waiter_complete(n, w.token, err, NULL);
+	err = dsm__waiter_wait(n, &w, 0);
+	if (err)
+		return err;
+	pthread_mutex_lock(&S(n)->mu);
+	h = held_get(S(n), id, 1);
+	if (h) {
+		if (mode == DSM_LOCK_EXCL)
+			h->excl = 1;
+		else
+			h->shared++;
+	}
+	pthread_mutex_unlock(&S(n)->mu);
+	if (n->proto->acquire && (err = n->proto->acquire(n, id, mode)))
+		return err;
+	DSM_STAT_ADD(n, lock_acquires, 1);
+	DSM_STAT_ADD(n, lock_wait_ns, dsm__now_ns() - t0);
+	return h ? 0 : -ENOMEM;
+}
+
+int dsm_lock_acquire(unsigned lock)
+{
+	return acquire(lock, DSM_LOCK_EXCL);
+}
+
+int dsm_lock_acquire_shared(unsigned lock)
+{
+	return acquire(lock, DSM_LOCK_SHARED);
+}
+
+/* Which mode does this node hold the lock in? Drops the record. */
+static int take_held(struct dsm_node *n, unsigned id)
+{
+	struct dsm_sync *s = S(n);
+	struct lock_held *h;
+	int mode = 0;
+
+	pthread_mutex_lock(&s->mu);
+	h = held_get(s, id, 0);
+	if (h && h->excl) {
+		h->excl = 0;
+		mode = DSM_LOCK_EXCL;
+	} else if (h && h->shared) {
+		h->shared--;
+		mode = DSM_LOCK_SHARED;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return mode;
+}
+
+int dsm_lock_release(unsigned lock)
+{
+	struct dsm_node *n = dsm__get();
+	int mode, mgr, err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if ((err = atomic_load(&n->failed)))
+		return err;
+	mode = take_held(n, lock);
+	if (!mode)
+		return -EPERM;
+	if (n->proto->release && (err = n->proto->release(n, lock, mode)))
+		return err;
+	mgr = manager_of(n, lock);
+	if (mgr == n->id)
+		return mgr_release(n, lock, mode);
+	struct dsm_msg m = { .type = DSM_MSG_LOCK_REL, .arg = { lock, (uint64_t)mode } };
+	return dsm__send(n, mgr, &m);
+}
+
+/* Lock messages. Service thread. */
+int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
+{
+	unsigned id = (unsigned)m->arg[0];
+	int mode = (int)m->arg[1];
+
+	if (mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED)
+		return DSM_EPROTO;
+	switch (m->type) {
+	case DSM_MSG_LOCK_REQ:
+		if (manager_of(n, id) != n->id)
+			return DSM_EPROTO;
+		return mgr_request(n, id, (int)m->src, mode, m->arg[2]);
+	case DSM_MSG_LOCK_REL:
+		if (manager_of(n, id) != n->id)
+			return DSM_EPROTO;
+		return mgr_release(n, id, mode);
+	case DSM_MSG_LOCK_GRANT:
+		return dsm__waiter_complete(n, m->arg[2], 0, m->arg) ? DSM_EPROTO : 0;
+	default:
+		return DSM_EPROTO;
+	}
+}

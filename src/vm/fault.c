@@ -1,0 +1,153 @@
+/*
+ * fault.c — the SIGSEGV handler.
+ *
+ * Async-signal-safe: no malloc, no stdio. Faults inside the region go to
+ * the protocol (through dsm__vm_fault in core, which knows the node);
+ * faults elsewhere are chained to the handler installed before ours, or
+ * to the default action, so a real segfault still kills with SIGSEGV.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vm.h"
+#include "core/node.h"
+#include "proto/proto.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static struct sigaction old_segv;
+static int installed;
+static __thread void *thread_altstack;
+
+/* Hand a fault we don't own to whoever handled SIGSEGV before us. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	if (old_segv.sa_flags & SA_SIGINFO) {
+		if (old_segv.sa_sigaction) {
+			old_segv.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (old_segv.sa_handler != SIG_DFL &&
+		   old_segv.sa_handler != SIG_IGN) {
+		old_segv.sa_handler(sig);
+		return;
+	}
+	/* Default action: restore it and return; the faulting instruction
+	 * runs again and the kernel kills the process with SIGSEGV (core). */
+	signal(SIGSEGV, SIG_DFL);
+}
+
+/* The access cannot be served: say why, then die with SIGBUS. */
+static void fault_fatal(struct dsm_node *n, void *addr, int err)
+{
+	char num[24];
+
+	dsm__write_str("dsm: node ");
+	dsm__write_str(dsm__utoa((uint64_t)n->id, num, 10));
+	dsm__write_str(": access to shared address 0x");
+	dsm__write_str(dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
+	dsm__write_str(" cannot be served: ");
+	dsm__write_str(n->fail_reason[0] ? n->fail_reason : dsm_strerror(err));
+	dsm__write_str("\n");
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+/* SIGSEGV entry point. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	struct dsm_node *n = __atomic_load_n(&dsm__node, __ATOMIC_ACQUIRE);
+	int saved_errno = errno;
+	int err;
+
+	if (!n || !n->region || !dsm__region_contains(n->region, si->si_addr)) {
+		chain(sig, si, uc);
+		errno = saved_errno;
+		return;
+	}
+	err = dsm__vm_fault(n, si->si_addr, dsm__arch_fault_is_write(uc));
+	if (err)
+		fault_fatal(n, si->si_addr, err);
+	errno = saved_errno;
+}
+
+/* Give the calling thread an alternate signal stack if it has none, so a
+ * fault taken near the end of its stack can still be handled. */
+int dsm__fault_thread_init(void)
+{
+	stack_t ss, old;
+
+	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+		return 0;
+	if (!thread_altstack) {
+		thread_altstack = malloc(ALTSTACK_SIZE);
+		if (!thread_altstack)
+			return -ENOMEM;
+	}
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = thread_altstack;
+	ss.ss_size = ALTSTACK_SIZE;
+	if (sigaltstack(&ss, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Install our SIGSEGV handler, remembering the previous one. */
+int dsm__fault_install(void)
+{
+	struct sigaction sa;
+
+	if (installed)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_segv;
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGBUS);
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	if (sigaction(SIGSEGV, &sa, &old_segv) < 0)
+		return -errno;
+	installed = 1;
+	return dsm__fault_thread_init();
+}
+
+/* Put the previous SIGSEGV handler back. */
+void dsm__fault_uninstall(void)
+{
+	if (!installed)
+		return;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	installed = 0;
+}
+
+/*
+ * Resolve a fault: if the page's state already allows the access and only
+ * the protection lags (after a map reset, or another thread just fixed
+ * it), raise the protection locally; otherwise ask the protocol. A write
+ * to a READ_SHARED page is a write whatever the hint says.
+ */
+int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint)
+{
+	struct dsm_region *r = n->region;
+	size_t p = dsm__region_page_of(r, addr);
+	struct dsm_page *pg = &r->pages[p];
+	int allowed, want_write;
+
+	pthread_mutex_lock(&r->lock);
+	if (!(pg->flags & DSM_PGF_INIT)) {
+		pthread_mutex_unlock(&r->lock);
+		return n->proto->fault(n, p, write_hint);
+	}
+	allowed = dsm__page_state_prot(pg->state);
+	want_write = pg->state == DSM_PAGE_READ_SHARED ? 1 : write_hint;
+	if (allowed & ~pg->prot) {
+		int err = dsm__vm_protect(r, p, 1, allowed);
+		pthread_mutex_unlock(&r->lock);
+		DSM_STAT_ADD(n, local_faults, 1);
+		return err;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n->proto->fault(n, p, want_write);
+}
