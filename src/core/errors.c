@@ -1,9 +1,20 @@
 /*
  * errors.c — dsm_strerror: text for every error a dsm_ function returns.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "node.h"
+
+/* The reason of the last configuration error, so dsm_strerror(DSM_ECONFIG)
+ * can say which variable was wrong and what is accepted. */
+static char config_detail[320];
+
+void dsm__set_config_error(const char *why)
+{
+	snprintf(config_detail, sizeof(config_detail),
+		 "bad DSM_* environment setting: %s", why);
+}
 
 const char *dsm_strerror(int err)
 {
@@ -16,6 +27,8 @@ const char *dsm_strerror(int err)
 	case DSM_EPEERDEAD:
 		return "a peer node died or stopped answering (the log names it)";
 	case DSM_ECONFIG:
+		if (config_detail[0])
+			return config_detail;
 		return "bad DSM_* environment setting (the log names the "
 		       "variable and what is accepted)";
 	case DSM_EPROTO:

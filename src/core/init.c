@@ -56,6 +56,7 @@ static int node_create(struct dsm_node **out)
 	err = dsm__env_load(&n->cfg, &why);
 	if (err) {
 		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: %s", why);
+		dsm__set_config_error(why);
 		free(n);
 		return DSM_ECONFIG;
 	}

@@ -40,6 +40,8 @@ struct dsm_config {
  * static/global message naming the variable, the value and what is
  * accepted (valid until the next call). */
 int dsm__env_load(struct dsm_config *c, const char **why);
+/* Remember why the configuration was refused, for dsm_strerror. */
+void dsm__set_config_error(const char *why);
 /* Print every DSM_* variable with its default and meaning to f. */
 void dsm__env_usage(FILE *f);
 /* Parse "64K", "1G", "4096" etc. into *out. 0 or -EINVAL. */

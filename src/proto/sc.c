@@ -94,7 +94,7 @@ static int ob_flush(struct dsm_node *n, struct outbox *ob)
 }
 
 /* The page entry, initialised on first use: node 0 starts as the owner
- * of every page (writable), the others with no copy and node 0 as the
+ * of every page (read-only, so its first write is a local upgrade), the others with no copy and node 0 as the
  * probable owner. Caller holds the region lock. */
 static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 {
@@ -106,14 +106,14 @@ static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 	pg->flags = DSM_PGF_INIT;
 	pg->inv_from = -1;
 	pg->prob_owner = 0;
-	if (n->id == 0) {
+	if (n->id == 0) { /* read-only until written: a local upgrade */
 		pg->flags |= DSM_PGF_OWNER;
-		pg->state = DSM_PAGE_WRITE_EXCLUSIVE;
+		pg->state = DSM_PAGE_READ_SHARED;
 	}
 	/* Before any map reset the table's prot is unset: the view still has
 	 * its initial protection. After one, the reset wrote every entry. */
 	if (r->map_resets == 0)
-		pg->prot = (uint8_t)(n->id == 0 ? PROT_READ | PROT_WRITE : PROT_NONE);
+		pg->prot = (uint8_t)(n->id == 0 ? PROT_READ : PROT_NONE);
 	return pg;
 }
 
@@ -511,7 +511,7 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	return err;
 }
 
-/* Node 0 starts with the whole view writable (one mprotect). */
+/* Node 0 starts with the whole view readable (one mprotect). */
 static int sc_init(struct dsm_node *n)
 {
 	struct sc_state *st = calloc(1, sizeof(*st));
@@ -521,8 +521,7 @@ static int sc_init(struct dsm_node *n)
 		return -ENOMEM;
 	}
 	n->proto_state = st;
-	if (n->id == 0 &&
-	    mprotect(n->region->app, n->region->size, PROT_READ | PROT_WRITE) < 0)
+	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
 		return -errno;
 	return 0;
 }

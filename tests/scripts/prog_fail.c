@@ -1,10 +1,11 @@
 /*
  * prog_fail — helper for test_failure.sh. One mode per run:
  *
- *   kill      (under dsmrun, >= 2 nodes) node 1 raises SIGKILL on itself
- *             after a barrier; the others loop over lock operations, page
- *             accesses and barriers until a call fails, print the error and
- *             exit 1 (or die of SIGBUS in a page access, as documented).
+ *   kill      (under dsmrun, >= 2 nodes) all nodes loop over lock
+ *             operations, page accesses and barriers; node 1 raises SIGKILL
+ *             on itself after the barrier of iteration KILL_AT. The others
+ *             go on until a call fails, print the error and exit 1 (or die
+ *             of SIGBUS in a page access, as documented).
  *             A survivor that sees no error within 60 s exits 2.
  *   segv [unmapped]
  *             after a barrier the last node writes through a NULL pointer
@@ -48,6 +49,8 @@ static int me = -1;
 			    dsm_strerror(err_), err_);                 \
 	} while (0)
 
+#define KILL_AT 20 /* kill mode: node 1 dies after this iteration's barrier */
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -66,12 +69,6 @@ static int mode_kill(int argc, char **argv)
 	if (arr == NULL)
 		DIE(1, "dsm_alloc_collective: errno %d", errno);
 	CHECK(dsm_barrier(1));
-	if (me == 1) {
-		fprintf(stderr, "prog_fail: raising SIGKILL on myself (id %d)\n", me);
-		fflush(stderr);
-		raise(SIGKILL);
-		DIE(3, "survived SIGKILL");
-	}
 	double end = now_s() + 60;
 	for (uint64_t it = 0; now_s() < end; it++) {
 		CHECK(dsm_lock_acquire(1));
@@ -80,6 +77,13 @@ static int mode_kill(int argc, char **argv)
 		CHECK(dsm_lock_release(1));
 		(void)arr[(size_t)((me + 1) % n) * 512]; /* a neighbour's page */
 		CHECK(dsm_barrier(2));
+		if (me == 1 && it == KILL_AT) {
+			fprintf(stderr, "prog_fail: raising SIGKILL on myself (id %d)"
+				" in iteration %d\n", me, KILL_AT);
+			fflush(stderr);
+			raise(SIGKILL);
+			DIE(3, "survived SIGKILL");
+		}
 	}
 	DIE(2, "no error reported within 60 s after node 1 died");
 }

@@ -1,0 +1,52 @@
+# libdsm — top-level commands. The real build is CMake; this wraps it.
+#   make run     build and run the Jacobi demo on 4 nodes of this machine
+#   make test    install test dependencies if missing, build, run every test
+#                (normal build, then an ASan+UBSan build)
+#   make bench   microbenchmarks: ratios against the raw limits
+#   make install PREFIX=/usr/local
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_JOBS ?= 2
+NODES      ?= 4
+
+.PHONY: all build run test test-fast test-asan bench bench-quick install stress clean
+
+all: build
+
+build:
+	@tools/install-deps.sh build
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSM_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/dsmrun -n $(NODES) --stats $(BUILD)/jacobi-stats.json $(BUILD)/jacobi_demo
+	@echo "job statistics: $(BUILD)/jacobi-stats.json"
+
+test-fast:
+	@tools/install-deps.sh test
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS)
+
+test-asan:
+	@tools/install-deps.sh test
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSM_SANITIZE=ON \
+		-DDSM_WERROR=ON -DDSM_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(CTEST_JOBS)
+
+test: test-fast test-asan
+
+bench: build
+	@tools/install-deps.sh bench
+	bench/run.sh $(BUILD)
+
+bench-quick: build
+	bench/run.sh $(BUILD) --quick
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Install what building and testing libdsm needs, when it is missing.
+# Debian/Ubuntu: uses apt-get when run as root; otherwise prints the command.
+# Usage: tools/install-deps.sh [build|test|bench|mpi]...
+set -euo pipefail
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+want() { need_pkgs+=("$@"); }
+
+check_build() {
+	have cc || want gcc
+	have make || want make
+	have cmake || want cmake
+	have pkg-config || want pkg-config
+}
+check_test() {
+	check_build
+	pkg-config --exists cmocka 2>/dev/null || want libcmocka-dev
+	have bc || want bc
+	have pgrep || want procps
+}
+check_bench() {
+	check_build
+	have gnuplot || want gnuplot-nox
+}
+
+[ $# -eq 0 ] && set -- build
+for what in "$@"; do
+	case "$what" in
+	build) check_build ;;
+	test) check_test ;;
+	bench) check_bench ;;
+	*) echo "install-deps: unknown set '$what' (build|test|bench)" >&2; exit 2 ;;
+	esac
+done
+[ ${#need_pkgs[@]} -eq 0 ] && exit 0
+
+mapfile -t pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+	echo "libdsm needs: ${pkgs[*]}" >&2
+	echo "install them with: sudo apt-get install -y ${pkgs[*]}" >&2
+	exit 1
+fi
+if ! have apt-get; then
+	echo "libdsm needs: ${pkgs[*]} (no apt-get here: install them yourself)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${pkgs[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
