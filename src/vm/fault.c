@@ -122,18 +122,47 @@ void dsm__fault_uninstall(void)
 	installed = 0;
 }
 
+/* The last fault this thread passed back as "retry", to tell a write from
+ * a read that raced with an install when the CPU gives no hint. */
+static __thread struct {
+	size_t page;
+	uint32_t seq;
+	int valid;
+} last_retry __attribute__((tls_model("initial-exec")));
+
+/*
+ * Is a fault on a READ_SHARED page (protection already PROT_READ) a write?
+ * With a hint, the hint says. Without one, the fault may be a read that
+ * raced with another thread installing the page: return it once for a
+ * retry; the same page faulting again with nothing changed is a write.
+ */
+static int rs_fault_is_write(struct dsm_page *pg, size_t p, int write_hint)
+{
+	uint32_t seq = atomic_load(&pg->wait_seq);
+
+	if (write_hint >= 0)
+		return write_hint;
+	if (last_retry.valid && last_retry.page == p && last_retry.seq == seq) {
+		last_retry.valid = 0;
+		return 1;
+	}
+	last_retry.page = p;
+	last_retry.seq = seq;
+	last_retry.valid = 1;
+	return 0;
+}
+
 /*
  * Resolve a fault: if the page's state already allows the access and only
  * the protection lags (after a map reset, or another thread just fixed
- * it), raise the protection locally; otherwise ask the protocol. A write
- * to a READ_SHARED page is a write whatever the hint says.
+ * it), raise the protection locally; otherwise ask the protocol.
  */
 int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint)
 {
 	struct dsm_region *r = n->region;
 	size_t p = dsm__region_page_of(r, addr);
 	struct dsm_page *pg = &r->pages[p];
-	int allowed, want_write;
+	int allowed, want_write = write_hint;
 
 	pthread_mutex_lock(&r->lock);
 	if (!(pg->flags & DSM_PGF_INIT)) {
@@ -141,12 +170,18 @@ int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint)
 		return n->proto->fault(n, p, write_hint);
 	}
 	allowed = dsm__page_state_prot(pg->state);
-	want_write = pg->state == DSM_PAGE_READ_SHARED ? 1 : write_hint;
 	if (allowed & ~pg->prot) {
 		int err = dsm__vm_protect(r, p, 1, allowed);
 		pthread_mutex_unlock(&r->lock);
 		DSM_STAT_ADD(n, local_faults, 1);
 		return err;
+	}
+	if (pg->state == DSM_PAGE_READ_SHARED) {
+		want_write = rs_fault_is_write(pg, p, write_hint);
+		if (!want_write) { /* a read that another thread resolved */
+			pthread_mutex_unlock(&r->lock);
+			return 0;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return n->proto->fault(n, p, want_write);

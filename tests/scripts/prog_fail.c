@@ -58,7 +58,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int mode_kill(int argc, char **argv)
+/* Node 1 raises sig (SIGKILL: dies; SIGSTOP: hangs without answering)
+ * in the middle of lock, page and barrier traffic. */
+static int mode_kill(int argc, char **argv, int sig)
 {
 	CHECK(dsm_init(&argc, &argv));
 	me = dsm_node_id();
@@ -78,11 +80,12 @@ static int mode_kill(int argc, char **argv)
 		(void)arr[(size_t)((me + 1) % n) * 512]; /* a neighbour's page */
 		CHECK(dsm_barrier(2));
 		if (me == 1 && it == KILL_AT) {
-			fprintf(stderr, "prog_fail: raising SIGKILL on myself (id %d)"
-				" in iteration %d\n", me, KILL_AT);
+			fprintf(stderr, "prog_fail: raising %s on myself (id %d)"
+				" in iteration %d\n", sig == SIGKILL ? "SIGKILL" : "SIGSTOP",
+				me, KILL_AT);
 			fflush(stderr);
-			raise(SIGKILL);
-			DIE(3, "survived SIGKILL");
+			raise(sig);
+			DIE(3, "survived the signal");
 		}
 	}
 	DIE(2, "no error reported within 60 s after node 1 died");
@@ -227,7 +230,9 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
 	if (strcmp(mode, "kill") == 0)
-		return mode_kill(argc, argv);
+		return mode_kill(argc, argv, SIGKILL);
+	if (strcmp(mode, "stop") == 0)
+		return mode_kill(argc, argv, SIGSTOP);
 	if (strcmp(mode, "segv") == 0)
 		return mode_segv(argc, argv, argc > 2 && strcmp(argv[2], "unmapped") == 0);
 	if (strcmp(mode, "notinit") == 0)

@@ -136,6 +136,37 @@ check_config() { # variable value
 check_config DSM_PROTOCOL bogus
 check_config DSM_HEAP_SIZE 12X
 
+# ---- (e) node 1 stops answering (SIGSTOP): a hang, not a death ---------
+# The others must notice the silence within DSM_TIMEOUT (heartbeats), fail
+# their calls naming node 1, and dsmrun must end the job (the stopped node
+# included) instead of waiting forever.
+start=$(now_ms)
+DSM_TIMEOUT=2s timeout -k 5 60 "$DSMRUN" -n 3 --timeout 2s "$PROG" stop \
+	>"$TMP/e.out" 2>&1
+rc=$?
+elapsed=$(($(now_ms) - start))
+echo "(e) dsmrun exit status $rc after ${elapsed} ms; output:"
+show "$TMP/e.out"
+if [ "$rc" -eq 0 ] || [ "$elapsed" -ge 59000 ]; then
+	fail "(e) a stopped node: dsmrun status $rc after ${elapsed} ms"
+elif [ "$elapsed" -gt 20000 ]; then
+	fail "(e) a stopped node took ${elapsed} ms to end the job"
+else
+	ok "(e) a stopped node ended the job in ${elapsed} ms (status $rc)"
+fi
+if grep -v '^dsmrun' "$TMP/e.out" | grep -q "node 1 lost"; then
+	ok "(e) a surviving node reported node 1 lost"
+else
+	fail "(e) no surviving node reported node 1 lost"
+fi
+sleep 0.5
+if [ -n "$(leftovers stop)" ]; then
+	fail "(e) processes left: $(leftovers stop)"
+	pkill -9 -f -- "$PROG stop" || true
+else
+	ok "(e) no process of the job left"
+fi
+
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_failure.sh: $FAILS check(s) failed"
 	exit 1

@@ -1,0 +1,61 @@
+/*
+ * diff.h — twin/diff engine (src/vm/diff.c). Pure: no locks, no malloc,
+ * async-signal-safe, so the fault path and the service thread may both use
+ * it.
+ *
+ * A diff lists the byte runs in which a page differs from its twin (the
+ * copy taken before the first write). Runs are byte-exact (the comparison
+ * works on 64-byte blocks and 8-byte words, then trims each run's ends to
+ * the bytes that really changed), so two writers of different bytes of one
+ * word never overwrite each other when their diffs are merged.
+ *
+ * Encoding (portable: the header fields are little-endian, so a diff may
+ * travel between nodes as is):
+ *   u32 magic_and_count   low 24 bits: number of runs; high 8 bits: 0xD1
+ *   repeated count times:
+ *     u32 offset          byte offset in the page
+ *     u32 length          bytes in the run (> 0)
+ *     length bytes        the new contents
+ *   Runs are sorted by offset and do not overlap or touch.
+ */
+#ifndef DSM_VM_DIFF_H
+#define DSM_VM_DIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DSM_DIFF_MAGIC 0xD1u
+
+/* Largest encoding of a diff of a page of page_size bytes (every other
+ * byte changed is the worst case). */
+size_t dsm__diff_max_size(size_t page_size);
+
+/* Encode page vs twin (both page_size bytes) into out (cap bytes).
+ * Returns the encoded length (4 for "no change"), or -ENOSPC. */
+ssize_t dsm__diff_encode(const void *twin, const void *page, size_t page_size,
+			 void *out, size_t cap);
+
+/* Apply an encoded diff to page (page_size bytes). Validates everything
+ * first (magic, count, every run inside the page, sorted, non-overlapping,
+ * total length == len) and changes nothing on error. 0 or -EINVAL. */
+int dsm__diff_apply(void *page, size_t page_size, const void *diff, size_t len);
+
+/* Number of runs and changed bytes of a valid diff; -EINVAL if invalid. */
+int dsm__diff_stats(const void *diff, size_t len, size_t page_size,
+		    uint32_t *runs, uint32_t *bytes);
+
+/* 1 if page equals twin (fast path: 64-byte blocks), else 0. */
+int dsm__diff_same(const void *twin, const void *page, size_t page_size);
+
+/*
+ * Conflicts between two diffs of the same page made from the same twin (for
+ * deterministic spaces): calls cb(off, len, arg) for every maximal byte
+ * range that both diffs write with DIFFERENT values (writing the same value
+ * is not a conflict). Returns the number of conflicting bytes, or -EINVAL.
+ */
+typedef void (*dsm_diff_conflict_cb)(uint32_t off, uint32_t len, void *arg);
+ssize_t dsm__diff_conflicts(const void *a, size_t alen, const void *b, size_t blen,
+			    size_t page_size, dsm_diff_conflict_cb cb, void *arg);
+
+#endif /* DSM_VM_DIFF_H */
