@@ -45,8 +45,8 @@
 #define DEFAULT_BASE "0x200000000000"
 
 /* Accepted values, one list each: parsers and usage both read them. */
-static const char *const protocols[] = { "sc", NULL };
-static const char *const transports[] = { "tcp", NULL };
+static const char *const protocols[] = { "sc", "lrc", NULL };
+static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
 struct env_var;
@@ -417,14 +417,40 @@ static int p_hold(struct dsm_config *c, const struct env_var *v, const char *s)
 	return 0;
 }
 
+static int p_gc(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	uint64_t size;
+
+	if (dsm__parse_size(s, &size) < 0 || size < 4096)
+		return bad(v, s, "accepted: a size of at least 4K, e.g. 64M");
+	c->gc_threshold = size;
+	return 0;
+}
+
+/* Longest pause of an idle MPI service thread between polls. */
+static int p_mpi_poll(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long us;
+
+	if (parse_int_range(s, 1, US_MAX, &us) < 0)
+		return bad(v, s, "accepted: microseconds 1 to %d", US_MAX);
+	c->mpi_poll_us = (int)us;
+	return 0;
+}
+
 /*
  * The table. Defaults are text run through the same parser as user values,
  * so a default can never disagree with what its variable accepts.
  */
 static const struct env_var env_table[] = {
 	{ "DSM_PROTOCOL", "sc", "sc", "consistency protocol", protocols, p_protocol },
-	{ "DSM_TRANSPORT", "tcp", "tcp", "transport between nodes", transports,
-	  p_transport },
+	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
+	  "transport between nodes; unset, it is mpi when the process was "
+	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "
+	  "PMIX_RANK, or SLURM_PROCID with SLURM_NTASKS is set) and "
+	  "DSM_NODE_COUNT is not; with mpi the node id and count are the MPI "
+	  "rank and size, and DSM_NODE_ID/COUNT/COORDINATOR/SECRET are not used",
+	  transports, p_transport },
 	{ "DSM_HEAP_SIZE", "1G", "1G",
 	  "size of the shared region: bytes or K/M/G/T suffix, 1M..16T, "
 	  "rounded up to a page", NULL, p_heap },
@@ -460,6 +486,13 @@ static const struct env_var env_table[] = {
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },
+	{ "DSM_GC_THRESHOLD", "64M", "64M",
+	  "lrc: twins, diffs and write notices a node may hold before a barrier "
+	  "discards them (garbage collection)", NULL, p_gc },
+	{ "DSM_MPI_POLL_US", "200", "200",
+	  "mpi transport: longest pause, in microseconds, of an idle service "
+	  "thread between polls for incoming messages (MPI has nothing to "
+	  "sleep on); 1..1000000", NULL, p_mpi_poll },
 };
 
 #define ENV_COUNT (sizeof(env_table) / sizeof(env_table[0]))
@@ -485,6 +518,34 @@ static int check_cross(const struct dsm_config *c, int set_id, int set_count,
 	if (c->base + c->heap_size < c->base)
 		return bad_msg("DSM_BASE + DSM_HEAP_SIZE wraps around the address space");
 	return 0;
+}
+
+/* The variable showing that mpirun or srun started this process, or NULL.
+ * Slurm's pair must both be set (a batch script has SLURM_PROCID alone
+ * on some versions). */
+static const char *mpi_launcher(void)
+{
+	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
+					    "PMI_RANK", "PMIX_RANK", NULL };
+
+	for (int i = 0; vars[i]; i++)
+		if (getenv(vars[i]))
+			return vars[i];
+	if (getenv("SLURM_PROCID") && getenv("SLURM_NTASKS"))
+		return "SLURM_PROCID";
+	return NULL;
+}
+
+/* DSM_TRANSPORT unset: mpi when a launcher started us, unless dsmrun (or
+ * the user) numbered the nodes with DSM_NODE_COUNT. */
+static void pick_transport(struct dsm_config *c)
+{
+	const char *v = mpi_launcher();
+
+	if (getenv("DSM_TRANSPORT") || getenv("DSM_NODE_COUNT") || !v)
+		return;
+	snprintf(c->transport, sizeof(c->transport), "mpi");
+	snprintf(c->launcher, sizeof(c->launcher), "%s", v);
 }
 
 /* Defaults for the fields whose variables have no default text. */
@@ -514,6 +575,7 @@ int dsm__env_load(struct dsm_config *c, const char **why)
 		if (s && (rc = v->parse(c, v, s)) != 0)
 			goto fail;
 	}
+	pick_transport(c);
 	rc = check_cross(c, getenv("DSM_NODE_ID") != NULL,
 			 getenv("DSM_NODE_COUNT") != NULL,
 			 getenv("DSM_COORDINATOR") != NULL, getenv("DSM_SECRET") != NULL);

@@ -58,6 +58,30 @@ static void tune(struct dsm_node *n)
 		n->cfg.spin_us = (n->count > 1 && cpus >= n->count) ? 50 : 0;
 }
 
+/* The transport named by DSM_TRANSPORT (env.c accepts only these). */
+static const struct dsm_transport_ops *find_transport(const char *name)
+{
+	static const struct dsm_transport_ops *const all[] = {
+		&dsm__transport_tcp, &dsm__transport_mpi,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return &dsm__transport_tcp;
+}
+
+/* The transport's early step (MPI: init, rank, size), which may set the
+ * node id and count; on failure whatever it left is closed. */
+static int transport_setup(struct dsm_node *n)
+{
+	int err = n->tp->setup ? n->tp->setup(n) : 0;
+
+	if (err && n->tp_state)
+		n->tp->close(n);
+	return err;
+}
+
 /* Allocate the node and read the configuration. */
 static int node_create(struct dsm_node **out)
 {
@@ -74,18 +98,22 @@ static int node_create(struct dsm_node **out)
 		free(n);
 		return DSM_ECONFIG;
 	}
-	n->id = n->cfg.node_id;
-	n->count = n->cfg.node_count;
 	n->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	n->failed_node = -1;
 	n->proto = dsm__proto_find(n->cfg.protocol);
-	n->tp = &dsm__transport_tcp;
+	n->tp = find_transport(n->cfg.transport);
 	if (!n->proto) {
 		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: DSM_PROTOCOL=%s: unknown",
 			 n->cfg.protocol);
 		free(n);
 		return DSM_ECONFIG;
 	}
+	if ((err = transport_setup(n))) {
+		free(n);
+		return err;
+	}
+	n->id = n->cfg.node_id; /* after setup: MPI assigns them */
+	n->count = n->cfg.node_count;
 	dsm__waitq_init(&n->waitq);
 	tune(n);
 	*out = n;

@@ -20,7 +20,8 @@ enum dsm_log_level { DSM_LOG_ERROR = 0, DSM_LOG_WARN, DSM_LOG_INFO, DSM_LOG_DEBU
 /* Every DSM_* variable, parsed by env.c (which documents the defaults). */
 struct dsm_config {
 	char protocol[16];       /* DSM_PROTOCOL: sc */
-	char transport[16];      /* DSM_TRANSPORT: tcp */
+	char transport[16];      /* DSM_TRANSPORT: tcp, or mpi under mpirun/srun */
+	char launcher[32];       /* variable that showed mpirun/srun, or "" */
 	uint64_t heap_size;      /* DSM_HEAP_SIZE */
 	uintptr_t base;          /* DSM_BASE */
 	int node_id;             /* DSM_NODE_ID */
@@ -34,6 +35,8 @@ struct dsm_config {
 	int listen_fd;           /* DSM_LISTEN_FD (from dsmrun), -1 if none */
 	int spin_us;             /* DSM_SPIN_US */
 	int hold_us;             /* DSM_SC_HOLD_US */
+	int mpi_poll_us;         /* DSM_MPI_POLL_US */
+	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
@@ -54,8 +57,20 @@ struct dsm_waiter {
 	int done;
 	int err;
 	uint64_t val[3];
+	void *data;      /* reply payload (malloc'd copy), owner: the waiter */
+	size_t len;
 	struct dsm_waiter *next;
 };
+
+/* A growable byte buffer for message payloads. */
+struct dsm_buf {
+	unsigned char *data;
+	size_t len;
+	size_t cap;
+};
+int dsm__buf_put(struct dsm_buf *b, const void *p, size_t len);
+int dsm__buf_put_u32(struct dsm_buf *b, uint32_t v); /* little-endian */
+void dsm__buf_free(struct dsm_buf *b);
 
 struct dsm_waitq {
 	pthread_mutex_t mu;
@@ -151,6 +166,9 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 /* Complete the waiter with token; -ENOENT if there is none. */
 int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 			 const uint64_t val[3]);
+/* Same, handing over a copy of a payload (freed by the waiter's owner). */
+int dsm__waiter_complete_data(struct dsm_node *n, uint64_t token, int err,
+			      const uint64_t val[3], const void *data, size_t len);
 /* Wake every waiter (after a failure). */
 void dsm__waiters_kick(struct dsm_node *n);
 
@@ -162,6 +180,8 @@ int dsm__coll_finalize(struct dsm_node *n);
 int dsm__sync_init(struct dsm_node *n);
 void dsm__sync_fini(struct dsm_node *n);
 int dsm__sync_handle(struct dsm_node *n, const struct dsm_msg *m);
+/* A barrier without protocol hooks (runtime-internal; id 0..255). */
+int dsm__barrier_internal(struct dsm_node *n, unsigned id);
 
 /* Public entry check: the node, or NULL if not initialised. */
 static inline struct dsm_node *dsm__get(void)

@@ -4,6 +4,8 @@
  * in the request and comes back in the reply.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "node.h"
@@ -37,6 +39,8 @@ void dsm__waiter_add(struct dsm_node *n, struct dsm_waiter *w)
 	w->token = q->next_token++;
 	w->done = 0;
 	w->err = 0;
+	w->data = NULL;
+	w->len = 0;
 	w->next = q->head;
 	q->head = w;
 	pthread_mutex_unlock(&q->mu);
@@ -89,8 +93,20 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 			 const uint64_t val[3])
 {
+	return dsm__waiter_complete_data(n, token, err, val, NULL, 0);
+}
+
+int dsm__waiter_complete_data(struct dsm_node *n, uint64_t token, int err,
+			      const uint64_t val[3], const void *data, size_t len)
+{
 	struct dsm_waitq *q = &n->waitq;
 	struct dsm_waiter *w;
+	void *copy = NULL;
+
+	if (len && !(copy = malloc(len)))
+		err = -ENOMEM, len = 0;
+	else if (len)
+		memcpy(copy, data, len);
 
 	pthread_mutex_lock(&q->mu);
 	for (w = q->head; w; w = w->next)
@@ -99,11 +115,15 @@ int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 	if (w) {
 		w->done = 1;
 		w->err = err;
+		w->data = copy;
+		w->len = len;
+		copy = NULL;
 		for (int i = 0; i < 3 && val; i++)
 			w->val[i] = val[i];
 		pthread_cond_broadcast(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
+	free(copy);
 	return w ? 0 : -ENOENT;
 }
 
@@ -112,4 +132,37 @@ void dsm__waiters_kick(struct dsm_node *n)
 	pthread_mutex_lock(&n->waitq.mu);
 	pthread_cond_broadcast(&n->waitq.cv);
 	pthread_mutex_unlock(&n->waitq.mu);
+}
+
+/* Append len bytes to a growable buffer. 0 or -ENOMEM. */
+int dsm__buf_put(struct dsm_buf *b, const void *p, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		unsigned char *d;
+		while (cap < b->len + len)
+			cap *= 2;
+		if (!(d = realloc(b->data, cap)))
+			return -ENOMEM;
+		b->data = d;
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+int dsm__buf_put_u32(struct dsm_buf *b, uint32_t v)
+{
+	unsigned char le[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+				(unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+	return dsm__buf_put(b, le, 4);
+}
+
+void dsm__buf_free(struct dsm_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
 }

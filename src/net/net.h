@@ -4,7 +4,7 @@
  * Every message is a fixed 48-byte header in network byte order followed by
  * `length` payload bytes. The codec (msg.c) is pure: it encodes/decodes and
  * validates headers and handshake payloads and knows nothing about sockets.
- * A transport (tcp.c, later mpi.c) fills struct dsm_transport_ops.
+ * A transport (tcp.c, mpi.c) fills struct dsm_transport_ops.
  */
 #ifndef DSM_NET_H
 #define DSM_NET_H
@@ -47,13 +47,17 @@ struct dsm_node;
 	XX(SC_INV, 19)     /* arg0 = page, arg1 = new owner */                 \
 	XX(SC_INV_ACK, 20) /* arg0 = page */                                   \
 	XX(ABORT, 21)      /* arg0 = failed node; payload = reason text */     \
-	XX(FIN, 22)        /* finalize step: arg0 = phase */
+	XX(FIN, 22)        /* finalize step: arg0 = phase */                  \
+	XX(LRC_DIFF_REQ, 23) /* arg0 = page, arg1 = after interval, arg2 = up to interval */ \
+	XX(LRC_DIFF_REP, 24) /* arg0 = page; payload = {u32 interval, u32 len, diff}... */ \
+	XX(LRC_INTV_REQ, 25) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
+	XX(LRC_INTV_REP, 26) /* arg2 = token; payload = interval records */
 
 enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 23 /* one past the highest type */
+	DSM_MSG_TYPE_MAX_ = 27 /* one past the highest type */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by
@@ -111,6 +115,11 @@ int dsm__hello_check(const struct dsm_hello *mine, const struct dsm_hello *their
  */
 struct dsm_transport_ops {
 	const char *name;
+	/* Optional, called first in dsm_init, before the region and anything
+	 * that uses the node id or count: a transport whose launcher assigns
+	 * them (MPI ranks) sets n->cfg.node_id/node_count here. May leave
+	 * state in n->tp_state (close() frees it, also on failure). */
+	int (*setup)(struct dsm_node *n);
 	/* Connect to every peer and run the handshake. Called once from
 	 * dsm_init before the service thread starts. */
 	int (*init)(struct dsm_node *n);
@@ -128,5 +137,7 @@ struct dsm_transport_ops {
 };
 
 extern const struct dsm_transport_ops dsm__transport_tcp;
+/* mpi.c, or mpi_none.c (refuses to start) when built without MPI. */
+extern const struct dsm_transport_ops dsm__transport_mpi;
 
 #endif /* DSM_NET_H */

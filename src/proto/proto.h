@@ -10,6 +10,7 @@
 
 struct dsm_node;
 struct dsm_msg;
+struct dsm_buf;
 
 enum dsm_lock_mode { DSM_LOCK_EXCL = 1, DSM_LOCK_SHARED = 2 };
 
@@ -30,15 +31,46 @@ struct dsm_protocol_ops {
 	/* Service-thread housekeeping after each poll (deferred requests);
 	 * returns the poll timeout it needs in ms, or -1 for no preference. */
 	int (*tick)(struct dsm_node *n);
-	/* Synchronisation hooks: after a lock is granted, before it is
-	 * released, on entering and leaving a barrier. NULL = nothing to do. */
-	int (*acquire)(struct dsm_node *n, unsigned lock, int mode);
-	int (*release)(struct dsm_node *n, unsigned lock, int mode);
-	int (*barrier_enter)(struct dsm_node *n, unsigned barrier);
-	int (*barrier_leave)(struct dsm_node *n, unsigned barrier);
+	/*
+	 * Synchronisation hooks; any may be NULL (nothing to do). Payloads are
+	 * opaque to the sync layer: it carries them in its messages.
+	 *  release: before this node's LOCK_REL; append what the manager
+	 *    should keep for the lock to out.
+	 *  lock_merge: at the manager, fold a release payload into the lock's
+	 *    blob (*blob is NULL at first; the protocol allocates it).
+	 *  lock_grant: at the manager, the payload of a grant, from the blob.
+	 *  lock_free: free a blob when the sync layer shuts down.
+	 *  acquire: at the acquirer, after the grant, with its payload.
+	 */
+	int (*acquire)(struct dsm_node *n, unsigned lock, int mode,
+		       const void *payload, size_t len);
+	int (*release)(struct dsm_node *n, unsigned lock, int mode,
+		       struct dsm_buf *out);
+	int (*lock_merge)(struct dsm_node *n, void **blob, const void *payload,
+			  size_t len);
+	int (*lock_grant)(struct dsm_node *n, void *blob, struct dsm_buf *out);
+	void (*lock_free)(void *blob);
+	/*
+	 *  barrier_enter: this node's arrival payload.
+	 *  barrier_collect: at the manager, one arrival (every node's, its
+	 *    own included) folded into *state (NULL at first).
+	 *  barrier_release: at the manager once all arrived, the release
+	 *    payload for node `node`.
+	 *  barrier_done: at the manager, free *state.
+	 *  barrier_leave: on every node, with its release payload.
+	 */
+	int (*barrier_enter)(struct dsm_node *n, unsigned barrier, struct dsm_buf *out);
+	int (*barrier_collect)(struct dsm_node *n, unsigned barrier, int node,
+			       const void *payload, size_t len, void **state);
+	int (*barrier_release)(struct dsm_node *n, unsigned barrier, int node,
+			       void *state, struct dsm_buf *out);
+	void (*barrier_done)(struct dsm_node *n, void *state);
+	int (*barrier_leave)(struct dsm_node *n, unsigned barrier,
+			     const void *payload, size_t len);
 };
 
 extern const struct dsm_protocol_ops dsm__proto_sc;
+extern const struct dsm_protocol_ops dsm__proto_lrc;
 
 /* Find a protocol by name; NULL if unknown. */
 const struct dsm_protocol_ops *dsm__proto_find(const char *name);

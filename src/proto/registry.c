@@ -7,6 +7,7 @@
 
 static const struct dsm_protocol_ops *const protocols[] = {
 	&dsm__proto_sc,
+	&dsm__proto_lrc,
 };
 
 const struct dsm_protocol_ops *dsm__proto_find(const char *name)

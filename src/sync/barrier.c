@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/node.h"
@@ -46,22 +47,77 @@ static struct bar_local *blocal_get(struct dsm_sync *s, unsigned id)
 	return r;
 }
 
-/* Mark epoch released on this node; caller holds s->mu. */
-static void released(struct dsm_sync *s, unsigned id, uint64_t epoch)
+/* Mark epoch released on this node with its payload (taken over);
+ * caller holds s->mu. */
+static void released(struct dsm_sync *s, unsigned id, uint64_t epoch,
+		     void *payload, size_t len)
 {
 	struct bar_local *l = blocal_get(s, id);
 
-	if (l && epoch > l->released)
+	if (l && epoch > l->released) {
 		l->released = epoch;
+		free(l->payload);
+		l->payload = payload;
+		l->len = len;
+		payload = NULL;
+	}
+	free(payload);
 	pthread_cond_broadcast(&s->cv);
 }
 
-/* Manager: count an arrival; release everyone at the last one. */
-static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch)
+/* A copy of len bytes, or NULL (len 0 or no memory: *err set). */
+static void *dup_bytes(const void *p, size_t len, int *err)
+{
+	void *d;
+
+	if (!len)
+		return NULL;
+	if (!(d = malloc(len)))
+		*err = -ENOMEM;
+	else
+		memcpy(d, p, len);
+	return d;
+}
+
+/* Manager, all arrived: send every node its release payload. Runs without
+ * s->mu; state was detached from the barrier record. */
+static int mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
+			   void *state, int hooks)
+{
+	int err = 0;
+
+	for (int d = 0; d < n->count; d++) {
+		struct dsm_buf pay = { 0 };
+		if (hooks && n->proto->barrier_release &&
+		    (err = n->proto->barrier_release(n, id, d, state, &pay)))
+			break;
+		if (d == n->id) {
+			void *copy = dup_bytes(pay.data, pay.len, &err);
+			pthread_mutex_lock(&S(n)->mu);
+			released(S(n), id, epoch, copy, copy ? pay.len : 0);
+			pthread_mutex_unlock(&S(n)->mu);
+		} else {
+			struct dsm_msg m = { .type = DSM_MSG_BAR_RELEASE,
+					     .arg = { id, epoch }, .payload = pay.data,
+					     .length = (uint32_t)pay.len };
+			dsm__send(n, d, &m);
+		}
+		dsm__buf_free(&pay);
+	}
+	if (hooks && n->proto->barrier_done)
+		n->proto->barrier_done(n, state);
+	return err;
+}
+
+/* Manager: count an arrival (with its payload); release all at the last. */
+static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch, int node,
+		      const void *payload, size_t len)
 {
 	struct dsm_sync *s = S(n);
+	int hooks = id < DSM_BARRIER_INTERNAL;
+	void *state = NULL;
 	struct bar_mgr *b;
-	int all = 0;
+	int all = 0, err = 0;
 
 	pthread_mutex_lock(&s->mu);
 	b = bmgr_get(s, id);
@@ -69,19 +125,19 @@ static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch)
 		pthread_mutex_unlock(&s->mu);
 		return b ? DSM_EPROTO : -ENOMEM;
 	}
+	if (hooks && n->proto->barrier_collect)
+		err = n->proto->barrier_collect(n, id, node, payload, len, &b->pstate);
 	if (++b->arrived == n->count) {
 		b->arrived = 0;
 		b->epoch++;
+		state = b->pstate;
+		b->pstate = NULL;
 		all = 1;
-		released(s, id, epoch);
 	}
 	pthread_mutex_unlock(&s->mu);
-	for (int d = 0; all && d < n->count; d++) {
-		struct dsm_msg m = { .type = DSM_MSG_BAR_RELEASE, .arg = { id, epoch } };
-		if (d != n->id)
-			dsm__send(n, d, &m);
-	}
-	return 0;
+	if (all)
+		err = mgr_release_all(n, id, epoch, state, hooks) ?: err;
+	return err;
 }
 
 /* Wait until the manager released epoch; caller holds s->mu. */
@@ -106,46 +162,85 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 	return l ? 0 : -ENOMEM;
 }
 
-int dsm_barrier(unsigned barrier)
+/* Arrive at barrier id with a payload and wait for the release; *out gets
+ * the release payload (malloc'd, caller frees). */
+static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *in,
+			void **out, size_t *out_len)
 {
-	struct dsm_node *n = dsm__get();
-	struct dsm_sync *s;
+	struct dsm_sync *s = S(n);
 	struct bar_local *l;
-	uint64_t epoch, t0;
+	uint64_t epoch;
 	int mgr, err;
 
-	if (!n)
-		return DSM_ENOTINIT;
-	if ((err = atomic_load(&n->failed)))
-		return err;
-	s = S(n);
-	t0 = dsm__now_ns();
-	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier)))
-		return err;
 	pthread_mutex_lock(&s->mu);
-	l = blocal_get(s, barrier);
+	l = blocal_get(s, id);
 	epoch = l ? ++l->epoch : 0;
 	pthread_mutex_unlock(&s->mu);
 	if (!l)
 		return -ENOMEM;
-	mgr = (int)(barrier % (unsigned)n->count);
+	mgr = (int)(id % (unsigned)n->count);
 	if (mgr == n->id) {
-		err = mgr_arrive(n, barrier, epoch);
+		err = mgr_arrive(n, id, epoch, n->id, in->data, in->len);
 	} else {
-		struct dsm_msg m = { .type = DSM_MSG_BAR_ARRIVE, .arg = { barrier, epoch } };
+		struct dsm_msg m = { .type = DSM_MSG_BAR_ARRIVE, .arg = { id, epoch },
+				     .payload = in->data, .length = (uint32_t)in->len };
 		err = dsm__send(n, mgr, &m);
 	}
 	if (err)
 		return err;
 	pthread_mutex_lock(&s->mu);
-	err = wait_released(n, barrier, epoch);
+	err = wait_released(n, id, epoch);
+	if (!err) {
+		*out = l->payload;
+		*out_len = l->len;
+		l->payload = NULL;
+		l->len = 0;
+	}
 	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+/* A barrier of the runtime's own (no protocol hooks), id >= the reserved
+ * base. Used e.g. between the phases of garbage collection. */
+int dsm__barrier_internal(struct dsm_node *n, unsigned id)
+{
+	struct dsm_buf none = { 0 };
+	void *out = NULL;
+	size_t len = 0;
+	int err = barrier_wait(n, DSM_BARRIER_INTERNAL + (id & 0xff), &none, &out, &len);
+
+	free(out);
+	return err;
+}
+
+int dsm_barrier(unsigned barrier)
+{
+	struct dsm_node *n = dsm__get();
+	struct dsm_buf pay = { 0 };
+	void *out = NULL;
+	size_t out_len = 0;
+	uint64_t t0;
+	int err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if ((err = atomic_load(&n->failed)))
+		return err;
+	if (barrier >= DSM_BARRIER_INTERNAL)
+		return -EINVAL;
+	t0 = dsm__now_ns();
+	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier, &pay)))
+		goto out;
+	err = barrier_wait(n, barrier, &pay, &out, &out_len);
 	if (!err && n->proto->barrier_leave)
-		err = n->proto->barrier_leave(n, barrier);
+		err = n->proto->barrier_leave(n, barrier, out, out_len);
 	if (!err) {
 		DSM_STAT_ADD(n, barriers, 1);
 		DSM_STAT_ADD(n, barrier_wait_ns, dsm__now_ns() - t0);
 	}
+out:
+	dsm__buf_free(&pay);
+	free(out);
 	return err;
 }
 
@@ -158,12 +253,15 @@ int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_BAR_ARRIVE:
 		if ((int)(id % (unsigned)n->count) != n->id)
 			return DSM_EPROTO;
-		return mgr_arrive(n, id, m->arg[1]);
-	case DSM_MSG_BAR_RELEASE:
+		return mgr_arrive(n, id, m->arg[1], (int)m->src, m->payload, m->length);
+	case DSM_MSG_BAR_RELEASE: {
+		int err = 0;
+		void *copy = dup_bytes(m->payload, m->length, &err);
 		pthread_mutex_lock(&S(n)->mu);
-		released(S(n), id, m->arg[1]);
+		released(S(n), id, m->arg[1], copy, copy ? m->length : 0);
 		pthread_mutex_unlock(&S(n)->mu);
-		return 0;
+		return err;
+	}
 	default:
 		return DSM_EPROTO;
 	}

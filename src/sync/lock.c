@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/node.h"
 #include "proto/proto.h"
@@ -50,16 +51,24 @@ static struct lock_held *held_get(struct dsm_sync *s, unsigned id, int create)
 	return h;
 }
 
-/* Tell requester it holds the lock (locally or by message). */
-static void grant(struct dsm_node *n, unsigned id, const struct lock_req *r)
+/* Tell requester it holds the lock (locally or by message), with the
+ * protocol's grant payload. */
+static void grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *r)
 {
+	struct dsm_buf pay = { 0 };
 	struct dsm_msg m = { .type = DSM_MSG_LOCK_GRANT,
-			     .arg = { id, (uint64_t)r->mode, r->token } };
+			     .arg = { l->id, (uint64_t)r->mode, r->token } };
 
-	if (r->node == n->id)
-		dsm__waiter_complete(n, r->token, 0, m.arg);
-	else
+	if (n->proto->lock_grant && n->proto->lock_grant(n, l->blob, &pay))
+		dsm__fail(n, -ENOMEM, n->id, "out of memory granting lock %u", l->id);
+	if (r->node == n->id) {
+		dsm__waiter_complete_data(n, r->token, 0, m.arg, pay.data, pay.len);
+	} else {
+		m.payload = pay.data;
+		m.length = (uint32_t)pay.len;
 		dsm__send(n, r->node, &m);
+	}
+	dsm__buf_free(&pay);
 }
 
 /* Can a request of this mode be granted now (ignoring the queue)? */
@@ -80,7 +89,7 @@ static void grant_queued(struct dsm_node *n, struct lock_mgr *l)
 			l->excl = 1;
 		else
 			l->shared++;
-		grant(n, l->id, r);
+		grant(n, l, r);
 		free(r);
 	}
 }
@@ -111,8 +120,9 @@ static int mgr_request(struct dsm_node *n, unsigned id, int node, int mode,
 	return 0;
 }
 
-/* Manager: a holder releases. */
-static int mgr_release(struct dsm_node *n, unsigned id, int mode)
+/* Manager: a holder releases, with the protocol's release payload. */
+static int mgr_release(struct dsm_node *n, unsigned id, int mode,
+		       const void *payload, size_t len)
 {
 	struct dsm_sync *s = S(n);
 	struct lock_mgr *l;
@@ -128,6 +138,8 @@ static int mgr_release(struct dsm_node *n, unsigned id, int mode)
 		l->shared--;
 	else
 		err = DSM_EPROTO;
+	if (!err && n->proto->lock_merge)
+		err = n->proto->lock_merge(n, &l->blob, payload, len);
 	if (l && !err)
 		grant_queued(n, l);
 	pthread_mutex_unlock(&s->mu);
@@ -171,7 +183,10 @@ static int acquire(unsigned id, int mode)
 			h->shared++;
 	}
 	pthread_mutex_unlock(&S(n)->mu);
-	if (n->proto->acquire && (err = n->proto->acquire(n, id, mode)))
+	if (n->proto->acquire)
+		err = n->proto->acquire(n, id, mode, w.data, w.len);
+	free(w.data);
+	if (err)
 		return err;
 	DSM_STAT_ADD(n, lock_acquires, 1);
 	DSM_STAT_ADD(n, lock_wait_ns, dsm__now_ns() - t0);
@@ -220,13 +235,20 @@ int dsm_lock_release(unsigned lock)
 	mode = take_held(n, lock);
 	if (!mode)
 		return -EPERM;
-	if (n->proto->release && (err = n->proto->release(n, lock, mode)))
-		return err;
+	struct dsm_buf pay = { 0 };
+	if (n->proto->release && (err = n->proto->release(n, lock, mode, &pay)))
+		goto out;
 	mgr = manager_of(n, lock);
-	if (mgr == n->id)
-		return mgr_release(n, lock, mode);
-	struct dsm_msg m = { .type = DSM_MSG_LOCK_REL, .arg = { lock, (uint64_t)mode } };
-	return dsm__send(n, mgr, &m);
+	if (mgr == n->id) {
+		err = mgr_release(n, lock, mode, pay.data, pay.len);
+	} else {
+		struct dsm_msg m = { .type = DSM_MSG_LOCK_REL, .arg = { lock, (uint64_t)mode },
+				     .payload = pay.data, .length = (uint32_t)pay.len };
+		err = dsm__send(n, mgr, &m);
+	}
+out:
+	dsm__buf_free(&pay);
+	return err;
 }
 
 /* Lock messages. Service thread. */
@@ -245,9 +267,10 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_LOCK_REL:
 		if (manager_of(n, id) != n->id)
 			return DSM_EPROTO;
-		return mgr_release(n, id, mode);
+		return mgr_release(n, id, mode, m->payload, m->length);
 	case DSM_MSG_LOCK_GRANT:
-		return dsm__waiter_complete(n, m->arg[2], 0, m->arg) ? DSM_EPROTO : 0;
+		return dsm__waiter_complete_data(n, m->arg[2], 0, m->arg, m->payload,
+						 m->length) ? DSM_EPROTO : 0;
 	default:
 		return DSM_EPROTO;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/node.h"
+#include "proto/proto.h"
 #include "sync.h"
 #include "vm/vm.h"
 
@@ -39,8 +40,16 @@ void dsm__sync_fini(struct dsm_node *n)
 	if (!s)
 		return;
 	for (int i = 0; i < SYNC_BUCKETS; i++) {
-		for (struct lock_mgr *l = s->mgr[i]; l; l = l->next)
+		for (struct lock_mgr *l = s->mgr[i]; l; l = l->next) {
 			FREE_LIST(l->head, struct lock_req);
+			if (l->blob && n->proto->lock_free)
+				n->proto->lock_free(l->blob);
+		}
+		for (struct bar_mgr *b = s->bmgr[i]; b; b = b->next)
+			if (b->pstate && n->proto->barrier_done)
+				n->proto->barrier_done(n, b->pstate);
+		for (struct bar_local *b = s->blocal[i]; b; b = b->next)
+			free(b->payload);
 		FREE_LIST(s->mgr[i], struct lock_mgr);
 		FREE_LIST(s->held[i], struct lock_held);
 		FREE_LIST(s->bmgr[i], struct bar_mgr);

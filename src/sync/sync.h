@@ -27,6 +27,7 @@ struct lock_mgr {
 	int excl;            /* an exclusive holder exists */
 	int shared;          /* number of shared holders */
 	struct lock_req *head, *tail;
+	void *blob;          /* protocol data folded from releases */
 	struct lock_mgr *next;
 };
 
@@ -43,6 +44,7 @@ struct bar_mgr {
 	unsigned id;
 	uint64_t epoch;
 	int arrived;
+	void *pstate;        /* protocol data collected from arrivals */
 	struct bar_mgr *next;
 };
 
@@ -51,6 +53,8 @@ struct bar_local {
 	unsigned id;
 	uint64_t epoch;       /* epochs completed here */
 	uint64_t released;    /* highest epoch released by the manager */
+	void *payload;        /* the release payload (malloc'd) */
+	size_t len;
 	struct bar_local *next;
 };
 
@@ -73,6 +77,9 @@ struct dsm_sync {
 	struct bar_local *blocal[SYNC_BUCKETS];
 	struct bind_rec *binds;
 };
+
+/* Ids from here up are reserved for the runtime's own barriers. */
+#define DSM_BARRIER_INTERNAL 0xffffff00u
 
 int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m);

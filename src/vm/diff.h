@@ -17,6 +17,11 @@
  *     u32 length          bytes in the run (> 0)
  *     length bytes        the new contents
  *   Runs are sorted by offset and do not overlap or touch.
+ * The encoding is canonical: one page/twin pair has exactly one diff, and
+ * apply/stats/conflicts reject runs that touch (offset == previous end)
+ * as well as overlapping ones. Every function takes page_size up to
+ * 16 MiB (so the run count fits 24 bits); larger sizes give -EINVAL. Any
+ * page_size works, not only multiples of 8 or 64.
  */
 #ifndef DSM_VM_DIFF_H
 #define DSM_VM_DIFF_H
@@ -27,12 +32,16 @@
 
 #define DSM_DIFF_MAGIC 0xD1u
 
-/* Largest encoding of a diff of a page of page_size bytes (every other
- * byte changed is the worst case). */
+/* Largest encoding of a diff of a page of page_size bytes: every other
+ * byte changed is the worst case, plus the last byte when page_size is even
+ * (4 + 8 * ((n + 1) / 2) + (n + 1 - (n + 1) / 2) bytes; 18,437 for 4 KiB,
+ * so a caller may prefer to send a whole page when the diff is larger). */
 size_t dsm__diff_max_size(size_t page_size);
 
 /* Encode page vs twin (both page_size bytes) into out (cap bytes).
- * Returns the encoded length (4 for "no change"), or -ENOSPC. */
+ * Returns the encoded length (4 for "no change"), or -ENOSPC (out may
+ * then hold partial output; nothing is written at or past out + cap), or
+ * -EINVAL for page_size > 16 MiB. */
 ssize_t dsm__diff_encode(const void *twin, const void *page, size_t page_size,
 			 void *out, size_t cap);
 
@@ -52,7 +61,9 @@ int dsm__diff_same(const void *twin, const void *page, size_t page_size);
  * Conflicts between two diffs of the same page made from the same twin (for
  * deterministic spaces): calls cb(off, len, arg) for every maximal byte
  * range that both diffs write with DIFFERENT values (writing the same value
- * is not a conflict). Returns the number of conflicting bytes, or -EINVAL.
+ * is not a conflict). Returns the number of conflicting bytes, or -EINVAL
+ * (either diff invalid; cb is then never called). Ranges are reported in
+ * increasing offset order and never touch; cb may be NULL (only count).
  */
 typedef void (*dsm_diff_conflict_cb)(uint32_t off, uint32_t len, void *arg);
 ssize_t dsm__diff_conflicts(const void *a, size_t alen, const void *b, size_t blen,

@@ -29,6 +29,7 @@ int dsm__page_state_prot(unsigned state)
 	case DSM_PAGE_READ_SHARED:
 		return PROT_READ;
 	case DSM_PAGE_WRITE_EXCLUSIVE:
+	case DSM_PAGE_DIRTY:
 		return PROT_READ | PROT_WRITE;
 	default:
 		return PROT_NONE;
@@ -36,19 +37,32 @@ int dsm__page_state_prot(unsigned state)
 }
 
 /*
- * The CREW state machine (docs/protocols/sc.md): the next state for an
- * event, or -1 if the event is illegal in that state. Debug builds assert
+ * The page state machines (docs/protocols/sc.md for the CREW events,
+ * docs/protocols/lrc.md for the multiple-writer ones): the next state for
+ * an event, or -1 if the event is illegal in that state. Debug builds assert
  * every transition the protocol makes against this table.
  */
+#define I DSM_PAGE_INVALID
+#define R DSM_PAGE_READ_SHARED
+#define W DSM_PAGE_WRITE_EXCLUSIVE
+#define D DSM_PAGE_DIRTY
 static const signed char next_state[DSM_PAGE_EVENT_COUNT_][DSM_PAGE_STATE_COUNT_] = {
-	/*                      INVALID               READ_SHARED            WRITE_EXCLUSIVE */
-	[DSM_PEV_FETCH_READ]  = { DSM_PAGE_READ_SHARED, -1,                    -1 },
-	[DSM_PEV_FETCH_WRITE] = { DSM_PAGE_WRITE_EXCLUSIVE, DSM_PAGE_WRITE_EXCLUSIVE, -1 },
-	[DSM_PEV_UPGRADE]     = { -1,                  DSM_PAGE_WRITE_EXCLUSIVE, -1 },
-	[DSM_PEV_SERVE_READ]  = { -1,                  DSM_PAGE_READ_SHARED,  DSM_PAGE_READ_SHARED },
-	[DSM_PEV_SERVE_WRITE] = { -1,                  DSM_PAGE_INVALID,      DSM_PAGE_INVALID },
-	[DSM_PEV_INVALIDATE]  = { DSM_PAGE_INVALID,    DSM_PAGE_INVALID,      -1 },
+	/*                        INVALID READ_SHARED WRITE_EXCL DIRTY */
+	[DSM_PEV_FETCH_READ]  = { R,      -1,         -1,        -1 },
+	[DSM_PEV_FETCH_WRITE] = { W,      W,          -1,        -1 },
+	[DSM_PEV_UPGRADE]     = { -1,     W,          -1,        -1 },
+	[DSM_PEV_SERVE_READ]  = { -1,     R,          R,         -1 },
+	[DSM_PEV_SERVE_WRITE] = { -1,     I,          I,         -1 },
+	[DSM_PEV_INVALIDATE]  = { I,      I,          -1,        -1 },
+	[DSM_PEV_TWIN]        = { -1,     D,          -1,        -1 },
+	[DSM_PEV_CLOSE]       = { -1,     -1,         -1,        R },
+	[DSM_PEV_NOTICE]      = { I,      I,          -1,        I },
+	[DSM_PEV_APPLY]       = { R,      -1,         -1,        -1 },
 };
+#undef I
+#undef R
+#undef W
+#undef D
 
 int dsm__page_next(unsigned state, unsigned event)
 {

@@ -23,7 +23,9 @@ struct dsm_node;
 #define DSM_PAGE_STATE_MAP(XX)                                             \
 	XX(INVALID, 0)         /* no valid copy here */                    \
 	XX(READ_SHARED, 1)     /* valid copy, read-only */                 \
-	XX(WRITE_EXCLUSIVE, 2) /* the only copy, writable */
+	XX(WRITE_EXCLUSIVE, 2) /* the only copy, writable (sc) */              \
+	XX(DIRTY, 3)           /* valid, writable, twinned: written in the  \
+				  open interval; others may write it too (lrc) */
 
 enum dsm_page_state {
 #define XX(name, num) DSM_PAGE_##name = num,
@@ -74,7 +76,11 @@ struct dsm_region {
 	XX(UPGRADE, 2)      /* owner's read copy made writable */          \
 	XX(SERVE_READ, 3)   /* owner sent a read copy to a peer */         \
 	XX(SERVE_WRITE, 4)  /* owner gave the page to a writer */          \
-	XX(INVALIDATE, 5)   /* a writer invalidated this copy */
+	XX(INVALIDATE, 5)   /* a writer invalidated this copy */           \
+	XX(TWIN, 6)         /* lrc: first write in an interval, twin made */ \
+	XX(CLOSE, 7)        /* lrc: interval closed, page write-protected */ \
+	XX(NOTICE, 8)       /* lrc: a write notice arrived */              \
+	XX(APPLY, 9)        /* lrc: all noticed diffs applied */
 
 enum dsm_page_event {
 #define XX(name, num) DSM_PEV_##name = num,

@@ -23,19 +23,24 @@
 static void test_state_table(void **st)
 {
 	const int I = DSM_PAGE_INVALID, R = DSM_PAGE_READ_SHARED,
-		  W = DSM_PAGE_WRITE_EXCLUSIVE;
-	/* expected[event][state] written out from the protocol's definition */
-	const int expected[DSM_PAGE_EVENT_COUNT_][3] = {
-		[DSM_PEV_FETCH_READ] = { R, -1, -1 },
-		[DSM_PEV_FETCH_WRITE] = { W, W, -1 },
-		[DSM_PEV_UPGRADE] = { -1, W, -1 },
-		[DSM_PEV_SERVE_READ] = { -1, R, R },
-		[DSM_PEV_SERVE_WRITE] = { -1, I, I },
-		[DSM_PEV_INVALIDATE] = { I, I, -1 },
+		  W = DSM_PAGE_WRITE_EXCLUSIVE, D = DSM_PAGE_DIRTY;
+	/* expected[event][state] written out from the protocols' definitions:
+	 * columns INVALID, READ_SHARED, WRITE_EXCLUSIVE, DIRTY */
+	const int expected[DSM_PAGE_EVENT_COUNT_][4] = {
+		[DSM_PEV_FETCH_READ] = { R, -1, -1, -1 },
+		[DSM_PEV_FETCH_WRITE] = { W, W, -1, -1 },
+		[DSM_PEV_UPGRADE] = { -1, W, -1, -1 },
+		[DSM_PEV_SERVE_READ] = { -1, R, R, -1 },
+		[DSM_PEV_SERVE_WRITE] = { -1, I, I, -1 },
+		[DSM_PEV_INVALIDATE] = { I, I, -1, -1 },
+		[DSM_PEV_TWIN] = { -1, D, -1, -1 },
+		[DSM_PEV_CLOSE] = { -1, -1, -1, R },
+		[DSM_PEV_NOTICE] = { I, I, -1, I },
+		[DSM_PEV_APPLY] = { R, -1, -1, -1 },
 	};
 	(void)st;
 	for (int e = 0; e < DSM_PAGE_EVENT_COUNT_; e++)
-		for (int s = 0; s < 3; s++)
+		for (int s = 0; s < 4; s++)
 			assert_int_equal(dsm__page_next((unsigned)s, (unsigned)e),
 					 expected[e][s]);
 	assert_int_equal(dsm__page_next(7, 0), -1);
@@ -46,6 +51,7 @@ static void test_state_table(void **st)
 	assert_int_equal(dsm__page_state_prot(I), PROT_NONE);
 	assert_int_equal(dsm__page_state_prot(R), PROT_READ);
 	assert_int_equal(dsm__page_state_prot(W), PROT_READ | PROT_WRITE);
+	assert_int_equal(dsm__page_state_prot(D), PROT_READ | PROT_WRITE);
 }
 
 /* Both views show the same bytes; the app view is at the fixed base. */

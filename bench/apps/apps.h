@@ -1,0 +1,159 @@
+/*
+ * apps.h — the computations of the application benchmarks: for each
+ * application its parameters, input generation, the kernel pieces every
+ * version calls (so their arithmetic is identical) and the sequential
+ * reference. Implemented in <app>.c; the four versions of each app are
+ * <app>_seq.c, <app>_pthreads.c, <app>_mpi.c and <app>_dsm.c.
+ */
+#ifndef APPS_APPS_H
+#define APPS_APPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- sor: Jacobi relaxation of an n x n grid (row stride n), iters
+ * sweeps; fixed boundary (hot top edge, warm left edge). Bitwise-exact
+ * check: every cell is computed by the same expression in every version. */
+struct sor {
+	size_t n;
+	int iters;
+};
+void sor_params(struct sor *p, int argc, char **argv); /* [N [ITERS]] */
+void sor_init_row(double *row, size_t n, size_t i);      /* initial row i */
+void sor_relax_row(double *out, const double *up, const double *row,
+		   const double *down, size_t n);
+/* The sequential reference: returns the final grid (app_alloc'd) and the
+ * time taken without input generation in *secs. Every <app>_seq does. */
+double *sor_seq(const struct sor *p, double *secs);
+
+/* ---- mm: dense matrix multiply C = A x B, n x n doubles, row-major.
+ * Every C[i][j] sums its products in the same order: bitwise-exact check. */
+struct mm {
+	size_t n;
+};
+void mm_params(struct mm *p, int argc, char **argv); /* [N] */
+/* Rows [lo, hi) of A (seed 1) or B (seed 2) into m (row lo at m[0]). */
+void mm_gen_rows(double *m, size_t n, size_t lo, size_t hi, uint64_t seed);
+/* c[0..rows) = a[0..rows) x b; c is overwritten. */
+void mm_rows(double *c, const double *a, const double *b, size_t n, size_t rows);
+double *mm_seq(const struct mm *p, double *secs); /* C */
+
+/* ---- km: k-means on n points of KM_D integer-valued coordinates, k
+ * clusters, iters Lloyd iterations from the first k points. Cluster sums
+ * are 64-bit integers, so they do not depend on the order of the
+ * reduction: bitwise-exact check of the final centroids. */
+#define KM_D 4
+#define KM_S (KM_D + 1) /* per cluster: KM_D coordinate sums, then a count */
+struct km {
+	size_t n;
+	int k, iters;
+};
+void km_params(struct km *p, int argc, char **argv); /* [N [K [ITERS]]] */
+void km_gen(double *pts, size_t lo, size_t hi);       /* points lo..hi-1 */
+void km_first_centroids(double *cent, int k);         /* points 0..k-1 */
+/* Add the cnt points' coordinates and counts to sums[k * KM_S]. */
+void km_assign(const double *pts, size_t cnt, const double *cent, int k,
+	       int64_t *sums);
+void km_update(double *cent, const int64_t *sums, int k);
+double *km_seq(const struct km *p, double *secs); /* centroids k x KM_D */
+
+/* ---- nb: n-body / water-like all-pairs forces, steps time steps. Each
+ * pair is computed once and applied to both bodies (Newton's third law),
+ * so every worker adds into other workers' bodies' forces: migratory data.
+ * Forces are summed in different orders by different versions: the final
+ * positions must agree within NB_TOL x max|position|. */
+#define NB_TOL 1e-9
+struct nb {
+	size_t n;
+	int steps;
+};
+void nb_params(struct nb *p, int argc, char **argv); /* [N [STEPS]] */
+void nb_gen(double *pos, double *vel, size_t lo, size_t hi); /* 3 per body */
+/* Forces of the pairs owned by bodies [lo, hi), added into f[3n]. */
+void nb_forces(const double *pos, size_t n, size_t lo, size_t hi, double *f);
+/* Advance bodies [lo, hi) by one step under forces f; zero those forces. */
+void nb_move(double *pos, double *vel, double *f, size_t lo, size_t hi);
+double *nb_seq(const struct nb *p, double *secs); /* final pos[3n] */
+
+/* ---- lu: blocked LU factorisation without pivoting of a diagonally
+ * dominant n x n matrix stored block by block (block (I,J) of b x b
+ * doubles, contiguous, at lu_block). Every element sees the same updates
+ * in the same order in every version: bitwise-exact check. */
+struct lu {
+	size_t n, b, nb; /* nb = n / b blocks per side */
+};
+void lu_params(struct lu *p, int argc, char **argv); /* [N [B]] */
+double *lu_block(const struct lu *p, double *a, size_t bi, size_t bj);
+void lu_gen_block(const struct lu *p, double *blk, size_t bi, size_t bj);
+void lu_diag(double *akk, size_t b);                       /* in place */
+void lu_col(double *aik, const double *akk, size_t b);     /* A_ik U_kk^-1 */
+void lu_row(double *akj, const double *akk, size_t b);     /* L_kk^-1 A_kj */
+void lu_trail(double *aij, const double *aik, const double *akj, size_t b);
+/* Step k's panel: factor block (k,k), then the L blocks (i,k), i > k. */
+void lu_panel(const struct lu *p, double *a, size_t k);
+double *lu_seq(const struct lu *p, double *secs); /* factors, block layout */
+
+/* ---- is: integer sort of n 32-bit keys: bucket by the top of the key
+ * range (one bucket per worker, all-to-all), then LSD radix sort of each
+ * bucket. Exact check against the sequential radix sort. */
+struct is {
+	size_t n;
+};
+void is_params(struct is *p, int argc, char **argv); /* [N] */
+void is_gen(uint32_t *keys, size_t lo, size_t hi);  /* keys lo..hi-1 */
+int is_bucket(uint32_t key, int p);                 /* 0..p-1, monotone */
+void is_radix(uint32_t *a, uint32_t *tmp, size_t n); /* sorts a */
+/* counts[s * p + b] = keys of source s that go to bucket b. Where source
+ * s's keys for bucket b start in a bucket-major array in which every
+ * (source, bucket) chunk is rounded up to pad keys (pad 1: contiguous),
+ * and where bucket b starts (s = 0) and ends (s = p). */
+size_t is_chunk(const uint64_t *counts, int p, size_t pad, int s, int b);
+/* Bucket all keys' of [keys, keys + n) into counts[0..p) (+=). */
+void is_count(const uint32_t *keys, size_t n, int p, uint64_t *counts);
+uint32_t *is_seq(const struct is *p, double *secs);
+
+/* ---- hg: histogram of n 32-bit values (skewed) into bins bins. Exact. */
+struct hg {
+	size_t n;
+	size_t bins;
+};
+void hg_params(struct hg *p, int argc, char **argv); /* [N [BINS]] */
+void hg_gen(uint32_t *v, size_t lo, size_t hi, size_t bins);
+void hg_count(const uint32_t *v, size_t cnt, uint64_t *h); /* h += */
+uint64_t *hg_seq(const struct hg *p, double *secs);
+
+/* ---- wc: word count over a text of `words` words drawn (skewed) from a
+ * vocabulary of `vocab` words. Counts go into a hash table of WC_STRIPE-
+ * entry stripes (a stripe is one page; a word's probes stay inside the
+ * stripe its hash picks), so a table can be merged into another stripe by
+ * stripe, under a lock per group of stripes. Exact check of the sorted
+ * (word, count) list. */
+#define WC_LEN 24
+#define WC_STRIPE 128 /* entries per stripe: 4096 / sizeof(struct wc_entry) */
+struct wc_entry {
+	char w[WC_LEN]; /* NUL-terminated; empty = free slot */
+	uint64_t count;
+};
+struct wc {
+	size_t words, vocab;
+	size_t stripes; /* table size: stripes * WC_STRIPE entries */
+};
+void wc_params(struct wc *p, int argc, char **argv); /* [WORDS [VOCAB]] */
+/* Words lo..hi-1, each followed by a space, into buf (capacity
+ * (hi-lo)*WC_LEN); returns the length. */
+size_t wc_gen(char *buf, size_t lo, size_t hi, size_t vocab);
+/* Count every word of text[0..len) into the table t (p->stripes stripes). */
+void wc_count(const struct wc *p, struct wc_entry *t, const char *text, size_t len);
+/* The stripe a word goes to. */
+size_t wc_stripe_of(const struct wc *p, const char *w);
+/* Add count to word w in stripe s of t. */
+void wc_add(struct wc_entry *stripe, const char *w, uint64_t count);
+/* Add every entry of stripe src into the same stripe dst. */
+void wc_merge_stripe(struct wc_entry *dst, const struct wc_entry *src);
+/* The used entries of a table (nstripes stripes), sorted by word, into a
+ * new app_alloc'd array; the number in *cnt. */
+struct wc_entry *wc_sorted(const struct wc_entry *t, size_t nstripes, size_t *cnt);
+void wc_sort(struct wc_entry *e, size_t n); /* by word */
+struct wc_entry *wc_seq(const struct wc *p, size_t *cnt, double *secs);
+
+#endif /* APPS_APPS_H */

@@ -1,0 +1,140 @@
+/*
+ * dsmapp.c — libdsm helpers for the application benchmarks (dsmapp.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "dsmapp.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define SLOT_BYTES app_round_up(sizeof(struct dsm_stats), APP_PAGE)
+#define N_WORDS (sizeof(struct dsm_stats) / sizeof(uint64_t))
+
+static void check(struct dapp *d, const char *what, int err)
+{
+	if (err == 0)
+		return;
+	fprintf(stderr, "%s: node %d: %s: %s\n", d->app, d->me, what,
+		dsm_strerror(err));
+	exit(1);
+}
+
+static struct dsm_stats *slot(struct dapp *d, int k)
+{
+	return (struct dsm_stats *)((char *)d->slots + (size_t)k * SLOT_BYTES);
+}
+
+void dapp_init(struct dapp *d, const char *app, int *argc, char ***argv)
+{
+	const char *p = getenv("DSM_PROTOCOL");
+
+	memset(d, 0, sizeof(*d));
+	d->app = app;
+	d->me = -1;
+	check(d, "dsm_init", dsm_init(argc, argv));
+	d->me = dsm_node_id();
+	d->np = dsm_node_count();
+	d->proto = p && *p ? p : "default";
+	d->slots = dapp_alloc(d, (size_t)d->np * SLOT_BYTES);
+	dapp_bind_barrier(d, d->slots, (size_t)d->np * SLOT_BYTES);
+}
+
+void *dapp_alloc(struct dapp *d, size_t bytes)
+{
+	void *p = dsm_alloc_collective(app_round_up(bytes ? bytes : 1, APP_PAGE));
+
+	if (p == NULL)
+		check(d, "dsm_alloc_collective", -errno);
+	return p;
+}
+
+void dapp_barrier(struct dapp *d)
+{
+	check(d, "dsm_barrier", dsm_barrier(DAPP_BAR));
+}
+
+void dapp_bind_barrier(struct dapp *d, void *addr, size_t len)
+{
+	check(d, "dsm_bind_barrier", dsm_bind_barrier(DAPP_BAR, addr, len));
+}
+
+void dapp_bind(struct dapp *d, unsigned lock, void *addr, size_t len)
+{
+	check(d, "dsm_bind", dsm_bind(lock, addr, len));
+}
+
+void dapp_lock(struct dapp *d, unsigned lock)
+{
+	check(d, "dsm_lock_acquire", dsm_lock_acquire(lock));
+}
+
+void dapp_lock_shared(struct dapp *d, unsigned lock)
+{
+	check(d, "dsm_lock_acquire_shared", dsm_lock_acquire_shared(lock));
+}
+
+void dapp_unlock(struct dapp *d, unsigned lock)
+{
+	check(d, "dsm_lock_release", dsm_lock_release(lock));
+}
+
+void dapp_start(struct dapp *d)
+{
+	dapp_barrier(d);
+	check(d, "dsm_stats", dsm_stats(&d->st0));
+	d->t0 = app_now();
+}
+
+void dapp_stop(struct dapp *d)
+{
+	struct dsm_stats now;
+	uint64_t *a = (uint64_t *)&now;
+	const uint64_t *b = (const uint64_t *)&d->st0;
+
+	dapp_barrier(d);
+	d->seconds = app_now() - d->t0;
+	check(d, "dsm_stats", dsm_stats(&now));
+	for (size_t w = 0; w < N_WORDS; w++)
+		a[w] -= b[w];
+	d->st0 = now; /* now the delta */
+}
+
+/* Node 0: the measured counters summed over all nodes, as key=value. */
+static void totals(struct dapp *d, char *buf, size_t len)
+{
+	unsigned long long msgs = 0, bytes = 0, faults = 0, diffs = 0, fetch = 0;
+
+	for (int k = 0; k < d->np; k++) {
+		const struct dsm_stats *s = slot(d, k);
+		msgs += s->messages_sent;
+		bytes += s->bytes_sent;
+		faults += s->read_faults + s->write_faults;
+		diffs += s->diffs_created;
+		fetch += s->remote_fetches;
+	}
+	snprintf(buf, len, "msgs=%llu bytes=%llu faults=%llu diffs=%llu"
+		 " fetches=%llu", msgs, bytes, faults, diffs, fetch);
+}
+
+int dapp_finish(struct dapp *d, int ok)
+{
+	int32_t verdict = ok;
+	char extra[256];
+
+	check(d, "dsm_broadcast", dsm_broadcast(&verdict, sizeof verdict, 0));
+	*slot(d, d->me) = d->st0;
+	dapp_barrier(d);
+	if (d->me == 0) {
+		totals(d, extra, sizeof extra);
+		app_report(d->app, "dsm", d->np, d->proto, d->seconds, verdict, extra);
+	}
+	check(d, "dsm_finalize", dsm_finalize());
+	return verdict ? 0 : 1;
+}

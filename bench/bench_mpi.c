@@ -1,0 +1,297 @@
+/*
+ * bench_mpi.c — the MPI transport against raw MPI, measured in the same
+ * run. Run with: mpirun -n 2 bench_mpi [--quick]
+ *
+ * The program initialises MPI itself (MPI_THREAD_MULTIPLE) before
+ * dsm_init, as an MPI application would; libdsm then uses its own
+ * duplicate of MPI_COMM_WORLD.
+ *
+ * Raw limits, between ranks 0 and 1 on MPI_COMM_WORLD from the
+ * application thread (MPI_Send / MPI_Recv, which busy-poll):
+ *  - a 64-byte ping-pong round trip;
+ *  - a 64 B -> 4 KiB request/reply, plus a raw local fault (SIGSEGV ->
+ *    handler -> mprotect -> return), the cost any page fetch adds.
+ * Ours:
+ *  - mpi_roundtrip: node 1 acquires lock 0, managed by node 0 (LOCK_REQ
+ *    -> LOCK_GRANT: one small-message round trip through both service
+ *    threads), timed; then releases it (one-way, untimed);
+ *  - mpi_page_fetch: node 0 writes a byte of each of M pages; barrier;
+ *    node 1 times a read fault on each page and checks the value.
+ * A block of raw operations runs before each round of ours, so drift of
+ * the machine affects both alike. RESULT lines as in bench/run.sh.
+ *
+ * Exit 0 unless a dsm_ or MPI call fails or a wrong value is read.
+ */
+#include <errno.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dsm.h"
+
+#define TARGET "1.2"
+#define REQ_BYTES 64
+#define REPLY_BYTES 4096
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct summary {
+	double med, p10, p90;
+};
+
+/* Median, p10 and p90 of n samples (sorts v in place). */
+static struct summary summarize(double *v, size_t n)
+{
+	struct summary s = { 0, 0, 0 };
+
+	if (n == 0)
+		return s;
+	qsort(v, n, sizeof(*v), cmp_double);
+	s.med = v[n / 2];
+	s.p10 = v[n / 10];
+	s.p90 = v[(n * 9) / 10];
+	return s;
+}
+
+static void print_summary(const char *label, struct summary s, size_t n)
+{
+	printf("  %-36s median %8.2f us  p10 %8.2f  p90 %8.2f  (n=%zu)\n",
+	       label, s.med, s.p10, s.p90, n);
+	fflush(stdout);
+}
+
+/* Report a failed dsm_ call and exit 1. */
+static void check(int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "bench_mpi: node %d: %s: %s\n", dsm_node_id(), what,
+			dsm_strerror(rc));
+		exit(1);
+	}
+}
+
+/* ---- raw: MPI ping-pong between ranks 0 and 1 ---- */
+
+/* n request/replies of req -> rep bytes; rank 1 times them into out. */
+static void raw_block(int me, int n, int req, int rep, double *out)
+{
+	static char buf[REPLY_BYTES];
+
+	for (int i = 0; i < n && me <= 1; i++) {
+		double t0 = now_us();
+		int rc;
+
+		if (me == 1) {
+			rc = MPI_Send(buf, req, MPI_BYTE, 0, 7, MPI_COMM_WORLD);
+			if (rc == MPI_SUCCESS)
+				rc = MPI_Recv(buf, rep, MPI_BYTE, 0, 8, MPI_COMM_WORLD,
+					      MPI_STATUS_IGNORE);
+			out[i] = now_us() - t0;
+		} else {
+			rc = MPI_Recv(buf, req, MPI_BYTE, 1, 7, MPI_COMM_WORLD,
+				      MPI_STATUS_IGNORE);
+			if (rc == MPI_SUCCESS)
+				rc = MPI_Send(buf, rep, MPI_BYTE, 1, 8, MPI_COMM_WORLD);
+		}
+		if (rc != MPI_SUCCESS) {
+			fprintf(stderr, "bench_mpi: raw MPI ping-pong failed\n");
+			exit(1);
+		}
+	}
+}
+
+/* ---- raw: SIGSEGV handler + mprotect ---- */
+
+static char *raw_lo, *raw_hi;
+static size_t pg;
+
+static void raw_handler(int sig, siginfo_t *si, void *uc)
+{
+	char *a = si->si_addr;
+
+	(void)sig;
+	(void)uc;
+	if (a < raw_lo || a >= raw_hi) {
+		signal(SIGSEGV, SIG_DFL);
+		return;
+	}
+	mprotect((void *)((uintptr_t)a & ~(uintptr_t)(pg - 1)), pg,
+		 PROT_READ | PROT_WRITE);
+}
+
+/* n timed raw write faults on dirty private pages into out. */
+static void raw_faults(size_t n, double *out)
+{
+	struct sigaction sa, old;
+	char *a = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (a == MAP_FAILED) {
+		perror("bench_mpi: mmap");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++)
+		((volatile char *)a)[i * pg] = 0;
+	mprotect(a, n * pg, PROT_READ);
+	raw_lo = a;
+	raw_hi = a + n * pg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = raw_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old);
+	for (size_t i = 0; i < n; i++) {
+		volatile char *p = a + i * pg;
+		double t0 = now_us();
+
+		*p = 1;
+		out[i] = now_us() - t0;
+	}
+	sigaction(SIGSEGV, &old, NULL);
+	munmap(a, n * pg);
+}
+
+/* ---- ours ---- */
+
+/* n timed acquisitions of lock 0 (manager: node 0) by node 1. */
+static void lock_round(int me, int n, double *out)
+{
+	for (int i = 0; i < n && me == 1; i++) {
+		double t0 = now_us();
+
+		check(dsm_lock_acquire(0), "dsm_lock_acquire");
+		out[i] = now_us() - t0;
+		check(dsm_lock_release(0), "dsm_lock_release");
+	}
+	check(dsm_barrier(4), "dsm_barrier");
+}
+
+static unsigned char page_val(size_t i, int r)
+{
+	return (unsigned char)(i * 7 + (size_t)r * 13 + 1);
+}
+
+/* Node 0 writes a byte of each page; node 1 times a read of each. */
+static void page_round(char *blk, size_t m, int r, int me, double *out)
+{
+	if (me == 0)
+		for (size_t i = 0; i < m; i++)
+			((volatile char *)blk)[i * pg] = (char)page_val(i, r);
+	check(dsm_barrier(1), "dsm_barrier");
+	for (size_t i = 0; i < m && me == 1; i++) {
+		volatile unsigned char *p = (volatile unsigned char *)blk + i * pg;
+		double t0 = now_us();
+		unsigned char v = *p;
+
+		out[i] = now_us() - t0;
+		if (v != page_val(i, r)) {
+			fprintf(stderr, "bench_mpi: page %zu round %d: read %u, "
+				"node 0 wrote %u\n", i, r, v, page_val(i, r));
+			exit(1);
+		}
+	}
+	check(dsm_barrier(2), "dsm_barrier");
+}
+
+/* Samples of every figure, filled by node 1. */
+struct samples {
+	double *rt, *req, *flt, *lock, *fetch;
+	int ipr, rounds;
+	size_t m, nf;
+};
+
+static void run_rounds(struct samples *s, char *blk, int me)
+{
+	for (int r = 0; r < s->rounds; r++) {
+		size_t o = (size_t)r * (size_t)s->ipr;
+
+		MPI_Barrier(MPI_COMM_WORLD);
+		raw_block(me, s->ipr, REQ_BYTES, REQ_BYTES, s->rt + o);
+		raw_block(me, s->ipr, REQ_BYTES, REPLY_BYTES, s->req + o);
+		MPI_Barrier(MPI_COMM_WORLD);
+		lock_round(me, s->ipr, s->lock + o);
+		page_round(blk, s->m, r, me, s->fetch + (size_t)r * s->m);
+	}
+}
+
+static void report(struct samples *s)
+{
+	size_t ni = (size_t)s->ipr * (size_t)s->rounds, nm = s->m * (size_t)s->rounds;
+	struct summary rt = summarize(s->rt, ni), rq = summarize(s->req, ni);
+	struct summary fl = summarize(s->flt, s->nf), lk = summarize(s->lock, ni);
+	struct summary fe = summarize(s->fetch, nm);
+
+	printf("bench_mpi: %d rounds; %d round trips and %zu pages per round\n",
+	       s->rounds, s->ipr, s->m);
+	print_summary("raw MPI 64 B round trip", rt, ni);
+	print_summary("raw MPI 64 B -> 4 KiB request/reply", rq, ni);
+	print_summary("raw SIGSEGV + mprotect", fl, s->nf);
+	print_summary("ours: lock acquire (REQ -> GRANT)", lk, ni);
+	print_summary("ours: remote read fault (4 KiB)", fe, nm);
+	printf("RESULT name=mpi_roundtrip ours_us=%.3f raw_us=%.3f ratio=%.3f "
+	       "target=%s\n", lk.med, rt.med, lk.med / rt.med, TARGET);
+	printf("RESULT name=mpi_page_fetch ours_us=%.3f raw_us=%.3f ratio=%.3f "
+	       "target=%s raw_mpi_4k_us=%.3f raw_fault_us=%.3f\n", fe.med,
+	       rq.med + fl.med, fe.med / (rq.med + fl.med), TARGET, rq.med, fl.med);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	struct samples s = { .ipr = quick ? 500 : 2000, .rounds = quick ? 3 : 6,
+			     .m = quick ? 500 : 1000, .nf = quick ? 2000 : 10000 };
+	size_t ni = (size_t)s.ipr * (size_t)s.rounds;
+	int provided, me;
+
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+		return 1;
+	s.rt = calloc(ni, sizeof(double));
+	s.req = calloc(ni, sizeof(double));
+	s.lock = calloc(ni, sizeof(double));
+	s.flt = calloc(s.nf, sizeof(double));
+	s.fetch = calloc(s.m * (size_t)s.rounds, sizeof(double));
+	if (!s.rt || !s.req || !s.lock || !s.flt || !s.fetch)
+		return 1;
+	check(dsm_init(&argc, &argv), "dsm_init");
+	me = dsm_node_id();
+	if (dsm_node_count() < 2) {
+		fprintf(stderr, "bench_mpi: needs 2 ranks: mpirun -n 2 bench_mpi\n");
+		dsm_finalize();
+		MPI_Finalize();
+		return 2;
+	}
+	char *blk = dsm_alloc_collective(s.m * pg);
+	if (!blk) {
+		fprintf(stderr, "bench_mpi: dsm_alloc_collective: %s\n", strerror(errno));
+		return 1;
+	}
+	if (me == 1)
+		raw_faults(s.nf, s.flt);
+	run_rounds(&s, blk, me);
+	if (me == 1)
+		report(&s);
+	check(dsm_finalize(), "dsm_finalize");
+	MPI_Finalize();
+	return 0;
+}

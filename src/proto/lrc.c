@@ -1,0 +1,495 @@
+/*
+ * lrc.c — lazy release consistency (TreadMarks/CVM): multiple writers with
+ * twins and diffs; the fault path and the page service. Intervals, vector
+ * timestamps, locks, barriers and garbage collection are in lrc_iv.c.
+ * docs/protocols/lrc.md has the state machine and the message flows.
+ *
+ * Every node keeps a copy of every page; a copy is INVALID when write
+ * notices for it have arrived whose diffs are not applied yet (its bytes
+ * are otherwise kept: our own changes stay, the others' diffs are applied
+ * on top, byte-exact, in happens-before order).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "lrc.h"
+#include "proto.h"
+#include "vm/diff.h"
+
+#define SLICE_NS 100000000ull
+
+#ifndef NDEBUG
+#define TRANSITION(pg, ev)                                                  \
+	do {                                                               \
+		int next_ = dsm__page_next((pg)->state, (ev));             \
+		if (next_ < 0) {                                           \
+			dsm__write_str("dsm: illegal lrc page transition\n"); \
+			__builtin_trap();                                  \
+		}                                                          \
+		(pg)->state = (uint8_t)next_;                              \
+	} while (0)
+#else
+#define TRANSITION(pg, ev) ((pg)->state = (uint8_t)dsm__page_next((pg)->state, (ev)))
+#endif
+
+static void ob_add(struct lrc_outbox *ob, int dst, uint16_t type, uint64_t a0,
+		   uint64_t a1, uint64_t a2)
+{
+	if (ob->len >= LRC_OUTBOX_MAX)
+		return; /* callers flush before this can happen */
+	ob->e[ob->len].dst = dst;
+	ob->e[ob->len].m = (struct dsm_msg){ .type = type, .arg = { a0, a1, a2 } };
+	ob->len++;
+}
+
+/* Send everything queued; the first error is returned. */
+int dsm__lrc_flush(struct dsm_node *n, struct lrc_outbox *ob)
+{
+	int err = 0;
+
+	for (int i = 0; i < ob->len; i++) {
+		int e = dsm__send(n, ob->e[i].dst, &ob->e[i].m);
+		if (e && !err)
+			err = e;
+	}
+	ob->len = 0;
+	return err;
+}
+
+/* Page entry, initialised on first use: a valid read-only copy (every
+ * node starts with the same zero pages). Caller holds the lock. */
+struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p)
+{
+	struct dsm_region *r = n->region;
+	struct dsm_page *pg = &r->pages[p];
+
+	if (pg->flags & DSM_PGF_INIT)
+		return pg;
+	pg->flags = DSM_PGF_INIT;
+	pg->state = DSM_PAGE_READ_SHARED;
+	pg->inv_from = -1;
+	if (r->map_resets == 0)
+		pg->prot = PROT_READ;
+	return pg;
+}
+
+static int set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	int want = dsm__page_state_prot(pg->state);
+
+	return pg->prot == want ? 0 : dsm__vm_protect(n->region, p, 1, want);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Protect a list of pages (sorted here) with one mprotect per run. */
+void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
+			   int prot)
+{
+	qsort(pages, count, sizeof(*pages), cmp_u32);
+	for (uint32_t i = 0; i < count;) {
+		uint32_t j = i + 1;
+		while (j < count && pages[j] == pages[j - 1] + 1)
+			j++;
+		dsm__vm_protect(n->region, pages[i], j - i, prot);
+		i = j;
+	}
+}
+
+/* Turn the twin into one of our own diffs. The page must not be writable
+ * by the application (protection revoked first), so no store can slip in
+ * between the comparison and the twin's release. */
+int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	size_t max = dsm__diff_max_size(n->page_size);
+	struct lrc_own_diff *d;
+	ssize_t len;
+
+	if (!lp->twin)
+		return 0;
+	d = dsm__lrc_arena_reserve(st, sizeof(*d) + max);
+	if (!d)
+		return -ENOMEM;
+	len = dsm__diff_encode(lp->twin, dsm__page_rt(n->region, p), n->page_size,
+			       d->data, max);
+	if (len < 0)
+		return (int)len;
+	d->interval = lp->twin_iv;
+	d->len = (uint32_t)len;
+	d->next = lp->diffs;
+	lp->diffs = d;
+	dsm__lrc_arena_commit(st, sizeof(*d) + (size_t)len);
+	dsm__lrc_twin_free(st, lp->twin, n->page_size);
+	lp->twin = NULL;
+	DSM_STAT_ADD(n, diffs_created, 1);
+	return 0;
+}
+
+/* Ask every writer named in p's unrequested notices for its diffs, one
+ * request per writer covering its interval range. Caller holds the lock. */
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct lrc_outbox *ob)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
+	int sent = 0;
+
+	memset(hi, 0, sizeof(hi));
+	for (struct lrc_notice *q = lp->pending; q; q = q->next) {
+		uint32_t j = q->iv->creator, id = q->iv->id;
+		if (q->requested)
+			continue;
+		q->requested = 1;
+		if (!hi[j] || id - 1 < lo[j])
+			lo[j] = id - 1;
+		if (id > hi[j])
+			hi[j] = id;
+	}
+	for (int j = 0; j < n->count; j++) {
+		if (!hi[j])
+			continue;
+		ob_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		sent++;
+	}
+	lp->replies_left = (uint16_t)(lp->replies_left + sent);
+	return sent;
+}
+
+/* First write to a valid page in this interval: twin it, list it dirty,
+ * make it writable. A twin left from an earlier interval becomes that
+ * interval's diff first. Caller holds the lock; the page is READ_SHARED. */
+static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	int err;
+
+	if (lp->twin && (err = dsm__lrc_flush_twin(n, p)))
+		return err;
+	if (!(lp->twin = dsm__lrc_twin_alloc(st, n->page_size)))
+		return -ENOMEM;
+	memcpy(lp->twin, dsm__page_rt(n->region, p), n->page_size);
+	lp->twin_iv = st->vc[st->me] + 1;
+	if (!lp->dirty) {
+		lp->dirty = 1;
+		st->dirty[st->ndirty++] = (uint32_t)p;
+	}
+	TRANSITION(pg, DSM_PEV_TWIN);
+	DSM_STAT_ADD(n, twins, 1);
+	DSM_STAT_ADD(n, local_faults, 1);
+	return set_prot(n, p, pg);
+}
+
+static int allows(const struct dsm_page *pg, int want_write)
+{
+	if (want_write == 1)
+		return pg->state == DSM_PAGE_DIRTY;
+	return pg->state != DSM_PAGE_INVALID;
+}
+
+/*
+ * Resolve a fault (SIGSEGV handler context). An invalid page first gets
+ * its missing diffs (the thread sleeps until the service thread applied
+ * them); a write to a valid page twins it locally.
+ */
+int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
+{
+	struct dsm_region *r = n->region;
+	struct lrc_outbox ob = { 0 };
+	uint64_t t0 = dsm__now_ns(), limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
+	int err = 0, counted = 0;
+
+	want_write = want_write == 1;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct dsm_page *pg = dsm__lrc_pg(n, p);
+		uint32_t seq;
+
+		if ((err = atomic_load(&n->failed)))
+			break;
+		if (allows(pg, want_write)) {
+			err = set_prot(n, p, pg);
+			break;
+		}
+		if (!counted++ && want_write)
+			DSM_STAT_ADD(n, write_faults, 1);
+		else if (counted == 1)
+			DSM_STAT_ADD(n, read_faults, 1);
+		if (pg->state != DSM_PAGE_INVALID) {
+			err = twin_page(n, p, pg);
+			break;
+		}
+		if (!LS(n)->pages[p].replies_left)
+			dsm__lrc_fetch_start(n, p, &ob);
+		seq = atomic_load(&pg->wait_seq);
+		pthread_mutex_unlock(&r->lock);
+		if ((err = dsm__lrc_flush(n, &ob)))
+			return err;
+		dsm__page_wait(pg, seq, 0, SLICE_NS);
+		if (dsm__now_ns() - t0 > limit)
+			return DSM_ETIMEDOUT;
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (counted)
+		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
+	return err;
+}
+
+/* ---------------- service thread ---------------- */
+
+/* Our diffs of page p for intervals in (lo, hi], oldest first, as
+ * {u32 interval, u32 len, bytes}... A pending twin in range becomes a
+ * diff first (its interval is closed, so the page is write-protected). */
+static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
+		       struct dsm_buf *out)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+	struct lrc_own_diff *list[256], **v = list;
+	size_t cnt = 0, cap = 256;
+	int err = 0;
+
+	if (lp->twin && lp->twin_iv > lo && lp->twin_iv <= hi &&
+	    (err = dsm__lrc_flush_twin(n, p)))
+		return err;
+	for (struct lrc_own_diff *d = lp->diffs; d; d = d->next) {
+		if (d->interval <= lo || d->interval > hi)
+			continue;
+		if (cnt == cap) {
+			struct lrc_own_diff **nv = malloc(2 * cap * sizeof(*nv));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(nv, v, cnt * sizeof(*nv));
+			if (v != list)
+				free(v);
+			v = nv;
+			cap *= 2;
+		}
+		v[cnt++] = d;
+	}
+	for (size_t i = cnt; i-- > 0 && !err;) /* the list is newest first */
+		err = dsm__buf_put_u32(out, v[i]->interval) ?:
+		      dsm__buf_put_u32(out, v[i]->len) ?:
+		      dsm__buf_put(out, v[i]->data, v[i]->len);
+	if (v != list)
+		free(v);
+	return err;
+}
+
+static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	struct dsm_buf out = { 0 };
+	struct dsm_msg rep = { .type = DSM_MSG_LRC_DIFF_REP, .arg = { p } };
+	int err;
+
+	if (m->arg[1] >= m->arg[2] || m->arg[2] > LS(n)->vc[n->id])
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	dsm__lrc_pg(n, p);
+	err = serve_diffs(n, p, (uint32_t)m->arg[1], (uint32_t)m->arg[2], &out);
+	pthread_mutex_unlock(&n->region->lock);
+	if (!err) {
+		rep.payload = out.data;
+		rep.length = (uint32_t)out.len;
+		err = dsm__send(n, (int)m->src, &rep);
+	}
+	dsm__buf_free(&out);
+	return err;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* File one received diff under its notice (several may share one). */
+static int attach_diff(struct lrc_page *lp, uint32_t creator, uint32_t id,
+		       const unsigned char *d, uint32_t len)
+{
+	struct lrc_notice *q;
+	unsigned char *nd;
+
+	for (q = lp->pending; q; q = q->next)
+		if (q->requested && q->iv->creator == creator && q->iv->id == id)
+			break;
+	if (!q)
+		return DSM_EPROTO;
+	if (!(nd = realloc(q->diffs, q->dlen + 4 + len)))
+		return -ENOMEM;
+	nd[q->dlen] = (unsigned char)len;
+	nd[q->dlen + 1] = (unsigned char)(len >> 8);
+	nd[q->dlen + 2] = (unsigned char)(len >> 16);
+	nd[q->dlen + 3] = (unsigned char)(len >> 24);
+	memcpy(nd + q->dlen + 4, d, len);
+	q->diffs = nd;
+	q->dlen += 4 + len;
+	return 0;
+}
+
+static int cmp_notice(const void *a, const void *b)
+{
+	const struct lrc_interval *x = (*(struct lrc_notice *const *)a)->iv;
+	const struct lrc_interval *y = (*(struct lrc_notice *const *)b)->iv;
+
+	if (x->vcsum != y->vcsum)
+		return x->vcsum < y->vcsum ? -1 : 1;
+	if (x->creator != y->creator)
+		return x->creator < y->creator ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Apply one notice's diffs (in the order the writer made them). */
+static void apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
+{
+	unsigned char *page = dsm__page_rt(n->region, p);
+
+	for (size_t off = 0; off + 4 <= q->dlen;) {
+		uint32_t len = get_u32(q->diffs + off);
+		if (len > q->dlen - off - 4 ||
+		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len))
+			DSM_ERR(n, "lrc: bad diff for page %zu from node %u interval %u",
+				p, q->iv->creator, q->iv->id);
+		off += 4 + (size_t)len;
+		DSM_STAT_ADD(n, diffs_applied, 1);
+	}
+}
+
+/* Every writer answered: apply the fetched notices in happens-before
+ * order (vector timestamp sum), drop them, and validate the page if no
+ * newer notice arrived meanwhile. Caller holds the lock. */
+static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	struct lrc_notice **v, **pp, *q;
+	size_t cnt = 0, i = 0;
+
+	for (q = lp->pending; q; q = q->next)
+		cnt += q->requested;
+	if (!(v = malloc((cnt ? cnt : 1) * sizeof(*v))))
+		return -ENOMEM;
+	for (pp = &lp->pending; (q = *pp);) {
+		if (!q->requested) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		v[i++] = q;
+	}
+	qsort(v, cnt, sizeof(*v), cmp_notice);
+	for (i = 0; i < cnt; i++) {
+		apply_notice(n, p, v[i]);
+		st->mem -= sizeof(*v[i]) + v[i]->dlen;
+		free(v[i]->diffs);
+		free(v[i]);
+	}
+	free(v);
+	DSM_STAT_ADD(n, remote_fetches, 1);
+	if (!lp->pending) {
+		TRANSITION(pg, DSM_PEV_APPLY);
+		set_prot(n, p, pg);
+	}
+	dsm__page_wake(pg);
+	return 0;
+}
+
+static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+	const unsigned char *d = m->payload;
+	struct dsm_page *pg;
+	int err = 0;
+
+	pthread_mutex_lock(&n->region->lock);
+	pg = dsm__lrc_pg(n, p);
+	if (!lp->replies_left || pg->state != DSM_PAGE_INVALID)
+		err = DSM_EPROTO;
+	for (size_t off = 0; !err && off < m->length;) {
+		uint32_t id, len;
+		if (m->length - off < 8 ||
+		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
+			err = DSM_EPROTO;
+			break;
+		}
+		id = get_u32(d + off);
+		err = attach_diff(lp, m->src, id, d + off + 8, len);
+		LS(n)->mem += len + 4;
+		off += 8 + (size_t)len;
+	}
+	if (lp->replies_left && --lp->replies_left == 0)
+		err = apply_fetched(n, p, pg) ?: err;
+	pthread_mutex_unlock(&n->region->lock);
+	return err;
+}
+
+/* Protocol messages. Service thread. */
+int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m)
+{
+	size_t p = (size_t)m->arg[0];
+
+	switch (m->type) {
+	case DSM_MSG_LRC_DIFF_REQ:
+		return p < n->region->npages ? on_diff_req(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_DIFF_REP:
+		return p < n->region->npages ? on_diff_rep(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_INTV_REQ:
+	case DSM_MSG_LRC_INTV_REP:
+		return dsm__lrc_handle_intv(n, m);
+	default:
+		return DSM_EPROTO;
+	}
+}
+
+/* Every node starts with a valid, read-only copy of every (zero) page. */
+int dsm__lrc_init(struct dsm_node *n)
+{
+	struct lrc_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	n->proto_state = st;
+	st->me = n->id;
+	st->count = n->count;
+	st->pages = calloc(n->region->npages, sizeof(*st->pages));
+	st->dirty = calloc(n->region->npages, sizeof(*st->dirty));
+	if (!st->pages || !st->dirty)
+		return -ENOMEM;
+	for (int j = 0; j < DSM_MAX_NODES; j++)
+		st->iv_base[j] = 1;
+	if (mprotect(n->region->app, n->region->size, PROT_READ) < 0)
+		return -errno;
+	return 0;
+}
+
+void dsm__lrc_fini(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+
+	if (!st)
+		return;
+	for (size_t p = 0; st->pages && p < n->region->npages; p++) {
+		struct lrc_notice *q = st->pages[p].pending;
+		while (q) {
+			struct lrc_notice *nx = q->next;
+			free(q->diffs);
+			free(q);
+			q = nx;
+		}
+	}
+	dsm__lrc_iv_free_all(st);
+	dsm__lrc_pools_free(st, n->page_size);
+	free(st->pages);
+	free(st->dirty);
+	free(st);
+	n->proto_state = NULL;
+}

@@ -1,0 +1,124 @@
+/*
+ * lrc.h — private to the lazy release consistency protocol (lrc*.c).
+ * See docs/protocols/lrc.md.
+ *
+ * Locking: every field here is guarded by the region lock
+ * (n->region->lock), like the page table. Memory used in the fault path
+ * (twins, own diffs) comes from mmap'd pools, never malloc.
+ */
+#ifndef DSM_PROTO_LRC_H
+#define DSM_PROTO_LRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/node.h"
+#include "vm/vm.h"
+
+/* An interval record: one node's execution between two synchronisation
+ * points, with its vector timestamp and write notices (pages written). */
+struct lrc_interval {
+	uint32_t creator;
+	uint32_t id;            /* 1, 2, ... per creator */
+	uint64_t vcsum;         /* sum of vc: a linear extension of happens-before */
+	uint32_t npages;
+	uint32_t *pages;
+	uint32_t vc[];          /* node_count entries */
+};
+
+/* A write notice not yet applied to a page here. */
+struct lrc_notice {
+	struct lrc_interval *iv;
+	int requested;          /* a diff request covering it is in flight */
+	unsigned char *diffs;   /* fetched: {u32 len, diff}... (malloc) */
+	size_t dlen;
+	struct lrc_notice *next;
+};
+
+/* A diff of one of this node's own intervals (in the diff arena). */
+struct lrc_own_diff {
+	uint32_t interval;
+	uint32_t len;
+	struct lrc_own_diff *next; /* older ones follow */
+	unsigned char data[];
+};
+
+/* Per-page protocol data. */
+struct lrc_page {
+	unsigned char *twin;      /* copy before the first write, or NULL */
+	uint32_t twin_iv;         /* the interval the twin belongs to */
+	uint16_t replies_left;    /* diff replies still expected */
+	uint8_t dirty;            /* listed in the open interval's dirty list */
+	struct lrc_own_diff *diffs;
+	struct lrc_notice *pending; /* unapplied notices, oldest first */
+};
+
+struct lrc_chunk {
+	struct lrc_chunk *next;
+	size_t size;
+	size_t used;
+};
+
+struct lrc_state {
+	int me, count;
+	uint32_t vc[DSM_MAX_NODES];       /* intervals known, per creator */
+	uint32_t barrier_id;              /* own interval id at the last barrier */
+	struct lrc_interval **ivs[DSM_MAX_NODES]; /* known intervals by creator */
+	uint32_t iv_base[DSM_MAX_NODES];  /* id of ivs[j][0] */
+	uint32_t iv_len[DSM_MAX_NODES], iv_cap[DSM_MAX_NODES];
+	struct lrc_page *pages;           /* npages, lazily zero */
+	uint32_t *dirty;                  /* pages written in the open interval */
+	uint32_t ndirty;
+	unsigned char *twin_free;         /* free list through the first word */
+	struct lrc_chunk *twin_chunks;
+	struct lrc_chunk *arena;          /* own diffs; freed whole at GC */
+	uint64_t mem;                     /* twins + diffs + records + notices */
+};
+
+static inline struct lrc_state *LS(struct dsm_node *n) { return n->proto_state; }
+
+/* lrc_mem.c — pools usable in the fault path (caller holds the lock). */
+unsigned char *dsm__lrc_twin_alloc(struct lrc_state *st, size_t page_size);
+void dsm__lrc_twin_free(struct lrc_state *st, unsigned char *t, size_t page_size);
+void *dsm__lrc_arena_reserve(struct lrc_state *st, size_t size);
+void dsm__lrc_arena_commit(struct lrc_state *st, size_t used);
+void dsm__lrc_arena_reset(struct lrc_state *st);
+void dsm__lrc_pools_free(struct lrc_state *st, size_t page_size);
+
+/* lrc.c — pages */
+struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p);
+/* Turn the page's twin into an own diff (page must not be writable). */
+int dsm__lrc_flush_twin(struct dsm_node *n, size_t p);
+/* Send diff requests for page p's pending notices (caller holds the lock;
+ * messages are sent after it drops it: ob). Returns requests queued. */
+struct lrc_outbox;
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct lrc_outbox *ob);
+void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
+			   int prot);
+
+/* lrc_iv.c — intervals */
+int dsm__lrc_close_interval(struct dsm_node *n);
+int dsm__lrc_put_intervals(struct lrc_state *st, uint32_t creator, uint32_t after,
+			   uint32_t upto, struct dsm_buf *out);
+int dsm__lrc_learn(struct dsm_node *n, const unsigned char *p, size_t len);
+int dsm__lrc_gc(struct dsm_node *n);
+void dsm__lrc_iv_free_all(struct lrc_state *st);
+int dsm__lrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m);
+
+int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write);
+int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m);
+int dsm__lrc_init(struct dsm_node *n);
+void dsm__lrc_fini(struct dsm_node *n);
+
+/* Messages built under the lock, sent after it (no malloc: fault path). */
+#define LRC_OUTBOX_MAX (DSM_MAX_NODES + 4)
+struct lrc_outbox {
+	int len;
+	struct {
+		int dst;
+		struct dsm_msg m;
+	} e[LRC_OUTBOX_MAX];
+};
+int dsm__lrc_flush(struct dsm_node *n, struct lrc_outbox *ob);
+
+#endif /* DSM_PROTO_LRC_H */

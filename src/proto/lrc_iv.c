@@ -1,0 +1,625 @@
+/*
+ * lrc_iv.c — lazy release consistency: intervals, vector timestamps and
+ * write notices; what locks and barriers carry; garbage collection.
+ *
+ * Interval record on the wire (little-endian u32s):
+ *   creator, id, npages, vc[node_count], pages[npages]
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "lrc.h"
+#include "proto.h"
+
+#define GC_BARRIER 1 /* internal barrier id used by garbage collection */
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static size_t iv_size(int count, uint32_t npages)
+{
+	return sizeof(struct lrc_interval) + (size_t)count * 4 + (size_t)npages * 4;
+}
+
+/* Append a record to its creator's table (ids must be consecutive). */
+static int iv_store(struct lrc_state *st, struct lrc_interval *iv)
+{
+	uint32_t j = iv->creator;
+
+	if (iv->id != st->iv_base[j] + st->iv_len[j])
+		return DSM_EPROTO;
+	if (st->iv_len[j] == st->iv_cap[j]) {
+		uint32_t cap = st->iv_cap[j] ? 2 * st->iv_cap[j] : 64;
+		struct lrc_interval **v = realloc(st->ivs[j], cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		st->ivs[j] = v;
+		st->iv_cap[j] = cap;
+	}
+	st->ivs[j][st->iv_len[j]++] = iv;
+	st->mem += iv_size(st->count, iv->npages);
+	return 0;
+}
+
+static struct lrc_interval *iv_find(struct lrc_state *st, uint32_t j, uint32_t id)
+{
+	if (id < st->iv_base[j] || id - st->iv_base[j] >= st->iv_len[j])
+		return NULL;
+	return st->ivs[j][id - st->iv_base[j]];
+}
+
+/* A new record; pages copied. */
+static struct lrc_interval *iv_new(struct lrc_state *st, uint32_t creator,
+				   uint32_t id, const uint32_t *vc,
+				   const uint32_t *pages, uint32_t npages)
+{
+	struct lrc_interval *iv = malloc(iv_size(st->count, 0));
+
+	if (!iv || !(iv->pages = malloc((npages ? npages : 1) * sizeof(uint32_t)))) {
+		free(iv);
+		return NULL;
+	}
+	iv->creator = creator;
+	iv->id = id;
+	iv->npages = npages;
+	iv->vcsum = 0;
+	for (int k = 0; k < st->count; k++) {
+		iv->vc[k] = vc[k];
+		iv->vcsum += vc[k];
+	}
+	memcpy(iv->pages, pages, npages * sizeof(uint32_t));
+	return iv;
+}
+
+/* Free every record with id <= upto[creator] (all if upto is NULL). */
+static void iv_free_upto(struct lrc_state *st, const uint32_t *upto)
+{
+	for (int j = 0; j < DSM_MAX_NODES; j++) {
+		uint32_t k = 0;
+		while (k < st->iv_len[j] && (!upto || st->ivs[j][k]->id <= upto[j])) {
+			st->mem -= iv_size(st->count, st->ivs[j][k]->npages);
+			free(st->ivs[j][k]->pages);
+			free(st->ivs[j][k]);
+			k++;
+		}
+		memmove(st->ivs[j], st->ivs[j] + k, (st->iv_len[j] - k) * sizeof(void *));
+		st->iv_len[j] -= k;
+		st->iv_base[j] += k;
+		if (!upto) {
+			free(st->ivs[j]);
+			st->ivs[j] = NULL;
+			st->iv_cap[j] = 0;
+		}
+	}
+}
+
+void dsm__lrc_iv_free_all(struct lrc_state *st)
+{
+	iv_free_upto(st, NULL);
+}
+
+/*
+ * End the open interval if it wrote anything: the dirty pages become its
+ * write notices and are write-protected (their twins stay until a diff is
+ * asked for). Takes the region lock.
+ */
+int dsm__lrc_close_interval(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_interval *iv;
+	uint32_t *w, nw = 0;
+	int err;
+
+	pthread_mutex_lock(&n->region->lock);
+	if (!st->ndirty) {
+		pthread_mutex_unlock(&n->region->lock);
+		return 0;
+	}
+	w = malloc(st->ndirty * sizeof(*w));
+	iv = iv_new(st, (uint32_t)st->me, st->vc[st->me] + 1, st->vc, st->dirty,
+		    st->ndirty);
+	if (!w || !iv) {
+		pthread_mutex_unlock(&n->region->lock);
+		free(w);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < st->ndirty; i++) {
+		uint32_t p = st->dirty[i];
+		st->pages[p].dirty = 0;
+		if (n->region->pages[p].state == DSM_PAGE_DIRTY)
+			w[nw++] = p; /* still writable: protect, then close */
+	}
+	dsm__lrc_protect_list(n, w, nw, PROT_READ); /* revoke writes first */
+	for (uint32_t i = 0; i < nw; i++)
+		n->region->pages[w[i]].state = DSM_PAGE_READ_SHARED; /* CLOSE */
+	st->vc[st->me]++;
+	iv->vc[st->me] = st->vc[st->me];
+	iv->vcsum++;
+	st->ndirty = 0;
+	err = iv_store(st, iv);
+	pthread_mutex_unlock(&n->region->lock);
+	free(w);
+	return err;
+}
+
+/* Serialise creator's records with after < id <= upto. Caller holds the
+ * lock. -ENOENT if one was discarded (cannot happen after a correct GC). */
+int dsm__lrc_put_intervals(struct lrc_state *st, uint32_t creator, uint32_t after,
+			   uint32_t upto, struct dsm_buf *out)
+{
+	for (uint32_t id = after + 1; id <= upto; id++) {
+		struct lrc_interval *iv = iv_find(st, creator, id);
+		int err = 0;
+		if (!iv)
+			return -ENOENT;
+		err = dsm__buf_put_u32(out, iv->creator) ?: dsm__buf_put_u32(out, iv->id) ?:
+		      dsm__buf_put_u32(out, iv->npages);
+		for (int k = 0; !err && k < st->count; k++)
+			err = dsm__buf_put_u32(out, iv->vc[k]);
+		for (uint32_t k = 0; !err && k < iv->npages; k++)
+			err = dsm__buf_put_u32(out, iv->pages[k]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Add a notice for page p; collect p for invalidation if it is valid. */
+static int add_notice(struct dsm_node *n, struct lrc_interval *iv, uint32_t p,
+		      uint32_t *inval, uint32_t *ninval)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	struct lrc_notice *q = calloc(1, sizeof(*q)), **tail;
+
+	if (!q)
+		return -ENOMEM;
+	q->iv = iv;
+	for (tail = &lp->pending; *tail; tail = &(*tail)->next)
+		;
+	*tail = q;
+	st->mem += sizeof(*q);
+	if (dsm__lrc_pg(n, p)->state != DSM_PAGE_INVALID)
+		inval[(*ninval)++] = p;
+	return 0;
+}
+
+/* Parse one wire record at p (len bytes left); returns its size or 0. */
+static size_t parse_record(struct lrc_state *st, const unsigned char *p, size_t len,
+			   size_t npages_region, uint32_t *hdr)
+{
+	size_t need;
+
+	if (len < 12)
+		return 0;
+	hdr[0] = get_u32(p);
+	hdr[1] = get_u32(p + 4);
+	hdr[2] = get_u32(p + 8);
+	need = 12 + (size_t)st->count * 4 + (size_t)hdr[2] * 4;
+	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > npages_region ||
+	    len < need)
+		return 0;
+	return need;
+}
+
+/* Make one record known: store it and add its notices. */
+static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t *hdr,
+		     uint32_t *inval, uint32_t *ninval)
+{
+	struct lrc_state *st = LS(n);
+	uint32_t vc[DSM_MAX_NODES], *pages = malloc((hdr[2] ? hdr[2] : 1) * 4);
+	struct lrc_interval *iv;
+	int err = 0;
+
+	if (!pages)
+		return -ENOMEM;
+	for (int k = 0; k < st->count; k++)
+		vc[k] = get_u32(p + 12 + 4 * (size_t)k);
+	for (uint32_t k = 0; k < hdr[2]; k++) {
+		pages[k] = get_u32(p + 12 + 4 * (size_t)st->count + 4 * (size_t)k);
+		if (pages[k] >= n->region->npages)
+			err = DSM_EPROTO;
+	}
+	iv = err ? NULL : iv_new(st, hdr[0], hdr[1], vc, pages, hdr[2]);
+	free(pages);
+	if (!iv)
+		return err ? err : -ENOMEM;
+	if ((err = iv_store(st, iv))) {
+		free(iv->pages);
+		free(iv);
+		return err;
+	}
+	st->vc[hdr[0]] = hdr[1];
+	for (uint32_t k = 0; k < iv->npages && !err; k++)
+		err = add_notice(n, iv, iv->pages[k], inval, ninval);
+	return err;
+}
+
+/* Invalidate pages that got notices: revoke access first (one mprotect per
+ * run), then turn local changes into diffs, then mark them invalid. */
+static void invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
+{
+	uint32_t k = 0;
+
+	dsm__lrc_protect_list(n, pages, count, PROT_NONE);
+	for (uint32_t i = 0; i < count; i++) { /* the list may repeat pages */
+		struct dsm_page *pg = &n->region->pages[pages[i]];
+		if (pg->state == DSM_PAGE_INVALID)
+			continue;
+		dsm__lrc_flush_twin(n, pages[i]);
+		pg->state = DSM_PAGE_INVALID; /* NOTICE */
+		k++;
+	}
+	DSM_STAT_ADD(n, invalidations_recv, k);
+}
+
+/*
+ * Learn interval records (sorted by creator and id, as senders emit them):
+ * records already known are skipped, our own are never learned from
+ * others. Takes the region lock.
+ */
+int dsm__lrc_learn(struct dsm_node *n, const unsigned char *p, size_t len)
+{
+	struct lrc_state *st = LS(n);
+	uint32_t *inval = NULL, ninval = 0, cap = 0, hdr[3];
+	int err = 0;
+
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t off = 0, sz; !err && off < len; off += sz) {
+		if (!(sz = parse_record(st, p + off, len - off, n->region->npages, hdr))) {
+			err = DSM_EPROTO;
+			break;
+		}
+		if (hdr[0] == (uint32_t)st->me || hdr[1] <= st->vc[hdr[0]])
+			continue;
+		if (ninval + hdr[2] > cap) {
+			uint32_t *v;
+			cap = (ninval + hdr[2]) * 2 + 64;
+			if (!(v = realloc(inval, cap * sizeof(*v)))) {
+				err = -ENOMEM;
+				break;
+			}
+			inval = v;
+		}
+		err = learn_one(n, p + off, hdr, inval, &ninval);
+	}
+	invalidate(n, inval, ninval);
+	pthread_mutex_unlock(&n->region->lock);
+	free(inval);
+	return err;
+}
+
+/* ---------------- locks ---------------- */
+
+/* Our vector timestamp as count little-endian u32s. */
+static int put_vc(struct dsm_node *n, struct dsm_buf *out)
+{
+	struct lrc_state *st = LS(n);
+	uint32_t vc[DSM_MAX_NODES];
+	int err = 0;
+
+	pthread_mutex_lock(&n->region->lock);
+	memcpy(vc, st->vc, sizeof(vc));
+	pthread_mutex_unlock(&n->region->lock);
+	for (int k = 0; k < st->count && !err; k++)
+		err = dsm__buf_put_u32(out, vc[k]);
+	return err;
+}
+
+/* Release: close the interval; the manager keeps our timestamp. */
+static int lrc_release(struct dsm_node *n, unsigned lock, int mode, struct dsm_buf *out)
+{
+	int err = dsm__lrc_close_interval(n);
+
+	return err ? err : put_vc(n, out);
+}
+
+/* Manager: the lock's timestamp is the max over its releases. */
+static int lrc_lock_merge(struct dsm_node *n, void **blob, const void *p, size_t len)
+{
+	uint32_t *vc = *blob;
+
+	if (len != (size_t)n->count * 4)
+		return len ? DSM_EPROTO : 0;
+	if (!vc && !(vc = *blob = calloc((size_t)n->count, 4)))
+		return -ENOMEM;
+	for (int k = 0; k < n->count; k++) {
+		uint32_t v = get_u32((const unsigned char *)p + 4 * k);
+		if (v > vc[k])
+			vc[k] = v;
+	}
+	return 0;
+}
+
+static int lrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out)
+{
+	const uint32_t *vc = blob;
+	int err = 0;
+
+	for (int k = 0; vc && k < n->count && !err; k++)
+		err = dsm__buf_put_u32(out, vc[k]);
+	return err;
+}
+
+/* Fetch creator j's records (after, upto] from j and learn them. */
+static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
+{
+	struct lrc_state *st = LS(n);
+	struct dsm_waiter w[DSM_MAX_NODES];
+	int asked[DSM_MAX_NODES] = { 0 }, err = 0;
+
+	for (int j = 0; j < n->count && !err; j++) {
+		uint32_t have;
+		pthread_mutex_lock(&n->region->lock);
+		have = st->vc[j];
+		pthread_mutex_unlock(&n->region->lock);
+		if (j == n->id || want[j] <= have)
+			continue;
+		dsm__waiter_add(n, &w[j]);
+		asked[j] = 1;
+		struct dsm_msg m = { .type = DSM_MSG_LRC_INTV_REQ,
+				     .arg = { have, want[j], w[j].token } };
+		if ((err = dsm__send(n, j, &m)))
+			dsm__waiter_complete(n, w[j].token, err, NULL);
+	}
+	/* Learn all replies as one batch: the set of known intervals must stay
+	 * closed under happens-before, or another thread could apply a later
+	 * diff before an earlier one it depends on is even known. */
+	struct dsm_buf all = { 0 };
+	for (int j = 0; j < n->count; j++) {
+		int e;
+		if (!asked[j])
+			continue;
+		e = dsm__waiter_wait(n, &w[j], 0);
+		if (!e && !err)
+			e = dsm__buf_put(&all, w[j].data, w[j].len);
+		free(w[j].data);
+		err = err ? err : e;
+	}
+	if (!err)
+		err = dsm__lrc_learn(n, all.data, all.len);
+	dsm__buf_free(&all);
+	return err;
+}
+
+/* Acquire: a new interval starts; learn every interval the lock's last
+ * releases knew and we don't, and invalidate the pages they wrote. */
+static int lrc_acquire(struct dsm_node *n, unsigned lock, int mode,
+		       const void *p, size_t len)
+{
+	uint32_t want[DSM_MAX_NODES];
+	int err = dsm__lrc_close_interval(n);
+
+	if (err || len == 0)
+		return err;
+	if (len != (size_t)n->count * 4)
+		return DSM_EPROTO;
+	for (int k = 0; k < n->count; k++)
+		want[k] = get_u32((const unsigned char *)p + 4 * k);
+	return fetch_intervals(n, want);
+}
+
+/* Service thread: a peer asks for our own records (after, upto]. */
+int dsm__lrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct dsm_buf out = { 0 };
+	int err;
+
+	if (m->type == DSM_MSG_LRC_INTV_REP)
+		return dsm__waiter_complete_data(n, m->arg[2], 0, m->arg, m->payload,
+						 m->length) ? DSM_EPROTO : 0;
+	pthread_mutex_lock(&n->region->lock);
+	err = m->arg[1] > LS(n)->vc[n->id] || m->arg[0] > m->arg[1]
+		? DSM_EPROTO
+		: dsm__lrc_put_intervals(LS(n), (uint32_t)n->id, (uint32_t)m->arg[0],
+					 (uint32_t)m->arg[1], &out);
+	pthread_mutex_unlock(&n->region->lock);
+	if (!err) {
+		struct dsm_msg r = { .type = DSM_MSG_LRC_INTV_REP, .arg = { 0, 0, m->arg[2] },
+				     .payload = out.data, .length = (uint32_t)out.len };
+		err = dsm__send(n, (int)m->src, &r);
+	}
+	dsm__buf_free(&out);
+	return err;
+}
+
+/* ---------------- barriers ---------------- */
+
+struct bar_state {
+	uint32_t vcs[DSM_MAX_NODES][DSM_MAX_NODES]; /* each node's timestamp */
+	uint64_t maxmem;                           /* most memory any node holds */
+	struct dsm_buf recs;                       /* every node's new records */
+};
+
+/* Arrival: close the interval; send our memory use, our timestamp and
+ * our own records since the last barrier. */
+static int lrc_barrier_enter(struct dsm_node *n, unsigned barrier, struct dsm_buf *out)
+{
+	struct lrc_state *st = LS(n);
+	int err = dsm__lrc_close_interval(n);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&n->region->lock);
+	err = dsm__buf_put_u32(out, (uint32_t)st->mem) ?:
+	      dsm__buf_put_u32(out, (uint32_t)(st->mem >> 32));
+	for (int k = 0; k < n->count && !err; k++)
+		err = dsm__buf_put_u32(out, st->vc[k]);
+	if (!err)
+		err = dsm__lrc_put_intervals(st, (uint32_t)st->me, st->barrier_id,
+					     st->vc[st->me], out);
+	pthread_mutex_unlock(&n->region->lock);
+	return err;
+}
+
+/* Manager: fold one arrival in. */
+static int lrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
+			       const void *p, size_t len, void **state)
+{
+	const unsigned char *b = p;
+	struct bar_state *bs = *state;
+	size_t head = 8 + (size_t)n->count * 4;
+	uint64_t mem;
+
+	if (len < head)
+		return DSM_EPROTO;
+	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
+		return -ENOMEM;
+	mem = get_u32(b) | (uint64_t)get_u32(b + 4) << 32;
+	if (mem > bs->maxmem)
+		bs->maxmem = mem;
+	for (int k = 0; k < n->count; k++)
+		bs->vcs[node][k] = get_u32(b + 8 + 4 * (size_t)k);
+	return dsm__buf_put(&bs->recs, b + head, len - head);
+}
+
+/* Manager: node's release: GC decision, the global timestamp, and every
+ * record it lacks. */
+static int lrc_barrier_release(struct dsm_node *n, unsigned barrier, int node,
+			       void *state, struct dsm_buf *out)
+{
+	struct bar_state *bs = state;
+	struct lrc_state *st = LS(n);
+	uint32_t hdr[3];
+	int err = dsm__buf_put_u32(out, bs->maxmem > n->cfg.gc_threshold);
+
+	for (int k = 0; k < n->count && !err; k++) {
+		uint32_t g = 0;
+		for (int d = 0; d < n->count; d++)
+			g = bs->vcs[d][k] > g ? bs->vcs[d][k] : g;
+		err = dsm__buf_put_u32(out, g);
+	}
+	for (size_t off = 0, sz; !err && off < bs->recs.len; off += sz) {
+		sz = parse_record(st, bs->recs.data + off, bs->recs.len - off,
+				  n->region->npages, hdr);
+		if (!sz)
+			return DSM_EPROTO;
+		if (hdr[1] > bs->vcs[node][hdr[0]])
+			err = dsm__buf_put(out, bs->recs.data + off, sz);
+	}
+	return err;
+}
+
+static void lrc_barrier_done(struct dsm_node *n, void *state)
+{
+	struct bar_state *bs = state;
+
+	if (bs)
+		dsm__buf_free(&bs->recs);
+	free(bs);
+}
+
+/* Leave: learn what we lacked; collect garbage if the manager says so. */
+static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
+			     size_t len)
+{
+	struct lrc_state *st = LS(n);
+	const unsigned char *b = p;
+	size_t head = 4 + (size_t)n->count * 4;
+	int err;
+
+	if (len < head)
+		return DSM_EPROTO;
+	if ((err = dsm__lrc_learn(n, b + head, len - head)))
+		return err;
+	pthread_mutex_lock(&n->region->lock);
+	for (int k = 0; k < n->count; k++)
+		if (get_u32(b + 4 + 4 * (size_t)k) != st->vc[k])
+			err = DSM_EPROTO; /* a record went missing */
+	st->barrier_id = st->vc[st->me];
+	pthread_mutex_unlock(&n->region->lock);
+	if (!err && get_u32(b))
+		err = dsm__lrc_gc(n);
+	return err;
+}
+
+/* ---------------- garbage collection ---------------- */
+
+/* Bring every page with notices up to date (diffs fetched and applied). */
+static int validate_all(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_outbox ob = { 0 };
+	int err = 0;
+
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t p = 0; p < n->region->npages && !err; p++) {
+		if (!st->pages[p].pending || st->pages[p].replies_left)
+			continue;
+		if (ob.len + n->count >= LRC_OUTBOX_MAX) {
+			pthread_mutex_unlock(&n->region->lock);
+			err = dsm__lrc_flush(n, &ob);
+			pthread_mutex_lock(&n->region->lock);
+		}
+		dsm__lrc_fetch_start(n, p, &ob);
+	}
+	pthread_mutex_unlock(&n->region->lock);
+	err = dsm__lrc_flush(n, &ob) ?: err;
+	for (size_t p = 0; p < n->region->npages && !err; p++) {
+		pthread_mutex_lock(&n->region->lock);
+		while (st->pages[p].replies_left && !(err = atomic_load(&n->failed))) {
+			uint32_t seq = atomic_load(&n->region->pages[p].wait_seq);
+			pthread_mutex_unlock(&n->region->lock);
+			dsm__page_wait(&n->region->pages[p], seq, 0, 100000000ull);
+			pthread_mutex_lock(&n->region->lock);
+		}
+		pthread_mutex_unlock(&n->region->lock);
+	}
+	return err;
+}
+
+/*
+ * Garbage collection at a barrier: every node validates its pages, waits
+ * for all others (after that nobody asks for an old diff), then drops its
+ * twins of closed intervals, its diffs and the interval records up to the
+ * barrier. Memory then holds only what later intervals add.
+ */
+int dsm__lrc_gc(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+	uint32_t upto[DSM_MAX_NODES];
+	int err = validate_all(n);
+
+	if (err || (err = dsm__barrier_internal(n, GC_BARRIER)))
+		return err;
+	pthread_mutex_lock(&n->region->lock);
+	memcpy(upto, st->vc, sizeof(upto));
+	for (size_t p = 0; p < n->region->npages; p++) {
+		struct lrc_page *lp = &st->pages[p];
+		lp->diffs = NULL;
+		if (lp->twin && lp->twin_iv <= upto[st->me]) {
+			dsm__lrc_twin_free(st, lp->twin, n->page_size);
+			lp->twin = NULL;
+		}
+	}
+	dsm__lrc_arena_reset(st);
+	iv_free_upto(st, upto);
+	pthread_mutex_unlock(&n->region->lock);
+	DSM_INFO(n, "lrc: garbage collected; %llu bytes still held",
+		 (unsigned long long)st->mem);
+	return 0;
+}
+
+/* Fault path, page service and setup are in lrc.c. */
+const struct dsm_protocol_ops dsm__proto_lrc = {
+	.name = "lrc",
+	.init = dsm__lrc_init,
+	.fini = dsm__lrc_fini,
+	.fault = dsm__lrc_fault,
+	.handle_message = dsm__lrc_handle,
+	.acquire = lrc_acquire,
+	.release = lrc_release,
+	.lock_merge = lrc_lock_merge,
+	.lock_grant = lrc_lock_grant,
+	.lock_free = free,
+	.barrier_enter = lrc_barrier_enter,
+	.barrier_collect = lrc_barrier_collect,
+	.barrier_release = lrc_barrier_release,
+	.barrier_done = lrc_barrier_done,
+	.barrier_leave = lrc_barrier_leave,
+};
