@@ -2,7 +2,10 @@
 #   make run     build and run the Jacobi demo on 4 nodes of this machine
 #   make test    install test dependencies if missing, build, run every test
 #                (normal build, then an ASan+UBSan build)
-#   make bench   microbenchmarks: ratios against the raw limits
+#   make bench   microbenchmarks (ratios against the raw limits), then the
+#                application suite vs sequential, pthreads and MPI
+#   make bench-apps   only the application suite (bench/apps/run.sh --full)
+#   make bench-quick  both, quick mode
 #   make install PREFIX=/usr/local
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -11,7 +14,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
 NODES      ?= 4
 
-.PHONY: all build run test test-fast test-asan bench bench-quick install stress clean
+.PHONY: all build run test test-fast test-asan bench bench-apps bench-quick install stress clean
 
 all: build
 
@@ -42,10 +45,24 @@ test: test-fast test-asan
 
 bench: build
 	@tools/install-deps.sh bench
-	bench/run.sh $(BUILD)
+	bench/run.sh $(BUILD); s=$$?; bench/apps/run.sh $(BUILD) --full && exit $$s
+
+bench-apps: build
+	@tools/install-deps.sh bench
+	bench/apps/run.sh $(BUILD) --full
 
 bench-quick: build
-	bench/run.sh $(BUILD) --quick
+	@tools/install-deps.sh bench
+	bench/run.sh $(BUILD) --quick; s=$$?; bench/apps/run.sh $(BUILD) --quick && exit $$s
+
+# Thousands of randomized race-free programs at 2, 4 and 8 nodes under
+# every protocol, checked against a sequential reference (mn_random).
+STRESS_SEEDS ?= 2000
+stress: build
+	@for p in sc lrc; do for n in 2 4 8; do \
+		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
+		$(BUILD)/dsmrun -n $$n --protocol $$p $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
+	done; done
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

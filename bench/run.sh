@@ -114,6 +114,16 @@ run lock 2 bench_lock
 for n in 2 4 8; do
 	run "barrier_n$n" "$n" bench_barrier
 done
+run diff 0 bench_diff
+# false sharing under both protocols (the messages tell the story)
+SAVED_PROTO=("${PROTO[@]}")
+for p in sc lrc; do
+	for n in 2 4; do
+		PROTO=(--protocol "$p")
+		run "false_sharing_${p}_n$n" "$n" bench_false_sharing
+	done
+done
+PROTO=("${SAVED_PROTO[@]}")
 table
 echo
 echo "results: $OUT (logs in $LOGDIR), $(($(date +%s) - START)) s"

@@ -19,10 +19,19 @@ check_test() {
 	pkg-config --exists cmocka 2>/dev/null || want libcmocka-dev
 	have bc || want bc
 	have pgrep || want procps
+	have ip || want iproute2 # tests/scripts/test_netns.sh
+	check_mpi
+}
+# Open MPI: the MPI versions of the application benchmarks (built and run
+# by make test and make bench).
+check_mpi() {
+	have mpicc || want libopenmpi-dev
+	have mpirun || want openmpi-bin
 }
 check_bench() {
 	check_build
 	have gnuplot || want gnuplot-nox
+	check_mpi
 }
 
 [ $# -eq 0 ] && set -- build
@@ -31,7 +40,8 @@ for what in "$@"; do
 	build) check_build ;;
 	test) check_test ;;
 	bench) check_bench ;;
-	*) echo "install-deps: unknown set '$what' (build|test|bench)" >&2; exit 2 ;;
+	mpi) check_mpi ;;
+	*) echo "install-deps: unknown set '$what' (build|test|bench|mpi)" >&2; exit 2 ;;
 	esac
 done
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = hg_seq(&p, &secs);
 	ok = app_check_exact("hg", hist, ref, p.bins, sizeof(uint64_t));
+	free(ref);
 	app_report("hg", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

@@ -11,7 +11,7 @@
 #include "common.h"
 
 static struct is p;
-static uint32_t *keys, *out;
+static uint32_t *keys, *out, *tmp; /* tmp: radix scratch, by bucket */
 static uint64_t *counts; /* [src][bucket] */
 static struct app_team team;
 
@@ -29,7 +29,6 @@ static void *work(void *arg)
 {
 	int k = *(int *)arg;
 	size_t lo, hi, blo, bhi;
-	uint32_t *tmp;
 
 	app_split(p.n, k, team.p, &lo, &hi);
 	is_gen(keys + lo, lo, hi);
@@ -40,12 +39,8 @@ static void *work(void *arg)
 	app_team_barrier(&team);
 	blo = is_chunk(counts, team.p, 1, 0, k);
 	bhi = is_chunk(counts, team.p, 1, team.p, k);
-	tmp = malloc((bhi - blo + 1) * sizeof(uint32_t));
-	if (tmp == NULL)
-		app_die("is", "out of memory");
-	is_radix(out + blo, tmp, bhi - blo);
+	is_radix(out + blo, tmp + blo, bhi - blo);
 	app_team_stop(&team, k);
-	free(tmp);
 	return NULL;
 }
 
@@ -59,12 +54,14 @@ int main(int argc, char **argv)
 	app_team_init(&team, app_threads());
 	keys = app_alloc(p.n * sizeof(uint32_t));
 	out = app_alloc(p.n * sizeof(uint32_t));
+	tmp = app_alloc(p.n * sizeof(uint32_t));
 	counts = app_alloc((size_t)team.p * team.p * sizeof(uint64_t));
 	for (int k = 0; k < team.p; k++)
 		ids[k] = k;
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = is_seq(&p, &secs);
 	ok = app_check_exact("is", out, ref, p.n, sizeof(uint32_t));
+	free(ref);
 	app_report("is", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

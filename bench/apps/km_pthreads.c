@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = km_seq(&p, &secs);
 	ok = app_check_exact("km", cent_final, ref, (size_t)p.k * KM_D, sizeof(double));
+	free(ref);
 	app_report("km", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

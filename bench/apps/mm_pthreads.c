@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = mm_seq(&p, &secs);
 	ok = app_check_exact("mm", c, ref, p.n * p.n, sizeof(double));
+	free(ref);
 	app_report("mm", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

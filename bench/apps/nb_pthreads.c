@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = nb_seq(&p, &secs);
 	ok = app_check_tol("nb", pos, ref, 3 * p.n, NB_TOL);
+	free(ref);
 	app_report("nb", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 	app_run_threads(team.p, work, ids, sizeof ids[0]);
 	ref = sor_seq(&p, &secs);
 	ok = app_check_exact("sor", grid[p.iters % 2], ref, p.n * p.n, sizeof(double));
+	free(ref);
 	app_report("sor", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

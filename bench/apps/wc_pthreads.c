@@ -70,6 +70,8 @@ int main(int argc, char **argv)
 	ok = n == nref && app_check_exact("wc", got, ref, n, sizeof(*got));
 	if (n != nref)
 		fprintf(stderr, "wc: %zu distinct words, sequential %zu\n", n, nref);
+	free(got);
+	free(ref);
 	app_report("wc", "pthreads", team.p, NULL, team.t1 - team.t0, ok, NULL);
 	return ok ? 0 : 1;
 }

@@ -231,7 +231,8 @@ static int recv_bcast(struct dsm_node *n, const struct dsm_msg *m)
 		 m->length > b->total - m->arg[1])
 		err = DSM_EPROTO;
 	else {
-		memcpy(b->buf + m->arg[1], m->payload, m->length);
+		if (m->length)
+			memcpy(b->buf + m->arg[1], m->payload, m->length);
 		b->got += m->length;
 		pthread_cond_broadcast(&c->cv);
 	}

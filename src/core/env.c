@@ -48,6 +48,8 @@
 static const char *const protocols[] = { "sc", "lrc", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+/* In enum dsm_det_policy order (include/dsm_det.h). */
+static const char *const det_policies[] = { "error", "report", "last", NULL };
 
 struct env_var;
 typedef int (*env_parse_fn)(struct dsm_config *c, const struct env_var *v,
@@ -438,12 +440,47 @@ static int p_mpi_poll(struct dsm_config *c, const struct env_var *v, const char 
 	return 0;
 }
 
+/* --- deterministic spaces (src/det) --- */
+
+static int p_det_conflict(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	char list[128];
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "unknown policy; accepted: %s",
+			   join_words(v->choices, list, sizeof(list)));
+	c->det_conflict = i;
+	return 0;
+}
+
+/* Arena of a deterministic context: virtual, backed lazily; 1M..64T. */
+static int p_det_heap(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	uint64_t size;
+
+	if (dsm__parse_size(s, &size) < 0 || size < HEAP_MIN || size > 64 * TiB)
+		return bad(v, s, "accepted: a size 1M to 64T, e.g. 4G");
+	c->det_heap = size;
+	return 0;
+}
+
+static int p_det_delay(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long us;
+
+	if (parse_int_range(s, 0, US_MAX, &us) < 0)
+		return bad(v, s, "accepted: microseconds 0 to %d", US_MAX);
+	c->det_delay_us = (int)us;
+	return 0;
+}
+
 /*
  * The table. Defaults are text run through the same parser as user values,
  * so a default can never disagree with what its variable accepts.
  */
 static const struct env_var env_table[] = {
-	{ "DSM_PROTOCOL", "sc", "sc", "consistency protocol", protocols, p_protocol },
+	{ "DSM_PROTOCOL", "lrc", "lrc", "consistency protocol: lrc (lazy release consistency, multiple writers) or sc (sequential consistency, single writer)", protocols, p_protocol },
 	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
 	  "transport between nodes; unset, it is mpi when the process was "
 	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "
@@ -493,6 +530,15 @@ static const struct env_var env_table[] = {
 	  "mpi transport: longest pause, in microseconds, of an idle service "
 	  "thread between polls for incoming messages (MPI has nothing to "
 	  "sleep on); 1..1000000", NULL, p_mpi_poll },
+	{ "DSM_DET_CONFLICT", "error", "error",
+	  "deterministic spaces: what a write-write conflict does", det_policies,
+	  p_det_conflict },
+	{ "DSM_DET_HEAP", "16G", "16G",
+	  "deterministic spaces: virtual size of a context's arena (parent heap "
+	  "and sub-heaps), backed lazily", NULL, p_det_heap },
+	{ "DSM_DET_DELAY_US", "0", "0",
+	  "deterministic spaces, testing: each space first sleeps a random time "
+	  "below this many microseconds", NULL, p_det_delay },
 };
 
 #define ENV_COUNT (sizeof(env_table) / sizeof(env_table[0]))
@@ -585,6 +631,24 @@ fail:
 	if (why)
 		*why = why_buf;
 	return DSM_ECONFIG;
+}
+
+int dsm__env_load_one(struct dsm_config *c, const char *name, const char **why)
+{
+	for (size_t i = 0; i < ENV_COUNT; i++) {
+		const struct env_var *v = &env_table[i];
+		const char *s = getenv(v->name);
+		if (strcmp(v->name, name) != 0)
+			continue;
+		if ((v->def && v->parse(c, v, v->def) != 0) ||
+		    (s && v->parse(c, v, s) != 0)) {
+			if (why)
+				*why = why_buf;
+			return DSM_ECONFIG;
+		}
+		return 0;
+	}
+	return -ENOENT;
 }
 
 void dsm__env_usage(FILE *f)

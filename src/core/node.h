@@ -35,6 +35,11 @@ struct dsm_config {
 	int listen_fd;           /* DSM_LISTEN_FD (from dsmrun), -1 if none */
 	int spin_us;             /* DSM_SPIN_US */
 	int hold_us;             /* DSM_SC_HOLD_US */
+	/* deterministic spaces (src/det), read without dsm_init through
+	 * dsm__env_load_one */
+	int det_conflict;        /* DSM_DET_CONFLICT: enum dsm_det_policy */
+	uint64_t det_heap;       /* DSM_DET_HEAP: arena bytes */
+	int det_delay_us;        /* DSM_DET_DELAY_US: test hook */
 	int mpi_poll_us;         /* DSM_MPI_POLL_US */
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
 };
@@ -47,6 +52,10 @@ int dsm__env_load(struct dsm_config *c, const char **why);
 void dsm__set_config_error(const char *why);
 /* Print every DSM_* variable with its default and meaning to f. */
 void dsm__env_usage(FILE *f);
+/* Parse one variable (its default, then its value if set) into *c, for
+ * code that runs without dsm_init (deterministic spaces). 0, -ENOENT (no
+ * such variable) or DSM_ECONFIG with *why set. */
+int dsm__env_load_one(struct dsm_config *c, const char *name, const char **why);
 /* Parse "64K", "1G", "4096" etc. into *out. 0 or -EINVAL. */
 int dsm__parse_size(const char *s, uint64_t *out);
 

@@ -92,6 +92,8 @@ static int cmp_u32(const void *a, const void *b)
 void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			   int prot)
 {
+	if (!count)
+		return;
 	qsort(pages, count, sizeof(*pages), cmp_u32);
 	for (uint32_t i = 0; i < count;) {
 		uint32_t j = i + 1;

@@ -87,7 +87,9 @@ static void iv_free_upto(struct lrc_state *st, const uint32_t *upto)
 			free(st->ivs[j][k]);
 			k++;
 		}
-		memmove(st->ivs[j], st->ivs[j] + k, (st->iv_len[j] - k) * sizeof(void *));
+		if (k && st->iv_len[j] > k)
+			memmove(st->ivs[j], st->ivs[j] + k,
+				(st->iv_len[j] - k) * sizeof(void *));
 		st->iv_len[j] -= k;
 		st->iv_base[j] += k;
 		if (!upto) {

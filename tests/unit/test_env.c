@@ -92,7 +92,7 @@ static void test_defaults(void **state)
 	struct dsm_config c = load_ok();
 
 	(void)state;
-	assert_string_equal(c.protocol, "sc");
+	assert_string_equal(c.protocol, "lrc");
 	assert_string_equal(c.transport, "tcp");
 	assert_int_equal(c.heap_size, UINT64_C(1) << 30);
 	assert_int_equal(c.base, (uintptr_t)0x200000000000ull);
@@ -115,8 +115,9 @@ static void test_protocol_transport(void **state)
 	(void)state;
 	assert_string_equal(with("DSM_PROTOCOL", "sc").protocol, "sc");
 	assert_string_equal(with("DSM_PROTOCOL", "SC").protocol, "sc");
+	assert_string_equal(with("DSM_PROTOCOL", "lrc").protocol, "lrc");
 	unsetenv("DSM_PROTOCOL");
-	rejects("DSM_PROTOCOL", "foo", "foo", "accepted: sc");
+	rejects("DSM_PROTOCOL", "foo", "foo", "accepted: sc, lrc");
 	rejects("DSM_PROTOCOL", "", "unknown protocol", NULL);
 	assert_string_equal(with("DSM_TRANSPORT", "tcp").transport, "tcp");
 	unsetenv("DSM_TRANSPORT");

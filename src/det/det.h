@@ -1,0 +1,159 @@
+/*
+ * det.h — deterministic spaces, private to src/det.
+ *
+ * Pieces:
+ *   scope.c  scope ranges, write tracking (twin on first write through our
+ *            SIGSEGV handler), protection of the scope
+ *   space.c  dsm_det_open/close/spawn/join: children, their diff sets
+ *   merge.c  validation of diff sets, conflict detection, ordered merge
+ *   heap.c   the arena: parent heap and per-slot sub-heaps, in the scope
+ *
+ * Diff set (one memfd per space, created by the parent before fork, grown
+ * by the child with ftruncate, read by the parent after the child exited):
+ *   struct det_set_hdr, then records: struct det_rec followed by rec.len
+ *   bytes of a src/vm/diff.h encoding, padded to 8 bytes.
+ */
+#ifndef DSM_DET_INTERNAL_H
+#define DSM_DET_INTERNAL_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dsm_det.h"
+
+#define DET_MAX_RANGES 16      /* arena + explicit ranges */
+#define DET_MAX_SLOTS 63       /* spaces per round */
+#define DET_SET_MAGIC 0x44455453u /* "DETS" */
+#define DET_SET_VERSION 1u
+
+/* Page states of the tracker. */
+enum { DET_PG_CLEAN = 0, DET_PG_BUSY = 1, DET_PG_TWINNED = 2 };
+
+/* One page-rounded scope range with its twin pool and page states. */
+struct det_range {
+	unsigned char *start;
+	size_t len;
+	size_t npages;
+	unsigned char *twins;     /* npages pages, reserved, backed lazily */
+	_Atomic uint8_t *state;   /* DET_PG_* per page */
+};
+
+/* Write tracking of one process: which scope pages were twinned. */
+struct det_tracker {
+	struct det_range *ranges;
+	int nranges;
+	uint64_t *written;        /* (range << 48) | page, in twin order */
+	_Atomic size_t nwritten;
+	size_t cap;               /* entries of written[] */
+	size_t page;
+	int space_id;             /* for messages: space id or -1 */
+};
+
+/* Header of a diff set. */
+struct det_set_hdr {
+	uint32_t magic;
+	uint32_t version;
+	int32_t space;            /* id of the space that wrote it */
+	uint32_t complete;        /* 1 once fn returned and all records written */
+	uint64_t nrecs;
+	uint64_t used;            /* bytes used, header included */
+	uint64_t twinned;         /* pages twinned in the child */
+};
+
+/* One page of a diff set. */
+struct det_rec {
+	uint64_t addr;            /* page address */
+	uint32_t len;             /* bytes of the encoded diff that follows */
+	uint32_t pad;
+};
+
+/* One space of the current round, as the parent sees it. */
+struct det_space {
+	int id;
+	int slot;
+	pid_t pid;
+	int fd;                   /* memfd of the diff set */
+	int wstatus;
+	const unsigned char *set; /* mapped diff set after the child ended */
+	size_t setlen;
+	int ok;                   /* diff set valid and complete */
+};
+
+struct dsm_det {
+	size_t page;
+	struct det_range ranges[DET_MAX_RANGES]; /* [0] is the arena */
+	int nranges;
+	struct det_tracker trk;
+	int policy;
+	unsigned flags;
+	int delay_us;             /* DSM_DET_DELAY_US: test hook */
+	unsigned char *arena;
+	size_t arena_size;
+	size_t slot_size;
+	struct det_space spaces[DET_MAX_SLOTS];
+	int nspaces;              /* spaces of the current round */
+	int next_id;
+	int tracking_parent;
+	struct dsm_det_conflict *conf;
+	size_t nconf, confcap;
+	struct dsm_det_stats stats;
+	char errmsg[1024];
+	struct dsm_det *next_open; /* list of open contexts (heap.c) */
+};
+
+/* --- scope.c --- */
+int dsm__det_range_init(struct det_range *r, void *addr, size_t len, size_t page);
+void dsm__det_range_close(struct det_range *r);
+int dsm__det_tracker_init(struct det_tracker *t, struct det_range *ranges,
+			  int nranges, size_t page);
+void dsm__det_tracker_close(struct det_tracker *t);
+/* Forget every twinned page (state back to clean). */
+void dsm__det_tracker_reset(struct det_tracker *t);
+/* Install the process-wide SIGSEGV handler unless it is in place
+ * (chaining to the one it replaces); in a child, chain to the default. */
+int dsm__det_handler_install(void);
+void dsm__det_handler_child(void);
+/* Start/stop tracking t: protect every range read-only and route scope
+ * faults to t / make every range writable and stop routing. */
+int dsm__det_track_start(struct det_tracker *t);
+int dsm__det_track_stop(struct det_tracker *t);
+/* Range and page of addr, or -1. */
+int dsm__det_find(const struct det_tracker *t, uintptr_t addr, int *ri, size_t *pi);
+static inline unsigned char *dsm__det_page_addr(const struct det_tracker *t,
+						uint64_t w)
+{
+	return t->ranges[w >> 48].start + (w & 0xffffffffffffull) * t->page;
+}
+static inline unsigned char *dsm__det_twin_addr(const struct det_tracker *t,
+						uint64_t w)
+{
+	return t->ranges[w >> 48].twins + (w & 0xffffffffffffull) * t->page;
+}
+
+/* --- merge.c --- */
+/* Validate a space's mapped diff set. 0 or -EPROTO (*why says why). */
+int dsm__det_set_check(const struct dsm_det *d, const struct det_space *s,
+		       const char **why);
+/* Merge the parent's own changes (tracker) and every ok space of the round
+ * in creation order under d->policy. 0, DSM_EDETCONFLICT or -ENOMEM. */
+int dsm__det_merge(struct dsm_det *d);
+
+/* --- heap.c --- */
+/* Current context for dsm_det_malloc and the slot the caller allocates
+ * from (-1: the parent heap). */
+void dsm__det_heap_bind(struct dsm_det *d, int slot, int space_id);
+void dsm__det_heap_unbind(struct dsm_det *d);
+/* Add to / remove from the list of open contexts (dsm_det_free and
+ * dsm_det_owns find a block's context there). Not thread-safe. */
+void dsm__det_register(struct dsm_det *d);
+void dsm__det_unregister(struct dsm_det *d);
+unsigned char *dsm__det_slot_base(const struct dsm_det *d, int slot);
+
+/* --- space.c --- */
+__attribute__((format(printf, 2, 3)))
+void dsm__det_errf(struct dsm_det *d, const char *fmt, ...);
+
+#endif /* DSM_DET_INTERNAL_H */

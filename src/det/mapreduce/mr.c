@@ -1,0 +1,474 @@
+/*
+ * mr.c — libdsm_mapreduce: Phoenix 2.0's MapReduce API on deterministic
+ * spaces.
+ *
+ * One map_reduce call:
+ *   split   in the parent, sequentially: the splitter's tasks, in order;
+ *   map     one space per map worker; worker w runs a fixed contiguous
+ *           block of tasks; emit_intermediate appends to per-partition
+ *           vectors in the worker's sub-heap; the combiner runs per task
+ *           (so what reduce sees does not depend on the worker count);
+ *           each partition is then stably sorted by key;
+ *   reduce  one space per reduce worker over a contiguous block of the
+ *           MR_PARTS partitions: the partition's pairs from every map
+ *           worker in worker order (= task order), stably sorted, grouped,
+ *           reduced; emit appends to the worker's output vector;
+ *   merge   in the parent: all outputs in partition order, stably sorted
+ *           by key into a malloc'd array.
+ * Workers publish their vectors by storing a pointer into a table the
+ * parent allocated in the scope; the spaces merge carries everything back.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dsm_det.h"
+#include "map_reduce.h"
+#include "det/mapreduce/mr.h"
+
+#define MR_PARTS 256             /* reduce tasks: fixed, so output order is too */
+#define MR_DEFAULT_CHUNK (64 * 1024)
+
+struct iterator_t {
+	const keyval_t *kv;
+	int n, pos;
+};
+
+struct mr_job {
+	map_reduce_args_t *args;
+	dsm_det_t *det;
+	map_args_t *tasks;
+	size_t ntasks;
+	int nmap, nred, cpus;
+	struct mr_vec **map_out; /* [nmap] -> MR_PARTS vectors, in the scope */
+	struct mr_vec **red_out; /* [nred] -> one vector, in the scope */
+	size_t split_pos;        /* array splitter position (units) */
+	int input_range;         /* task_data was added to the scope */
+};
+
+/* Per-process state of a worker (in a child) or of the parent. */
+static struct {
+	struct mr_job *job;
+	struct mr_vec *parts;       /* map worker: MR_PARTS vectors */
+	const map_args_t *task;     /* map task running */
+	size_t *start;              /* map: partition sizes at task start */
+	int *touched, ntouched;     /* map: partitions the task emitted to */
+	struct mr_vec *out;         /* reduce worker output */
+	int oom;
+} cw;
+
+static dsm_det_t *mr_ctx; /* the process's deterministic context */
+
+/* Opens the process's deterministic context, so that the program can
+ * allocate shared data with dsm_det_malloc before its first job. */
+int map_reduce_init(void)
+{
+	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
+				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
+
+	if (mr_ctx)
+		return 0;
+	if (dsm_det_open(&mr_ctx, &o) < 0) {
+		fprintf(stderr, "map_reduce_init: %s\n", dsm_det_errmsg(NULL));
+		return -1;
+	}
+	return 0;
+}
+
+int map_reduce_finalize(void)
+{
+	dsm_det_close(mr_ctx);
+	mr_ctx = NULL;
+	return 0;
+}
+
+int iter_next(iterator_t *itr, void **val)
+{
+	if (!itr || itr->pos >= itr->n)
+		return 0;
+	*val = itr->kv[itr->pos++].val;
+	return 1;
+}
+
+int iter_size(iterator_t *itr)
+{
+	return itr ? itr->n : 0;
+}
+
+int default_partition(int reduce_tasks, void *key, int key_size)
+{
+	unsigned long hash = 5381;
+	const unsigned char *s = key;
+
+	for (int i = 0; i < key_size; i++)
+		hash = hash * 33 + s[i];
+	return (int)(hash % (unsigned long)reduce_tasks);
+}
+
+/* Array splitter: consecutive runs of req_units units of task_data. */
+static int array_splitter(void *data, int req_units, map_args_t *out)
+{
+	struct mr_job *j = cw.job;
+	size_t units = (size_t)j->args->data_size / (size_t)j->args->unit_size;
+
+	if (j->split_pos >= units)
+		return 0;
+	out->data = (char *)data + j->split_pos * (size_t)j->args->unit_size;
+	out->length = (intptr_t)(units - j->split_pos < (size_t)req_units
+					 ? units - j->split_pos : (size_t)req_units);
+	j->split_pos += (size_t)out->length;
+	return 1;
+}
+
+/* Is key inside the running task's input (the map may have changed it
+ * privately)? Then it is copied into the sub-heap. */
+static void *stable_key(void *key, int key_size)
+{
+	const map_args_t *t = cw.task;
+	size_t span = (size_t)t->length * (size_t)(cw.job->args->unit_size > 0
+						   ? cw.job->args->unit_size : 1);
+	char *k = key, *d = t->data;
+	void *copy;
+
+	if (key_size <= 0 || !d || k < d || k >= d + span || dsm_det_owns(key))
+		return key;
+	copy = dsm_det_malloc((size_t)key_size);
+	if (!copy) {
+		cw.oom = 1;
+		return key;
+	}
+	memcpy(copy, key, (size_t)key_size);
+	return copy;
+}
+
+void emit_intermediate(void *key, void *val, int key_size)
+{
+	map_reduce_args_t *a;
+	int p;
+
+	if (!cw.parts || !cw.task)
+		return; /* not in a map task */
+	a = cw.job->args;
+	p = (a->partition ? a->partition : default_partition)(MR_PARTS, key, key_size);
+	p = ((p % MR_PARTS) + MR_PARTS) % MR_PARTS;
+	if (cw.parts[p].n == cw.start[p] && !cw.parts[p].mark) {
+		cw.parts[p].mark = 1;
+		cw.touched[cw.ntouched++] = p;
+	}
+	if (dsm__mr_push(&cw.parts[p], stable_key(key, key_size), val) < 0)
+		cw.oom = 1;
+}
+
+void emit(void *key, void *val)
+{
+	if (cw.out && dsm__mr_push(cw.out, key, val) < 0)
+		cw.oom = 1;
+}
+
+/* Combine each key's values emitted by one task in v[start..n). */
+static void combine_segment(struct mr_vec *v, size_t start, key_cmp_t cmp,
+			    combiner_t comb)
+{
+	size_t w = start;
+
+	dsm__mr_sort(v->kv + start, v->n - start, cmp);
+	for (size_t i = start, k; i < v->n; i += k) {
+		struct iterator_t it;
+		for (k = 1; i + k < v->n && cmp(v->kv[i].key, v->kv[i + k].key) == 0; k++)
+			;
+		it = (struct iterator_t){ v->kv + i, (int)k, 0 };
+		v->kv[w].key = v->kv[i].key;
+		v->kv[w].val = comb(&it);
+		w++;
+	}
+	v->n = w;
+}
+
+static void end_task(struct mr_job *j)
+{
+	for (int i = 0; i < cw.ntouched; i++) {
+		int p = cw.touched[i];
+		if (j->args->combiner)
+			combine_segment(&cw.parts[p], cw.start[p], j->args->key_cmp,
+					j->args->combiner);
+		cw.parts[p].mark = 0;
+		cw.start[p] = cw.parts[p].n;
+	}
+	cw.ntouched = 0;
+}
+
+static void bind_cpu(struct mr_job *j, int w)
+{
+	cpu_set_t set;
+
+	if (j->args->proc_offset <= 0 && j->args->num_procs <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET((j->args->proc_offset + w) % j->cpus, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void block(size_t n, int workers, int w, size_t *lo, size_t *hi)
+{
+	*lo = n * (size_t)w / (size_t)workers;
+	*hi = n * (size_t)(w + 1) / (size_t)workers;
+}
+
+/* A map worker (in its space). */
+static void map_worker(void *arg)
+{
+	struct mr_job *j = cw.job;
+	int w = (int)(intptr_t)arg;
+	size_t lo, hi;
+
+	bind_cpu(j, w);
+	cw.parts = dsm_det_calloc(MR_PARTS, sizeof(*cw.parts));
+	cw.start = calloc(MR_PARTS, sizeof(*cw.start));
+	cw.touched = calloc(MR_PARTS, sizeof(*cw.touched));
+	if (!cw.parts || !cw.start || !cw.touched)
+		_exit(1);
+	block(j->ntasks, j->nmap, w, &lo, &hi);
+	for (size_t t = lo; t < hi; t++) {
+		map_args_t task = j->tasks[t];
+		cw.task = &task;
+		j->args->map(&task);
+		end_task(j);
+	}
+	cw.task = NULL;
+	for (int p = 0; p < MR_PARTS; p++)
+		dsm__mr_sort(cw.parts[p].kv, cw.parts[p].n, j->args->key_cmp);
+	if (cw.oom)
+		_exit(1);
+	j->map_out[w] = cw.parts;
+}
+
+/* Every map worker's pairs of partition p, in worker order, sorted. */
+static int gather(struct mr_job *j, int p, struct mr_vec *all)
+{
+	memset(all, 0, sizeof(*all));
+	for (int w = 0; w < j->nmap; w++) {
+		const struct mr_vec *v = &j->map_out[w][p];
+		for (size_t i = 0; i < v->n; i++)
+			if (dsm__mr_push(all, v->kv[i].key, v->kv[i].val) < 0)
+				return -ENOMEM;
+	}
+	dsm__mr_sort(all->kv, all->n, j->args->key_cmp);
+	return 0;
+}
+
+static void reduce_partition(struct mr_job *j, const struct mr_vec *all)
+{
+	for (size_t i = 0, k; i < all->n; i += k) {
+		struct iterator_t it;
+		for (k = 1; i + k < all->n &&
+			    j->args->key_cmp(all->kv[i].key, all->kv[i + k].key) == 0; k++)
+			;
+		it = (struct iterator_t){ all->kv + i, (int)k, 0 };
+		if (j->args->reduce) {
+			j->args->reduce(all->kv[i].key, &it);
+		} else {
+			void *v;
+			while (iter_next(&it, &v))
+				emit(all->kv[i].key, v);
+		}
+	}
+}
+
+/* A reduce worker (in its space). */
+static void reduce_worker(void *arg)
+{
+	struct mr_job *j = cw.job;
+	int w = (int)(intptr_t)arg;
+	size_t lo, hi;
+	struct mr_vec all;
+
+	bind_cpu(j, w);
+	cw.out = dsm_det_calloc(1, sizeof(*cw.out));
+	if (!cw.out)
+		_exit(1);
+	block(MR_PARTS, j->nred, w, &lo, &hi);
+	for (size_t p = lo; p < hi; p++) {
+		if (gather(j, (int)p, &all) < 0)
+			_exit(1);
+		reduce_partition(j, &all);
+		dsm_det_free(all.kv);
+	}
+	if (cw.oom)
+		_exit(1);
+	j->red_out[w] = cw.out;
+}
+
+static int run_round(struct mr_job *j, int n, void (*fn)(void *), const char *what)
+{
+	int rc = 0;
+
+	for (int w = 0; w < n && rc >= 0; w++)
+		rc = dsm_det_spawn(j->det, fn, (void *)(intptr_t)w);
+	if (rc >= 0 || rc == -EBUSY)
+		rc = dsm_det_join(j->det);
+	else
+		dsm_det_join(j->det);
+	if (rc < 0)
+		fprintf(stderr, "map_reduce: %s phase failed: %s (%s)\n", what,
+			dsm_det_strerror(rc), dsm_det_errmsg(j->det));
+	return rc;
+}
+
+/* All reduce outputs in partition order, stably sorted, into result. */
+static int final_merge(struct mr_job *j)
+{
+	size_t total = 0, k = 0;
+	keyval_t *res;
+
+	for (int w = 0; w < j->nred; w++)
+		total += j->red_out[w] ? j->red_out[w]->n : 0;
+	res = malloc((total ? total : 1) * sizeof(*res));
+	if (!res)
+		return -ENOMEM;
+	for (int w = 0; w < j->nred; w++)
+		for (size_t i = 0; j->red_out[w] && i < j->red_out[w]->n; i++)
+			res[k++] = j->red_out[w]->kv[i];
+	dsm__mr_sort(res, total, j->args->key_cmp);
+	j->args->result->data = res;
+	j->args->result->length = (int)total;
+	return 0;
+}
+
+static int split(struct mr_job *j)
+{
+	map_reduce_args_t *a = j->args;
+	splitter_t sp = a->splitter ? a->splitter : array_splitter;
+	int chunk = (a->L1_cache_size > 0 ? a->L1_cache_size : MR_DEFAULT_CHUNK) /
+		    a->unit_size;
+	size_t cap = 0;
+	map_args_t t;
+
+	if (chunk <= 0)
+		chunk = 1;
+	while (memset(&t, 0, sizeof(t)), sp(a->task_data, chunk, &t)) {
+		if (j->ntasks == cap) {
+			map_args_t *p = realloc(j->tasks, (cap = cap ? 2 * cap : 64) * sizeof(t));
+			if (!p)
+				return -ENOMEM;
+			j->tasks = p;
+		}
+		if (a->locator)
+			(void)a->locator(&t); /* one locality group: a hint only */
+		j->tasks[j->ntasks++] = t;
+	}
+	return 0;
+}
+
+static int workers(int asked, int cpus, int procs)
+{
+	int n = asked > 0 ? asked : (procs > 0 ? procs : cpus);
+
+	return n > DSM_MR_MAX_WORKERS ? DSM_MR_MAX_WORKERS : n;
+}
+
+/* The process's context (opened by the first job, closed by
+ * map_reduce_finalize), with the input array in the scope for this job
+ * when the array splitter is used (a map may write to its input). Memory
+ * the program allocated with dsm_det_malloc is in the scope too. */
+static int open_ctx(struct mr_job *j)
+{
+	map_reduce_args_t *a = j->args;
+	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
+				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
+	int rc;
+
+	if (!mr_ctx && (rc = dsm_det_open(&mr_ctx, &o)) < 0)
+		return rc;
+	j->det = mr_ctx;
+	if (!a->splitter && a->task_data && a->data_size > 0 &&
+	    !dsm_det_owns(a->task_data)) {
+		if ((rc = dsm_det_add_range(mr_ctx, a->task_data,
+					    (size_t)a->data_size)) < 0)
+			return rc;
+		j->input_range = 1;
+	}
+	return 0;
+}
+
+/* Give the job's intermediate vectors back to their sub-heaps. */
+static void release_job(struct mr_job *j)
+{
+	for (int w = 0; j->map_out && w < j->nmap; w++) {
+		for (int p = 0; j->map_out[w] && p < MR_PARTS; p++)
+			dsm_det_free(j->map_out[w][p].kv);
+		dsm_det_free(j->map_out[w]);
+	}
+	for (int w = 0; j->red_out && w < j->nred; w++) {
+		if (j->red_out[w])
+			dsm_det_free(j->red_out[w]->kv);
+		dsm_det_free(j->red_out[w]);
+	}
+	dsm_det_free(j->map_out);
+	dsm_det_free(j->red_out);
+	if (j->input_range)
+		dsm_det_remove_range(j->det, j->args->task_data);
+}
+
+static int check_args(map_reduce_args_t *a, int cpus)
+{
+	if (!a || !a->map || !a->key_cmp || a->unit_size <= 0 || !a->result)
+		return -EINVAL;
+	if (!a->splitter && (!a->task_data || a->data_size < 0))
+		return -EINVAL;
+	if (a->num_procs > cpus)
+		return -EINVAL;
+	return 0;
+}
+
+static int run_job(struct mr_job *j)
+{
+	int rc;
+
+	if ((rc = open_ctx(j)) < 0 || (rc = split(j)) < 0)
+		return rc;
+	j->nmap = workers(j->args->num_map_threads, j->cpus, j->args->num_procs);
+	if ((size_t)j->nmap > j->ntasks)
+		j->nmap = j->ntasks ? (int)j->ntasks : 1;
+	j->nred = workers(j->args->num_reduce_threads, j->cpus, j->args->num_procs);
+	j->map_out = dsm_det_calloc((size_t)j->nmap, sizeof(*j->map_out));
+	j->red_out = dsm_det_calloc((size_t)j->nred, sizeof(*j->red_out));
+	if (!j->map_out || !j->red_out)
+		return -ENOMEM;
+	if ((rc = run_round(j, j->nmap, map_worker, "map")) < 0)
+		return rc;
+	for (int w = 0; w < j->nmap; w++)
+		if (!j->map_out[w])
+			return -EPROTO;
+	if ((rc = run_round(j, j->nred, reduce_worker, "reduce")) < 0)
+		return rc;
+	return final_merge(j);
+}
+
+int map_reduce(map_reduce_args_t *args)
+{
+	struct mr_job j;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	j.args = args;
+	j.cpus = cpus > 0 ? (int)cpus : 1;
+	if ((rc = check_args(args, j.cpus)) < 0) {
+		fprintf(stderr, "map_reduce: invalid arguments (map, key_cmp, "
+			"unit_size > 0, result and task_data are required; "
+			"num_procs <= %d)\n", j.cpus);
+		return rc;
+	}
+	memset(&cw, 0, sizeof(cw));
+	cw.job = &j;
+	rc = run_job(&j);
+	release_job(&j);
+	if (rc < 0 && rc != DSM_EDETCONFLICT && rc != DSM_EDETCHILD)
+		fprintf(stderr, "map_reduce: %s\n", dsm_det_strerror(rc));
+	free(j.tasks);
+	memset(&cw, 0, sizeof(cw));
+	return rc < 0 ? -1 : 0;
+}

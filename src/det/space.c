@@ -1,0 +1,509 @@
+/*
+ * space.c — deterministic contexts and their spaces.
+ *
+ * A round: dsm_det_spawn() forks one child per space (the parent starts
+ * tracking its own scope writes at the first spawn of the round, unless
+ * told not to); each child tracks its writes, runs fn, encodes a diff per
+ * written page into a memfd the parent created for it and _exit(0)s;
+ * dsm_det_join() waits for the children in creation order, maps and checks
+ * each diff set, and merges them (merge.c). A child that dies, or exits
+ * without having returned from fn, is reported with its id and signal or
+ * status and its partial diff set is discarded.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "det/det.h"
+#include "core/node.h"
+#include "vm/diff.h"
+#include "vm/vm.h"
+
+#define SET_INITIAL (64 * 1024)
+
+static char open_errmsg[512];
+
+void dsm__det_errf(struct dsm_det *d, const char *fmt, ...)
+{
+	va_list ap;
+	char *buf = d ? d->errmsg : open_errmsg;
+	size_t cap = d ? sizeof(d->errmsg) : sizeof(open_errmsg);
+
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
+const char *dsm_det_errmsg(const dsm_det_t *d)
+{
+	const char *m = d ? d->errmsg : open_errmsg;
+	return m[0] ? m : "no error";
+}
+
+const char *dsm_det_strerror(int err)
+{
+	switch (err) {
+	case DSM_EDETCONFLICT:
+		return "write-write conflict between deterministic spaces "
+		       "(dsm_det_conflicts lists them)";
+	case DSM_EDETCHILD:
+		return "a deterministic space crashed or exited without "
+		       "returning (dsm_det_errmsg names it)";
+	default:
+		return dsm_strerror(err);
+	}
+}
+
+/* DSM_DET_* variables, parsed by core/env.c. */
+static int load_env(struct dsm_config *c)
+{
+	static const char *const names[] = { "DSM_DET_CONFLICT", "DSM_DET_HEAP",
+					     "DSM_DET_DELAY_US" };
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (dsm__env_load_one(c, names[i], &why) < 0) {
+			dsm__det_errf(NULL, "%s", why ? why : names[i]);
+			return DSM_ECONFIG;
+		}
+	return 0;
+}
+
+/* An explicit range: not empty, no wrap, mapped, outside the DSM region
+ * and the arena, not overlapping an earlier range. */
+static int check_range(struct dsm_det *d, const struct dsm_det_range *r)
+{
+	uintptr_t a = (uintptr_t)r->addr, pg = d->page;
+	uintptr_t s = a & ~(pg - 1), e;
+	struct dsm_node *n = dsm__node;
+
+	if (!r->addr || r->len == 0 || a + r->len < a)
+		return -EINVAL;
+	e = (a + r->len + pg - 1) & ~(pg - 1);
+	if (msync((void *)s, e - s, MS_ASYNC) < 0)
+		return -EFAULT;
+	if (n && n->region && (const unsigned char *)s < n->region->app + n->region->size &&
+	    (const unsigned char *)e > n->region->app)
+		return -EINVAL;
+	for (int i = 0; i < d->nranges; i++) {
+		uintptr_t rs = (uintptr_t)d->ranges[i].start;
+		if (s < rs + d->ranges[i].len && e > rs)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_ranges(struct dsm_det *d, const struct dsm_det_options *o)
+{
+	int rc = dsm__det_range_init(&d->ranges[0], d->arena, d->arena_size, d->page);
+
+	if (rc < 0)
+		return rc;
+	d->nranges = 1;
+	if (o && o->nranges > DET_MAX_RANGES - 1)
+		return -EINVAL;
+	for (size_t i = 0; o && i < o->nranges; i++) {
+		if ((rc = check_range(d, &o->ranges[i])) < 0) {
+			dsm__det_errf(NULL, "scope range %zu [%p, +%zu) is invalid: %s",
+				      i, o->ranges[i].addr, o->ranges[i].len,
+				      rc == -EFAULT ? "not mapped"
+						    : "empty, wrapping, in the DSM region "
+						      "or overlapping another range");
+			return rc;
+		}
+		rc = dsm__det_range_init(&d->ranges[d->nranges], o->ranges[i].addr,
+					 o->ranges[i].len, d->page);
+		if (rc < 0)
+			return rc;
+		d->nranges++;
+	}
+	return 0;
+}
+
+static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
+		      const struct dsm_config *c)
+{
+	size_t size = o && o->heap_size ? o->heap_size : c->det_heap;
+	size_t unit = 128 * d->page;
+
+	size = (size + unit - 1) / unit * unit;
+	if (size < unit)
+		return -EINVAL;
+	d->arena = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->arena == MAP_FAILED) {
+		d->arena = NULL;
+		return -ENOMEM;
+	}
+	d->arena_size = size;
+	d->slot_size = size / 2 / (DET_MAX_SLOTS + 1);
+	d->slot_size &= ~(d->page - 1);
+	return 0;
+}
+
+static void free_ctx(struct dsm_det *d)
+{
+	dsm__det_tracker_close(&d->trk);
+	for (int i = 0; i < d->nranges; i++)
+		dsm__det_range_close(&d->ranges[i]);
+	if (d->arena)
+		munmap(d->arena, d->arena_size);
+	free(d->conf);
+	munmap(d, sizeof(*d));
+}
+
+/* The context gets pages of its own: the SIGSEGV handler writes to it, so
+ * it must never share a page with a scope range (an explicit range widened
+ * to pages could cover a malloc'd context). */
+static struct dsm_det *alloc_ctx(void)
+{
+	void *p = mmap(NULL, sizeof(struct dsm_det), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int dsm_det_open(dsm_det_t **out, const struct dsm_det_options *opt)
+{
+	struct dsm_config cfg;
+	struct dsm_det *d;
+	int rc;
+
+	open_errmsg[0] = '\0';
+	memset(&cfg, 0, sizeof(cfg));
+	if (!out)
+		return -EINVAL;
+	if ((rc = load_env(&cfg)) < 0)
+		return rc;
+	if (!(d = alloc_ctx()))
+		return -ENOMEM;
+	d->page = (size_t)sysconf(_SC_PAGESIZE);
+	d->policy = opt && opt->policy != DSM_DET_POLICY_ENV ? opt->policy : cfg.det_conflict;
+	d->flags = opt ? opt->flags : 0;
+	d->delay_us = cfg.det_delay_us;
+	if (d->policy < DSM_DET_POLICY_ERROR || d->policy > DSM_DET_POLICY_LAST)
+		rc = -EINVAL;
+	else if ((rc = open_arena(d, opt, &cfg)) == 0 && (rc = open_ranges(d, opt)) == 0 &&
+		 (rc = dsm__det_tracker_init(&d->trk, d->ranges, d->nranges, d->page)) == 0)
+		rc = dsm__det_handler_install();
+	if (rc < 0) {
+		free_ctx(d);
+		return rc;
+	}
+	dsm__det_heap_bind(d, -1, DSM_DET_PARENT);
+	dsm__det_register(d);
+	*out = d;
+	return 0;
+}
+
+/* Child side: make room for need more bytes in the mapped diff set. */
+static int set_reserve(int fd, unsigned char **map, size_t *cap, size_t used,
+		       size_t need)
+{
+	size_t ncap = *cap;
+	void *p;
+
+	if (used + need <= *cap)
+		return 0;
+	while (ncap < used + need)
+		ncap *= 2;
+	if (ftruncate(fd, (off_t)ncap) < 0)
+		return -errno;
+	p = mremap(*map, *cap, ncap, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return -errno;
+	*map = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* Child side: encode a diff of every written page into the memfd. */
+static int write_set(struct det_tracker *t, int fd, int id)
+{
+	size_t cap = SET_INITIAL, used = sizeof(struct det_set_hdr);
+	size_t maxd = dsm__diff_max_size(t->page), n = atomic_load(&t->nwritten);
+	unsigned char *map;
+	struct det_set_hdr *h;
+	uint64_t nrecs = 0;
+
+	if (ftruncate(fd, (off_t)cap) < 0)
+		return -errno;
+	map = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = t->written[i];
+		struct det_rec rec = { (uint64_t)(uintptr_t)dsm__det_page_addr(t, w), 0, 0 };
+		ssize_t len;
+		if (dsm__diff_same(dsm__det_twin_addr(t, w), dsm__det_page_addr(t, w), t->page))
+			continue;
+		if (set_reserve(fd, &map, &cap, used, sizeof(rec) + maxd + 8) < 0)
+			return -ENOMEM;
+		len = dsm__diff_encode(dsm__det_twin_addr(t, w), dsm__det_page_addr(t, w),
+				       t->page, map + used + sizeof(rec), maxd);
+		if (len < 0)
+			return (int)len;
+		rec.len = (uint32_t)len;
+		memcpy(map + used, &rec, sizeof(rec));
+		used += (sizeof(rec) + (size_t)len + 7) & ~(size_t)7;
+		nrecs++;
+	}
+	h = (struct det_set_hdr *)map;
+	*h = (struct det_set_hdr){ DET_SET_MAGIC, DET_SET_VERSION, id, 0, nrecs, used, n };
+	__atomic_store_n(&h->complete, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Test hook: sleep a pseudo-random time so children finish in any order. */
+static void random_delay(int max_us)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	if (max_us <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	x = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 20);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	usleep((useconds_t)(x % (uint64_t)max_us));
+}
+
+static void child_main(struct dsm_det *d, struct det_space *s,
+		       void (*fn)(void *), void *arg)
+{
+	struct det_tracker *t = &d->trk;
+
+	dsm__det_handler_child();
+	dsm__det_tracker_reset(t); /* forget the parent's twins */
+	t->space_id = s->id;
+	dsm__det_heap_bind(d, s->slot, s->id);
+	if (dsm__det_track_start(t) < 0)
+		_exit(121);
+	random_delay(d->delay_us);
+	fn(arg);
+	dsm__det_track_stop(t);
+	_exit(write_set(t, s->fd, s->id) < 0 ? 122 : 0);
+}
+
+/* Parent side: start tracking its own writes at the first spawn. */
+static int round_begin(struct dsm_det *d)
+{
+	int rc;
+
+	d->nconf = 0;
+	d->errmsg[0] = '\0';
+	if ((d->flags & DSM_DET_F_NO_PARENT_TRACKING) || d->tracking_parent)
+		return 0;
+	dsm__det_tracker_reset(&d->trk);
+	if ((rc = dsm__det_track_start(&d->trk)) < 0)
+		return rc;
+	d->tracking_parent = 1;
+	return 0;
+}
+
+int dsm_det_spawn(dsm_det_t *d, void (*fn)(void *), void *arg)
+{
+	struct det_space *s;
+	int rc;
+
+	if (!d || !fn)
+		return -EINVAL;
+	if (d->nspaces >= DET_MAX_SLOTS)
+		return -EBUSY;
+	if (d->nspaces == 0 && (rc = round_begin(d)) < 0)
+		return rc;
+	s = &d->spaces[d->nspaces];
+	memset(s, 0, sizeof(*s));
+	s->id = d->next_id;
+	s->slot = d->nspaces;
+	s->fd = memfd_create("dsm_det_space", MFD_CLOEXEC);
+	if (s->fd < 0)
+		return -errno;
+	fflush(NULL);
+	s->pid = fork();
+	if (s->pid < 0) {
+		rc = -errno;
+		close(s->fd);
+		return rc;
+	}
+	if (s->pid == 0)
+		child_main(d, s, fn, arg);
+	d->nspaces++;
+	d->next_id++;
+	d->stats.spaces++;
+	return s->id;
+}
+
+/* Describe how a child ended if it did not complete; 0 if it did. */
+static int child_failed(struct dsm_det *d, const struct det_space *s, char *buf,
+			size_t cap)
+{
+	const struct det_set_hdr *h = (const void *)s->set;
+	int complete = s->setlen >= sizeof(*h) && h->magic == DET_SET_MAGIC &&
+		       __atomic_load_n(&h->complete, __ATOMIC_ACQUIRE) == 1;
+
+	if (WIFSIGNALED(s->wstatus)) {
+		snprintf(buf, cap, "space %d (pid %d) was killed by signal %d (%s)",
+			 s->id, (int)s->pid, WTERMSIG(s->wstatus),
+			 strsignal(WTERMSIG(s->wstatus)));
+		return 1;
+	}
+	if (!complete || WEXITSTATUS(s->wstatus) != 0) {
+		snprintf(buf, cap, "space %d (pid %d) exited with status %d without "
+			 "returning from its function", s->id, (int)s->pid,
+			 WEXITSTATUS(s->wstatus));
+		return 1;
+	}
+	(void)d;
+	return 0;
+}
+
+/* Parent side: wait for space s and map its diff set. */
+static int collect(struct dsm_det *d, struct det_space *s, char *why, size_t cap)
+{
+	struct stat st;
+	const char *bad = NULL;
+
+	while (waitpid(s->pid, &s->wstatus, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (fstat(s->fd, &st) == 0 && st.st_size > 0) {
+		s->setlen = (size_t)st.st_size;
+		s->set = mmap(NULL, s->setlen, PROT_READ, MAP_SHARED, s->fd, 0);
+		if (s->set == MAP_FAILED) {
+			s->set = NULL;
+			s->setlen = 0;
+		}
+	}
+	if (child_failed(d, s, why, cap))
+		return DSM_EDETCHILD;
+	if (dsm__det_set_check(d, s, &bad) < 0) {
+		snprintf(why, cap, "space %d sent a malformed diff set: %s", s->id, bad);
+		return -EPROTO;
+	}
+	s->ok = 1;
+	d->stats.diff_bytes += ((const struct det_set_hdr *)s->set)->used;
+	d->stats.pages_twinned += ((const struct det_set_hdr *)s->set)->twinned;
+	return 0;
+}
+
+static void release_spaces(struct dsm_det *d)
+{
+	for (int i = 0; i < d->nspaces; i++) {
+		struct det_space *s = &d->spaces[i];
+		if (s->set)
+			munmap((void *)s->set, s->setlen);
+		close(s->fd);
+	}
+	d->nspaces = 0;
+}
+
+int dsm_det_join(dsm_det_t *d)
+{
+	int rc = 0, mrc;
+	char why[512];
+
+	if (!d)
+		return -EINVAL;
+	for (int i = 0; i < d->nspaces; i++) {
+		int r = collect(d, &d->spaces[i], why, sizeof(why));
+		if (r < 0 && rc == 0) {
+			rc = r;
+			dsm__det_errf(d, "%s", why);
+		}
+	}
+	mrc = dsm__det_merge(d);
+	release_spaces(d);
+	d->stats.rounds++;
+	return rc ? rc : mrc;
+}
+
+int dsm_det_close(dsm_det_t *d)
+{
+	if (!d)
+		return 0;
+	for (int i = 0; i < d->nspaces; i++) {
+		int st;
+		kill(d->spaces[i].pid, SIGKILL);
+		waitpid(d->spaces[i].pid, &st, 0);
+	}
+	release_spaces(d);
+	if (d->tracking_parent)
+		dsm__det_track_stop(&d->trk);
+	dsm__det_unregister(d);
+	dsm__det_heap_unbind(d);
+	free_ctx(d);
+	return 0;
+}
+
+/* Resize the tracker after the ranges changed (between rounds). */
+static int retrack(struct dsm_det *d)
+{
+	dsm__det_tracker_close(&d->trk);
+	return dsm__det_tracker_init(&d->trk, d->ranges, d->nranges, d->page);
+}
+
+int dsm_det_add_range(dsm_det_t *d, void *addr, size_t len)
+{
+	struct dsm_det_range r = { addr, len };
+	int rc;
+
+	if (!d)
+		return -EINVAL;
+	if (d->nspaces || d->tracking_parent)
+		return -EBUSY;
+	if (d->nranges == DET_MAX_RANGES)
+		return -ENOSPC;
+	if ((rc = check_range(d, &r)) < 0)
+		return rc;
+	rc = dsm__det_range_init(&d->ranges[d->nranges], addr, len, d->page);
+	if (rc < 0)
+		return rc;
+	d->nranges++;
+	return retrack(d);
+}
+
+int dsm_det_remove_range(dsm_det_t *d, void *addr)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(d ? d->page - 1 : 0);
+
+	if (!d)
+		return -EINVAL;
+	if (d->nspaces || d->tracking_parent)
+		return -EBUSY;
+	for (int i = 1; i < d->nranges; i++) {
+		if ((uintptr_t)d->ranges[i].start != a)
+			continue;
+		dsm__det_range_close(&d->ranges[i]);
+		memmove(&d->ranges[i], &d->ranges[i + 1],
+			(size_t)(d->nranges - i - 1) * sizeof(d->ranges[0]));
+		d->nranges--;
+		return retrack(d);
+	}
+	return -ENOENT;
+}
+
+size_t dsm_det_conflicts(const dsm_det_t *d, const struct dsm_det_conflict **list)
+{
+	if (list)
+		*list = d ? d->conf : NULL;
+	return d ? d->nconf : 0;
+}
+
+int dsm_det_stats(const dsm_det_t *d, struct dsm_det_stats *out)
+{
+	if (!d || !out)
+		return -EINVAL;
+	*out = d->stats;
+	return 0;
+}
