@@ -246,7 +246,7 @@ static int post_copy(struct dsm_node *n, struct mpi *t, int dst,
 
 	if (!buf)
 		return -ENOMEM;
-	if (m->length)
+	if (m->length && payload)
 		memcpy(buf + DSM_WIRE_HDR_SIZE, payload, m->length);
 	return post(n, t, dst, m, buf, cap);
 }

@@ -14,49 +14,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "internal.h"
 #include "lrc.h"
 #include "proto.h"
 #include "vm/diff.h"
 
 #define SLICE_NS 100000000ull
 
-#ifndef NDEBUG
-#define TRANSITION(pg, ev)                                                  \
-	do {                                                               \
-		int next_ = dsm__page_next((pg)->state, (ev));             \
-		if (next_ < 0) {                                           \
-			dsm__write_str("dsm: illegal lrc page transition\n"); \
-			__builtin_trap();                                  \
-		}                                                          \
-		(pg)->state = (uint8_t)next_;                              \
-	} while (0)
-#else
-#define TRANSITION(pg, ev) ((pg)->state = (uint8_t)dsm__page_next((pg)->state, (ev)))
-#endif
-
-static void ob_add(struct lrc_outbox *ob, int dst, uint16_t type, uint64_t a0,
-		   uint64_t a1, uint64_t a2)
-{
-	if (ob->len >= LRC_OUTBOX_MAX)
-		return; /* callers flush before this can happen */
-	ob->e[ob->len].dst = dst;
-	ob->e[ob->len].m = (struct dsm_msg){ .type = type, .arg = { a0, a1, a2 } };
-	ob->len++;
-}
-
-/* Send everything queued; the first error is returned. */
-int dsm__lrc_flush(struct dsm_node *n, struct lrc_outbox *ob)
-{
-	int err = 0;
-
-	for (int i = 0; i < ob->len; i++) {
-		int e = dsm__send(n, ob->e[i].dst, &ob->e[i].m);
-		if (e && !err)
-			err = e;
-	}
-	ob->len = 0;
-	return err;
-}
+#define TRANSITION DSM_TRANSITION
+#define set_prot dsm__proto_set_prot
 
 /* Page entry, initialised on first use: a valid read-only copy (every
  * node starts with the same zero pages). Caller holds the lock. */
@@ -73,13 +39,6 @@ struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p)
 	if (r->map_resets == 0)
 		pg->prot = PROT_READ;
 	return pg;
-}
-
-static int set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg)
-{
-	int want = dsm__page_state_prot(pg->state);
-
-	return pg->prot == want ? 0 : dsm__vm_protect(n->region, p, 1, want);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -137,7 +96,7 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 
 /* Ask every writer named in p's unrequested notices for its diffs, one
  * request per writer covering its interval range. Caller holds the lock. */
-int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct lrc_outbox *ob)
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
@@ -157,7 +116,7 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct lrc_outbox *ob)
 	for (int j = 0; j < n->count; j++) {
 		if (!hi[j])
 			continue;
-		ob_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
 		sent++;
 	}
 	lp->replies_left = (uint16_t)(lp->replies_left + sent);
@@ -204,7 +163,7 @@ static int allows(const struct dsm_page *pg, int want_write)
 int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 {
 	struct dsm_region *r = n->region;
-	struct lrc_outbox ob = { 0 };
+	struct dsm_outbox ob = { 0 };
 	uint64_t t0 = dsm__now_ns(), limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
 	int err = 0, counted = 0;
 
@@ -232,7 +191,7 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 			dsm__lrc_fetch_start(n, p, &ob);
 		seq = atomic_load(&pg->wait_seq);
 		pthread_mutex_unlock(&r->lock);
-		if ((err = dsm__lrc_flush(n, &ob)))
+		if ((err = dsm__outbox_flush(n, &ob)))
 			return err;
 		dsm__page_wait(pg, seq, 0, SLICE_NS);
 		if (dsm__now_ns() - t0 > limit)

@@ -91,8 +91,8 @@ struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p);
 int dsm__lrc_flush_twin(struct dsm_node *n, size_t p);
 /* Send diff requests for page p's pending notices (caller holds the lock;
  * messages are sent after it drops it: ob). Returns requests queued. */
-struct lrc_outbox;
-int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct lrc_outbox *ob);
+struct dsm_outbox;
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob);
 void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			   int prot);
 
@@ -109,16 +109,5 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write);
 int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__lrc_init(struct dsm_node *n);
 void dsm__lrc_fini(struct dsm_node *n);
-
-/* Messages built under the lock, sent after it (no malloc: fault path). */
-#define LRC_OUTBOX_MAX (DSM_MAX_NODES + 4)
-struct lrc_outbox {
-	int len;
-	struct {
-		int dst;
-		struct dsm_msg m;
-	} e[LRC_OUTBOX_MAX];
-};
-int dsm__lrc_flush(struct dsm_node *n, struct lrc_outbox *ob);
 
 #endif /* DSM_PROTO_LRC_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "internal.h"
 #include "lrc.h"
 #include "proto.h"
 
@@ -546,22 +547,22 @@ static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p
 static int validate_all(struct dsm_node *n)
 {
 	struct lrc_state *st = LS(n);
-	struct lrc_outbox ob = { 0 };
+	struct dsm_outbox ob = { 0 };
 	int err = 0;
 
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t p = 0; p < n->region->npages && !err; p++) {
 		if (!st->pages[p].pending || st->pages[p].replies_left)
 			continue;
-		if (ob.len + n->count >= LRC_OUTBOX_MAX) {
+		if (ob.len + n->count >= DSM_OUTBOX_MAX) {
 			pthread_mutex_unlock(&n->region->lock);
-			err = dsm__lrc_flush(n, &ob);
+			err = dsm__outbox_flush(n, &ob);
 			pthread_mutex_lock(&n->region->lock);
 		}
 		dsm__lrc_fetch_start(n, p, &ob);
 	}
 	pthread_mutex_unlock(&n->region->lock);
-	err = dsm__lrc_flush(n, &ob) ?: err;
+	err = dsm__outbox_flush(n, &ob) ?: err;
 	for (size_t p = 0; p < n->region->npages && !err; p++) {
 		pthread_mutex_lock(&n->region->lock);
 		while (st->pages[p].replies_left && !(err = atomic_load(&n->failed))) {

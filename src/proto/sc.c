@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "core/node.h"
+#include "internal.h"
 #include "proto.h"
 #include "vm/vm.h"
 
@@ -27,7 +28,6 @@
 #define MODE_WRITE 2
 #define MAX_HOLD_NS 10000000ull  /* serve queued requests after 10 ms anyway */
 #define SLICE_NS 100000000ull    /* waiting faults re-check failure */
-#define OUTBOX_MAX (DSM_MAX_NODES + 4)
 
 /* A request this node cannot serve yet. */
 struct sc_req {
@@ -43,55 +43,11 @@ struct sc_state {
 	unsigned char *snap; /* page snapshot for the service thread's sends */
 };
 
-/* Messages built under the lock, sent after it. */
-struct outbox {
-	int len;
-	struct {
-		int dst;
-		struct dsm_msg m;
-	} e[OUTBOX_MAX];
-};
-
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
 static uint64_t bit(int node) { return 1ull << node; }
 
-#ifndef NDEBUG
-#define TRANSITION(pg, ev)                                                  \
-	do {                                                               \
-		int next_ = dsm__page_next((pg)->state, (ev));             \
-		if (next_ < 0) {                                           \
-			dsm__write_str("dsm: illegal page transition\n");  \
-			__builtin_trap();                                  \
-		}                                                          \
-		(pg)->state = (uint8_t)next_;                              \
-	} while (0)
-#else
-#define TRANSITION(pg, ev) ((pg)->state = (uint8_t)dsm__page_next((pg)->state, (ev)))
-#endif
-
-static void ob_add(struct outbox *ob, int dst, uint16_t type, uint64_t a0,
-		   uint64_t a1, uint64_t a2)
-{
-	if (ob->len >= OUTBOX_MAX)
-		return; /* cannot happen: at most one fan-out per event */
-	ob->e[ob->len].dst = dst;
-	ob->e[ob->len].m = (struct dsm_msg){ .type = type, .arg = { a0, a1, a2 } };
-	ob->len++;
-}
-
-/* Send everything queued; the first error fails the job. */
-static int ob_flush(struct dsm_node *n, struct outbox *ob)
-{
-	int err = 0;
-
-	for (int i = 0; i < ob->len; i++) {
-		int e = dsm__send(n, ob->e[i].dst, &ob->e[i].m);
-		if (e && !err)
-			err = e;
-	}
-	ob->len = 0;
-	return err;
-}
+#define TRANSITION DSM_TRANSITION
+#define set_prot dsm__proto_set_prot
 
 /* The page entry, initialised on first use: node 0 starts as the owner
  * of every page (read-only, so its first write is a local upgrade), the others with no copy and node 0 as the
@@ -117,16 +73,6 @@ static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 	return pg;
 }
 
-/* Set state-derived protection for page p. */
-static int set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg)
-{
-	int want = dsm__page_state_prot(pg->state);
-
-	if (pg->prot == want)
-		return 0;
-	return dsm__vm_protect(n->region, p, 1, want);
-}
-
 /* ---------------- fault path (SIGSEGV handler context) ---------------- */
 
 /* Does the page's state allow the access? */
@@ -139,7 +85,7 @@ static int allows(const struct dsm_page *pg, int want_write)
 
 /* Owner of a read-shared page wants to write: invalidate the copies. */
 static void start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			  struct outbox *ob)
+			  struct dsm_outbox *ob)
 {
 	uint64_t cs = pg->copyset & ~bit(n->id);
 
@@ -153,23 +99,23 @@ static void start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	pg->acks_left = (uint16_t)__builtin_popcountll(cs);
 	for (int d = 0; d < n->count; d++)
 		if (cs & bit(d))
-			ob_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
+			dsm__outbox_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
 	DSM_STAT_ADD(n, invalidations_sent, pg->acks_left);
 }
 
 /* Start the fetch a fault needs. Caller holds the lock; pending is NONE. */
 static void start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			int want_write, struct outbox *ob)
+			int want_write, struct dsm_outbox *ob)
 {
 	if (want_write == 1 && (pg->flags & DSM_PGF_OWNER)) {
 		start_upgrade(n, p, pg, ob);
 	} else if (want_write == 1) {
 		pg->pending = DSM_PEND_WRITE;
-		ob_add(ob, pg->prob_owner, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
+		dsm__outbox_add(ob, pg->prob_owner, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
 		pg->prob_owner = (int16_t)n->id; /* arrow: we are next */
 	} else {
 		pg->pending = DSM_PEND_READ;
-		ob_add(ob, pg->prob_owner, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
+		dsm__outbox_add(ob, pg->prob_owner, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
 	}
 }
 
@@ -190,7 +136,7 @@ static void count_fault(struct dsm_node *n, int want_write)
 static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 {
 	struct dsm_region *r = n->region;
-	struct outbox ob = { 0 };
+	struct dsm_outbox ob = { 0 };
 	uint64_t t0 = dsm__now_ns(), spin = 0; /* the service thread spins */
 	uint64_t limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
 	int err = 0, counted = 0;
@@ -218,7 +164,7 @@ static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 			continue; /* resolved locally (upgrade, no copies) */
 		seq = atomic_load(&pg->wait_seq);
 		pthread_mutex_unlock(&r->lock);
-		if ((err = ob_flush(n, &ob)))
+		if ((err = dsm__outbox_flush(n, &ob)))
 			return err;
 		dsm__page_wait(pg, seq, spin, SLICE_NS);
 		if (dsm__now_ns() - t0 > limit)
@@ -271,23 +217,26 @@ static void defer(struct dsm_node *n, struct dsm_page *pg, size_t p, int type,
 
 /* Owner sends a read copy; a writable page becomes read-shared. */
 static void serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
-		       int from, struct outbox *ob)
+		       int from, struct dsm_outbox *ob)
 {
+	struct dsm_msg *m;
+
 	TRANSITION(pg, DSM_PEV_SERVE_READ);
 	set_prot(n, p, pg); /* write access revoked before the snapshot */
 	pg->copyset |= bit(from);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
-	ob_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_READ, 0);
-	ob->e[ob->len - 1].m.payload = ST(n)->snap;
-	ob->e[ob->len - 1].m.length = (uint32_t)n->page_size;
+	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_READ, 0);
+	m->payload = ST(n)->snap;
+	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
 }
 
 /* Owner hands the page and its copyset to a writer. */
 static void serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			int from, struct outbox *ob)
+			int from, struct dsm_outbox *ob)
 {
 	uint64_t cs = pg->copyset & ~bit(from) & ~bit(n->id);
+	struct dsm_msg *m;
 
 	/* Revoke access before the snapshot: another application thread may
 	 * be storing to the page right now, and its store must not land after
@@ -298,21 +247,21 @@ static void serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	pg->flags &= (uint8_t)~DSM_PGF_OWNER;
 	pg->copyset = 0;
 	pg->prob_owner = (int16_t)from;
-	ob_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_WRITE, cs);
-	ob->e[ob->len - 1].m.payload = ST(n)->snap;
-	ob->e[ob->len - 1].m.length = (uint32_t)n->page_size;
+	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_WRITE, cs);
+	m->payload = ST(n)->snap;
+	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
 }
 
 /* A read or write request for page p from node `from`. */
 static void on_request(struct dsm_node *n, size_t p, int type, int from,
-		       struct outbox *ob)
+		       struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
 	int write = type == DSM_MSG_SC_WRITE_REQ;
 
 	if (pg->prob_owner != n->id) { /* not ours, not coming to us */
-		ob_add(ob, pg->prob_owner, (uint16_t)type, p, (uint64_t)from, 0);
+		dsm__outbox_add(ob, pg->prob_owner, (uint16_t)type, p, (uint64_t)from, 0);
 		if (write)
 			pg->prob_owner = (int16_t)from;
 		DSM_STAT_ADD(n, forwards, 1);
@@ -344,7 +293,7 @@ static void complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 
 /* Page data arrived: a read copy, or ownership with a copyset. */
 static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
-		   struct outbox *ob)
+		   struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
 	uint64_t cs = m->arg[2] & ~bit(n->id);
@@ -360,7 +309,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 		pg->pending = DSM_PEND_NONE;
 		if (pg->inv_from >= 0) { /* invalidated while in flight */
 			TRANSITION(pg, DSM_PEV_INVALIDATE);
-			ob_add(ob, pg->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
+			dsm__outbox_add(ob, pg->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
 			pg->prob_owner = pg->inv_from;
 			pg->inv_from = -1;
 		}
@@ -381,13 +330,13 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	pg->acks_left = (uint16_t)__builtin_popcountll(cs);
 	for (int d = 0; d < n->count; d++)
 		if (cs & bit(d))
-			ob_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
+			dsm__outbox_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
 	DSM_STAT_ADD(n, invalidations_sent, pg->acks_left);
 	return 0;
 }
 
 /* A writer invalidates our read copy. */
-static int on_inv(struct dsm_node *n, size_t p, int writer, struct outbox *ob)
+static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
 
@@ -404,7 +353,7 @@ static int on_inv(struct dsm_node *n, size_t p, int writer, struct outbox *ob)
 	}
 	if (pg->pending != DSM_PEND_WRITE)
 		pg->prob_owner = (int16_t)writer;
-	ob_add(ob, writer, DSM_MSG_SC_INV_ACK, p, 0, 0);
+	dsm__outbox_add(ob, writer, DSM_MSG_SC_INV_ACK, p, 0, 0);
 	return 0;
 }
 
@@ -430,14 +379,14 @@ static int sc_tick(struct dsm_node *n)
 
 	while (*pp) {
 		struct sc_req *q = *pp;
-		struct outbox ob = { 0 };
+		struct dsm_outbox ob = { 0 };
 		int done = 0;
 
 		pthread_mutex_lock(&r->lock);
 		struct dsm_page *pg = pg_get(n, q->page);
 		if (!(pg->flags & DSM_PGF_OWNER) && pg->pending != DSM_PEND_WRITE) {
 			done = 1; /* page moved on: pass the request along */
-			ob_add(&ob, pg->prob_owner, q->type, q->page, (uint64_t)q->from, 0);
+			dsm__outbox_add(&ob, pg->prob_owner, q->type, q->page, (uint64_t)q->from, 0);
 		} else if (servable(n, pg, dsm__now_ns())) {
 			done = 1;
 			if (q->type == DSM_MSG_SC_WRITE_REQ)
@@ -448,7 +397,7 @@ static int sc_tick(struct dsm_node *n)
 		if (done)
 			pg->ndefer--;
 		pthread_mutex_unlock(&r->lock);
-		ob_flush(n, &ob);
+		dsm__outbox_flush(n, &ob);
 		if (!done) {
 			prev = q;
 			pp = &q->next;
@@ -469,7 +418,7 @@ static int sc_tick(struct dsm_node *n)
 static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
 	struct dsm_region *r = n->region;
-	struct outbox ob = { 0 };
+	struct dsm_outbox ob = { 0 };
 	size_t p = (size_t)m->arg[0];
 	int err = 0;
 
@@ -507,7 +456,7 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 		err = DSM_EPROTO;
 	}
 	pthread_mutex_unlock(&r->lock);
-	ob_flush(n, &ob);
+	dsm__outbox_flush(n, &ob);
 	if (ST(n)->count)
 		sc_tick(n);
 	return err;

@@ -1,0 +1,51 @@
+/*
+ * internal.h — helpers shared by the protocols in src/proto.
+ */
+#ifndef DSM_PROTO_INTERNAL_H
+#define DSM_PROTO_INTERNAL_H
+
+#include <stdint.h>
+
+#include "core/node.h"
+#include "vm/vm.h"
+
+/* Move a page to the state an event leads to; debug builds trap on an
+ * event that is illegal in the page's state (the tables are in page.c). */
+#ifndef NDEBUG
+#define DSM_TRANSITION(pg, ev)                                              \
+	do {                                                               \
+		int next_ = dsm__page_next((pg)->state, (ev));             \
+		if (next_ < 0) {                                           \
+			dsm__write_str("dsm: illegal page transition\n");  \
+			__builtin_trap();                                  \
+		}                                                          \
+		(pg)->state = (uint8_t)next_;                              \
+	} while (0)
+#else
+#define DSM_TRANSITION(pg, ev) \
+	((pg)->state = (uint8_t)dsm__page_next((pg)->state, (ev)))
+#endif
+
+/* Messages built under the region lock and sent after it is dropped, so a
+ * full socket never blocks a thread that holds the page table. Lives on
+ * the stack: usable in the fault path (no malloc). */
+#define DSM_OUTBOX_MAX (DSM_MAX_NODES + 4)
+struct dsm_outbox {
+	int len;
+	struct {
+		int dst;
+		struct dsm_msg m;
+	} e[DSM_OUTBOX_MAX];
+};
+
+/* Queue a message with three arguments; returns the entry (payload unset)
+ * or NULL when full (callers flush before a fan-out could overflow). */
+struct dsm_msg *dsm__outbox_add(struct dsm_outbox *ob, int dst, uint16_t type,
+				uint64_t a0, uint64_t a1, uint64_t a2);
+/* Send everything queued; the first error is returned. Async-signal-safe. */
+int dsm__outbox_flush(struct dsm_node *n, struct dsm_outbox *ob);
+/* Set page p's protection to what its state allows. Caller holds the
+ * region lock. 0 or a negative errno. */
+int dsm__proto_set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg);
+
+#endif /* DSM_PROTO_INTERNAL_H */
