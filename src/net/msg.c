@@ -95,6 +95,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_FIN:
 		return 8192;
 	case DSM_MSG_LOCK_REQ:
+	case DSM_MSG_LRC_DIFF_REQ: /* batched pages: 12 bytes each */
 		return 4096;
 	case DSM_MSG_LOCK_GRANT:
 	case DSM_MSG_LOCK_REL:

@@ -94,29 +94,118 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 	return 0;
 }
 
-/* Ask every writer named in p's unrequested notices for its diffs, one
- * request per writer covering its interval range. Caller holds the lock. */
-int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob)
+static uint32_t get_u32(const unsigned char *p)
 {
-	struct lrc_page *lp = &LS(n)->pages[p];
-	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
-	int sent = 0;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
 
-	memset(hi, 0, sizeof(hi));
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+/* Mark page p's unrequested notices requested; per writer j the range of
+ * their intervals is (lo[j], hi[j]] (hi[j] == 0: none). Returns 0 if some
+ * notice was already requested (then nothing is marked and all == 0). */
+static int collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark)
+{
+	memset(hi, 0, DSM_MAX_NODES * sizeof(*hi));
 	for (struct lrc_notice *q = lp->pending; q; q = q->next) {
 		uint32_t j = q->iv->creator, id = q->iv->id;
-		if (q->requested)
+		if (q->requested) {
+			if (!mark)
+				return 0;
 			continue;
-		q->requested = 1;
+		}
 		if (!hi[j] || id - 1 < lo[j])
 			lo[j] = id - 1;
 		if (id > hi[j])
 			hi[j] = id;
 	}
+	for (struct lrc_notice *q = lp->pending; q && mark; q = q->next)
+		q->requested = 1;
+	return 1;
+}
+
+/* Slot of writer j in the batch, or -1 (not asked for page p, or beyond
+ * the first LRC_BATCH_CREATORS writers asked). */
+static int slot_of(const uint32_t *hi_p, int j)
+{
+	int s = 0;
+
+	if (!hi_p[j])
+		return -1;
+	for (int k = 0; k < j; k++)
+		s += hi_p[k] != 0;
+	return s < LRC_BATCH_CREATORS ? s : -1;
+}
+
+/* Add recently used invalid page q to the requests going to p's writers,
+ * if every writer q needs is among them and has room. */
+static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
+		       struct lrc_batch *b)
+{
+	struct lrc_page *lq = &LS(n)->pages[q];
+	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
+
+	if (lq->replies_left || !lq->pending ||
+	    n->region->pages[q].state != DSM_PAGE_INVALID || !collect(lq, lo, hi, 0))
+		return;
 	for (int j = 0; j < n->count; j++) {
+		int s = hi[j] ? slot_of(hi_p, j) : 0;
+		if (hi[j] && (s < 0 || b->cnt[s] >= LRC_BATCH_PAGES))
+			return;
+	}
+	collect(lq, lo, hi, 1);
+	for (int j = 0; j < n->count; j++) {
+		int s;
 		if (!hi[j])
 			continue;
-		dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		s = slot_of(hi_p, j);
+		put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
+		put_le32(b->t[s] + 12 * b->cnt[s] + 4, lo[j]);
+		put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
+		b->cnt[s]++;
+		lq->replies_left++;
+	}
+}
+
+/*
+ * Ask every writer named in p's unrequested notices for its diffs, one
+ * request per writer covering its interval range. With a batch, each
+ * request also carries other recently fetched pages that need diffs from
+ * the same writers, so a burst of faults costs one round trip. Caller holds
+ * the lock.
+ */
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
+			 struct lrc_batch *b)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
+	int sent = 0;
+
+	collect(lp, lo, hi, 1);
+	if (b) {
+		memset(b->cnt, 0, sizeof(b->cnt));
+		for (uint32_t i = 0; i < LRC_RECENT; i++)
+			if (st->recent[i] != p && st->recent[i] < n->region->npages)
+				batch_page(n, st->recent[i], hi, b);
+	}
+	for (int j = 0; j < n->count; j++) {
+		struct dsm_msg *m;
+		int s = b ? slot_of(hi, j) : -1;
+		if (!hi[j])
+			continue;
+		m = dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		if (m && s >= 0 && b->cnt[s]) {
+			m->payload = b->t[s];
+			m->length = 12 * b->cnt[s];
+		}
 		sent++;
 	}
 	lp->replies_left = (uint16_t)(lp->replies_left + sent);
@@ -164,6 +253,7 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 {
 	struct dsm_region *r = n->region;
 	struct dsm_outbox ob = { 0 };
+	struct lrc_batch batch;
 	uint64_t t0 = dsm__now_ns(), limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
 	int err = 0, counted = 0;
 
@@ -188,7 +278,7 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 			break;
 		}
 		if (!LS(n)->pages[p].replies_left)
-			dsm__lrc_fetch_start(n, p, &ob);
+			dsm__lrc_fetch_start(n, p, &ob, &batch);
 		seq = atomic_load(&pg->wait_seq);
 		pthread_mutex_unlock(&r->lock);
 		if ((err = dsm__outbox_flush(n, &ob)))
@@ -246,17 +336,39 @@ static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
 	return err;
 }
 
+/* One block of a diff reply: {u32 page, u32 bytes} then page's entries. */
+static int serve_block(struct dsm_node *n, uint32_t p, uint32_t lo, uint32_t hi,
+		       struct dsm_buf *out)
+{
+	size_t at = out->len;
+	int err;
+
+	if (p >= n->region->npages || lo >= hi || hi > LS(n)->vc[n->id])
+		return DSM_EPROTO;
+	dsm__lrc_pg(n, p);
+	if ((err = dsm__buf_put_u32(out, p)) || (err = dsm__buf_put_u32(out, 0)) ||
+	    (err = serve_diffs(n, p, lo, hi, out)))
+		return err;
+	put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
+	return 0;
+}
+
+/* A writer's side: the requested page, then every batched page, each as a
+ * block (always one per page asked for, empty if there is no diff). */
 static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
+	const unsigned char *x = m->payload;
 	struct dsm_buf out = { 0 };
 	struct dsm_msg rep = { .type = DSM_MSG_LRC_DIFF_REP, .arg = { p } };
 	int err;
 
-	if (m->arg[1] >= m->arg[2] || m->arg[2] > LS(n)->vc[n->id])
+	if (m->length % 12)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&n->region->lock);
-	dsm__lrc_pg(n, p);
-	err = serve_diffs(n, p, (uint32_t)m->arg[1], (uint32_t)m->arg[2], &out);
+	err = serve_block(n, (uint32_t)p, (uint32_t)m->arg[1], (uint32_t)m->arg[2], &out);
+	for (size_t off = 0; !err && off < m->length; off += 12)
+		err = serve_block(n, get_u32(x + off), get_u32(x + off + 4),
+				  get_u32(x + off + 8), &out);
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
 		rep.payload = out.data;
@@ -267,11 +379,6 @@ static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	return err;
 }
 
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* File one received diff under its notice (several may share one). */
 static int attach_diff(struct lrc_page *lp, uint32_t creator, uint32_t id,
@@ -355,6 +462,7 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		free(v[i]);
 	}
 	free(v);
+	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	DSM_STAT_ADD(n, remote_fetches, 1);
 	if (!lp->pending) {
 		TRANSITION(pg, DSM_PEV_APPLY);
@@ -364,31 +472,48 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return 0;
 }
 
-static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+/* One block of a reply: file its diffs; apply when the page's last
+ * reply is in. */
+static int recv_block(struct dsm_node *n, uint32_t src, uint32_t p,
+		      const unsigned char *d, size_t len)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
-	const unsigned char *d = m->payload;
-	struct dsm_page *pg;
+	struct dsm_page *pg = dsm__lrc_pg(n, p);
 	int err = 0;
 
-	pthread_mutex_lock(&n->region->lock);
-	pg = dsm__lrc_pg(n, p);
 	if (!lp->replies_left || pg->state != DSM_PAGE_INVALID)
-		err = DSM_EPROTO;
+		return DSM_EPROTO;
+	for (size_t off = 0; !err && off < len;) {
+		uint32_t id, dl;
+		if (len - off < 8 || (dl = get_u32(d + off + 4)) > len - off - 8)
+			return DSM_EPROTO;
+		id = get_u32(d + off);
+		err = attach_diff(lp, src, id, d + off + 8, dl);
+		LS(n)->mem += dl + 4;
+		off += 8 + (size_t)dl;
+	}
+	if (--lp->replies_left == 0)
+		err = apply_fetched(n, p, pg) ?: err;
+	return err;
+}
+
+static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	const unsigned char *d = m->payload;
+	int err = 0;
+
+	(void)p;
+	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
-		uint32_t id, len;
-		if (m->length - off < 8 ||
-		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
+		uint32_t q, blen;
+		if (m->length - off < 8 || (q = get_u32(d + off)) >= n->region->npages ||
+		    (blen = get_u32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
-		id = get_u32(d + off);
-		err = attach_diff(lp, m->src, id, d + off + 8, len);
-		LS(n)->mem += len + 4;
-		off += 8 + (size_t)len;
+		err = recv_block(n, m->src, q, d + off + 8, blen);
+		off += 8 + (size_t)blen;
 	}
-	if (lp->replies_left && --lp->replies_left == 0)
-		err = apply_fetched(n, p, pg) ?: err;
 	pthread_mutex_unlock(&n->region->lock);
 	return err;
 }

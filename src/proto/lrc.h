@@ -59,8 +59,23 @@ struct lrc_chunk {
 	size_t used;
 };
 
+/* Pages fetched lately (a ring): the candidates for batching diff
+ * requests, since they are in use here. */
+#define LRC_RECENT 256
+/* A diff request may carry up to LRC_BATCH_PAGES more pages for each of
+ * the first LRC_BATCH_CREATORS writers it goes to. Lives on the stack of
+ * the faulting thread, next to its outbox. */
+#define LRC_BATCH_CREATORS 8
+#define LRC_BATCH_PAGES 31
+struct lrc_batch {
+	uint32_t cnt[LRC_BATCH_CREATORS];
+	unsigned char t[LRC_BATCH_CREATORS][LRC_BATCH_PAGES * 12];
+};
+
 struct lrc_state {
 	int me, count;
+	uint32_t recent[LRC_RECENT];
+	uint32_t recent_pos;
 	uint32_t vc[DSM_MAX_NODES];       /* intervals known, per creator */
 	uint32_t barrier_id;              /* own interval id at the last barrier */
 	struct lrc_interval **ivs[DSM_MAX_NODES]; /* known intervals by creator */
@@ -92,7 +107,10 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p);
 /* Send diff requests for page p's pending notices (caller holds the lock;
  * messages are sent after it drops it: ob). Returns requests queued. */
 struct dsm_outbox;
-int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob);
+/* b: scratch for batching other recently used invalid pages into the
+ * same requests (NULL: page p alone). */
+int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
+			 struct lrc_batch *b);
 void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			   int prot);
 

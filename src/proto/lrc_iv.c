@@ -559,7 +559,7 @@ static int validate_all(struct dsm_node *n)
 			err = dsm__outbox_flush(n, &ob);
 			pthread_mutex_lock(&n->region->lock);
 		}
-		dsm__lrc_fetch_start(n, p, &ob);
+		dsm__lrc_fetch_start(n, p, &ob, NULL);
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	err = dsm__outbox_flush(n, &ob) ?: err;
