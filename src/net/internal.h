@@ -46,6 +46,8 @@ int dsm__sock_read_full(int fd, void *buf, size_t len, uint64_t deadline_ns);
  * or -errno. No allocation; async-signal-safe. */
 int dsm__sock_write_all(int fd, struct iovec *iov, int cnt, uint64_t deadline_ns,
 			size_t *sent);
+int dsm__sock_write_all_wait(int fd, struct iovec *iov, int cnt, uint64_t deadline_ns,
+			     size_t *sent, int (*wait)(void *, int, uint64_t), void *ctx);
 
 /* TCP_NODELAY and DSM_SOCK_BUF send/receive buffers on a link socket. */
 void dsm__sock_tune(int fd);

@@ -90,6 +90,14 @@ int dsm__sock_read_full(int fd, void *buf, size_t len, uint64_t deadline_ns)
 int dsm__sock_write_all(int fd, struct iovec *iov, int cnt, uint64_t deadline_ns,
 			size_t *sent)
 {
+	return dsm__sock_write_all_wait(fd, iov, cnt, deadline_ns, sent, NULL, NULL);
+}
+
+/* The same, waiting for writability with wait(ctx, fd, deadline) when
+ * given (the service thread keeps reading while it waits). */
+int dsm__sock_write_all_wait(int fd, struct iovec *iov, int cnt, uint64_t deadline_ns,
+			     size_t *sent, int (*wait)(void *, int, uint64_t), void *ctx)
+{
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 
 	while (mh.msg_iovlen > 0) {
@@ -100,7 +108,8 @@ int dsm__sock_write_all(int fd, struct iovec *iov, int cnt, uint64_t deadline_ns
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return (errno == EPIPE || errno == ECONNRESET)
 					       ? DSM_EPEERDEAD : -errno;
-			int rc = dsm__sock_wait(fd, POLLOUT, deadline_ns);
+			int rc = wait ? wait(ctx, fd, deadline_ns)
+				      : dsm__sock_wait(fd, POLLOUT, deadline_ns);
 			if (rc)
 				return rc;
 			continue;

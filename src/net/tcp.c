@@ -63,6 +63,8 @@ struct link {
 	unsigned char *rbuf;         /* receive buffer: rlen bytes valid */
 	size_t rcap, rlen;
 	int have_hdr;                /* hdr holds the decoded header at rbuf */
+	unsigned char *xbuf;         /* bytes read while sending (not parsed): */
+	size_t xcap, xlen;           /* they go after rbuf's before any read */
 	struct dsm_msg hdr;
 	uint16_t port;               /* peer's listening address */
 	char host[DSM_PEER_HOST_LEN];
@@ -88,6 +90,7 @@ struct tcp {
 	int acc_lo, acc_hi;          /* ids accepted by handshakes (setup) */
 	int ack_on_adopt;            /* reply HELLO_ACK as soon as adopted */
 	int started;                 /* poll() ran once */
+	pthread_t poller;            /* the service thread (valid once started) */
 	uint64_t hb_scan_ns;         /* next heartbeat scan */
 	struct dsm_hello me;
 	struct link link[DSM_MAX_NODES];
@@ -146,6 +149,86 @@ static void link_break(struct tcp *t, struct link *l, const char *why)
 	}
 }
 
+static int rbuf_reserve(struct link *l, size_t need);
+
+/* Read what a link has into its overflow buffer (the service thread, while
+ * it waits to send, maybe in the middle of parsing that very link, so the
+ * receive buffer itself must not move). EOF and errors are left for poll. */
+static void absorb(struct link *l)
+{
+	for (;;) {
+		if (l->xcap - l->xlen < RBUF_MIN) {
+			size_t cap = l->xcap ? 2 * l->xcap : 4 * RBUF_MIN;
+			unsigned char *b = realloc(l->xbuf, cap);
+			if (!b)
+				return;
+			l->xbuf = b;
+			l->xcap = cap;
+		}
+		ssize_t r = read(l->fd, l->xbuf + l->xlen, l->xcap - l->xlen);
+		if (r > 0) {
+			l->xlen += (size_t)r;
+			l->last_recv_ns = dsm__now_ns();
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		return;
+	}
+}
+
+/* Move absorbed bytes behind the receive buffer's (never while parsing
+ * that link). Returns 1 if there were any. */
+static int unabsorb(struct link *l)
+{
+	if (!l->xlen || rbuf_reserve(l, l->rlen + l->xlen) < 0)
+		return 0;
+	memcpy(l->rbuf + l->rlen, l->xbuf, l->xlen);
+	l->rlen += l->xlen;
+	l->xlen = 0;
+	return 1;
+}
+
+/*
+ * Wait until fd can take more bytes. In the service thread, keep every
+ * link's input flowing into its buffer meanwhile: two nodes whose service
+ * threads send large messages to each other at once (diff replies,
+ * barrier releases) would otherwise each wait for the other to read, until
+ * the timeout breaks the link. The buffered messages are dispatched by the
+ * next tcp_poll.
+ */
+static int wait_writable(void *ctx, int fd, uint64_t deadline)
+{
+	struct tcp *t = ctx;
+	struct pollfd pfd[DSM_MAX_NODES + 1];
+	int who[DSM_MAX_NODES + 1];
+
+	if (!t->started || !pthread_equal(pthread_self(), t->poller))
+		return dsm__sock_wait(fd, POLLOUT, deadline);
+	for (;;) {
+		uint64_t now = dsm__now_ns();
+		int k = 1, r;
+		if (now >= deadline)
+			return DSM_ETIMEDOUT;
+		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		for (int p = 0; p < t->count; p++) {
+			struct link *l = &t->link[p];
+			if (l->fd < 0 || atomic_load(&l->state) != LINK_UP)
+				continue;
+			pfd[k] = (struct pollfd){ .fd = l->fd, .events = POLLIN };
+			who[k++] = p;
+		}
+		r = poll(pfd, (nfds_t)k, (int)((deadline - now) / DSM_NS_PER_MS) + 1);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0 && pfd[0].revents)
+			return 0;
+		for (int i = 1; r > 0 && i < k; i++)
+			if (pfd[i].revents & POLLIN)
+				absorb(&t->link[who[i]]);
+	}
+}
+
 /* Encode and write one message on a link; caller holds l->mu. A timeout
  * before any byte left keeps the stream intact (the sequence number is
  * not consumed); any other failure breaks the link. */
@@ -161,7 +244,8 @@ static int link_send_locked(struct tcp *t, struct link *l, const struct dsm_msg 
 	h.seq = l->send_seq;
 	dsm__msg_encode_hdr(&h, hdr);
 	uint64_t deadline = dsm__now_ns() + (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
-	int rc = dsm__sock_write_all(l->fd, iov, m->length ? 2 : 1, deadline, &sent);
+	int rc = dsm__sock_write_all_wait(l->fd, iov, m->length ? 2 : 1, deadline,
+					  &sent, wait_writable, t);
 	if (rc == 0) {
 		l->send_seq = next_seq(l->send_seq);
 		atomic_store(&l->last_send_ns, dsm__now_ns());
@@ -202,6 +286,9 @@ static void link_teardown(struct link *l)
 	free(l->rbuf);
 	l->rbuf = NULL;
 	l->rcap = l->rlen = 0;
+	free(l->xbuf);
+	l->xbuf = NULL;
+	l->xcap = l->xlen = 0;
 	l->have_hdr = 0;
 }
 
@@ -608,6 +695,10 @@ static void link_readable(struct dsm_node *n, struct tcp *t, int peer)
 	struct link *l = &t->link[peer];
 
 	for (size_t total = 0; total < READ_BUDGET;) {
+		if (atomic_load(&l->state) == LINK_UP && unabsorb(l)) {
+			link_parse(n, t, peer); /* older bytes first */
+			continue;
+		}
 		if (atomic_load(&l->state) != LINK_UP || rbuf_reserve(l, RBUF_MIN) < 0)
 			return;
 		size_t room = l->rcap - l->rlen;
@@ -1013,9 +1104,15 @@ static int tcp_poll(struct dsm_node *n, int timeout_ms)
 		uint64_t now = dsm__now_ns();
 		for (int p = 0; p < t->count; p++)
 			t->link[p].last_recv_ns = now;
+		t->poller = pthread_self();
 		t->started = 1;
 	}
 	reap_broken(n, t);
+	for (int p = 0; p < t->count; p++) /* input read while sending */
+		if (atomic_load(&t->link[p].state) == LINK_UP && unabsorb(&t->link[p])) {
+			link_parse(n, t, p);
+			timeout_ms = 0;
+		}
 	int nfds = build_pollset(t, 1);
 	int r = poll(t->pfd, (nfds_t)nfds, poll_timeout(t, timeout_ms, 1));
 	if (r < 0)
@@ -1053,6 +1150,7 @@ static void tcp_close(struct dsm_node *n)
 		if (l->fd >= 0)
 			close(l->fd);
 		free(l->rbuf);
+		free(l->xbuf);
 		pthread_mutex_destroy(&l->mu);
 	}
 	for (int k = 0; k < PEND_MAX; k++)

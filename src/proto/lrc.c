@@ -221,6 +221,11 @@ static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	struct lrc_page *lp = &st->pages[p];
 	int err;
 
+	if (n->count == 1) { /* nobody to be consistent with: no twin */
+		TRANSITION(pg, DSM_PEV_TWIN);
+		DSM_STAT_ADD(n, local_faults, 1);
+		return set_prot(n, p, pg);
+	}
 	if (lp->twin && (err = dsm__lrc_flush_twin(n, p)))
 		return err;
 	if (!(lp->twin = dsm__lrc_twin_alloc(st, n->page_size)))

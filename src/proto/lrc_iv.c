@@ -118,6 +118,8 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 	uint32_t *w, nw = 0;
 	int err;
 
+	if (n->count == 1)
+		return 0; /* a one-node job: pages stay writable, no intervals */
 	pthread_mutex_lock(&n->region->lock);
 	if (!st->ndirty) {
 		pthread_mutex_unlock(&n->region->lock);
