@@ -15,186 +15,17 @@
  * Usage: dsmrun -n N bench_barrier [--quick]
  * Exit 0 unless a dsm_ call fails.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "dsm.h"
+#define BENCH_NAME "bench_barrier"
+#include "bench_util.h"
 
 #define MSG_BYTES 64
 #define MAX_ROUNDS 16
 #define CORES_HINT 2 /* this machine; above it times are not meaningful */
-
-/* ---- timing and statistics helpers ---- */
-
-/* Microseconds on CLOCK_MONOTONIC. */
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct summary {
-	double med, p10, p90;
-};
-
-/* Median, p10 and p90 of n samples (sorts v in place). */
-static struct summary summarize(double *v, size_t n)
-{
-	struct summary s = { 0, 0, 0 };
-
-	if (n == 0)
-		return s;
-	qsort(v, n, sizeof(*v), cmp_double);
-	s.med = v[n / 2];
-	s.p10 = v[n / 10];
-	s.p90 = v[(n * 9) / 10];
-	return s;
-}
-
-static void print_summary(const char *label, struct summary s, size_t n)
-{
-	printf("  %-34s median %8.2f us  p10 %8.2f  p90 %8.2f  (n=%zu)\n",
-	       label, s.med, s.p10, s.p90, n);
-	fflush(stdout);
-}
-
-/* Report a failed dsm_ call and exit 1 (functional breakage). */
-static void check(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_barrier: node %d: %s: %s\n", dsm_node_id(),
-			what, dsm_strerror(rc));
-		exit(1);
-	}
-}
-
-/* ---- raw limit: TCP round trip on loopback ---- */
-
-/* Read or write exactly n bytes on a blocking socket. 0 or -1. */
-static int io_full(int fd, void *buf, size_t n, int wr)
-{
-	char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = wr ? write(fd, p, n) : read(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static void set_nodelay(int fd)
-{
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Listen on 127.0.0.1, port 0; *port gets the chosen port. fd or -1. */
-static int tcp_listen(uint32_t *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, 4) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int tcp_connect(uint32_t port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	return fd;
-}
-
-/* Connect node 0 (server) and node 1 (client) with a private TCP socket;
- * the port travels by dsm_broadcast. Collective. Returns the fd on nodes
- * 0 and 1, -1 elsewhere; exits on failure. */
-static int raw_pair(int me)
-{
-	uint32_t port = 0;
-	int lfd = -1, fd = -1;
-
-	if (me == 0 && (lfd = tcp_listen(&port)) < 0) {
-		perror("bench_barrier: listen");
-		exit(1);
-	}
-	check(dsm_broadcast(&port, sizeof(port), 0), "dsm_broadcast");
-	if (me == 0)
-		fd = accept(lfd, NULL, NULL);
-	else if (me == 1)
-		fd = tcp_connect(port);
-	if (me <= 1 && fd < 0) {
-		perror("bench_barrier: connect/accept");
-		exit(1);
-	}
-	if (lfd >= 0)
-		close(lfd);
-	if (fd >= 0)
-		set_nodelay(fd);
-	return fd;
-}
-
-/* Node 0: answer iters requests of req bytes with rep bytes. */
-static void raw_serve(int fd, int iters, size_t req, size_t rep)
-{
-	static char buf[MSG_BYTES];
-
-	for (int i = 0; i < iters; i++)
-		if (io_full(fd, buf, req, 0) < 0 || io_full(fd, buf, rep, 1) < 0) {
-			fprintf(stderr, "bench_barrier: raw serve: I/O error\n");
-			exit(1);
-		}
-}
-
-/* Node 1: iters timed request/replies into out. */
-static void raw_client(int fd, int iters, size_t req, size_t rep, double *out)
-{
-	static char buf[MSG_BYTES];
-
-	for (int i = 0; i < iters; i++) {
-		double t0 = now_us();
-
-		if (io_full(fd, buf, req, 1) < 0 || io_full(fd, buf, rep, 0) < 0) {
-			fprintf(stderr, "bench_barrier: raw client: I/O error\n");
-			exit(1);
-		}
-		out[i] = now_us() - t0;
-	}
-}
 
 /* ---- ours: barrier loops ---- */
 
@@ -279,12 +110,9 @@ static double raw_rtt(int me, int iters)
 		return 0;
 	}
 	fd = raw_pair(me);
-	if (me == 0)
-		raw_serve(fd, iters, MSG_BYTES, MSG_BYTES);
-	else if (me == 1) {
-		raw_client(fd, iters, MSG_BYTES, MSG_BYTES, rtt);
+	raw_block(fd, me, iters, MSG_BYTES, MSG_BYTES, rtt);
+	if (me == 1)
 		med = summarize(rtt, (size_t)iters).med;
-	}
 	if (fd >= 0)
 		close(fd);
 	check(dsm_broadcast(&med, sizeof(med), 1), "dsm_broadcast");

@@ -32,8 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
+#define BENCH_NAME "bench_diff"
+#include "bench_util.h"
 #include "vm/diff.h"
 
 #define PAGE 4096u
@@ -55,21 +56,6 @@ struct set {
 };
 
 static volatile uint64_t sink; /* keeps results alive */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static uint64_t rnd(uint64_t *s)
 {

@@ -13,20 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "dsm.h"
+#define BENCH_NAME "bench_false_sharing"
+#include "bench_util.h"
 
 #define PAGES 8
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 /* Every node stores its words of all pages, `reps` times over. */
 static void store_all(volatile uint64_t *a, size_t words, int me, int n, int it,

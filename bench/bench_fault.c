@@ -29,185 +29,18 @@
  * Exit 0 unless a dsm_ call fails or the library does not behave.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "dsm.h"
+#define BENCH_NAME "bench_fault"
+#include "bench_util.h"
 
 #define TARGET_RATIO 1.3
 #define PAGES_FULL 20000
 #define PAGES_QUICK 5000
-
-/* ---- timing and statistics helpers ---- */
-
-/* Microseconds on CLOCK_MONOTONIC. */
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median, p10 and p90 of n samples (sorts v in place). */
-struct summary {
-	double med, p10, p90;
-};
-
-static struct summary summarize(double *v, size_t n)
-{
-	struct summary s = { 0, 0, 0 };
-
-	if (n == 0)
-		return s;
-	qsort(v, n, sizeof(*v), cmp_double);
-	s.med = v[n / 2];
-	s.p10 = v[n / 10];
-	s.p90 = v[(n * 9) / 10];
-	return s;
-}
-
-static void print_summary(const char *label, struct summary s, size_t n)
-{
-	printf("  %-34s median %8.2f us  p10 %8.2f  p90 %8.2f  (n=%zu)\n",
-	       label, s.med, s.p10, s.p90, n);
-}
-
-/* ---- raw limit: SIGSEGV handler + mprotect ---- */
-
-static char *raw_lo, *raw_hi; /* the area the raw handler serves */
-static int raw_grant;         /* protection the handler grants */
-static size_t pg;             /* page size */
-
-/* Grant raw_grant to the faulting page; anything else crashes as usual. */
-static void raw_handler(int sig, siginfo_t *si, void *uc)
-{
-	char *a = si->si_addr;
-
-	(void)sig;
-	(void)uc;
-	if (a < raw_lo || a >= raw_hi) {
-		signal(SIGSEGV, SIG_DFL); /* re-fault with the default action */
-		return;
-	}
-	mprotect((void *)((uintptr_t)a & ~(uintptr_t)(pg - 1)), pg, raw_grant);
-}
-
-/* Install raw_handler for SIGSEGV, saving the previous action in *old. */
-static void raw_handler_install(struct sigaction *old)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = raw_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, old);
-}
-
-/* Time the first write to each of n pages at base; each store faults. */
-static void time_writes(char *base, size_t n, double *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		volatile char *p = base + i * pg;
-		double t0 = now_us();
-
-		*p = 1;
-		out[i] = now_us() - t0;
-	}
-}
-
-/* Time the first read of each of n pages at base; each load faults. */
-static int time_reads(char *base, size_t n, double *out)
-{
-	int sum = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		volatile char *p = base + i * pg;
-		double t0 = now_us();
-
-		sum += *p;
-		out[i] = now_us() - t0;
-	}
-	return sum;
-}
-
-/* Kinds of raw fault: what mapping, what access is timed. */
-enum raw_kind {
-	RAW_ANON_WRITE,  /* private anon page, dirty, PROT_READ -> write */
-	RAW_MEMFD_WRITE, /* shared memfd page, read in, PROT_READ -> write */
-	RAW_MEMFD_READ,  /* shared memfd page, PROT_NONE -> first read */
-};
-
-/* Map n pages for a raw pass of the given kind, pages resident and
- * protected so that the timed access faults once. NULL on failure. */
-static char *raw_area(enum raw_kind kind, size_t n, int *fd)
-{
-	size_t len = n * pg;
-	char *a;
-
-	*fd = -1;
-	if (kind == RAW_ANON_WRITE) {
-		a = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (a == MAP_FAILED)
-			return NULL;
-		for (size_t i = 0; i < n; i++)
-			((volatile char *)a)[i * pg] = 0; /* resident, dirty */
-		mprotect(a, len, PROT_READ);
-		return a;
-	}
-	*fd = memfd_create("bench_fault", 0);
-	if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0)
-		return NULL;
-	a = mmap(NULL, len, kind == RAW_MEMFD_READ ? PROT_NONE : PROT_READ,
-		 MAP_SHARED, *fd, 0);
-	if (a == MAP_FAILED)
-		return NULL;
-	if (kind == RAW_MEMFD_WRITE)
-		for (size_t i = 0; i < n; i++)
-			(void)((volatile char *)a)[i * pg]; /* read in */
-	return a;
-}
-
-/* One raw pass: n timed faults of the given kind into out. 0 or -1. */
-static int raw_pass(enum raw_kind kind, size_t n, double *out)
-{
-	struct sigaction old;
-	int fd;
-	char *a = raw_area(kind, n, &fd);
-
-	if (!a) {
-		perror("bench_fault: raw area");
-		return -1;
-	}
-	raw_lo = a;
-	raw_hi = a + n * pg;
-	raw_grant = kind == RAW_MEMFD_READ ? PROT_READ : PROT_READ | PROT_WRITE;
-	raw_handler_install(&old);
-	if (kind == RAW_MEMFD_READ)
-		time_reads(a, n, out);
-	else
-		time_writes(a, n, out);
-	sigaction(SIGSEGV, &old, NULL);
-	munmap(a, n * pg);
-	if (fd >= 0)
-		close(fd);
-	return 0;
-}
 
 /* ---- ours: libdsm local faults ---- */
 

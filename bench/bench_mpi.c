@@ -24,75 +24,23 @@
  */
 #include <errno.h>
 #include <mpi.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "dsm.h"
+#define BENCH_NAME "bench_mpi"
+#define BENCH_LABEL_WIDTH 36
+#include "bench_util.h"
 
 #define TARGET "1.2"
 #define REQ_BYTES 64
 #define REPLY_BYTES 4096
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct summary {
-	double med, p10, p90;
-};
-
-/* Median, p10 and p90 of n samples (sorts v in place). */
-static struct summary summarize(double *v, size_t n)
-{
-	struct summary s = { 0, 0, 0 };
-
-	if (n == 0)
-		return s;
-	qsort(v, n, sizeof(*v), cmp_double);
-	s.med = v[n / 2];
-	s.p10 = v[n / 10];
-	s.p90 = v[(n * 9) / 10];
-	return s;
-}
-
-static void print_summary(const char *label, struct summary s, size_t n)
-{
-	printf("  %-36s median %8.2f us  p10 %8.2f  p90 %8.2f  (n=%zu)\n",
-	       label, s.med, s.p10, s.p90, n);
-	fflush(stdout);
-}
-
-/* Report a failed dsm_ call and exit 1. */
-static void check(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_mpi: node %d: %s: %s\n", dsm_node_id(), what,
-			dsm_strerror(rc));
-		exit(1);
-	}
-}
-
 /* ---- raw: MPI ping-pong between ranks 0 and 1 ---- */
 
 /* n request/replies of req -> rep bytes; rank 1 times them into out. */
-static void raw_block(int me, int n, int req, int rep, double *out)
+static void mpi_block(int me, int n, int req, int rep, double *out)
 {
 	static char buf[REPLY_BYTES];
 
@@ -119,57 +67,6 @@ static void raw_block(int me, int n, int req, int rep, double *out)
 	}
 }
 
-/* ---- raw: SIGSEGV handler + mprotect ---- */
-
-static char *raw_lo, *raw_hi;
-static size_t pg;
-
-static void raw_handler(int sig, siginfo_t *si, void *uc)
-{
-	char *a = si->si_addr;
-
-	(void)sig;
-	(void)uc;
-	if (a < raw_lo || a >= raw_hi) {
-		signal(SIGSEGV, SIG_DFL);
-		return;
-	}
-	mprotect((void *)((uintptr_t)a & ~(uintptr_t)(pg - 1)), pg,
-		 PROT_READ | PROT_WRITE);
-}
-
-/* n timed raw write faults on dirty private pages into out. */
-static void raw_faults(size_t n, double *out)
-{
-	struct sigaction sa, old;
-	char *a = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (a == MAP_FAILED) {
-		perror("bench_mpi: mmap");
-		exit(1);
-	}
-	for (size_t i = 0; i < n; i++)
-		((volatile char *)a)[i * pg] = 0;
-	mprotect(a, n * pg, PROT_READ);
-	raw_lo = a;
-	raw_hi = a + n * pg;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = raw_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &old);
-	for (size_t i = 0; i < n; i++) {
-		volatile char *p = a + i * pg;
-		double t0 = now_us();
-
-		*p = 1;
-		out[i] = now_us() - t0;
-	}
-	sigaction(SIGSEGV, &old, NULL);
-	munmap(a, n * pg);
-}
-
 /* ---- ours ---- */
 
 /* n timed acquisitions of lock 0 (manager: node 0) by node 1. */
@@ -185,33 +82,6 @@ static void lock_round(int me, int n, double *out)
 	check(dsm_barrier(4), "dsm_barrier");
 }
 
-static unsigned char page_val(size_t i, int r)
-{
-	return (unsigned char)(i * 7 + (size_t)r * 13 + 1);
-}
-
-/* Node 0 writes a byte of each page; node 1 times a read of each. */
-static void page_round(char *blk, size_t m, int r, int me, double *out)
-{
-	if (me == 0)
-		for (size_t i = 0; i < m; i++)
-			((volatile char *)blk)[i * pg] = (char)page_val(i, r);
-	check(dsm_barrier(1), "dsm_barrier");
-	for (size_t i = 0; i < m && me == 1; i++) {
-		volatile unsigned char *p = (volatile unsigned char *)blk + i * pg;
-		double t0 = now_us();
-		unsigned char v = *p;
-
-		out[i] = now_us() - t0;
-		if (v != page_val(i, r)) {
-			fprintf(stderr, "bench_mpi: page %zu round %d: read %u, "
-				"node 0 wrote %u\n", i, r, v, page_val(i, r));
-			exit(1);
-		}
-	}
-	check(dsm_barrier(2), "dsm_barrier");
-}
-
 /* Samples of every figure, filled by node 1. */
 struct samples {
 	double *rt, *req, *flt, *lock, *fetch;
@@ -225,11 +95,11 @@ static void run_rounds(struct samples *s, char *blk, int me)
 		size_t o = (size_t)r * (size_t)s->ipr;
 
 		MPI_Barrier(MPI_COMM_WORLD);
-		raw_block(me, s->ipr, REQ_BYTES, REQ_BYTES, s->rt + o);
-		raw_block(me, s->ipr, REQ_BYTES, REPLY_BYTES, s->req + o);
+		mpi_block(me, s->ipr, REQ_BYTES, REQ_BYTES, s->rt + o);
+		mpi_block(me, s->ipr, REQ_BYTES, REPLY_BYTES, s->req + o);
 		MPI_Barrier(MPI_COMM_WORLD);
 		lock_round(me, s->ipr, s->lock + o);
-		page_round(blk, s->m, r, me, s->fetch + (size_t)r * s->m);
+		fetch_round(blk, s->m, r, me, s->fetch + (size_t)r * s->m);
 	}
 }
 

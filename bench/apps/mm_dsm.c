@@ -1,11 +1,13 @@
 /*
  * mm_dsm — matrix multiply in libdsm shared memory: A, B and C are
  * allocated collectively and split into page-aligned row blocks; each node
- * generates (first-touches) its rows of A and B and computes its rows of
- * C, reading all of B through the shared memory. Node 0 checks C.
+ * generates its rows of A and B, first-touches its rows of C (so the
+ * pages are its own before the measured region) and computes them,
+ * reading all of B through the shared memory. Node 0 checks C.
  *   dsmrun -n P mm_dsm [N]
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "apps.h"
 #include "common.h"
@@ -31,6 +33,7 @@ int main(int argc, char **argv)
 	app_split_aligned(n, app_page_items(n * sizeof(double)), d.me, d.np, &lo, &hi);
 	mm_gen_rows(a + lo * n, n, lo, hi, 1);
 	mm_gen_rows(b + lo * n, n, lo, hi, 2);
+	memset(c + lo * n, 0, (hi - lo) * n * sizeof(double));
 	dapp_start(&d);
 	mm_rows(c + lo * n, a + lo * n, b, n, hi - lo);
 	dapp_stop(&d);

@@ -17,10 +17,10 @@ DAT="$OUT/plot"
 mkdir -p "$DAT"
 
 # A series is what one line of a plot shows: pthreads, mpi, or
-# dsm-<protocol> (dsm-<protocol>/mpi over the MPI transport).
+# dsm-<protocol> (dsm-<protocol>[mpi] over the MPI transport).
 SERIES_AWK='
 function series(ver, tr, proto) {
-	if (ver == "dsm") return "dsm-" proto (tr == "mpi" ? "/mpi" : "")
+	if (ver == "dsm") return "dsm-" proto (tr == "mpi" ? "[mpi]" : "")
 	return ver
 }
 function add_series(s) { if (!(s in seen)) { seen[s] = 1; order[++ns] = s } }

@@ -36,29 +36,15 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_alloc"
+#include "mn_util.h"
+
 #define B 24          /* blocks per node */
 #define MAXN 64
 #define BAR 1u        /* the table and blocks are bound to it */
 #define BCAST_LEN (100u * 1024u)
 
-static int me = -1;
 static long ps;
-
-#define FAIL(...)                                                      \
-	do {                                                           \
-		fprintf(stderr, "mn_alloc: node %d: FAIL: ", me);      \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(1);                                               \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_), \
-			     err_);                                    \
-	} while (0)
 
 struct table {
 	uint64_t ptr[MAXN][B];
@@ -161,9 +147,7 @@ static void check_overlap(volatile struct table *t, int n,
 /* Collective allocation; the root's pointer value must equal ours. */
 static void *collective(size_t sz, int root)
 {
-	void *p = dsm_alloc_collective(sz);
-	if (p == NULL)
-		FAIL("dsm_alloc_collective(%zu): errno %d", sz, errno);
+	void *p = mn_alloc_collective(sz);
 	uint64_t v = (uintptr_t)p;
 	CHECK(dsm_broadcast(&v, sizeof v, root));
 	if (v != (uintptr_t)p)
@@ -273,12 +257,7 @@ static void check_bcast(int n, size_t len, int root, int salt)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1 || n > MAXN)
-		FAIL("dsm_node_id/count returned %d/%d (test supports <= %d)", me,
-		     n, MAXN);
+	int n = mn_init(&argc, &argv, MAXN);
 	ps = sysconf(_SC_PAGESIZE);
 
 	/* 1. Collective allocation: same pointer everywhere, fresh is zero. */

@@ -16,27 +16,12 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_counter"
+#include "mn_util.h"
+
 #define K 200          /* increments per node */
 #define LOCK 1u
 #define BAR 1u
-
-static int me = -1;
-
-#define FAIL(...)                                                      \
-	do {                                                           \
-		fprintf(stderr, "mn_counter: node %d: FAIL: ", me);    \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(1);                                               \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_), \
-			     err_);                                    \
-	} while (0)
 
 struct shared {
 	uint64_t counter;
@@ -45,17 +30,11 @@ struct shared {
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1)
-		FAIL("dsm_node_id/count returned %d/%d", me, n);
+	int n = mn_init(&argc, &argv, 0);
 	uint64_t total = (uint64_t)n * K;
 
 	size_t sz = sizeof(struct shared) + total * sizeof(uint32_t);
-	struct shared *sh = dsm_alloc_collective(sz);
-	if (sh == NULL)
-		FAIL("dsm_alloc_collective(%zu): errno %d", sz, errno);
+	struct shared *sh = mn_alloc_collective(sz);
 	CHECK(dsm_bind(LOCK, sh, sz));
 	volatile struct shared *vs = sh;
 

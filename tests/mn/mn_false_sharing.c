@@ -20,28 +20,13 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_false_sharing"
+#include "mn_util.h"
+
 #define ROUNDS 50
 #define PHASES 2
 #define BAR 1u      /* the data barrier the array is bound to */
 #define BAR_SYNC 2u /* end-of-phase barrier */
-
-static int me = -1;
-
-#define FAIL(...)                                                          \
-	do {                                                               \
-		fprintf(stderr, "mn_false_sharing: node %d: FAIL: ", me);  \
-		fprintf(stderr, __VA_ARGS__);                              \
-		fputc('\n', stderr);                                       \
-		fflush(stderr);                                            \
-		exit(1);                                                   \
-	} while (0)
-#define CHECK(call)                                                        \
-	do {                                                               \
-		int err_ = (call);                                         \
-		if (err_ != 0)                                             \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_),     \
-			     err_);                                        \
-	} while (0)
 
 static uint64_t value(int phase, uint64_t w, int round)
 {
@@ -56,18 +41,12 @@ static int owner(int phase, uint64_t w, int n)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1)
-		FAIL("dsm_node_id/count returned %d/%d", me, n);
+	int n = mn_init(&argc, &argv, 0);
 
 	long ps = sysconf(_SC_PAGESIZE);
 	size_t pages = 2, bytes = pages * (size_t)ps;
 	uint64_t words = bytes / sizeof(uint64_t);
-	uint64_t *arr = dsm_alloc_collective(bytes);
-	if (arr == NULL)
-		FAIL("dsm_alloc_collective(%zu): errno %d", bytes, errno);
+	uint64_t *arr = mn_alloc_collective(bytes);
 	CHECK(dsm_bind_barrier(BAR, arr, bytes));
 	volatile uint64_t *va = arr;
 	CHECK(dsm_barrier(BAR_SYNC));

@@ -15,6 +15,9 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_fetch_once"
+#include "mn_util.h"
+
 #define M 64
 #define THREADS 4
 
@@ -37,33 +40,26 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-static int fail(const char *what, int err)
-{
-	fprintf(stderr, "mn_fetch_once: node %d: FAIL: %s: %s\n", dsm_node_id(),
-		what, dsm_strerror(err));
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	struct dsm_stats before, after;
 	pthread_t th[THREADS];
-	int err, me;
+	int err;
 
 	if ((err = dsm_init(&argc, &argv)))
-		return fail("dsm_init", err);
+		return fail_err("dsm_init", err);
 	me = dsm_node_id();
 	ps = (size_t)sysconf(_SC_PAGESIZE);
 	pages = dsm_alloc_collective(M * ps);
 	if (!pages)
-		return fail("dsm_alloc_collective", -12);
+		return fail_err("dsm_alloc_collective", -12);
 	if (me == 0)
 		for (size_t p = 0; p < M; p++) {
 			pages[p * ps] = (unsigned char)(p + 1);
 			pages[p * ps + ps - 1] = (unsigned char)(p * 3);
 		}
 	if ((err = dsm_barrier(1)))
-		return fail("dsm_barrier", err);
+		return fail_err("dsm_barrier", err);
 	if (me != 0) {
 		dsm_stats(&before);
 		pthread_barrier_init(&start, NULL, THREADS);
@@ -85,7 +81,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if ((err = dsm_barrier(2)))
-		return fail("dsm_barrier", err);
+		return fail_err("dsm_barrier", err);
 	if (me == 1)
 		printf("mn_fetch_once: %d threads x %d pages: one fetch per page: ok\n",
 		       THREADS, M);

@@ -16,21 +16,18 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_halves"
+#include "mn_util.h"
+
 #define P 4
 #define ITER 60
 
-static int me, n;
+static int n;
 
 static uint64_t val(int node, int page, int w, int it)
 {
 	return ((uint64_t)it << 40) | ((uint64_t)node << 24) | ((uint64_t)page << 16) |
 	       (uint64_t)w;
-}
-
-static int fail(const char *what, int err)
-{
-	fprintf(stderr, "mn_halves: node %d: FAIL: %s: %s\n", me, what, dsm_strerror(err));
-	return 1;
 }
 
 /* Every segment of every page holds iteration it's values. */
@@ -60,24 +57,24 @@ int main(int argc, char **argv)
 	int err;
 
 	if ((err = dsm_init(&argc, &argv)))
-		return fail("dsm_init", err);
+		return fail_err("dsm_init", err);
 	me = dsm_node_id();
 	n = dsm_node_count();
 	seg = wpp / (size_t)n;
 	a = dsm_alloc_collective(P * ps);
 	if (!a)
-		return fail("dsm_alloc_collective", -12);
+		return fail_err("dsm_alloc_collective", -12);
 	dsm_stats(&s0);
 	for (int it = 0; it < ITER; it++) {
 		for (int p = 0; p < P; p++)
 			for (size_t w = 0; w < seg; w++)
 				a[p * wpp + (size_t)me * seg + w] = val(me, p, (int)w, it);
 		if ((err = dsm_barrier(1)))
-			return fail("dsm_barrier", err);
+			return fail_err("dsm_barrier", err);
 		if (check_all(a, wpp, seg, it))
 			return 1;
 		if ((err = dsm_barrier(2)))
-			return fail("dsm_barrier", err);
+			return fail_err("dsm_barrier", err);
 	}
 	dsm_stats(&s1);
 	if (!proto || strcmp(proto, "lrc") == 0) {

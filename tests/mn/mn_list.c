@@ -18,28 +18,13 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_list"
+#include "mn_util.h"
+
 #define L 100u /* items in node 0's initial list */
 #define A 20u  /* items each node appends */
 #define LOCK 1u
 #define BAR 1u
-
-static int me = -1;
-
-#define FAIL(...)                                                      \
-	do {                                                           \
-		fprintf(stderr, "mn_list: node %d: FAIL: ", me);       \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(1);                                               \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_), \
-			     err_);                                    \
-	} while (0)
 
 struct item {
 	struct item *next;
@@ -147,15 +132,9 @@ static void walk(volatile struct list *l, int n, int appended)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1)
-		FAIL("dsm_node_id/count returned %d/%d", me, n);
+	int n = mn_init(&argc, &argv, 0);
 
-	struct list *list = dsm_alloc_collective(sizeof *list);
-	if (list == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	struct list *list = mn_alloc_collective(sizeof *list);
 	CHECK(dsm_bind(LOCK, list, sizeof *list));
 	volatile struct list *l = list;
 

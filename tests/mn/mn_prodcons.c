@@ -18,28 +18,13 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_prodcons"
+#include "mn_util.h"
+
 #define M 300u   /* items */
 #define CAP 8u   /* ring slots */
 #define LOCK 1u
 #define BAR 1u
-
-static int me = -1;
-
-#define FAIL(...)                                                      \
-	do {                                                           \
-		fprintf(stderr, "mn_prodcons: node %d: FAIL: ", me);   \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(1);                                               \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_), \
-			     err_);                                    \
-	} while (0)
 
 struct item {
 	uint64_t id;
@@ -146,15 +131,9 @@ static void produce(volatile struct ring *r, int n)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1 || n > 64)
-		FAIL("dsm_node_id/count returned %d/%d (test supports <= 64)", me, n);
+	int n = mn_init(&argc, &argv, 64);
 
-	struct ring *ring = dsm_alloc_collective(sizeof *ring);
-	if (ring == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	struct ring *ring = mn_alloc_collective(sizeof *ring);
 	CHECK(dsm_bind(LOCK, ring, sizeof *ring));
 	volatile struct ring *r = ring;
 	CHECK(dsm_barrier(BAR));

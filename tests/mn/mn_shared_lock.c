@@ -22,29 +22,14 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_shared_lock"
+#include "mn_util.h"
+
 #define W 40     /* writer rounds */
 #define R 60     /* reads per reader */
 #define LOCK 1u
 #define BAR 1u
 #define MAXN 64
-
-static int me = -1;
-
-#define FAIL(...)                                                        \
-	do {                                                             \
-		fprintf(stderr, "mn_shared_lock: node %d: FAIL: ", me);  \
-		fprintf(stderr, __VA_ARGS__);                            \
-		fputc('\n', stderr);                                     \
-		fflush(stderr);                                          \
-		exit(1);                                                 \
-	} while (0)
-#define CHECK(call)                                                      \
-	do {                                                             \
-		int err_ = (call);                                       \
-		if (err_ != 0)                                           \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_),   \
-			     err_);                                      \
-	} while (0)
 
 /* The record spans two pages: a and b on the first, c and d on the second. */
 struct shared {
@@ -132,16 +117,9 @@ static int reader(volatile struct shared *s, int n)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1 || n > MAXN)
-		FAIL("dsm_node_id/count returned %d/%d (test supports <= %d)", me,
-		     n, MAXN);
+	int n = mn_init(&argc, &argv, MAXN);
 
-	struct shared *sh = dsm_alloc_collective(sizeof *sh);
-	if (sh == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	struct shared *sh = mn_alloc_collective(sizeof *sh);
 	CHECK(dsm_bind(LOCK, sh, sizeof *sh));
 	volatile struct shared *s = sh;
 	CHECK(dsm_barrier(BAR));

@@ -17,28 +17,13 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_slices"
+#include "mn_util.h"
+
 #define E 3001u         /* elements; deliberately not page-aligned slices */
 #define ROUNDS 5
 #define BAR_DATA 1u     /* the barrier the array is bound to */
 #define BAR_ROUND 100u  /* + round: end-of-check barriers */
-
-static int me = -1;
-
-#define FAIL(...)                                                      \
-	do {                                                           \
-		fprintf(stderr, "mn_slices: node %d: FAIL: ", me);     \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(1);                                               \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_), \
-			     err_);                                    \
-	} while (0)
 
 /* The value element i holds after round r. */
 static uint64_t formula(int r, uint64_t i)
@@ -70,15 +55,9 @@ static int writer(int r, uint64_t i, int n)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	int n = dsm_node_count();
-	if (me < 0 || n < 1)
-		FAIL("dsm_node_id/count returned %d/%d", me, n);
+	int n = mn_init(&argc, &argv, 0);
 
-	uint64_t *arr = dsm_alloc_collective(E * sizeof(uint64_t));
-	if (arr == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	uint64_t *arr = mn_alloc_collective(E * sizeof(uint64_t));
 	CHECK(dsm_bind_barrier(BAR_DATA, arr, E * sizeof(uint64_t)));
 	volatile uint64_t *va = arr;
 

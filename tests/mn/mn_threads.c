@@ -25,6 +25,9 @@
 
 #include "dsm.h"
 
+#define MN_PROG "mn_threads"
+#include "mn_util.h"
+
 #define NT 2          /* threads per node */
 #define PHASES 4
 #define I 100u        /* slot increments per thread per phase */
@@ -34,24 +37,7 @@
 #define BAR_END 2u
 #define MAXN 64
 
-static int me = -1;
 static int n;
-
-#define FAIL(...)                                                        \
-	do {                                                             \
-		fprintf(stderr, "mn_threads: node %d: FAIL: ", me);      \
-		fprintf(stderr, __VA_ARGS__);                            \
-		fputc('\n', stderr);                                     \
-		fflush(stderr);                                          \
-		exit(1);                                                 \
-	} while (0)
-#define CHECK(call)                                                      \
-	do {                                                             \
-		int err_ = (call);                                       \
-		if (err_ != 0)                                           \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_),   \
-			     err_);                                      \
-	} while (0)
 
 struct shared {
 	uint64_t slot[MAXN][NT];              /* first page: all slots */
@@ -122,16 +108,9 @@ static void *run(void *arg)
 
 int main(int argc, char **argv)
 {
-	CHECK(dsm_init(&argc, &argv));
-	me = dsm_node_id();
-	n = dsm_node_count();
-	if (me < 0 || n < 1 || n > MAXN)
-		FAIL("dsm_node_id/count returned %d/%d (test supports <= %d)", me,
-		     n, MAXN);
+	n = mn_init(&argc, &argv, MAXN);
 
-	struct shared *s = dsm_alloc_collective(sizeof *s);
-	if (s == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	struct shared *s = mn_alloc_collective(sizeof *s);
 	CHECK(dsm_bind_barrier(BAR, s->slot, sizeof s->slot));
 	for (unsigned t = 0; t < NT; t++)
 		CHECK(dsm_bind(LOCK0 + t, s->counter[t], sizeof s->counter[t]));

@@ -31,23 +31,8 @@
 
 #include "dsm.h"
 
-static int me = -1;
-
-#define DIE(code, ...)                                                 \
-	do {                                                           \
-		fprintf(stderr, "prog_fail: node %d: ", me);           \
-		fprintf(stderr, __VA_ARGS__);                          \
-		fputc('\n', stderr);                                   \
-		fflush(stderr);                                        \
-		exit(code);                                            \
-	} while (0)
-#define CHECK(call)                                                    \
-	do {                                                           \
-		int err_ = (call);                                     \
-		if (err_ != 0)                                         \
-			DIE(1, "%s failed: %s (%d)", #call,            \
-			    dsm_strerror(err_), err_);                 \
-	} while (0)
+#define MN_PROG "prog_fail"
+#include "../mn/mn_util.h"
 
 #define KILL_AT 20 /* kill mode: node 1 dies after this iteration's barrier */
 
@@ -67,9 +52,7 @@ static int mode_kill(int argc, char **argv, int sig)
 	int n = dsm_node_count();
 	if (n < 2)
 		DIE(1, "kill mode needs at least 2 nodes, got %d", n);
-	volatile uint64_t *arr = dsm_alloc_collective((size_t)n * 4096);
-	if (arr == NULL)
-		DIE(1, "dsm_alloc_collective: errno %d", errno);
+	volatile uint64_t *arr = mn_alloc_collective((size_t)n * 4096);
 	CHECK(dsm_barrier(1));
 	double end = now_s() + 60;
 	for (uint64_t it = 0; now_s() < end; it++) {

@@ -33,6 +33,9 @@
 #include "core/node.h" /* dsm__parse_size: read DSM_HEAP_SIZE as dsm_init does */
 #include "net/net.h"
 
+#define MN_PROG "prog_foreign"
+#include "../mn/mn_util.h"
+
 #define CLOSE_WAIT_S 5
 #define K 10            /* locked increments per node per round */
 #define MIN_ROUNDS 20     /* work at least this long, refusals or not */
@@ -41,24 +44,6 @@
 #define BAR 1u
 #define BAR_SYNC 2u
 #define MAXN 64
-
-static int me = -1;
-
-#define FAIL(...)                                                       \
-	do {                                                            \
-		fprintf(stderr, "prog_foreign: node %d: FAIL: ", me);   \
-		fprintf(stderr, __VA_ARGS__);                           \
-		fputc('\n', stderr);                                    \
-		fflush(stderr);                                         \
-		exit(1);                                                \
-	} while (0)
-#define CHECK(call)                                                     \
-	do {                                                            \
-		int err_ = (call);                                      \
-		if (err_ != 0)                                          \
-			FAIL("%s: %s (%d)", #call, dsm_strerror(err_),  \
-			     err_);                                     \
-	} while (0)
 
 struct shared {
 	uint64_t counter;        /* bound to LOCK */
@@ -261,9 +246,7 @@ int main(int argc, char **argv)
 	}
 	int fnode = n - 1;
 
-	struct shared *sh = dsm_alloc_collective(sizeof *sh);
-	if (sh == NULL)
-		FAIL("dsm_alloc_collective: errno %d", errno);
+	struct shared *sh = mn_alloc_collective(sizeof *sh);
 	CHECK(dsm_bind(LOCK, sh, offsetof(struct shared, pad)));
 	CHECK(dsm_bind_barrier(BAR, sh->slot, sizeof sh->slot));
 	volatile struct shared *s = sh;
