@@ -124,6 +124,21 @@ for p in sc lrc; do
 	done
 done
 PROTO=("${SAVED_PROTO[@]}")
+
+# ---- deterministic spaces + MapReduce vs pthreads (issue 4) ----
+# bench/bench_det.sh runs the examples/mapreduce binaries; skipped (not a
+# failure) when they are not built.
+if [ -x "$BUILD/examples/mapreduce/mr_histogram" ]; then
+	echo "== det_mapreduce"
+	bash "$(dirname "$0")/bench_det.sh" "$BUILD" $QUICK >"$LOGDIR/det_mapreduce.log" 2>&1
+	rc=$?
+	sed 's/^/   /' "$LOGDIR/det_mapreduce.log"
+	grep -o 'RESULT name=.*' "$LOGDIR/det_mapreduce.log" >>"$OUT"
+	[ $rc -eq 0 ] || FAILED+=("det_mapreduce (exit $rc)")
+else
+	echo "== det_mapreduce: SKIPPED, examples/mapreduce not built in $BUILD"
+fi
+
 table
 echo
 echo "results: $OUT (logs in $LOGDIR), $(($(date +%s) - START)) s"

@@ -113,6 +113,10 @@ struct dsm_det_stats {
 	uint64_t bytes_merged;    /* changed bytes applied to the parent */
 	uint64_t diff_bytes;      /* bytes of encoded diff sets received */
 	uint64_t conflicts;       /* conflict records found */
+	uint64_t pages_fresh;     /* pages of never-allocated sub-heap memory
+	                           * written in children: no fault, no twin,
+	                           * merged whole (counted in pages_merged and
+	                           * bytes_merged too) */
 };
 
 typedef struct dsm_det dsm_det_t;
@@ -170,7 +174,9 @@ int dsm_det_join(dsm_det_t *d);
  * next join or close. Returns the count. */
 size_t dsm_det_conflicts(const dsm_det_t *d, const struct dsm_det_conflict **list);
 
-/* Counters since open. Returns 0 or -EINVAL. */
+/* Counters of d since open; d NULL: of the current context (the one
+ * dsm_det_malloc uses, e.g. the one map_reduce_init opened). Returns 0, or
+ * -EINVAL (out NULL, or d NULL and no context is open). */
 int dsm_det_stats(const dsm_det_t *d, struct dsm_det_stats *out);
 
 /* Text of the last failure of d (or of the last dsm_det_open when d is

@@ -27,7 +27,9 @@
 #define DET_MAX_RANGES 16      /* arena + explicit ranges */
 #define DET_MAX_SLOTS 63       /* spaces per round */
 #define DET_SET_MAGIC 0x44455453u /* "DETS" */
-#define DET_SET_VERSION 1u
+#define DET_SET_VERSION 2u
+#define DET_AHEAD 16           /* pages twinned per fault by a sequential writer */
+#define DET_REC_FULL 0x1u      /* det_rec.flags: whole page, base was zero */
 
 /* Page states of the tracker. */
 enum { DET_PG_CLEAN = 0, DET_PG_BUSY = 1, DET_PG_TWINNED = 2 };
@@ -50,6 +52,11 @@ struct det_tracker {
 	size_t cap;               /* entries of written[] */
 	size_t page;
 	int space_id;             /* for messages: space id or -1 */
+	/* A child's fresh zone: the part of its own sub-heap no allocation
+	 * ever reached, zero in the parent. It stays writable (no fault, no
+	 * twin) and is sent as whole pages, its base being zero. Empty in
+	 * the parent. */
+	unsigned char *fresh_lo, *fresh_hi;
 };
 
 /* Header of a diff set. */
@@ -61,13 +68,15 @@ struct det_set_hdr {
 	uint64_t nrecs;
 	uint64_t used;            /* bytes used, header included */
 	uint64_t twinned;         /* pages twinned in the child */
+	uint64_t fresh;           /* fresh-zone pages sent whole */
 };
 
 /* One page of a diff set. */
 struct det_rec {
 	uint64_t addr;            /* page address */
-	uint32_t len;             /* bytes of the encoded diff that follows */
-	uint32_t pad;
+	uint32_t len;             /* bytes of the encoded diff that follows
+	                           * (DET_REC_FULL: the page size) */
+	uint32_t flags;           /* DET_REC_* */
 };
 
 /* One space of the current round, as the parent sees it. */
@@ -143,7 +152,8 @@ int dsm__det_merge(struct dsm_det *d);
 
 /* --- heap.c --- */
 /* Current context for dsm_det_malloc and the slot the caller allocates
- * from (-1: the parent heap). */
+ * from (-1: the parent heap). Binding a slot in a space also fixes its
+ * fresh zone (dsm__det_heap_fresh). */
 void dsm__det_heap_bind(struct dsm_det *d, int slot, int space_id);
 void dsm__det_heap_unbind(struct dsm_det *d);
 /* Add to / remove from the list of open contexts (dsm_det_free and
@@ -151,6 +161,12 @@ void dsm__det_heap_unbind(struct dsm_det *d);
 void dsm__det_register(struct dsm_det *d);
 void dsm__det_unregister(struct dsm_det *d);
 unsigned char *dsm__det_slot_base(const struct dsm_det *d, int slot);
+/* The bound slot's fresh zone: from its first page no allocation ever
+ * reached (when bound) to the slot's end; *top: the page-rounded end of
+ * what is allocated now. NULL/empty when not bound to a slot. */
+void dsm__det_heap_fresh(unsigned char **lo, unsigned char **hi, unsigned char **top);
+/* The context dsm_det_malloc uses, or NULL. */
+struct dsm_det *dsm__det_current(void);
 
 /* --- space.c --- */
 __attribute__((format(printf, 2, 3)))

@@ -14,10 +14,22 @@
  * Blocks: a 16-byte header (usable size, tag) before the payload. Small
  * requests (<= 2048 bytes) use power-of-two classes with free lists; larger
  * ones are page aligned, rounded to pages and reused first-fit.
+ *
+ * Fresh zone: in a space, the part of its slot past the page-rounded bump
+ * pointer at the start of the space has never been allocated, so it is
+ * zero in the parent. The space writes it without faults or twins and
+ * sends its pages whole, only up to the final bump pointer. A large block
+ * it allocated there and frees again lowers the bump pointer when it is
+ * the top block (a temporary is never sent), else its pages are dropped
+ * with MADV_DONTNEED (they read as zero again, as in the parent). The
+ * parent, between rounds, also gives top blocks of slot heaps back to the
+ * bump pointer and drops their pages. So the parent's slot memory past
+ * the page-rounded bump pointer is always zero.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "det/det.h"
 
@@ -45,6 +57,7 @@ static struct dsm_det *_Atomic cur_ctx; /* context dsm_det_malloc uses */
 static struct dsm_det *open_list;       /* every open context */
 static int cur_slot = -1;               /* -1: parent heap */
 static int cur_space = DSM_DET_PARENT;
+static unsigned char *fresh_lo;         /* in a space: its slot's fresh zone */
 
 unsigned char *dsm__det_slot_base(const struct dsm_det *d, int slot)
 {
@@ -53,11 +66,36 @@ unsigned char *dsm__det_slot_base(const struct dsm_det *d, int slot)
 	return d->arena + d->arena_size / 2 + (size_t)slot * d->slot_size;
 }
 
+/* First page of slot memory no allocation ever reached: past the
+ * page-rounded bump pointer (the whole slot if its heap is not set up). */
+static unsigned char *fresh_start(const struct dsm_det *d, int slot)
+{
+	const struct heap_hdr *h = (const struct heap_hdr *)dsm__det_slot_base(d, slot);
+	uint64_t brk = h->magic == HEAP_MAGIC ? h->brk : 0;
+
+	return (unsigned char *)h + ((brk + d->page - 1) & ~(uint64_t)(d->page - 1));
+}
+
 void dsm__det_heap_bind(struct dsm_det *d, int slot, int space_id)
 {
 	atomic_store(&cur_ctx, d);
 	cur_slot = slot;
 	cur_space = space_id;
+	fresh_lo = slot >= 0 ? fresh_start(d, slot) : NULL;
+}
+
+void dsm__det_heap_fresh(unsigned char **lo, unsigned char **hi, unsigned char **top)
+{
+	struct dsm_det *d = atomic_load(&cur_ctx);
+
+	*lo = *hi = *top = NULL;
+	if (!d || cur_slot < 0 || !fresh_lo)
+		return;
+	*lo = fresh_lo;
+	*hi = dsm__det_slot_base(d, cur_slot) + d->slot_size;
+	*top = fresh_start(d, cur_slot);
+	if (*top < *lo)
+		*top = *lo;
 }
 
 void dsm__det_heap_unbind(struct dsm_det *d)
@@ -68,6 +106,7 @@ void dsm__det_heap_unbind(struct dsm_det *d)
 	atomic_compare_exchange_strong(&cur_ctx, &expect, open_list);
 	cur_slot = -1;
 	cur_space = DSM_DET_PARENT;
+	fresh_lo = NULL;
 }
 
 void dsm__det_register(struct dsm_det *d)
@@ -83,6 +122,11 @@ void dsm__det_unregister(struct dsm_det *d)
 			*l = d->next_open;
 			return;
 		}
+}
+
+struct dsm_det *dsm__det_current(void)
+{
+	return atomic_load(&cur_ctx);
 }
 
 int dsm_det_self(void)
@@ -107,13 +151,18 @@ static struct heap_hdr *heap_in(const struct dsm_det *d, const void *p)
 	return (struct heap_hdr *)dsm__det_slot_base(d, (int)(off / d->slot_size));
 }
 
-/* The heap containing p in any open context (the current one first). */
-static struct heap_hdr *heap_of(const void *p)
+/* The heap containing p in any open context (the current one first);
+ * *ctx (if not NULL) receives that context. */
+static struct heap_hdr *heap_of(const void *p, struct dsm_det **ctx)
 {
-	struct heap_hdr *h = heap_in(atomic_load(&cur_ctx), p);
+	struct dsm_det *d = atomic_load(&cur_ctx);
+	struct heap_hdr *h = heap_in(d, p);
 
-	for (const struct dsm_det *d = open_list; !h && d; d = d->next_open)
-		h = heap_in(d, p);
+	for (struct dsm_det *o = open_list; !h && o; o = o->next_open)
+		if ((h = heap_in(o, p)))
+			d = o;
+	if (ctx)
+		*ctx = d;
 	return h;
 }
 
@@ -222,9 +271,64 @@ void *dsm_det_calloc(size_t n, size_t size)
 	return p;
 }
 
+/* Lower h's bump pointer over the large block at p (its top block), then
+ * over free large blocks that end where it now stops, as long as they lie
+ * at or above floor. */
+static void trim_top(struct heap_hdr *h, unsigned char *p, const unsigned char *floor)
+{
+	uint64_t *link;
+
+	h->brk = (uint64_t)(p - (unsigned char *)h) - sizeof(struct blk_hdr);
+	for (link = &h->free_large; *link;) {
+		unsigned char *q = (unsigned char *)h + *link;
+		struct blk_hdr *b = (struct blk_hdr *)q - 1;
+		uint64_t end = ((uint64_t)(q - (unsigned char *)h) + b->size + 15) & ~(uint64_t)15;
+		if (end != h->brk || q < floor) {
+			link = (uint64_t *)q;
+			continue;
+		}
+		memcpy(link, q, sizeof(uint64_t)); /* unlink, rescan */
+		h->brk = (uint64_t)(q - (unsigned char *)h) - sizeof(struct blk_hdr);
+		link = &h->free_large;
+	}
+}
+
+/* A freed large block. At the top of a slot heap it goes back to the bump
+ * pointer, keeping the parent's slot memory past the page-rounded bump
+ * pointer zero (fresh zones rely on it): in a space, only blocks of its
+ * fresh zone (it never sends pages above its final bump pointer); in the
+ * parent, between rounds, and the pages given back are dropped (zero
+ * again). Else, in a space's fresh zone, its whole pages but the first
+ * (the free-list link) are dropped: zero again, as in the parent, so
+ * nothing of them is sent. Returns 1 if the block went back to the bump
+ * pointer. */
+static int release_large(struct dsm_det *d, struct heap_hdr *h, unsigned char *p,
+			 size_t size)
+{
+	uint64_t off = (uint64_t)(p - (unsigned char *)h), old = h->brk;
+	unsigned char *lo = p + d->page, *end = p + size;
+	int space = cur_space != DSM_DET_PARENT;
+
+	if ((unsigned char *)h == d->arena || (space && (!fresh_lo || p < fresh_lo)) ||
+	    (!space && (d->nspaces || d->tracking_parent)))
+		return 0;
+	if (((off + size + 15) & ~(uint64_t)15) == h->brk) {
+		trim_top(h, p, space ? fresh_lo : (unsigned char *)h);
+		lo = (unsigned char *)h + ((h->brk + d->page - 1) & ~(uint64_t)(d->page - 1));
+		end = (unsigned char *)h + old;
+		if (!space && end > lo)
+			(void)madvise(lo, (size_t)(end - lo), MADV_DONTNEED);
+		return 1;
+	}
+	if (space && end > lo)
+		(void)madvise(lo, (size_t)(end - lo), MADV_DONTNEED);
+	return 0;
+}
+
 void dsm_det_free(void *ptr)
 {
-	struct heap_hdr *h = heap_of(ptr);
+	struct dsm_det *d;
+	struct heap_hdr *h = heap_of(ptr, &d);
 	struct blk_hdr *b;
 	uint32_t cls;
 	uint64_t off;
@@ -241,6 +345,8 @@ void dsm_det_free(void *ptr)
 	cls = b->tag & 0xffffu;
 	if ((b->tag & 0xffff0000u) != BLK_TAG || b->free)
 		return; /* not a block, or freed twice: ignore */
+	if (cls == LARGE_CLASS && release_large(d, h, ptr, b->size))
+		return;
 	b->free = 1;
 	off = (uint64_t)((unsigned char *)ptr - (unsigned char *)h);
 	if (cls == LARGE_CLASS) {
@@ -254,12 +360,12 @@ void dsm_det_free(void *ptr)
 
 size_t dsm_det_usable_size(const void *ptr)
 {
-	if (!ptr || !heap_of(ptr))
+	if (!ptr || !heap_of(ptr, NULL))
 		return 0;
 	return ((const struct blk_hdr *)ptr - 1)->size;
 }
 
 int dsm_det_owns(const void *ptr)
 {
-	return ptr && heap_of(ptr) != NULL;
+	return ptr && heap_of(ptr, NULL) != NULL;
 }

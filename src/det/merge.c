@@ -24,6 +24,7 @@ struct entry {
 	int id;             /* space id or DSM_DET_PARENT */
 	const unsigned char *diff;
 	uint32_t len;
+	uint32_t full;      /* DET_REC_FULL: diff is the whole page */
 };
 
 struct cspan {
@@ -61,8 +62,11 @@ int dsm__det_set_check(const struct dsm_det *d, const struct det_space *s,
 		off += sizeof(rec);
 		if (rec.addr % d->page || dsm__det_find(&d->trk, rec.addr, &ri, &pi) < 0)
 			return *why = "page outside the scope", -EPROTO;
+		if (rec.flags & ~DET_REC_FULL)
+			return *why = "unknown record flags", -EPROTO;
 		if (rec.len > h->used - off ||
-		    dsm__diff_stats(s->set + off, rec.len, d->page, &runs, &bytes) < 0)
+		    ((rec.flags & DET_REC_FULL) ? rec.len != d->page
+		     : dsm__diff_stats(s->set + off, rec.len, d->page, &runs, &bytes) < 0))
 			return *why = "invalid page diff", -EPROTO;
 		off += ((size_t)rec.len + 7) & ~(size_t)7;
 		if (off > h->used)
@@ -111,7 +115,7 @@ static int parent_entries(struct dsm_det *d, struct entry **v, size_t *n,
 			continue; /* unchanged */
 		rc = push_entry(v, n, cap, (struct entry){
 			(uintptr_t)dsm__det_page_addr(t, w), 0, DSM_DET_PARENT,
-			*buf + used, (uint32_t)len });
+			*buf + used, (uint32_t)len, 0 });
 		used += (size_t)len;
 	}
 	dsm__det_track_stop(t);
@@ -131,7 +135,7 @@ static int space_entries(struct dsm_det *d, const struct det_space *s,
 		memcpy(&rec, s->set + off, sizeof(rec));
 		off += sizeof(rec);
 		if (push_entry(v, n, cap, (struct entry){ (uintptr_t)rec.addr, order,
-			       s->id, s->set + off, rec.len }) < 0)
+			       s->id, s->set + off, rec.len, rec.flags & DET_REC_FULL }) < 0)
 			return -ENOMEM;
 		off += ((size_t)rec.len + 7) & ~(size_t)7;
 	}
@@ -188,35 +192,92 @@ static void on_conflict(uint32_t off, uint32_t len, void *arg)
 	pc->spans[pc->nspans++] = (struct cspan){ off, len };
 }
 
+/* Apply one writer's entry to page pg and count it. */
+static void apply_entry(struct dsm_det *d, unsigned char *pg, const struct entry *e)
+{
+	uint32_t runs, bytes = (uint32_t)d->page;
+
+	if (e->full) {
+		memcpy(pg, e->diff, d->page);
+	} else {
+		dsm__diff_apply(pg, d->page, e->diff, e->len);
+		dsm__diff_stats(e->diff, e->len, d->page, &runs, &bytes);
+	}
+	d->stats.pages_merged++;
+	d->stats.bytes_merged += bytes;
+}
+
+/* A whole-page entry of a page with several writers, as a diff against
+ * zero (its base: a whole page is sent only from a fresh zone, zero in
+ * the parent and in every space's snapshot), in buf (diff_max_size). */
+static int full_as_diff(struct dsm_det *d, struct entry *e, unsigned char *buf)
+{
+	static unsigned char zero[1 << 16];
+	ssize_t len;
+
+	if (d->page > sizeof(zero))
+		return -EINVAL;
+	len = dsm__diff_encode(zero, e->diff, d->page, buf, dsm__diff_max_size(d->page));
+	if (len < 0)
+		return (int)len;
+	e->diff = buf;
+	e->len = (uint32_t)len;
+	e->full = 0;
+	return 0;
+}
+
+/* Check every pair of writers e[0..k) of one page for conflicts (into pc),
+ * then apply them in creation order. 0 or -ENOMEM. */
+static int merge_writers(struct dsm_det *d, struct entry *e, size_t k,
+			  struct page_ctx *pc)
+{
+	size_t maxd = dsm__diff_max_size(d->page);
+	unsigned char *buf = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < k && rc == 0; i++) {
+		if (!e[i].full)
+			continue;
+		if (!buf && !(buf = malloc(k * maxd)))
+			return -ENOMEM;
+		rc = full_as_diff(d, &e[i], buf + i * maxd);
+	}
+	for (size_t i = 0; i + 1 < k && rc == 0; i++)
+		for (size_t j = i + 1; j < k; j++) {
+			pc->first = e[i].id;
+			pc->second = e[j].id;
+			dsm__diff_conflicts(e[i].diff, e[i].len, e[j].diff, e[j].len,
+					    d->page, on_conflict, pc);
+		}
+	for (size_t i = 0; i < k && rc == 0; i++)
+		if (e[i].id != DSM_DET_PARENT) /* already in the parent's memory */
+			apply_entry(d, (unsigned char *)e[0].page, &e[i]);
+	free(buf);
+	return rc;
+}
+
 /* Merge the writers e[0..k) of one page. Returns 1 if it had conflicts. */
-static int merge_page(struct dsm_det *d, const struct entry *e, size_t k)
+static int merge_page(struct dsm_det *d, struct entry *e, size_t k)
 {
 	struct page_ctx pc = { .d = d, .page = e[0].page };
 	unsigned char *pg = (unsigned char *)e[0].page, saved[1 << 16];
-	uint32_t runs, bytes;
+	int rc;
 
-	for (size_t i = 0; i + 1 < k; i++)
-		for (size_t j = i + 1; j < k; j++) {
-			pc.first = e[i].id;
-			pc.second = e[j].id;
-			dsm__diff_conflicts(e[i].diff, e[i].len, e[j].diff, e[j].len,
-					    d->page, on_conflict, &pc);
-		}
+	if (k == 1) {
+		if (e[0].id != DSM_DET_PARENT)
+			apply_entry(d, pg, &e[0]);
+		return 0;
+	}
 	if (d->policy == DSM_DET_POLICY_ERROR && d->page <= sizeof(saved))
 		memcpy(saved, pg, d->page);
-	for (size_t i = 0; i < k; i++) {
-		if (e[i].id == DSM_DET_PARENT)
-			continue; /* already in the parent's memory */
-		dsm__diff_apply(pg, d->page, e[i].diff, e[i].len);
-		dsm__diff_stats(e[i].diff, e[i].len, d->page, &runs, &bytes);
-		d->stats.pages_merged++;
-		d->stats.bytes_merged += bytes;
-	}
+	rc = merge_writers(d, e, k, &pc);
 	if (d->policy == DSM_DET_POLICY_ERROR && d->page <= sizeof(saved))
 		for (size_t i = 0; i < pc.nspans; i++)
 			memcpy(pg + pc.spans[i].off, saved + pc.spans[i].off,
 			       pc.spans[i].len);
 	free(pc.spans);
+	if (rc < 0)
+		return rc;
 	return pc.oom ? -ENOMEM : pc.nspans > 0;
 }
 

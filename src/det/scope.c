@@ -1,10 +1,12 @@
 /*
  * scope.c — the scope of a deterministic context and its write tracking.
  *
- * While a tracker is active, every scope page is read-only; the first write
- * to a page faults into det_segv(), which copies the page into its twin
- * slot, makes the page writable and appends it to the tracker's list, so
- * the cost of a round is proportional to the pages written. Twins and page
+ * While a tracker is active, every scope page is read-only (but a child's
+ * fresh zone, see det.h); the first write to a page faults into
+ * det_segv(), which copies the page into its twin slot, makes the page
+ * writable and appends it to the tracker's list, so the cost of a round is
+ * proportional to the pages written. A fault on the page after a twinned
+ * one (a sequential writer) twins up to DET_AHEAD pages at once. Twins and page
  * states live in reserved mappings (backed lazily), so the handler never
  * allocates. Faults outside the scope, or on a page we already made
  * writable, are chained to the handler installed before ours (libdsm's
@@ -19,6 +21,10 @@
 
 #include "det/det.h"
 #include "vm/vm.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels: EINVAL, ignored */
+#endif
 
 static struct sigaction old_segv;
 static struct det_tracker *_Atomic active_trk;  /* the tracker faults go to */
@@ -125,14 +131,47 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	signal(SIGSEGV, SIG_DFL);
 }
 
-/* Twin page pi of range ri and make it writable. 0 = retry the access,
- * -1 = not ours to fix (already writable: a genuine fault). A second
- * thread faulting on the same page waits for the first. */
+/* Claim clean pages after pi for a sequential writer (the page before pi
+ * is twinned already): up to DET_AHEAD in all, stopping at the first page
+ * that is not clean, at the range's end or at the fresh zone. Returns how
+ * many pages, pi included, the caller twins. */
+static size_t claim_ahead(struct det_tracker *t, struct det_range *r, size_t pi)
+{
+	size_t n = 1;
+
+	if (pi == 0 || atomic_load(&r->state[pi - 1]) != DET_PG_TWINNED)
+		return 1;
+	while (n < DET_AHEAD && pi + n < r->npages) {
+		unsigned char *pg = r->start + (pi + n) * t->page;
+		uint8_t expect = DET_PG_CLEAN;
+		if ((pg >= t->fresh_lo && pg < t->fresh_hi) ||
+		    !atomic_compare_exchange_strong(&r->state[pi + n], &expect, DET_PG_BUSY))
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void fatal_mprotect(void)
+{
+	static const char msg[] = "dsm_det: cannot make a scope page "
+				  "writable (vm.max_map_count?)\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+/* Twin page pi of range ri and make it writable; a writer going through
+ * the range in order gets its next pages twinned in the same fault, with
+ * one mprotect and their copy-on-write broken in one madvise. 0 = retry
+ * the access, -1 = not ours to fix (already writable: a genuine fault). A
+ * second thread faulting on the same page waits for the first. */
 static int twin_page(struct det_tracker *t, int ri, size_t pi)
 {
 	struct det_range *r = &t->ranges[ri];
 	uint8_t expect = DET_PG_CLEAN;
 	unsigned char *pg = r->start + pi * t->page;
+	size_t n;
 
 	if (!atomic_compare_exchange_strong(&r->state[pi], &expect, DET_PG_BUSY)) {
 		if (expect == DET_PG_TWINNED)
@@ -141,16 +180,16 @@ static int twin_page(struct det_tracker *t, int ri, size_t pi)
 			dsm__cpu_relax();
 		return 0;
 	}
-	memcpy(r->twins + pi * t->page, pg, t->page);
-	if (mprotect(pg, t->page, PROT_READ | PROT_WRITE) < 0) {
-		static const char msg[] = "dsm_det: cannot make a scope page "
-					  "writable (vm.max_map_count?)\n";
-		(void)!write(2, msg, sizeof(msg) - 1);
-		signal(SIGBUS, SIG_DFL);
-		raise(SIGBUS);
+	n = claim_ahead(t, r, pi);
+	memcpy(r->twins + pi * t->page, pg, n * t->page);
+	if (mprotect(pg, n * t->page, PROT_READ | PROT_WRITE) < 0)
+		fatal_mprotect();
+	if (n > 1)
+		(void)madvise(pg, n * t->page, MADV_POPULATE_WRITE);
+	for (size_t i = 0; i < n; i++) {
+		t->written[atomic_fetch_add(&t->nwritten, 1)] = ((uint64_t)ri << 48) | (pi + i);
+		atomic_store(&r->state[pi + i], DET_PG_TWINNED);
 	}
-	t->written[atomic_fetch_add(&t->nwritten, 1)] = ((uint64_t)ri << 48) | pi;
-	atomic_store(&r->state[pi], DET_PG_TWINNED);
 	return 0;
 }
 
@@ -212,6 +251,10 @@ int dsm__det_track_start(struct det_tracker *t)
 		return rc;
 	atomic_store(&active_trk, t);
 	rc = protect_all(t, PROT_READ);
+	if (rc == 0 && t->fresh_hi > t->fresh_lo &&
+	    mprotect(t->fresh_lo, (size_t)(t->fresh_hi - t->fresh_lo),
+		     PROT_READ | PROT_WRITE) < 0)
+		rc = -errno;
 	if (rc < 0) {
 		protect_all(t, PROT_READ | PROT_WRITE);
 		atomic_store(&active_trk, NULL);

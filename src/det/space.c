@@ -225,39 +225,91 @@ static int set_reserve(int fd, unsigned char **map, size_t *cap, size_t used,
 	return 0;
 }
 
-/* Child side: encode a diff of every written page into the memfd. */
-static int write_set(struct det_tracker *t, int fd, int id)
-{
-	size_t cap = SET_INITIAL, used = sizeof(struct det_set_hdr);
-	size_t maxd = dsm__diff_max_size(t->page), n = atomic_load(&t->nwritten);
+/* Child side: the mapped diff set being written. */
+struct set_out {
+	int fd;
 	unsigned char *map;
-	struct det_set_hdr *h;
-	uint64_t nrecs = 0;
+	size_t cap, used;
+	uint64_t nrecs, fresh;
+};
 
-	if (ftruncate(fd, (off_t)cap) < 0)
+/* Append a record for page pg: its diff against twin, or (twin NULL) the
+ * whole page. */
+static int put_rec(struct set_out *o, struct det_tracker *t, unsigned char *pg,
+		   const unsigned char *twin)
+{
+	size_t maxd = twin ? dsm__diff_max_size(t->page) : t->page;
+	struct det_rec rec = { (uint64_t)(uintptr_t)pg, 0, twin ? 0 : DET_REC_FULL };
+	ssize_t len = (ssize_t)t->page;
+
+	if (set_reserve(o->fd, &o->map, &o->cap, o->used, sizeof(rec) + maxd + 8) < 0)
+		return -ENOMEM;
+	if (twin)
+		len = dsm__diff_encode(twin, pg, t->page, o->map + o->used + sizeof(rec), maxd);
+	else
+		memcpy(o->map + o->used + sizeof(rec), pg, t->page);
+	if (len < 0)
+		return (int)len;
+	rec.len = (uint32_t)len;
+	memcpy(o->map + o->used, &rec, sizeof(rec));
+	o->used += (sizeof(rec) + (size_t)len + 7) & ~(size_t)7;
+	o->nrecs++;
+	return 0;
+}
+
+/* Child side: the fresh zone's pages up to the allocated top, whole; pages
+ * never touched (not resident) or all zero are equal to the parent's and
+ * skipped. */
+static int put_fresh(struct set_out *o, struct det_tracker *t, unsigned char *top)
+{
+	static unsigned char zero[1 << 16];
+	unsigned char vec[256];
+	size_t pg = t->page;
+
+	for (unsigned char *p = t->fresh_lo; p < top; p += sizeof(vec) * pg) {
+		size_t n = (size_t)(top - p) / pg;
+		if (n > sizeof(vec))
+			n = sizeof(vec);
+		if (mincore(p, n * pg, vec) < 0)
+			memset(vec, 1, n);
+		for (size_t i = 0; i < n; i++) {
+			int rc;
+			if (!(vec[i] & 1) || (pg <= sizeof(zero) && dsm__diff_same(zero, p + i * pg, pg)))
+				continue;
+			if ((rc = put_rec(o, t, p + i * pg, NULL)) < 0)
+				return rc;
+			o->fresh++;
+		}
+	}
+	return 0;
+}
+
+/* Child side: encode a diff of every written page into the memfd, then the
+ * fresh zone's pages. */
+static int write_set(struct det_tracker *t, int fd, int id, unsigned char *top)
+{
+	struct set_out o = { fd, NULL, SET_INITIAL, sizeof(struct det_set_hdr), 0, 0 };
+	size_t n = atomic_load(&t->nwritten);
+	struct det_set_hdr *h;
+	int rc;
+
+	if (ftruncate(fd, (off_t)o.cap) < 0)
 		return -errno;
-	map = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
+	o.map = mmap(NULL, o.cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (o.map == MAP_FAILED)
 		return -errno;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t w = t->written[i];
-		struct det_rec rec = { (uint64_t)(uintptr_t)dsm__det_page_addr(t, w), 0, 0 };
-		ssize_t len;
 		if (dsm__diff_same(dsm__det_twin_addr(t, w), dsm__det_page_addr(t, w), t->page))
 			continue;
-		if (set_reserve(fd, &map, &cap, used, sizeof(rec) + maxd + 8) < 0)
-			return -ENOMEM;
-		len = dsm__diff_encode(dsm__det_twin_addr(t, w), dsm__det_page_addr(t, w),
-				       t->page, map + used + sizeof(rec), maxd);
-		if (len < 0)
-			return (int)len;
-		rec.len = (uint32_t)len;
-		memcpy(map + used, &rec, sizeof(rec));
-		used += (sizeof(rec) + (size_t)len + 7) & ~(size_t)7;
-		nrecs++;
+		if ((rc = put_rec(&o, t, dsm__det_page_addr(t, w), dsm__det_twin_addr(t, w))) < 0)
+			return rc;
 	}
-	h = (struct det_set_hdr *)map;
-	*h = (struct det_set_hdr){ DET_SET_MAGIC, DET_SET_VERSION, id, 0, nrecs, used, n };
+	if ((rc = put_fresh(&o, t, top)) < 0)
+		return rc;
+	h = (struct det_set_hdr *)o.map;
+	*h = (struct det_set_hdr){ DET_SET_MAGIC, DET_SET_VERSION, id, 0, o.nrecs,
+				   o.used, n, o.fresh };
 	__atomic_store_n(&h->complete, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -282,17 +334,20 @@ static void child_main(struct dsm_det *d, struct det_space *s,
 		       void (*fn)(void *), void *arg)
 {
 	struct det_tracker *t = &d->trk;
+	unsigned char *top;
 
 	dsm__det_handler_child();
 	dsm__det_tracker_reset(t); /* forget the parent's twins */
 	t->space_id = s->id;
 	dsm__det_heap_bind(d, s->slot, s->id);
+	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	if (dsm__det_track_start(t) < 0)
 		_exit(121);
 	random_delay(d->delay_us);
 	fn(arg);
 	dsm__det_track_stop(t);
-	_exit(write_set(t, s->fd, s->id) < 0 ? 122 : 0);
+	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
+	_exit(write_set(t, s->fd, s->id, top) < 0 ? 122 : 0);
 }
 
 /* Parent side: start tracking its own writes at the first spawn. */
@@ -394,6 +449,7 @@ static int collect(struct dsm_det *d, struct det_space *s, char *why, size_t cap
 	s->ok = 1;
 	d->stats.diff_bytes += ((const struct det_set_hdr *)s->set)->used;
 	d->stats.pages_twinned += ((const struct det_set_hdr *)s->set)->twinned;
+	d->stats.pages_fresh += ((const struct det_set_hdr *)s->set)->fresh;
 	return 0;
 }
 
@@ -502,6 +558,8 @@ size_t dsm_det_conflicts(const dsm_det_t *d, const struct dsm_det_conflict **lis
 
 int dsm_det_stats(const dsm_det_t *d, struct dsm_det_stats *out)
 {
+	if (!d)
+		d = dsm__det_current();
 	if (!d || !out)
 		return -EINVAL;
 	*out = d->stats;

@@ -445,6 +445,68 @@ static void write_all(void *arg)
 			s->buf[i] = (unsigned char)((s->k * 40 + i) % 255 + 1);
 }
 
+/* ---- fresh sub-heap memory: no twins, temporaries not merged ---- */
+
+struct fresh_out { unsigned char *a, *b, *z; };
+
+static void fill_and_free(void *arg)
+{
+	struct fresh_out *o = arg;
+	unsigned char *t, *c;
+
+	o->a = dsm_det_malloc(3 * PAGE);
+	memset(o->a, 0xab, 3 * PAGE);
+	t = dsm_det_malloc(5 * PAGE);         /* a temporary, freed mid-heap */
+	memset(t, 0xcd, 5 * PAGE);
+	o->b = dsm_det_malloc(2 * PAGE);
+	memset(o->b, 0x11, 2 * PAGE);
+	dsm_det_free(t);
+	c = dsm_det_malloc(4 * PAGE);         /* a temporary at the top */
+	memset(c, 0xef, 4 * PAGE);
+	dsm_det_free(c);
+}
+
+static void calloc_after_reuse(void *arg)
+{
+	struct fresh_out *o = arg;
+
+	o->z = dsm_det_calloc(1, 9 * PAGE);   /* over freed memory */
+	o->z[5] = 7;
+}
+
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+static void test_fresh_subheap(void **state)
+{
+	dsm_det_t *d = open_ctx(DSM_DET_POLICY_ERROR, NULL, 0);
+	struct fresh_out *o = dsm_det_calloc(1, sizeof(*o));
+	struct dsm_det_stats st;
+
+	assert_int_equal(dsm_det_spawn(d, fill_and_free, o), 0);
+	assert_int_equal(dsm_det_join(d), 0);
+	assert_true(all_bytes(o->a, 3 * PAGE, 0xab));
+	assert_true(all_bytes(o->b, 2 * PAGE, 0x11));
+	assert_int_equal(dsm_det_stats(d, &st), 0);
+	assert_true(st.pages_fresh >= 5);       /* a and b, sent whole */
+	assert_true(st.pages_twinned <= 2);     /* the pointers' page */
+	assert_true(st.pages_merged <= 10);     /* not the temporaries */
+	dsm_det_free(o->b);                     /* top block: given back */
+	assert_int_equal(dsm_det_spawn(d, calloc_after_reuse, o), 1);
+	assert_int_equal(dsm_det_join(d), 0);
+	assert_int_equal(o->z[5], 7);
+	o->z[5] = 0;
+	assert_true(all_bytes(o->z, 9 * PAGE, 0)); /* no stale bytes in the parent */
+	assert_int_equal(dsm_det_stats(NULL, &st), 0);
+	dsm_det_close(d);
+	(void)state;
+}
+
 static void test_delayed_children(void **state)
 {
 	unsigned char ref[2048];
@@ -584,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_conflict_with_parent),
 		cmocka_unit_test(test_conflict_ids_later_round),
 		cmocka_unit_test(test_subheap_lists_trees),
+		cmocka_unit_test(test_fresh_subheap),
 		cmocka_unit_test(test_delayed_children),
 		cmocka_unit_test(test_invalid_scope),
 		cmocka_unit_test(test_child_crash),

@@ -43,8 +43,8 @@ struct mr_job {
 	map_args_t *tasks;
 	size_t ntasks;
 	int nmap, nred, cpus;
-	struct mr_vec **map_out; /* [nmap] -> MR_PARTS vectors, in the scope */
-	struct mr_vec **red_out; /* [nred] -> one vector, in the scope */
+	struct mr_pack **map_out; /* [nmap] -> MR_PARTS runs, in the scope */
+	struct mr_pack **red_out; /* [nred] -> one sorted run, in the scope */
 	size_t split_pos;        /* array splitter position (units) */
 	int input_range;         /* task_data was added to the scope */
 };
@@ -52,11 +52,11 @@ struct mr_job {
 /* Per-process state of a worker (in a child) or of the parent. */
 static struct {
 	struct mr_job *job;
-	struct mr_vec *parts;       /* map worker: MR_PARTS vectors */
+	struct mr_vec *parts;       /* map worker: MR_PARTS vectors (scratch) */
 	const map_args_t *task;     /* map task running */
 	size_t *start;              /* map: partition sizes at task start */
 	int *touched, ntouched;     /* map: partitions the task emitted to */
-	struct mr_vec *out;         /* reduce worker output */
+	struct mr_vec *out;         /* reduce worker output (scratch) */
 	int oom;
 } cw;
 
@@ -200,6 +200,16 @@ static void end_task(struct mr_job *j)
 	cw.ntouched = 0;
 }
 
+/* Zeroed scratch memory (private to the process: never merged). */
+static void *scratch_zero(size_t size)
+{
+	void *p = dsm__mr_scratch(size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
 static void bind_cpu(struct mr_job *j, int w)
 {
 	cpu_set_t set;
@@ -225,9 +235,9 @@ static void map_worker(void *arg)
 	size_t lo, hi;
 
 	bind_cpu(j, w);
-	cw.parts = dsm_det_calloc(MR_PARTS, sizeof(*cw.parts));
-	cw.start = calloc(MR_PARTS, sizeof(*cw.start));
-	cw.touched = calloc(MR_PARTS, sizeof(*cw.touched));
+	cw.parts = scratch_zero(MR_PARTS * sizeof(*cw.parts));
+	cw.start = scratch_zero(MR_PARTS * sizeof(*cw.start));
+	cw.touched = scratch_zero(MR_PARTS * sizeof(*cw.touched));
 	if (!cw.parts || !cw.start || !cw.touched)
 		_exit(1);
 	block(j->ntasks, j->nmap, w, &lo, &hi);
@@ -240,19 +250,19 @@ static void map_worker(void *arg)
 	cw.task = NULL;
 	for (int p = 0; p < MR_PARTS; p++)
 		dsm__mr_sort(cw.parts[p].kv, cw.parts[p].n, j->args->key_cmp);
-	if (cw.oom)
+	if (cw.oom || !(j->map_out[w] = dsm__mr_pack(cw.parts, MR_PARTS)))
 		_exit(1);
-	j->map_out[w] = cw.parts;
 }
 
-/* Every map worker's pairs of partition p, in worker order, sorted. */
+/* Every map worker's pairs of partition p, in worker order, sorted, in
+ * the scratch vector all (emptied first). */
 static int gather(struct mr_job *j, int p, struct mr_vec *all)
 {
-	memset(all, 0, sizeof(*all));
+	all->n = 0;
 	for (int w = 0; w < j->nmap; w++) {
-		const struct mr_vec *v = &j->map_out[w][p];
-		for (size_t i = 0; i < v->n; i++)
-			if (dsm__mr_push(all, v->kv[i].key, v->kv[i].val) < 0)
+		const struct mr_pack *pk = j->map_out[w];
+		for (size_t i = pk->off[p]; i < pk->off[p + 1]; i++)
+			if (dsm__mr_push(all, pk->kv[i].key, pk->kv[i].val) < 0)
 				return -ENOMEM;
 	}
 	dsm__mr_sort(all->kv, all->n, j->args->key_cmp);
@@ -283,22 +293,22 @@ static void reduce_worker(void *arg)
 	struct mr_job *j = cw.job;
 	int w = (int)(intptr_t)arg;
 	size_t lo, hi;
-	struct mr_vec all;
+	struct mr_vec all = { 0 }, out = { 0 };
 
 	bind_cpu(j, w);
-	cw.out = dsm_det_calloc(1, sizeof(*cw.out));
-	if (!cw.out)
-		_exit(1);
+	cw.out = &out;
 	block(MR_PARTS, j->nred, w, &lo, &hi);
 	for (size_t p = lo; p < hi; p++) {
 		if (gather(j, (int)p, &all) < 0)
 			_exit(1);
 		reduce_partition(j, &all);
-		dsm_det_free(all.kv);
 	}
-	if (cw.oom)
+	/* sorted here, in parallel: the parent only merges the runs */
+	dsm__mr_sort(out.kv, out.n, j->args->key_cmp);
+	if (cw.oom || !(j->red_out[w] = dsm__mr_pack(&out, 1)))
 		_exit(1);
-	j->red_out[w] = cw.out;
+	dsm__mr_vec_free(&all);
+	dsm__mr_vec_free(&out);
 }
 
 static int run_round(struct mr_job *j, int n, void (*fn)(void *), const char *what)
@@ -317,21 +327,30 @@ static int run_round(struct mr_job *j, int n, void (*fn)(void *), const char *wh
 	return rc;
 }
 
-/* All reduce outputs in partition order, stably sorted, into result. */
+/* All reduce outputs (each sorted by its worker), merged stably in worker
+ * order (= partition order) into result: the stable sort of the outputs
+ * in partition order, on num_merge_threads threads. */
 static int final_merge(struct mr_job *j)
 {
-	size_t total = 0, k = 0;
+	size_t bnd[DSM_MR_MAX_WORKERS + 1], total = 0;
 	keyval_t *res;
 
-	for (int w = 0; w < j->nred; w++)
-		total += j->red_out[w] ? j->red_out[w]->n : 0;
+	for (int w = 0; w < j->nred; w++) {
+		bnd[w] = total;
+		total += j->red_out[w] ? j->red_out[w]->off[1] : 0;
+	}
+	bnd[j->nred] = total;
 	res = malloc((total ? total : 1) * sizeof(*res));
 	if (!res)
 		return -ENOMEM;
 	for (int w = 0; w < j->nred; w++)
-		for (size_t i = 0; j->red_out[w] && i < j->red_out[w]->n; i++)
-			res[k++] = j->red_out[w]->kv[i];
-	dsm__mr_sort(res, total, j->args->key_cmp);
+		if (bnd[w + 1] > bnd[w])
+			memcpy(res + bnd[w], j->red_out[w]->kv, (bnd[w + 1] - bnd[w]) * sizeof(*res));
+	if (dsm__mr_merge_runs(res, bnd, (size_t)j->nred, j->args->key_cmp,
+			       j->args->num_merge_threads) < 0) {
+		free(res);
+		return -ENOMEM;
+	}
 	j->args->result->data = res;
 	j->args->result->length = (int)total;
 	return 0;
@@ -393,19 +412,13 @@ static int open_ctx(struct mr_job *j)
 	return 0;
 }
 
-/* Give the job's intermediate vectors back to their sub-heaps. */
+/* Give the job's intermediate blocks back to their sub-heaps. */
 static void release_job(struct mr_job *j)
 {
-	for (int w = 0; j->map_out && w < j->nmap; w++) {
-		for (int p = 0; j->map_out[w] && p < MR_PARTS; p++)
-			dsm_det_free(j->map_out[w][p].kv);
+	for (int w = 0; j->map_out && w < j->nmap; w++)
 		dsm_det_free(j->map_out[w]);
-	}
-	for (int w = 0; j->red_out && w < j->nred; w++) {
-		if (j->red_out[w])
-			dsm_det_free(j->red_out[w]->kv);
+	for (int w = 0; j->red_out && w < j->nred; w++)
 		dsm_det_free(j->red_out[w]);
-	}
 	dsm_det_free(j->map_out);
 	dsm_det_free(j->red_out);
 	if (j->input_range)

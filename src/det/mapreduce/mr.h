@@ -10,15 +10,45 @@
 
 #define DSM_MR_MAX_WORKERS 63 /* spaces per round */
 
-/* A growable vector of pairs in the caller's (sub-)heap. */
+/* A growable vector of pairs in scratch memory (private to the process,
+ * outside the scope: mr_scratch.c), so building it inside a space costs
+ * no fault, twin or merge; what must reach the parent is packed into the
+ * sub-heap at the end (struct mr_pack). */
 struct mr_vec {
 	keyval_t *kv;
 	size_t n, cap;
 	int mark; /* map: touched by the running task */
 };
 
-/* Append (key, val); grows with dsm_det_malloc. 0 or -ENOMEM. */
+/* Pairs published by a worker: one sub-heap block, written once and in
+ * order (its pages are fresh: no faults beyond the first touch, merged as
+ * whole pages). Run r is kv[off[r] .. off[r + 1]). */
+struct mr_pack {
+	size_t nruns;
+	size_t *off;              /* nruns + 1 offsets, inside the block */
+	keyval_t *kv;
+};
+
+/* Append (key, val) to a scratch vector. 0 or -ENOMEM. */
 int dsm__mr_push(struct mr_vec *v, void *key, void *val);
+/* Free a scratch vector's pairs and empty it. */
+void dsm__mr_vec_free(struct mr_vec *v);
+
+/* Pack nruns scratch vectors into one sub-heap block (dsm_det_malloc).
+ * NULL when out of memory. */
+struct mr_pack *dsm__mr_pack(const struct mr_vec *runs, size_t nruns);
+
+/* Merge the sorted runs kv[bnd[r] .. bnd[r + 1]) (r < nruns) into one
+ * sorted array in place, stably (earlier runs first on ties), on up to
+ * threads threads; bnd is clobbered. 0 or -ENOMEM (kv unchanged). */
+int dsm__mr_merge_runs(keyval_t *kv, size_t *bnd, size_t nruns, key_cmp_t cmp,
+		       int threads);
+
+/* Scratch memory (mr_scratch.c): private to the process even inside a
+ * space, never in the scope, never near it. Thread-safe. */
+void *dsm__mr_scratch(size_t size);
+void *dsm__mr_scratch_realloc(void *p, size_t size);
+void dsm__mr_scratch_free(void *p);
 
 /* Stable sort of n pairs by key (merge sort). Ties keep their order. */
 void dsm__mr_sort(keyval_t *kv, size_t n, key_cmp_t cmp);

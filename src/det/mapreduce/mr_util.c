@@ -12,12 +12,9 @@ int dsm__mr_push(struct mr_vec *v, void *key, void *val)
 {
 	if (v->n == v->cap) {
 		size_t nc = v->cap ? v->cap * 2 : 16;
-		keyval_t *p = dsm_det_malloc(nc * sizeof(*p));
+		keyval_t *p = dsm__mr_scratch_realloc(v->kv, nc * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		if (v->n)
-			memcpy(p, v->kv, v->n * sizeof(*p));
-		dsm_det_free(v->kv);
 		v->kv = p;
 		v->cap = nc;
 	}
@@ -25,6 +22,36 @@ int dsm__mr_push(struct mr_vec *v, void *key, void *val)
 	v->kv[v->n].val = val;
 	v->n++;
 	return 0;
+}
+
+void dsm__mr_vec_free(struct mr_vec *v)
+{
+	dsm__mr_scratch_free(v->kv);
+	v->kv = NULL;
+	v->n = v->cap = 0;
+}
+
+struct mr_pack *dsm__mr_pack(const struct mr_vec *runs, size_t nruns)
+{
+	size_t total = 0, hdr = sizeof(struct mr_pack) + (nruns + 1) * sizeof(size_t);
+	struct mr_pack *pk;
+
+	for (size_t r = 0; r < nruns; r++)
+		total += runs[r].n;
+	hdr = (hdr + 15) & ~(size_t)15;
+	pk = dsm_det_malloc(hdr + total * sizeof(keyval_t));
+	if (!pk)
+		return NULL;
+	pk->nruns = nruns;
+	pk->off = (size_t *)(pk + 1);
+	pk->kv = (keyval_t *)((char *)pk + hdr);
+	pk->off[0] = 0;
+	for (size_t r = 0; r < nruns; r++) {
+		if (runs[r].n)
+			memcpy(pk->kv + pk->off[r], runs[r].kv, runs[r].n * sizeof(keyval_t));
+		pk->off[r + 1] = pk->off[r] + runs[r].n;
+	}
+	return pk;
 }
 
 /* Merge the sorted runs a[lo..mid) and a[mid..hi) through tmp. */
@@ -69,7 +96,7 @@ void dsm__mr_sort(keyval_t *kv, size_t n, key_cmp_t cmp)
 		insertion(kv, lo, lo + run < n ? lo + run : n, cmp);
 	if (n <= run)
 		return;
-	tmp = malloc(n * sizeof(*tmp));
+	tmp = dsm__mr_scratch(n * sizeof(*tmp));
 	if (!tmp) { /* cannot fail the caller: fall back to insertion */
 		insertion(kv, 0, n, cmp);
 		return;
@@ -77,5 +104,5 @@ void dsm__mr_sort(keyval_t *kv, size_t n, key_cmp_t cmp)
 	for (size_t w = run; w < n; w *= 2)
 		for (size_t lo = 0; lo + w < n; lo += 2 * w)
 			merge_runs(kv, tmp, lo, lo + w, lo + 2 * w < n ? lo + 2 * w : n, cmp);
-	free(tmp);
+	dsm__mr_scratch_free(tmp);
 }
