@@ -147,13 +147,14 @@ static void check_turns(uint64_t mine, uint64_t total, int me)
 
 /* Print one figure on node 1 (the node that measured the raw limit). */
 static void report(const char *name, const char *label, double *per,
-		   int rounds, double raw, const char *target)
+		   int rounds, double raw, double raw_spin, const char *target)
 {
 	struct summary s = summarize(per, (size_t)rounds);
 
 	print_summary(label, s, (size_t)rounds);
-	printf("RESULT name=%s ours_us=%.3f raw_us=%.3f ratio=%.3f target=%s\n",
-	       name, s.med, raw, s.med / raw, target);
+	printf("RESULT name=%s ours_us=%.3f raw_us=%.3f ratio=%.3f target=%s "
+	       "raw_spin_us=%.3f ratio_spin=%.3f\n", name, s.med, raw, s.med / raw,
+	       target, raw_spin, s.med / raw_spin);
 	fflush(stdout);
 }
 
@@ -175,12 +176,13 @@ int main(int argc, char **argv)
 	int drounds = quick ? 3 : 5;
 	uint64_t k = quick ? 300 : 1000, dk = quick ? 100 : 400, mine, wasted = 0;
 	double *rtt = calloc((size_t)iters, sizeof(double));
-	double per[MAX_ROUNDS], dper[MAX_ROUNDS], raw = 0;
+	double *spin = calloc((size_t)iters, sizeof(double));
+	double per[MAX_ROUNDS], dper[MAX_ROUNDS], raw = 0, raw_spin = 0;
 	struct dsm_stats st0, st1, st2;
 	volatile uint64_t *turn;
 	int me, fd;
 
-	if (!rtt)
+	if (!rtt || !spin)
 		return 1;
 	check(dsm_init(&argc, &argv), "dsm_init");
 	me = dsm_node_id();
@@ -198,10 +200,13 @@ int main(int argc, char **argv)
 	check(dsm_stats(&st0), "dsm_stats");
 	chain_rounds(me, rounds, k, per, fd, ipr, rtt);
 	check(dsm_stats(&st1), "dsm_stats");
+	raw_block_spin(fd, me, iters, MSG_BYTES, MSG_BYTES, spin);
 	if (fd >= 0)
 		close(fd);
-	if (me == 1)
+	if (me == 1) {
 		raw = summarize(rtt, (size_t)iters).med;
+		raw_spin = summarize(spin, (size_t)iters).med;
+	}
 	mine = handoff_rounds(turn, me, drounds, dk, dper, &wasted);
 	check(dsm_stats(&st2), "dsm_stats");
 	check_turns(mine, WARMUP + (uint64_t)drounds * dk, me);
@@ -212,11 +217,12 @@ int main(int argc, char **argv)
 		       (unsigned long long)(2 * k), drounds,
 		       (unsigned long long)dk, iters);
 		printf("  %-34s median %8.2f us\n", "raw 64 B TCP round trip", raw);
+		printf("  %-34s median %8.2f us\n", "raw round trip, busy-polling", raw_spin);
 		report("lock_handoff", "ours: lock hand-off (3-lock chain)", per,
-		       rounds, raw, TARGET);
+		       rounds, raw, raw_spin, TARGET);
 		print_per_handoff("chain", &st0, &st1, (double)(rounds * 2 * k));
 		report("lock_handoff_data", "info: hand-off + turn counter", dper,
-		       drounds, raw, "-");
+		       drounds, raw, raw_spin, "-");
 		print_per_handoff("with data", &st1, &st2,
 				  (double)(WARMUP + drounds * dk));
 		printf("  with data: %llu acquires on node 1 found the other's "

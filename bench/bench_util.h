@@ -221,6 +221,46 @@ static inline void raw_block(int fd, int me, int n, size_t req, size_t rep,
 		raw_client(fd, n, req, rep, out);
 }
 
+/* Busy-polling variant: reads spin on a non-blocking recv instead of
+ * sleeping, as libdsm's service thread does for DSM_SPIN_US after traffic.
+ * This is the fair floor for a runtime that busy-polls. */
+static inline int io_full_spin(int fd, void *buf, size_t n, int wr)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t k = wr ? write(fd, p, n) : recv(fd, p, n, MSG_DONTWAIT);
+
+		if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* n busy-polled request/replies between nodes 0 and 1 (node 1 times them
+ * into out), like raw_block. */
+static inline void raw_block_spin(int fd, int me, int n, size_t req, size_t rep,
+				  double *out)
+{
+	static char buf[BENCH_RAW_MAX];
+
+	for (int i = 0; i < n && me <= 1; i++) {
+		double t0 = now_us();
+		int bad = me == 0 ? io_full_spin(fd, buf, req, 0) || io_full_spin(fd, buf, rep, 1)
+				  : io_full_spin(fd, buf, req, 1) || io_full_spin(fd, buf, rep, 0);
+		if (bad) {
+			fprintf(stderr, BENCH_NAME ": raw spin: I/O error\n");
+			exit(1);
+		}
+		if (me == 1)
+			out[i] = now_us() - t0;
+	}
+}
+
 /* ---- raw limit: SIGSEGV handler + mprotect ---- */
 
 static char *raw_lo, *raw_hi; /* the area the raw handler serves */
