@@ -19,103 +19,21 @@
  * with the reason they are refused and closed.
  *
  * Socket plumbing (deadline I/O, resolving, listen, connect with retry)
- * is in sock.c; the wire codec in msg.c.
+ * is in sock.c; the handshake and the vetting of incoming connections in
+ * tcp_handshake.c; the wire codec in msg.c.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "core/node.h"
-#include "internal.h"
-
-#define PEND_MAX 16                   /* handshakes in progress at once */
-#define RBUF_MIN (64u * 1024u)        /* initial receive buffer per link */
-#define READ_BUDGET (4u << 20)        /* bytes per link per poll(): fairness */
-
-enum link_state {
-	LINK_NONE = 0, /* never connected (self, or during setup) */
-	LINK_UP,       /* connected and usable */
-	LINK_BROKEN,   /* a sender gave up mid-stream; service thread reaps */
-	LINK_CLOSED,   /* closed and reported; never reported again */
-};
-
-/* The connection to one peer. */
-struct link {
-	pthread_mutex_t mu;          /* serialises senders; guards fd close */
-	int fd;                      /* -1 when closed */
-	_Atomic int state;           /* enum link_state */
-	const char *_Atomic broken_why; /* set by a sender before BROKEN */
-	uint32_t send_seq;           /* next seq to send, under mu */
-	uint32_t recv_seq;           /* next seq expected (service thread) */
-	_Atomic uint64_t last_send_ns; /* last completed send */
-	uint64_t last_recv_ns;       /* last bytes received */
-	unsigned char *rbuf;         /* receive buffer: rlen bytes valid */
-	size_t rcap, rlen;
-	int have_hdr;                /* hdr holds the decoded header at rbuf */
-	unsigned char *xbuf;         /* bytes read while sending (not parsed): */
-	size_t xcap, xlen;           /* they go after rbuf's before any read */
-	struct dsm_msg hdr;
-	uint16_t port;               /* peer's listening address */
-	char host[DSM_PEER_HOST_LEN];
-	char why[96];                /* storage for a formatted loss reason */
-};
-
-/* An accepted connection whose HELLO is still being read. */
-struct pend {
-	int fd;                      /* -1 when the slot is free */
-	uint64_t deadline_ns;
-	size_t got;
-	unsigned char buf[DSM_WIRE_HDR_SIZE + DSM_HELLO_WIRE_SIZE];
-	char addr[96];               /* "host:port" of the remote end */
-};
-
-/* Transport state, in n->tp_state. */
-struct tcp {
-	int self, count;
-	uint32_t page_size;
-	int timeout_ms;
-	int listen_fd;               /* -1 if none */
-	int wake_fd;                 /* eventfd */
-	int acc_lo, acc_hi;          /* ids accepted by handshakes (setup) */
-	int ack_on_adopt;            /* reply HELLO_ACK as soon as adopted */
-	int started;                 /* poll() ran once */
-	pthread_t poller;            /* the service thread (valid once started) */
-	uint64_t hb_scan_ns;         /* next heartbeat scan */
-	struct dsm_hello me;
-	struct link link[DSM_MAX_NODES];
-	struct pend pend[PEND_MAX];
-	struct pollfd pfd[DSM_MAX_NODES + PEND_MAX + 2];
-	int who[DSM_MAX_NODES + PEND_MAX + 2]; /* >=0 link, WHO_* or pend */
-};
-
-enum { WHO_WAKE = -1, WHO_LISTEN = -2, WHO_PEND0 = -3 };
+#include "tcp.h"
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 
-/* Sequence numbers skip 0, which means "unchecked" in dsm_msg_check. */
-static uint32_t next_seq(uint32_t s)
-{
-	return s + 1 == 0 ? 1 : s + 1;
-}
 
 /* ------------------------------------------------------------------ */
 /* links                                                               */
 
 /* Make link peer usable on fd. send_seq/recv_seq are the next numbers
  * for each direction (a handshake may already have used some). */
-static void link_open(struct tcp *t, int peer, int fd, uint32_t send_seq,
+void dsm__tcp_link_open(struct tcp *t, int peer, int fd, uint32_t send_seq,
 		      uint32_t recv_seq)
 {
 	struct link *l = &t->link[peer];
@@ -259,7 +177,7 @@ static int link_send_locked(struct tcp *t, struct link *l, const struct dsm_msg 
 }
 
 /* Send one message on the link to peer, under its mutex. */
-static int link_send(struct tcp *t, int peer, const struct dsm_msg *m)
+int dsm__tcp_link_send(struct tcp *t, int peer, const struct dsm_msg *m)
 {
 	struct link *l = &t->link[peer];
 	int rc = DSM_EPEERDEAD;
@@ -274,7 +192,7 @@ static int link_send(struct tcp *t, int peer, const struct dsm_msg *m)
 /* Close a link's socket and buffer; the state is already LINK_CLOSED.
  * shutdown() first so a sender blocked in poll() wakes up and releases
  * the mutex; close under the mutex so no sender uses a recycled fd. */
-static void link_teardown(struct link *l)
+void dsm__tcp_link_teardown(struct link *l)
 {
 	if (l->fd >= 0)
 		shutdown(l->fd, SHUT_RDWR);
@@ -304,284 +222,9 @@ static void link_lost(struct dsm_node *n, struct tcp *t, int peer, const char *w
 		if (old != LINK_UP && old != LINK_BROKEN)
 			return;
 	} while (!atomic_compare_exchange_weak(&l->state, &old, LINK_CLOSED));
-	link_teardown(l);
+	dsm__tcp_link_teardown(l);
 	DSM_DEBUG(n, "tcp: link to node %d closed: %s", peer, why);
 	dsm__peer_lost(n, peer, why);
-}
-
-/* ------------------------------------------------------------------ */
-/* handshake pieces                                                    */
-
-/* Send HELLO on the (fresh) link to peer. */
-static int send_hello(struct tcp *t, int peer)
-{
-	unsigned char buf[DSM_HELLO_WIRE_SIZE];
-	struct dsm_msg m = { .type = DSM_MSG_HELLO };
-
-	m.length = (uint32_t)dsm__hello_encode(&t->me, buf, sizeof(buf));
-	m.payload = buf;
-	return link_send(t, peer, &m);
-}
-
-/* Send HELLO_ACK (arg0 = our id) on the link to peer. */
-static int send_ack(struct tcp *t, int peer)
-{
-	struct dsm_msg m = { .type = DSM_MSG_HELLO_ACK };
-
-	m.arg[0] = (uint64_t)t->self;
-	return link_send(t, peer, &m);
-}
-
-/* Read one message of the given type from peer during setup, blocking
- * until deadline_ns; the payload goes to buf (at most cap bytes). The
- * header is checked like any other (source, sequence). */
-static int recv_sync(struct dsm_node *n, struct tcp *t, int peer, unsigned type,
-		     void *buf, size_t cap, struct dsm_msg *m, uint64_t deadline_ns)
-{
-	struct link *l = &t->link[peer];
-	unsigned char hdr[DSM_WIRE_HDR_SIZE];
-	struct dsm_msg_check chk = { (uint32_t)t->count, peer, l->recv_seq,
-				     t->page_size };
-	const char *why = "connection closed";
-	int rc = dsm__sock_read_full(l->fd, hdr, sizeof(hdr), deadline_ns);
-
-	if (rc == 0)
-		rc = dsm__msg_decode_hdr(hdr, &chk, m, &why);
-	if (rc == 0 && (m->type != type || m->length > cap)) {
-		why = "unexpected message during the handshake";
-		rc = DSM_EPROTO;
-	}
-	if (rc == 0)
-		rc = dsm__sock_read_full(l->fd, buf, m->length, deadline_ns);
-	if (rc) {
-		if (rc == DSM_ETIMEDOUT)
-			why = "timed out";
-		DSM_ERR(n, "tcp: handshake with node %d: waiting for %s: %s", peer,
-			dsm__msg_type_name(type), why);
-		return rc;
-	}
-	m->payload = buf;
-	l->recv_seq = next_seq(l->recv_seq);
-	return 0;
-}
-
-/* Wildcard addresses cannot be dialled: use the address the connection
- * came from instead. */
-static void fix_wildcard(int fd, char *host, size_t cap)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	uint16_t port;
-
-	if (host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0)
-		return;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		dsm__sock_addr_str((struct sockaddr *)&ss, len, host, cap, &port);
-}
-
-/* Encode the PEERS table (every node's listening address) into out. */
-static size_t peers_encode(struct tcp *t, unsigned char *out)
-{
-	for (int i = 0; i < t->count; i++) {
-		unsigned char *r = out + (size_t)i * DSM_PEER_REC_SIZE;
-		uint32_t id = htonl((uint32_t)i);
-		uint16_t port = htons(t->link[i].port), zero = 0;
-
-		memset(r, 0, DSM_PEER_REC_SIZE);
-		memcpy(r, &id, 4);
-		memcpy(r + 4, &port, 2);
-		memcpy(r + 6, &zero, 2);
-		snprintf((char *)r + 8, DSM_PEER_HOST_LEN, "%s", t->link[i].host);
-	}
-	return (size_t)t->count * DSM_PEER_REC_SIZE;
-}
-
-/* Decode a PEERS table into the links' host/port. DSM_EPROTO if it does
- * not describe exactly our node count with terminated hosts. */
-static int peers_decode(struct tcp *t, const unsigned char *in, size_t len)
-{
-	if (len != (size_t)t->count * DSM_PEER_REC_SIZE)
-		return DSM_EPROTO;
-	for (int i = 0; i < t->count; i++) {
-		const unsigned char *r = in + (size_t)i * DSM_PEER_REC_SIZE;
-		uint32_t id;
-		uint16_t port, rsv;
-
-		memcpy(&id, r, 4);
-		memcpy(&port, r + 4, 2);
-		memcpy(&rsv, r + 6, 2);
-		if (ntohl(id) != (uint32_t)i || rsv != 0 ||
-		    !memchr(r + 8, '\0', DSM_PEER_HOST_LEN))
-			return DSM_EPROTO;
-		if (i > 0 && port == 0)
-			return DSM_EPROTO;
-		t->link[i].port = ntohs(port);
-		memcpy(t->link[i].host, r + 8, DSM_PEER_HOST_LEN);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* incoming handshakes: setup peers and foreign connections            */
-
-/* Take a new connection into a free handshake slot with a deadline; with
- * no slot free it is refused at once. */
-static void pend_add(struct dsm_node *n, struct tcp *t, int fd,
-		     const struct sockaddr *sa, socklen_t salen)
-{
-	char host[64];
-	uint16_t port;
-
-	dsm__sock_addr_str(sa, salen, host, sizeof(host), &port);
-	for (int k = 0; k < PEND_MAX; k++) {
-		struct pend *p = &t->pend[k];
-		if (p->fd >= 0)
-			continue;
-		p->fd = fd;
-		p->got = 0;
-		p->deadline_ns = dsm__now_ns() + (uint64_t)t->timeout_ms * DSM_NS_PER_MS;
-		snprintf(p->addr, sizeof(p->addr), "%s:%u", host, (unsigned)port);
-		return;
-	}
-	DSM_ERR(n, "tcp: rejected connection from %s:%u: too many pending handshakes",
-		host, (unsigned)port);
-	close(fd);
-}
-
-/* Accept every connection waiting on the listening socket. */
-static void accept_all(struct dsm_node *n, struct tcp *t)
-{
-	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				DSM_WARN(n, "tcp: accept: %s", strerror(errno));
-			return;
-		}
-		pend_add(n, t, fd, (struct sockaddr *)&ss, len);
-	}
-}
-
-/* Refuse a handshake: log why, close, free the slot. */
-static void pend_reject(struct dsm_node *n, struct pend *p, const char *why)
-{
-	DSM_ERR(n, "tcp: rejected connection from %s: %s", p->addr, why);
-	close(p->fd);
-	p->fd = -1;
-}
-
-/* Validate a complete HELLO in p->buf against our parameters. Returns 0
- * with *h filled or DSM_EPROTO with *why. */
-static int pend_vet(struct tcp *t, struct pend *p, struct dsm_hello *h,
-		    const char **why)
-{
-	struct dsm_msg_check chk = { (uint32_t)t->count, -1, 1, t->page_size };
-	struct dsm_msg m;
-	int rc = dsm__msg_decode_hdr(p->buf, &chk, &m, why);
-
-	if (rc == 0)
-		rc = dsm__hello_decode(p->buf + DSM_WIRE_HDR_SIZE, m.length, h, why);
-	if (rc == 0)
-		rc = dsm__hello_check(&t->me, h, why);
-	if (rc == 0 && h->node_id != m.src) {
-		*why = "HELLO node id differs from the header source";
-		rc = DSM_EPROTO;
-	}
-	return rc;
-}
-
-/* Read what is available of a handshake. The header is checked as soon
- * as it is complete so garbage is refused without waiting. Returns 1 when
- * a valid HELLO is in *h, 0 if more bytes are needed, DSM_EPROTO (with
- * *why) to refuse. */
-static int pend_read(struct tcp *t, struct pend *p, struct dsm_hello *h,
-		     const char **why)
-{
-	struct dsm_msg_check chk = { (uint32_t)t->count, -1, 1, t->page_size };
-	struct dsm_msg m;
-
-	for (;;) {
-		size_t want = DSM_WIRE_HDR_SIZE;
-		if (p->got >= DSM_WIRE_HDR_SIZE) {
-			if (dsm__msg_decode_hdr(p->buf, &chk, &m, why))
-				return DSM_EPROTO;
-			if (m.type != DSM_MSG_HELLO) {
-				*why = "first message is not HELLO";
-				return DSM_EPROTO;
-			}
-			want += m.length; /* <= DSM_HELLO_WIRE_SIZE by the check */
-		}
-		if (p->got == want && want > DSM_WIRE_HDR_SIZE)
-			return pend_vet(t, p, h, why) == 0 ? 1 : DSM_EPROTO;
-		ssize_t r = read(p->fd, p->buf + p->got, want - p->got);
-		if (r > 0) {
-			p->got += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		*why = "connection closed during the handshake";
-		return DSM_EPROTO;
-	}
-}
-
-/* A peer passed the handshake: it becomes the link for its id. Its HELLO
- * used receive seq 1. Outside of setup, or for an id we do not expect
- * (or already have), the connection is refused instead. */
-static void pend_adopt(struct dsm_node *n, struct tcp *t, struct pend *p,
-		       const struct dsm_hello *h)
-{
-	int id = (int)h->node_id;
-	struct link *l = &t->link[id];
-
-	if (t->acc_lo < 0) {
-		pend_reject(n, p, "mesh already complete");
-		return;
-	}
-	if (id < t->acc_lo || id > t->acc_hi || atomic_load(&l->state) != LINK_NONE) {
-		pend_reject(n, p, "unexpected or duplicate node id");
-		return;
-	}
-	dsm__sock_tune(p->fd);
-	snprintf(l->host, sizeof(l->host), "%s", h->listen_host);
-	fix_wildcard(p->fd, l->host, sizeof(l->host));
-	l->port = h->listen_port;
-	link_open(t, id, p->fd, 1, 2);
-	p->fd = -1;
-	DSM_DEBUG(n, "tcp: node %d connected from %s", id, p->addr);
-	if (t->ack_on_adopt && send_ack(t, id) != 0) {
-		/* setup: not a lost peer yet; accept_peers() waits for a retry
-		 * and names the node if none comes */
-		DSM_ERR(n, "tcp: cannot send HELLO_ACK to node %d", id);
-		atomic_store(&l->state, LINK_CLOSED);
-		link_teardown(l);
-		atomic_store(&l->state, LINK_NONE);
-	}
-}
-
-/* Make progress on handshake slot k (readable or maybe expired). */
-static void pend_service(struct dsm_node *n, struct tcp *t, int k)
-{
-	struct pend *p = &t->pend[k];
-	struct dsm_hello h;
-	const char *why = NULL;
-
-	if (p->fd < 0)
-		return;
-	int rc = pend_read(t, p, &h, &why);
-	if (rc == 1)
-		pend_adopt(n, t, p, &h);
-	else if (rc < 0)
-		pend_reject(n, p, why);
-	else if (dsm__now_ns() >= p->deadline_ns)
-		pend_reject(n, p, "no complete HELLO within the timeout");
 }
 
 /* ------------------------------------------------------------------ */
@@ -730,7 +373,7 @@ static void expire_pends(struct dsm_node *n, struct tcp *t)
 
 	for (int k = 0; k < PEND_MAX; k++)
 		if (t->pend[k].fd >= 0 && now >= t->pend[k].deadline_ns)
-			pend_service(n, t, k);
+			dsm__tcp_pend_service(n, t, k);
 }
 
 /* True when bytes (or EOF) wait unread on fd: the peer is not silent,
@@ -815,11 +458,11 @@ static void handle_events(struct dsm_node *n, struct tcp *t, int nfds)
 				/* EAGAIN: already drained */
 			}
 		} else if (who == WHO_LISTEN) {
-			accept_all(n, t);
+			dsm__tcp_accept_all(n, t);
 		} else if (who >= 0) {
 			link_readable(n, t, who);
 		} else if (t->pend[WHO_PEND0 - who].fd == t->pfd[k].fd) {
-			pend_service(n, t, WHO_PEND0 - who);
+			dsm__tcp_pend_service(n, t, WHO_PEND0 - who);
 		}
 	}
 }
@@ -896,11 +539,11 @@ static int setup_coordinator(struct dsm_node *n, struct tcp *t, uint64_t deadlin
 	rc = accept_peers(n, t, 1, t->count - 1, deadline_ns);
 	if (rc)
 		return rc;
-	m.length = (uint32_t)peers_encode(t, table);
+	m.length = (uint32_t)dsm__tcp_peers_encode(t, table);
 	for (int i = 1; i < t->count; i++) {
-		rc = send_ack(t, i);
+		rc = dsm__tcp_send_ack(t, i);
 		if (rc == 0)
-			rc = link_send(t, i, &m);
+			rc = dsm__tcp_link_send(t, i, &m);
 		if (rc) {
 			DSM_ERR(n, "tcp: cannot answer node %d: %s", i, dsm_strerror(rc));
 			return rc;
@@ -918,10 +561,10 @@ static int dial_peer(struct dsm_node *n, struct tcp *t, int peer,
 
 	if (fd < 0)
 		return fd;
-	link_open(t, peer, fd, 1, 1);
-	int rc = send_hello(t, peer);
+	dsm__tcp_link_open(t, peer, fd, 1, 1);
+	int rc = dsm__tcp_send_hello(t, peer);
 	if (rc == 0)
-		rc = recv_sync(n, t, peer, DSM_MSG_HELLO_ACK, NULL, 0, &m, deadline_ns);
+		rc = dsm__tcp_recv_sync(n, t, peer, DSM_MSG_HELLO_ACK, NULL, 0, &m, deadline_ns);
 	if (rc == 0 && m.arg[0] != (uint64_t)peer) {
 		DSM_ERR(n, "tcp: HELLO_ACK from node %d names node %llu", peer,
 			(unsigned long long)m.arg[0]);
@@ -944,9 +587,9 @@ static int setup_member(struct dsm_node *n, struct tcp *t, const char *chost,
 	int rc = dial_peer(n, t, 0, chost, cport, deadline_ns);
 
 	if (rc == 0)
-		rc = recv_sync(n, t, 0, DSM_MSG_PEERS, table, sizeof(table), &m,
+		rc = dsm__tcp_recv_sync(n, t, 0, DSM_MSG_PEERS, table, sizeof(table), &m,
 			       deadline_ns);
-	if (rc == 0 && peers_decode(t, table, m.length) != 0) {
+	if (rc == 0 && dsm__tcp_peers_decode(t, table, m.length) != 0) {
 		DSM_ERR(n, "tcp: malformed PEERS table from the coordinator");
 		rc = DSM_EPROTO;
 	}
@@ -1087,7 +730,7 @@ static int tcp_send(struct dsm_node *n, int dst, const struct dsm_msg *m)
 	if (m->length > dsm__msg_max_len(m->type, t->page_size) ||
 	    (m->type == DSM_MSG_SC_PAGE && m->length != t->page_size))
 		return -EMSGSIZE;
-	return link_send(t, dst, m);
+	return dsm__tcp_link_send(t, dst, m);
 }
 
 /* Service-thread loop body: wait up to timeout_ms (negative: until
