@@ -115,21 +115,6 @@ int dsm__det_find(const struct det_tracker *t, uintptr_t addr, int *ri, size_t *
 	return -1;
 }
 
-/* Hand a fault we don't own to whoever handled SIGSEGV before us. */
-static void chain(int sig, siginfo_t *si, void *uc)
-{
-	if (old_segv.sa_flags & SA_SIGINFO) {
-		if (old_segv.sa_sigaction) {
-			old_segv.sa_sigaction(sig, si, uc);
-			return;
-		}
-	} else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
-		old_segv.sa_handler(sig);
-		return;
-	}
-	/* Default action: the access is retried and kills with SIGSEGV. */
-	signal(SIGSEGV, SIG_DFL);
-}
 
 /* Claim clean pages after pi for a sequential writer (the page before pi
  * is twinned already): up to DET_AHEAD in all, stopping at the first page
@@ -201,7 +186,7 @@ static void det_segv(int sig, siginfo_t *si, void *uc)
 
 	if (!t || dsm__det_find(t, (uintptr_t)si->si_addr, &ri, &pi) < 0 ||
 	    twin_page(t, ri, pi) < 0)
-		chain(sig, si, uc);
+		dsm__segv_chain(&old_segv, sig, si, uc);
 	errno = saved_errno;
 }
 
@@ -210,20 +195,13 @@ static void det_segv(int sig, siginfo_t *si, void *uc)
  * handler it replaces. */
 int dsm__det_handler_install(void)
 {
-	struct sigaction sa, cur;
+	struct sigaction cur;
 
 	if (sigaction(SIGSEGV, NULL, &cur) < 0)
 		return -errno;
 	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == det_segv)
 		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = det_segv;
-	sigfillset(&sa.sa_mask);
-	sigdelset(&sa.sa_mask, SIGBUS);
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	if (sigaction(SIGSEGV, &sa, &old_segv) < 0)
-		return -errno;
-	return 0;
+	return dsm__segv_install(det_segv, &old_segv);
 }
 
 /* In a child: faults outside the scope take the default action, so a

@@ -48,4 +48,22 @@ int dsm__outbox_flush(struct dsm_node *n, struct dsm_outbox *ob);
  * region lock. 0 or a negative errno. */
 int dsm__proto_set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg);
 
+/*
+ * The fault loop every protocol shares (SIGSEGV handler context): under
+ * the region lock, ready() says whether the access is allowed now (and
+ * fixes the protection, *err set); if not, the fault is counted once and
+ * advance() either resolves it locally (DSM_FAULT_RETRY) or queues the
+ * requests the page needs into ob (DSM_FAULT_WAIT; nothing queued means a
+ * fetch is already in flight); the loop sends them after dropping the lock
+ * and sleeps on the page until it changes. arg is the protocol's scratch.
+ */
+enum { DSM_FAULT_RETRY = 1, DSM_FAULT_WAIT = 2 };
+struct dsm_fault_ops {
+	int (*ready)(struct dsm_node *n, size_t p, int want_write, int *err);
+	int (*advance)(struct dsm_node *n, size_t p, int want_write,
+		       struct dsm_outbox *ob, void *arg);
+};
+int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
+			  const struct dsm_fault_ops *ops, void *arg);
+
 #endif /* DSM_PROTO_INTERNAL_H */

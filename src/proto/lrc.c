@@ -19,7 +19,6 @@
 #include "proto.h"
 #include "vm/diff.h"
 
-#define SLICE_NS 100000000ull
 
 #define TRANSITION DSM_TRANSITION
 #define set_prot dsm__proto_set_prot
@@ -249,54 +248,43 @@ static int allows(const struct dsm_page *pg, int want_write)
 	return pg->state != DSM_PAGE_INVALID;
 }
 
-/*
- * Resolve a fault (SIGSEGV handler context). An invalid page first gets
- * its missing diffs (the thread sleeps until the service thread applied
- * them); a write to a valid page twins it locally.
- */
+static int lrc_ready(struct dsm_node *n, size_t p, int want_write, int *err)
+{
+	struct dsm_page *pg = dsm__lrc_pg(n, p);
+
+	if (!allows(pg, want_write))
+		return 0;
+	*err = set_prot(n, p, pg);
+	return 1;
+}
+
+/* A write to a valid page twins it locally; an invalid page asks its
+ * writers for the missing diffs (batching other pages in use: arg). */
+static int lrc_advance(struct dsm_node *n, size_t p, int want_write,
+		       struct dsm_outbox *ob, void *arg)
+{
+	struct dsm_page *pg = dsm__lrc_pg(n, p);
+	int err;
+
+	if (pg->state != DSM_PAGE_INVALID)
+		return (err = twin_page(n, p, pg)) ? err : DSM_FAULT_RETRY;
+	if (!LS(n)->pages[p].replies_left)
+		dsm__lrc_fetch_start(n, p, ob, arg);
+	return DSM_FAULT_WAIT;
+}
+
+static const struct dsm_fault_ops lrc_fault_ops = {
+	.ready = lrc_ready,
+	.advance = lrc_advance,
+};
+
+/* Resolve a fault (SIGSEGV handler context): the service thread applies
+ * the fetched diffs while the faulting thread sleeps on the page. */
 int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 {
-	struct dsm_region *r = n->region;
-	struct dsm_outbox ob = { 0 };
 	struct lrc_batch batch;
-	uint64_t t0 = dsm__now_ns(), limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
-	int err = 0, counted = 0;
 
-	want_write = want_write == 1;
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		struct dsm_page *pg = dsm__lrc_pg(n, p);
-		uint32_t seq;
-
-		if ((err = atomic_load(&n->failed)))
-			break;
-		if (allows(pg, want_write)) {
-			err = set_prot(n, p, pg);
-			break;
-		}
-		if (!counted++ && want_write)
-			DSM_STAT_ADD(n, write_faults, 1);
-		else if (counted == 1)
-			DSM_STAT_ADD(n, read_faults, 1);
-		if (pg->state != DSM_PAGE_INVALID) {
-			err = twin_page(n, p, pg);
-			break;
-		}
-		if (!LS(n)->pages[p].replies_left)
-			dsm__lrc_fetch_start(n, p, &ob, &batch);
-		seq = atomic_load(&pg->wait_seq);
-		pthread_mutex_unlock(&r->lock);
-		if ((err = dsm__outbox_flush(n, &ob)))
-			return err;
-		dsm__page_wait(pg, seq, 0, SLICE_NS);
-		if (dsm__now_ns() - t0 > limit)
-			return DSM_ETIMEDOUT;
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (counted)
-		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
-	return err;
+	return dsm__proto_fault_loop(n, p, want_write == 1, &lrc_fault_ops, &batch);
 }
 
 /* ---------------- service thread ---------------- */

@@ -570,7 +570,7 @@ static int validate_all(struct dsm_node *n)
 		while (st->pages[p].replies_left && !(err = atomic_load(&n->failed))) {
 			uint32_t seq = atomic_load(&n->region->pages[p].wait_seq);
 			pthread_mutex_unlock(&n->region->lock);
-			dsm__page_wait(&n->region->pages[p], seq, 0, 100000000ull);
+			dsm__page_wait(&n->region->pages[p], seq, 100000000ull);
 			pthread_mutex_lock(&n->region->lock);
 		}
 		pthread_mutex_unlock(&n->region->lock);

@@ -1,6 +1,6 @@
 /*
  * outbox.c — helpers shared by the protocols: the outbox of messages built
- * under the region lock, and state-derived protection.
+ * under the region lock, state-derived protection, and the fault loop.
  */
 #include "internal.h"
 
@@ -32,4 +32,43 @@ int dsm__proto_set_prot(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	int want = dsm__page_state_prot(pg->state);
 
 	return pg->prot == want ? 0 : dsm__vm_protect(n->region, p, 1, want);
+}
+
+#define SLICE_NS 100000000ull /* a sleeping fault re-checks for job failure */
+
+int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
+			  const struct dsm_fault_ops *ops, void *arg)
+{
+	struct dsm_region *r = n->region;
+	struct dsm_page *pg = &r->pages[p];
+	struct dsm_outbox ob = { 0 };
+	uint64_t t0 = dsm__now_ns(), limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
+	int err = 0, counted = 0, rc;
+
+	pthread_mutex_lock(&r->lock);
+	while (!(err = atomic_load(&n->failed)) && !ops->ready(n, p, want_write, &err)) {
+		uint32_t seq;
+		if (!counted++ && want_write == 1)
+			DSM_STAT_ADD(n, write_faults, 1);
+		else if (counted == 1)
+			DSM_STAT_ADD(n, read_faults, 1);
+		if ((rc = ops->advance(n, p, want_write, &ob, arg)) < 0) {
+			err = rc;
+			break;
+		}
+		if (rc == DSM_FAULT_RETRY)
+			continue;
+		seq = atomic_load(&pg->wait_seq);
+		pthread_mutex_unlock(&r->lock);
+		if ((err = dsm__outbox_flush(n, &ob)))
+			return err;
+		dsm__page_wait(pg, seq, SLICE_NS);
+		if (dsm__now_ns() - t0 > limit)
+			return DSM_ETIMEDOUT;
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (counted)
+		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
+	return err;
 }

@@ -27,7 +27,6 @@
 #define MODE_READ 1
 #define MODE_WRITE 2
 #define MAX_HOLD_NS 10000000ull  /* serve queued requests after 10 ms anyway */
-#define SLICE_NS 100000000ull    /* waiting faults re-check failure */
 
 /* A request this node cannot serve yet. */
 struct sc_req {
@@ -119,62 +118,42 @@ static void start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	}
 }
 
-/* Account a fault once, and its waiting time. */
-static void count_fault(struct dsm_node *n, int want_write)
+/* The access is allowed now: fix the protection; the first access after
+ * obtaining a page ends its hold's wait for the faulting thread. */
+static int sc_ready(struct dsm_node *n, size_t p, int want_write, int *err)
 {
-	if (want_write == 1)
-		DSM_STAT_ADD(n, write_faults, 1);
-	else
-		DSM_STAT_ADD(n, read_faults, 1);
+	struct dsm_page *pg = pg_get(n, p);
+
+	if (!allows(pg, want_write))
+		return 0;
+	*err = set_prot(n, p, pg);
+	if ((pg->flags & DSM_PGF_HOLD) && !pg->resumed_ns)
+		pg->resumed_ns = dsm__now_ns();
+	return 1;
 }
 
-/*
- * Resolve a fault on page p. Loops: if the state allows the access, fix
- * the protection and return; else start a fetch unless one is in flight,
- * drop the lock, send, and sleep until the page changes.
- */
+/* Start the fetch unless one is in flight; an owner's upgrade without
+ * copies resolves locally. */
+static int sc_advance(struct dsm_node *n, size_t p, int want_write,
+		      struct dsm_outbox *ob, void *arg)
+{
+	struct dsm_page *pg = pg_get(n, p);
+
+	(void)arg;
+	if (pg->pending == DSM_PEND_NONE)
+		start_fetch(n, p, pg, want_write, ob);
+	return allows(pg, want_write) ? DSM_FAULT_RETRY : DSM_FAULT_WAIT;
+}
+
+static const struct dsm_fault_ops sc_fault_ops = {
+	.ready = sc_ready,
+	.advance = sc_advance,
+};
+
+/* Resolve a fault on page p (SIGSEGV handler context). */
 static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 {
-	struct dsm_region *r = n->region;
-	struct dsm_outbox ob = { 0 };
-	uint64_t t0 = dsm__now_ns(), spin = 0; /* the service thread spins */
-	uint64_t limit = (uint64_t)n->cfg.timeout_ms * 4000000ull;
-	int err = 0, counted = 0;
-
-	if (want_write < 0)
-		want_write = 0;
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		struct dsm_page *pg = pg_get(n, p);
-		uint32_t seq;
-
-		if ((err = atomic_load(&n->failed)))
-			break;
-		if (allows(pg, want_write)) {
-			err = set_prot(n, p, pg);
-			if ((pg->flags & DSM_PGF_HOLD) && !pg->resumed_ns)
-				pg->resumed_ns = dsm__now_ns();
-			break;
-		}
-		if (!counted++)
-			count_fault(n, want_write);
-		if (pg->pending == DSM_PEND_NONE)
-			start_fetch(n, p, pg, want_write, &ob);
-		if (allows(pg, want_write))
-			continue; /* resolved locally (upgrade, no copies) */
-		seq = atomic_load(&pg->wait_seq);
-		pthread_mutex_unlock(&r->lock);
-		if ((err = dsm__outbox_flush(n, &ob)))
-			return err;
-		dsm__page_wait(pg, seq, spin, SLICE_NS);
-		if (dsm__now_ns() - t0 > limit)
-			return DSM_ETIMEDOUT;
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (counted)
-		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
-	return err;
+	return dsm__proto_fault_loop(n, p, want_write == 1, &sc_fault_ops, NULL);
 }
 
 /* ---------------- service thread ---------------- */

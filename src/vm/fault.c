@@ -22,22 +22,37 @@ static struct sigaction old_segv;
 static int installed;
 static __thread void *thread_altstack;
 
-/* Hand a fault we don't own to whoever handled SIGSEGV before us. */
-static void chain(int sig, siginfo_t *si, void *uc)
+/* Hand a fault we don't own to the handler in *old (the one installed
+ * before ours). Shared with the deterministic spaces' handler. */
+void dsm__segv_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
 {
-	if (old_segv.sa_flags & SA_SIGINFO) {
-		if (old_segv.sa_sigaction) {
-			old_segv.sa_sigaction(sig, si, uc);
+	if (old->sa_flags & SA_SIGINFO) {
+		if (old->sa_sigaction) {
+			old->sa_sigaction(sig, si, uc);
 			return;
 		}
-	} else if (old_segv.sa_handler != SIG_DFL &&
-		   old_segv.sa_handler != SIG_IGN) {
-		old_segv.sa_handler(sig);
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
 		return;
 	}
 	/* Default action: restore it and return; the faulting instruction
 	 * runs again and the kernel kills the process with SIGSEGV (core). */
 	signal(SIGSEGV, SIG_DFL);
+}
+
+/* Install handler for SIGSEGV the way every handler of ours needs it
+ * (SA_SIGINFO, the alternate stack, all signals but SIGBUS blocked),
+ * saving the previous action in *old. 0 or -errno. */
+int dsm__segv_install(void (*handler)(int, siginfo_t *, void *), struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGBUS);
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	return sigaction(SIGSEGV, &sa, old) < 0 ? -errno : 0;
 }
 
 /* The access cannot be served: say why, then die with SIGBUS. */
@@ -64,7 +79,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	int err;
 
 	if (!n || !n->region || !dsm__region_contains(n->region, si->si_addr)) {
-		chain(sig, si, uc);
+		dsm__segv_chain(&old_segv, sig, si, uc);
 		errno = saved_errno;
 		return;
 	}
@@ -98,17 +113,12 @@ int dsm__fault_thread_init(void)
 /* Install our SIGSEGV handler, remembering the previous one. */
 int dsm__fault_install(void)
 {
-	struct sigaction sa;
+	int err;
 
 	if (installed)
 		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_segv;
-	sigfillset(&sa.sa_mask);
-	sigdelset(&sa.sa_mask, SIGBUS);
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	if (sigaction(SIGSEGV, &sa, &old_segv) < 0)
-		return -errno;
+	if ((err = dsm__segv_install(on_segv, &old_segv)))
+		return err;
 	installed = 1;
 	return dsm__fault_thread_init();
 }

@@ -82,17 +82,9 @@ const char *dsm__page_event_name(unsigned event)
 	return event < DSM_PAGE_EVENT_COUNT_ ? event_names[event] : "?";
 }
 
-/* Spin, then sleep on the page's futex word until it changes. */
-int dsm__page_wait(struct dsm_page *pg, uint32_t seq, uint64_t spin_ns,
-		   uint64_t timeout_ns)
+/* Sleep on the page's futex word until it changes (or timeout_ns). */
+int dsm__page_wait(struct dsm_page *pg, uint32_t seq, uint64_t timeout_ns)
 {
-	uint64_t start = dsm__now_ns();
-
-	while (spin_ns && dsm__now_ns() - start < spin_ns) {
-		if (atomic_load_explicit(&pg->wait_seq, memory_order_acquire) != seq)
-			return 0;
-		dsm__cpu_relax();
-	}
 	return dsm__futex_wait(&pg->wait_seq, seq, timeout_ns);
 }
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 struct dsm_node;
@@ -135,6 +136,11 @@ static inline unsigned char *dsm__page_rt(const struct dsm_region *r, size_t p)
  * Returns 0 or a negative errno. Async-signal-safe. */
 int dsm__vm_protect(struct dsm_region *r, size_t first, size_t count, int prot);
 
+/* Shared by every SIGSEGV handler of the library (this one and the
+ * deterministic spaces'): install a handler, chain to the previous one. */
+int dsm__segv_install(void (*handler)(int, siginfo_t *, void *), struct sigaction *old);
+void dsm__segv_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc);
+
 /* Install the SIGSEGV handler (chaining the previous one) and a sigaltstack
  * for the calling thread. */
 int dsm__fault_install(void);
@@ -150,10 +156,9 @@ int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint);
 /* Architecture hint: 1 if the fault was a write, 0 a read, -1 unknown. */
 int dsm__arch_fault_is_write(const void *ucontext);
 
-/* Wait until page p's wait_seq differs from seq or timeout_ns passes
- * (spinning spin_ns first). Async-signal-safe. 0 or -ETIMEDOUT. */
-int dsm__page_wait(struct dsm_page *pg, uint32_t seq, uint64_t spin_ns,
-		   uint64_t timeout_ns);
+/* Wait until page p's wait_seq differs from seq or timeout_ns passes.
+ * Async-signal-safe. 0 or -ETIMEDOUT. */
+int dsm__page_wait(struct dsm_page *pg, uint32_t seq, uint64_t timeout_ns);
 void dsm__page_wake(struct dsm_page *pg);
 
 #endif /* DSM_VM_H */
