@@ -15,6 +15,14 @@
 #include "dsm.h"
 #include "../net/net.h"
 
+/* DSM_HOME, in env.c's order. */
+enum dsm_home_policy {
+	DSM_HOME_FIRST_TOUCH = 0,
+	DSM_HOME_BLOCK,
+	DSM_HOME_CYCLIC,
+	DSM_HOME_NODE0,
+};
+
 enum dsm_log_level { DSM_LOG_ERROR = 0, DSM_LOG_WARN, DSM_LOG_INFO, DSM_LOG_DEBUG };
 
 /* Every DSM_* variable, parsed by env.c (which documents the defaults). */
@@ -42,6 +50,7 @@ struct dsm_config {
 	int det_delay_us;        /* DSM_DET_DELAY_US: test hook */
 	int mpi_poll_us;         /* DSM_MPI_POLL_US */
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
+	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
