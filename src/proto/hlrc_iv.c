@@ -556,9 +556,12 @@ void dsm__hlrc_barrier_done(struct dsm_node *n, void *state)
 }
 
 /*
- * Leave: learn what we lacked; then drop the records every node had
- * learned by the previous barrier (every node has left that one, so no
- * lock acquirer can still ask for them).
+ * Leave: learn what we lacked. The global timestamp may name intervals no
+ * arrival carried: closed by another thread of their creator after it
+ * arrived, and learned by some node through a lock before it arrived.
+ * They happened before the barrier, so fetch them from their creators.
+ * Then drop the records every node had learned by the previous barrier
+ * (every node has left that one, so no lock acquirer can still ask).
  */
 int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 			    size_t len)
@@ -566,7 +569,8 @@ int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 	struct hlrc_state *st = HS(n);
 	const unsigned char *b = p;
 	size_t head = (size_t)n->count * 4;
-	int err;
+	uint32_t g[DSM_MAX_NODES];
+	int err, missing = 0;
 
 	(void)barrier;
 	if (len < head)
@@ -574,19 +578,16 @@ int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 	if ((err = dsm__hlrc_learn(n, b + head, len - head)))
 		return err;
 	pthread_mutex_lock(&n->region->lock);
-	for (int k = 0; k < n->count && !err; k++) {
-		uint32_t g = get_u32(b + 4 * (size_t)k);
-		if (k != st->me && st->vc[k] < g) {
-			DSM_ERR(n, "hlrc: barrier left node %d's intervals %u..%u "
-				"unknown here", k, st->vc[k] + 1, g);
-			err = DSM_EPROTO;
-		}
-	}
-	if (!err) {
-		iv_free_upto(st, st->gc_upto);
-		for (int k = 0; k < n->count; k++)
-			st->gc_upto[k] = get_u32(b + 4 * (size_t)k);
+	for (int k = 0; k < n->count; k++) {
+		g[k] = get_u32(b + 4 * (size_t)k);
+		missing |= k != st->me && st->vc[k] < g[k];
 	}
 	pthread_mutex_unlock(&n->region->lock);
-	return err;
+	if (missing && (err = fetch_intervals(n, g)))
+		return err;
+	pthread_mutex_lock(&n->region->lock);
+	iv_free_upto(st, st->gc_upto);
+	memcpy(st->gc_upto, g, (size_t)n->count * sizeof(*g));
+	pthread_mutex_unlock(&n->region->lock);
+	return 0;
 }
