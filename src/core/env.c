@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/node.h"
+#include "core/tsan.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -42,25 +43,19 @@
  * (0x10007fff8000...). With the 16 TiB maximum heap the region ends at
  * 48 TiB, still inside the 47-bit user address space.
  */
-#if defined(__SANITIZE_THREAD__)
-#define DSM_TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DSM_TSAN_BUILD 1
-#endif
-#endif
-#ifndef DSM_TSAN_BUILD
+#if !DSM_TSAN_BUILD
 #define DEFAULT_BASE "0x200000000000"
 #else
 /*
- * ThreadSanitizer builds (make test-tsan): TSan on x86-64 keeps its shadow
- * at 0x010000000000-0x200000000000 and its metadata above, and refuses
- * fixed mappings outside its application ranges, so 0x200000000000 cannot
- * be mapped. 0x7e8000000000 is the start of its high application range
- * in both the gcc 12 / clang 14 layout (0x7e8000000000-0x800000000000)
- * and the later one (0x7a0000000000-0x800000000000), about 1.5 TiB below
- * the top of the address space and at least ~0.5 TiB under the randomised
- * mmap base, so the heap there can be up to about 1 TiB.
+ * ThreadSanitizer builds (make test-tsan; core/tsan.h): TSan on x86-64
+ * keeps its shadow at 0x010000000000-0x200000000000 and its metadata
+ * above, and refuses fixed mappings outside its application ranges, so
+ * 0x200000000000 cannot be mapped. 0x7e8000000000 is the start of its high
+ * application range in both the gcc 12 / clang 14 layout
+ * (0x7e8000000000-0x800000000000) and the later one
+ * (0x7a0000000000-0x800000000000), about 1.5 TiB below the top of the
+ * address space and at least ~0.5 TiB under the randomised mmap base, so
+ * the heap there can be up to about 500 GiB.
  */
 #define DEFAULT_BASE "0x7e8000000000"
 #endif
