@@ -125,8 +125,10 @@ void *dsm_alloc_collective(size_t size);
 
 /*
  * Copy len bytes of private memory from root's buf to buf on every other
- * node. Collective; len and root must agree on all nodes.
- * Returns 0, -EINVAL (bad root, len mismatch), DSM_EPEERDEAD, ...
+ * node. Collective; len and root must agree on all nodes. len is at most
+ * 1 GiB (receivers allocate it before the data arrives).
+ * Returns 0, -EINVAL (bad root, len mismatch), -EMSGSIZE (len over 1 GiB),
+ * DSM_EPEERDEAD, ...
  */
 int dsm_broadcast(void *buf, size_t len, int root);
 

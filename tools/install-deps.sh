@@ -1,7 +1,7 @@
 #!/bin/bash
 # Install what building and testing libdsm needs, when it is missing.
 # Debian/Ubuntu: uses apt-get when run as root; otherwise prints the command.
-# Usage: tools/install-deps.sh [build|test|bench|mpi]...
+# Usage: tools/install-deps.sh [build|test|bench|mpi|fuzz]...
 set -euo pipefail
 
 need_pkgs=()
@@ -21,6 +21,17 @@ check_test() {
 	have pgrep || want procps
 	have ip || want iproute2 # tests/scripts/test_netns.sh
 	check_mpi
+	check_fuzz
+}
+# clang and its runtime libraries (libFuzzer; only recommended by clang,
+# so named here): the fuzz/ targets (make fuzz, part of make test).
+check_fuzz() {
+	check_build
+	have clang || want clang
+	local rt="libclang_rt.fuzzer-$(uname -m).a"
+	if ! have clang || [ "$(clang -print-file-name="$rt")" = "$rt" ]; then
+		want libclang-rt-dev
+	fi
 }
 # Open MPI: the MPI versions of the application benchmarks (built and run
 # by make test and make bench).
@@ -41,7 +52,8 @@ for what in "$@"; do
 	test) check_test ;;
 	bench) check_bench ;;
 	mpi) check_mpi ;;
-	*) echo "install-deps: unknown set '$what' (build|test|bench|mpi)" >&2; exit 2 ;;
+	fuzz) check_fuzz ;;
+	*) echo "install-deps: unknown set '$what' (build|test|bench|mpi|fuzz)" >&2; exit 2 ;;
 	esac
 done
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0

@@ -7,19 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "bcast.h"
 #include "node.h"
 #include "vm/heap.h"
 #include "vm/vm.h"
 
-#define BCAST_CHUNK (1u << 20)
 #define STATS_BYTES (sizeof(struct dsm_stats))
 
 /* A broadcast arriving at this node, possibly before the local call. */
 struct bcast_in {
 	uint64_t seq;
-	uint64_t total;
-	uint64_t got;
-	unsigned char *buf;
+	struct dsm_bcast_asm a;     /* chunks received so far (bcast.c) */
 	struct bcast_in *next;
 };
 
@@ -29,6 +27,7 @@ struct coll {
 	pthread_cond_t cv;
 	struct bcast_in *inbox;
 	uint64_t bcast_seq;         /* collective calls made here */
+	uint64_t bcast_done;        /* last broadcast received and consumed */
 	int fin_count;              /* FIN phase 1 received (node 0) */
 	int fin_done;               /* FIN phase 2 received */
 	int bye_count;
@@ -67,7 +66,7 @@ void dsm__coll_fini(struct dsm_node *n)
 	while (c->inbox) {
 		struct bcast_in *b = c->inbox;
 		c->inbox = b->next;
-		free(b->buf);
+		dsm__bcast_asm_fini(&b->a);
 		free(b);
 	}
 	if (c->heap)
@@ -193,50 +192,60 @@ void *dsm_alloc_collective(size_t size)
 
 /* ---------------- broadcast ---------------- */
 
-/* Find or create the inbox entry for a broadcast; caller holds c->mu. */
-static struct bcast_in *inbox_get(struct coll *c, uint64_t seq, uint64_t total)
+/* Find or create the inbox entry for a broadcast of total bytes (the
+ * total is checked against DSM_BCAST_MAX before it is allocated); caller
+ * holds c->mu. 0 or -EMSGSIZE/-ENOMEM. */
+static int inbox_get(struct coll *c, uint64_t seq, uint64_t total,
+		     struct bcast_in **out)
 {
 	struct bcast_in *b;
+	int err;
 
 	for (b = c->inbox; b; b = b->next)
-		if (b->seq == seq)
-			return b;
+		if (b->seq == seq) {
+			*out = b;
+			return 0;
+		}
 	b = calloc(1, sizeof(*b));
 	if (!b)
-		return NULL;
-	b->seq = seq;
-	b->total = total;
-	b->buf = malloc(total ? total : 1);
-	if (!b->buf) {
+		return -ENOMEM;
+	if ((err = dsm__bcast_asm_init(&b->a, total))) {
 		free(b);
-		return NULL;
+		return err;
 	}
+	b->seq = seq;
 	b->next = c->inbox;
 	c->inbox = b;
-	return b;
+	*out = b;
+	return 0;
 }
 
-/* A broadcast chunk arrived: file it. */
+/* A broadcast chunk arrived: file it. arg = { seq, offset, total }. */
 static int recv_bcast(struct dsm_node *n, const struct dsm_msg *m)
 {
 	struct coll *c = C(n);
-	struct bcast_in *b;
-	int err = 0;
+	struct bcast_in *b = NULL;
+	const char *why = NULL;
+	int err;
 
 	pthread_mutex_lock(&c->mu);
-	b = inbox_get(c, m->arg[0], m->arg[2]);
-	if (!b)
-		err = -ENOMEM;
-	else if (m->arg[2] != b->total || m->arg[1] > b->total ||
-		 m->length > b->total - m->arg[1])
+	if (m->arg[0] <= c->bcast_done) {
+		why = "chunk of a broadcast that already completed";
 		err = DSM_EPROTO;
-	else {
-		if (m->length)
-			memcpy(b->buf + m->arg[1], m->payload, m->length);
-		b->got += m->length;
+	} else if ((err = inbox_get(c, m->arg[0], m->arg[2], &b))) {
+		why = err == -EMSGSIZE ? "total over the broadcast limit (1 GiB)"
+				       : "no memory for the broadcast";
+	} else if (!(err = dsm__bcast_asm_add(&b->a, m->arg[2], m->arg[1],
+					      m->payload, m->length, &why))) {
 		pthread_cond_broadcast(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
+	if (err)
+		DSM_ERR(n, "broadcast %llu from node %u: chunk at offset %llu, %u "
+			   "bytes, total %llu refused: %s",
+			(unsigned long long)m->arg[0], m->src,
+			(unsigned long long)m->arg[1], m->length,
+			(unsigned long long)m->arg[2], why);
 	return err;
 }
 
@@ -248,7 +257,7 @@ static int send_bcast(struct dsm_node *n, const void *buf, size_t len, uint64_t 
 		if (dst == n->id)
 			continue;
 		do {
-			size_t chunk = len - off < BCAST_CHUNK ? len - off : BCAST_CHUNK;
+			size_t chunk = len - off < DSM_BCAST_CHUNK ? len - off : DSM_BCAST_CHUNK;
 			struct dsm_msg m = { .type = DSM_MSG_BCAST, .length = (uint32_t)chunk,
 					     .arg = { seq, off, len },
 					     .payload = (const unsigned char *)buf + off };
@@ -273,7 +282,7 @@ static int wait_bcast(struct dsm_node *n, void *buf, size_t len, uint64_t seq)
 	for (;;) {
 		for (b = c->inbox; b && b->seq != seq; b = b->next)
 			;
-		if (b && b->got == b->total)
+		if (b && dsm__bcast_asm_done(&b->a))
 			break;
 		if ((err = atomic_load(&n->failed)))
 			break;
@@ -286,20 +295,22 @@ static int wait_bcast(struct dsm_node *n, void *buf, size_t len, uint64_t seq)
 		}
 		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 	}
-	if (b && !err)
+	if (b && !err) {
 		for (pp = &c->inbox; *pp; pp = &(*pp)->next)
 			if (*pp == b) {
 				*pp = b->next;
 				break;
 			}
+		c->bcast_done = seq;
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (err)
 		return err;
-	if (b->total == len)
-		memcpy(buf, b->buf, len);
+	if (b->a.total == len)
+		memcpy(buf, b->a.buf, len);
 	else
 		err = -EINVAL;
-	free(b->buf);
+	dsm__bcast_asm_fini(&b->a);
 	free(b);
 	return err;
 }
@@ -313,14 +324,20 @@ int dsm_broadcast(void *buf, size_t len, int root)
 		return DSM_ENOTINIT;
 	if (root < 0 || root >= n->count || (!buf && len))
 		return -EINVAL;
+	if (len > DSM_BCAST_MAX)
+		return -EMSGSIZE;
 	if (atomic_load(&n->failed))
 		return atomic_load(&n->failed);
 	seq = ++C(n)->bcast_seq;
 	if (n->count == 1)
 		return 0;
-	if (n->id == root)
-		return send_bcast(n, buf, len, seq);
-	return wait_bcast(n, buf, len, seq);
+	if (n->id != root)
+		return wait_bcast(n, buf, len, seq);
+	/* From here on a chunk of this broadcast arriving here is stale. */
+	pthread_mutex_lock(&C(n)->mu);
+	C(n)->bcast_done = seq;
+	pthread_mutex_unlock(&C(n)->mu);
+	return send_bcast(n, buf, len, seq);
 }
 
 /* ---------------- finalize ---------------- */

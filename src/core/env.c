@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/node.h"
+#include "core/tsan.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -42,7 +43,22 @@
  * (0x10007fff8000...). With the 16 TiB maximum heap the region ends at
  * 48 TiB, still inside the 47-bit user address space.
  */
+#if !DSM_TSAN_BUILD
 #define DEFAULT_BASE "0x200000000000"
+#else
+/*
+ * ThreadSanitizer builds (make test-tsan; core/tsan.h): TSan on x86-64
+ * keeps its shadow at 0x010000000000-0x200000000000 and its metadata
+ * above, and refuses fixed mappings outside its application ranges, so
+ * 0x200000000000 cannot be mapped. 0x7e8000000000 is the start of its high
+ * application range in both the gcc 12 / clang 14 layout
+ * (0x7e8000000000-0x800000000000) and the later one
+ * (0x7a0000000000-0x800000000000), about 1.5 TiB below the top of the
+ * address space and at least ~0.5 TiB under the randomised mmap base, so
+ * the heap there can be up to about 500 GiB.
+ */
+#define DEFAULT_BASE "0x7e8000000000"
+#endif
 
 /* Accepted values, one list each: parsers and usage both read them. */
 static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
@@ -518,7 +534,9 @@ static const struct env_var env_table[] = {
 	  "rounded up to a page", NULL, p_heap },
 	{ "DSM_BASE", DEFAULT_BASE, DEFAULT_BASE,
 	  "address of the shared region (hex or decimal, page aligned); the "
-	  "default is clear of the heap, PIE, mmap area, stacks and ASan's shadow",
+	  "default is clear of the heap, PIE, mmap area, stacks and ASan's shadow "
+	  "(0x7e8000000000 in ThreadSanitizer builds, whose shadow covers "
+	  "0x200000000000)",
 	  NULL, p_base },
 	{ "DSM_NODE_ID", NULL, "(dsmrun)",
 	  "this node's id, 0..count-1; unset with DSM_NODE_COUNT: one node",

@@ -116,6 +116,7 @@ struct mpi {
 	size_t std_cap;              /* size of a pooled send buffer */
 	unsigned char *rbuf;
 	size_t rcap;
+	size_t rmax;                 /* largest valid message (recv_max) */
 	struct ring ring;
 	struct peer peer[DSM_MAX_NODES];
 };
@@ -437,6 +438,34 @@ static int rbuf_reserve(struct mpi *t, size_t need)
 	return 0;
 }
 
+/* The largest message any peer may send: a header and the largest payload
+ * of any message type. A bigger one is refused before the receive buffer
+ * grows to its size. */
+static size_t recv_max(uint32_t page_size)
+{
+	uint32_t max = 0;
+
+	for (unsigned type = 1; type < DSM_MSG_TYPE_MAX_; type++)
+		if (dsm__msg_type_name(type)[0] != '?' &&
+		    dsm__msg_max_len(type, page_size) > max)
+			max = dsm__msg_max_len(type, page_size);
+	return DSM_WIRE_HDR_SIZE + (size_t)max;
+}
+
+/* A message too large to be valid: report its sender, never buffer it.
+ * MPI_Improbe has already taken it off the queue, so it is not received
+ * at all. (Receiving it truncated into a small buffer is what MPI would
+ * allow, but Open MPI 4.1's ob1 copies the whole message into the small
+ * buffer on its RGET path: test_mpi_recv crashed that way.) */
+static void refuse_oversize(struct dsm_node *n, struct mpi *t, int src, int cnt)
+{
+	struct peer *p = &t->peer[src];
+
+	snprintf(p->why, sizeof(p->why), "malformed message: %d bytes, over the "
+		 "largest valid message (%zu bytes); dropped", cnt, t->rmax);
+	peer_lost(n, t, src, p->why);
+}
+
 /* Receive and dispatch up to budget waiting messages. Returns the number
  * received; *more is set when the budget ran out. */
 static int recv_some(struct dsm_node *n, struct mpi *t, int budget, int *more)
@@ -457,6 +486,10 @@ static int recv_some(struct dsm_node *n, struct mpi *t, int budget, int *more)
 		if (!flag)
 			return k;
 		MPI_Get_count(&st, MPI_BYTE, &cnt);
+		if (cnt < 0 || (size_t)cnt > t->rmax) {
+			refuse_oversize(n, t, st.MPI_SOURCE, cnt);
+			continue;
+		}
 		if (rbuf_reserve(t, (size_t)cnt + 1) < 0) {
 			dsm__fail(n, -ENOMEM, t->self, "out of memory receiving %d bytes", cnt);
 			return k;
@@ -567,6 +600,7 @@ static int state_alloc(struct mpi *t, size_t page)
 		r->slot[i].data = r->slab + i * r->cap;
 	}
 	t->std_cap = DSM_WIRE_HDR_SIZE + r->cap;
+	t->rmax = recv_max((uint32_t)page);
 	return rbuf_reserve(t, t->std_cap);
 }
 

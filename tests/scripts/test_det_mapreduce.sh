@@ -3,8 +3,8 @@
 # deterministic spaces (issue 4): each application 20 times with 1, 2 and
 # 4 workers must print the same digest as the sequential version; then a
 # few runs with every space delayed a random time (children finish in any
-# order) must too. Also runs the Phoenix-compatibility program (which
-# skips itself when a sanitizer owns malloc).
+# order) must too. The Phoenix-compatibility program is
+# test_det_phoenix.sh, so its skip under a sanitizer is reported as one.
 set -u
 EX="${BIN_DIR:-build/tests}/../examples/mapreduce"
 [ -x "$EX/mr_histogram" ] || { echo "SKIP: examples not built in $EX"; exit 77; }
@@ -39,12 +39,4 @@ for spec in $APPS; do
 	echo "ok   $app: $((3 * RUNS + 3)) MapReduce runs equal the sequential digest $ref"
 done
 
-"$EX/mr_phoenix_compat"
-rc=$?
-if [ $rc -eq 77 ]; then
-	echo "skip phoenix_compat (malloc not interposed under a sanitizer)"
-elif [ $rc -ne 0 ]; then
-	echo "FAIL phoenix_compat"
-	fail=1
-fi
 exit $fail

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core/node.h"
+#include "core/tsan.h"
 
 #define SECRET_HEX "000102030405060708090a0b0c0d0e0f" \
 		   "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF"
@@ -95,7 +96,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.protocol, "hlrc");
 	assert_string_equal(c.transport, "tcp");
 	assert_int_equal(c.heap_size, UINT64_C(1) << 30);
-	assert_int_equal(c.base, (uintptr_t)0x200000000000ull);
+	assert_int_equal(c.base, (uintptr_t)DSM_DEFAULT_BASE); /* core/tsan.h */
 	assert_int_equal(c.node_id, 0);
 	assert_int_equal(c.node_count, 1);
 	assert_string_equal(c.coordinator, "");

@@ -15,9 +15,10 @@
 
 #include <cmocka.h>
 
+#include "core/tsan.h"
 #include "vm/vm.h"
 
-#define BASE 0x300000000000ull
+#define BASE DSM_TEST_FIXED_BASE /* core/tsan.h */
 
 /* Every (state, event) pair: exactly the CREW transitions are legal. */
 static void test_state_table(void **st)
