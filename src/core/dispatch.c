@@ -19,6 +19,8 @@
 struct req_info {
 	uint8_t kind; /* enum dsm_req_kind; 0: not a request */
 	uint8_t arg;  /* index of the token / page / id in m->arg */
+	uint8_t to;   /* 1 + index of the arg naming the requester when
+		       * requests are forwarded; 0: the sender */
 };
 
 /* Requests of the core, sync and built-in protocols. A protocol with
@@ -29,8 +31,8 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_LOCK_REL] = { DSM_REQ_JOB, 0 },  /* a lost release blocks the lock */
 	[DSM_MSG_BAR_ARRIVE] = { DSM_REQ_JOB, 0 },
 	[DSM_MSG_FIN] = { DSM_REQ_JOB, 0 },
-	[DSM_MSG_SC_READ_REQ] = { DSM_REQ_PAGE, 0 },
-	[DSM_MSG_SC_WRITE_REQ] = { DSM_REQ_PAGE, 0 },
+	[DSM_MSG_SC_READ_REQ] = { DSM_REQ_PAGE, 0, 2 },  /* forwarded: arg1 */
+	[DSM_MSG_SC_WRITE_REQ] = { DSM_REQ_PAGE, 0, 2 },
 	[DSM_MSG_LRC_DIFF_REQ] = { DSM_REQ_PAGE, 0 },
 	[DSM_MSG_LRC_INTV_REQ] = { DSM_REQ_TOKEN, 2 },
 };
@@ -46,11 +48,12 @@ int dsm__dispatch_set_request(unsigned type, enum dsm_req_kind kind, unsigned ar
 
 static struct req_info req_of(unsigned type)
 {
-	struct req_info r = { 0, 0 };
+	struct req_info r = { 0, 0, 0 };
 
 	if (type < DSM_STATS_MSG_TYPES) {
 		r.kind = __atomic_load_n(&req_table[type].kind, __ATOMIC_ACQUIRE);
 		r.arg = req_table[type].arg;
+		r.to = req_table[type].to;
 	}
 	return r;
 }
@@ -128,8 +131,11 @@ static void send_nack(struct dsm_node *n, const struct dsm_msg *m,
 		      struct req_info r, int err)
 {
 	const char *why = n->reject_why[0] ? n->reject_why : dsm_strerror(err);
+	uint64_t dst = r.to ? m->arg[r.to - 1] : m->src;
 
-	dsm__send_nack(n, (int)m->src, m->type, err, m->arg[r.arg], why);
+	if (dst >= (uint64_t)n->count || dst == (uint64_t)n->id)
+		dst = m->src;
+	dsm__send_nack(n, (int)dst, m->type, err, m->arg[r.arg], why);
 }
 
 /* A peer rejected one of our requests: complete what waits for it with

@@ -20,7 +20,7 @@ void dsm__set_config_error(const char *why)
  * what happened, naming the node. Written once per job, before the
  * failure is published to other threads. */
 static int fail_code;
-static char fail_detail[192];
+static char fail_detail[256];
 
 void dsm__set_fail_detail(int err, const char *why)
 {

@@ -114,7 +114,7 @@ struct dsm_node {
 	atomic_int finalizing;     /* dsm_finalize in progress: EOF after BYE ok */
 	atomic_int failed;         /* 0 or a DSM_E* code: the job is broken */
 	int failed_node;           /* node named in fail_reason, or -1 */
-	char fail_reason[160];     /* written once, before failed is set */
+	char fail_reason[256];     /* written once, before failed is set */
 	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
 	uint8_t peer_bye[DSM_MAX_NODES]; /* BYE seen from peer */
 	int service_tid;           /* kernel tid of the service thread, 0 before */
