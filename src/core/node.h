@@ -207,6 +207,20 @@ void dsm__waiter_add(struct dsm_node *n, struct dsm_waiter *w);
 /* Block until completed or the job fails; removes w. timeout_ns 0 = none.
  * Returns w->err, the job's failure, or DSM_ETIMEDOUT. */
 int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_ns);
+/*
+ * Deadlines. A request/reply wait (allocation, interval fetch) is bounded
+ * by dsm__reply_deadline_ns (4 x DSM_TIMEOUT): the peer is alive (its
+ * heartbeats arrive, else the job already failed) but did not answer, a
+ * bug worth failing the job over, naming the peer and the request. Lock
+ * and barrier waits legitimately last as long as other nodes compute;
+ * they are bounded by liveness (heartbeats, DSM_TIMEOUT), NACKs and the
+ * mismatched-collective check instead of a deadline of their own.
+ */
+uint64_t dsm__reply_deadline_ns(struct dsm_node *n);
+/* dsm__waiter_wait with the reply deadline; on expiry the job fails with
+ * "no answer from node <peer> to <what> within N ms". */
+int dsm__waiter_wait_for(struct dsm_node *n, struct dsm_waiter *w, int peer,
+			 const char *what);
 /* Complete the waiter with token; -ENOENT if there is none. */
 int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 			 const uint64_t val[3]);
