@@ -9,6 +9,11 @@
 #  (b) node 1 calls dsm_finalize while node 0 waits in dsm_barrier (the
 #      barrier managed by node 0, then by node 1): both nodes fail, the
 #      message names both, within DSM_TIMEOUT.
+#  (c) node 1 stops itself (SIGSTOP; prog_fail stop): dsmrun's first line
+#      names node 1 as stopped, its exit status is 128+SIGSTOP, and the job
+#      ends within DSM_TIMEOUT + 2 s (+ 1 s for the start).
+#  (d) node 1 kills itself (SIGKILL; prog_fail kill), 5 times: dsmrun's
+#      first line and exit status (137) name node 1, not a survivor.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -82,6 +87,44 @@ for b in 2 3; do # barrier 2 is managed by node 0, barrier 3 by node 1
 			fail "b-finalize-$b: node $node does not report the mismatch"
 	done
 done
+
+# ---- (c) a stopped node is named first and the job ends in time ---------
+FAILPROG="$BIN_DIR/prog_fail"
+STOP_TIMEOUT_S=3
+start=$(now_ms)
+DSM_TIMEOUT=${STOP_TIMEOUT_S}s timeout -k 5 60 "$DSMRUN" -n 3 "$FAILPROG" stop \
+	>"$TMP/c.out" 2>&1
+rc=$?
+elapsed=$(($(now_ms) - start))
+echo "(c) dsmrun status $rc after ${elapsed} ms:"
+show "$TMP/c.out"
+first=$(grep -m1 '^dsmrun:' "$TMP/c.out")
+if echo "$first" | grep -Eq '^dsmrun: node 1 \(pid [0-9]+\) stopped by signal 19'; then
+	ok "(c) first line names the stopped node: $first"
+else
+	fail "(c) first dsmrun line does not name node 1 as stopped: $first"
+fi
+[ "$rc" -eq 147 ] && ok "(c) exit status 147 (128+SIGSTOP)" ||
+	fail "(c) exit status $rc, expected 147 (128+SIGSTOP)"
+if [ "$elapsed" -le $(((STOP_TIMEOUT_S + 2 + 1) * 1000)) ]; then
+	ok "(c) the job ended in ${elapsed} ms (DSM_TIMEOUT ${STOP_TIMEOUT_S}s)"
+else
+	fail "(c) the job took ${elapsed} ms, more than DSM_TIMEOUT + 2 s + 1 s"
+fi
+
+# ---- (d) a killed node is named first, whatever the reaping order -------
+for i in 1 2 3 4 5; do
+	DSM_TIMEOUT=5s timeout -k 5 60 "$DSMRUN" -n 4 "$FAILPROG" kill \
+		>"$TMP/d.out" 2>&1
+	rc=$?
+	first=$(grep -m1 '^dsmrun:' "$TMP/d.out")
+	if [ "$rc" -ne 137 ] ||
+		! echo "$first" | grep -Eq '^dsmrun: node 1 \(pid [0-9]+\) killed by signal 9'; then
+		fail "(d) run $i: status $rc, first line: $first"
+		show "$TMP/d.out"
+	fi
+done
+ok "(d) 5 SIGKILL runs checked"
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
