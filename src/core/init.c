@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "node.h"
@@ -27,6 +28,8 @@ static void *service_main(void *arg)
 	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	dsm__fault_thread_init();
+	/* the fault handler refuses this thread: it must never wait on itself */
+	__atomic_store_n(&n->service_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	while (!atomic_load(&n->stopping)) {
 		int to = 100, t = n->proto->tick ? n->proto->tick(n) : -1;
 		uint64_t before = n->stats.messages_recv, now = dsm__now_ns();
@@ -91,6 +94,7 @@ static int node_create(struct dsm_node **out)
 
 	if (!n)
 		return -ENOMEM;
+	dsm__set_fail_detail(0, NULL); /* a new job: forget the last one's failure */
 	err = dsm__env_load(&n->cfg, &why);
 	if (err) {
 		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: %s", why);
@@ -197,6 +201,21 @@ int dsm_init(int *argc, char ***argv)
 	return err;
 }
 
+/* Tell every node (this one too) that this node entered dsm_finalize
+ * (FIN phase 0), so a barrier manager whose other nodes wait for this one
+ * fails the job naming both instead of waiting forever. */
+static void announce_finalize(struct dsm_node *n)
+{
+	struct dsm_msg m = { .type = DSM_MSG_FIN, .arg = { 0 } };
+
+	if (n->count == 1 || atomic_load(&n->failed))
+		return;
+	for (int d = 0; d < n->count; d++)
+		if (d != n->id)
+			dsm__send(n, d, &m);
+	dsm__sync_peer_finalizing(n, n->id);
+}
+
 int dsm_finalize(void)
 {
 	struct dsm_node *n;
@@ -208,6 +227,7 @@ int dsm_finalize(void)
 		pthread_mutex_unlock(&init_mu);
 		return DSM_ENOTINIT;
 	}
+	announce_finalize(n);
 	err = dsm__coll_finalize(n);
 	__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
 	dsm__fault_uninstall();

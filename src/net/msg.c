@@ -112,6 +112,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_SC_PAGE:
 		return page_size;
 	case DSM_MSG_ABORT:
+	case DSM_MSG_NACK:
 		return 256;
 	default: /* HELLO_ACK, HEARTBEAT, BYE, ALLOC_*, FREE, SC_* requests */
 		return 0;

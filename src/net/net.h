@@ -52,6 +52,7 @@ struct dsm_node;
 	XX(LRC_DIFF_REP, 24) /* arg0 = page; payload = {u32 interval, u32 len, diff}... */ \
 	XX(LRC_INTV_REQ, 25) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
 	XX(LRC_INTV_REP, 26) /* arg2 = token; payload = interval records */ \
+	XX(NACK, 27)       /* request rejected: arg0 = its type, arg1 = error (negative, two's complement), arg2 = its token/page/id; payload = reason text */ \
 	XX(HLRC_DIFF, 28)  /* arg0 = token; payload = {u32 page, u32 len, diff}... */ \
 	XX(HLRC_ACK, 29)   /* arg0 = token, arg1 = error (two's complement) */ \
 	XX(HLRC_PAGE_REQ, 30) /* arg0 = page */                              \
@@ -65,7 +66,7 @@ enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 36 /* one past the highest type */
+	DSM_MSG_TYPE_MAX_ = 36 /* one past the highest type (< 48) */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by
