@@ -105,6 +105,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_LRC_INTV_REP:
 		return 64 * MiB;
 	case DSM_MSG_SC_PAGE:
+	case DSM_MSG_LRC_PAGE_REP:
 		return page_size;
 	case DSM_MSG_ABORT:
 		return 256;

@@ -18,7 +18,9 @@
  * must equal the number of increments and the log must hold every
  * node's/thread's entries exactly once, in its own order.
  *
- * Threads per node: argv[1] or MN_THREADS (2..4, default 2).
+ * Threads per node: argv[1] or MN_THREADS (2..4, default 2). Words per
+ * slice: MN_SLICE (default 300; tests/scripts/test_lrc_threads.sh uses
+ * enough that DSM_GC_THRESHOLD=1M collects garbage during the run).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -33,15 +35,17 @@
 #include "mn_util.h"
 
 #define MAXN 64
-#define SLICE 300u   /* uint64 per node: 2400 bytes, straddling pages */
+#define SLICE0 300u  /* uint64 per node: 2400 bytes, straddling pages */
 #define ROUNDS 20
 #define K 10u        /* locked appends per lock thread per round */
 #define LOCK 7u
+#define LOCK_ALLOC 8u
 #define BAR 1u
 #define BAR_END 2u
 #define BAR_FIN 3u
 
 static int n, nthreads, nlockers;
+static unsigned SLICE = SLICE0; /* MN_SLICE: larger slices make lrc collect */
 
 struct logsh {
 	uint64_t counter;
@@ -73,12 +77,17 @@ static void *locker(void *arg)
 	return NULL;
 }
 
-/* Thread C: private use of dsm_malloc'd blocks while the others sync. */
+/* Thread C: use of dsm_malloc'd blocks while the others sync. The block
+ * is used under a lock: dsm_free on one node and dsm_malloc of the same
+ * memory on another are not ordered by the allocator (no happens-before
+ * under lrc), so the previous owner's writes could land on the new
+ * owner's; the lock orders them. */
 static void *allocator(void *arg)
 {
 	(void)arg;
 	for (unsigned it = 0; it < ROUNDS * 8; it++) {
 		size_t len = 64 + (it * 97) % 6000;
+		CHECK(dsm_lock_acquire(LOCK_ALLOC));
 		volatile unsigned char *p = dsm_malloc(len);
 		if (!p)
 			FAIL("dsm_malloc(%zu) round %u returned NULL", len, it);
@@ -89,6 +98,7 @@ static void *allocator(void *arg)
 				FAIL("dsm_malloc'd block byte %zu = %u, expected %u", i,
 				     p[i], (unsigned char)(i + it));
 		dsm_free((void *)p);
+		CHECK(dsm_lock_release(LOCK_ALLOC));
 		if (it % 4 == 0)
 			sched_yield();
 	}
@@ -149,6 +159,10 @@ int main(int argc, char **argv)
 	if (nthreads < 2 || nthreads > 4)
 		FAIL("threads per node must be 2..4, got %s", s);
 	nlockers = nthreads == 4 ? 2 : 1;
+	if (getenv("MN_SLICE"))
+		SLICE = (unsigned)atoi(getenv("MN_SLICE"));
+	if (SLICE < 1 || SLICE > (1u << 24))
+		FAIL("MN_SLICE must be 1..2^24, got %s", getenv("MN_SLICE"));
 
 	slices = mn_alloc_collective((size_t)n * SLICE * sizeof(uint64_t));
 	lg = mn_alloc_collective(sizeof(struct logsh) +
