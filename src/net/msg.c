@@ -110,6 +110,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 		return 64 * MiB;
 	case DSM_MSG_HLRC_PAGE:
 	case DSM_MSG_SC_PAGE:
+	case DSM_MSG_LRC_PAGE_REP:
 		return page_size;
 	case DSM_MSG_ABORT:
 	case DSM_MSG_NACK:

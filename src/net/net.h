@@ -60,13 +60,15 @@ struct dsm_node;
 	XX(HLRC_CLAIM, 32) /* arg0 = token; payload = u32 pages to be home of */ \
 	XX(HLRC_CLAIM_REP, 33) /* arg0 = token; payload = u32 home per page */ \
 	XX(HLRC_INTV_REQ, 34) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
-	XX(HLRC_INTV_REP, 35) /* arg2 = token; payload = interval records */
+	XX(HLRC_INTV_REP, 35) /* arg2 = token; payload = interval records */ \
+	XX(LRC_PAGE_REQ, 40) /* arg0 = page: send the whole page */            \
+	XX(LRC_PAGE_REP, 41) /* arg0 = page; payload = the page */
 
 enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 36 /* one past the highest type (< 48) */
+	DSM_MSG_TYPE_MAX_ = 42 /* one past the highest type (< 48) */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by

@@ -151,7 +151,7 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 	struct lrc_page *lq = &LS(n)->pages[q];
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
 
-	if (lq->replies_left || !lq->pending ||
+	if (lq->replies_left || !lq->pending || lq->whole || lq->gc_hold ||
 	    n->region->pages[q].state != DSM_PAGE_INVALID || !collect(lq, lo, hi, 0))
 		return;
 	for (int j = 0; j < n->count; j++) {
@@ -211,6 +211,23 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	return sent;
 }
 
+/* Bring invalid page p up to date: a page dropped at garbage collection
+ * is first fetched whole (its notices after that collection are fetched
+ * as diffs when the page arrives); otherwise the diffs. Caller holds the
+ * lock; nothing may be in flight for p. */
+int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
+		   struct lrc_batch *b)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+
+	if (!lp->whole)
+		return dsm__lrc_fetch_start(n, p, ob, b);
+	if (!dsm__outbox_add(ob, lp->whole_src, DSM_MSG_LRC_PAGE_REQ, p, 0, 0))
+		return 0;
+	lp->replies_left = 1;
+	return 1;
+}
+
 /* First write to a valid page in this interval: twin it, list it dirty,
  * make it writable. A twin left from an earlier interval becomes that
  * interval's diff first. Caller holds the lock; the page is READ_SHARED. */
@@ -268,8 +285,8 @@ static int lrc_advance(struct dsm_node *n, size_t p, int want_write,
 
 	if (pg->state != DSM_PAGE_INVALID)
 		return (err = twin_page(n, p, pg)) ? err : DSM_FAULT_RETRY;
-	if (!LS(n)->pages[p].replies_left)
-		dsm__lrc_fetch_start(n, p, ob, arg);
+	if (!LS(n)->pages[p].replies_left && !LS(n)->pages[p].gc_hold)
+		dsm__lrc_fetch(n, p, ob, arg); /* held: GC wakes us */
 	return DSM_FAULT_WAIT;
 }
 
@@ -301,8 +318,12 @@ static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
 	int err = 0;
 
 	if (lp->twin && lp->twin_iv > lo && lp->twin_iv <= hi &&
-	    (err = dsm__lrc_flush_twin(n, p)))
+	    (err = dsm__lrc_flush_twin(n, p))) {
+		dsm__fail(n, err, n->id, "lrc: node %d: cannot make the diff of page"
+			  " %zu (interval %u): %s", n->id, p, lp->twin_iv,
+			  dsm_strerror(err));
 		return err;
+	}
 	for (struct lrc_own_diff *d = lp->diffs; d; d = d->next) {
 		if (d->interval <= lo || d->interval > hi)
 			continue;
@@ -409,20 +430,27 @@ static int cmp_notice(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Apply one notice's diffs (in the order the writer made them). */
-static void apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
+/* Apply one notice's diffs (in the order the writer made them). A diff
+ * that fails validation fails the job (naming node, page and interval);
+ * the caller leaves the page invalid, so the access fails too. */
+static int apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
 {
 	unsigned char *page = dsm__page_rt(n->region, p);
 
 	for (size_t off = 0; off + 4 <= q->dlen;) {
 		uint32_t len = get_u32(q->diffs + off);
 		if (len > q->dlen - off - 4 ||
-		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len))
-			DSM_ERR(n, "lrc: bad diff for page %zu from node %u interval %u",
-				p, q->iv->creator, q->iv->id);
+		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len)) {
+			dsm__fail(n, DSM_EPROTO, (int)q->iv->creator,
+				  "lrc: node %d: invalid diff from node %u for page %zu"
+				  " (interval %u); the page stays invalid",
+				  n->id, q->iv->creator, p, q->iv->id);
+			return DSM_EPROTO;
+		}
 		off += 4 + (size_t)len;
 		DSM_STAT_ADD(n, diffs_applied, 1);
 	}
+	return 0;
 }
 
 /* Every writer answered: apply the fetched notices in happens-before
@@ -434,6 +462,7 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	struct lrc_page *lp = &st->pages[p];
 	struct lrc_notice **v, **pp, *q;
 	size_t cnt = 0, i = 0;
+	int err = 0;
 
 	for (q = lp->pending; q; q = q->next)
 		cnt += q->requested;
@@ -449,7 +478,8 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	}
 	qsort(v, cnt, sizeof(*v), cmp_notice);
 	for (i = 0; i < cnt; i++) {
-		apply_notice(n, p, v[i]);
+		if (!err)
+			err = apply_notice(n, p, v[i]);
 		st->mem -= sizeof(*v[i]) + v[i]->dlen;
 		free(v[i]->diffs);
 		free(v[i]);
@@ -457,12 +487,12 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	free(v);
 	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (!lp->pending) {
+	if (!lp->pending && !err) {
 		TRANSITION(pg, DSM_PEV_APPLY);
-		set_prot(n, p, pg);
+		err = set_prot(n, p, pg);
 	}
 	dsm__page_wake(pg);
-	return 0;
+	return err;
 }
 
 /* One block of a reply: file its diffs; apply when the page's last
@@ -511,6 +541,67 @@ static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	return err;
 }
 
+/* A node whose copy of page p is complete up to a collection that
+ * dropped p elsewhere: send it whole. Our copy never loses a write once
+ * complete (it only gains diffs, our stores, or a newer whole copy). While
+ * we write it in the open interval, the twin is sent instead: the page as
+ * of our last closed interval, without half-done stores. */
+static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	unsigned char *buf = malloc(n->page_size);
+	struct dsm_msg rep = { .type = DSM_MSG_LRC_PAGE_REP, .arg = { p },
+			       .payload = buf, .length = (uint32_t)n->page_size };
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&n->region->lock);
+	if (dsm__lrc_pg(n, p)->state == DSM_PAGE_DIRTY && LS(n)->pages[p].twin)
+		memcpy(buf, LS(n)->pages[p].twin, n->page_size);
+	else
+		memcpy(buf, dsm__page_rt(n->region, p), n->page_size);
+	pthread_mutex_unlock(&n->region->lock);
+	err = dsm__send(n, (int)m->src, &rep);
+	if (!err)
+		DSM_STAT_ADD(n, pages_sent, 1);
+	free(buf);
+	return err;
+}
+
+/* The whole page arrived: it replaces our (stale) copy; notices that came
+ * after the collection are then fetched as diffs, or the page is valid. */
+static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+	struct dsm_page *pg;
+	struct dsm_outbox ob = { 0 };
+	int err = 0;
+
+	if (m->length != n->page_size)
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	pg = dsm__lrc_pg(n, p);
+	if (!lp->whole || lp->replies_left != 1 || m->src != lp->whole_src ||
+	    pg->state != DSM_PAGE_INVALID) {
+		pthread_mutex_unlock(&n->region->lock);
+		return DSM_EPROTO;
+	}
+	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
+	lp->whole = 0;
+	lp->replies_left = 0;
+	DSM_STAT_ADD(n, remote_fetches, 1);
+	if (lp->pending) {
+		dsm__lrc_fetch_start(n, p, &ob, NULL);
+	} else {
+		TRANSITION(pg, DSM_PEV_APPLY);
+		err = set_prot(n, p, pg);
+		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;
+	}
+	dsm__page_wake(pg);
+	pthread_mutex_unlock(&n->region->lock);
+	return dsm__outbox_flush(n, &ob) ?: err;
+}
+
 /* Protocol messages. Service thread. */
 int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
@@ -521,6 +612,10 @@ int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 		return p < n->region->npages ? on_diff_req(n, m, p) : DSM_EPROTO;
 	case DSM_MSG_LRC_DIFF_REP:
 		return p < n->region->npages ? on_diff_rep(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_PAGE_REQ:
+		return p < n->region->npages ? on_page_req(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_PAGE_REP:
+		return p < n->region->npages ? on_page_rep(n, m, p) : DSM_EPROTO;
 	case DSM_MSG_LRC_INTV_REQ:
 	case DSM_MSG_LRC_INTV_REP:
 		return dsm__lrc_handle_intv(n, m);
