@@ -34,6 +34,7 @@
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
 #define FLUSH_CHUNK (4u << 20)   /* diff bytes per HLRC_DIFF message */
+#define PREFETCH 8               /* pages one HLRC_PAGE_REQ may ask for */
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
@@ -220,8 +221,32 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return set_prot(n, p, pg);
 }
 
-/* An invalid page is fetched whole from its home; a write to a valid one
- * starts locally. A page whose diff is on its way waits for the ack. */
+/* Mark the invalid pages after p that the same home holds and that this
+ * node fetched before (so it reads them), up to PREFETCH in all, as
+ * fetched with p; returns how many pages (>= 1). A fault on the first page
+ * of a boundary row read every iteration then brings the whole row. Pages
+ * never read here are not taken: a copy would make them shared at the
+ * home and cost its writer a fault per interval. */
+static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
+{
+	struct hlrc_state *st = HS(n);
+	unsigned k = 1;
+
+	for (; k < PREFETCH && p + k < st->npages; k++) {
+		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
+		struct hlrc_page *hq = &st->pages[p + k];
+		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
+		    hq->flushing || !hq->used)
+			break;
+		hq->fetching = 1;
+		hq->stale = 0;
+	}
+	return k;
+}
+
+/* An invalid page is fetched whole from its home (with the invalid pages
+ * after it); a write to a valid one starts locally. A page whose diff is
+ * on its way waits for the ack. */
 static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 			struct dsm_outbox *ob, void *arg)
 {
@@ -230,6 +255,7 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 	int err;
 
 	(void)arg;
+	(void)want_write;
 	if (hp->flushing)
 		return DSM_FAULT_WAIT;
 	if (pg->state != DSM_PAGE_INVALID)
@@ -239,7 +265,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 	if (!hp->fetching) {
 		hp->fetching = 1;
 		hp->stale = 0;
-		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p, 0, 0);
+		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
+				prefetch_run(n, p, hp->home), 0);
 	}
 	return DSM_FAULT_WAIT;
 }
@@ -422,21 +449,20 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 
 /* --- service thread --- */
 
-/* A peer asks for a whole page we are home of. A private page becomes
- * shared: write-protect it first, so every later write is tracked, then
- * copy it. */
-static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+/* A peer asks for whole pages we are home of (arg1 of them from arg0).
+ * A private page becomes shared: write-protect it first, so every later
+ * write is tracked, then copy it. One reply per page. */
+static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 {
 	struct hlrc_state *st = HS(n);
-	unsigned char *copy = malloc(n->page_size);
 	struct dsm_page *pg;
 	int err = 0;
 
-	if (!copy)
-		return -ENOMEM;
 	pthread_mutex_lock(&n->region->lock);
 	pg = dsm__hlrc_pg(n, p);
 	if (st->pages[p].home != st->me || pg->state == DSM_PAGE_INVALID) {
+		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
+			to, p, st->pages[p].home);
 		err = DSM_EPROTO;
 	} else {
 		step(pg, EV_SERVE);
@@ -449,8 +475,23 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p },
 				     .payload = copy, .length = (uint32_t)n->page_size };
 		DSM_STAT_ADD(n, pages_sent, 1);
-		err = dsm__send(n, (int)m->src, &r);
+		err = dsm__send(n, to, &r);
 	}
+	return err;
+}
+
+static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	unsigned char *copy;
+	uint64_t k = m->arg[1] ? m->arg[1] : 1;
+	int err = 0;
+
+	if (k > PREFETCH || p + k > n->region->npages)
+		return DSM_EPROTO;
+	if (!(copy = malloc(n->page_size)))
+		return -ENOMEM;
+	for (uint64_t i = 0; i < k && !err; i++)
+		err = serve_page(n, (int)m->src, p + i, copy);
 	free(copy);
 	return err;
 }
@@ -472,6 +513,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	} else if (!hp->stale) {
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 		step(pg, EV_FETCHED);
+		hp->used = 1;
 		err = set_prot(n, p, pg);
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}

@@ -30,6 +30,7 @@ struct hlrc_page {
 	uint8_t stale;     /* a notice arrived while fetching: refetch */
 	uint8_t shared;    /* home: a copy may exist elsewhere that no notice
 			      covers yet, so writes must be tracked */
+	uint8_t used;      /* fetched here before: worth prefetching */
 };
 
 /* An interval record: the pages one node wrote between two releases, each
