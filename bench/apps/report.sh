@@ -356,6 +356,76 @@ targets() {
 	}' "$CSV"
 }
 
+# DAT/at2.dat: per app (rows) and libdsm TCP protocol (3 columns each):
+# speedup over sequential, time / pthreads time, bytes / MPI bytes, at 2
+# nodes ("?" = missing); DAT/at2.protos lists the protocols in order.
+at2_data() {
+	awk -F, -v dat="$DAT" '
+	NR == 1 { next }
+	$5 != 2 && $2 != "seq" { next }
+	{
+		if (!($1 in appseen)) { appseen[$1] = 1; apps[++na] = $1 }
+		if ($7 != "ok") next
+		if ($2 == "seq") seq[$1] = $8
+		else if ($2 == "pthreads") pth[$1] = $8
+		else if ($2 == "mpi") mpib[$1] = $12
+		else if ($3 == "tcp") {
+			if (!($4 in pseen)) { pseen[$4] = 1; protos[++np] = $4 }
+			t[$1, $4] = $8; b[$1, $4] = $12
+		}
+	}
+	function r(x, y) { return (x != "" && y != "" && y > 0) ? x / y : "?" }
+	END {
+		for (i = 1; i <= np; i++) print protos[i] > (dat "/at2.protos")
+		for (a = 1; a <= na; a++) {
+			A = apps[a]; line = A
+			for (i = 1; i <= np; i++) {
+				k = A SUBSEP protos[i]
+				tt = (k in t) ? t[k] : ""
+				line = line " " r(seq[A], tt) " " r(tt, pth[A]) " " r((k in b) ? b[k] : "", mpib[A])
+			}
+			print line > (dat "/at2.dat")
+		}
+	}' "$CSV"
+}
+
+# targets.png: the 2-node ratios of every protocol, one panel per target,
+# the target as a dashed line.
+plot_targets() {
+	local png=$1 protos i col plots t what off title l1 l2
+	[ -s "$DAT/at2.dat" ] && [ -s "$DAT/at2.protos" ] || return 0
+	mapfile -t protos <"$DAT/at2.protos"
+	{
+		echo "set terminal pngcairo size 1400,450 font ',9'"
+		echo "set output '$png'"
+		echo "set datafile missing '?'"
+		echo "set style data histograms; set style histogram clustered gap 1"
+		echo "set style fill solid 0.8 border -1; set boxwidth 0.9"
+		echo "set key top left font ',8'; set grid y; set xtics rotate by 0"
+		echo "set logscale y"
+		echo "set multiplot layout 1,3 title 'At 2 nodes over TCP, every protocol (log scale; dashed: the target)'"
+		for what in "0|speedup over sequential (target: sor >= 1.5, others >= 1)|1.5|1" \
+			"1|time / pthreads time (target <= 1.3)|1.3|" \
+			"2|bytes / MPI bytes (target <= 1.3 for sor, lu, mm, is)|1.3|"; do
+			IFS='|' read -r off title l1 l2 <<<"$what"
+			plots=""
+			for i in "${!protos[@]}"; do
+				col=$((2 + 3 * i + off))
+				t=${protos[$i]}
+				[ "$t" = "${DEFAULT_PROTO:-}" ] && t="$t (default)"
+				plots+="${plots:+, }'$DAT/at2.dat' using $col:xtic(1) title '$t'"
+			done
+			plots+=", $l1 with lines dashtype 2 lc rgb 'red' notitle"
+			[ -n "$l2" ] && plots+=", $l2 with lines dashtype 3 lc rgb 'gray' notitle"
+			echo "set title '$title'"
+			echo "plot $plots"
+		done
+		echo "unset multiplot"
+	} >"$DAT/targets.gp"
+	gnuplot "$DAT/targets.gp" 2>"$DAT/gnuplot.err" ||
+		{ echo "gnuplot failed for $png:"; cat "$DAT/gnuplot.err"; }
+}
+
 {
 	tables
 	targets
@@ -367,12 +437,15 @@ targets() {
 	echo "${SIZES:-}" | sed '/^$/d; s/^/    /'
 } >>"$OUT/results.md"
 datafiles
+at2_data
 if command -v gnuplot >/dev/null 2>&1; then
 	plot "$OUT/speedup.png" 0 "Speedup over sequential (above the core count: not meaningful)" "speedup" 0 ""
 	plot "$OUT/bytes.png" 1 "Bytes moved in the measured region: libdsm vs MPI" "bytes" 1 "pthreads"
 	plot "$OUT/msgs_per_node.png" 2 "Messages sent per node vs node count" "messages / node" 1 "pthreads"
+	plot_targets "$OUT/targets.png"
 	echo
-	echo "plots: $OUT/speedup.png $OUT/bytes.png $OUT/msgs_per_node.png"
+	echo "plots: $OUT/speedup.png $OUT/bytes.png $OUT/msgs_per_node.png" \
+		"$([ -s "$OUT/targets.png" ] && echo "$OUT/targets.png")"
 else
 	echo "gnuplot not installed: no plots (tools/install-deps.sh bench)"
 fi

@@ -13,7 +13,7 @@
 #             version, every protocol, nodes "1 2 4 8"; results.md ends
 #             with the "Targets" block of issue 10 (at 2 nodes, default
 #             protocol). The per-run timeout is F x the sequential run's
-#             wall time (F = 10, at least 30 s, at most S = 180 s): a run
+#             wall time (F = 10, at least 60 s, at most S = 180 s): a run
 #             that exceeds it is reported as "timeout", and the same
 #             protocol is not run for that app at larger node counts
 #             ("skipped"). About 1-1.5 hours for the whole suite.
@@ -59,7 +59,7 @@ NODES=""
 REPS=""
 TMO_FACTOR=10
 TMO_CAP=180
-TMO_MIN=30
+TMO_MIN=60
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) MODE=quick ;;
