@@ -19,6 +19,7 @@ FUZZ_BUILD ?= build-fuzz
 # make fuzz: seconds per fuzzer; make test runs each for FUZZ_TEST_SECONDS
 # (the ctest fuzz.* tests).
 FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 25
 # make build: ON makes a missing cmocka a configure error (make test)
 REQUIRE_TESTS ?= OFF
 PREFIX     ?= /usr/local
@@ -75,8 +76,8 @@ fuzz-build:
 	@tools/install-deps.sh fuzz
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DDSM_BUILD_FUZZ=ON -DDSM_BUILD_TESTS=OFF -DDSM_BUILD_BENCH=OFF \
-		-DDSM_WERROR=ON >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+		-DDSM_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) -DDSM_WERROR=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
 
 test-fuzz: fuzz-build
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j$(CTEST_JOBS)
