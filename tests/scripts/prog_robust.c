@@ -17,14 +17,20 @@
  *   finalize M   node 1 calls dsm_finalize while node 0 waits in
  *                dsm_barrier(M) (manager node M % 2): both fail naming
  *                node 1 and node 0.
+ *   flood N      node 1 opens N connections to node 0's listening address
+ *                (DSM_COORDINATOR), each sending garbage; both nodes then
+ *                keep running 2.5 s (so node 0 can summarise) and finish
+ *                normally (exit 0). test_robust.sh counts node 0's lines.
  * Every node prints "prog_robust: node N: <call>: <dsm_strerror>" when a
  * call fails and exits 3; a node that sees no error within 60 s exits 2.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dsm.h"
@@ -116,6 +122,53 @@ static int mode_finalize(unsigned barrier)
 	DIE(1, "FAIL: dsm_barrier returned 0 while node 1 is in dsm_finalize");
 }
 
+/* Connect to host:port, send 16 bytes of garbage, close. 0 or -1. */
+static int foreign_once(const struct addrinfo *ai)
+{
+	static const char junk[16] = "JUNKJUNKJUNKJUNK";
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	(void)!send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+	close(fd);
+	return 0;
+}
+
+static int mode_flood(int count)
+{
+	const char *coord = getenv("DSM_COORDINATOR");
+	char host[256];
+	const char *colon;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int ok = 0;
+
+	CHECK(dsm_barrier(0));
+	if (me == 1) {
+		if (!coord || !(colon = strrchr(coord, ':')) ||
+		    (size_t)(colon - coord) >= sizeof(host))
+			DIE(1, "FAIL: DSM_COORDINATOR missing or not host:port");
+		memcpy(host, coord, (size_t)(colon - coord));
+		host[colon - coord] = '\0';
+		if (getaddrinfo(host, colon + 1, &hints, &ai))
+			DIE(1, "FAIL: cannot resolve %s", coord);
+		for (int i = 0; i < count; i++)
+			ok += foreign_once(ai) == 0;
+		freeaddrinfo(ai);
+		printf(MN_PROG ": node 1: %d of %d foreign connections made\n", ok, count);
+		fflush(stdout);
+	}
+	CHECK(dsm_barrier(1));
+	usleep(2500000); /* node 0 logs its summary within about a second */
+	CHECK(dsm_barrier(0));
+	CHECK(dsm_finalize());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -126,6 +179,8 @@ int main(int argc, char **argv)
 		DIE(1, "run with dsmrun -n 2");
 	if (!strcmp(argv[1], "nack"))
 		return mode_nack(argv[2]);
+	if (!strcmp(argv[1], "flood"))
+		return mode_flood(atoi(argv[2]));
 	if (!strcmp(argv[1], "finalize"))
 		return mode_finalize((unsigned)atoi(argv[2]));
 	DIE(1, "unknown mode '%s'", argv[1]);

@@ -14,6 +14,8 @@
 #      ends within DSM_TIMEOUT + 2 s (+ 1 s for the start).
 #  (d) node 1 kills itself (SIGKILL; prog_fail kill), 5 times: dsmrun's
 #      first line and exit status (137) name node 1, not a survivor.
+#  (e) 500 foreign connections to node 0: at most 5 lines one by one, then
+#      summaries (at most one a second) that account for the rest.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -125,6 +127,22 @@ for i in 1 2 3 4 5; do
 	fi
 done
 ok "(d) 5 SIGKILL runs checked"
+
+# ---- (e) a flood of foreign connections is logged in a few lines --------
+DSM_TIMEOUT=10s timeout -k 5 60 "$DSMRUN" -n 2 "$PROG" flood 500 >"$TMP/e.out" 2>&1
+rc=$?
+singles=$(grep -c "tcp: rejected connection from" "$TMP/e.out")
+summed=$(sed -n 's/.*tcp: rejected \([0-9]*\) more connection.*/\1/p' "$TMP/e.out" |
+	awk '{ s += $1 } END { print s + 0 }')
+lines=$(grep -c "tcp: rejected" "$TMP/e.out")
+echo "(e) status $rc; $singles single lines, $lines in all, accounting for $((singles + summed)):"
+grep -v "tcp: rejected connection from" "$TMP/e.out" | sed 's/^/    | /'
+[ "$rc" -eq 0 ] || fail "(e) the job failed (status $rc)"
+[ "$singles" -le 5 ] || fail "(e) $singles connections logged one by one (max 5)"
+[ "$lines" -le 10 ] || fail "(e) $lines lines about rejected connections"
+[ $((singles + summed)) -eq 500 ] ||
+	fail "(e) the lines account for $((singles + summed)) connections, not 500"
+[ "$FAILS" -ne 0 ] || ok "(e) 500 foreign connections in $lines lines"
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
