@@ -21,11 +21,16 @@
  *                (DSM_COORDINATOR), each sending garbage; both nodes then
  *                keep running 2.5 s (so node 0 can summarise) and finish
  *                normally (exit 0). test_robust.sh counts node 0's lines.
+ *   altstack x   a thread created after dsm_init has no alternate signal
+ *                stack until its first dsm_* call, then has one; its
+ *                faults on the region are served (any node count).
  * Every node prints "prog_robust: node N: <call>: <dsm_strerror>" when a
  * call fails and exits 3; a node that sees no error within 60 s exits 2.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,12 +174,60 @@ static int mode_flood(int count)
 	return 0;
 }
 
+static volatile uint64_t *alt_page;
+
+static int has_altstack(void)
+{
+	stack_t ss;
+
+	return sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE);
+}
+
+static void *alt_thread(void *arg)
+{
+	int *result = arg;
+
+	if (has_altstack()) {
+		*result = 1; /* nothing to prove: the libc gave it one */
+		return NULL;
+	}
+	(void)dsm_node_id(); /* first dsm_* call on this thread */
+	if (!has_altstack()) {
+		*result = 2;
+		return NULL;
+	}
+	alt_page[me] = (uint64_t)me + 1; /* a fault, handled on that stack */
+	*result = alt_page[me] == (uint64_t)me + 1 ? 0 : 3;
+	return NULL;
+}
+
+static int mode_altstack(void)
+{
+	pthread_t th;
+	int result = -1;
+
+	alt_page = mn_alloc_collective(4096);
+	CHECK(dsm_barrier(0));
+	if (pthread_create(&th, NULL, alt_thread, &result) || pthread_join(th, NULL))
+		DIE(1, "FAIL: pthread_create/join");
+	if (result)
+		DIE(1, "FAIL: late thread: %s", result == 1 ? "had an alternate stack "
+		    "before any dsm_* call" : result == 2 ? "no alternate stack after "
+		    "its first dsm_* call" : "its store to the region was lost");
+	printf(MN_PROG ": node %d: late thread got its alternate stack\n", me);
+	CHECK(dsm_barrier(0));
+	CHECK(dsm_finalize());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		DIE(1, "usage: prog_robust nack lock|alloc|barrier|page | finalize BARRIER");
 	CHECK(dsm_init(&argc, &argv));
 	me = dsm_node_id();
+	if (!strcmp(argv[1], "altstack"))
+		return mode_altstack();
 	if (dsm_node_count() != 2)
 		DIE(1, "run with dsmrun -n 2");
 	if (!strcmp(argv[1], "nack"))

@@ -19,6 +19,8 @@
 #  (f) DSM_HEAP_SIZE=4T (documented up to 16T): under sc the job runs (the
 #      page table is reserved, not committed); under lrc it runs or
 #      dsm_init fails at once with DSM_ECONFIG naming DSM_HEAP_SIZE.
+#  (g) a thread created after dsm_init gets an alternate signal stack on
+#      its first dsm_* call, and its faults on the region are served.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -171,6 +173,13 @@ elif grep -q "bad DSM_\* environment setting: DSM_HEAP_SIZE=.*use a smaller DSM_
 else
 	fail "(f) lrc with DSM_HEAP_SIZE=4T: status $rc without a clear message"
 fi
+
+# ---- (g) alternate signal stacks for threads created after dsm_init -----
+DSM_TIMEOUT=10s timeout -k 5 60 "$DSMRUN" -n 2 "$PROG" altstack x >"$TMP/g.out" 2>&1
+rc=$?
+show "$TMP/g.out"
+[ "$rc" -eq 0 ] && ok "(g) late threads got alternate stacks" ||
+	fail "(g) status $rc"
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
