@@ -33,6 +33,7 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_FIN] = { DSM_REQ_JOB, 0 },
 	[DSM_MSG_SC_READ_REQ] = { DSM_REQ_PAGE, 0, 2 },  /* forwarded: arg1 */
 	[DSM_MSG_SC_WRITE_REQ] = { DSM_REQ_PAGE, 0, 2 },
+	[DSM_MSG_SC_INV] = { DSM_REQ_PAGE, 0 },
 	[DSM_MSG_LRC_DIFF_REQ] = { DSM_REQ_PAGE, 0 },
 	[DSM_MSG_LRC_INTV_REQ] = { DSM_REQ_TOKEN, 2 },
 	[DSM_MSG_LRC_PAGE_REQ] = { DSM_REQ_PAGE, 0 },
@@ -40,6 +41,20 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_HLRC_DIFF] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_HLRC_CLAIM] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_HLRC_INTV_REQ] = { DSM_REQ_TOKEN, 2 },
+	/* replies: a thread here waits for them, so one that cannot be used
+	 * fails the job here instead of leaving that thread to time out */
+	[DSM_MSG_ALLOC_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_LOCK_GRANT] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_BAR_RELEASE] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_SC_PAGE] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_SC_INV_ACK] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_LRC_DIFF_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_LRC_INTV_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_LRC_PAGE_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_HLRC_PAGE] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_HLRC_ACK] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_HLRC_CLAIM_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_HLRC_INTV_REP] = { DSM_REQ_REPLY, 0 },
 };
 
 int dsm__dispatch_set_request(unsigned type, enum dsm_req_kind kind, unsigned arg)
@@ -184,7 +199,8 @@ int dsm__test_nack(unsigned type)
 
 	if (!n)
 		return DSM_ENOTINIT;
-	if (type && req_of(type).kind == 0)
+	if (type && (req_of(type).kind == DSM_REQ_NONE ||
+		     req_of(type).kind == DSM_REQ_REPLY))
 		return -EINVAL;
 	atomic_store(&n->test_nack_type, (int)type);
 	return 0;
@@ -196,7 +212,8 @@ static int test_nack(struct dsm_node *n, const struct dsm_msg *m)
 {
 	int want = (int)m->type;
 
-	if (atomic_load_explicit(&n->test_nack_type, memory_order_relaxed) != want ||
+	if (req_of(m->type).kind == DSM_REQ_REPLY ||
+	    atomic_load_explicit(&n->test_nack_type, memory_order_relaxed) != want ||
 	    !atomic_compare_exchange_strong(&n->test_nack_type, &want, 0))
 		return 0;
 	dsm__reject(n, "test fault injection (dsm__test_nack)");
@@ -250,6 +267,13 @@ out:
 	if (!err)
 		return;
 	r = req_of(m->type);
+	if (r.kind == DSM_REQ_REPLY) {
+		dsm__fail(n, err, (int)m->src, "%s from node %u (%llu) cannot be used: %s",
+			  dsm__msg_type_name(m->type), m->src,
+			  (unsigned long long)m->arg[0],
+			  n->reject_why[0] ? n->reject_why : dsm_strerror(err));
+		return;
+	}
 	DSM_ERR(n, "%s from node %u rejected: %s%s", dsm__msg_type_name(m->type),
 		m->src, n->reject_why[0] ? n->reject_why : dsm_strerror(err),
 		r.kind ? " (NACK sent)" : "");

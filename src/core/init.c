@@ -143,6 +143,22 @@ static void node_destroy(struct dsm_node *n)
 	free(n);
 }
 
+/* DSM_HEAP_SIZE is valid but this machine cannot hold what a region that
+ * large needs: say so as a configuration error naming the variable. */
+static int heap_too_large(struct dsm_node *n, const char *what)
+{
+	char why[256];
+	unsigned long long pages = n->cfg.heap_size / n->page_size;
+
+	snprintf(why, sizeof(why), "DSM_HEAP_SIZE=%llu bytes (%llu pages): %s "
+		 "cannot be allocated under DSM_PROTOCOL=%s on this machine; use "
+		 "a smaller DSM_HEAP_SIZE", (unsigned long long)n->cfg.heap_size,
+		 pages, what, n->cfg.protocol);
+	DSM_ERR(n, "dsm_init: %s", why);
+	dsm__set_config_error(why);
+	return DSM_ECONFIG;
+}
+
 /* Region, subsystems, links, protocol, fault handler, service thread. */
 static int node_start(struct dsm_node *n)
 {
@@ -151,6 +167,8 @@ static int node_start(struct dsm_node *n)
 
 	err = dsm__region_init(&n->region, n->cfg.base, n->cfg.heap_size,
 			       n->page_size, PROT_NONE, &why);
+	if (err == -ENOMEM)
+		return heap_too_large(n, "the page table");
 	if (err) {
 		DSM_ERR(n, "dsm_init: shared region at 0x%lx (%llu bytes): %s (%s)",
 			(unsigned long)n->cfg.base,
@@ -164,8 +182,11 @@ static int node_start(struct dsm_node *n)
 			dsm_strerror(err));
 		return err;
 	}
-	if ((err = n->proto->init(n)))
+	if ((err = n->proto->init(n))) {
+		if (err == -ENOMEM)
+			return heap_too_large(n, "the protocol's per-page state");
 		return err;
+	}
 	if ((err = dsm__fault_install()))
 		return err;
 	err = pthread_create(&n->service, NULL, service_main, n);

@@ -189,8 +189,12 @@ void dsm__set_fail_detail(int err, const char *why);
  *   DSM_REQ_TOKEN: the waiter with that token completes with the error;
  *   DSM_REQ_PAGE:  the job fails: "node N rejected T for page P: reason";
  *   DSM_REQ_JOB:   the job fails: "node N rejected T (arg): reason".
+ * A reply (DSM_REQ_REPLY) whose handler fails cannot be answered; a thread
+ * of this node waits for it, so the job fails here: "T from node N (arg0)
+ * cannot be used: reason".
  */
-enum dsm_req_kind { DSM_REQ_NONE = 0, DSM_REQ_TOKEN, DSM_REQ_PAGE, DSM_REQ_JOB };
+enum dsm_req_kind { DSM_REQ_NONE = 0, DSM_REQ_TOKEN, DSM_REQ_PAGE, DSM_REQ_JOB,
+		    DSM_REQ_REPLY };
 /* Declare type (< 48) a request whose m->arg[arg] names what waits (for a
  * protocol's own types; call from its init). 0 or -EINVAL. */
 int dsm__dispatch_set_request(unsigned type, enum dsm_req_kind kind, unsigned arg);

@@ -17,14 +17,25 @@
  *   finalize M   node 1 calls dsm_finalize while node 0 waits in
  *                dsm_barrier(M) (manager node M % 2): both fail naming
  *                node 1 and node 0.
+ *   flood N      node 1 opens N connections to node 0's listening address
+ *                (DSM_COORDINATOR), each sending garbage; both nodes then
+ *                keep running 2.5 s (so node 0 can summarise) and finish
+ *                normally (exit 0). test_robust.sh counts node 0's lines.
+ *   altstack x   a thread created after dsm_init has no alternate signal
+ *                stack until its first dsm_* call, then has one; its
+ *                faults on the region are served (any node count).
  * Every node prints "prog_robust: node N: <call>: <dsm_strerror>" when a
  * call fails and exits 3; a node that sees no error within 60 s exits 2.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dsm.h"
@@ -116,16 +127,113 @@ static int mode_finalize(unsigned barrier)
 	DIE(1, "FAIL: dsm_barrier returned 0 while node 1 is in dsm_finalize");
 }
 
+/* Connect to host:port, send 16 bytes of garbage, close. 0 or -1. */
+static int foreign_once(const struct addrinfo *ai)
+{
+	static const char junk[16] = "JUNKJUNKJUNKJUNK";
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	(void)!send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+	close(fd);
+	return 0;
+}
+
+static int mode_flood(int count)
+{
+	const char *coord = getenv("DSM_COORDINATOR");
+	char host[256];
+	const char *colon;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int ok = 0;
+
+	CHECK(dsm_barrier(0));
+	if (me == 1) {
+		if (!coord || !(colon = strrchr(coord, ':')) ||
+		    (size_t)(colon - coord) >= sizeof(host))
+			DIE(1, "FAIL: DSM_COORDINATOR missing or not host:port");
+		memcpy(host, coord, (size_t)(colon - coord));
+		host[colon - coord] = '\0';
+		if (getaddrinfo(host, colon + 1, &hints, &ai))
+			DIE(1, "FAIL: cannot resolve %s", coord);
+		for (int i = 0; i < count; i++)
+			ok += foreign_once(ai) == 0;
+		freeaddrinfo(ai);
+		printf(MN_PROG ": node 1: %d of %d foreign connections made\n", ok, count);
+		fflush(stdout);
+	}
+	CHECK(dsm_barrier(1));
+	usleep(2500000); /* node 0 logs its summary within about a second */
+	CHECK(dsm_barrier(0));
+	CHECK(dsm_finalize());
+	return 0;
+}
+
+static volatile uint64_t *alt_page;
+
+static int has_altstack(void)
+{
+	stack_t ss;
+
+	return sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE);
+}
+
+static void *alt_thread(void *arg)
+{
+	int *result = arg;
+
+	if (has_altstack()) {
+		*result = 1; /* nothing to prove: the libc gave it one */
+		return NULL;
+	}
+	(void)dsm_node_id(); /* first dsm_* call on this thread */
+	if (!has_altstack()) {
+		*result = 2;
+		return NULL;
+	}
+	alt_page[me] = (uint64_t)me + 1; /* a fault, handled on that stack */
+	*result = alt_page[me] == (uint64_t)me + 1 ? 0 : 3;
+	return NULL;
+}
+
+static int mode_altstack(void)
+{
+	pthread_t th;
+	int result = -1;
+
+	alt_page = mn_alloc_collective(4096);
+	CHECK(dsm_barrier(0));
+	if (pthread_create(&th, NULL, alt_thread, &result) || pthread_join(th, NULL))
+		DIE(1, "FAIL: pthread_create/join");
+	if (result)
+		DIE(1, "FAIL: late thread: %s", result == 1 ? "had an alternate stack "
+		    "before any dsm_* call" : result == 2 ? "no alternate stack after "
+		    "its first dsm_* call" : "its store to the region was lost");
+	printf(MN_PROG ": node %d: late thread got its alternate stack\n", me);
+	CHECK(dsm_barrier(0));
+	CHECK(dsm_finalize());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		DIE(1, "usage: prog_robust nack lock|alloc|barrier|page | finalize BARRIER");
 	CHECK(dsm_init(&argc, &argv));
 	me = dsm_node_id();
+	if (!strcmp(argv[1], "altstack"))
+		return mode_altstack();
 	if (dsm_node_count() != 2)
 		DIE(1, "run with dsmrun -n 2");
 	if (!strcmp(argv[1], "nack"))
 		return mode_nack(argv[2]);
+	if (!strcmp(argv[1], "flood"))
+		return mode_flood(atoi(argv[2]));
 	if (!strcmp(argv[1], "finalize"))
 		return mode_finalize((unsigned)atoi(argv[2]));
 	DIE(1, "unknown mode '%s'", argv[1]);

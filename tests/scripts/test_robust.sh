@@ -14,6 +14,13 @@
 #      ends within DSM_TIMEOUT + 2 s (+ 1 s for the start).
 #  (d) node 1 kills itself (SIGKILL; prog_fail kill), 5 times: dsmrun's
 #      first line and exit status (137) name node 1, not a survivor.
+#  (e) 500 foreign connections to node 0: at most 5 lines one by one, then
+#      summaries (at most one a second) that account for the rest.
+#  (f) DSM_HEAP_SIZE=4T (documented up to 16T): under sc the job runs (the
+#      page table is reserved, not committed); under lrc it runs or
+#      dsm_init fails at once with DSM_ECONFIG naming DSM_HEAP_SIZE.
+#  (g) a thread created after dsm_init gets an alternate signal stack on
+#      its first dsm_* call, and its faults on the region are served.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -125,6 +132,54 @@ for i in 1 2 3 4 5; do
 	fi
 done
 ok "(d) 5 SIGKILL runs checked"
+
+# ---- (e) a flood of foreign connections is logged in a few lines --------
+DSM_TIMEOUT=10s timeout -k 5 60 "$DSMRUN" -n 2 "$PROG" flood 500 >"$TMP/e.out" 2>&1
+rc=$?
+singles=$(grep -c "tcp: rejected connection from" "$TMP/e.out")
+summed=$(sed -n 's/.*tcp: rejected \([0-9]*\) more connection.*/\1/p' "$TMP/e.out" |
+	awk '{ s += $1 } END { print s + 0 }')
+lines=$(grep -c "tcp: rejected" "$TMP/e.out")
+echo "(e) status $rc; $singles single lines, $lines in all, accounting for $((singles + summed)):"
+grep -v "tcp: rejected connection from" "$TMP/e.out" | sed 's/^/    | /'
+[ "$rc" -eq 0 ] || fail "(e) the job failed (status $rc)"
+[ "$singles" -le 5 ] || fail "(e) $singles connections logged one by one (max 5)"
+[ "$lines" -le 10 ] || fail "(e) $lines lines about rejected connections"
+[ $((singles + summed)) -eq 500 ] ||
+	fail "(e) the lines account for $((singles + summed)) connections, not 500"
+[ "$FAILS" -ne 0 ] || ok "(e) 500 foreign connections in $lines lines"
+
+# ---- (f) a 4 TiB region ---------------------------------------------------
+COUNTER="$BIN_DIR/mn_counter"
+DSM_HEAP_SIZE=4T DSM_TIMEOUT=10s timeout -k 5 60 "$DSMRUN" -n 2 --protocol sc \
+	"$COUNTER" >"$TMP/f1.out" 2>&1
+rc=$?
+echo "(f) sc, DSM_HEAP_SIZE=4T: status $rc"
+show "$TMP/f1.out"
+[ "$rc" -eq 0 ] && ok "(f) sc runs with a 4T region" ||
+	fail "(f) sc with DSM_HEAP_SIZE=4T: status $rc"
+start=$(now_ms)
+DSM_HEAP_SIZE=4T DSM_TIMEOUT=10s timeout -k 5 120 "$DSMRUN" -n 2 --protocol lrc \
+	"$COUNTER" >"$TMP/f2.out" 2>&1
+rc=$?
+elapsed=$(($(now_ms) - start))
+echo "(f) lrc, DSM_HEAP_SIZE=4T: status $rc after ${elapsed} ms"
+show "$TMP/f2.out"
+if [ "$rc" -eq 0 ]; then
+	ok "(f) lrc runs with a 4T region"
+elif grep -q "bad DSM_\* environment setting: DSM_HEAP_SIZE=.*use a smaller DSM_HEAP_SIZE" \
+	"$TMP/f2.out" && [ "$elapsed" -lt 10000 ]; then
+	ok "(f) lrc refuses a 4T region with DSM_ECONFIG naming DSM_HEAP_SIZE"
+else
+	fail "(f) lrc with DSM_HEAP_SIZE=4T: status $rc without a clear message"
+fi
+
+# ---- (g) alternate signal stacks for threads created after dsm_init -----
+DSM_TIMEOUT=10s timeout -k 5 60 "$DSMRUN" -n 2 "$PROG" altstack x >"$TMP/g.out" 2>&1
+rc=$?
+show "$TMP/g.out"
+[ "$rc" -eq 0 ] && ok "(g) late threads got alternate stacks" ||
+	fail "(g) status $rc"
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
