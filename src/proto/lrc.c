@@ -21,6 +21,11 @@
 
 
 #define TRANSITION DSM_TRANSITION
+
+/* In a diff request's "after" interval: this writer is the page's only one
+ * in the requested notices, so its diffs may be merged into one (nothing
+ * of another writer's can fall between them). Interval ids stay below. */
+#define LRC_ONLY_WRITER 0x80000000u
 #define set_prot dsm__proto_set_prot
 
 /* Page entry, initialised on first use: a valid read-only copy (every
@@ -160,13 +165,17 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 			return;
 	}
 	collect(lq, lo, hi, 1);
+	int writers = 0;
+	for (int j = 0; j < n->count; j++)
+		writers += hi[j] != 0;
 	for (int j = 0; j < n->count; j++) {
 		int s;
 		if (!hi[j])
 			continue;
 		s = slot_of(hi_p, j);
 		put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
-		put_le32(b->t[s] + 12 * b->cnt[s] + 4, lo[j]);
+		put_le32(b->t[s] + 12 * b->cnt[s] + 4,
+			 lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
 		put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
 		b->cnt[s]++;
 		lq->replies_left++;
@@ -189,6 +198,9 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	int sent = 0;
 
 	collect(lp, lo, hi, 1);
+	int writers = 0;
+	for (int j = 0; j < n->count; j++)
+		writers += hi[j] != 0;
 	if (b) {
 		memset(b->cnt, 0, sizeof(b->cnt));
 		for (uint32_t i = 0; i < LRC_RECENT; i++)
@@ -200,7 +212,8 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 		int s = b ? slot_of(hi, j) : -1;
 		if (!hi[j])
 			continue;
-		m = dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		m = dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p,
+				    lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0), hi[j]);
 		if (m && s >= 0 && b->cnt[s]) {
 			m->payload = b->t[s];
 			m->length = 12 * b->cnt[s];
@@ -306,11 +319,44 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* ---------------- service thread ---------------- */
 
+/*
+ * Merge cnt diffs (oldest first) of one page into one: the bytes any of
+ * them writes, with the last value written. Applied to two scratch pages
+ * that differ in every byte, a byte is written iff both end equal; a
+ * "twin" that differs from the result exactly there gives the diff.
+ */
+static int merge_diffs(struct dsm_node *n, struct lrc_own_diff *const *v,
+		       size_t cnt, struct dsm_buf *out)
+{
+	size_t ps = n->page_size, max = dsm__diff_max_size(ps);
+	unsigned char *a = malloc(3 * ps + max), *b = a + ps, *t = b + ps, *d = t + ps;
+	ssize_t len;
+	int err = 0;
+
+	if (!a)
+		return -ENOMEM;
+	memset(a, 0, ps);
+	memset(b, 0xff, ps);
+	for (size_t i = 0; i < cnt && !err; i++)
+		err = dsm__diff_apply(a, ps, v[i]->data, v[i]->len) ?:
+		      dsm__diff_apply(b, ps, v[i]->data, v[i]->len);
+	for (size_t i = 0; i < ps; i++)
+		t[i] = a[i] == b[i] ? (unsigned char)~a[i] : a[i];
+	if (!err && (len = dsm__diff_encode(t, a, ps, d, max)) < 0)
+		err = (int)len;
+	if (!err)
+		err = dsm__buf_put_u32(out, v[cnt - 1]->interval) ?:
+		      dsm__buf_put_u32(out, (uint32_t)len) ?:
+		      dsm__buf_put(out, d, (size_t)len);
+	free(a);
+	return err ? (err > 0 ? DSM_EPROTO : err) : 0;
+}
+
 /* Our diffs of page p for intervals in (lo, hi], oldest first, as
  * {u32 interval, u32 len, bytes}... A pending twin in range becomes a
  * diff first (its interval is closed, so the page is write-protected). */
 static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
-		       struct dsm_buf *out)
+		       int merge, struct dsm_buf *out)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
 	struct lrc_own_diff *list[256], **v = list;
@@ -341,6 +387,15 @@ static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
 		}
 		v[cnt++] = d;
 	}
+	if (!err && merge && cnt > 1) { /* oldest first for the merge */
+		for (size_t i = 0; i < cnt / 2; i++) {
+			struct lrc_own_diff *x = v[i];
+			v[i] = v[cnt - 1 - i];
+			v[cnt - 1 - i] = x;
+		}
+		err = merge_diffs(n, v, cnt, out);
+		cnt = 0;
+	}
 	for (size_t i = cnt; i-- > 0 && !err;) /* the list is newest first */
 		err = dsm__buf_put_u32(out, v[i]->interval) ?:
 		      dsm__buf_put_u32(out, v[i]->len) ?:
@@ -355,13 +410,14 @@ static int serve_block(struct dsm_node *n, uint32_t p, uint32_t lo, uint32_t hi,
 		       struct dsm_buf *out)
 {
 	size_t at = out->len;
-	int err;
+	int err, merge = !!(lo & LRC_ONLY_WRITER);
 
+	lo &= ~LRC_ONLY_WRITER;
 	if (p >= n->region->npages || lo >= hi || hi > LS(n)->vc[n->id])
 		return DSM_EPROTO;
 	dsm__lrc_pg(n, p);
 	if ((err = dsm__buf_put_u32(out, p)) || (err = dsm__buf_put_u32(out, 0)) ||
-	    (err = serve_diffs(n, p, lo, hi, out)))
+	    (err = serve_diffs(n, p, lo, hi, merge, out)))
 		return err;
 	put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
 	return 0;
