@@ -627,6 +627,15 @@ int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 /* --- setup --- */
 
+/* Zeroed memory reserved without commitment; NULL on failure. */
+static void *reserve(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void hlrc_fini(struct dsm_node *n)
 {
 	struct hlrc_state *st = HS(n);
@@ -636,9 +645,11 @@ static void hlrc_fini(struct dsm_node *n)
 	dsm__hlrc_iv_free_all(st);
 	if (st->twins)
 		munmap(st->twins, st->npages * n->page_size);
+	if (st->pages)
+		munmap(st->pages, st->npages * sizeof(*st->pages));
+	if (st->dirty)
+		munmap(st->dirty, st->npages * sizeof(*st->dirty));
 	pthread_mutex_destroy(&st->close_mu);
-	free(st->pages);
-	free(st->dirty);
 	free(st);
 	n->proto_state = NULL;
 }
@@ -656,12 +667,11 @@ static int hlrc_init(struct dsm_node *n)
 	st->count = n->count;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
-	st->pages = calloc(np, sizeof(*st->pages));
-	st->dirty = calloc(np, sizeof(*st->dirty));
-	st->twins = mmap(NULL, np * n->page_size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (st->twins == MAP_FAILED)
-		st->twins = NULL;
+	/* Per-page tables and twins reserved, backed only where pages are
+	 * used: a 16 TiB region costs what the program touches. */
+	st->pages = reserve(np * sizeof(*st->pages));
+	st->dirty = reserve(np * sizeof(*st->dirty));
+	st->twins = reserve(np * n->page_size);
 	if (!st->pages || !st->dirty || !st->twins)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
