@@ -2,9 +2,12 @@
  * fuzz_bcast.c — broadcast reassembly (src/core/bcast.c), whose totals,
  * offsets and lengths come from the network.
  *
- * Input: 8 bytes of total (kept under 8 chunks unless the top bit is set,
- * then used as is: totals over DSM_BCAST_MAX must be refused, others are
- * allocated, so only up to 1 GiB), then chunk records of 9 bytes:
+ * Input: 1 byte choosing a chunk size of 1..64 bytes (the logic does not
+ * depend on the size, and small chunks keep the fuzzer fast), 8 bytes of
+ * total (kept under 8 chunks unless the top bit is set: then the real
+ * chunk size and up to 4 chunks, or with bit 62 set too a total of 2^62
+ * or more, which must be refused; the exact cap is a unit test), then
+ * records of 9 bytes:
  * u8 flags, u32 offset (a chunk index unless flags bit 0), u32 length
  * (the chunk's right length unless flags bit 1), with a total that differs
  * when flags bit 2 is set. A chunk's bytes are a pattern of its offset.
@@ -21,9 +24,7 @@
 #include "core/bcast.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
-#define CH DSM_BCAST_CHUNK
-
-static unsigned char chunkbuf[CH + 64];
+static unsigned char chunkbuf[DSM_BCAST_CHUNK + 64];
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -31,37 +32,43 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
+/* A chunk's contents: a byte and its offset, from its offset (memset, so
+ * a 1 MiB chunk stays cheap under ASan). */
 static void fill(unsigned char *p, uint32_t len, uint64_t off)
 {
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = (unsigned char)((off + i) * 31 + 7);
+	memset(p, (int)((off * 31 + 7) & 0xff), len);
+	memcpy(p, &off, len < 8 ? len : 8);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dsm_bcast_asm a;
-	uint64_t total = 0;
+	uint64_t total = 0, CH;
 	uint32_t nchunks, accepted = 0;
 	unsigned char got[8] = { 0 }; /* chunk index accepted (small totals) */
 	const char *why;
 	int err;
 
-	if (size < 8)
+	if (size < 9)
 		return 0;
+	CH = 1 + data[0] % 64;
 	for (int i = 0; i < 8; i++)
-		total |= (uint64_t)data[i] << (8 * i);
-	if (!(total >> 63))
-		total %= 8 * (uint64_t)CH + 1;
-	else
+		total |= (uint64_t)data[1 + i] << (8 * i);
+	if (!(total >> 63)) {
+		total %= 8 * CH + 1;
+	} else if (total >> 62 & 1) {
 		total &= ~(UINT64_C(1) << 63);
-	data += 8, size -= 8;
-	err = dsm__bcast_asm_init(&a, total);
+		CH = DSM_BCAST_CHUNK;
+	} else {
+		CH = DSM_BCAST_CHUNK;
+		total %= 4 * CH + 1;
+	}
+	data += 9, size -= 9;
+	err = dsm__bcast_asm_init(&a, total, (uint32_t)CH);
 	if (total > DSM_BCAST_MAX) {
 		CHECK(err == -EMSGSIZE);
 		return 0;
 	}
-	if (err == -ENOMEM)
-		return 0;
 	CHECK(err == 0);
 	nchunks = total ? (uint32_t)((total + CH - 1) / CH) : 1;
 	CHECK(a.nchunks == nchunks && !dsm__bcast_asm_done(&a));
@@ -69,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t f = data[0];
 		uint64_t off = f & 1 ? get32(data + 1) : (uint64_t)(get32(data + 1) % (nchunks + 1)) * CH;
 		uint64_t right = off < total ? (total - off < CH ? total - off : CH) : 0;
-		uint32_t len = f & 2 ? get32(data + 5) % (CH + 64) : (uint32_t)right;
+		uint32_t len = f & 2 ? (uint32_t)(get32(data + 5) % (CH + 64)) : (uint32_t)right;
 		uint64_t t = f & 4 ? total + 1 + (f >> 3) : total;
 		uint32_t before = a.missing;
 
@@ -90,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		accepted++;
 	}
 	CHECK(dsm__bcast_asm_done(&a) == (accepted == nchunks));
-	if (dsm__bcast_asm_done(&a) && total <= 8 * (uint64_t)CH)
+	if (dsm__bcast_asm_done(&a) && total <= 8 * CH)
 		for (uint64_t off = 0; off < total; off += CH) {
 			uint32_t len = (uint32_t)(total - off < CH ? total - off : CH);
 			fill(chunkbuf, len, off);

@@ -60,19 +60,23 @@ dseed("conflict", 4096, diff([(10, b"abcd"), (200, b"q")]),
 dseed("small_page", 7, diff([(1, b"\x09"), (5, b"\x08\x07")]), diff([(0, b"\x01" * 7)]))
 dseed("touching", 64, diff([(0, b"aa"), (2, b"bb")]), diff([(60, b"cccc")]))
 
-# ---- fuzz_bcast: u64 total, then {u8 flags, u32 off, u32 len} ----
+# ---- fuzz_bcast: u8 chunk-1, u64 total, then {u8 flags, u32 off, u32 len} ----
 def rec(flags, off, length=0):
     return struct.pack("<BII", flags, off, length)
 
 
-write("fuzz_bcast", "three_chunks", struct.pack("<Q", 2 * CH + 100)
+def bc(chunk, total):
+    return struct.pack("<BQ", chunk - 1, total)
+
+
+write("fuzz_bcast", "three_chunks", bc(16, 2 * 16 + 5)
       + rec(0, 0) + rec(0, 2) + rec(0, 1))
-write("fuzz_bcast", "duplicate", struct.pack("<Q", 2 * CH) + rec(0, 0) + rec(0, 0)
-      + rec(0, 1))
-write("fuzz_bcast", "empty", struct.pack("<Q", 0) + rec(0, 0))
-write("fuzz_bcast", "mismatch", struct.pack("<Q", 100) + rec(4, 0) + rec(2, 0, 99)
-      + rec(1, 50, 0) + rec(0, 0))
-write("fuzz_bcast", "over_cap", struct.pack("<Q", (1 << 63) | ((1 << 30) + 1)))
+write("fuzz_bcast", "duplicate", bc(8, 16) + rec(0, 0) + rec(0, 0) + rec(0, 1))
+write("fuzz_bcast", "empty", bc(1, 0) + rec(0, 0))
+write("fuzz_bcast", "mismatch", bc(64, 100) + rec(4, 0) + rec(2, 0, 63)
+      + rec(1, 50, 0) + rec(0, 0) + rec(0, 1))
+write("fuzz_bcast", "real_chunks", bc(1, (1 << 63) | (CH + 3)) + rec(0, 1) + rec(0, 0))
+write("fuzz_bcast", "over_cap", bc(1, (3 << 62) | 12345))
 
 
 # ---- fuzz_lrc: interval records {u32 creator, id, npages, vc[4], pages} ----

@@ -10,13 +10,19 @@
 #include "dsm.h"
 #include "bcast.h"
 
-int dsm__bcast_asm_init(struct dsm_bcast_asm *a, uint64_t total)
+int dsm__bcast_asm_init(struct dsm_bcast_asm *a, uint64_t total, uint32_t chunk)
 {
+	uint64_t nchunks;
+
 	memset(a, 0, sizeof(*a));
-	if (total > DSM_BCAST_MAX)
+	if (chunk == 0)
+		return -EINVAL;
+	nchunks = total ? (total - 1) / chunk + 1 : 1;
+	if (total > DSM_BCAST_MAX || nchunks > UINT32_MAX)
 		return -EMSGSIZE;
 	a->total = total;
-	a->nchunks = total ? (uint32_t)((total + DSM_BCAST_CHUNK - 1) / DSM_BCAST_CHUNK) : 1;
+	a->chunk = chunk;
+	a->nchunks = (uint32_t)nchunks;
 	a->missing = a->nchunks;
 	a->buf = malloc(total ? total : 1);
 	a->seen = calloc((a->nchunks + 7) / 8, 1);
@@ -36,12 +42,12 @@ int dsm__bcast_asm_add(struct dsm_bcast_asm *a, uint64_t total, uint64_t off,
 		*why = "chunk announces a different total than the broadcast";
 		return DSM_EPROTO;
 	}
-	if (off % DSM_BCAST_CHUNK || off / DSM_BCAST_CHUNK >= a->nchunks) {
+	if (off % a->chunk || off / a->chunk >= a->nchunks) {
 		*why = "chunk offset is not a chunk boundary inside the broadcast";
 		return DSM_EPROTO;
 	}
-	k = off / DSM_BCAST_CHUNK;
-	want = total - off < DSM_BCAST_CHUNK ? total - off : DSM_BCAST_CHUNK;
+	k = off / a->chunk;
+	want = total - off < a->chunk ? total - off : a->chunk;
 	if (len != want) {
 		*why = "chunk length does not match its place in the broadcast";
 		return DSM_EPROTO;

@@ -25,15 +25,18 @@
 
 struct dsm_bcast_asm {
 	uint64_t total;       /* bytes announced by the first chunk */
+	uint32_t chunk;       /* chunk size (DSM_BCAST_CHUNK; smaller in tests) */
 	uint32_t nchunks;     /* chunks expected */
 	uint32_t missing;     /* chunks not received yet */
 	unsigned char *buf;   /* total bytes (malloc'd) */
 	unsigned char *seen;  /* one bit per chunk received (malloc'd) */
 };
 
-/* Prepare *a for a broadcast of total bytes. 0, -EMSGSIZE (total over
- * DSM_BCAST_MAX) or -ENOMEM. */
-int dsm__bcast_asm_init(struct dsm_bcast_asm *a, uint64_t total);
+/* Prepare *a for a broadcast of total bytes sent in chunks of chunk bytes
+ * (DSM_BCAST_CHUNK on the wire; the fuzzer uses small ones). 0, -EMSGSIZE
+ * (total over DSM_BCAST_MAX, or more than 2^32 - 1 chunks), -EINVAL
+ * (chunk 0) or -ENOMEM. */
+int dsm__bcast_asm_init(struct dsm_bcast_asm *a, uint64_t total, uint32_t chunk);
 /* File one chunk: len bytes at offset off of a broadcast announcing
  * total. 0 or DSM_EPROTO with *why saying what was wrong (static text);
  * *a is unchanged on error. */

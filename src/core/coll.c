@@ -209,7 +209,7 @@ static int inbox_get(struct coll *c, uint64_t seq, uint64_t total,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	if ((err = dsm__bcast_asm_init(&b->a, total))) {
+	if ((err = dsm__bcast_asm_init(&b->a, total, DSM_BCAST_CHUNK))) {
 		free(b);
 		return err;
 	}

@@ -43,7 +43,7 @@ static void test_complete(void **state)
 		unsigned char *src = pattern(total);
 		uint32_t nch = total ? (uint32_t)((total + CH - 1) / CH) : 1;
 
-		assert_int_equal(dsm__bcast_asm_init(&a, total), 0);
+		assert_int_equal(dsm__bcast_asm_init(&a, total, CH), 0);
 		for (uint32_t i = 0; i < nch; i++) {
 			uint32_t k = nch - 1 - i; /* backwards */
 			uint64_t off = (uint64_t)k * CH;
@@ -66,7 +66,7 @@ static void test_duplicate(void **state)
 	unsigned char *src = pattern(2 * CH);
 	const char *why = NULL;
 
-	assert_int_equal(dsm__bcast_asm_init(&a, 2 * CH), 0);
+	assert_int_equal(dsm__bcast_asm_init(&a, 2 * CH, CH), 0);
 	assert_int_equal(dsm__bcast_asm_add(&a, 2 * CH, 0, src, CH, &why), 0);
 	assert_int_equal(dsm__bcast_asm_add(&a, 2 * CH, 0, src, CH, &why), DSM_EPROTO);
 	assert_non_null(strstr(why, "duplicate"));
@@ -84,9 +84,9 @@ static void test_malformed(void **state)
 	unsigned char *src = pattern(2 * CH);
 	const char *why;
 
-	assert_int_equal(dsm__bcast_asm_init(&a, DSM_BCAST_MAX + 1), -EMSGSIZE);
-	assert_int_equal(dsm__bcast_asm_init(&a, UINT64_MAX), -EMSGSIZE);
-	assert_int_equal(dsm__bcast_asm_init(&a, CH + 10), 0);
+	assert_int_equal(dsm__bcast_asm_init(&a, DSM_BCAST_MAX + 1, CH), -EMSGSIZE);
+	assert_int_equal(dsm__bcast_asm_init(&a, UINT64_MAX, CH), -EMSGSIZE);
+	assert_int_equal(dsm__bcast_asm_init(&a, CH + 10, CH), 0);
 	/* another total */
 	assert_int_equal(dsm__bcast_asm_add(&a, CH + 11, 0, src, CH, &why), DSM_EPROTO);
 	/* offset off the grid, past the end, wrapping */
