@@ -21,6 +21,8 @@
 #      dsm_init fails at once with DSM_ECONFIG naming DSM_HEAP_SIZE.
 #  (g) a thread created after dsm_init gets an alternate signal stack on
 #      its first dsm_* call, and its faults on the region are served.
+#  (h) a fault taken by the service thread (simulated: node 1's main thread
+#      is marked as its service thread) fails at once with a message.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -180,6 +182,10 @@ rc=$?
 show "$TMP/g.out"
 [ "$rc" -eq 0 ] && ok "(g) late threads got alternate stacks" ||
 	fail "(g) status $rc"
+
+# ---- (h) the service thread faulting on the application view ------------
+run "h-svcfault" "node 1: BUG: the service thread faulted on shared address 0x[0-9a-f]+" \
+	"$PROG" svcfault x
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
