@@ -150,7 +150,10 @@ int dsm__send_nack(struct dsm_node *n, int dst, unsigned type, int err,
 static void send_nack(struct dsm_node *n, const struct dsm_msg *m,
 		      struct req_info r, int err)
 {
-	const char *why = n->reject_why[0] ? n->reject_why : dsm_strerror(err);
+	const char *why = n->reject_why[0] ? n->reject_why
+			  : err == -EMSGSIZE ? "the reply is larger than the message "
+					       "size cap for its type"
+					     : dsm_strerror(err);
 	uint64_t dst = r.to ? m->arg[r.to - 1] : m->src;
 
 	if (dst >= (uint64_t)n->count || dst == (uint64_t)n->id)

@@ -531,7 +531,9 @@ static const struct env_var env_table[] = {
 	  transports, p_transport },
 	{ "DSM_HEAP_SIZE", "1G", "1G",
 	  "size of the shared region: bytes or K/M/G/T suffix, 1M..16T, "
-	  "rounded up to a page", NULL, p_heap },
+	  "rounded up to a page; the page table is reserved, not committed, "
+	  "but lrc keeps state for every page: if this machine cannot hold "
+	  "it, dsm_init fails with DSM_ECONFIG", NULL, p_heap },
 	{ "DSM_BASE", DEFAULT_BASE, DEFAULT_BASE,
 	  "address of the shared region (hex or decimal, page aligned); the "
 	  "default is clear of the heap, PIE, mmap area, stacks and ASan's shadow "

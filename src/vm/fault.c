@@ -74,7 +74,6 @@ static const char *safe_strerror(int err)
 	case -EINVAL: return "invalid argument";
 	case -EIO: return "input/output error";
 	case -EFAULT: return "bad address";
-	case -EDEADLK: return "the service thread faulted on the application view";
 	case -EMSGSIZE: return "message too long";
 	case -EPIPE: case -ECONNRESET: return "connection to a peer broken";
 	case -EAGAIN: return "resource temporarily unavailable";

@@ -21,6 +21,8 @@
 #      dsm_init fails at once with DSM_ECONFIG naming DSM_HEAP_SIZE.
 #  (g) a thread created after dsm_init gets an alternate signal stack on
 #      its first dsm_* call, and its faults on the region are served.
+#  (h) a fault taken by the service thread (simulated: node 1's main thread
+#      is marked as its service thread) fails at once with a message.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -159,6 +161,8 @@ show "$TMP/f1.out"
 [ "$rc" -eq 0 ] && ok "(f) sc runs with a 4T region" ||
 	fail "(f) sc with DSM_HEAP_SIZE=4T: status $rc"
 start=$(now_ms)
+# (under ASan, a failed calloc must return NULL as libc's does)
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1" \
 DSM_HEAP_SIZE=4T DSM_TIMEOUT=10s timeout -k 5 120 "$DSMRUN" -n 2 --protocol lrc \
 	"$COUNTER" >"$TMP/f2.out" 2>&1
 rc=$?
@@ -180,6 +184,10 @@ rc=$?
 show "$TMP/g.out"
 [ "$rc" -eq 0 ] && ok "(g) late threads got alternate stacks" ||
 	fail "(g) status $rc"
+
+# ---- (h) the service thread faulting on the application view ------------
+run "h-svcfault" "node 1: BUG: the service thread faulted on shared address 0x[0-9a-f]+" \
+	"$PROG" svcfault x
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "test_robust.sh: $FAILS failure(s)"
