@@ -7,7 +7,9 @@
  * Every node keeps a copy of every page; a copy is INVALID when write
  * notices for it have arrived whose diffs are not applied yet (its bytes
  * are otherwise kept: our own changes stay, the others' diffs are applied
- * on top, byte-exact, in happens-before order).
+ * on top, byte-exact, in happens-before order), or when garbage collection
+ * dropped its notices: then it is fetched whole (LRC_PAGE_REQ) from the
+ * node the collection designated, before any later notice's diffs.
  */
 #include <errno.h>
 #include <stdlib.h>
