@@ -322,7 +322,7 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 	}
 	for (int d = 0; d < n->count; d++) {
 		int e = 0;
-		if (asked[d] && !(e = dsm__waiter_wait(n, &w[d], dsm__hlrc_deadline_ns(n))) &&
+		if (asked[d] && !(e = dsm__waiter_wait_for(n, &w[d], d, "HLRC_CLAIM")) &&
 		    w[d].len != req[d].len)
 			e = DSM_EPROTO;
 		pthread_mutex_lock(&n->region->lock);
@@ -359,7 +359,7 @@ static int send_diffs(struct dsm_node *n, int home, const struct dsm_buf *b)
 				     .payload = b->data + off, .length = (uint32_t)(end - off) };
 		if ((err = dsm__send(n, home, &m)))
 			dsm__waiter_complete(n, w.token, err, NULL);
-		err = dsm__waiter_wait(n, &w, dsm__hlrc_deadline_ns(n)) ?: err;
+		err = dsm__waiter_wait_for(n, &w, home, "HLRC_DIFF") ?: err;
 		if (!err && w.val[1])
 			err = (int)(int64_t)w.val[1];
 		off = end;

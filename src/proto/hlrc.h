@@ -98,11 +98,4 @@ void dsm__hlrc_barrier_done(struct dsm_node *n, void *state);
 int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier,
 			    const void *payload, size_t len);
 
-/* Deadline of a request/reply wait: the peer is alive (heartbeats) and
- * must answer well within it. */
-static inline uint64_t dsm__hlrc_deadline_ns(struct dsm_node *n)
-{
-	return (uint64_t)n->cfg.timeout_ms * 4000000ull;
-}
-
 #endif /* DSM_PROTO_HLRC_H */

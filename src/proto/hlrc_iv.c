@@ -407,7 +407,7 @@ static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
 		int e;
 		if (!asked[j])
 			continue;
-		e = dsm__waiter_wait(n, &w[j], dsm__hlrc_deadline_ns(n));
+		e = dsm__waiter_wait_for(n, &w[j], j, "HLRC_INTV_REQ");
 		if (!e && w[j].val[1])
 			e = (int)(int64_t)w[j].val[1];
 		if (e && !err)

@@ -412,7 +412,7 @@ static int fetch_intervals(struct dsm_node *n, const uint32_t *want,
 		int e;
 		if (!asked[j])
 			continue;
-		e = dsm__waiter_wait(n, &w[j], 0);
+		e = dsm__waiter_wait_for(n, &w[j], j, "LRC_INTV_REQ");
 		if (!e && !err)
 			e = dsm__buf_put(&all, w[j].data, w[j].len);
 		free(w[j].data);
