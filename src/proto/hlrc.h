@@ -85,9 +85,6 @@ int dsm__hlrc_acquire(struct dsm_node *n, unsigned lock, int mode,
 		      const void *payload, size_t len);
 int dsm__hlrc_release(struct dsm_node *n, unsigned lock, int mode,
 		      struct dsm_buf *out);
-int dsm__hlrc_lock_merge(struct dsm_node *n, void **blob, const void *payload,
-			 size_t len);
-int dsm__hlrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out);
 int dsm__hlrc_barrier_enter(struct dsm_node *n, unsigned barrier,
 			    struct dsm_buf *out);
 int dsm__hlrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,

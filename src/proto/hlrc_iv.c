@@ -353,33 +353,6 @@ int dsm__hlrc_release(struct dsm_node *n, unsigned lock, int mode, struct dsm_bu
 	return err ? err : put_vc(n, out);
 }
 
-/* Manager: the lock's timestamp is the max over its releases. */
-int dsm__hlrc_lock_merge(struct dsm_node *n, void **blob, const void *p, size_t len)
-{
-	uint32_t *vc = *blob;
-
-	if (len != (size_t)n->count * 4)
-		return len ? DSM_EPROTO : 0;
-	if (!vc && !(vc = *blob = calloc((size_t)n->count, 4)))
-		return -ENOMEM;
-	for (int k = 0; k < n->count; k++) {
-		uint32_t v = get_u32((const unsigned char *)p + 4 * k);
-		if (v > vc[k])
-			vc[k] = v;
-	}
-	return 0;
-}
-
-int dsm__hlrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out)
-{
-	const uint32_t *vc = blob;
-	int err = 0;
-
-	for (int k = 0; vc && k < n->count && !err; k++)
-		err = dsm__buf_put_u32(out, vc[k]);
-	return err;
-}
-
 /* Fetch the records we lack up to want[] from their creators, then learn
  * them as one batch (a set closed under happens-before). */
 static int fetch_intervals(struct dsm_node *n, const uint32_t *want)

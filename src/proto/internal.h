@@ -66,4 +66,11 @@ struct dsm_fault_ops {
 int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
 			  const struct dsm_fault_ops *ops, void *arg);
 
+/* Lock hooks of the protocols whose locks carry a vector timestamp (lrc,
+ * hlrc): the manager keeps the entry-wise max over the releases' stamps
+ * (count little-endian u32s) and grants it. */
+int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *payload,
+			     size_t len);
+int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out);
+
 #endif /* DSM_PROTO_INTERNAL_H */

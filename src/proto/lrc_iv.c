@@ -333,33 +333,6 @@ static int lrc_release(struct dsm_node *n, unsigned lock, int mode, struct dsm_b
 	return err ? err : put_vc(n, out);
 }
 
-/* Manager: the lock's timestamp is the max over its releases. */
-static int lrc_lock_merge(struct dsm_node *n, void **blob, const void *p, size_t len)
-{
-	uint32_t *vc = *blob;
-
-	if (len != (size_t)n->count * 4)
-		return len ? DSM_EPROTO : 0;
-	if (!vc && !(vc = *blob = calloc((size_t)n->count, 4)))
-		return -ENOMEM;
-	for (int k = 0; k < n->count; k++) {
-		uint32_t v = get_u32((const unsigned char *)p + 4 * k);
-		if (v > vc[k])
-			vc[k] = v;
-	}
-	return 0;
-}
-
-static int lrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out)
-{
-	const uint32_t *vc = blob;
-	int err = 0;
-
-	for (int k = 0; vc && k < n->count && !err; k++)
-		err = dsm__buf_put_u32(out, vc[k]);
-	return err;
-}
-
 /* Highest id per creator among the wire records in p (0 if none). */
 static int records_known(struct dsm_node *n, const unsigned char *p, size_t len,
 			 uint32_t *top)
@@ -822,8 +795,8 @@ const struct dsm_protocol_ops dsm__proto_lrc = {
 	.handle_message = dsm__lrc_handle,
 	.acquire = lrc_acquire,
 	.release = lrc_release,
-	.lock_merge = lrc_lock_merge,
-	.lock_grant = lrc_lock_grant,
+	.lock_merge = dsm__proto_vc_lock_merge,
+	.lock_grant = dsm__proto_vc_lock_grant,
 	.lock_free = free,
 	.barrier_enter = lrc_barrier_enter,
 	.barrier_collect = lrc_barrier_collect,

@@ -1,7 +1,11 @@
 /*
  * outbox.c — helpers shared by the protocols: the outbox of messages built
- * under the region lock, state-derived protection, and the fault loop.
+ * under the region lock, state-derived protection, the fault loop, and the
+ * vector-timestamp lock hooks of lrc and hlrc.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "internal.h"
 
 struct dsm_msg *dsm__outbox_add(struct dsm_outbox *ob, int dst, uint16_t type,
@@ -70,5 +74,37 @@ int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
 	pthread_mutex_unlock(&r->lock);
 	if (counted)
 		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
+	return err;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *p, size_t len)
+{
+	uint32_t *vc = *blob;
+
+	if (len != (size_t)n->count * 4)
+		return len ? DSM_EPROTO : 0;
+	if (!vc && !(vc = *blob = calloc((size_t)n->count, 4)))
+		return -ENOMEM;
+	for (int k = 0; k < n->count; k++) {
+		uint32_t v = le32((const unsigned char *)p + 4 * k);
+		if (v > vc[k])
+			vc[k] = v;
+	}
+	return 0;
+}
+
+int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out)
+{
+	const uint32_t *vc = blob;
+	int err = 0;
+
+	for (int k = 0; vc && k < n->count && !err; k++)
+		err = dsm__buf_put_u32(out, vc[k]);
 	return err;
 }
