@@ -110,7 +110,7 @@ bench-quick: build
 # every protocol, checked against a sequential reference (mn_random).
 STRESS_SEEDS ?= 2000
 stress: build
-	@for p in sc lrc; do for n in 2 4 8; do \
+	@for p in sc lrc hlrc; do for n in 2 4 8; do \
 		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
 		$(BUILD)/dsmrun -n $$n --protocol $$p $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
 	done; done

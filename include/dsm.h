@@ -15,6 +15,10 @@
  *  - Collective calls (dsm_init, dsm_finalize, dsm_alloc_collective,
  *    dsm_broadcast, dsm_barrier) must be called by exactly one thread on
  *    every node, in the same order on every node.
+ *  - Each thread gets an alternate signal stack for the fault handler on
+ *    its first dsm_* call (dsm_init for the initial thread). A thread that
+ *    only loads and stores runs the handler on its own stack, which is
+ *    fine unless that stack overflowed.
  *  - A memory access to the shared region that cannot be served (a peer
  *    died, the runtime was shut down) cannot return an error: the runtime
  *    prints a message naming the cause to stderr and the access raises
@@ -167,7 +171,9 @@ int dsm_stats(struct dsm_stats *out);
 /* Name of a wire message type for the per-type counters ("?" if unused). */
 const char *dsm_msg_type_name(int type);
 
-/* Text for an error returned by any dsm_ function (never NULL).
+/* Text for an error returned by any dsm_ function (never NULL). Once the
+ * job has failed, the failure's own code gives the failure's own text,
+ * naming the node and what happened ("node 1 rejected ...: reason").
  * Thread-safe; the string is static. */
 const char *dsm_strerror(int err);
 

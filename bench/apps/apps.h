@@ -112,18 +112,24 @@ size_t is_chunk(const uint64_t *counts, int p, size_t pad, int s, int b);
 void is_count(const uint32_t *keys, size_t n, int p, uint64_t *counts);
 uint32_t *is_seq(const struct is *p, double *secs);
 
-/* ---- hg: histogram of n 32-bit values (skewed) into bins bins. Exact. */
+/* ---- hg: histogram of n 32-bit values (skewed) into bins bins, counted
+ * `passes` times (as over that many identical frames: the computation
+ * reaches seconds without gigabytes of input). Exact. */
 struct hg {
 	size_t n;
 	size_t bins;
+	int passes;
 };
-void hg_params(struct hg *p, int argc, char **argv); /* [N [BINS]] */
+void hg_params(struct hg *p, int argc, char **argv); /* [N [BINS [PASSES]]] */
 void hg_gen(uint32_t *v, size_t lo, size_t hi, size_t bins);
-void hg_count(const uint32_t *v, size_t cnt, uint64_t *h); /* h += */
+/* h += the counts of v[0..cnt), passes times over. */
+void hg_count(const uint32_t *v, size_t cnt, uint64_t *h, int passes);
 uint64_t *hg_seq(const struct hg *p, double *secs);
 
 /* ---- wc: word count over a text of `words` words drawn (skewed) from a
- * vocabulary of `vocab` words. Counts go into a hash table of WC_STRIPE-
+ * vocabulary of `vocab` words, read `passes` times over (every count is
+ * passes times the single-pass one: seconds of work from a text that fits
+ * in memory). Counts go into a hash table of WC_STRIPE-
  * entry stripes (a stripe is one page; a word's probes stay inside the
  * stripe its hash picks), so a table can be merged into another stripe by
  * stripe, under a lock per group of stripes. Exact check of the sorted
@@ -137,12 +143,14 @@ struct wc_entry {
 struct wc {
 	size_t words, vocab;
 	size_t stripes; /* table size: stripes * WC_STRIPE entries */
+	int passes;
 };
-void wc_params(struct wc *p, int argc, char **argv); /* [WORDS [VOCAB]] */
+void wc_params(struct wc *p, int argc, char **argv); /* [WORDS [VOCAB [PASSES]]] */
 /* Words lo..hi-1, each followed by a space, into buf (capacity
  * (hi-lo)*WC_LEN); returns the length. */
 size_t wc_gen(char *buf, size_t lo, size_t hi, size_t vocab);
-/* Count every word of text[0..len) into the table t (p->stripes stripes). */
+/* Count every word of text[0..len) into the table t (p->stripes stripes),
+ * p->passes times over. */
 void wc_count(const struct wc *p, struct wc_entry *t, const char *text, size_t len);
 /* The stripe a word goes to. */
 size_t wc_stripe_of(const struct wc *p, const char *w);

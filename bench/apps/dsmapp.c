@@ -106,10 +106,18 @@ void dapp_stop(struct dapp *d)
 	d->st0 = now; /* now the delta */
 }
 
-/* Node 0: the measured counters summed over all nodes, as key=value. */
+/* Node 0: the measured counters summed over all nodes, as key=value:
+ * messages, bytes, faults, diffs, fetches; dsm_barrier and lock acquire
+ * calls (barriers: summed over the nodes, so barrier episodes = barriers /
+ * nodes); and the messages and bytes of the synchronization messages, by
+ * wire type name: bar_* for BAR_* (arrivals and releases, with the
+ * protocol data they carry), lock_* for LOCK_* (requests, grants,
+ * releases). */
 static void totals(struct dapp *d, char *buf, size_t len)
 {
 	unsigned long long msgs = 0, bytes = 0, faults = 0, diffs = 0, fetch = 0;
+	unsigned long long bars = 0, locks = 0, bmsgs = 0, bbytes = 0;
+	unsigned long long lmsgs = 0, lbytes = 0;
 
 	for (int k = 0; k < d->np; k++) {
 		const struct dsm_stats *s = slot(d, k);
@@ -118,15 +126,31 @@ static void totals(struct dapp *d, char *buf, size_t len)
 		faults += s->read_faults + s->write_faults;
 		diffs += s->diffs_created;
 		fetch += s->remote_fetches;
+		bars += s->barriers;
+		locks += s->lock_acquires;
+		for (int t = 0; t < DSM_STATS_MSG_TYPES; t++) {
+			const char *name = dsm_msg_type_name(t);
+			if (name == NULL)
+				continue;
+			if (strncmp(name, "BAR_", 4) == 0) {
+				bmsgs += s->msgs_sent_by_type[t];
+				bbytes += s->bytes_sent_by_type[t];
+			} else if (strncmp(name, "LOCK_", 5) == 0) {
+				lmsgs += s->msgs_sent_by_type[t];
+				lbytes += s->bytes_sent_by_type[t];
+			}
+		}
 	}
 	snprintf(buf, len, "msgs=%llu bytes=%llu faults=%llu diffs=%llu"
-		 " fetches=%llu", msgs, bytes, faults, diffs, fetch);
+		 " fetches=%llu barriers=%llu locks=%llu bar_msgs=%llu"
+		 " bar_bytes=%llu lock_msgs=%llu lock_bytes=%llu", msgs, bytes,
+		 faults, diffs, fetch, bars, locks, bmsgs, bbytes, lmsgs, lbytes);
 }
 
 int dapp_finish(struct dapp *d, int ok)
 {
 	int32_t verdict = ok;
-	char extra[256];
+	char extra[512];
 
 	check(d, "dsm_broadcast", dsm_broadcast(&verdict, sizeof verdict, 0));
 	*slot(d, d->me) = d->st0;

@@ -10,6 +10,9 @@ void hg_params(struct hg *p, int argc, char **argv)
 {
 	p->n = (size_t)app_arg(argc, argv, 1, 1 << 23);
 	p->bins = (size_t)app_arg(argc, argv, 2, 4096);
+	p->passes = (int)app_arg(argc, argv, 3, 1);
+	if (p->passes < 1)
+		app_die("hg", "PASSES must be at least 1");
 }
 
 /* Skewed values: the product of two uniforms piles up at low bins. */
@@ -21,10 +24,11 @@ void hg_gen(uint32_t *v, size_t lo, size_t hi, size_t bins)
 	}
 }
 
-void hg_count(const uint32_t *v, size_t cnt, uint64_t *h)
+void hg_count(const uint32_t *v, size_t cnt, uint64_t *h, int passes)
 {
-	for (size_t i = 0; i < cnt; i++)
-		h[v[i]]++;
+	for (int r = 0; r < passes; r++)
+		for (size_t i = 0; i < cnt; i++)
+			h[v[i]]++;
 }
 
 uint64_t *hg_seq(const struct hg *p, double *secs)
@@ -35,7 +39,7 @@ uint64_t *hg_seq(const struct hg *p, double *secs)
 
 	hg_gen(v, 0, p->n, p->bins);
 	t0 = app_now();
-	hg_count(v, p->n, h);
+	hg_count(v, p->n, h, p->passes);
 	*secs = app_now() - t0;
 	free(v);
 	return h;

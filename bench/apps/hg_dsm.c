@@ -2,7 +2,7 @@
  * hg_dsm — histogram in libdsm shared memory: each node generates its
  * page-aligned block of values, counts it into a private histogram and
  * adds that into the shared histogram under a lock. Node 0 checks.
- *   dsmrun -n P hg_dsm [N [BINS]]
+ *   dsmrun -n P hg_dsm [N [BINS [PASSES]]]
  */
 #include <stdlib.h>
 
@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	app_split_aligned(p.n, app_page_items(sizeof(uint32_t)), d.me, d.np, &lo, &hi);
 	hg_gen(vals + lo, lo, hi, p.bins);
 	dapp_start(&d);
-	hg_count(vals + lo, hi - lo, mine);
+	hg_count(vals + lo, hi - lo, mine, p.passes);
 	dapp_lock(&d, LOCK);
 	for (size_t b = 0; b < p.bins; b++)
 		hist[b] += mine[b];

@@ -1,6 +1,6 @@
 /*
  * hg_mpi — histogram with MPI: each rank counts its block of values, the
- * histograms are summed on rank 0.   mpirun -n P hg_mpi [N [BINS]]
+ * histograms are summed on rank 0.   mpirun -n P hg_mpi [N [BINS [PASSES]]]
  */
 #include <stdlib.h>
 
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 	hist = app_alloc(p.bins * sizeof(uint64_t));
 	hg_gen(vals, lo, hi, p.bins);
 	mapp_start(&m);
-	hg_count(vals, hi - lo, mine);
+	hg_count(vals, hi - lo, mine, p.passes);
 	mapp_reduce(&m, mine, hist, (int)p.bins, MPI_UINT64_T, MPI_SUM);
 	mapp_stop(&m);
 	if (m.me == 0) {

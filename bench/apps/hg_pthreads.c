@@ -1,7 +1,7 @@
 /*
  * hg_pthreads — histogram with APP_THREADS threads: each thread counts
  * its block of values into a private histogram and adds it into the
- * shared one under a mutex.   APP_THREADS=P hg_pthreads [N [BINS]]
+ * shared one under a mutex.   APP_THREADS=P hg_pthreads [N [BINS [PASSES]]]
  */
 #include <stdlib.h>
 
@@ -23,7 +23,7 @@ static void *work(void *arg)
 	app_split(p.n, k, team.p, &lo, &hi);
 	hg_gen(vals + lo, lo, hi, p.bins);
 	app_team_start(&team, k);
-	hg_count(vals + lo, hi - lo, mine);
+	hg_count(vals + lo, hi - lo, mine, p.passes);
 	pthread_mutex_lock(&mu);
 	for (size_t b = 0; b < p.bins; b++)
 		hist[b] += mine[b];

@@ -1,4 +1,4 @@
-/* hg_seq — sequential histogram: hg_seq [N [BINS]] */
+/* hg_seq — sequential histogram: hg_seq [N [BINS [PASSES]]] */
 #include <stdlib.h>
 
 #include "apps.h"

@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # bench/apps/run.sh — run the application benchmarks and tabulate them.
 #
-#   bench/apps/run.sh BUILD_DIR [--quick|--full] [--apps "sor mm ..."]
-#                     [--nodes "1 2 4 8"] [--reps R]
+#   bench/apps/run.sh BUILD_DIR [--quick|--full|--large|--counts]
+#                     [--apps "sor mm ..."] [--nodes "1 2 4 8"] [--reps R]
+#                     [--timeout-factor F] [--timeout-cap S]
+#
+# Modes (problem sizes in the SIZE table below):
+#   --quick   small inputs, < 2 minutes on 2 cores.
+#   --full    the default: medium inputs, < 20 minutes.
+#   --large   real sizes: each app's sequential time 2-5 s on a 2-core
+#             development machine (SOR/Jacobi 4096^2 x 100, ...); every
+#             version, every protocol, nodes "1 2 4 8"; results.md ends
+#             with the "Targets" block of issue 10 (at 2 nodes, default
+#             protocol). The per-run timeout is F x the sequential run's
+#             wall time (F = 10, at least 60 s, at most S = 180 s): a run
+#             that exceeds it is reported as "timeout", and the same
+#             protocol is not run for that app at larger node counts
+#             ("skipped"). About 1-1.5 hours for the whole suite.
+#   --counts  counts only: message and byte counts per barrier (sor) and
+#             per lock acquire (nb) of every libdsm protocol at 2, 4, 8,
+#             16 and 32 nodes (oversubscribed: times are not meaningful)
+#             on small inputs, and whether they grow at most linearly with
+#             the node count. Writes counts.{csv,md}, not results.*.
 #
 # Every application (bench/apps/<app>_<version>) runs at 1, 2, 4 and 8
 # nodes: sequential once, pthreads with that many threads, MPI with that
@@ -27,49 +46,93 @@
 set -u
 
 usage() {
-	echo "usage: $0 BUILD_DIR [--quick|--full] [--apps LIST] [--nodes LIST] [--reps R]" >&2
+	echo "usage: $0 BUILD_DIR [--quick|--full|--large|--counts] [--apps LIST]" \
+		"[--nodes LIST] [--reps R] [--timeout-factor F] [--timeout-cap S]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 BUILD=$(cd "$1" && pwd) || usage
 shift
 MODE=full
-APPS="sor mm km nb lu is hg wc"
-NODES="1 2 4 8"
+APPS=""
+NODES=""
 REPS=""
+TMO_FACTOR=10
+TMO_CAP=180
+TMO_MIN=60
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) MODE=quick ;;
 	--full) MODE=full ;;
+	--large) MODE=large ;;
+	--counts) MODE=counts ;;
 	--apps) [ $# -ge 2 ] || usage; APPS=$2; shift ;;
 	--nodes) [ $# -ge 2 ] || usage; NODES=$2; shift ;;
 	--reps) [ $# -ge 2 ] || usage; REPS=$2; shift ;;
+	--timeout-factor) [ $# -ge 2 ] || usage; TMO_FACTOR=$2; shift ;;
+	--timeout-cap) [ $# -ge 2 ] || usage; TMO_CAP=$2; shift ;;
 	*) usage ;;
 	esac
 	shift
 done
+if [ "$MODE" = counts ]; then
+	: "${APPS:=sor nb}"
+	: "${NODES:=2 4 8 16 32}"
+else
+	: "${APPS:=sor mm km nb lu is hg wc}"
+	: "${NODES:=1 2 4 8}"
+fi
 
 BIN="$BUILD/bench/apps"
 DSMRUN="$BUILD/dsmrun"
 OUT="$BUILD/bench-apps"
 CSV="$OUT/results.csv"
+[ "$MODE" = counts ] && CSV="$OUT/counts.csv"
 CORES=$(nproc 2>/dev/null || echo 2)
 FAILED=()
-mkdir -p "$OUT/logs" "$OUT/stats"
+LOGS="$OUT/logs"
+STATS="$OUT/stats"
+[ "$MODE" = counts ] && { LOGS="$OUT/counts-logs"; STATS="$OUT/counts-stats"; }
+mkdir -p "$LOGS" "$STATS"
 
 # Problem sizes per mode (the programs' positional arguments).
+# Large: calibrated so that each <app>_seq alone takes 2-5 s on the 2-vCPU
+# development machine (times measured there in the comments; hg and wc
+# count their input PASSES times over, so seconds of work need no GBs of
+# input). TMO: the fixed per-run timeout (large: set per app from the
+# sequential run, see TMO_FACTOR).
 declare -A SIZE
-if [ "$MODE" = quick ]; then
+EXTRA_ENV=()
+case "$MODE" in
+quick)
 	TMO=20
 	: "${REPS:=1}"
 	SIZE=([sor]="1024 30" [mm]="384" [km]="100000 16 10" [nb]="2048 3"
-	      [lu]="512 32" [is]="1000000" [hg]="16000000 4096" [wc]="1000000 20000")
-else
+	      [lu]="512 32" [is]="1000000" [hg]="16000000 4096" [wc]="1000000 20000") ;;
+full)
 	TMO=120
 	: "${REPS:=3}"
 	SIZE=([sor]="2048 50" [mm]="1024" [km]="1000000 16 20" [nb]="4096 10"
-	      [lu]="1536 32" [is]="16000000" [hg]="64000000 4096" [wc]="8000000 20000")
-fi
+	      [lu]="1536 32" [is]="16000000" [hg]="64000000 4096" [wc]="8000000 20000") ;;
+large)
+	TMO=$TMO_CAP
+	: "${REPS:=3}"
+	SIZE=([sor]="4096 100"          # 2.1 s; 2 x 128 MiB grids
+	      [mm]="1664"               # 2.8 s (1536: 2.1 s, 1792: 4.6 s)
+	      [km]="2000000 16 70"      # 3.3 s
+	      [nb]="8192 24"            # 3.6 s
+	      [lu]="2816 32"            # 3.1 s (2048: 1.1 s)
+	      [is]="160000000"          # 2.6 s (2^25: 0.6 s, 2^27: 2.1 s); 3 x 640 MB shared
+	      [hg]="32000000 65536 120" # 3.2 s (27 ms a pass)
+	      [wc]="8000000 200000 4")  # 3.3 s (0.83 s a pass)
+	# is needs 1.9 GB of shared region (keys, staging, output)
+	EXTRA_ENV=(DSM_HEAP_SIZE="${DSM_HEAP_SIZE:-4G}") ;;
+counts)
+	TMO=120
+	REPS=1
+	SIZE=([sor]="1024 20" [mm]="256" [km]="100000 16 5" [nb]="2048 2"
+	      [lu]="512 32" [is]="1000000" [hg]="1000000 4096" [wc]="200000 20000") ;;
+esac
 
 # The values after "one of:" on the help line of a DSM_* variable.
 dsm_choices() {
@@ -81,6 +144,10 @@ dsm_choices() {
 
 PROTOCOLS=$(dsm_choices DSM_PROTOCOL)
 [ -n "$PROTOCOLS" ] || PROTOCOLS=sc
+# The protocol a user gets without setting DSM_PROTOCOL ("default: X").
+DEFAULT_PROTO=$("$DSMRUN" --help 2>/dev/null |
+	awk '$1 == "DSM_PROTOCOL" { for (i = 2; i < NF; i++) if ($i == "default:") { print $(i + 1); exit } }')
+: "${DEFAULT_PROTO:=${PROTOCOLS%% *}}"
 MPIRUN=$(command -v mpirun || true)
 MPI_FLAGS=()
 if [ -n "$MPIRUN" ]; then
@@ -93,7 +160,7 @@ if [ "$MODE" = full ] && [ -n "$MPIRUN" ] &&
 	DSM_MPI=1
 fi
 
-echo "app,version,transport,protocol,nodes,oversubscribed,status,time_s,speedup,vs_pthreads,msgs,bytes,faults,diffs,msgs_per_node,bytes_per_node,job_msgs,job_bytes" >"$CSV"
+echo "app,version,transport,protocol,nodes,oversubscribed,status,time_s,speedup,vs_pthreads,msgs,bytes,faults,diffs,msgs_per_node,bytes_per_node,job_msgs,job_bytes,barriers,locks,bar_msgs,bar_bytes,lock_msgs,lock_bytes,wall_s" >"$CSV"
 
 # Value of key=... on the APP line of a log ("" if absent).
 field() {
@@ -120,35 +187,54 @@ launch() {
 	pthreads/*) APP_THREADS=$n timeout -k 5 "$TMO" "$exe" "$@" ;;
 	mpi/*) timeout -k 5 "$TMO" "$MPIRUN" -n "$n" "${MPI_FLAGS[@]}" "${mflags[@]}" \
 		"$exe" "$@" ;;
-	dsm/tcp) timeout -k 5 "$TMO" "$DSMRUN" -n "$n" --protocol "$proto" \
-		--stats "$stats" "$exe" "$@" ;;
-	dsm/mpi) DSM_TRANSPORT=mpi DSM_PROTOCOL=$proto DSM_STATS=$stats \
-		timeout -k 5 "$TMO" "$MPIRUN" -n "$n" "${MPI_FLAGS[@]}" "${mflags[@]}" \
-		"$exe" "$@" ;;
+	dsm/tcp) env "${EXTRA_ENV[@]}" timeout -k 5 "$TMO" "$DSMRUN" -n "$n" \
+		--protocol "$proto" --stats "$stats" "$exe" "$@" ;;
+	dsm/mpi) env "${EXTRA_ENV[@]}" DSM_TRANSPORT=mpi DSM_PROTOCOL="$proto" \
+		DSM_STATS="$stats" timeout -k 5 "$TMO" "$MPIRUN" -n "$n" \
+		"${MPI_FLAGS[@]}" "${mflags[@]}" "$exe" "$@" ;;
 	esac >"$log" 2>&1
 }
 
 # run APP VERSION TRANSPORT PROTO NODES: REPS repetitions (1 when
 # oversubscribed or sequential at N > 1), the fastest kept; appends a raw
-# CSV row (speedup and ratio are filled in by finish_csv).
+# CSV row (speedup and ratio are filled in by finish_csv). Sets LAST_STATUS
+# (ok, timeout, skipped, FAILED) and LAST_WALL (wall seconds of the last
+# repetition). A libdsm protocol that timed out for an app is not run
+# again for that app at a larger node count: "skipped".
+declare -A TIMED_OUT
 run() {
 	local app=$1 ver=$2 tr=$3 proto=$4 n=$5 tag log stats rc r reps=$REPS
-	local status=ok best="" t over=0 line
+	local status=ok best="" t over=0 line t0 wall="" skey
 	tag="$app.$ver.$tr.$proto.$n"
-	log="$OUT/logs/$tag.log"
-	stats="$OUT/stats/$tag.json"
+	log="$LOGS/$tag.log"
+	stats="$STATS/$tag.json"
+	skey="$app.$ver.$tr.$proto"
+	LAST_STATUS=ok
+	LAST_WALL=""
 	[ "$n" -gt "$CORES" ] && { over=1; reps=1; }
 	if [ ! -x "$BIN/${app}_$ver" ]; then
 		echo "   $tag: SKIPPED, ${app}_$ver not built"
 		FAILED+=("$tag (not built)")
+		LAST_STATUS=FAILED
 		return
 	fi
+	if [ -n "${TIMED_OUT[$skey]:-}" ]; then
+		status=skipped
+		printf '   %-34s %8s    %s\n' "$tag" - "skipped (timed out at ${TIMED_OUT[$skey]} nodes)"
+		echo "$app,$ver,$tr,$proto,$n,$over,$status,,,,,,,,,,,,,,,,,," >>"$CSV"
+		LAST_STATUS=$status
+		return
+	fi
+	rm -f "$log.best"
 	for ((r = 0; r < reps; r++)); do
+		t0=$(date +%s.%N)
 		launch "$ver" "$tr" "$proto" "$n" "$app" "$log.$r" "$stats"
 		rc=$?
+		wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf("%.2f", b - a) }')
 		mv "$log.$r" "$log"
 		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 			status=timeout
+			TIMED_OUT[$skey]=$n
 			break
 		fi
 		if [ $rc -ne 0 ] || [ "$(field ok "$log")" != 1 ]; then
@@ -166,18 +252,25 @@ run() {
 		awk -v a="$t" 'BEGIN { exit !(a > 2) }' && break
 	done
 	[ "$status" = ok ] && [ -n "${line:-}" ] && echo "$line" >"$log.best"
-	printf '   %-34s %8s s  %s\n' "$tag" "${best:--}" "$status"
-	local msgs="" bytes="" faults="" diffs=""
+	LAST_STATUS=$status
+	LAST_WALL=$wall
+	if [ "$status" = timeout ]; then
+		printf '   %-34s %8s    %s\n' "$tag" - "timeout (${TMO} s)"
+	else
+		printf '   %-34s %8s s  %s (%s s wall)\n' "$tag" "${best:--}" "$status" "$wall"
+	fi
+	local msgs="" bytes="" faults="" diffs="" sync=",,,,,"
 	if [ "$status" = ok ]; then
 		msgs=$(field msgs "$log.best")
 		bytes=$(field bytes "$log.best")
 		faults=$(field faults "$log.best")
 		diffs=$(field diffs "$log.best")
+		[ "$ver" = dsm ] && sync="$(field barriers "$log.best"),$(field locks "$log.best"),$(field bar_msgs "$log.best"),$(field bar_bytes "$log.best"),$(field lock_msgs "$log.best"),$(field lock_bytes "$log.best")"
 	fi
 	local job=", "
-	[ "$ver" = dsm ] && job=$(job_totals "$stats")
+	[ "$ver" = dsm ] && [ "$status" = ok ] && job=$(job_totals "$stats")
 	[ -n "$job" ] || job=", "
-	echo "$app,$ver,$tr,$proto,$n,$over,$status,$best,,,$msgs,$bytes,$faults,$diffs,,,$job" >>"$CSV"
+	echo "$app,$ver,$tr,$proto,$n,$over,$status,$best,,,$msgs,$bytes,$faults,$diffs,,,$job,$sync,$wall" >>"$CSV"
 }
 
 # Fill in speedup (seq time / time), vs_pthreads (time / pthreads time at
@@ -214,16 +307,38 @@ write_json() {
 		END { print "\n]" }' "$CSV" >"$OUT/results.json"
 }
 
+# Large: the per-run timeout of an app's parallel runs, from its
+# sequential run's wall time (generation, computation and check).
+set_timeout() {
+	[ "$MODE" = large ] || return 0
+	if [ -z "$LAST_WALL" ] || [ "$LAST_STATUS" != ok ]; then
+		TMO=$TMO_CAP
+		return 0
+	fi
+	TMO=$(awk -v w="$LAST_WALL" -v f="$TMO_FACTOR" -v lo="$TMO_MIN" -v hi="$TMO_CAP" '
+		BEGIN { t = int(w * f + 0.999); if (t < lo) t = lo; if (t > hi) t = hi; print t }')
+}
+
 START=$(date +%s)
-echo "application benchmarks ($MODE): apps '$APPS', nodes '$NODES', protocols '$PROTOCOLS'," \
-	"MPI $([ -n "$MPIRUN" ] && echo yes || echo no), libdsm over MPI $([ $DSM_MPI = 1 ] && echo yes || echo no)," \
-	"$CORES cores, $REPS reps, timeout ${TMO}s"
+echo "application benchmarks ($MODE): apps '$APPS', nodes '$NODES', protocols '$PROTOCOLS'" \
+	"(default $DEFAULT_PROTO), MPI $([ -n "$MPIRUN" ] && echo yes || echo no)," \
+	"libdsm over MPI $([ $DSM_MPI = 1 ] && echo yes || echo no)," \
+	"$CORES cores, $REPS reps, timeout $([ "$MODE" = large ] &&
+		echo "${TMO_FACTOR}x sequential wall, ${TMO_MIN}-${TMO_CAP} s" || echo "${TMO} s")"
 for app in $APPS; do
 	echo "== $app (${SIZE[$app]})"
-	run "$app" seq - - 1
+	if [ "$MODE" != counts ]; then
+		TMO=$TMO_CAP
+		[ "$MODE" = large ] || TMO=$([ "$MODE" = quick ] && echo 20 || echo 120)
+		run "$app" seq - - 1
+		set_timeout
+		[ "$MODE" = large ] && echo "   (per-run timeout ${TMO} s)"
+	fi
 	for n in $NODES; do
-		run "$app" pthreads - - "$n"
-		[ -n "$MPIRUN" ] && run "$app" mpi - - "$n"
+		if [ "$MODE" != counts ]; then
+			run "$app" pthreads - - "$n"
+			[ -n "$MPIRUN" ] && run "$app" mpi - - "$n"
+		fi
 		for p in $PROTOCOLS; do
 			run "$app" dsm tcp "$p" "$n"
 			[ $DSM_MPI = 1 ] && run "$app" dsm mpi "$p" "$n"
@@ -231,12 +346,20 @@ for app in $APPS; do
 	done
 done
 finish_csv
-write_json
-OUT="$OUT" CORES="$CORES" SIZES="$(for a in $APPS; do echo "$a: ${SIZE[$a]}"; done)" \
-	"$(dirname "$0")/report.sh" "$CSV"
-echo
-echo "results: $CSV, $OUT/results.json, $OUT/results.md; logs in $OUT/logs;" \
-	"$(($(date +%s) - START)) s"
+SIZES="$(for a in $APPS; do echo "$a: ${SIZE[$a]}"; done)"
+if [ "$MODE" = counts ]; then
+	OUT="$OUT" CORES="$CORES" SIZES="$SIZES" DEFAULT_PROTO="$DEFAULT_PROTO" \
+		"$(dirname "$0")/report.sh" --counts "$CSV"
+	echo
+	echo "results: $CSV, $OUT/counts.md; logs in $LOGS; $(($(date +%s) - START)) s"
+else
+	write_json
+	OUT="$OUT" CORES="$CORES" SIZES="$SIZES" DEFAULT_PROTO="$DEFAULT_PROTO" \
+		MODE="$MODE" "$(dirname "$0")/report.sh" "$CSV"
+	echo
+	echo "results: $CSV, $OUT/results.json, $OUT/results.md; logs in $LOGS;" \
+		"$(($(date +%s) - START)) s"
+fi
 if [ ${#FAILED[@]} -gt 0 ]; then
 	echo "broken: ${FAILED[*]}"
 	exit 1

@@ -17,6 +17,9 @@ void wc_params(struct wc *p, int argc, char **argv)
 
 	p->words = (size_t)app_arg(argc, argv, 1, 2000000);
 	p->vocab = (size_t)app_arg(argc, argv, 2, 20000);
+	p->passes = (int)app_arg(argc, argv, 3, 1);
+	if (p->passes < 1)
+		app_die("wc", "PASSES must be at least 1");
 	if (p->vocab > 400000)
 		app_die("wc", "VOCAB must be at most 400000");
 	for (cap = WC_STRIPE; cap < 3 * p->vocab; cap *= 2)
@@ -89,7 +92,8 @@ void wc_add(struct wc_entry *stripe, const char *w, uint64_t count)
 	app_die("wc", "a hash table stripe is full");
 }
 
-void wc_count(const struct wc *p, struct wc_entry *t, const char *text, size_t len)
+static void count_once(const struct wc *p, struct wc_entry *t, const char *text,
+		       size_t len)
 {
 	char w[WC_LEN];
 
@@ -102,6 +106,12 @@ void wc_count(const struct wc *p, struct wc_entry *t, const char *text, size_t l
 		if (k)
 			wc_add(t + wc_stripe_of(p, w) * WC_STRIPE, w, 1);
 	}
+}
+
+void wc_count(const struct wc *p, struct wc_entry *t, const char *text, size_t len)
+{
+	for (int r = 0; r < p->passes; r++)
+		count_once(p, t, text, len);
 }
 
 void wc_merge_stripe(struct wc_entry *dst, const struct wc_entry *src)

@@ -5,7 +5,7 @@
  * group, each group (whole pages) under its own lock, starting at a
  * different group per node: irregular writes under locks, pages migrate.
  * Node 0 checks the table, holding every group's lock shared.
- *   dsmrun -n P wc_dsm [WORDS [VOCAB]]
+ *   dsmrun -n P wc_dsm [WORDS [VOCAB [PASSES]]]
  */
 #include <stdio.h>
 #include <stdlib.h>

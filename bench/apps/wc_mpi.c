@@ -3,7 +3,7 @@
  * into a private table; the table's stripes are partitioned over the
  * ranks, and each rank sends every (word, count) entry to the rank owning
  * its stripe (all-to-all), which merges them. Rank 0 gathers the entries
- * afterwards and checks them.   mpirun -n P wc_mpi [WORDS [VOCAB]]
+ * afterwards and checks them.   mpirun -n P wc_mpi [WORDS [VOCAB [PASSES]]]
  */
 #include <stdio.h>
 #include <stdlib.h>

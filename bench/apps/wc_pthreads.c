@@ -3,7 +3,7 @@
  * its share of the text into a private table, then merges it into the
  * shared table stripe group by stripe group, each group under its mutex,
  * starting at a different group per thread.
- *   APP_THREADS=P wc_pthreads [WORDS [VOCAB]]
+ *   APP_THREADS=P wc_pthreads [WORDS [VOCAB [PASSES]]]
  */
 #include <stdio.h>
 #include <stdlib.h>

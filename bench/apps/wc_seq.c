@@ -1,4 +1,4 @@
-/* wc_seq — sequential word count: wc_seq [WORDS [VOCAB]] */
+/* wc_seq — sequential word count: wc_seq [WORDS [VOCAB [PASSES]]] */
 #include <stdlib.h>
 
 #include "apps.h"

@@ -105,7 +105,7 @@ static int alloc_offset(struct dsm_node *n, size_t size, uint64_t *off)
 	m.arg[1] = w.token;
 	err = dsm__send(n, 0, &m);
 	if (!err)
-		err = dsm__waiter_wait(n, &w, 0);
+		err = dsm__waiter_wait_for(n, &w, 0, "ALLOC_REQ");
 	else
 		dsm__waiter_complete(n, w.token, err, NULL), dsm__waiter_wait(n, &w, 0);
 	if (err)

@@ -61,7 +61,9 @@
 #endif
 
 /* Accepted values, one list each: parsers and usage both read them. */
-static const char *const protocols[] = { "sc", "lrc", NULL };
+static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
+/* In enum dsm_home_policy order (core/node.h). */
+static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 /* In enum dsm_det_policy order (include/dsm_det.h). */
@@ -275,6 +277,19 @@ static int p_choice(const struct env_var *v, const char *s, char *dst, size_t ca
 static int p_protocol(struct dsm_config *c, const struct env_var *v, const char *s)
 {
 	return p_choice(v, s, c->protocol, sizeof(c->protocol), "protocol");
+}
+
+/* DSM_HOME: how hlrc places a page's home. */
+static int p_home(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	char list[128];
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "unknown home policy; accepted: %s",
+			   join_words(v->choices, list, sizeof(list)));
+	c->home_policy = i;
+	return 0;
 }
 
 static int p_transport(struct dsm_config *c, const struct env_var *v, const char *s)
@@ -496,7 +511,17 @@ static int p_det_delay(struct dsm_config *c, const struct env_var *v, const char
  * so a default can never disagree with what its variable accepts.
  */
 static const struct env_var env_table[] = {
-	{ "DSM_PROTOCOL", "lrc", "lrc", "consistency protocol: lrc (lazy release consistency, multiple writers) or sc (sequential consistency, single writer)", protocols, p_protocol },
+	{ "DSM_PROTOCOL", "hlrc", "hlrc",
+	  "consistency protocol: hlrc (home-based lazy release consistency: "
+	  "diffs flushed to each page's home at release, whole pages fetched "
+	  "from the home; docs/protocols/hlrc.md), lrc (lazy release "
+	  "consistency, multiple writers, diffs kept by their writers) or sc "
+	  "(sequential consistency, single writer)", protocols, p_protocol },
+	{ "DSM_HOME", "first-touch", "first-touch",
+	  "hlrc: where a page's home is: first-touch (the first node to "
+	  "write it, decided at its first release), block (runs of 16 pages "
+	  "dealt round-robin), cyclic (page p on node p mod N) or node0",
+	  home_policies, p_home },
 	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
 	  "transport between nodes; unset, it is mpi when the process was "
 	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "
@@ -506,7 +531,9 @@ static const struct env_var env_table[] = {
 	  transports, p_transport },
 	{ "DSM_HEAP_SIZE", "1G", "1G",
 	  "size of the shared region: bytes or K/M/G/T suffix, 1M..16T, "
-	  "rounded up to a page", NULL, p_heap },
+	  "rounded up to a page; the page table is reserved, not committed, "
+	  "but lrc keeps state for every page: if this machine cannot hold "
+	  "it, dsm_init fails with DSM_ECONFIG", NULL, p_heap },
 	{ "DSM_BASE", DEFAULT_BASE, DEFAULT_BASE,
 	  "address of the shared region (hex or decimal, page aligned); the "
 	  "default is clear of the heap, PIE, mmap area, stacks and ASan's shadow "

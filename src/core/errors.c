@@ -16,8 +16,27 @@ void dsm__set_config_error(const char *why)
 		 "bad DSM_* environment setting: %s", why);
 }
 
+/* The text of the job's failure (dsm__fail): the code it failed with and
+ * what happened, naming the node. Written once per job, before the
+ * failure is published to other threads. */
+static int fail_code;
+static char fail_detail[256];
+
+void dsm__set_fail_detail(int err, const char *why)
+{
+	if (!why) {
+		fail_code = 0;
+		fail_detail[0] = '\0';
+		return;
+	}
+	snprintf(fail_detail, sizeof(fail_detail), "%s", why);
+	fail_code = err;
+}
+
 const char *dsm_strerror(int err)
 {
+	if (err != 0 && err == fail_code && fail_detail[0])
+		return fail_detail;
 	switch (err) {
 	case 0:
 		return "success";
@@ -32,7 +51,8 @@ const char *dsm_strerror(int err)
 		return "bad DSM_* environment setting (the log names the "
 		       "variable and what is accepted)";
 	case DSM_EPROTO:
-		return "malformed or unauthenticated message";
+		return "malformed, unauthenticated or rejected message (the log "
+		       "names the node and the reason)";
 	case DSM_EMAPLIMIT:
 		return "vm.max_map_count reached: raise it with sysctl "
 		       "vm.max_map_count or use fewer, larger shared ranges";

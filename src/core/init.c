@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "node.h"
@@ -27,6 +28,8 @@ static void *service_main(void *arg)
 	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	dsm__fault_thread_init();
+	/* the fault handler refuses this thread: it must never wait on itself */
+	__atomic_store_n(&n->service_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	while (!atomic_load(&n->stopping)) {
 		int to = 100, t = n->proto->tick ? n->proto->tick(n) : -1;
 		uint64_t before = n->stats.messages_recv, now = dsm__now_ns();
@@ -91,6 +94,7 @@ static int node_create(struct dsm_node **out)
 
 	if (!n)
 		return -ENOMEM;
+	dsm__set_fail_detail(0, NULL); /* a new job: forget the last one's failure */
 	err = dsm__env_load(&n->cfg, &why);
 	if (err) {
 		dsm__log(NULL, DSM_LOG_ERROR, "dsm_init: %s", why);
@@ -139,6 +143,22 @@ static void node_destroy(struct dsm_node *n)
 	free(n);
 }
 
+/* DSM_HEAP_SIZE is valid but this machine cannot hold what a region that
+ * large needs: say so as a configuration error naming the variable. */
+static int heap_too_large(struct dsm_node *n, const char *what)
+{
+	char why[256];
+	unsigned long long pages = n->cfg.heap_size / n->page_size;
+
+	snprintf(why, sizeof(why), "DSM_HEAP_SIZE=%llu bytes (%llu pages): %s "
+		 "cannot be allocated under DSM_PROTOCOL=%s on this machine; use "
+		 "a smaller DSM_HEAP_SIZE", (unsigned long long)n->cfg.heap_size,
+		 pages, what, n->cfg.protocol);
+	DSM_ERR(n, "dsm_init: %s", why);
+	dsm__set_config_error(why);
+	return DSM_ECONFIG;
+}
+
 /* Region, subsystems, links, protocol, fault handler, service thread. */
 static int node_start(struct dsm_node *n)
 {
@@ -147,6 +167,8 @@ static int node_start(struct dsm_node *n)
 
 	err = dsm__region_init(&n->region, n->cfg.base, n->cfg.heap_size,
 			       n->page_size, PROT_NONE, &why);
+	if (err == -ENOMEM)
+		return heap_too_large(n, "the page table");
 	if (err) {
 		DSM_ERR(n, "dsm_init: shared region at 0x%lx (%llu bytes): %s (%s)",
 			(unsigned long)n->cfg.base,
@@ -160,8 +182,11 @@ static int node_start(struct dsm_node *n)
 			dsm_strerror(err));
 		return err;
 	}
-	if ((err = n->proto->init(n)))
+	if ((err = n->proto->init(n))) {
+		if (err == -ENOMEM)
+			return heap_too_large(n, "the protocol's per-page state");
 		return err;
+	}
 	if ((err = dsm__fault_install()))
 		return err;
 	err = pthread_create(&n->service, NULL, service_main, n);
@@ -197,6 +222,21 @@ int dsm_init(int *argc, char ***argv)
 	return err;
 }
 
+/* Tell every node (this one too) that this node entered dsm_finalize
+ * (FIN phase 0), so a barrier manager whose other nodes wait for this one
+ * fails the job naming both instead of waiting forever. */
+static void announce_finalize(struct dsm_node *n)
+{
+	struct dsm_msg m = { .type = DSM_MSG_FIN, .arg = { 0 } };
+
+	if (n->count == 1 || atomic_load(&n->failed))
+		return;
+	for (int d = 0; d < n->count; d++)
+		if (d != n->id)
+			dsm__send(n, d, &m);
+	dsm__sync_peer_finalizing(n, n->id);
+}
+
 int dsm_finalize(void)
 {
 	struct dsm_node *n;
@@ -208,6 +248,7 @@ int dsm_finalize(void)
 		pthread_mutex_unlock(&init_mu);
 		return DSM_ENOTINIT;
 	}
+	announce_finalize(n);
 	err = dsm__coll_finalize(n);
 	__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
 	dsm__fault_uninstall();

@@ -15,6 +15,14 @@
 #include "dsm.h"
 #include "../net/net.h"
 
+/* DSM_HOME, in env.c's order. */
+enum dsm_home_policy {
+	DSM_HOME_FIRST_TOUCH = 0,
+	DSM_HOME_BLOCK,
+	DSM_HOME_CYCLIC,
+	DSM_HOME_NODE0,
+};
+
 enum dsm_log_level { DSM_LOG_ERROR = 0, DSM_LOG_WARN, DSM_LOG_INFO, DSM_LOG_DEBUG };
 
 /* Every DSM_* variable, parsed by env.c (which documents the defaults). */
@@ -42,6 +50,7 @@ struct dsm_config {
 	int det_delay_us;        /* DSM_DET_DELAY_US: test hook */
 	int mpi_poll_us;         /* DSM_MPI_POLL_US */
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
+	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
@@ -114,9 +123,13 @@ struct dsm_node {
 	atomic_int finalizing;     /* dsm_finalize in progress: EOF after BYE ok */
 	atomic_int failed;         /* 0 or a DSM_E* code: the job is broken */
 	int failed_node;           /* node named in fail_reason, or -1 */
-	char fail_reason[160];     /* written once, before failed is set */
+	char fail_reason[256];     /* written once, before failed is set */
 	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
 	uint8_t peer_bye[DSM_MAX_NODES]; /* BYE seen from peer */
+	int service_tid;           /* kernel tid of the service thread, 0 before */
+	char reject_why[160];      /* service thread: why the handler running now
+				    * rejects its message (dsm__reject), "" if unset */
+	atomic_int test_nack_type; /* dsm__test_nack(): reject next request of it */
 
 	struct dsm_stats stats;    /* updated with relaxed atomics */
 };
@@ -160,9 +173,44 @@ int dsm__send(struct dsm_node *n, int dst, struct dsm_msg *m);
 void dsm__dispatch(struct dsm_node *n, const struct dsm_msg *m);
 /* A transport lost the link to peer (EOF, reset, timeout). */
 void dsm__peer_lost(struct dsm_node *n, int peer, const char *why);
-/* Mark the job failed (first caller wins), wake every waiter. */
+/* Mark the job failed (first caller wins), wake every waiter. The text
+ * says what happened and names the node ("node 1 rejected ...: reason",
+ * "node 2 lost: ..."); dsm_strerror(err) returns it from then on. */
 void dsm__fail(struct dsm_node *n, int err, int node, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Remember the job's failure text for dsm_strerror (errors.c); NULL clears. */
+void dsm__set_fail_detail(int err, const char *why);
+
+/*
+ * Requests and NACKs. A message type that expects an answer is a request;
+ * when its handler returns an error, dispatch answers with NACK (arg0 =
+ * type, arg1 = error, arg2 = the request's argument named below, payload =
+ * the reason) instead of leaving the requester waiting. On a NACK:
+ *   DSM_REQ_TOKEN: the waiter with that token completes with the error;
+ *   DSM_REQ_PAGE:  the job fails: "node N rejected T for page P: reason";
+ *   DSM_REQ_JOB:   the job fails: "node N rejected T (arg): reason".
+ * A reply (DSM_REQ_REPLY) whose handler fails cannot be answered; a thread
+ * of this node waits for it, so the job fails here: "T from node N (arg0)
+ * cannot be used: reason".
+ */
+enum dsm_req_kind { DSM_REQ_NONE = 0, DSM_REQ_TOKEN, DSM_REQ_PAGE, DSM_REQ_JOB,
+		    DSM_REQ_REPLY };
+/* Declare type (< 48) a request whose m->arg[arg] names what waits (for a
+ * protocol's own types; call from its init). 0 or -EINVAL. */
+int dsm__dispatch_set_request(unsigned type, enum dsm_req_kind kind, unsigned arg);
+/* From a message handler (service thread), before returning an error:
+ * the reason the NACK carries (defaults to dsm_strerror of the error). */
+void dsm__reject(struct dsm_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Send NACK(type, err, arg, why) to dst unasked (e.g. a reply that could
+ * not be built or sent). 0 or the send error. */
+int dsm__send_nack(struct dsm_node *n, int dst, unsigned type, int err,
+		   uint64_t arg, const char *why);
+/* Test-only fault injection (internal, not in dsm.h): this node rejects
+ * the next request of the given type it receives with -EIO and the reason
+ * "test fault injection". 0 disarms. 0, -EINVAL (not a request type) or
+ * DSM_ENOTINIT. */
+int dsm__test_nack(unsigned type);
 
 /* --- waiters (core/wait.c) --- */
 void dsm__waitq_init(struct dsm_waitq *q);
@@ -172,6 +220,20 @@ void dsm__waiter_add(struct dsm_node *n, struct dsm_waiter *w);
 /* Block until completed or the job fails; removes w. timeout_ns 0 = none.
  * Returns w->err, the job's failure, or DSM_ETIMEDOUT. */
 int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_ns);
+/*
+ * Deadlines. A request/reply wait (allocation, interval fetch) is bounded
+ * by dsm__reply_deadline_ns (4 x DSM_TIMEOUT): the peer is alive (its
+ * heartbeats arrive, else the job already failed) but did not answer, a
+ * bug worth failing the job over, naming the peer and the request. Lock
+ * and barrier waits legitimately last as long as other nodes compute;
+ * they are bounded by liveness (heartbeats, DSM_TIMEOUT), NACKs and the
+ * mismatched-collective check instead of a deadline of their own.
+ */
+uint64_t dsm__reply_deadline_ns(struct dsm_node *n);
+/* dsm__waiter_wait with the reply deadline; on expiry the job fails with
+ * "no answer from node <peer> to <what> within N ms". */
+int dsm__waiter_wait_for(struct dsm_node *n, struct dsm_waiter *w, int peer,
+			 const char *what);
 /* Complete the waiter with token; -ENOENT if there is none. */
 int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 			 const uint64_t val[3]);
@@ -189,12 +251,23 @@ int dsm__coll_finalize(struct dsm_node *n);
 int dsm__sync_init(struct dsm_node *n);
 void dsm__sync_fini(struct dsm_node *n);
 int dsm__sync_handle(struct dsm_node *n, const struct dsm_msg *m);
+/* Node `node` (maybe this one) entered dsm_finalize: a barrier that other
+ * nodes wait in and it has not reached is a mismatched collective. */
+int dsm__sync_peer_finalizing(struct dsm_node *n, int node);
 /* A barrier without protocol hooks (runtime-internal; id 0..255). */
 int dsm__barrier_internal(struct dsm_node *n, unsigned id);
 
-/* Public entry check: the node, or NULL if not initialised. */
+/* Set once a thread has its alternate signal stack (vm/fault.c). */
+extern __thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
+int dsm__fault_thread_init(void);
+
+/* Public entry check: the node, or NULL if not initialised. The first call
+ * on a thread gives it an alternate signal stack (threads created after
+ * dsm_init). Not for the signal handler. */
 static inline struct dsm_node *dsm__get(void)
 {
+	if (__builtin_expect(!dsm__thread_ready, 0))
+		dsm__fault_thread_init();
 	return __atomic_load_n(&dsm__node, __ATOMIC_ACQUIRE);
 }
 

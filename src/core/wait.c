@@ -90,6 +90,28 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 	return err;
 }
 
+uint64_t dsm__reply_deadline_ns(struct dsm_node *n)
+{
+	uint64_t ms = n->cfg.timeout_ms > 0 ? (uint64_t)n->cfg.timeout_ms : 10000;
+
+	return 4 * ms * 1000000ull;
+}
+
+int dsm__waiter_wait_for(struct dsm_node *n, struct dsm_waiter *w, int peer,
+			 const char *what)
+{
+	uint64_t tmo = dsm__reply_deadline_ns(n);
+	int err = dsm__waiter_wait(n, w, tmo);
+
+	if (err == DSM_ETIMEDOUT) {
+		dsm__fail(n, DSM_ETIMEDOUT, peer, "no answer from node %d to %s within "
+			  "%llu ms although its link is alive", peer, what,
+			  (unsigned long long)(tmo / 1000000));
+		err = atomic_load(&n->failed);
+	}
+	return err;
+}
+
 int dsm__waiter_complete(struct dsm_node *n, uint64_t token, int err,
 			 const uint64_t val[3])
 {

@@ -103,10 +103,17 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_BAR_RELEASE:
 	case DSM_MSG_LRC_DIFF_REP:
 	case DSM_MSG_LRC_INTV_REP:
+	case DSM_MSG_HLRC_DIFF:
+	case DSM_MSG_HLRC_CLAIM:
+	case DSM_MSG_HLRC_CLAIM_REP:
+	case DSM_MSG_HLRC_INTV_REP:
 		return 64 * MiB;
+	case DSM_MSG_HLRC_PAGE:
 	case DSM_MSG_SC_PAGE:
+	case DSM_MSG_LRC_PAGE_REP:
 		return page_size;
 	case DSM_MSG_ABORT:
+	case DSM_MSG_NACK:
 		return 256;
 	default: /* HELLO_ACK, HEARTBEAT, BYE, ALLOC_*, FREE, SC_* requests */
 		return 0;

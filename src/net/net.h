@@ -51,13 +51,24 @@ struct dsm_node;
 	XX(LRC_DIFF_REQ, 23) /* arg0 = page, arg1 = after interval, arg2 = up to interval */ \
 	XX(LRC_DIFF_REP, 24) /* arg0 = page; payload = {u32 interval, u32 len, diff}... */ \
 	XX(LRC_INTV_REQ, 25) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
-	XX(LRC_INTV_REP, 26) /* arg2 = token; payload = interval records */
+	XX(LRC_INTV_REP, 26) /* arg2 = token; payload = interval records */ \
+	XX(NACK, 27)       /* request rejected: arg0 = its type, arg1 = error (negative, two's complement), arg2 = its token/page/id; payload = reason text */ \
+	XX(HLRC_DIFF, 28)  /* arg0 = token; payload = {u32 page, u32 len, diff}... */ \
+	XX(HLRC_ACK, 29)   /* arg0 = token, arg1 = error (two's complement) */ \
+	XX(HLRC_PAGE_REQ, 30) /* arg0 = page */                              \
+	XX(HLRC_PAGE, 31)  /* arg0 = page; payload = the page */             \
+	XX(HLRC_CLAIM, 32) /* arg0 = token; payload = u32 pages to be home of */ \
+	XX(HLRC_CLAIM_REP, 33) /* arg0 = token; payload = u32 home per page */ \
+	XX(HLRC_INTV_REQ, 34) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
+	XX(HLRC_INTV_REP, 35) /* arg2 = token; payload = interval records */ \
+	XX(LRC_PAGE_REQ, 40) /* arg0 = page: send the whole page */            \
+	XX(LRC_PAGE_REP, 41) /* arg0 = page; payload = the page */
 
 enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 27 /* one past the highest type */
+	DSM_MSG_TYPE_MAX_ = 42 /* one past the highest type (< 48) */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by

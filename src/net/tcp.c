@@ -374,6 +374,7 @@ static void expire_pends(struct dsm_node *n, struct tcp *t)
 	for (int k = 0; k < PEND_MAX; k++)
 		if (t->pend[k].fd >= 0 && now >= t->pend[k].deadline_ns)
 			dsm__tcp_pend_service(n, t, k);
+	dsm__tcp_reject_summary(n, t);
 }
 
 /* True when bytes (or EOF) wait unread on fd: the peer is not silent,

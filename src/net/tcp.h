@@ -79,6 +79,11 @@ struct tcp {
 	struct dsm_hello me;
 	struct link link[DSM_MAX_NODES];
 	struct pend pend[PEND_MAX];
+	/* rate limit of "rejected connection" lines (tcp_handshake.c) */
+	unsigned rej_logged;         /* logged one by one so far */
+	unsigned rej_quiet;          /* not logged since the last summary */
+	uint64_t rej_summary_ns;     /* last summary */
+	char rej_last[160];          /* the last one not logged */
 	struct pollfd pfd[DSM_MAX_NODES + PEND_MAX + 2];
 	int who[DSM_MAX_NODES + PEND_MAX + 2]; /* >=0 link, WHO_* or pend */
 };
@@ -108,5 +113,7 @@ size_t dsm__tcp_peers_encode(struct tcp *t, unsigned char *out);
 int dsm__tcp_peers_decode(struct tcp *t, const unsigned char *in, size_t len);
 void dsm__tcp_accept_all(struct dsm_node *n, struct tcp *t);
 void dsm__tcp_pend_service(struct dsm_node *n, struct tcp *t, int k);
+/* Log the rejected connections not logged yet, at most once a second. */
+void dsm__tcp_reject_summary(struct dsm_node *n, struct tcp *t);
 
 #endif /* DSM_NET_TCP_H */

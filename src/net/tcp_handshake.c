@@ -5,6 +5,8 @@
  * with the reason it is refused and closed; nothing from it is
  * dispatched).
  */
+#include <stdarg.h>
+
 #include "tcp.h"
 
 /* ------------------------------------------------------------------ */
@@ -122,6 +124,47 @@ int dsm__tcp_peers_decode(struct tcp *t, const unsigned char *in, size_t len)
 /* ------------------------------------------------------------------ */
 /* incoming handshakes: setup peers and foreign connections            */
 
+/*
+ * Rejected connections are logged one by one up to REJ_LOG_FREE; after
+ * that, one summary line per second at most (count and the last reason),
+ * so a port scan or a flood of foreign clients cannot flood the log.
+ */
+#define REJ_LOG_FREE 5
+#define REJ_SUMMARY_NS 1000000000ull
+
+void dsm__tcp_reject_summary(struct dsm_node *n, struct tcp *t)
+{
+	uint64_t now = dsm__now_ns();
+
+	if (!t->rej_quiet || now - t->rej_summary_ns < REJ_SUMMARY_NS)
+		return;
+	DSM_ERR(n, "tcp: rejected %u more connection(s) (last: %s)", t->rej_quiet,
+		t->rej_last);
+	t->rej_quiet = 0;
+	t->rej_summary_ns = now;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void log_reject(struct dsm_node *n, struct tcp *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->rej_last, sizeof(t->rej_last), fmt, ap);
+	va_end(ap);
+	if (t->rej_logged < REJ_LOG_FREE) {
+		DSM_ERR(n, "tcp: rejected connection from %s", t->rej_last);
+		if (++t->rej_logged == REJ_LOG_FREE) {
+			DSM_ERR(n, "tcp: further rejected connections are summarised "
+				   "once a second");
+			t->rej_summary_ns = dsm__now_ns();
+		}
+		return;
+	}
+	t->rej_quiet++;
+	dsm__tcp_reject_summary(n, t);
+}
+
 /* Take a new connection into a free handshake slot with a deadline; with
  * no slot free it is refused at once. */
 static void pend_add(struct dsm_node *n, struct tcp *t, int fd,
@@ -141,8 +184,7 @@ static void pend_add(struct dsm_node *n, struct tcp *t, int fd,
 		snprintf(p->addr, sizeof(p->addr), "%s:%u", host, (unsigned)port);
 		return;
 	}
-	DSM_ERR(n, "tcp: rejected connection from %s:%u: too many pending handshakes",
-		host, (unsigned)port);
+	log_reject(n, t, "%s:%u: too many pending handshakes", host, (unsigned)port);
 	close(fd);
 }
 
@@ -166,9 +208,10 @@ void dsm__tcp_accept_all(struct dsm_node *n, struct tcp *t)
 }
 
 /* Refuse a handshake: log why, close, free the slot. */
-static void pend_reject(struct dsm_node *n, struct pend *p, const char *why)
+static void pend_reject(struct dsm_node *n, struct tcp *t, struct pend *p,
+			const char *why)
 {
-	DSM_ERR(n, "tcp: rejected connection from %s: %s", p->addr, why);
+	log_reject(n, t, "%s: %s", p->addr, why);
 	close(p->fd);
 	p->fd = -1;
 }
@@ -240,11 +283,11 @@ static void pend_adopt(struct dsm_node *n, struct tcp *t, struct pend *p,
 	struct link *l = &t->link[id];
 
 	if (t->acc_lo < 0) {
-		pend_reject(n, p, "mesh already complete");
+		pend_reject(n, t, p, "mesh already complete");
 		return;
 	}
 	if (id < t->acc_lo || id > t->acc_hi || atomic_load(&l->state) != LINK_NONE) {
-		pend_reject(n, p, "unexpected or duplicate node id");
+		pend_reject(n, t, p, "unexpected or duplicate node id");
 		return;
 	}
 	dsm__sock_tune(p->fd);
@@ -277,8 +320,8 @@ void dsm__tcp_pend_service(struct dsm_node *n, struct tcp *t, int k)
 	if (rc == 1)
 		pend_adopt(n, t, p, &h);
 	else if (rc < 0)
-		pend_reject(n, p, why);
+		pend_reject(n, t, p, why);
 	else if (dsm__now_ns() >= p->deadline_ns)
-		pend_reject(n, p, "no complete HELLO within the timeout");
+		pend_reject(n, t, p, "no complete HELLO within the timeout");
 }
 

@@ -7,7 +7,9 @@
  * Every node keeps a copy of every page; a copy is INVALID when write
  * notices for it have arrived whose diffs are not applied yet (its bytes
  * are otherwise kept: our own changes stay, the others' diffs are applied
- * on top, byte-exact, in happens-before order).
+ * on top, byte-exact, in happens-before order), or when garbage collection
+ * dropped its notices: then it is fetched whole (LRC_PAGE_REQ) from the
+ * node the collection designated, before any later notice's diffs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +23,11 @@
 
 
 #define TRANSITION DSM_TRANSITION
+
+/* In a diff request's "after" interval: this writer is the page's only one
+ * in the requested notices, so its diffs may be merged into one (nothing
+ * of another writer's can fall between them). Interval ids stay below. */
+#define LRC_ONLY_WRITER 0x80000000u
 #define set_prot dsm__proto_set_prot
 
 /* Page entry, initialised on first use: a valid read-only copy (every
@@ -151,7 +158,7 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 	struct lrc_page *lq = &LS(n)->pages[q];
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
 
-	if (lq->replies_left || !lq->pending ||
+	if (lq->replies_left || !lq->pending || lq->whole || lq->gc_hold ||
 	    n->region->pages[q].state != DSM_PAGE_INVALID || !collect(lq, lo, hi, 0))
 		return;
 	for (int j = 0; j < n->count; j++) {
@@ -160,13 +167,17 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 			return;
 	}
 	collect(lq, lo, hi, 1);
+	int writers = 0;
+	for (int j = 0; j < n->count; j++)
+		writers += hi[j] != 0;
 	for (int j = 0; j < n->count; j++) {
 		int s;
 		if (!hi[j])
 			continue;
 		s = slot_of(hi_p, j);
 		put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
-		put_le32(b->t[s] + 12 * b->cnt[s] + 4, lo[j]);
+		put_le32(b->t[s] + 12 * b->cnt[s] + 4,
+			 lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
 		put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
 		b->cnt[s]++;
 		lq->replies_left++;
@@ -189,6 +200,9 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	int sent = 0;
 
 	collect(lp, lo, hi, 1);
+	int writers = 0;
+	for (int j = 0; j < n->count; j++)
+		writers += hi[j] != 0;
 	if (b) {
 		memset(b->cnt, 0, sizeof(b->cnt));
 		for (uint32_t i = 0; i < LRC_RECENT; i++)
@@ -200,7 +214,8 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 		int s = b ? slot_of(hi, j) : -1;
 		if (!hi[j])
 			continue;
-		m = dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p, lo[j], hi[j]);
+		m = dsm__outbox_add(ob, j, DSM_MSG_LRC_DIFF_REQ, p,
+				    lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0), hi[j]);
 		if (m && s >= 0 && b->cnt[s]) {
 			m->payload = b->t[s];
 			m->length = 12 * b->cnt[s];
@@ -209,6 +224,23 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	}
 	lp->replies_left = (uint16_t)(lp->replies_left + sent);
 	return sent;
+}
+
+/* Bring invalid page p up to date: a page dropped at garbage collection
+ * is first fetched whole (its notices after that collection are fetched
+ * as diffs when the page arrives); otherwise the diffs. Caller holds the
+ * lock; nothing may be in flight for p. */
+int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
+		   struct lrc_batch *b)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+
+	if (!lp->whole)
+		return dsm__lrc_fetch_start(n, p, ob, b);
+	if (!dsm__outbox_add(ob, lp->whole_src, DSM_MSG_LRC_PAGE_REQ, p, 0, 0))
+		return 0;
+	lp->replies_left = 1;
+	return 1;
 }
 
 /* First write to a valid page in this interval: twin it, list it dirty,
@@ -268,8 +300,8 @@ static int lrc_advance(struct dsm_node *n, size_t p, int want_write,
 
 	if (pg->state != DSM_PAGE_INVALID)
 		return (err = twin_page(n, p, pg)) ? err : DSM_FAULT_RETRY;
-	if (!LS(n)->pages[p].replies_left)
-		dsm__lrc_fetch_start(n, p, ob, arg);
+	if (!LS(n)->pages[p].replies_left && !LS(n)->pages[p].gc_hold)
+		dsm__lrc_fetch(n, p, ob, arg); /* held: GC wakes us */
 	return DSM_FAULT_WAIT;
 }
 
@@ -289,11 +321,44 @@ int dsm__lrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* ---------------- service thread ---------------- */
 
+/*
+ * Merge cnt diffs (oldest first) of one page into one: the bytes any of
+ * them writes, with the last value written. Applied to two scratch pages
+ * that differ in every byte, a byte is written iff both end equal; a
+ * "twin" that differs from the result exactly there gives the diff.
+ */
+static int merge_diffs(struct dsm_node *n, struct lrc_own_diff *const *v,
+		       size_t cnt, struct dsm_buf *out)
+{
+	size_t ps = n->page_size, max = dsm__diff_max_size(ps);
+	unsigned char *a = malloc(3 * ps + max), *b = a + ps, *t = b + ps, *d = t + ps;
+	ssize_t len;
+	int err = 0;
+
+	if (!a)
+		return -ENOMEM;
+	memset(a, 0, ps);
+	memset(b, 0xff, ps);
+	for (size_t i = 0; i < cnt && !err; i++)
+		err = dsm__diff_apply(a, ps, v[i]->data, v[i]->len) ?:
+		      dsm__diff_apply(b, ps, v[i]->data, v[i]->len);
+	for (size_t i = 0; i < ps; i++)
+		t[i] = a[i] == b[i] ? (unsigned char)~a[i] : a[i];
+	if (!err && (len = dsm__diff_encode(t, a, ps, d, max)) < 0)
+		err = (int)len;
+	if (!err)
+		err = dsm__buf_put_u32(out, v[cnt - 1]->interval) ?:
+		      dsm__buf_put_u32(out, (uint32_t)len) ?:
+		      dsm__buf_put(out, d, (size_t)len);
+	free(a);
+	return err ? (err > 0 ? DSM_EPROTO : err) : 0;
+}
+
 /* Our diffs of page p for intervals in (lo, hi], oldest first, as
  * {u32 interval, u32 len, bytes}... A pending twin in range becomes a
  * diff first (its interval is closed, so the page is write-protected). */
 static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
-		       struct dsm_buf *out)
+		       int merge, struct dsm_buf *out)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
 	struct lrc_own_diff *list[256], **v = list;
@@ -301,8 +366,12 @@ static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
 	int err = 0;
 
 	if (lp->twin && lp->twin_iv > lo && lp->twin_iv <= hi &&
-	    (err = dsm__lrc_flush_twin(n, p)))
+	    (err = dsm__lrc_flush_twin(n, p))) {
+		dsm__fail(n, err, n->id, "lrc: node %d: cannot make the diff of page"
+			  " %zu (interval %u): %s", n->id, p, lp->twin_iv,
+			  dsm_strerror(err));
 		return err;
+	}
 	for (struct lrc_own_diff *d = lp->diffs; d; d = d->next) {
 		if (d->interval <= lo || d->interval > hi)
 			continue;
@@ -320,6 +389,15 @@ static int serve_diffs(struct dsm_node *n, size_t p, uint32_t lo, uint32_t hi,
 		}
 		v[cnt++] = d;
 	}
+	if (!err && merge && cnt > 1) { /* oldest first for the merge */
+		for (size_t i = 0; i < cnt / 2; i++) {
+			struct lrc_own_diff *x = v[i];
+			v[i] = v[cnt - 1 - i];
+			v[cnt - 1 - i] = x;
+		}
+		err = merge_diffs(n, v, cnt, out);
+		cnt = 0;
+	}
 	for (size_t i = cnt; i-- > 0 && !err;) /* the list is newest first */
 		err = dsm__buf_put_u32(out, v[i]->interval) ?:
 		      dsm__buf_put_u32(out, v[i]->len) ?:
@@ -334,13 +412,14 @@ static int serve_block(struct dsm_node *n, uint32_t p, uint32_t lo, uint32_t hi,
 		       struct dsm_buf *out)
 {
 	size_t at = out->len;
-	int err;
+	int err, merge = !!(lo & LRC_ONLY_WRITER);
 
+	lo &= ~LRC_ONLY_WRITER;
 	if (p >= n->region->npages || lo >= hi || hi > LS(n)->vc[n->id])
 		return DSM_EPROTO;
 	dsm__lrc_pg(n, p);
 	if ((err = dsm__buf_put_u32(out, p)) || (err = dsm__buf_put_u32(out, 0)) ||
-	    (err = serve_diffs(n, p, lo, hi, out)))
+	    (err = serve_diffs(n, p, lo, hi, merge, out)))
 		return err;
 	put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
 	return 0;
@@ -409,20 +488,27 @@ static int cmp_notice(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Apply one notice's diffs (in the order the writer made them). */
-static void apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
+/* Apply one notice's diffs (in the order the writer made them). A diff
+ * that fails validation fails the job (naming node, page and interval);
+ * the caller leaves the page invalid, so the access fails too. */
+static int apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
 {
 	unsigned char *page = dsm__page_rt(n->region, p);
 
 	for (size_t off = 0; off + 4 <= q->dlen;) {
 		uint32_t len = get_u32(q->diffs + off);
 		if (len > q->dlen - off - 4 ||
-		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len))
-			DSM_ERR(n, "lrc: bad diff for page %zu from node %u interval %u",
-				p, q->iv->creator, q->iv->id);
+		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len)) {
+			dsm__fail(n, DSM_EPROTO, (int)q->iv->creator,
+				  "lrc: node %d: invalid diff from node %u for page %zu"
+				  " (interval %u); the page stays invalid",
+				  n->id, q->iv->creator, p, q->iv->id);
+			return DSM_EPROTO;
+		}
 		off += 4 + (size_t)len;
 		DSM_STAT_ADD(n, diffs_applied, 1);
 	}
+	return 0;
 }
 
 /* Every writer answered: apply the fetched notices in happens-before
@@ -434,6 +520,7 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	struct lrc_page *lp = &st->pages[p];
 	struct lrc_notice **v, **pp, *q;
 	size_t cnt = 0, i = 0;
+	int err = 0;
 
 	for (q = lp->pending; q; q = q->next)
 		cnt += q->requested;
@@ -449,7 +536,8 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	}
 	qsort(v, cnt, sizeof(*v), cmp_notice);
 	for (i = 0; i < cnt; i++) {
-		apply_notice(n, p, v[i]);
+		if (!err)
+			err = apply_notice(n, p, v[i]);
 		st->mem -= sizeof(*v[i]) + v[i]->dlen;
 		free(v[i]->diffs);
 		free(v[i]);
@@ -457,12 +545,12 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	free(v);
 	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (!lp->pending) {
+	if (!lp->pending && !err) {
 		TRANSITION(pg, DSM_PEV_APPLY);
-		set_prot(n, p, pg);
+		err = set_prot(n, p, pg);
 	}
 	dsm__page_wake(pg);
-	return 0;
+	return err;
 }
 
 /* One block of a reply: file its diffs; apply when the page's last
@@ -511,6 +599,67 @@ static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	return err;
 }
 
+/* A node whose copy of page p is complete up to a collection that
+ * dropped p elsewhere: send it whole. Our copy never loses a write once
+ * complete (it only gains diffs, our stores, or a newer whole copy). While
+ * we write it in the open interval, the twin is sent instead: the page as
+ * of our last closed interval, without half-done stores. */
+static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	unsigned char *buf = malloc(n->page_size);
+	struct dsm_msg rep = { .type = DSM_MSG_LRC_PAGE_REP, .arg = { p },
+			       .payload = buf, .length = (uint32_t)n->page_size };
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&n->region->lock);
+	if (dsm__lrc_pg(n, p)->state == DSM_PAGE_DIRTY && LS(n)->pages[p].twin)
+		memcpy(buf, LS(n)->pages[p].twin, n->page_size);
+	else
+		memcpy(buf, dsm__page_rt(n->region, p), n->page_size);
+	pthread_mutex_unlock(&n->region->lock);
+	err = dsm__send(n, (int)m->src, &rep);
+	if (!err)
+		DSM_STAT_ADD(n, pages_sent, 1);
+	free(buf);
+	return err;
+}
+
+/* The whole page arrived: it replaces our (stale) copy; notices that came
+ * after the collection are then fetched as diffs, or the page is valid. */
+static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	struct lrc_page *lp = &LS(n)->pages[p];
+	struct dsm_page *pg;
+	struct dsm_outbox ob = { 0 };
+	int err = 0;
+
+	if (m->length != n->page_size)
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	pg = dsm__lrc_pg(n, p);
+	if (!lp->whole || lp->replies_left != 1 || m->src != lp->whole_src ||
+	    pg->state != DSM_PAGE_INVALID) {
+		pthread_mutex_unlock(&n->region->lock);
+		return DSM_EPROTO;
+	}
+	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
+	lp->whole = 0;
+	lp->replies_left = 0;
+	DSM_STAT_ADD(n, remote_fetches, 1);
+	if (lp->pending) {
+		dsm__lrc_fetch_start(n, p, &ob, NULL);
+	} else {
+		TRANSITION(pg, DSM_PEV_APPLY);
+		err = set_prot(n, p, pg);
+		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;
+	}
+	dsm__page_wake(pg);
+	pthread_mutex_unlock(&n->region->lock);
+	return dsm__outbox_flush(n, &ob) ?: err;
+}
+
 /* Protocol messages. Service thread. */
 int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
@@ -521,6 +670,10 @@ int dsm__lrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 		return p < n->region->npages ? on_diff_req(n, m, p) : DSM_EPROTO;
 	case DSM_MSG_LRC_DIFF_REP:
 		return p < n->region->npages ? on_diff_rep(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_PAGE_REQ:
+		return p < n->region->npages ? on_page_req(n, m, p) : DSM_EPROTO;
+	case DSM_MSG_LRC_PAGE_REP:
+		return p < n->region->npages ? on_page_rep(n, m, p) : DSM_EPROTO;
 	case DSM_MSG_LRC_INTV_REQ:
 	case DSM_MSG_LRC_INTV_REP:
 		return dsm__lrc_handle_intv(n, m);

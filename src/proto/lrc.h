@@ -49,6 +49,10 @@ struct lrc_page {
 	uint32_t twin_iv;         /* the interval the twin belongs to */
 	uint16_t replies_left;    /* diff replies still expected */
 	uint8_t dirty;            /* listed in the open interval's dirty list */
+	uint8_t gc_hold;          /* GC drops its notices: faults wait */
+	uint8_t whole;            /* fetch the whole page from whole_src first */
+	uint16_t whole_src;       /* a node whose copy has every write <= the
+				   * GC that dropped this page's notices */
 	struct lrc_own_diff *diffs;
 	struct lrc_notice *pending; /* unapplied notices, oldest first */
 };
@@ -77,7 +81,8 @@ struct lrc_state {
 	uint32_t recent[LRC_RECENT];
 	uint32_t recent_pos;
 	uint32_t vc[DSM_MAX_NODES];       /* intervals known, per creator */
-	uint32_t barrier_id;              /* own interval id at the last barrier */
+	uint32_t barrier_id;              /* own intervals every node knows (the
+					   * last barrier's global vc[me]) */
 	struct lrc_interval **ivs[DSM_MAX_NODES]; /* known intervals by creator */
 	uint32_t iv_base[DSM_MAX_NODES];  /* id of ivs[j][0] */
 	uint32_t iv_len[DSM_MAX_NODES], iv_cap[DSM_MAX_NODES];
@@ -111,6 +116,11 @@ struct dsm_outbox;
  * same requests (NULL: page p alone). */
 int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 			 struct lrc_batch *b);
+/* Start bringing invalid page p up to date: the whole page from
+ * whole_src if the page was dropped at GC, else the diffs (batched: b).
+ * Returns requests queued. Caller holds the lock. */
+int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
+		   struct lrc_batch *b);
 void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			   int prot);
 
@@ -119,7 +129,8 @@ int dsm__lrc_close_interval(struct dsm_node *n);
 int dsm__lrc_put_intervals(struct lrc_state *st, uint32_t creator, uint32_t after,
 			   uint32_t upto, struct dsm_buf *out);
 int dsm__lrc_learn(struct dsm_node *n, const unsigned char *p, size_t len);
-int dsm__lrc_gc(struct dsm_node *n);
+/* Garbage collection at a barrier whose global timestamp is upto. */
+int dsm__lrc_gc(struct dsm_node *n, const uint32_t *upto);
 void dsm__lrc_iv_free_all(struct lrc_state *st);
 int dsm__lrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m);
 

@@ -247,20 +247,29 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 
 /* Invalidate pages that got notices: revoke access first (one mprotect per
  * run), then turn local changes into diffs, then mark them invalid. */
-static void invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
+static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 {
-	uint32_t k = 0;
+	uint32_t k = 0, bad = 0;
+	int err, first = 0;
 
 	dsm__lrc_protect_list(n, pages, count, PROT_NONE);
 	for (uint32_t i = 0; i < count; i++) { /* the list may repeat pages */
 		struct dsm_page *pg = &n->region->pages[pages[i]];
 		if (pg->state == DSM_PAGE_INVALID)
 			continue;
-		dsm__lrc_flush_twin(n, pages[i]);
+		if ((err = dsm__lrc_flush_twin(n, pages[i])) && !first)
+			first = err, bad = pages[i];
 		pg->state = DSM_PAGE_INVALID; /* NOTICE */
 		k++;
 	}
 	DSM_STAT_ADD(n, invalidations_recv, k);
+	/* Our changes on that page could not be kept as a diff: peers would
+	 * miss them (and a stale twin would later send theirs back as ours). */
+	if (first)
+		dsm__fail(n, first, n->id, "lrc: node %d: cannot save its changes to"
+			  " page %u (interval %u) as a diff: %s", n->id, bad,
+			  LS(n)->pages[bad].twin_iv, dsm_strerror(first));
+	return first;
 }
 
 /*
@@ -293,7 +302,7 @@ int dsm__lrc_learn(struct dsm_node *n, const unsigned char *p, size_t len)
 		}
 		err = learn_one(n, p + off, hdr, inval, &ninval);
 	}
-	invalidate(n, inval, ninval);
+	err = invalidate(n, inval, ninval) ?: err;
 	pthread_mutex_unlock(&n->region->lock);
 	free(inval);
 	return err;
@@ -351,17 +360,38 @@ static int lrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out)
 	return err;
 }
 
-/* Fetch creator j's records (after, upto] from j and learn them. */
-static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
+/* Highest id per creator among the wire records in p (0 if none). */
+static int records_known(struct dsm_node *n, const unsigned char *p, size_t len,
+			 uint32_t *top)
+{
+	uint32_t hdr[3];
+
+	for (size_t off = 0, sz; off < len; off += sz) {
+		if (!(sz = parse_record(LS(n), p + off, len - off, n->region->npages, hdr)))
+			return DSM_EPROTO;
+		if (hdr[1] > top[hdr[0]])
+			top[hdr[0]] = hdr[1];
+	}
+	return 0;
+}
+
+/*
+ * Learn the records in pre (may be empty) and, from each creator j, its
+ * own records after what we know (or pre holds) up to want[j]: all in one
+ * batch, after every reply is in.
+ */
+static int fetch_intervals(struct dsm_node *n, const uint32_t *want,
+			   const unsigned char *pre, size_t pre_len)
 {
 	struct lrc_state *st = LS(n);
 	struct dsm_waiter w[DSM_MAX_NODES];
-	int asked[DSM_MAX_NODES] = { 0 }, err = 0;
+	uint32_t top[DSM_MAX_NODES] = { 0 };
+	int asked[DSM_MAX_NODES] = { 0 }, err = records_known(n, pre, pre_len, top);
 
 	for (int j = 0; j < n->count && !err; j++) {
 		uint32_t have;
 		pthread_mutex_lock(&n->region->lock);
-		have = st->vc[j];
+		have = st->vc[j] > top[j] ? st->vc[j] : top[j];
 		pthread_mutex_unlock(&n->region->lock);
 		if (j == n->id || want[j] <= have)
 			continue;
@@ -376,6 +406,8 @@ static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
 	 * closed under happens-before, or another thread could apply a later
 	 * diff before an earlier one it depends on is even known. */
 	struct dsm_buf all = { 0 };
+	if (!err && pre_len)
+		err = dsm__buf_put(&all, pre, pre_len);
 	for (int j = 0; j < n->count; j++) {
 		int e;
 		if (!asked[j])
@@ -406,7 +438,7 @@ static int lrc_acquire(struct dsm_node *n, unsigned lock, int mode,
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
 		want[k] = get_u32((const unsigned char *)p + 4 * k);
-	return fetch_intervals(n, want);
+	return fetch_intervals(n, want, NULL, 0);
 }
 
 /* Service thread: a peer asks for our own records (after, upto]. */
@@ -519,95 +551,266 @@ static void lrc_barrier_done(struct dsm_node *n, void *state)
 	free(bs);
 }
 
-/* Leave: learn what we lacked; collect garbage if the manager says so. */
+/*
+ * Leave: learn what we lacked; collect garbage if the manager says so.
+ *
+ * Other threads of this node may close intervals (lock releases) and
+ * learn others' (lock acquires) between our arrival and now, and so may
+ * other nodes: the global timestamp g (max over the arrivals) can name
+ * intervals that no arrival carried (a peer learned them by a lock after
+ * its creator arrived). Those are fetched from their creators and learned
+ * in the same batch as the barrier's records. Afterwards every node knows
+ * every interval <= g, so the next barrier sends our own intervals after
+ * g[me] — including those closed by other threads since our arrival.
+ */
 static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 			     size_t len)
 {
 	struct lrc_state *st = LS(n);
 	const unsigned char *b = p;
 	size_t head = 4 + (size_t)n->count * 4;
+	uint32_t g[DSM_MAX_NODES];
 	int err;
 
 	if (len < head)
 		return DSM_EPROTO;
-	if ((err = dsm__lrc_learn(n, b + head, len - head)))
+	for (int k = 0; k < n->count; k++)
+		g[k] = get_u32(b + 4 + 4 * (size_t)k);
+	if ((err = fetch_intervals(n, g, b + head, len - head)))
 		return err;
 	pthread_mutex_lock(&n->region->lock);
-	for (int k = 0; k < n->count; k++)
-		if (get_u32(b + 4 + 4 * (size_t)k) != st->vc[k])
-			err = DSM_EPROTO; /* a record went missing */
-	st->barrier_id = st->vc[st->me];
+	for (int k = 0; k < n->count && !err; k++)
+		if (st->vc[k] < g[k]) {
+			DSM_ERR(n, "lrc: barrier %u: node %d's intervals known up to %u,"
+				" the barrier's timestamp has %u", barrier, k,
+				st->vc[k], g[k]);
+			err = DSM_EPROTO;
+		}
+	if (!err && g[st->me] > st->barrier_id)
+		st->barrier_id = g[st->me];
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err && get_u32(b))
-		err = dsm__lrc_gc(n);
+		err = dsm__lrc_gc(n, g);
 	return err;
 }
 
 /* ---------------- garbage collection ---------------- */
 
-/* Bring every page with notices up to date (diffs fetched and applied). */
-static int validate_all(struct dsm_node *n)
+/* Does page p have a notice of an interval <= upto (collected now)? */
+static int has_old_notice(const struct lrc_page *lp, const uint32_t *upto)
+{
+	for (const struct lrc_notice *q = lp->pending; q; q = q->next)
+		if (q->iv->id <= upto[q->iv->creator])
+			return 1;
+	return 0;
+}
+
+/* The lowest-id writer of each page over the records <= upto (every node
+ * holds the same ones: those since the last collection), or 0xffff. */
+static uint16_t *lowest_writers(struct dsm_node *n, const uint32_t *upto)
 {
 	struct lrc_state *st = LS(n);
-	struct dsm_outbox ob = { 0 };
-	int err = 0;
+	uint16_t *low = malloc(n->region->npages * sizeof(*low));
 
-	pthread_mutex_lock(&n->region->lock);
-	for (size_t p = 0; p < n->region->npages && !err; p++) {
-		if (!st->pages[p].pending || st->pages[p].replies_left)
-			continue;
-		if (ob.len + n->count >= DSM_OUTBOX_MAX) {
-			pthread_mutex_unlock(&n->region->lock);
-			err = dsm__outbox_flush(n, &ob);
-			pthread_mutex_lock(&n->region->lock);
+	if (!low)
+		return NULL;
+	memset(low, 0xff, n->region->npages * sizeof(*low));
+	for (int j = n->count - 1; j >= 0; j--)
+		for (uint32_t k = 0; k < st->iv_len[j]; k++) {
+			struct lrc_interval *iv = st->ivs[j][k];
+			if (iv->id > upto[j])
+				break;
+			for (uint32_t i = 0; i < iv->npages; i++)
+				low[iv->pages[i]] = (uint16_t)j;
 		}
-		dsm__lrc_fetch_start(n, p, &ob, NULL);
-	}
-	pthread_mutex_unlock(&n->region->lock);
-	err = dsm__outbox_flush(n, &ob) ?: err;
-	for (size_t p = 0; p < n->region->npages && !err; p++) {
+	return low;
+}
+
+/* May this node drop page p's old notices and refetch it whole? Not if it
+ * is the page's designated writer, or holds changes of its own that the
+ * designated copy may lack (a twin, or a diff of an interval after upto). */
+static int can_drop(struct dsm_node *n, size_t p, const uint32_t *upto,
+		    const uint16_t *low)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+
+	if (low[p] == st->me || low[p] >= n->count || lp->twin)
+		return 0;
+	for (struct lrc_own_diff *d = lp->diffs; d; d = d->next)
+		if (d->interval > upto[st->me])
+			return 0;
+	return 1;
+}
+
+/*
+ * First phase of a collection: every page with notices <= upto is either
+ * brought up to date here (the designated node: its lowest-id writer, or
+ * a node with changes of its own on it) or held for dropping (faults on
+ * it wait). Loops until no such page is left or in flight, since other
+ * threads may be fetching pages meanwhile.
+ */
+static int gc_settle(struct dsm_node *n, const uint32_t *upto, const uint16_t *low)
+{
+	struct lrc_state *st = LS(n);
+	int err = 0, again = 1;
+
+	while (again && !err) {
+		struct dsm_outbox ob = { 0 };
+		again = 0;
 		pthread_mutex_lock(&n->region->lock);
-		while (st->pages[p].replies_left && !(err = atomic_load(&n->failed))) {
-			uint32_t seq = atomic_load(&n->region->pages[p].wait_seq);
-			pthread_mutex_unlock(&n->region->lock);
-			dsm__page_wait(&n->region->pages[p], seq, 100000000ull);
-			pthread_mutex_lock(&n->region->lock);
+		for (size_t p = 0; p < n->region->npages && !err; p++) {
+			struct lrc_page *lp = &st->pages[p];
+			if (!lp->pending || lp->gc_hold || !has_old_notice(lp, upto))
+				continue;
+			again = 1;
+			if (lp->replies_left)
+				continue; /* in flight: wait below, look again */
+			if (can_drop(n, p, upto, low)) {
+				lp->gc_hold = 1;
+				continue;
+			}
+			if (ob.len + n->count >= DSM_OUTBOX_MAX) {
+				pthread_mutex_unlock(&n->region->lock);
+				err = dsm__outbox_flush(n, &ob);
+				pthread_mutex_lock(&n->region->lock);
+				ob.len = 0;
+			}
+			dsm__lrc_fetch(n, p, &ob, NULL);
 		}
 		pthread_mutex_unlock(&n->region->lock);
+		err = dsm__outbox_flush(n, &ob) ?: err;
+		for (size_t p = 0; p < n->region->npages && !err && again; p++) {
+			pthread_mutex_lock(&n->region->lock);
+			while (st->pages[p].replies_left && !(err = atomic_load(&n->failed))) {
+				uint32_t seq = atomic_load(&n->region->pages[p].wait_seq);
+				pthread_mutex_unlock(&n->region->lock);
+				dsm__page_wait(&n->region->pages[p], seq, 100000000ull);
+				pthread_mutex_lock(&n->region->lock);
+			}
+			pthread_mutex_unlock(&n->region->lock);
+		}
 	}
 	return err;
 }
 
-/*
- * Garbage collection at a barrier: every node validates its pages, waits
- * for all others (after that nobody asks for an old diff), then drops its
- * twins of closed intervals, its diffs and the interval records up to the
- * barrier. Memory then holds only what later intervals add.
- */
-int dsm__lrc_gc(struct dsm_node *n)
+/* Held pages: drop the notices <= upto; the page is fetched whole from
+ * its designated node on next access (which every node has brought up to
+ * date before the collection's barrier). Caller holds the lock. */
+static void gc_drop_held(struct dsm_node *n, const uint32_t *upto, const uint16_t *low)
 {
 	struct lrc_state *st = LS(n);
-	uint32_t upto[DSM_MAX_NODES];
-	int err = validate_all(n);
 
-	if (err || (err = dsm__barrier_internal(n, GC_BARRIER)))
-		return err;
-	pthread_mutex_lock(&n->region->lock);
-	memcpy(upto, st->vc, sizeof(upto));
 	for (size_t p = 0; p < n->region->npages; p++) {
 		struct lrc_page *lp = &st->pages[p];
+		struct lrc_notice **pp = &lp->pending, *q;
+		if (!lp->gc_hold)
+			continue;
+		while ((q = *pp)) {
+			if (q->iv->id > upto[q->iv->creator]) {
+				pp = &q->next;
+				continue;
+			}
+			*pp = q->next;
+			st->mem -= sizeof(*q) + q->dlen;
+			free(q->diffs);
+			free(q);
+		}
+		lp->gc_hold = 0;
+		lp->whole = 1;
+		lp->whole_src = low[p];
+		dsm__page_wake(&n->region->pages[p]);
+	}
+}
+
+/* Drop own diffs of intervals <= upto[me] (all of the arena); the later
+ * ones are copied into a fresh arena. Caller holds the lock. */
+static int gc_own_diffs(struct dsm_node *n, uint32_t upto_me)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_own_diff *keep = NULL;
+	int err = 0;
+
+	for (size_t p = 0; p < n->region->npages; p++) {
+		struct lrc_page *lp = &st->pages[p];
+		for (struct lrc_own_diff *d = lp->diffs; d; d = d->next) {
+			struct lrc_own_diff *c;
+			if (d->interval <= upto_me)
+				continue;
+			if (!(c = malloc(sizeof(*c) + d->len + sizeof(uint32_t)))) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(c, d, sizeof(*c) + d->len);
+			memcpy(c->data + c->len, &(uint32_t){ (uint32_t)p }, sizeof(uint32_t));
+			c->next = keep;
+			keep = c;
+		}
 		lp->diffs = NULL;
-		if (lp->twin && lp->twin_iv <= upto[st->me]) {
+		if (lp->twin && lp->twin_iv <= upto_me) {
 			dsm__lrc_twin_free(st, lp->twin, n->page_size);
 			lp->twin = NULL;
 		}
 	}
 	dsm__lrc_arena_reset(st);
+	/* keep holds each page's survivors oldest first: adding each at the
+	 * head leaves the page's list newest first again */
+	struct lrc_own_diff *rev = keep;
+	while (rev) {
+		struct lrc_own_diff *nx = rev->next, *d;
+		uint32_t p;
+		memcpy(&p, rev->data + rev->len, sizeof(p));
+		if (!err && (d = dsm__lrc_arena_reserve(st, sizeof(*d) + rev->len))) {
+			memcpy(d, rev, sizeof(*d) + rev->len);
+			d->next = st->pages[p].diffs;
+			st->pages[p].diffs = d;
+			dsm__lrc_arena_commit(st, sizeof(*d) + rev->len);
+		} else if (!err) {
+			err = -ENOMEM;
+		}
+		free(rev);
+		rev = nx;
+	}
+	return err;
+}
+
+/*
+ * Garbage collection at a barrier with global timestamp upto (every node
+ * knows every interval <= upto). For each page with notices <= upto, its
+ * lowest-id writer among those intervals brings its copy up to date (it
+ * fetches the other writers' diffs); every other node drops those notices
+ * and marks the page to be fetched whole from that writer on next access,
+ * unless it has changes of its own there (then it validates too). Then a
+ * barrier (after it nobody asks for a diff <= upto), and every node drops
+ * its twins and diffs of intervals <= upto[me] and the records <= upto.
+ * Intervals after upto (closed or learned by other threads meanwhile) keep
+ * their diffs, records and notices. A page nobody reads is never fetched.
+ */
+int dsm__lrc_gc(struct dsm_node *n, const uint32_t *upto)
+{
+	struct lrc_state *st = LS(n);
+	uint16_t *low;
+	int err;
+
+	pthread_mutex_lock(&n->region->lock);
+	low = lowest_writers(n, upto);
+	pthread_mutex_unlock(&n->region->lock);
+	if (!low)
+		return -ENOMEM;
+	if ((err = gc_settle(n, upto, low)) ||
+	    (err = dsm__barrier_internal(n, GC_BARRIER))) {
+		free(low);
+		return err;
+	}
+	pthread_mutex_lock(&n->region->lock);
+	gc_drop_held(n, upto, low);
+	err = gc_own_diffs(n, upto[st->me]);
 	iv_free_upto(st, upto);
 	pthread_mutex_unlock(&n->region->lock);
+	free(low);
 	DSM_INFO(n, "lrc: garbage collected; %llu bytes still held",
 		 (unsigned long long)st->mem);
-	return 0;
+	return err;
 }
 
 /* Fault path, page service and setup are in lrc.c. */

@@ -71,6 +71,7 @@ struct dsm_protocol_ops {
 
 extern const struct dsm_protocol_ops dsm__proto_sc;
 extern const struct dsm_protocol_ops dsm__proto_lrc;
+extern const struct dsm_protocol_ops dsm__proto_hlrc;
 
 /* Find a protocol by name; NULL if unknown. */
 const struct dsm_protocol_ops *dsm__proto_find(const char *name);

@@ -2,8 +2,17 @@
  * barrier.c — barriers: every node sends ARRIVE(id, epoch) to the
  * manager (id % N), which answers every node with RELEASE(id, epoch) when
  * all have arrived: 2(N-1) messages per barrier. Epochs make ids reusable.
+ *
+ * Deadlines: a barrier legitimately waits as long as the slowest node
+ * computes, so its wait has no DSM_TIMEOUT of its own. What bounds it is
+ * liveness: a dead or stopped peer is reported by the transport within
+ * DSM_TIMEOUT (heartbeats) and fails the job; a live peer that rejects an
+ * arrival or cannot be sent its release gets or sends a NACK; a peer that
+ * entered dsm_finalize instead (a mismatched collective) is detected here
+ * and fails the job naming both nodes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,34 +88,104 @@ static void *dup_bytes(const void *p, size_t len, int *err)
 	return d;
 }
 
-/* Manager, all arrived: send every node its release payload. Runs without
- * s->mu; state was detached from the barrier record. */
-static int mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
-			   void *state, int hooks)
+/* Node d's release of (id, epoch) cannot be built or sent: tell it with a
+ * NACK of its arrival (or fail here when d is this node). */
+static void release_failed(struct dsm_node *n, int d, unsigned id, uint64_t epoch,
+			   size_t len, int err)
 {
-	int err = 0;
+	char why[160];
 
+	snprintf(why, sizeof(why), "node %d cannot release barrier %u (epoch %llu, "
+		 "%zu bytes of release data) to node %d: %s", n->id, id,
+		 (unsigned long long)epoch, len, d, dsm_strerror(err));
+	if (d == n->id)
+		dsm__fail(n, err, n->id, "%s", why);
+	else
+		dsm__send_nack(n, d, DSM_MSG_BAR_ARRIVE, err, id, why);
+}
+
+/* Manager, all arrived: send every node its release payload; one node's
+ * failure does not hold the others back (that node gets a NACK). Runs
+ * without s->mu; state was detached from the barrier record. */
+static void mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
+			    void *state, int hooks)
+{
 	for (int d = 0; d < n->count; d++) {
 		struct dsm_buf pay = { 0 };
-		if (hooks && n->proto->barrier_release &&
-		    (err = n->proto->barrier_release(n, id, d, state, &pay)))
-			break;
-		if (d == n->id) {
+		int err = 0;
+		if (hooks && n->proto->barrier_release)
+			err = n->proto->barrier_release(n, id, d, state, &pay);
+		if (!err && d == n->id) {
 			void *copy = dup_bytes(pay.data, pay.len, &err);
-			pthread_mutex_lock(&S(n)->mu);
-			released(S(n), id, epoch, copy, copy ? pay.len : 0);
-			pthread_mutex_unlock(&S(n)->mu);
-		} else {
+			if (!err) {
+				pthread_mutex_lock(&S(n)->mu);
+				released(S(n), id, epoch, copy, copy ? pay.len : 0);
+				pthread_mutex_unlock(&S(n)->mu);
+			}
+		} else if (!err) {
 			struct dsm_msg m = { .type = DSM_MSG_BAR_RELEASE,
 					     .arg = { id, epoch }, .payload = pay.data,
 					     .length = (uint32_t)pay.len };
-			dsm__send(n, d, &m);
+			err = dsm__send(n, d, &m);
+			if (err == DSM_EPEERDEAD)
+				err = 0; /* the transport reports the lost node */
 		}
+		if (err)
+			release_failed(n, d, id, epoch, pay.len, err);
 		dsm__buf_free(&pay);
 	}
 	if (hooks && n->proto->barrier_done)
 		n->proto->barrier_done(n, state);
-	return err;
+}
+
+/* Lowest node set in mask, or -1. */
+static int first_node(uint64_t mask)
+{
+	return mask ? __builtin_ctzll(mask) : -1;
+}
+
+/* Barrier b has arrivals from nodes that wait, and a node in dsm_finalize
+ * that has not arrived (and never will)? Then fail the job naming both,
+ * and tell the nodes that wait and the ones that finalize. Caller holds
+ * s->mu; returns 1 when it failed the job. */
+static int check_mismatch(struct dsm_node *n, struct bar_mgr *b)
+{
+	uint64_t fin = S(n)->fin_mask & ~b->mask;
+	char why[200];
+
+	if (!b->arrived || !fin || b->id >= DSM_BARRIER_INTERNAL)
+		return 0;
+	snprintf(why, sizeof(why), "mismatched collectives: node %d called "
+		 "dsm_finalize while node %d waits in dsm_barrier(%u) (epoch %llu)",
+		 first_node(fin), first_node(b->mask), b->id,
+		 (unsigned long long)b->epoch);
+	for (int d = 0; d < n->count && d < DSM_MAX_NODES; d++) {
+		if (d == n->id)
+			continue;
+		if (b->mask & (1ull << d))
+			dsm__send_nack(n, d, DSM_MSG_BAR_ARRIVE, DSM_EPROTO, b->id, why);
+		else if (S(n)->fin_mask & (1ull << d))
+			dsm__send_nack(n, d, DSM_MSG_FIN, DSM_EPROTO, 0, why);
+	}
+	dsm__fail(n, DSM_EPROTO, first_node(fin), "%s", why);
+	return 1;
+}
+
+int dsm__sync_peer_finalizing(struct dsm_node *n, int node)
+{
+	struct dsm_sync *s = S(n);
+
+	if (node < 0 || node >= n->count || node >= DSM_MAX_NODES)
+		return DSM_EPROTO;
+	pthread_mutex_lock(&s->mu);
+	s->fin_mask |= 1ull << node;
+	for (int i = 0; i < SYNC_BUCKETS; i++)
+		for (struct bar_mgr *b = s->bmgr[i]; b; b = b->next)
+			if (check_mismatch(n, b))
+				goto out;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }
 
 /* Manager: count an arrival (with its payload); release all at the last. */
@@ -121,22 +200,32 @@ static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch, int node,
 
 	pthread_mutex_lock(&s->mu);
 	b = bmgr_get(s, id);
-	if (!b || epoch != b->epoch) {
+	if (!b || epoch != b->epoch || (b->mask & (1ull << node))) {
+		if (b && node != n->id)
+			dsm__reject(n, "arrival at barrier %u for epoch %llu, but the "
+				    "manager is at epoch %llu%s", id,
+				    (unsigned long long)epoch,
+				    (unsigned long long)b->epoch,
+				    (b->mask & (1ull << node)) ? " and has it already" : "");
 		pthread_mutex_unlock(&s->mu);
 		return b ? DSM_EPROTO : -ENOMEM;
 	}
 	if (hooks && n->proto->barrier_collect)
 		err = n->proto->barrier_collect(n, id, node, payload, len, &b->pstate);
+	b->mask |= 1ull << node;
 	if (++b->arrived == n->count) {
 		b->arrived = 0;
+		b->mask = 0;
 		b->epoch++;
 		state = b->pstate;
 		b->pstate = NULL;
 		all = 1;
 	}
+	else if (check_mismatch(n, b))
+		err = 0; /* every node concerned was told */
 	pthread_mutex_unlock(&s->mu);
 	if (all)
-		err = mgr_release_all(n, id, epoch, state, hooks) ?: err;
+		mgr_release_all(n, id, epoch, state, hooks);
 	return err;
 }
 

@@ -4,6 +4,7 @@
  * requests behind a waiting exclusive one wait too (no writer starvation).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,23 +53,41 @@ static struct lock_held *held_get(struct dsm_sync *s, unsigned id, int create)
 }
 
 /* Tell requester it holds the lock (locally or by message), with the
- * protocol's grant payload. */
-static void grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *r)
+ * protocol's grant payload. A grant that cannot be built or sent (e.g. a
+ * payload over the message cap) is answered with the error instead (the
+ * requester's waiter completes with it, through a NACK for a peer), and
+ * the lock is not taken: returns that error, 0 when granted. */
+static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *r)
 {
 	struct dsm_buf pay = { 0 };
 	struct dsm_msg m = { .type = DSM_MSG_LOCK_GRANT,
 			     .arg = { l->id, (uint64_t)r->mode, r->token } };
+	char why[160];
+	int err = 0;
 
-	if (n->proto->lock_grant && n->proto->lock_grant(n, l->blob, &pay))
-		dsm__fail(n, -ENOMEM, n->id, "out of memory granting lock %u", l->id);
-	if (r->node == n->id) {
-		dsm__waiter_complete_data(n, r->token, 0, m.arg, pay.data, pay.len);
-	} else {
+	if (n->proto->lock_grant)
+		err = n->proto->lock_grant(n, l->blob, &pay);
+	if (!err && r->node == n->id) {
+		err = dsm__waiter_complete_data(n, r->token, 0, m.arg, pay.data, pay.len);
+	} else if (!err) {
 		m.payload = pay.data;
 		m.length = (uint32_t)pay.len;
-		dsm__send(n, r->node, &m);
+		err = dsm__send(n, r->node, &m);
+		if (err == DSM_EPEERDEAD)
+			err = 0; /* the transport reports the lost node */
+	}
+	if (err) {
+		snprintf(why, sizeof(why), "node %d cannot grant lock %u (%zu bytes "
+			 "of grant data) to node %d: %s", n->id, l->id, pay.len,
+			 r->node, dsm_strerror(err));
+		DSM_ERR(n, "%s", why);
+		if (r->node == n->id)
+			dsm__waiter_complete(n, r->token, err, NULL);
+		else
+			dsm__send_nack(n, r->node, DSM_MSG_LOCK_REQ, err, r->token, why);
 	}
 	dsm__buf_free(&pay);
+	return err;
 }
 
 /* Can a request of this mode be granted now (ignoring the queue)? */
@@ -85,11 +104,12 @@ static void grant_queued(struct dsm_node *n, struct lock_mgr *l)
 		l->head = r->next;
 		if (!l->head)
 			l->tail = NULL;
-		if (r->mode == DSM_LOCK_EXCL)
-			l->excl = 1;
-		else
-			l->shared++;
-		grant(n, l, r);
+		if (grant(n, l, r) == 0) {
+			if (r->mode == DSM_LOCK_EXCL)
+				l->excl = 1;
+			else
+				l->shared++;
+		}
 		free(r);
 	}
 }
@@ -146,7 +166,12 @@ static int mgr_release(struct dsm_node *n, unsigned id, int mode,
 	return err;
 }
 
-/* Acquire in a mode: request, wait for the grant, run the protocol hook. */
+/* Acquire in a mode: request, wait for the grant, run the protocol hook.
+ * The wait has no DSM_TIMEOUT of its own: the holder may keep the lock as
+ * long as it computes. It is bounded by liveness instead: a dead or
+ * stopped manager or holder is reported by the transport's heartbeats
+ * within DSM_TIMEOUT and fails the job, and a live manager that cannot
+ * serve the request answers with a NACK that completes this wait. */
 static int acquire(unsigned id, int mode)
 {
 	struct dsm_node *n = dsm__get();

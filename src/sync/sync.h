@@ -44,6 +44,7 @@ struct bar_mgr {
 	unsigned id;
 	uint64_t epoch;
 	int arrived;
+	uint64_t mask;       /* nodes arrived at this epoch */
 	void *pstate;        /* protocol data collected from arrivals */
 	struct bar_mgr *next;
 };
@@ -76,6 +77,7 @@ struct dsm_sync {
 	struct bar_mgr *bmgr[SYNC_BUCKETS];
 	struct bar_local *blocal[SYNC_BUCKETS];
 	struct bind_rec *binds;
+	uint64_t fin_mask;   /* nodes known to be in dsm_finalize */
 };
 
 /* Ids from here up are reserved for the runtime's own barriers. */

@@ -7,9 +7,12 @@
  * to the default action, so a real segfault still kills with SIGSEGV.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -20,7 +23,8 @@
 
 static struct sigaction old_segv;
 static int installed;
-static __thread void *thread_altstack;
+static __thread void *thread_altstack __attribute__((tls_model("initial-exec")));
+__thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
 
 /* Hand a fault we don't own to the handler in *old (the one installed
  * before ours). Shared with the deterministic spaces' handler. */
@@ -55,6 +59,28 @@ int dsm__segv_install(void (*handler)(int, siginfo_t *, void *), struct sigactio
 	return sigaction(SIGSEGV, &sa, old) < 0 ? -errno : 0;
 }
 
+/* Text for err from static tables only: async-signal-safe (no strerror,
+ * whose buffer and locale lookup are not). */
+static const char *safe_strerror(int err)
+{
+	switch (err) {
+	case DSM_ENOTINIT: return "libdsm is not initialised";
+	case DSM_EPEERDEAD: return "a peer node died or stopped answering";
+	case DSM_ECONFIG: return "bad DSM_* environment setting";
+	case DSM_EPROTO: return "malformed or rejected message";
+	case DSM_EMAPLIMIT: return "vm.max_map_count reached";
+	case DSM_ETIMEDOUT: return "no answer within DSM_TIMEOUT";
+	case -ENOMEM: return "out of memory";
+	case -EINVAL: return "invalid argument";
+	case -EIO: return "input/output error";
+	case -EFAULT: return "bad address";
+	case -EMSGSIZE: return "message too long";
+	case -EPIPE: case -ECONNRESET: return "connection to a peer broken";
+	case -EAGAIN: return "resource temporarily unavailable";
+	default: return "error";
+	}
+}
+
 /* The access cannot be served: say why, then die with SIGBUS. */
 static void fault_fatal(struct dsm_node *n, void *addr, int err)
 {
@@ -65,8 +91,30 @@ static void fault_fatal(struct dsm_node *n, void *addr, int err)
 	dsm__write_str(": access to shared address 0x");
 	dsm__write_str(dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
 	dsm__write_str(" cannot be served: ");
-	dsm__write_str(n->fail_reason[0] ? n->fail_reason : dsm_strerror(err));
+	/* fail_reason is written once, before failed is published */
+	dsm__write_str(atomic_load(&n->failed) && n->fail_reason[0] ? n->fail_reason
+								    : safe_strerror(err));
+	if (err < 0 && err > -4096) {
+		dsm__write_str(" (errno ");
+		dsm__write_str(dsm__utoa((uint64_t)-err, num, 10));
+		dsm__write_str(")");
+	}
 	dsm__write_str("\n");
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+/* The service thread touched the application view: it would wait for its
+ * own reply forever. A runtime bug; say so and stop the process at once. */
+static void service_fault(struct dsm_node *n, void *addr)
+{
+	char num[24];
+
+	dsm__write_str("dsm: node ");
+	dsm__write_str(dsm__utoa((uint64_t)n->id, num, 10));
+	dsm__write_str(": BUG: the service thread faulted on shared address 0x");
+	dsm__write_str(dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
+	dsm__write_str(" (the runtime must use the runtime view); aborting\n");
 	signal(SIGBUS, SIG_DFL);
 	raise(SIGBUS);
 }
@@ -83,24 +131,56 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		errno = saved_errno;
 		return;
 	}
+	if (n->service_tid && (int)syscall(SYS_gettid) == n->service_tid)
+		service_fault(n, si->si_addr);
 	err = dsm__vm_fault(n, si->si_addr, dsm__arch_fault_is_write(uc));
 	if (err)
 		fault_fatal(n, si->si_addr, err);
 	errno = saved_errno;
 }
 
-/* Give the calling thread an alternate signal stack if it has none, so a
- * fault taken near the end of its stack can still be handled. */
+static pthread_key_t altstack_key;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: switch the alternate stack off, then unmap it. */
+static void altstack_free(void *p)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	sigaltstack(&ss, NULL);
+	munmap(p, ALTSTACK_SIZE);
+}
+
+static void altstack_key_create(void)
+{
+	pthread_key_create(&altstack_key, altstack_free);
+}
+
+/*
+ * Give the calling thread an alternate signal stack if it has none, so a
+ * fault taken near the end of its stack can still be handled. The
+ * initialising thread and the service thread get one in dsm_init; any
+ * other application thread gets one on its first dsm_* call (dsm__get,
+ * through dsm__thread_ready). A thread that only loads and stores runs
+ * the handler on its own stack, which is fine unless that stack is full.
+ * Freed when the thread exits.
+ */
 int dsm__fault_thread_init(void)
 {
 	stack_t ss, old;
+	void *p;
 
+	dsm__thread_ready = 1;
 	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
 		return 0;
 	if (!thread_altstack) {
-		thread_altstack = malloc(ALTSTACK_SIZE);
-		if (!thread_altstack)
+		pthread_once(&altstack_once, altstack_key_create);
+		p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
 			return -ENOMEM;
+		thread_altstack = p;
+		pthread_setspecific(altstack_key, p);
 	}
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_sp = thread_altstack;

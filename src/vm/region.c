@@ -76,11 +76,19 @@ int dsm__region_init(struct dsm_region **out, uintptr_t base, size_t size,
 	err = map_app_view(r, base, app_prot, why);
 	if (err)
 		goto fail_rt;
-	/* calloc of a large table is backed lazily by zero pages. */
-	r->pages = calloc(r->npages, sizeof(*r->pages));
-	if (!r->pages) {
+	/* The table is reserved, not committed: only the entries of pages
+	 * in use are ever backed by memory (48 bytes per page would be 48 GiB
+	 * for a 4 TiB region, more than the overcommit heuristic grants to
+	 * calloc). Zero-filled, so every entry starts uninitialised. */
+	r->pages_bytes = r->npages * sizeof(*r->pages);
+	r->pages = mmap(NULL, r->pages_bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->pages == MAP_FAILED) {
+		r->pages = NULL;
 		err = -ENOMEM;
-		*why = "page table allocation failed";
+		*why = "the page table cannot be reserved (48 bytes of address "
+		       "space per page; with vm.overcommit_memory=2 they are "
+		       "committed): lower DSM_HEAP_SIZE";
 		goto fail_app;
 	}
 	pthread_mutex_init(&r->lock, NULL);
@@ -107,15 +115,19 @@ void dsm__region_close(struct dsm_region *r)
 	munmap(r->rt, r->size);
 	close(r->fd);
 	pthread_mutex_destroy(&r->lock);
-	free(r->pages);
+	if (r->pages)
+		munmap(r->pages, r->pages_bytes);
 	free(r);
 }
 
-/* Record prot for a run of pages in the table. */
+/* Record prot for a run of pages in the table. An entry that already
+ * holds it is not written, so resetting a huge table to PROT_NONE does not
+ * commit memory for the entries of pages never used. */
 static void note_prot(struct dsm_region *r, size_t first, size_t count, int prot)
 {
 	for (size_t i = 0; i < count; i++)
-		r->pages[first + i].prot = (uint8_t)prot;
+		if (r->pages[first + i].prot != (uint8_t)prot)
+			r->pages[first + i].prot = (uint8_t)prot;
 }
 
 /*

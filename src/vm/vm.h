@@ -65,7 +65,8 @@ struct dsm_region {
 	size_t page_size;
 	size_t npages;
 	int fd;
-	struct dsm_page *pages;
+	struct dsm_page *pages; /* reserved with mmap, backed lazily */
+	size_t pages_bytes;
 	pthread_mutex_t lock;  /* page table + protections */
 	uint64_t map_resets;
 };

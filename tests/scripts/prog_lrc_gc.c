@@ -1,7 +1,8 @@
 /*
  * prog_lrc_gc.c — a long iterative lrc run: every node rewrites part of
  * every shared page each iteration and reads the others' parts after a
- * barrier, so every iteration creates intervals, twins and diffs. Prints
+ * barrier (a second barrier ends the iteration), so every iteration
+ * creates intervals, twins and diffs. Prints
  * the resident set size after the warm-up and at the end, and checks the
  * data every iteration. Usage: prog_lrc_gc ITERATIONS
  */
@@ -56,6 +57,11 @@ int main(int argc, char **argv)
 						"page %zu node %d's part is stale\n", me, it, p, k);
 					return 1;
 				}
+		/* the next iteration's writes must not race with the peers'
+		 * reads of this one (the program must be data-race-free: a
+		 * page fetched whole may be newer than the notices ask) */
+		if ((err = dsm_barrier(2)))
+			return 1;
 		if (it == warm)
 			rss0 = rss_kib();
 	}

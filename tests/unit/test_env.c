@@ -93,7 +93,7 @@ static void test_defaults(void **state)
 	struct dsm_config c = load_ok();
 
 	(void)state;
-	assert_string_equal(c.protocol, "lrc");
+	assert_string_equal(c.protocol, "hlrc");
 	assert_string_equal(c.transport, "tcp");
 	assert_int_equal(c.heap_size, UINT64_C(1) << 30);
 	assert_int_equal(c.base, (uintptr_t)DSM_DEFAULT_BASE); /* core/tsan.h */

@@ -89,7 +89,10 @@ static void test_roundtrip_every_type(void **state)
 			    out.arg[2] == in.arg[2]);
 		seen++;
 	}
-	assert_int_equal(seen, DSM_MSG_TYPE_MAX_ - 1);
+	/* every type of the X-macro was seen (the numbering may have gaps) */
+#define XX(name, num) +1
+	assert_int_equal(seen, 0 DSM_MSG_TYPE_MAP(XX));
+#undef XX
 }
 
 static void test_wire_layout(void **state)

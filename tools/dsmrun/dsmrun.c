@@ -16,6 +16,16 @@
  * When a node fails, the others get DSM_TIMEOUT to notice and exit on their
  * own, then SIGTERM, then SIGKILL. Children die with dsmrun (PDEATHSIG), so
  * even a SIGKILLed dsmrun leaves no orphan nodes.
+ *
+ * Naming the culprit: when one node dies the others fail soon after, and
+ * the order in which the kernel reports them is arbitrary. So failures
+ * reported within CULPRIT_WINDOW_MS of the first are ranked before any is
+ * printed: a stopped node, then one killed by SIGKILL, then one killed by
+ * another signal (not SIGBUS/SIGTERM, how survivors die), then exits with
+ * a status; the culprit's line comes first and gives the exit status. A
+ * stopped node (SIGSTOP: it answers nothing, and ignores SIGTERM) is named
+ * at once and gets DSM_TIMEOUT to continue, then SIGKILL, so the job ends
+ * within DSM_TIMEOUT (+ the survivors' exit) instead of waiting for them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +54,7 @@
 #define TERM_GRACE_MS 2000   /* SIGTERM (after a failure) to SIGKILL */
 #define SIGNAL_GRACE_MS 3000 /* forwarded SIGINT/TERM/HUP to SIGKILL */
 #define DRAIN_MS 1000        /* output still read after the last node exits */
+#define CULPRIT_WINDOW_MS 300 /* failures this close are ranked, not raced */
 #define LINE_CAP 16384       /* longer lines are split */
 #define LISTEN_FD_CHILD 3    /* node 0's fd for the coordinator socket */
 #define FD_FLOOR 10          /* dsmrun's own fds live at or above this */
@@ -66,6 +77,14 @@ struct stream {
 struct node {
 	pid_t pid;
 	int reaped;
+	int stopped;       /* stopped by a signal (WUNTRACED), not continued */
+	uint64_t stop_kill_at; /* SIGKILL it then if still stopped, 0 = none */
+	int failed;        /* a failure was noted: rank, code, line below */
+	int rank;          /* how likely the culprit (see the head comment) */
+	int code;          /* dsmrun's exit status if this node is the culprit */
+	uint64_t seq;      /* order in which failures were noted */
+	int printed;
+	char line[160];    /* "dsmrun: node K (pid P) ..." */
 	struct stream out, err;
 };
 
@@ -79,7 +98,10 @@ struct job {
 	sigset_t old_mask;
 	int alive;        /* children not yet reaped */
 	int open_streams;
-	int exit_code;    /* first failure's code, -1 while none */
+	int exit_code;    /* the culprit's code, -1 while none */
+	uint64_t fail_seq;  /* failures noted so far */
+	uint64_t decide_at; /* when to rank the failures and name the culprit */
+	int decided;
 	int timeout_ms;   /* DSM_TIMEOUT: grace for the others after a failure */
 	uint64_t term_at, kill_at; /* monotonic ms deadlines, 0 = none */
 };
@@ -131,10 +153,12 @@ static void usage(FILE *f)
 		"  -h, --help         print this help and every DSM_* variable\n"
 		"  -V, --version      print the version\n"
 		"\n"
-		"Exit status: 0 if every node exited 0; otherwise that of the first node\n"
-		"to fail (128+N if killed by signal N); 2 for a usage error; 127 if the\n"
-		"program cannot be executed.\n\n",
-		DSM_MAX_NODES);
+		"Exit status: 0 if every node exited 0; otherwise that of the node that\n"
+		"failed first (128+N if killed or stopped by signal N; among failures\n"
+		"within %d ms, a stopped or killed node before the nodes that exited\n"
+		"because of it); 2 for a usage error; 127 if the program cannot be\n"
+		"executed. A stopped node is killed after DSM_TIMEOUT.\n\n",
+		DSM_MAX_NODES, CULPRIT_WINDOW_MS);
 }
 
 /* Print a usage error and exit 2. */
@@ -450,47 +474,147 @@ static void arm_kill(struct job *j, uint64_t t)
 		j->kill_at = t;
 }
 
-/* Report node k's exit if it failed; the first failure sets the exit code
- * and starts the grace period the other nodes get to exit on their own. */
-static void report_exit(struct job *j, int k, int status)
-{
-	pid_t pid = j->node[k].pid;
-	int code;
+enum { RANK_EXIT = 1, RANK_SIGNAL, RANK_KILL, RANK_STOP };
 
-	if (WIFEXITED(status)) {
-		code = WEXITSTATUS(status);
-		if (code == 0)
-			return;
-		fprintf(stderr, "dsmrun: node %d (pid %d) exited with status %d\n", k,
-			(int)pid, code);
-	} else if (WIFSIGNALED(status)) {
-		code = 128 + WTERMSIG(status);
-		fprintf(stderr, "dsmrun: node %d (pid %d) killed by signal %d (%s)\n", k,
-			(int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
-	} else {
-		return;
-	}
-	if (j->exit_code < 0) {
-		j->exit_code = code;
-		j->term_at = now_ms() + (uint64_t)j->timeout_ms;
+/* Print node k's failure line once. */
+static void print_failure(struct job *j, int k)
+{
+	struct node *nd = &j->node[k];
+
+	if (nd->failed && !nd->printed) {
+		fprintf(stderr, "%s\n", nd->line);
+		nd->printed = 1;
 	}
 }
 
-/* Reap every child that has ended. */
+/* Rank the failures noted so far: the culprit's line first, its code as
+ * the job's exit status, then the others in the order they came. */
+static void decide(struct job *j)
+{
+	int best = -1;
+
+	for (int k = 0; k < j->o.nodes; k++) {
+		struct node *nd = &j->node[k];
+		if (nd->failed && (best < 0 || nd->rank > j->node[best].rank ||
+				   (nd->rank == j->node[best].rank &&
+				    nd->seq < j->node[best].seq)))
+			best = k;
+	}
+	j->decided = 1;
+	if (best < 0)
+		return;
+	j->exit_code = j->node[best].code;
+	print_failure(j, best);
+	for (uint64_t s = 0; s < j->fail_seq; s++)
+		for (int k = 0; k < j->o.nodes; k++)
+			if (j->node[k].failed && j->node[k].seq == s)
+				print_failure(j, k);
+}
+
+/* Note node k's failure; the first starts the window in which failures
+ * are ranked and the grace the other nodes get to exit on their own. */
+__attribute__((format(printf, 5, 6)))
+static void note_failure(struct job *j, int k, int rank, int code, const char *fmt, ...)
+{
+	struct node *nd = &j->node[k];
+	va_list ap;
+
+	if (nd->failed && nd->rank >= rank)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(nd->line, sizeof(nd->line), fmt, ap);
+	va_end(ap);
+	nd->failed = 1;
+	nd->rank = rank;
+	nd->code = code;
+	nd->printed = 0;
+	nd->seq = j->fail_seq++;
+	if (nd->seq == 0) {
+		uint64_t now = now_ms();
+		j->decide_at = now + CULPRIT_WINDOW_MS;
+		j->term_at = now + (uint64_t)j->timeout_ms;
+	}
+	if (j->decided)
+		print_failure(j, k);
+}
+
+/* Note node k's exit if it failed. */
+static void report_exit(struct job *j, int k, int status)
+{
+	pid_t pid = j->node[k].pid;
+	int sig;
+
+	if (WIFEXITED(status)) {
+		if (WEXITSTATUS(status) == 0)
+			return;
+		note_failure(j, k, RANK_EXIT, WEXITSTATUS(status),
+			     "dsmrun: node %d (pid %d) exited with status %d", k,
+			     (int)pid, WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		if (j->node[k].failed && j->node[k].rank == RANK_STOP) {
+			/* killed by us after its stop: the stop is what it did */
+			if (j->decided)
+				fprintf(stderr, "dsmrun: node %d (pid %d) killed by signal "
+					"%d (%s)\n", k, (int)pid, sig, strsignal(sig));
+			return;
+		}
+		note_failure(j, k, sig == SIGKILL ? RANK_KILL
+				   : (sig == SIGBUS || sig == SIGTERM) ? RANK_EXIT
+								       : RANK_SIGNAL,
+			     128 + sig, "dsmrun: node %d (pid %d) killed by signal %d (%s)",
+			     k, (int)pid, sig, strsignal(sig));
+	}
+}
+
+/* Node k stopped (SIGSTOP, SIGTSTP...): it answers nothing and ignores
+ * SIGTERM. Name it now; SIGKILL it if it is still stopped after
+ * DSM_TIMEOUT (the time the others take to give up on it). */
+static void report_stop(struct job *j, int k, int sig)
+{
+	struct node *nd = &j->node[k];
+	uint64_t now = now_ms();
+
+	nd->stopped = 1;
+	nd->stop_kill_at = now + (uint64_t)j->timeout_ms;
+	note_failure(j, k, RANK_STOP, 128 + sig, "dsmrun: node %d (pid %d) stopped by "
+		     "signal %d (%s): it answers nothing; SIGKILL in %d ms unless it "
+		     "continues", k, (int)nd->pid, sig, strsignal(sig), j->timeout_ms);
+	if (nd->seq == 0) {
+		decide(j); /* nothing else failed: it is the culprit */
+		/* the others exit on their own once it is killed (EOF) */
+		j->term_at = nd->stop_kill_at + 1000;
+	}
+}
+
+/* Reap every child that has ended; note the ones that stopped or went on. */
 static void reap(struct job *j)
 {
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
 		for (int k = 0; k < j->o.nodes; k++) {
-			if (j->node[k].pid != pid || j->node[k].reaped)
+			struct node *nd = &j->node[k];
+			if (nd->pid != pid || nd->reaped)
 				continue;
-			j->node[k].reaped = 1;
-			j->alive--;
-			report_exit(j, k, status);
+			if (WIFSTOPPED(status)) {
+				report_stop(j, k, WSTOPSIG(status));
+			} else if (WIFCONTINUED(status)) {
+				nd->stopped = 0;
+				nd->stop_kill_at = 0;
+				fprintf(stderr, "dsmrun: node %d (pid %d) continued\n", k,
+					(int)pid);
+			} else {
+				nd->reaped = 1;
+				nd->stopped = 0;
+				j->alive--;
+				report_exit(j, k, status);
+			}
 		}
 	}
+	if (!j->decided && j->fail_seq && j->alive == 0)
+		decide(j);
 }
 
 /* Drain the signalfd: reap on SIGCHLD, forward the others to every node
@@ -586,6 +710,19 @@ static void pump(struct job *j, int k, struct stream *s)
  * others' grace after a failure is over, SIGKILL 2 s after that. */
 static void check_deadlines(struct job *j, uint64_t now)
 {
+	if (!j->decided && j->decide_at && now >= j->decide_at)
+		decide(j);
+	for (int k = 0; k < j->o.nodes; k++) {
+		struct node *nd = &j->node[k];
+		if (nd->stopped && nd->stop_kill_at && now >= nd->stop_kill_at) {
+			nd->stop_kill_at = 0;
+			fprintf(stderr, "dsmrun: node %d (pid %d) still stopped after %d ms; "
+				"sending SIGKILL\n", k, (int)nd->pid, j->timeout_ms);
+			kill(nd->pid, SIGKILL);
+			/* the others give up on it about now; bound their exit */
+			arm_kill(j, now + TERM_GRACE_MS);
+		}
+	}
 	if (j->term_at && now >= j->term_at) {
 		j->term_at = 0;
 		if (j->alive > 0) {
@@ -613,6 +750,11 @@ static int poll_timeout(const struct job *j, uint64_t now, uint64_t drain_end)
 
 	if (j->term_at)
 		next = j->term_at;
+	if (!j->decided && j->decide_at && (!next || j->decide_at < next))
+		next = j->decide_at;
+	for (int k = 0; k < j->o.nodes; k++)
+		if (j->node[k].stop_kill_at && (!next || j->node[k].stop_kill_at < next))
+			next = j->node[k].stop_kill_at;
 	if (j->kill_at && (!next || j->kill_at < next))
 		next = j->kill_at;
 	if (j->alive == 0)

@@ -1,0 +1,108 @@
+/*
+ * hlrc.h — private to the home-based lazy release consistency protocol
+ * (hlrc*.c). See docs/protocols/hlrc.md.
+ *
+ * Locking: the page fields here are guarded by the region lock
+ * (n->region->lock), like the page table; the interval tables too.
+ * close_mu serialises whole interval closes (threads of one node releasing
+ * at the same time). Twins live at a fixed place per page in one lazily
+ * backed mapping, so the fault path never allocates.
+ */
+#ifndef DSM_PROTO_HLRC_H
+#define DSM_PROTO_HLRC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/node.h"
+#include "vm/vm.h"
+
+#define HLRC_NO_HOME (-1)
+
+/* Per-page protocol data. */
+struct hlrc_page {
+	int16_t home;      /* home node, or HLRC_NO_HOME (first touch, unclaimed) */
+	uint8_t twinned;   /* twin at hlrc_state.twins + p * page_size is live */
+	uint8_t dirty;     /* listed in the open interval's dirty list */
+	uint8_t flushing;  /* our diff for it is on its way to the home */
+	uint8_t fetching;  /* a whole-page request to the home is in flight */
+	uint8_t stale;     /* a notice arrived while fetching: refetch */
+	uint8_t shared;    /* home: a copy may exist elsewhere that no notice
+			      covers yet, so writes must be tracked */
+	uint8_t used;      /* fetched here before: worth prefetching */
+};
+
+/* An interval record: the pages one node wrote between two releases, each
+ * with its home (so a node that never heard of the page can fetch it). */
+struct hlrc_interval {
+	uint32_t creator;
+	uint32_t id;        /* 1, 2, ... per creator */
+	uint32_t npages;
+	uint32_t *pages;    /* {page, home} pairs: 2 * npages entries */
+};
+
+struct hlrc_state {
+	int me, count;
+	size_t npages;
+	struct hlrc_page *pages;
+	unsigned char *twins;                /* npages * page_size, NORESERVE */
+	uint32_t *dirty;                     /* pages written in the open interval */
+	uint32_t ndirty;
+	pthread_mutex_t close_mu;            /* one interval close at a time */
+	uint32_t vc[DSM_MAX_NODES];          /* intervals known, per creator */
+	uint32_t sent_id;                    /* own records sent to a barrier */
+	uint32_t gc_upto[DSM_MAX_NODES];     /* previous barrier's global vc */
+	struct hlrc_interval **ivs[DSM_MAX_NODES]; /* known records by creator */
+	uint32_t iv_base[DSM_MAX_NODES];     /* id of ivs[j][0] */
+	uint32_t iv_len[DSM_MAX_NODES], iv_cap[DSM_MAX_NODES];
+};
+
+static inline struct hlrc_state *HS(struct dsm_node *n) { return n->proto_state; }
+
+/* hlrc.c */
+struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p);
+/* Flush the diffs of pages (marked flushing, twinned) to their homes,
+ * resolving unknown homes first; wait for every home's acknowledgement.
+ * Application thread, region lock not held. */
+int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count);
+int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m);
+/* Set pages[] (sorted in place, duplicates allowed) to the protection
+ * their states allow, in runs. Caller holds the region lock. */
+void dsm__hlrc_protect_state(struct dsm_node *n, uint32_t *pages, uint32_t count);
+
+/* hlrc_iv.c */
+/* End the open interval: flush diffs to homes, record write notices. */
+int dsm__hlrc_close_interval(struct dsm_node *n);
+/* Learn wire records (creator, id, npages, {page, home}...): invalidate
+ * what they wrote. Application thread. */
+int dsm__hlrc_learn(struct dsm_node *n, const unsigned char *p, size_t len);
+int dsm__hlrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m);
+void dsm__hlrc_iv_free_all(struct hlrc_state *st);
+/* Synchronisation hooks (struct dsm_protocol_ops). */
+struct dsm_buf;
+int dsm__hlrc_acquire(struct dsm_node *n, unsigned lock, int mode,
+		      const void *payload, size_t len);
+int dsm__hlrc_release(struct dsm_node *n, unsigned lock, int mode,
+		      struct dsm_buf *out);
+int dsm__hlrc_lock_merge(struct dsm_node *n, void **blob, const void *payload,
+			 size_t len);
+int dsm__hlrc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out);
+int dsm__hlrc_barrier_enter(struct dsm_node *n, unsigned barrier,
+			    struct dsm_buf *out);
+int dsm__hlrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
+			      const void *payload, size_t len, void **state);
+int dsm__hlrc_barrier_release(struct dsm_node *n, unsigned barrier, int node,
+			      void *state, struct dsm_buf *out);
+void dsm__hlrc_barrier_done(struct dsm_node *n, void *state);
+int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier,
+			    const void *payload, size_t len);
+
+/* Deadline of a request/reply wait: the peer is alive (heartbeats) and
+ * must answer well within it. */
+static inline uint64_t dsm__hlrc_deadline_ns(struct dsm_node *n)
+{
+	return (uint64_t)n->cfg.timeout_ms * 4000000ull;
+}
+
+#endif /* DSM_PROTO_HLRC_H */
