@@ -91,3 +91,42 @@ write("fuzz_lrc", "chain", iv(0, 1, [1, 0, 0, 0], [1]) + iv(0, 2, [2, 0, 0, 0], 
 write("fuzz_lrc", "own", iv(1, 1, [0, 1, 0, 0], [7]))
 write("fuzz_lrc", "bad_page", iv(0, 1, [1, 0, 0, 0], [64]))
 write("fuzz_lrc", "truncated", iv(2, 3, [0, 0, 3, 0], [4, 5])[:-3])
+
+
+# ---- fuzz_hlrc: records {u32 creator, id, npages, {page, home}...} ----
+def hiv(creator, ident, pairs):
+    out = struct.pack("<III", creator, ident, len(pairs))
+    for page, home in pairs:
+        out += struct.pack("<II", page, home)
+    return out
+
+
+write("fuzz_hlrc", "one", hiv(0, 1, [(0, 0), (5, 2), (63, 3)]))
+write("fuzz_hlrc", "chain", hiv(0, 1, [(1, 0)]) + hiv(0, 2, [(2, 0)])
+      + hiv(2, 1, [(1, 0), (2, 0), (3, 2)]) + hiv(3, 1, []))
+write("fuzz_hlrc", "own", hiv(1, 1, [(7, 1)]))
+write("fuzz_hlrc", "gap", hiv(2, 3, [(4, 2)]))
+write("fuzz_hlrc", "bad_home", hiv(0, 1, [(4, 9)]))
+
+
+# ---- fuzz_proto: u8 protocol (0 sc, 1 lrc, 2 hlrc), {u16 len, bytes}... ----
+def parts(proto, *payloads):
+    out = bytes([proto])
+    for p in payloads:
+        out += struct.pack("<H", len(p)) + p
+    return out
+
+
+def vc(*v):
+    return struct.pack("<4I", *v)
+
+
+write("fuzz_proto", "lrc_barrier", parts(1, vc(1, 0, 0, 0) + iv(0, 1, [1, 0, 0, 0], [3]),
+                                         vc(0, 1, 0, 0) + iv(1, 1, [0, 1, 0, 0], [4]),
+                                         vc(0, 0, 0, 0), vc(0, 0, 0, 0)))
+write("fuzz_proto", "hlrc_barrier", parts(2, vc(1, 0, 0, 0) + hiv(0, 1, [(3, 0)]),
+                                          vc(0, 2, 0, 0) + hiv(1, 1, [(4, 1)])
+                                          + hiv(1, 2, [(5, 1)]),
+                                          vc(0, 0, 0, 0), vc(0, 0, 0, 0)))
+write("fuzz_proto", "sc_lock", parts(0, b"", b""))
+write("fuzz_proto", "short", parts(2, b"\x01\x02", vc(1, 1, 1, 1)))
