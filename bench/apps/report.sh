@@ -294,7 +294,7 @@ targets() {
 		nbyt = split("sor lu mm is", bapps, " "); for (i = 1; i <= nbyt; i++) isbyt[bapps[i]] = 1
 		lockapps = "nb km hg wc"
 		npth = 0; nopth = 0; npslow = 0; nbok = 0; nbn = 0; listpth = ""; listslow = ""; listb = ""
-		sorline = "sor not run"
+		sorline = "not run ✘"
 		rows = ""
 		for (a = 1; a <= na; a++) {
 			A = apps[a]; k = dk(A, dp, 2); pth = pk(A, "pthreads", 2); mp = pk(A, "mpi", 2)

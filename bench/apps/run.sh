@@ -3,7 +3,8 @@
 #
 #   bench/apps/run.sh BUILD_DIR [--quick|--full|--large|--counts]
 #                     [--apps "sor mm ..."] [--nodes "1 2 4 8"] [--reps R]
-#                     [--timeout-factor F] [--timeout-cap S]
+#                     [--protocols "sc lrc ..."] [--timeout-factor F]
+#                     [--timeout-cap S]
 #
 # Modes (problem sizes in the SIZE table below):
 #   --quick   small inputs, < 2 minutes on 2 cores.
@@ -47,7 +48,8 @@ set -u
 
 usage() {
 	echo "usage: $0 BUILD_DIR [--quick|--full|--large|--counts] [--apps LIST]" \
-		"[--nodes LIST] [--reps R] [--timeout-factor F] [--timeout-cap S]" >&2
+		"[--nodes LIST] [--reps R] [--protocols LIST] [--timeout-factor F]" \
+		"[--timeout-cap S]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
@@ -57,6 +59,7 @@ MODE=full
 APPS=""
 NODES=""
 REPS=""
+ONLY_PROTOCOLS=""
 TMO_FACTOR=10
 TMO_CAP=180
 TMO_MIN=60
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--apps) [ $# -ge 2 ] || usage; APPS=$2; shift ;;
 	--nodes) [ $# -ge 2 ] || usage; NODES=$2; shift ;;
 	--reps) [ $# -ge 2 ] || usage; REPS=$2; shift ;;
+	--protocols) [ $# -ge 2 ] || usage; ONLY_PROTOCOLS=$2; shift ;;
 	--timeout-factor) [ $# -ge 2 ] || usage; TMO_FACTOR=$2; shift ;;
 	--timeout-cap) [ $# -ge 2 ] || usage; TMO_CAP=$2; shift ;;
 	*) usage ;;
@@ -122,10 +126,10 @@ large)
 	      [km]="2000000 16 70"      # 3.3 s
 	      [nb]="8192 24"            # 3.6 s
 	      [lu]="2816 32"            # 3.1 s (2048: 1.1 s)
-	      [is]="160000000"          # 2.6 s (2^25: 0.6 s, 2^27: 2.1 s); 3 x 640 MB shared
+	      [is]="200000000"          # 2.5 s (2^25: 0.6 s, 2^27: 2.1 s); 3 x 800 MB shared
 	      [hg]="32000000 65536 120" # 3.2 s (27 ms a pass)
 	      [wc]="8000000 200000 4")  # 3.3 s (0.83 s a pass)
-	# is needs 1.9 GB of shared region (keys, staging, output)
+	# is needs 2.4 GB of shared region (keys, staging, output)
 	EXTRA_ENV=(DSM_HEAP_SIZE="${DSM_HEAP_SIZE:-4G}") ;;
 counts)
 	TMO=120
@@ -144,6 +148,14 @@ dsm_choices() {
 
 PROTOCOLS=$(dsm_choices DSM_PROTOCOL)
 [ -n "$PROTOCOLS" ] || PROTOCOLS=sc
+# --protocols: a subset of them (default: every protocol dsmrun lists)
+if [ -n "$ONLY_PROTOCOLS" ]; then
+	for p in $ONLY_PROTOCOLS; do
+		[[ " $PROTOCOLS " == *" $p "* ]] ||
+			{ echo "$0: protocol '$p' is not one of: $PROTOCOLS" >&2; exit 2; }
+	done
+	PROTOCOLS=$ONLY_PROTOCOLS
+fi
 # The protocol a user gets without setting DSM_PROTOCOL ("default: X").
 DEFAULT_PROTO=$("$DSMRUN" --help 2>/dev/null |
 	awk '$1 == "DSM_PROTOCOL" { for (i = 2; i < NF; i++) if ($i == "default:") { print $(i + 1); exit } }')
