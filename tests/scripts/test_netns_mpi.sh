@@ -51,7 +51,7 @@ run_mpi_part() {
 mpi_launch() {
 	local prog=$1 out=$2
 	rm -f "$TMP"/started.*
-	ip netns exec "${P}h" timeout -k 5 60 "$MPIEXEC" --allow-run-as-root \
+	ip netns exec "${P}h" timeout -k 5 40 "$MPIEXEC" --allow-run-as-root \
 		-n "$NODES" --hostfile "$TMP/hosts" \
 		--mca plm_rsh_agent "$TMP/agent" --mca plm_rsh_no_tree_spawn 1 \
 		--mca plm_rsh_num_concurrent 1 \
@@ -71,7 +71,7 @@ mpi_run_checked() {
 		if [ $rc -ne 124 ] && [ $rc -ne 137 ] || ls "$TMP"/started.* >/dev/null 2>&1; then
 			break
 		fi
-		echo "note: mpi: $prog: Open MPI's launcher started no rank in 60 s (try $try); retrying"
+		echo "note: mpi: $prog: Open MPI's launcher started no rank in 40 s (try $try); retrying"
 	done
 	if [ $rc -eq 0 ]; then
 		ok "mpi: $prog on $NODES namespaces"
