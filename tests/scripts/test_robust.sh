@@ -172,7 +172,7 @@ show "$TMP/f2.out"
 if [ "$rc" -eq 0 ]; then
 	ok "(f) lrc runs with a 4T region"
 elif grep -q "bad DSM_\* environment setting: DSM_HEAP_SIZE=.*use a smaller DSM_HEAP_SIZE" \
-	"$TMP/f2.out" && [ "$elapsed" -lt 10000 ]; then
+	"$TMP/f2.out" && [ "$elapsed" -lt 60000 ]; then
 	ok "(f) lrc refuses a 4T region with DSM_ECONFIG naming DSM_HEAP_SIZE"
 else
 	fail "(f) lrc with DSM_HEAP_SIZE=4T: status $rc without a clear message"
