@@ -65,7 +65,8 @@ test-tsan:
 	@tools/install-deps.sh test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSM_TSAN=ON \
 		-DDSM_WERROR=ON -DDSM_BUILD_BENCH=OFF -DDSM_REQUIRE_TESTS=ON \
-		"-DDSM_TEST_NODES=$(TSAN_NODES)" -DDSM_TEST_PEER_TIMEOUT=30 >/dev/null
+		"-DDSM_TEST_NODES=$(TSAN_NODES)" -DDSM_TEST_PEER_TIMEOUT=30 \
+		-DDSM_TEST_TIMEOUT=300 >/dev/null
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -R '^(unit|mn)\.'
 
