@@ -52,8 +52,9 @@ test-asan:
 	# non-x86 CPUs use), so both ways of telling reads from writes are tested.
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSM_SANITIZE=ON \
 		-DDSM_WERROR=ON -DDSM_BUILD_BENCH=OFF -DDSM_FAULT_HINT=OFF \
-		-DDSM_REQUIRE_TESTS=ON >/dev/null
+		-DDSM_REQUIRE_TESTS=ON -DDSM_TEST_TIMEOUT=300 >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@# 300 s per test: mn_bigswap.lrc.8 needs over 120 s under ASan on 2 cores
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(CTEST_JOBS)
 
 # ThreadSanitizer: the unit and multi-node tests (TCP, 2 and 4 nodes) in a
@@ -65,7 +66,8 @@ test-tsan:
 	@tools/install-deps.sh test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSM_TSAN=ON \
 		-DDSM_WERROR=ON -DDSM_BUILD_BENCH=OFF -DDSM_REQUIRE_TESTS=ON \
-		"-DDSM_TEST_NODES=$(TSAN_NODES)" -DDSM_TEST_PEER_TIMEOUT=30 >/dev/null
+		"-DDSM_TEST_NODES=$(TSAN_NODES)" -DDSM_TEST_PEER_TIMEOUT=30 \
+		-DDSM_TEST_TIMEOUT=300 >/dev/null
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -R '^(unit|mn)\.'
 

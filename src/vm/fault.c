@@ -131,7 +131,9 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		errno = saved_errno;
 		return;
 	}
-	if (n->service_tid && (int)syscall(SYS_gettid) == n->service_tid)
+	/* atomic: the service thread publishes its tid while others fault */
+	int service_tid = __atomic_load_n(&n->service_tid, __ATOMIC_ACQUIRE);
+	if (service_tid && (int)syscall(SYS_gettid) == service_tid)
 		service_fault(n, si->si_addr);
 	err = dsm__vm_fault(n, si->si_addr, dsm__arch_fault_is_write(uc));
 	if (err)
