@@ -17,7 +17,9 @@
 #             wall time (F = 10, at least 60 s, at most S = 180 s): a run
 #             that exceeds it is reported as "timeout", and the same
 #             protocol is not run for that app at larger node counts
-#             ("skipped"). About 1-1.5 hours for the whole suite.
+#             ("skipped"). About 45 minutes for the whole suite on a quiet
+#             2-core machine (2 apps x 4 node counts x 3 protocols, reps 1:
+#             8.7 minutes at load average ~10).
 #   --counts  counts only: message and byte counts per barrier (sor) and
 #             per lock acquire (nb) of every libdsm protocol at 2, 4, 8,
 #             16 and 32 nodes (oversubscribed: times are not meaningful)
