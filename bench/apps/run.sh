@@ -183,7 +183,7 @@ field() {
 
 # "messages_sent bytes_sent" of the job's whole run from a --stats JSON.
 job_totals() {
-	[ -s "$1" ] || { echo ", "; return; }
+	[ -s "$1" ] || { echo ","; return; }
 	grep -m1 '"node": -1' "$1" |
 		sed -n 's/.*"messages_sent": \([0-9]*\).*"bytes_sent": \([0-9]*\).*/\1,\2/p'
 }
@@ -281,9 +281,9 @@ run() {
 		diffs=$(field diffs "$log.best")
 		[ "$ver" = dsm ] && sync="$(field barriers "$log.best"),$(field locks "$log.best"),$(field bar_msgs "$log.best"),$(field bar_bytes "$log.best"),$(field lock_msgs "$log.best"),$(field lock_bytes "$log.best")"
 	fi
-	local job=", "
+	local job=","
 	[ "$ver" = dsm ] && [ "$status" = ok ] && job=$(job_totals "$stats")
-	[ -n "$job" ] || job=", "
+	[ -n "$job" ] || job=","
 	echo "$app,$ver,$tr,$proto,$n,$over,$status,$best,,,$msgs,$bytes,$faults,$diffs,,,$job,$sync,$wall" >>"$CSV"
 }
 
