@@ -17,7 +17,9 @@
 #             wall time (F = 10, at least 60 s, at most S = 180 s): a run
 #             that exceeds it is reported as "timeout", and the same
 #             protocol is not run for that app at larger node counts
-#             ("skipped"). About 1-1.5 hours for the whole suite.
+#             ("skipped"). About 45 minutes for the whole suite on a quiet
+#             2-core machine (2 apps x 4 node counts x 3 protocols, reps 1:
+#             8.7 minutes at load average ~10).
 #   --counts  counts only: message and byte counts per barrier (sor) and
 #             per lock acquire (nb) of every libdsm protocol at 2, 4, 8,
 #             16 and 32 nodes (oversubscribed: times are not meaningful)
@@ -181,7 +183,7 @@ field() {
 
 # "messages_sent bytes_sent" of the job's whole run from a --stats JSON.
 job_totals() {
-	[ -s "$1" ] || { echo ", "; return; }
+	[ -s "$1" ] || { echo ","; return; }
 	grep -m1 '"node": -1' "$1" |
 		sed -n 's/.*"messages_sent": \([0-9]*\).*"bytes_sent": \([0-9]*\).*/\1,\2/p'
 }
@@ -279,9 +281,9 @@ run() {
 		diffs=$(field diffs "$log.best")
 		[ "$ver" = dsm ] && sync="$(field barriers "$log.best"),$(field locks "$log.best"),$(field bar_msgs "$log.best"),$(field bar_bytes "$log.best"),$(field lock_msgs "$log.best"),$(field lock_bytes "$log.best")"
 	fi
-	local job=", "
+	local job=","
 	[ "$ver" = dsm ] && [ "$status" = ok ] && job=$(job_totals "$stats")
-	[ -n "$job" ] || job=", "
+	[ -n "$job" ] || job=","
 	echo "$app,$ver,$tr,$proto,$n,$over,$status,$best,,,$msgs,$bytes,$faults,$diffs,,,$job,$sync,$wall" >>"$CSV"
 }
 
