@@ -260,6 +260,7 @@ targets() {
 	}
 	function mark(ok) { return ok ? "✔" : "✘" }
 	function fx(v) { return sprintf("%.2fx", v) }
+	function fx3(v) { return sprintf("%.3fx", v) } # the targets: no 1.30 marked ✘
 	function dk(a, p, n) { return a SUBSEP "dsm" SUBSEP "tcp/" p SUBSEP n }
 	function pk(a, v, n) { return a SUBSEP v SUBSEP "-" SUBSEP n }
 	function bytes(v) {
@@ -301,7 +302,7 @@ targets() {
 			ok = (k in st) && st[k] == "ok"
 			sp = ok && seqst[A] == "ok" && t[k] > 0 ? seqt[A] / t[k] : ""
 			vp = ok && st[pth] == "ok" && t[pth] > 0 ? t[k] / t[pth] : ""
-			bm = ok && isbyt[A] && st[mp] == "ok" && by[mp] > 0 ? by[k] / by[mp] : ""
+			bm = ok && st[mp] == "ok" && by[mp] > 0 ? by[k] / by[mp] : ""
 			stc = (k in st) ? st[k] : "not run"
 			# within 1.3x of pthreads
 			npth++; if (vp != "" && vp <= 1.3) nopth++; else listpth = listpth " " A
@@ -309,7 +310,7 @@ targets() {
 			if (sp == "" || sp < 1) { npslow++; listslow = listslow " " A }
 			if (isbyt[A]) { nbn++; if (bm != "" && bm <= 1.3) nbok++; else listb = listb " " A }
 			if (A == "sor")
-				sorline = sp != "" ? sprintf("%s %s", fx(sp), mark(sp >= 1.5)) : stc " ✘"
+				sorline = sp != "" ? sprintf("%s %s", fx3(sp), mark(sp >= 1.5)) : stc " ✘"
 			mpn2 = ""
 			for (j = 2; j <= 8; j *= 2) {
 				kk = dk(A, dp, j)
@@ -319,11 +320,11 @@ targets() {
 				seqst[A] == "ok" ? sprintf("%.3f", seqt[A]) : seqst[A],
 				st[pth] == "ok" ? sprintf("%.3f", t[pth]) : (pth in st) ? st[pth] : "–",
 				ok ? sprintf("%.3f", t[k]) : stc,
-				sp != "" ? fx(sp) " " mark(sp >= (A == "sor" ? 1.5 : 1)) : "✘",
-				vp != "" ? sprintf("%.2f %s", vp, mark(vp <= 1.3)) : "✘",
+				sp != "" ? fx3(sp) " " mark(sp >= (A == "sor" ? 1.5 : 1)) : "✘",
+				vp != "" ? sprintf("%.3f %s", vp, mark(vp <= 1.3)) : "✘",
 				ok ? bytes(by[k]) : "–",
-				isbyt[A] ? (st[mp] == "ok" ? bytes(by[mp]) : (mp in st) ? st[mp] : "–") : "",
-				isbyt[A] ? (bm != "" ? sprintf("%.2f %s", bm, mark(bm <= 1.3)) : "✘") : "",
+				st[mp] == "ok" ? bytes(by[mp]) : (mp in st) ? st[mp] : "–",
+				isbyt[A] ? (bm != "" ? sprintf("%.3f %s", bm, mark(bm <= 1.3)) : "✘") : (bm != "" ? sprintf("%.3f (no target)", bm) : ""),
 				mpn2)
 		}
 		# growth of the synchronization cost, default protocol, 2 to 8 nodes
