@@ -23,7 +23,8 @@
 #include "core/node.h"
 #include "internal.h"
 
-#define PEND_MAX 16                   /* handshakes in progress at once */
+#define PEND_MAX (DSM_MAX_NODES + 16) /* handshakes in progress at once: every
+					 peer may connect at once, plus strangers */
 #define RBUF_MIN (64u * 1024u)        /* initial receive buffer per link */
 #define READ_BUDGET (4u << 20)        /* bytes per link per poll(): fairness */
 
