@@ -17,29 +17,11 @@
 
 #include "dsm.h"
 #include "core/node.h"
-#include "core/tsan.h"
+#include "fuzz_node.h"
 #include "proto/lrc.h"
 #include "vm/vm.h"
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
-#define NODES 4
-#define PAGES 64
-
 static struct dsm_node node;
-
-static void setup(void)
-{
-	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-	const char *why;
-
-	node.id = 1;
-	node.count = NODES;
-	node.page_size = ps;
-	node.cfg.log_level = -1; /* refusals are expected: no log lines */
-	if (dsm__region_init(&node.region, DSM_TEST_FIXED_BASE, PAGES * ps, ps,
-			     PROT_READ, &why) != 0)
-		abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,18 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lrc_state *st;
 	int err;
 
-	if (!node.region)
-		setup();
+	fuzz_node_setup(&node, 1);
 	CHECK(dsm__lrc_init(&node) == 0);
 	st = LS(&node);
 	memcpy(vc0, st->vc, sizeof(vc0));
 	err = dsm__lrc_learn(&node, data, size);
 	CHECK(err == 0 || err == DSM_EPROTO);
-	for (int k = 0; k < NODES; k++)
+	for (int k = 0; k < FUZZ_NODES; k++)
 		CHECK(st->vc[k] >= vc0[k]);
 	CHECK(st->vc[node.id] == vc0[node.id]);
 	dsm__lrc_fini(&node);
 	/* page entries back to "not initialised yet" (dsm__lrc_pg) */
-	memset(node.region->pages, 0, PAGES * sizeof(*node.region->pages));
+	memset(node.region->pages, 0, FUZZ_PAGES * sizeof(*node.region->pages));
 	return 0;
 }

@@ -20,29 +20,11 @@
 
 #include "dsm.h"
 #include "core/node.h"
-#include "core/tsan.h"
+#include "fuzz_node.h"
 #include "proto/proto.h"
 #include "vm/vm.h"
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
-#define NODES 4
-#define PAGES 64
-
 static struct dsm_node node;
-
-static void setup(void)
-{
-	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-	const char *why;
-
-	node.id = 0;
-	node.count = NODES;
-	node.page_size = ps;
-	node.cfg.log_level = -1; /* refusals are expected: no log lines */
-	if (dsm__region_init(&node.region, DSM_TEST_FIXED_BASE, PAGES * ps, ps,
-			     PROT_READ, &why) != 0)
-		abort();
-}
 
 static int ok(int err)
 {
@@ -88,15 +70,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		&dsm__proto_sc, &dsm__proto_lrc, &dsm__proto_hlrc
 	};
 	const struct dsm_protocol_ops *ops;
-	const uint8_t *part[NODES];
-	size_t len[NODES];
+	const uint8_t *part[FUZZ_NODES];
+	size_t len[FUZZ_NODES];
 	int nparts = 0;
 
 	if (size < 1)
 		return 0;
 	ops = protos[data[0] % 3];
 	data++, size--;
-	while (nparts < NODES && size >= 2) {
+	while (nparts < FUZZ_NODES && size >= 2) {
 		size_t l = (size_t)data[0] | (size_t)data[1] << 8;
 		data += 2, size -= 2;
 		if (l > size)
@@ -105,11 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len[nparts++] = l;
 		data += l, size -= l;
 	}
-	if (!node.region)
-		setup();
+	fuzz_node_setup(&node, 0);
 	CHECK(ops->init(&node) == 0);
 	run(ops, part, len, nparts);
 	ops->fini(&node);
-	memset(node.region->pages, 0, PAGES * sizeof(*node.region->pages));
+	memset(node.region->pages, 0, FUZZ_PAGES * sizeof(*node.region->pages));
 	return 0;
 }
