@@ -135,15 +135,11 @@ static unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)
 	return st->twins + p * ps;
 }
 
-/* Give the twin's memory back (the twin area is lazily backed). */
+/* The twin is no longer needed; its memory goes back in release_twins,
+ * in runs and outside the region lock. */
 static void twin_drop(struct dsm_node *n, size_t p)
 {
-	struct hlrc_state *st = HS(n);
-
-	if (!st->pages[p].twinned)
-		return;
-	st->pages[p].twinned = 0;
-	madvise(twin_of(st, p, n->page_size), n->page_size, MADV_DONTNEED);
+	HS(n)->pages[p].twinned = 0;
 }
 
 static void list_dirty(struct hlrc_state *st, size_t p)
@@ -409,6 +405,24 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 	return err;
 }
 
+/* Give the twin memory of pages[] (sorted here) back to the kernel, one
+ * madvise per run of neighbours. Their faults still wait (flushing), so
+ * no thread twins them meanwhile. */
+static void release_twins(struct dsm_node *n, uint32_t *pages, uint32_t count)
+{
+	struct hlrc_state *st = HS(n);
+
+	qsort(pages, count, sizeof(*pages), cmp_u32);
+	for (uint32_t i = 0; i < count;) {
+		uint32_t j = i + 1;
+		while (j < count && pages[j] <= pages[j - 1] + 1)
+			j++;
+		madvise(twin_of(st, pages[i], n->page_size),
+			(size_t)(pages[j - 1] - pages[i] + 1) * n->page_size, MADV_DONTNEED);
+		i = j;
+	}
+}
+
 /* The flush itself (see hlrc.h). Faults on the pages wait meanwhile. */
 int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 {
@@ -431,6 +445,7 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 			err = send_diffs(n, h, &out[h]);
 		dsm__buf_free(&out[h]);
 	}
+	release_twins(n, pages, count);
 	pthread_mutex_lock(&n->region->lock);
 	for (uint32_t i = 0; i < count; i++) {
 		st->pages[pages[i]].flushing = 0;
