@@ -64,6 +64,7 @@
 static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
 /* In enum dsm_home_policy order (core/node.h). */
 static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
+static const char *const on_off[] = { "off", "on", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 /* In enum dsm_det_policy order (include/dsm_det.h). */
@@ -289,6 +290,17 @@ static int p_home(struct dsm_config *c, const struct env_var *v, const char *s)
 		return bad(v, s, "unknown home policy; accepted: %s",
 			   join_words(v->choices, list, sizeof(list)));
 	c->home_policy = i;
+	return 0;
+}
+
+/* DSM_HOME_MIGRATE: whether hlrc moves a page's home to its single writer. */
+static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: on or off");
+	c->home_migrate = i;
 	return 0;
 }
 
@@ -522,6 +534,10 @@ static const struct env_var env_table[] = {
 	  "write it, decided at its first release), block (runs of 16 pages "
 	  "dealt round-robin), cyclic (page p on node p mod N) or node0",
 	  home_policies, p_home },
+	{ "DSM_HOME_MIGRATE", "on", "on",
+	  "hlrc: on moves a page's home to a node that alone wrote it in two "
+	  "consecutive releases (its diffs then stop), off keeps homes where "
+	  "DSM_HOME put them", on_off, p_migrate },
 	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
 	  "transport between nodes; unset, it is mpi when the process was "
 	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "

@@ -51,6 +51,7 @@ struct dsm_config {
 	int mpi_poll_us;         /* DSM_MPI_POLL_US */
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
+	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a

@@ -104,6 +104,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_LRC_DIFF_REP:
 	case DSM_MSG_LRC_INTV_REP:
 	case DSM_MSG_HLRC_DIFF:
+	case DSM_MSG_HLRC_ACK: /* redirects and migrated pages */
 	case DSM_MSG_HLRC_CLAIM:
 	case DSM_MSG_HLRC_CLAIM_REP:
 	case DSM_MSG_HLRC_INTV_REP:

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hlrc.h"
 #include "internal.h"
@@ -35,6 +36,8 @@
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
 #define FLUSH_CHUNK (4u << 20)   /* diff bytes per HLRC_DIFF message */
 #define PREFETCH 8               /* pages one HLRC_PAGE_REQ may ask for */
+#define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
+#define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
@@ -46,6 +49,7 @@ enum hlrc_event {
 	EV_SERVE,     /* home sent a copy: writes must be tracked again */
 	EV_NOTICE,    /* a notice from another writer (non-home) */
 	EV_CLAIMED,   /* first-touch claim made this node the home */
+	EV_MIGRATE_IN,/* the home moved here with its copy */
 	EV_COUNT_
 };
 
@@ -62,6 +66,7 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[EV_SERVE]      = { -1,     R,          R,         D },
 	[EV_NOTICE]     = { I,      I,          -1,        I },
 	[EV_CLAIMED]    = { -1,     W,          W,         D },
+	[EV_MIGRATE_IN] = { R,      R,          -1,        -1 },
 };
 #undef I
 #undef R
@@ -210,6 +215,8 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		       n->page_size);
 		hp->twinned = 1;
 		DSM_STAT_ADD(n, twins, 1);
+	} else {
+		hp->streak = 0; /* the home writes it too: no single writer */
 	}
 	list_dirty(st, p);
 	step(pg, EV_WRITE);
@@ -236,6 +243,7 @@ static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
 			break;
 		hq->fetching = 1;
 		hq->stale = 0;
+		hq->asked = home;
 	}
 	return k;
 }
@@ -258,9 +266,12 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		return (err = start_write(n, p, pg)) ? err : DSM_FAULT_RETRY;
 	if (hp->home < 0 || hp->home == n->id)
 		return DSM_EPROTO; /* broken invariant: the home is never invalid */
+	if (hp->bounce > BOUNCE_MAX)
+		return DSM_EPROTO; /* redirected in a circle: no node is its home */
 	if (!hp->fetching) {
 		hp->fetching = 1;
 		hp->stale = 0;
+		hp->asked = hp->home;
 		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
 				prefetch_run(n, p, hp->home), 0);
 	}
@@ -324,11 +335,12 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 		pthread_mutex_lock(&n->region->lock);
 		for (size_t off = 0; asked[d] && !e && off < req[d].len; off += 4) {
 			uint32_t p = get_u32(req[d].data + off);
-			uint32_t h = get_u32((unsigned char *)w[d].data + off);
-			if (h >= (uint32_t)n->count)
+			uint32_t hg = get_u32((unsigned char *)w[d].data + off);
+			if (HLRC_HG_HOME(hg) >= n->count)
 				e = DSM_EPROTO;
-			else if (st->pages[p].home == HLRC_NO_HOME)
-				st->pages[p].home = (int16_t)h;
+			else
+				hlrc_learn_home(&st->pages[p], HLRC_HG_HOME(hg),
+						HLRC_HG_GEN(hg));
 		}
 		pthread_mutex_unlock(&n->region->lock);
 		if (asked[d])
@@ -339,27 +351,186 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 	return err;
 }
 
-/* Send one home its diffs (in chunks) and wait for every acknowledgement. */
-static int send_diffs(struct dsm_node *n, int home, const struct dsm_buf *b)
+/*
+ * Diff batches on their way: entries {u32 page, u32 len, diff} for one
+ * home. A home that no longer is one answers with where the page went
+ * (a redirect); the entry is sent there next. wait: the redirect named no
+ * newer home (the new home has not heard of its migration yet): pause
+ * before asking again.
+ */
+struct diff_job {
+	int home;
+	int wait;
+	struct dsm_buf b;
+};
+
+struct diff_jobs {
+	struct diff_job *v;
+	size_t len, cap;
+};
+
+static struct dsm_buf *job_for(struct diff_jobs *q, size_t from, int home, int wait)
+{
+	for (size_t i = from; i < q->len; i++)
+		if (q->v[i].home == home && q->v[i].wait == wait)
+			return &q->v[i].b;
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 4;
+		struct diff_job *v = realloc(q->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		q->v = v;
+		q->cap = cap;
+	}
+	q->v[q->len] = (struct diff_job){ .home = home, .wait = wait };
+	return &q->v[q->len++].b;
+}
+
+/* The home of page p moved here (gen g), with its current copy: install
+ * it. The page is flushing, so no thread here writes it meanwhile, and the
+ * copy holds every change the old home applied, ours included. */
+static int adopt_home(struct dsm_node *n, uint32_t p, uint16_t g,
+		      const unsigned char *copy)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp;
+	struct dsm_page *pg;
+	int err = 0;
+
+	if (p >= st->npages)
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	pg = dsm__hlrc_pg(n, p);
+	hp = &st->pages[p];
+	if (!hp->flushing || (pg->state != DSM_PAGE_INVALID &&
+			      pg->state != DSM_PAGE_READ_SHARED)) {
+		err = DSM_EPROTO;
+	} else if (hlrc_learn_home(hp, st->me, g)) {
+		memcpy(dsm__page_rt(n->region, p), copy, n->page_size);
+		hp->shared = 1; /* the old home and readers hold copies */
+		hp->streak = 0;
+		step(pg, EV_MIGRATE_IN);
+		err = set_prot(n, p, pg);
+	}
+	pthread_mutex_unlock(&n->region->lock);
+	return err;
+}
+
+/* Route the chunk's redirected entries (redirects are in entry order) to
+ * the homes the redirects name, as new jobs after index i. */
+static int route_redirects(struct dsm_node *n, struct diff_jobs *q, size_t i,
+			   const unsigned char *chunk, size_t len,
+			   const unsigned char *r, uint32_t nredir)
+{
+	struct hlrc_state *st = HS(n);
+	int from = q->v[i].home, err = 0;
+	uint32_t k = 0;
+
+	for (size_t off = 0; off < len && k < nredir && !err;) {
+		uint32_t p = get_u32(chunk + off), sz = 8 + get_u32(chunk + off + 4);
+		if (p == get_u32(r + 8 * (size_t)k)) {
+			uint32_t hg = get_u32(r + 8 * (size_t)k + 4);
+			int to, wait = 0;
+			struct dsm_buf *b;
+			if (HLRC_HG_HOME(hg) >= n->count)
+				return DSM_EPROTO;
+			pthread_mutex_lock(&n->region->lock);
+			if (!hlrc_learn_home(&st->pages[p], HLRC_HG_HOME(hg), HLRC_HG_GEN(hg)))
+				wait = st->pages[p].home == from;
+			to = st->pages[p].home;
+			pthread_mutex_unlock(&n->region->lock);
+			k++;
+			if (to != st->me) { /* here, the copy has our bytes */
+				if (!(b = job_for(q, i + 1, to, wait)))
+					return -ENOMEM;
+				err = dsm__buf_put(b, chunk + off, sz);
+			}
+		}
+		off += sz;
+	}
+	return err ? err : k == nredir ? 0 : DSM_EPROTO;
+}
+
+/* What a home's acknowledgement carries besides the error: redirects
+ * {page, home | gen << 16} for entries it is not the home of, then
+ * migrations {page, gen, copy} of pages whose home is now this node. */
+static int take_ack(struct dsm_node *n, struct diff_jobs *q, size_t i,
+		    const unsigned char *chunk, size_t len, const struct dsm_waiter *w)
+{
+	uint32_t nredir = (uint32_t)(w->val[2] >> 32), nmig = (uint32_t)w->val[2];
+	const unsigned char *d = w->data;
+	size_t rl = 8 * (size_t)nredir, ml = (8 + n->page_size) * (size_t)nmig;
+	int err = 0;
+
+	if (nredir > len / 8 || nmig > len || w->len != rl + ml)
+		return DSM_EPROTO;
+	for (uint32_t k = 0; k < nmig && !err; k++) {
+		const unsigned char *e = d + rl + (8 + n->page_size) * (size_t)k;
+		uint32_t g = get_u32(e + 4);
+		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, get_u32(e), (uint16_t)g, e + 8);
+	}
+	if (!err && nredir)
+		err = route_redirects(n, q, i, chunk, len, d, nredir);
+	return err;
+}
+
+/* Send job i in chunks; wait for each acknowledgement. */
+static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
 {
 	size_t off = 0;
 	int err = 0;
 
-	while (off < b->len && !err) {
-		size_t end = off;
+	while (off < q->v[i].b.len && !err) {
+		const unsigned char *data = q->v[i].b.data;
+		size_t end = off, blen = q->v[i].b.len;
+		int home = q->v[i].home, e;
 		struct dsm_waiter w;
-		while (end < b->len && (end == off || end - off < FLUSH_CHUNK))
-			end += 8 + get_u32(b->data + end + 4);
+		while (end < blen && (end == off || end - off < FLUSH_CHUNK))
+			end += 8 + get_u32(data + end + 4);
 		dsm__waiter_add(n, &w);
 		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
-				     .payload = b->data + off, .length = (uint32_t)(end - off) };
+				     .payload = data + off, .length = (uint32_t)(end - off) };
 		if ((err = dsm__send(n, home, &m)))
 			dsm__waiter_complete(n, w.token, err, NULL);
 		err = dsm__waiter_wait_for(n, &w, home, "HLRC_DIFF") ?: err;
 		if (!err && w.val[1])
 			err = (int)(int64_t)w.val[1];
+		/* even a refused batch may have moved homes here: take them */
+		if (!w.err && (e = take_ack(n, q, i, data + off, end - off, &w)))
+			err = err ? err : e;
+		free(w.data);
 		off = end;
 	}
+	return err;
+}
+
+/* Send one home its diffs and wait for every acknowledgement, following
+ * redirects to where pages' homes moved, within the peer timeout. */
+static int send_diffs(struct dsm_node *n, int home, struct dsm_buf *b)
+{
+	struct diff_jobs q = { 0 };
+	uint64_t ms = n->cfg.timeout_ms > 0 ? (uint64_t)n->cfg.timeout_ms : 10000;
+	uint64_t deadline = dsm__now_ns() + ms * 1000000u;
+	int err = 0;
+
+	if (!job_for(&q, 0, home, 0))
+		return -ENOMEM;
+	q.v[0].b = *b; /* borrowed: not freed here */
+	for (size_t i = 0; i < q.len && !err; i++) {
+		if (q.v[i].wait) {
+			if (dsm__now_ns() > deadline) {
+				DSM_ERR(n, "hlrc: node %d keeps redirecting diffs to itself",
+					q.v[i].home);
+				err = DSM_EPROTO;
+				break;
+			}
+			usleep(200);
+		}
+		err = send_job(n, &q, i);
+	}
+	for (size_t i = 1; i < q.len; i++)
+		dsm__buf_free(&q.v[i].b);
+	free(q.v);
 	return err;
 }
 
@@ -466,16 +637,25 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 
 /* A peer asks for whole pages we are home of (arg1 of them from arg0).
  * A private page becomes shared: write-protect it first, so every later
- * write is tracked, then copy it. One reply per page. */
+ * write is tracked, then copy it. One reply per page; for a page whose
+ * home moved away, the reply says where it went (arg1 = 1, arg2 = home |
+ * gen << 16). */
 static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 {
 	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg;
 	int err = 0;
 
 	pthread_mutex_lock(&n->region->lock);
 	pg = dsm__hlrc_pg(n, p);
-	if (st->pages[p].home != st->me || pg->state == DSM_PAGE_INVALID) {
+	if (hp->home != st->me && hp->home != HLRC_NO_HOME) {
+		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
+				     .arg = { p, 1, HLRC_HG(hp->home, hp->gen) } };
+		pthread_mutex_unlock(&n->region->lock);
+		return dsm__send(n, to, &r);
+	}
+	if (hp->home != st->me || pg->state == DSM_PAGE_INVALID) {
 		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
 			to, p, st->pages[p].home);
 		err = DSM_EPROTO;
@@ -519,13 +699,20 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	struct dsm_page *pg;
 	int err = 0;
 
-	if (m->length != n->page_size)
+	if (m->arg[1] > 1 || m->length != (m->arg[1] ? 0 : n->page_size) ||
+	    (m->arg[1] && HLRC_HG_HOME(m->arg[2]) >= n->count))
 		return DSM_EPROTO;
 	pthread_mutex_lock(&n->region->lock);
 	pg = dsm__hlrc_pg(n, p);
-	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || (int)m->src != hp->home) {
+	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || (int)m->src != hp->asked) {
 		err = DSM_EPROTO;
+	} else if (m->arg[1]) { /* moved: the faulting thread asks again */
+		if (hlrc_learn_home(hp, HLRC_HG_HOME(m->arg[2]), HLRC_HG_GEN(m->arg[2])))
+			hp->bounce = 0;
+		else
+			hp->bounce += hp->bounce < UINT16_MAX;
 	} else if (!hp->stale) {
+		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 		step(pg, EV_FETCHED);
 		hp->used = 1;
@@ -539,31 +726,74 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	return err;
 }
 
+/* Home, after applying src's diff to page p: a page written by src alone
+ * in MIGRATE_AFTER consecutive flushes (not by us meanwhile) moves its
+ * home to src, with our copy (appended to mig). Region lock held. */
+static int consider_migration(struct dsm_node *n, uint32_t p, int src,
+			      struct dsm_buf *mig, uint32_t *nmig)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp = &st->pages[p];
+	struct dsm_page *pg = &n->region->pages[p];
+	int err;
+
+	if (!st->migrate || hp->gen == UINT16_MAX)
+		return 0;
+	if (pg->state != DSM_PAGE_READ_SHARED || hp->dirty) {
+		hp->streak = 0; /* we write it too */
+		return 0;
+	}
+	if (hp->streak == 0 || hp->last_writer != src) {
+		hp->last_writer = (int16_t)src;
+		hp->streak = 1;
+		return 0;
+	}
+	if (hp->streak < MIGRATE_AFTER)
+		hp->streak++;
+	if (hp->streak < MIGRATE_AFTER || *nmig >= FLUSH_CHUNK / n->page_size)
+		return 0;
+	err = dsm__buf_put_u32(mig, p) ?: dsm__buf_put_u32(mig, hp->gen + 1u) ?:
+	      dsm__buf_put(mig, dsm__page_rt(n->region, p), n->page_size);
+	if (err)
+		return err;
+	hp->home = (int16_t)src; /* our copy stays valid, read-only */
+	hp->gen++;
+	hp->streak = 0;
+	(*nmig)++;
+	return 0;
+}
+
 /* A writer's diffs for pages we are home of: apply them all, then ack
- * (with the error if one was refused: the writer's release fails). */
+ * with the error if one was refused (the writer's release fails), where
+ * the pages we are no longer home of went, and the pages whose home moves
+ * to the writer now (see take_ack). */
 static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 {
 	struct hlrc_state *st = HS(n);
 	const unsigned char *d = m->payload;
+	struct dsm_buf redir = { 0 }, mig = { 0 };
+	uint32_t nredir = 0, nmig = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t p, len;
+		struct hlrc_page *hp;
 		if (m->length - off < 8 || (p = get_u32(d + off)) >= n->region->npages ||
 		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
 		dsm__hlrc_pg(n, p);
+		hp = &st->pages[p];
 		/* Our claim's answer may still be on its way from the directory
 		 * while a writer that was told after us already sends diffs. */
-		if (st->pages[p].home == HLRC_NO_HOME)
-			st->pages[p].home = (int16_t)st->me;
-		if (st->pages[p].home != st->me) {
-			DSM_ERR(n, "hlrc: node %u sent a diff for page %u, whose home "
-				"is node %d", m->src, p, st->pages[p].home);
-			err = DSM_EPROTO;
+		if (hp->home == HLRC_NO_HOME)
+			hp->home = (int16_t)st->me;
+		if (hp->home != st->me) {
+			err = dsm__buf_put_u32(&redir, p) ?:
+			      dsm__buf_put_u32(&redir, HLRC_HG(hp->home, hp->gen));
+			nredir++;
 		} else if (dsm__diff_apply(dsm__page_rt(n->region, p), n->page_size,
 					   d + off + 8, len)) {
 			DSM_ERR(n, "hlrc: node %u sent a malformed diff for page %u",
@@ -571,6 +801,7 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 			err = DSM_EPROTO;
 		} else {
 			DSM_STAT_ADD(n, diffs_applied, 1);
+			err = consider_migration(n, p, (int)m->src, &mig, &nmig);
 		}
 		off += 8 + (size_t)len;
 	}
@@ -578,9 +809,17 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 	if (err)
 		DSM_ERR(n, "hlrc: diffs from node %u refused: %s", m->src,
 			dsm_strerror(err));
+	int e = dsm__buf_put(&redir, mig.data, mig.len);
 	struct dsm_msg r = { .type = DSM_MSG_HLRC_ACK,
-			     .arg = { m->arg[0], (uint64_t)(int64_t)err } };
-	return dsm__send(n, (int)m->src, &r);
+			     .arg = { m->arg[0], (uint64_t)(int64_t)(err ? err : e),
+				      (uint64_t)nredir << 32 | nmig },
+			     .payload = redir.data, .length = e ? 0 : (uint32_t)redir.len };
+	if (e) /* out of memory: the writer fails; its pages keep no home */
+		r.arg[2] = 0;
+	e = dsm__send(n, (int)m->src, &r);
+	dsm__buf_free(&redir);
+	dsm__buf_free(&mig);
+	return e;
 }
 
 /* Directory: the first claim of a page makes its sender the home. */
@@ -601,7 +840,7 @@ static int on_claim(struct dsm_node *n, const struct dsm_msg *m)
 		dsm__hlrc_pg(n, p);
 		if (st->pages[p].home == HLRC_NO_HOME)
 			st->pages[p].home = (int16_t)m->src;
-		err = dsm__buf_put_u32(&out, (uint32_t)st->pages[p].home);
+		err = dsm__buf_put_u32(&out, HLRC_HG(st->pages[p].home, st->pages[p].gen));
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
@@ -626,7 +865,8 @@ int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_HLRC_DIFF:
 		return on_diff(n, m);
 	case DSM_MSG_HLRC_ACK:
-		return dsm__waiter_complete(n, m->arg[0], 0, v) ? DSM_EPROTO : 0;
+		return dsm__waiter_complete_data(n, m->arg[0], 0, v, m->payload,
+						 m->length) ? DSM_EPROTO : 0;
 	case DSM_MSG_HLRC_CLAIM:
 		return on_claim(n, m);
 	case DSM_MSG_HLRC_CLAIM_REP:
@@ -680,6 +920,7 @@ static int hlrc_init(struct dsm_node *n)
 	n->proto_state = st;
 	st->me = n->id;
 	st->count = n->count;
+	st->migrate = n->cfg.home_migrate;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
 	/* Per-page tables and twins reserved, backed only where pages are

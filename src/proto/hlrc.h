@@ -31,7 +31,28 @@ struct hlrc_page {
 	uint8_t shared;    /* home: a copy may exist elsewhere that no notice
 			      covers yet, so writes must be tracked */
 	uint8_t used;      /* fetched here before: worth prefetching */
+	uint8_t streak;    /* home: consecutive flushes by last_writer alone */
+	int16_t last_writer; /* home: node whose diffs came last, or -1 */
+	int16_t asked;     /* node the in-flight whole-page request went to */
+	uint16_t gen;      /* home generation: +1 at each migration */
+	uint16_t bounce;   /* redirects in a row without a newer home */
 };
+
+/* A home on the wire and in records: node | generation << 16. A home of a
+ * higher generation replaces what a node knows (homes migrate). */
+#define HLRC_HG(home, gen) ((uint32_t)(uint16_t)(home) | (uint32_t)(gen) << 16)
+#define HLRC_HG_HOME(v) ((int)((v) & 0xffffu))
+#define HLRC_HG_GEN(v) ((uint16_t)((v) >> 16))
+
+/* Adopt home h of generation g if it is newer than what is known. */
+static inline int hlrc_learn_home(struct hlrc_page *hp, int h, uint16_t g)
+{
+	if (hp->home != HLRC_NO_HOME && g <= hp->gen)
+		return 0;
+	hp->home = (int16_t)h;
+	hp->gen = g;
+	return 1;
+}
 
 /* An interval record: the pages one node wrote between two releases, each
  * with its home (so a node that never heard of the page can fetch it). */
@@ -44,6 +65,7 @@ struct hlrc_interval {
 
 struct hlrc_state {
 	int me, count;
+	int migrate;                         /* DSM_HOME_MIGRATE */
 	size_t npages;
 	struct hlrc_page *pages;
 	unsigned char *twins;                /* npages * page_size, NORESERVE */

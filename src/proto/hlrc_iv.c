@@ -12,7 +12,7 @@
  * known everywhere and dropped.
  *
  * Interval record on the wire (little-endian u32s):
- *   creator, id, npages, {page, home}[npages]
+ *   creator, id, npages, {page, home | generation << 16}[npages]
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -134,11 +134,11 @@ static struct hlrc_interval *make_record(struct hlrc_state *st, const uint32_t *
 	iv->creator = (uint32_t)st->me;
 	iv->id = st->vc[st->me] + 1;
 	for (uint32_t i = 0; i < count; i++) {
-		int16_t h = st->pages[pages[i]].home;
-		if (h < 0)
+		const struct hlrc_page *hp = &st->pages[pages[i]];
+		if (hp->home < 0)
 			continue; /* cannot happen: flushing resolved every home */
 		iv->pages[2 * iv->npages] = pages[i];
-		iv->pages[2 * iv->npages + 1] = (uint32_t)h;
+		iv->pages[2 * iv->npages + 1] = HLRC_HG(hp->home, hp->gen);
 		iv->npages++;
 	}
 	return iv;
@@ -224,19 +224,19 @@ static size_t record_size(const struct hlrc_state *st, const unsigned char *p,
 	return 12 + 8 * (size_t)hdr[2];
 }
 
-/* One notice for page p (home h) from another node: a copy here becomes
- * invalid; our own unflushed changes to it are queued for flushing. */
-static int notice(struct dsm_node *n, uint32_t p, uint32_t h, uint32_t *inv,
+/* One notice for page p (home hg: node and generation) from another
+ * node: a copy here becomes invalid; our own unflushed changes to it are
+ * queued for flushing. A newer home generation replaces the known home. */
+static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 		  uint32_t *ninv, uint32_t *fl, uint32_t *nfl)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 
-	if (h >= (uint32_t)n->count)
+	if (HLRC_HG_HOME(hg) >= n->count)
 		return DSM_EPROTO;
-	if (hp->home == HLRC_NO_HOME)
-		hp->home = (int16_t)h;
+	hlrc_learn_home(hp, HLRC_HG_HOME(hg), HLRC_HG_GEN(hg));
 	if (hp->home == st->me)
 		return 0; /* the home already has every noticed change */
 	if (pg->state == DSM_PAGE_INVALID) {
