@@ -128,6 +128,28 @@ void dsm_free(void *ptr);
 void *dsm_alloc_collective(size_t size);
 
 /*
+ * Placement hints for dsm_alloc_collective_hint: which node is the home
+ * of each page under hlrc (the node that holds its master copy, writes it
+ * without diffs and serves it to readers). Other protocols ignore them.
+ * A hint >= 0 is a node id: every page's home is that node.
+ */
+#define DSM_PLACE_DEFAULT (-1) /* as DSM_HOME says (first touch by default) */
+#define DSM_PLACE_BLOCKED (-2) /* N contiguous runs of pages: node i homes the
+				  i-th (matches a block distribution of rows) */
+#define DSM_PLACE_CYCLIC  (-3) /* page k of the block on node k mod N */
+
+/*
+ * dsm_alloc_collective with a placement hint (collective: the same size
+ * and hint on every node). The hint applies to the block's whole pages
+ * that no earlier block used; pages reused from freed blocks keep their
+ * homes (and hlrc moves a home to a page's single writer anyway). With a
+ * hint other than DSM_PLACE_DEFAULT the call ends with a barrier among
+ * the runtime's own. Returns NULL with errno set on failure (EINVAL for a
+ * hint that is neither DSM_PLACE_* nor a node id).
+ */
+void *dsm_alloc_collective_hint(size_t size, int hint);
+
+/*
  * Copy len bytes of private memory from root's buf to buf on every other
  * node. Collective; len and root must agree on all nodes. len is at most
  * 1 GiB (receivers allocate it before the data arrives).

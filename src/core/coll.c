@@ -8,11 +8,13 @@
 #include <time.h>
 
 #include "bcast.h"
+#include "proto/proto.h"
 #include "node.h"
 #include "vm/heap.h"
 #include "vm/vm.h"
 
 #define STATS_BYTES (sizeof(struct dsm_stats))
+#define DSM_PLACE_BARRIER 2 /* internal barrier id: placements made */
 
 /* A broadcast arriving at this node, possibly before the local call. */
 struct bcast_in {
@@ -23,6 +25,8 @@ struct bcast_in {
 
 struct coll {
 	struct dsm_heap *heap;      /* node 0 only */
+	uint64_t high_water;        /* node 0: end of the highest block ever
+				       handed out (memory above it is unused) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct bcast_in *inbox;
@@ -80,11 +84,24 @@ void dsm__coll_fini(struct dsm_node *n)
 
 /* ---------------- allocation ---------------- */
 
+/* Node 0: allocate from the heap, keeping the high-water mark. */
+static int heap_alloc(struct dsm_node *n, uint64_t size, uint64_t *off)
+{
+	struct coll *c = C(n);
+	int err = dsm__heap_alloc(c->heap, size, off);
+
+	pthread_mutex_lock(&c->mu);
+	if (!err && *off + size > c->high_water)
+		c->high_water = *off + size;
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
 /* Node 0 serves an allocation request from a peer. */
 static void serve_alloc(struct dsm_node *n, const struct dsm_msg *m)
 {
 	uint64_t off = ~0ull;
-	int err = dsm__heap_alloc(C(n)->heap, m->arg[0], &off);
+	int err = heap_alloc(n, m->arg[0], &off);
 	struct dsm_msg r = { .type = DSM_MSG_ALLOC_REP,
 			     .arg = { err ? ~0ull : off, m->arg[1], (uint64_t)-err } };
 
@@ -99,7 +116,7 @@ static int alloc_offset(struct dsm_node *n, size_t size, uint64_t *off)
 	int err;
 
 	if (n->id == 0)
-		return dsm__heap_alloc(C(n)->heap, size, off);
+		return heap_alloc(n, size, off);
 	dsm__waiter_add(n, &w);
 	m.arg[0] = size;
 	m.arg[1] = w.token;
@@ -166,28 +183,60 @@ void dsm_free(void *ptr)
 	dsm__send(n, 0, &m);
 }
 
-void *dsm_alloc_collective(size_t size)
+/*
+ * Collective allocation, with a placement hint for the pages of the block
+ * that no block ever used (above node 0's high-water mark before this
+ * one): node 0 allocates and broadcasts {offset, error, first unused
+ * byte}; every node hands the hint for the unused whole pages to the
+ * protocol, then an internal barrier makes sure every node has before any
+ * writes them. Reused pages keep their homes (hlrc migrates them to their
+ * writers).
+ */
+void *dsm_alloc_collective_hint(size_t size, int hint)
 {
 	struct dsm_node *n = dsm__get();
-	uint64_t msg[2] = { 0, 0 }; /* offset, error */
+	uint64_t msg[3] = { 0, 0, 0 }; /* offset, error, first unused byte */
 	int err;
 
 	if (!n) {
 		set_errno(DSM_ENOTINIT);
 		return NULL;
 	}
+	if (hint < DSM_PLACE_CYCLIC || hint >= n->count) {
+		DSM_ERR(n, "dsm_alloc_collective_hint: placement %d is neither a node "
+			"id (0..%d) nor DSM_PLACE_*", hint, n->count - 1);
+		errno = EINVAL;
+		return NULL;
+	}
+	size = size ? size : 1;
 	if (n->id == 0) {
-		err = dsm__heap_alloc(C(n)->heap, size ? size : 1, &msg[0]);
+		pthread_mutex_lock(&C(n)->mu);
+		msg[2] = C(n)->high_water;
+		pthread_mutex_unlock(&C(n)->mu);
+		err = heap_alloc(n, size, &msg[0]);
 		msg[1] = (uint64_t)-err;
 	}
 	err = dsm_broadcast(msg, sizeof(msg), 0);
 	if (!err && msg[1])
 		err = -(int)msg[1];
+	if (!err && hint != DSM_PLACE_DEFAULT && n->proto->place) {
+		uint64_t ps = n->page_size, end = msg[0] + size;
+		uint64_t lo = (msg[2] > msg[0] ? msg[2] : msg[0]) + ps - 1;
+		uint64_t first = lo / ps, last = end / ps;
+		if (first < last)
+			err = n->proto->place(n, first, last - first, hint);
+		err = dsm__barrier_internal(n, DSM_PLACE_BARRIER) ?: err;
+	}
 	if (err) {
 		set_errno(err);
 		return NULL;
 	}
 	return n->region->app + msg[0];
+}
+
+void *dsm_alloc_collective(size_t size)
+{
+	return dsm_alloc_collective_hint(size, DSM_PLACE_DEFAULT);
 }
 
 /* ---------------- broadcast ---------------- */

@@ -880,6 +880,35 @@ int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	}
 }
 
+/* --- placement hints (dsm_alloc_collective_hint) --- */
+
+/* Pages nobody has used yet get the homes the hint names; every node
+ * does the same before the allocation's barrier, so all agree. */
+static int hlrc_place(struct dsm_node *n, size_t first, size_t count, int hint)
+{
+	struct hlrc_state *st = HS(n);
+	size_t N = (size_t)n->count;
+
+	if (n->count == 1)
+		return 0;
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t k = 0; k < count && first + k < st->npages; k++) {
+		struct hlrc_page *hp = &st->pages[first + k];
+		int16_t h;
+		dsm__hlrc_pg(n, first + k);
+		if (hint == DSM_PLACE_BLOCKED)
+			h = (int16_t)(k * N / count);
+		else if (hint == DSM_PLACE_CYCLIC)
+			h = (int16_t)(k % N);
+		else
+			h = (int16_t)hint;
+		hp->home = h;
+		hp->gen = 0;
+	}
+	pthread_mutex_unlock(&n->region->lock);
+	return 0;
+}
+
 /* --- setup --- */
 
 /* Zeroed memory reserved without commitment; NULL on failure. */
@@ -945,6 +974,7 @@ const struct dsm_protocol_ops dsm__proto_hlrc = {
 	.fini = hlrc_fini,
 	.fault = hlrc_fault,
 	.handle_message = dsm__hlrc_handle,
+	.place = hlrc_place,
 	.acquire = dsm__hlrc_acquire,
 	.release = dsm__hlrc_release,
 	.lock_merge = dsm__proto_vc_lock_merge,

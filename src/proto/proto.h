@@ -31,6 +31,10 @@ struct dsm_protocol_ops {
 	/* Service-thread housekeeping after each poll (deferred requests);
 	 * returns the poll timeout it needs in ms, or -1 for no preference. */
 	int (*tick)(struct dsm_node *n);
+	/* dsm_alloc_collective_hint: pages [first, first + count) are unused
+	 * so far; make their homes follow hint (DSM_PLACE_* or a node id).
+	 * Called on every node before an internal barrier. NULL: ignored. */
+	int (*place)(struct dsm_node *n, size_t first, size_t count, int hint);
 	/*
 	 * Synchronisation hooks; any may be NULL (nothing to do). Payloads are
 	 * opaque to the sync layer: it carries them in its messages.
