@@ -35,7 +35,8 @@
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
 #define FLUSH_CHUNK (4u << 20)   /* diff bytes per HLRC_DIFF message */
-#define PREFETCH 8               /* pages one HLRC_PAGE_REQ may ask for */
+#define PREFETCH 32              /* pages one HLRC_PAGE_REQ may ask for */
+#define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
 
@@ -224,27 +225,35 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return set_prot(n, p, pg);
 }
 
-/* Mark the invalid pages after p that the same home holds and that this
- * node fetched before (so it reads them), up to PREFETCH in all, as
- * fetched with p; returns how many pages (>= 1). A fault on the first page
- * of a boundary row read every iteration then brings the whole row. Pages
- * never read here are not taken: a copy would make them shared at the
- * home and cost its writer a fault per interval. */
+/*
+ * Mark the invalid pages after p that the same home holds, as fetched
+ * with p; returns how many pages (>= 1). Two kinds are taken: pages this
+ * node fetched before (so it reads them: a fault on the first page of a
+ * boundary row read every iteration then brings the whole row), up to
+ * USED_RUN; and, when the faults walk forward through memory (this fault
+ * is on the page after the last run fetched), a readahead window that
+ * doubles with each such fault up to PREFETCH, as a file system reads
+ * ahead. Other pages are not taken: a copy makes a page shared at its
+ * home and costs its writer a fault per interval.
+ */
 static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
 {
 	struct hlrc_state *st = HS(n);
-	unsigned k = 1;
+	unsigned k = 1, win;
 
+	win = p == st->ra_next ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
+	st->ra_win = win = win > PREFETCH ? PREFETCH : win;
 	for (; k < PREFETCH && p + k < st->npages; k++) {
 		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
 		struct hlrc_page *hq = &st->pages[p + k];
 		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
-		    hq->flushing || !hq->used)
+		    hq->flushing || !((hq->used && k < USED_RUN) || k < win))
 			break;
 		hq->fetching = 1;
 		hq->stale = 0;
 		hq->asked = home;
 	}
+	st->ra_next = p + k;
 	return k;
 }
 
@@ -271,6 +280,7 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 	if (!hp->fetching) {
 		hp->fetching = 1;
 		hp->stale = 0;
+		hp->used = 1; /* demanded: read here (prefetched pages are not) */
 		hp->asked = hp->home;
 		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
 				prefetch_run(n, p, hp->home), 0);
@@ -715,7 +725,6 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 		step(pg, EV_FETCHED);
-		hp->used = 1;
 		err = set_prot(n, p, pg);
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
@@ -950,6 +959,7 @@ static int hlrc_init(struct dsm_node *n)
 	st->me = n->id;
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
+	st->ra_next = SIZE_MAX;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
 	/* Per-page tables and twins reserved, backed only where pages are
