@@ -68,6 +68,17 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 #undef W
 #undef D
 
+/* The table as docs/protocols/hlrc.md names it (test_state_machines). */
+static const char *const event_names[EV_COUNT_] = {
+	[EV_FETCHED] = "FETCHED", [EV_WRITE] = "WRITE", [EV_CLOSE] = "CLOSE",
+	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
+	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED",
+};
+static const struct dsm_page_machine hlrc_machine = {
+	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
+	.next = next_state,
+};
+
 /* Move pg to the state event ev leads to; an illegal event is a broken
  * invariant (trap in debug builds, ignored otherwise). */
 static void step(struct dsm_page *pg, enum hlrc_event ev)
@@ -114,7 +125,6 @@ struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p)
 	if (pg->flags & DSM_PGF_INIT)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
-	pg->inv_from = -1;
 	hp->home = policy_home(n, p);
 	hp->shared = 1; /* every node holds the zero page */
 	if (n->count == 1) {
@@ -700,6 +710,7 @@ static int hlrc_init(struct dsm_node *n)
 /* Intervals, locks and barriers are in hlrc_iv.c. */
 const struct dsm_protocol_ops dsm__proto_hlrc = {
 	.name = "hlrc",
+	.machine = &hlrc_machine,
 	.init = hlrc_init,
 	.fini = hlrc_fini,
 	.fault = hlrc_fault,

@@ -22,13 +22,45 @@
 #include "vm/diff.h"
 
 
-#define TRANSITION DSM_TRANSITION
-
 /* In a diff request's "after" interval: this writer is the page's only one
  * in the requested notices, so its diffs may be merged into one (nothing
  * of another writer's can fall between them). Interval ids stay below. */
 #define LRC_ONLY_WRITER 0x80000000u
 #define set_prot dsm__proto_set_prot
+
+/* --- the page state machine (docs/protocols/lrc.md) --- */
+
+static const char *const event_names[LRC_EV_COUNT_] = {
+#define XX(name) #name,
+	LRC_EVENT_MAP(XX)
+#undef XX
+};
+
+#define I DSM_PAGE_INVALID
+#define R DSM_PAGE_READ_SHARED
+#define D DSM_PAGE_DIRTY
+static const signed char next_state[LRC_EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
+	/*                   INVALID READ_SHARED WRITE_EXCL DIRTY */
+	[LRC_EV_TWIN]   = { -1,     D,          -1,        -1 },
+	[LRC_EV_CLOSE]  = { -1,     -1,         -1,        R },
+	[LRC_EV_NOTICE] = { I,      I,          -1,        I },
+	[LRC_EV_APPLY]  = { R,      -1,         -1,        -1 },
+};
+#undef I
+#undef R
+#undef D
+
+const struct dsm_page_machine dsm__lrc_machine = {
+	.proto = "lrc",
+	.nevents = LRC_EV_COUNT_,
+	.event_names = event_names,
+	.next = next_state,
+};
+
+int dsm__lrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum lrc_event ev)
+{
+	return dsm__page_step(n, &dsm__lrc_machine, p, pg, ev);
+}
 
 /* Page entry, initialised on first use: a valid read-only copy (every
  * node starts with the same zero pages). Caller holds the lock. */
@@ -41,7 +73,6 @@ struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
 	pg->state = DSM_PAGE_READ_SHARED;
-	pg->inv_from = -1;
 	if (r->map_resets == 0)
 		pg->prot = PROT_READ;
 	return pg;
@@ -243,20 +274,16 @@ int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	return 1;
 }
 
-/* First write to a valid page in this interval: twin it, list it dirty,
- * make it writable. A twin left from an earlier interval becomes that
- * interval's diff first. Caller holds the lock; the page is READ_SHARED. */
-static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
+/* Twin page p for its first write in the open interval and list it
+ * dirty; a twin left from an earlier interval becomes that interval's
+ * diff first. Caller holds the lock; the page is READ_SHARED (so not
+ * writable). */
+static int make_twin(struct dsm_node *n, size_t p)
 {
 	struct lrc_state *st = LS(n);
 	struct lrc_page *lp = &st->pages[p];
 	int err;
 
-	if (n->count == 1) { /* nobody to be consistent with: no twin */
-		TRANSITION(pg, DSM_PEV_TWIN);
-		DSM_STAT_ADD(n, local_faults, 1);
-		return set_prot(n, p, pg);
-	}
 	if (lp->twin && (err = dsm__lrc_flush_twin(n, p)))
 		return err;
 	if (!(lp->twin = dsm__lrc_twin_alloc(st, n->page_size)))
@@ -267,8 +294,22 @@ static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		lp->dirty = 1;
 		st->dirty[st->ndirty++] = (uint32_t)p;
 	}
-	TRANSITION(pg, DSM_PEV_TWIN);
 	DSM_STAT_ADD(n, twins, 1);
+	return 0;
+}
+
+/* First write to a valid page in this interval: twin it (not in a
+ * one-node job: nobody to be consistent with), make it writable. An
+ * illegal state changes nothing: the checked transition says so. */
+static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	int err;
+
+	if (n->count > 1 && pg->state == DSM_PAGE_READ_SHARED &&
+	    (err = make_twin(n, p)))
+		return err;
+	if ((err = dsm__lrc_step(n, p, pg, LRC_EV_TWIN)))
+		return err;
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -545,10 +586,8 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	free(v);
 	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (!lp->pending && !err) {
-		TRANSITION(pg, DSM_PEV_APPLY);
+	if (!lp->pending && !err && !(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY)))
 		err = set_prot(n, p, pg);
-	}
 	dsm__page_wake(pg);
 	return err;
 }
@@ -650,8 +689,7 @@ static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	DSM_STAT_ADD(n, remote_fetches, 1);
 	if (lp->pending) {
 		dsm__lrc_fetch_start(n, p, &ob, NULL);
-	} else {
-		TRANSITION(pg, DSM_PEV_APPLY);
+	} else if (!(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY))) {
 		err = set_prot(n, p, pg);
 		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	}

@@ -140,13 +140,14 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 			w[nw++] = p; /* still writable: protect, then close */
 	}
 	dsm__lrc_protect_list(n, w, nw, PROT_READ); /* revoke writes first */
+	err = 0;
 	for (uint32_t i = 0; i < nw; i++)
-		n->region->pages[w[i]].state = DSM_PAGE_READ_SHARED; /* CLOSE */
+		err = dsm__lrc_step(n, w[i], &n->region->pages[w[i]], LRC_EV_CLOSE) ?: err;
 	st->vc[st->me]++;
 	iv->vc[st->me] = st->vc[st->me];
 	iv->vcsum++;
 	st->ndirty = 0;
-	err = iv_store(st, iv);
+	err = iv_store(st, iv) ?: err;
 	pthread_mutex_unlock(&n->region->lock);
 	free(w);
 	return err;
@@ -250,7 +251,7 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 {
 	uint32_t k = 0, bad = 0;
-	int err, first = 0;
+	int err, first = 0, illegal = 0;
 
 	dsm__lrc_protect_list(n, pages, count, PROT_NONE);
 	for (uint32_t i = 0; i < count; i++) { /* the list may repeat pages */
@@ -259,7 +260,8 @@ static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 			continue;
 		if ((err = dsm__lrc_flush_twin(n, pages[i])) && !first)
 			first = err, bad = pages[i];
-		pg->state = DSM_PAGE_INVALID; /* NOTICE */
+		if ((err = dsm__lrc_step(n, pages[i], pg, LRC_EV_NOTICE)))
+			illegal = err;
 		k++;
 	}
 	DSM_STAT_ADD(n, invalidations_recv, k);
@@ -269,7 +271,7 @@ static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 		dsm__fail(n, first, n->id, "lrc: node %d: cannot save its changes to"
 			  " page %u (interval %u) as a diff: %s", n->id, bad,
 			  LS(n)->pages[bad].twin_iv, dsm_strerror(first));
-	return first;
+	return first ? first : illegal;
 }
 
 /*
@@ -789,6 +791,7 @@ int dsm__lrc_gc(struct dsm_node *n, const uint32_t *upto)
 /* Fault path, page service and setup are in lrc.c. */
 const struct dsm_protocol_ops dsm__proto_lrc = {
 	.name = "lrc",
+	.machine = &dsm__lrc_machine,
 	.init = dsm__lrc_init,
 	.fini = dsm__lrc_fini,
 	.fault = dsm__lrc_fault,
