@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -289,12 +290,6 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* --- flushing diffs to homes (application threads) --- */
 
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* Ask each directory node (page mod count) to make us the home of the
  * unclaimed pages among pages[]; record the answers. The first claim a
  * directory sees wins, so every node learns the same home. */
@@ -333,8 +328,8 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 			e = DSM_EPROTO;
 		pthread_mutex_lock(&n->region->lock);
 		for (size_t off = 0; asked[d] && !e && off < req[d].len; off += 4) {
-			uint32_t p = get_u32(req[d].data + off);
-			uint32_t h = get_u32((unsigned char *)w[d].data + off);
+			uint32_t p = dsm__get_le32(req[d].data + off);
+			uint32_t h = dsm__get_le32((unsigned char *)w[d].data + off);
 			if (h >= (uint32_t)n->count)
 				e = DSM_EPROTO;
 			else if (st->pages[p].home == HLRC_NO_HOME)
@@ -359,7 +354,7 @@ static int send_diffs(struct dsm_node *n, int home, const struct dsm_buf *b)
 		size_t end = off;
 		struct dsm_waiter w;
 		while (end < b->len && (end == off || end - off < FLUSH_CHUNK))
-			end += 8 + get_u32(b->data + end + 4);
+			end += 8 + dsm__get_le32(b->data + end + 4);
 		dsm__waiter_add(n, &w);
 		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
 				     .payload = b->data + off, .length = (uint32_t)(end - off) };
@@ -560,8 +555,8 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t p, len;
-		if (m->length - off < 8 || (p = get_u32(d + off)) >= n->region->npages ||
-		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
+		if (m->length - off < 8 || (p = dsm__get_le32(d + off)) >= n->region->npages ||
+		    (len = dsm__get_le32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
@@ -603,7 +598,7 @@ static int on_claim(struct dsm_node *n, const struct dsm_msg *m)
 
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length; off += 4) {
-		uint32_t p = get_u32(d + off);
+		uint32_t p = dsm__get_le32(d + off);
 		if (p >= n->region->npages || p % (uint32_t)n->count != (uint32_t)n->id) {
 			err = DSM_EPROTO;
 			break;

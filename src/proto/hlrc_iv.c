@@ -19,15 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* --- the interval table --- */
 
@@ -215,9 +210,9 @@ static size_t record_size(const struct hlrc_state *st, const unsigned char *p,
 {
 	if (len < 12)
 		return 0;
-	hdr[0] = get_u32(p);
-	hdr[1] = get_u32(p + 4);
-	hdr[2] = get_u32(p + 8);
+	hdr[0] = dsm__get_le32(p);
+	hdr[1] = dsm__get_le32(p + 4);
+	hdr[2] = dsm__get_le32(p + 8);
 	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > st->npages ||
 	    (len - 12) / 8 < hdr[2])
 		return 0;
@@ -273,7 +268,7 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 	iv->id = hdr[1];
 	iv->npages = hdr[2];
 	for (uint32_t k = 0; k < 2 * hdr[2]; k++)
-		iv->pages[k] = get_u32(p + 12 + 4 * (size_t)k);
+		iv->pages[k] = dsm__get_le32(p + 12 + 4 * (size_t)k);
 	for (uint32_t k = 0; k < hdr[2] && !err; k++)
 		err = iv->pages[2 * k] >= st->npages ? DSM_EPROTO :
 		      notice(n, iv->pages[2 * k], iv->pages[2 * k + 1], *inv, ninv, *fl, nfl);
@@ -412,7 +407,7 @@ int dsm__hlrc_acquire(struct dsm_node *n, unsigned lock, int mode, const void *p
 	if (len != (size_t)n->count * 4)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		want[k] = get_u32((const unsigned char *)p + 4 * k);
+		want[k] = dsm__get_le32((const unsigned char *)p + 4 * k);
 	return fetch_intervals(n, want);
 }
 
@@ -490,7 +485,7 @@ int dsm__hlrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
 		return -ENOMEM;
 	for (int k = 0; k < n->count; k++)
-		bs->vcs[node][k] = get_u32(b + 4 * (size_t)k);
+		bs->vcs[node][k] = dsm__get_le32(b + 4 * (size_t)k);
 	return dsm__buf_put(&bs->recs, b + head, len - head);
 }
 
@@ -552,7 +547,7 @@ int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 		return err;
 	pthread_mutex_lock(&n->region->lock);
 	for (int k = 0; k < n->count; k++) {
-		g[k] = get_u32(b + 4 * (size_t)k);
+		g[k] = dsm__get_le32(b + 4 * (size_t)k);
 		missing |= k != st->me && st->vc[k] < g[k];
 	}
 	pthread_mutex_unlock(&n->region->lock);

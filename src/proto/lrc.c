@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
@@ -131,20 +132,6 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 	return 0;
 }
 
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
 /* Mark page p's unrequested notices requested; per writer j the range of
  * their intervals is (lo[j], hi[j]] (hi[j] == 0: none). Returns 0 if some
  * notice was already requested (then nothing is marked and all == 0). */
@@ -206,10 +193,10 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 		if (!hi[j])
 			continue;
 		s = slot_of(hi_p, j);
-		put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
-		put_le32(b->t[s] + 12 * b->cnt[s] + 4,
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s] + 4,
 			 lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
-		put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
 		b->cnt[s]++;
 		lq->replies_left++;
 	}
@@ -462,7 +449,7 @@ static int serve_block(struct dsm_node *n, uint32_t p, uint32_t lo, uint32_t hi,
 	if ((err = dsm__buf_put_u32(out, p)) || (err = dsm__buf_put_u32(out, 0)) ||
 	    (err = serve_diffs(n, p, lo, hi, merge, out)))
 		return err;
-	put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
+	dsm__put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
 	return 0;
 }
 
@@ -480,8 +467,8 @@ static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	pthread_mutex_lock(&n->region->lock);
 	err = serve_block(n, (uint32_t)p, (uint32_t)m->arg[1], (uint32_t)m->arg[2], &out);
 	for (size_t off = 0; !err && off < m->length; off += 12)
-		err = serve_block(n, get_u32(x + off), get_u32(x + off + 4),
-				  get_u32(x + off + 8), &out);
+		err = serve_block(n, dsm__get_le32(x + off), dsm__get_le32(x + off + 4),
+				  dsm__get_le32(x + off + 8), &out);
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
 		rep.payload = out.data;
@@ -507,10 +494,7 @@ static int attach_diff(struct lrc_page *lp, uint32_t creator, uint32_t id,
 		return DSM_EPROTO;
 	if (!(nd = realloc(q->diffs, q->dlen + 4 + len)))
 		return -ENOMEM;
-	nd[q->dlen] = (unsigned char)len;
-	nd[q->dlen + 1] = (unsigned char)(len >> 8);
-	nd[q->dlen + 2] = (unsigned char)(len >> 16);
-	nd[q->dlen + 3] = (unsigned char)(len >> 24);
+	dsm__put_le32(nd + q->dlen, len);
 	memcpy(nd + q->dlen + 4, d, len);
 	q->diffs = nd;
 	q->dlen += 4 + len;
@@ -537,7 +521,7 @@ static int apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
 	unsigned char *page = dsm__page_rt(n->region, p);
 
 	for (size_t off = 0; off + 4 <= q->dlen;) {
-		uint32_t len = get_u32(q->diffs + off);
+		uint32_t len = dsm__get_le32(q->diffs + off);
 		if (len > q->dlen - off - 4 ||
 		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len)) {
 			dsm__fail(n, DSM_EPROTO, (int)q->iv->creator,
@@ -605,9 +589,9 @@ static int recv_block(struct dsm_node *n, uint32_t src, uint32_t p,
 		return DSM_EPROTO;
 	for (size_t off = 0; !err && off < len;) {
 		uint32_t id, dl;
-		if (len - off < 8 || (dl = get_u32(d + off + 4)) > len - off - 8)
+		if (len - off < 8 || (dl = dsm__get_le32(d + off + 4)) > len - off - 8)
 			return DSM_EPROTO;
-		id = get_u32(d + off);
+		id = dsm__get_le32(d + off);
 		err = attach_diff(lp, src, id, d + off + 8, dl);
 		LS(n)->mem += dl + 4;
 		off += 8 + (size_t)dl;
@@ -626,8 +610,8 @@ static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t q, blen;
-		if (m->length - off < 8 || (q = get_u32(d + off)) >= n->region->npages ||
-		    (blen = get_u32(d + off + 4)) > m->length - off - 8) {
+		if (m->length - off < 8 || (q = dsm__get_le32(d + off)) >= n->region->npages ||
+		    (blen = dsm__get_le32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}

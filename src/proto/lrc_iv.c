@@ -10,17 +10,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
 
 #define GC_BARRIER 1 /* internal barrier id used by garbage collection */
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 static size_t iv_size(int count, uint32_t npages)
 {
@@ -203,9 +198,9 @@ static size_t parse_record(struct lrc_state *st, const unsigned char *p, size_t 
 
 	if (len < 12)
 		return 0;
-	hdr[0] = get_u32(p);
-	hdr[1] = get_u32(p + 4);
-	hdr[2] = get_u32(p + 8);
+	hdr[0] = dsm__get_le32(p);
+	hdr[1] = dsm__get_le32(p + 4);
+	hdr[2] = dsm__get_le32(p + 8);
 	need = 12 + (size_t)st->count * 4 + (size_t)hdr[2] * 4;
 	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > npages_region ||
 	    len < need)
@@ -225,9 +220,9 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 	if (!pages)
 		return -ENOMEM;
 	for (int k = 0; k < st->count; k++)
-		vc[k] = get_u32(p + 12 + 4 * (size_t)k);
+		vc[k] = dsm__get_le32(p + 12 + 4 * (size_t)k);
 	for (uint32_t k = 0; k < hdr[2]; k++) {
-		pages[k] = get_u32(p + 12 + 4 * (size_t)st->count + 4 * (size_t)k);
+		pages[k] = dsm__get_le32(p + 12 + 4 * (size_t)st->count + 4 * (size_t)k);
 		if (pages[k] >= n->region->npages)
 			err = DSM_EPROTO;
 	}
@@ -412,7 +407,7 @@ static int lrc_acquire(struct dsm_node *n, unsigned lock, int mode,
 	if (len != (size_t)n->count * 4)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		want[k] = get_u32((const unsigned char *)p + 4 * k);
+		want[k] = dsm__get_le32((const unsigned char *)p + 4 * k);
 	return fetch_intervals(n, want, NULL, 0);
 }
 
@@ -482,11 +477,11 @@ static int lrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 		return DSM_EPROTO;
 	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
 		return -ENOMEM;
-	mem = get_u32(b) | (uint64_t)get_u32(b + 4) << 32;
+	mem = dsm__get_le32(b) | (uint64_t)dsm__get_le32(b + 4) << 32;
 	if (mem > bs->maxmem)
 		bs->maxmem = mem;
 	for (int k = 0; k < n->count; k++)
-		bs->vcs[node][k] = get_u32(b + 8 + 4 * (size_t)k);
+		bs->vcs[node][k] = dsm__get_le32(b + 8 + 4 * (size_t)k);
 	return dsm__buf_put(&bs->recs, b + head, len - head);
 }
 
@@ -550,7 +545,7 @@ static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p
 	if (len < head)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		g[k] = get_u32(b + 4 + 4 * (size_t)k);
+		g[k] = dsm__get_le32(b + 4 + 4 * (size_t)k);
 	if ((err = fetch_intervals(n, g, b + head, len - head)))
 		return err;
 	pthread_mutex_lock(&n->region->lock);
@@ -564,7 +559,7 @@ static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p
 	if (!err && g[st->me] > st->barrier_id)
 		st->barrier_id = g[st->me];
 	pthread_mutex_unlock(&n->region->lock);
-	if (!err && get_u32(b))
+	if (!err && dsm__get_le32(b))
 		err = dsm__lrc_gc(n, g);
 	return err;
 }
