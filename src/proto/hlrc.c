@@ -82,7 +82,7 @@ static const struct dsm_page_machine hlrc_machine = {
 
 /* Move pg to the state event ev leads to; an illegal event is a broken
  * invariant (trap in debug builds, ignored otherwise). */
-static void step(struct dsm_page *pg, enum hlrc_event ev)
+static void hlrc_step(struct dsm_page *pg, enum hlrc_event ev)
 {
 	int next = next_state[ev][pg->state];
 
@@ -223,7 +223,7 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		DSM_STAT_ADD(n, twins, 1);
 	}
 	list_dirty(st, p);
-	step(pg, EV_WRITE);
+	hlrc_step(pg, EV_WRITE);
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -386,7 +386,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		if (hp->home == st->me) {
 			twin_drop(n, p);
 			hp->shared = 0; /* our notice will cover every old copy */
-			step(pg, EV_CLAIMED);
+			hlrc_step(pg, EV_CLAIMED);
 			(*nmine)++;
 			continue;
 		}
@@ -485,7 +485,7 @@ static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 			to, p, st->pages[p].home);
 		err = DSM_EPROTO;
 	} else {
-		step(pg, EV_SERVE);
+		hlrc_step(pg, EV_SERVE);
 		st->pages[p].shared = 1;
 		err = set_prot(n, p, pg);
 		memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
@@ -532,7 +532,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		err = DSM_EPROTO;
 	} else if (!hp->stale) {
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		step(pg, EV_FETCHED);
+		hlrc_step(pg, EV_FETCHED);
 		hp->used = 1;
 		err = set_prot(n, p, pg);
 		DSM_STAT_ADD(n, remote_fetches, 1);

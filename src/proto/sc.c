@@ -117,7 +117,7 @@ static uint64_t bit(int node) { return 1ull << node; }
 #define set_prot dsm__proto_set_prot
 
 /* The checked transition (dsm__page_step) with sc's table. */
-static int step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum sc_event ev)
+static int sc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum sc_event ev)
 {
 	return dsm__page_step(n, &sc_machine, p, pg, ev);
 }
@@ -166,7 +166,7 @@ static int start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	int err;
 
 	if (!cs) {
-		if ((err = step(n, p, pg, EV_UPGRADE)))
+		if ((err = sc_step(n, p, pg, EV_UPGRADE)))
 			return err;
 		sp->copyset = 0;
 		DSM_STAT_ADD(n, local_faults, 1);
@@ -287,7 +287,7 @@ static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	struct dsm_msg *m;
 	int err;
 
-	if ((err = step(n, p, pg, EV_SERVE_READ)))
+	if ((err = sc_step(n, p, pg, EV_SERVE_READ)))
 		return err;
 	set_prot(n, p, pg); /* write access revoked before the snapshot */
 	SP(n, p)->copyset |= bit(from);
@@ -311,7 +311,7 @@ static int serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	/* Revoke access before the snapshot: another application thread may
 	 * be storing to the page right now, and its store must not land after
 	 * the copy we send. mprotect returns after the TLB shootdown. */
-	if ((err = step(n, p, pg, EV_SERVE_WRITE)))
+	if ((err = sc_step(n, p, pg, EV_SERVE_WRITE)))
 		return err;
 	set_prot(n, p, pg);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
@@ -354,7 +354,7 @@ static int on_request(struct dsm_node *n, size_t p, int type, int from,
 static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct sc_page *sp = SP(n, p);
-	int err = step(n, p, pg, EV_FETCH_WRITE);
+	int err = sc_step(n, p, pg, EV_FETCH_WRITE);
 
 	if (!err)
 		err = set_prot(n, p, pg);
@@ -385,12 +385,12 @@ static int got_read_copy(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 			 struct dsm_page *pg, struct dsm_outbox *ob)
 {
 	struct sc_page *sp = SP(n, p);
-	int err = step(n, p, pg, EV_FETCH_READ);
+	int err = sc_step(n, p, pg, EV_FETCH_READ);
 
 	sp->prob_owner = (int16_t)m->src;
 	sp->pending = PEND_NONE;
 	if (!err && sp->inv_from >= 0) { /* invalidated while in flight */
-		err = step(n, p, pg, EV_INVALIDATE);
+		err = sc_step(n, p, pg, EV_INVALIDATE);
 		dsm__outbox_add(ob, sp->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
 		sp->prob_owner = sp->inv_from;
 		sp->inv_from = -1;
@@ -418,7 +418,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	if (m->arg[1] == MODE_READ)
 		return got_read_copy(n, m, p, pg, ob);
 	if (pg->state == DSM_PAGE_READ_SHARED) { /* our copy is superseded */
-		if ((err = step(n, p, pg, EV_INVALIDATE)))
+		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
 			return err;
 		set_prot(n, p, pg);
 	}
@@ -445,7 +445,7 @@ static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *o
 		return 0;
 	}
 	if (pg->state != DSM_PAGE_INVALID) {
-		if ((err = step(n, p, pg, EV_INVALIDATE)))
+		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
 			return err;
 		set_prot(n, p, pg);
 	}
