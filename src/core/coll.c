@@ -288,7 +288,7 @@ void *dsm_alloc_collective(size_t size)
 			dsm__heap_free(C(n)->heap, msg.off);
 			err = -EMSGSIZE;
 		}
-		if (!err) {
+		if (!err && acq.len) {
 			memcpy(msg.acq, acq.data, acq.len);
 			msg.len = acq.len;
 		}
