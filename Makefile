@@ -109,13 +109,18 @@ bench-quick: build
 	bench/run.sh $(BUILD) --quick; s=$$?; bench/apps/run.sh $(BUILD) --quick && exit $$s
 
 # Thousands of randomized race-free programs at 2, 4 and 8 nodes under
-# every protocol, checked against a sequential reference (mn_random).
+# every protocol, checked against a sequential reference (mn_random); then
+# mn_threads_mixed (barriers, locks and dsm_malloc on different threads of
+# each node) STRESS_COUNT times per protocol and node count, with the
+# default DSM_GC_THRESHOLD and with 1M (tests/scripts/stress.sh).
 STRESS_SEEDS ?= 2000
+STRESS_COUNT ?= 200
 stress: build
 	@for p in sc lrc hlrc; do for n in 2 4 8; do \
 		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
 		$(BUILD)/dsmrun -n $$n --protocol $$p $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
 	done; done
+	STRESS_COUNT=$(STRESS_COUNT) tests/scripts/stress.sh $(BUILD)
 
 install:
 	@tools/install-deps.sh build

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "le.h"
 #include "node.h"
 
 #define SLICE_NS 100000000ull /* re-check for job failure every 100 ms */
@@ -177,8 +178,9 @@ int dsm__buf_put(struct dsm_buf *b, const void *p, size_t len)
 
 int dsm__buf_put_u32(struct dsm_buf *b, uint32_t v)
 {
-	unsigned char le[4] = { (unsigned char)v, (unsigned char)(v >> 8),
-				(unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+	unsigned char le[4];
+
+	dsm__put_le32(le, v);
 	return dsm__buf_put(b, le, 4);
 }
 

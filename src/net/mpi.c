@@ -425,19 +425,6 @@ static void deliver(struct dsm_node *n, struct mpi *t, int src, size_t len)
 	dsm__dispatch(n, &m);
 }
 
-/* Make the receive buffer hold at least need bytes. 0 or -ENOMEM. */
-static int rbuf_reserve(struct mpi *t, size_t need)
-{
-	if (t->rcap >= need)
-		return 0;
-	unsigned char *b = realloc(t->rbuf, need);
-	if (!b)
-		return -ENOMEM;
-	t->rbuf = b;
-	t->rcap = need;
-	return 0;
-}
-
 /* The largest message any peer may send: a header and the largest payload
  * of any message type. A bigger one is refused before the receive buffer
  * grows to its size. */
@@ -490,7 +477,7 @@ static int recv_some(struct dsm_node *n, struct mpi *t, int budget, int *more)
 			refuse_oversize(n, t, st.MPI_SOURCE, cnt);
 			continue;
 		}
-		if (rbuf_reserve(t, (size_t)cnt + 1) < 0) {
+		if (dsm__rbuf_reserve(&t->rbuf, &t->rcap, (size_t)cnt + 1, t->std_cap) < 0) {
 			dsm__fail(n, -ENOMEM, t->self, "out of memory receiving %d bytes", cnt);
 			return k;
 		}
@@ -601,7 +588,7 @@ static int state_alloc(struct mpi *t, size_t page)
 	}
 	t->std_cap = DSM_WIRE_HDR_SIZE + r->cap;
 	t->rmax = recv_max((uint32_t)page);
-	return rbuf_reserve(t, t->std_cap);
+	return dsm__rbuf_reserve(&t->rbuf, &t->rcap, t->std_cap, t->std_cap);
 }
 
 static void state_free(struct mpi *t)

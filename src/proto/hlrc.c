@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -74,9 +75,20 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 #undef W
 #undef D
 
+/* The table as docs/protocols/hlrc.md names it (test_state_machines). */
+static const char *const event_names[EV_COUNT_] = {
+	[EV_FETCHED] = "FETCHED", [EV_WRITE] = "WRITE", [EV_CLOSE] = "CLOSE",
+	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
+	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED", [EV_MIGRATE_IN] = "MIGRATE_IN",
+};
+static const struct dsm_page_machine hlrc_machine = {
+	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
+	.next = next_state,
+};
+
 /* Move pg to the state event ev leads to; an illegal event is a broken
  * invariant (trap in debug builds, ignored otherwise). */
-static void step(struct dsm_page *pg, enum hlrc_event ev)
+static void hlrc_step(struct dsm_page *pg, enum hlrc_event ev)
 {
 	int next = next_state[ev][pg->state];
 
@@ -120,7 +132,6 @@ struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p)
 	if (pg->flags & DSM_PGF_INIT)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
-	pg->inv_from = -1;
 	hp->home = policy_home(n, p);
 	hp->shared = 1; /* every node holds the zero page */
 	if (n->count == 1) {
@@ -220,7 +231,7 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		hp->streak = 0; /* the home writes it too: no single writer */
 	}
 	list_dirty(st, p);
-	step(pg, EV_WRITE);
+	hlrc_step(pg, EV_WRITE);
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -300,12 +311,6 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* --- flushing diffs to homes (application threads) --- */
 
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* Ask each directory node (page mod count) to make us the home of the
  * unclaimed pages among pages[]; record the answers. The first claim a
  * directory sees wins, so every node learns the same home. */
@@ -344,8 +349,8 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 			e = DSM_EPROTO;
 		pthread_mutex_lock(&n->region->lock);
 		for (size_t off = 0; asked[d] && !e && off < req[d].len; off += 4) {
-			uint32_t p = get_u32(req[d].data + off);
-			uint32_t hg = get_u32((unsigned char *)w[d].data + off);
+			uint32_t p = dsm__get_le32(req[d].data + off);
+			uint32_t hg = dsm__get_le32((unsigned char *)w[d].data + off);
 			if (HLRC_HG_HOME(hg) >= n->count)
 				e = DSM_EPROTO;
 			else
@@ -419,7 +424,7 @@ static int adopt_home(struct dsm_node *n, uint32_t p, uint16_t g,
 		memcpy(dsm__page_rt(n->region, p), copy, n->page_size);
 		hp->shared = 1; /* the old home and readers hold copies */
 		hp->streak = 0;
-		step(pg, EV_MIGRATE_IN);
+		hlrc_step(pg, EV_MIGRATE_IN);
 		err = set_prot(n, p, pg);
 	}
 	pthread_mutex_unlock(&n->region->lock);
@@ -437,9 +442,9 @@ static int route_redirects(struct dsm_node *n, struct diff_jobs *q, size_t i,
 	uint32_t k = 0;
 
 	for (size_t off = 0; off < len && k < nredir && !err;) {
-		uint32_t p = get_u32(chunk + off), sz = 8 + get_u32(chunk + off + 4);
-		if (p == get_u32(r + 8 * (size_t)k)) {
-			uint32_t hg = get_u32(r + 8 * (size_t)k + 4);
+		uint32_t p = dsm__get_le32(chunk + off), sz = 8 + dsm__get_le32(chunk + off + 4);
+		if (p == dsm__get_le32(r + 8 * (size_t)k)) {
+			uint32_t hg = dsm__get_le32(r + 8 * (size_t)k + 4);
 			int to, wait = 0;
 			struct dsm_buf *b;
 			if (HLRC_HG_HOME(hg) >= n->count)
@@ -476,8 +481,8 @@ static int take_ack(struct dsm_node *n, struct diff_jobs *q, size_t i,
 		return DSM_EPROTO;
 	for (uint32_t k = 0; k < nmig && !err; k++) {
 		const unsigned char *e = d + rl + (8 + n->page_size) * (size_t)k;
-		uint32_t g = get_u32(e + 4);
-		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, get_u32(e), (uint16_t)g, e + 8);
+		uint32_t g = dsm__get_le32(e + 4);
+		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, dsm__get_le32(e), (uint16_t)g, e + 8);
 	}
 	if (!err && nredir)
 		err = route_redirects(n, q, i, chunk, len, d, nredir);
@@ -496,7 +501,7 @@ static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
 		int home = q->v[i].home, e;
 		struct dsm_waiter w;
 		while (end < blen && (end == off || end - off < FLUSH_CHUNK))
-			end += 8 + get_u32(data + end + 4);
+			end += 8 + dsm__get_le32(data + end + 4);
 		dsm__waiter_add(n, &w);
 		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
 				     .payload = data + off, .length = (uint32_t)(end - off) };
@@ -562,7 +567,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		if (hp->home == st->me) {
 			twin_drop(n, p);
 			hp->shared = 0; /* our notice will cover every old copy */
-			step(pg, EV_CLAIMED);
+			hlrc_step(pg, EV_CLAIMED);
 			(*nmine)++;
 			continue;
 		}
@@ -670,7 +675,7 @@ static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 			to, p, st->pages[p].home);
 		err = DSM_EPROTO;
 	} else {
-		step(pg, EV_SERVE);
+		hlrc_step(pg, EV_SERVE);
 		st->pages[p].shared = 1;
 		err = set_prot(n, p, pg);
 		memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
@@ -724,7 +729,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	} else if (!hp->stale) {
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		step(pg, EV_FETCHED);
+		hlrc_step(pg, EV_FETCHED);
 		err = set_prot(n, p, pg);
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
@@ -788,8 +793,8 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t p, len;
 		struct hlrc_page *hp;
-		if (m->length - off < 8 || (p = get_u32(d + off)) >= n->region->npages ||
-		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
+		if (m->length - off < 8 || (p = dsm__get_le32(d + off)) >= n->region->npages ||
+		    (len = dsm__get_le32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
@@ -841,7 +846,7 @@ static int on_claim(struct dsm_node *n, const struct dsm_msg *m)
 
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length; off += 4) {
-		uint32_t p = get_u32(d + off);
+		uint32_t p = dsm__get_le32(d + off);
 		if (p >= n->region->npages || p % (uint32_t)n->count != (uint32_t)n->id) {
 			err = DSM_EPROTO;
 			break;
@@ -980,6 +985,7 @@ static int hlrc_init(struct dsm_node *n)
 /* Intervals, locks and barriers are in hlrc_iv.c. */
 const struct dsm_protocol_ops dsm__proto_hlrc = {
 	.name = "hlrc",
+	.machine = &hlrc_machine,
 	.init = hlrc_init,
 	.fini = hlrc_fini,
 	.fault = hlrc_fault,

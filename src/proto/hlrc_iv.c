@@ -19,15 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* --- the interval table --- */
 
@@ -215,9 +210,9 @@ static size_t record_size(const struct hlrc_state *st, const unsigned char *p,
 {
 	if (len < 12)
 		return 0;
-	hdr[0] = get_u32(p);
-	hdr[1] = get_u32(p + 4);
-	hdr[2] = get_u32(p + 8);
+	hdr[0] = dsm__get_le32(p);
+	hdr[1] = dsm__get_le32(p + 4);
+	hdr[2] = dsm__get_le32(p + 8);
 	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > st->npages ||
 	    (len - 12) / 8 < hdr[2])
 		return 0;
@@ -273,7 +268,7 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 	iv->id = hdr[1];
 	iv->npages = hdr[2];
 	for (uint32_t k = 0; k < 2 * hdr[2]; k++)
-		iv->pages[k] = get_u32(p + 12 + 4 * (size_t)k);
+		iv->pages[k] = dsm__get_le32(p + 12 + 4 * (size_t)k);
 	for (uint32_t k = 0; k < hdr[2] && !err; k++)
 		err = iv->pages[2 * k] >= st->npages ? DSM_EPROTO :
 		      notice(n, iv->pages[2 * k], iv->pages[2 * k + 1], *inv, ninv, *fl, nfl);
@@ -353,6 +348,59 @@ int dsm__hlrc_release(struct dsm_node *n, unsigned lock, int mode, struct dsm_bu
 	return err ? err : put_vc(n, out);
 }
 
+/* Ask creator j for its records (after, upto]; w completes with them. */
+static int ask_records(struct dsm_node *n, int j, uint32_t after, uint32_t upto,
+		       struct dsm_waiter *w)
+{
+	struct dsm_msg m = { .type = DSM_MSG_HLRC_INTV_REQ };
+	int err;
+
+	dsm__waiter_add(n, w);
+	m.arg[0] = after;
+	m.arg[1] = upto;
+	m.arg[2] = w->token;
+	if ((err = dsm__send(n, j, &m)))
+		dsm__waiter_complete(n, w->token, err, NULL);
+	return err;
+}
+
+/*
+ * Wait for creator j's answer to a request for (*after, upto]. The creator
+ * drops records at a barrier once every node has left the barrier before,
+ * and so knows them: if it answers that some are gone (-ENOENT), another
+ * thread of this node learned them at that barrier after ours read our
+ * timestamp. Then what we still lack is asked again from what we know now
+ * (nothing, if that covers upto); only an answer that makes no progress
+ * is an error.
+ */
+static int wait_records(struct dsm_node *n, int j, uint32_t *after, uint32_t upto,
+			struct dsm_waiter *w)
+{
+	struct hlrc_state *st = HS(n);
+
+	for (;;) {
+		uint32_t have;
+		int e = dsm__waiter_wait_for(n, w, j, "HLRC_INTV_REQ");
+		if (!e && w->val[1])
+			e = (int)(int64_t)w->val[1];
+		if (e != -ENOENT)
+			return e;
+		free(w->data);
+		w->data = NULL;
+		w->len = 0;
+		pthread_mutex_lock(&n->region->lock);
+		have = st->vc[j];
+		pthread_mutex_unlock(&n->region->lock);
+		if (have >= upto)
+			return 0;
+		if (have <= *after)
+			return e;
+		*after = have;
+		if ((e = ask_records(n, j, have, upto, w)))
+			return e;
+	}
+}
+
 /* Fetch the records we lack up to want[] from their creators, then learn
  * them as one batch (a set closed under happens-before). */
 static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
@@ -360,33 +408,27 @@ static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
 	struct hlrc_state *st = HS(n);
 	struct dsm_waiter w[DSM_MAX_NODES];
 	struct dsm_buf all = { 0 };
+	uint32_t after[DSM_MAX_NODES];
 	int asked[DSM_MAX_NODES] = { 0 }, err = 0;
 
 	for (int j = 0; j < n->count && !err; j++) {
-		uint32_t have;
 		pthread_mutex_lock(&n->region->lock);
-		have = st->vc[j];
+		after[j] = st->vc[j];
 		pthread_mutex_unlock(&n->region->lock);
-		if (j == n->id || want[j] <= have)
+		if (j == n->id || want[j] <= after[j])
 			continue;
-		dsm__waiter_add(n, &w[j]);
 		asked[j] = 1;
-		struct dsm_msg m = { .type = DSM_MSG_HLRC_INTV_REQ,
-				     .arg = { have, want[j], w[j].token } };
-		if ((err = dsm__send(n, j, &m)))
-			dsm__waiter_complete(n, w[j].token, err, NULL);
+		err = ask_records(n, j, after[j], want[j], &w[j]);
 	}
 	for (int j = 0; j < n->count; j++) {
 		int e;
 		if (!asked[j])
 			continue;
-		e = dsm__waiter_wait_for(n, &w[j], j, "HLRC_INTV_REQ");
-		if (!e && w[j].val[1])
-			e = (int)(int64_t)w[j].val[1];
+		e = wait_records(n, j, &after[j], want[j], &w[j]);
 		if (e && !err)
 			DSM_ERR(n, "hlrc: node %d did not send its intervals up to %u: %s",
 				j, want[j], dsm_strerror(e));
-		if (!e && !err)
+		if (!e && !err && w[j].len)
 			e = dsm__buf_put(&all, w[j].data, w[j].len);
 		free(w[j].data);
 		err = err ? err : e;
@@ -412,7 +454,7 @@ int dsm__hlrc_acquire(struct dsm_node *n, unsigned lock, int mode, const void *p
 	if (len != (size_t)n->count * 4)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		want[k] = get_u32((const unsigned char *)p + 4 * k);
+		want[k] = dsm__get_le32((const unsigned char *)p + 4 * k);
 	return fetch_intervals(n, want);
 }
 
@@ -433,10 +475,11 @@ int dsm__hlrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m)
 		: put_records(st, (uint32_t)st->me, (uint32_t)m->arg[0],
 			      (uint32_t)m->arg[1], &out);
 	pthread_mutex_unlock(&n->region->lock);
-	if (err) {
-		DSM_ERR(n, "hlrc: node %u asked for intervals %llu..%llu: %s", m->src,
-			(unsigned long long)m->arg[0] + 1, (unsigned long long)m->arg[1],
-			dsm_strerror(err));
+	if (err) { /* -ENOENT: dropped at a barrier; the asker may know them */
+		dsm__log(n, err == -ENOENT ? DSM_LOG_INFO : DSM_LOG_ERROR,
+			 "hlrc: node %u asked for intervals %llu..%llu: %s", m->src,
+			 (unsigned long long)m->arg[0] + 1, (unsigned long long)m->arg[1],
+			 dsm_strerror(err));
 		out.len = 0;
 	}
 	struct dsm_msg r = { .type = DSM_MSG_HLRC_INTV_REP,
@@ -490,7 +533,7 @@ int dsm__hlrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
 		return -ENOMEM;
 	for (int k = 0; k < n->count; k++)
-		bs->vcs[node][k] = get_u32(b + 4 * (size_t)k);
+		bs->vcs[node][k] = dsm__get_le32(b + 4 * (size_t)k);
 	return dsm__buf_put(&bs->recs, b + head, len - head);
 }
 
@@ -552,7 +595,7 @@ int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 		return err;
 	pthread_mutex_lock(&n->region->lock);
 	for (int k = 0; k < n->count; k++) {
-		g[k] = get_u32(b + 4 * (size_t)k);
+		g[k] = dsm__get_le32(b + 4 * (size_t)k);
 		missing |= k != st->me && st->vc[k] < g[k];
 	}
 	pthread_mutex_unlock(&n->region->lock);

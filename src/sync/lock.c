@@ -22,34 +22,13 @@ static int manager_of(struct dsm_node *n, unsigned id)
 /* Manager record for lock id, created on first use; caller holds s->mu. */
 static struct lock_mgr *mgr_get(struct dsm_sync *s, unsigned id)
 {
-	struct lock_mgr **b = &s->mgr[id % SYNC_BUCKETS], *l;
-
-	for (l = *b; l; l = l->next)
-		if (l->id == id)
-			return l;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->id = id;
-	l->next = *b;
-	*b = l;
-	return l;
+	return dsm__sync_lookup(&s->mgr, id, sizeof(struct lock_mgr));
 }
 
 /* Holder record for lock id; caller holds s->mu. */
 static struct lock_held *held_get(struct dsm_sync *s, unsigned id, int create)
 {
-	struct lock_held **b = &s->held[id % SYNC_BUCKETS], *h;
-
-	for (h = *b; h; h = h->next)
-		if (h->id == id)
-			return h;
-	if (!create || !(h = calloc(1, sizeof(*h))))
-		return NULL;
-	h->id = id;
-	h->next = *b;
-	*b = h;
-	return h;
+	return dsm__sync_lookup(&s->held, id, create ? sizeof(struct lock_held) : 0);
 }
 
 /* Tell requester it holds the lock (locally or by message), with the
@@ -61,7 +40,7 @@ static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *
 {
 	struct dsm_buf pay = { 0 };
 	struct dsm_msg m = { .type = DSM_MSG_LOCK_GRANT,
-			     .arg = { l->id, (uint64_t)r->mode, r->token } };
+			     .arg = { l->obj.id, (uint64_t)r->mode, r->token } };
 	char why[160];
 	int err = 0;
 
@@ -78,7 +57,7 @@ static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *
 	}
 	if (err) {
 		snprintf(why, sizeof(why), "node %d cannot grant lock %u (%zu bytes "
-			 "of grant data) to node %d: %s", n->id, l->id, pay.len,
+			 "of grant data) to node %d: %s", n->id, l->obj.id, pay.len,
 			 r->node, dsm_strerror(err));
 		DSM_ERR(n, "%s", why);
 		if (r->node == n->id)
