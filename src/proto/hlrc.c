@@ -43,17 +43,6 @@
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
-enum hlrc_event {
-	EV_FETCHED,   /* whole page arrived from the home */
-	EV_WRITE,     /* first write in the interval (twin, or home tracked) */
-	EV_CLOSE,     /* interval closed: non-home write-protected */
-	EV_CLOSE_HOME,/* interval closed at the home: stays writable */
-	EV_SERVE,     /* home sent a copy: writes must be tracked again */
-	EV_NOTICE,    /* a notice from another writer (non-home) */
-	EV_CLAIMED,   /* first-touch claim made this node the home */
-	EV_MIGRATE_IN,/* the home moved here with its copy */
-	EV_COUNT_
-};
 
 #define I DSM_PAGE_INVALID
 #define R DSM_PAGE_READ_SHARED
@@ -86,20 +75,13 @@ static const struct dsm_page_machine hlrc_machine = {
 	.next = next_state,
 };
 
-/* Move pg to the state event ev leads to; an illegal event is a broken
- * invariant (trap in debug builds, ignored otherwise). */
-static void hlrc_step(struct dsm_page *pg, enum hlrc_event ev)
+/* Move page p along ev (dsm__page_step with hlrc's table): 0, or
+ * DSM_EPROTO for an illegal event (reported; the page is left as it was
+ * and the operation fails). */
+int dsm__hlrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		   enum hlrc_event ev)
 {
-	int next = next_state[ev][pg->state];
-
-	if (next < 0) {
-#ifndef NDEBUG
-		dsm__write_str("dsm: hlrc: illegal page transition\n");
-		__builtin_trap();
-#endif
-		return;
-	}
-	pg->state = (uint8_t)next;
+	return dsm__page_step(n, &hlrc_machine, p, pg, ev);
 }
 
 /* --- pages --- */
@@ -221,7 +203,10 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
+	int err = dsm__hlrc_step(n, p, pg, EV_WRITE);
 
+	if (err)
+		return err;
 	if (hp->home != st->me) {
 		memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p),
 		       n->page_size);
@@ -231,7 +216,6 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		hp->streak = 0; /* the home writes it too: no single writer */
 	}
 	list_dirty(st, p);
-	hlrc_step(pg, EV_WRITE);
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -420,11 +404,12 @@ static int adopt_home(struct dsm_node *n, uint32_t p, uint16_t g,
 	if (!hp->flushing || (pg->state != DSM_PAGE_INVALID &&
 			      pg->state != DSM_PAGE_READ_SHARED)) {
 		err = DSM_EPROTO;
-	} else if (hlrc_learn_home(hp, st->me, g)) {
+	} else if ((hp->home == HLRC_NO_HOME || g > hp->gen) &&
+		   !(err = dsm__hlrc_step(n, p, pg, EV_MIGRATE_IN))) {
+		hlrc_learn_home(hp, st->me, g);
 		memcpy(dsm__page_rt(n->region, p), copy, n->page_size);
 		hp->shared = 1; /* the old home and readers hold copies */
 		hp->streak = 0;
-		hlrc_step(pg, EV_MIGRATE_IN);
 		err = set_prot(n, p, pg);
 	}
 	pthread_mutex_unlock(&n->region->lock);
@@ -565,9 +550,10 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		struct dsm_page *pg = &n->region->pages[p];
 		ssize_t len;
 		if (hp->home == st->me) {
+			if ((err = dsm__hlrc_step(n, p, pg, EV_CLAIMED)))
+				break;
 			twin_drop(n, p);
 			hp->shared = 0; /* our notice will cover every old copy */
-			hlrc_step(pg, EV_CLAIMED);
 			(*nmine)++;
 			continue;
 		}
@@ -674,8 +660,7 @@ static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
 			to, p, st->pages[p].home);
 		err = DSM_EPROTO;
-	} else {
-		hlrc_step(pg, EV_SERVE);
+	} else if (!(err = dsm__hlrc_step(n, p, pg, EV_SERVE))) {
 		st->pages[p].shared = 1;
 		err = set_prot(n, p, pg);
 		memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
@@ -729,8 +714,7 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	} else if (!hp->stale) {
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		hlrc_step(pg, EV_FETCHED);
-		err = set_prot(n, p, pg);
+		err = dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
 	hp->fetching = 0;

@@ -91,29 +91,30 @@ void dsm__hlrc_iv_free_all(struct hlrc_state *st)
  * notice covers every copy taken so far); other pages are write-protected
  * and queued for flushing (returned in *fl). Region lock held.
  */
-static void close_pages(struct dsm_node *n, const uint32_t *pages, uint32_t count,
-			uint32_t *fl, uint32_t *nfl)
+static int close_pages(struct dsm_node *n, const uint32_t *pages, uint32_t count,
+		       uint32_t *fl, uint32_t *nfl)
 {
 	struct hlrc_state *st = HS(n);
+	int err = 0;
 
-	for (uint32_t i = 0; i < count; i++) {
+	for (uint32_t i = 0; i < count && !err; i++) {
 		uint32_t p = pages[i];
 		struct hlrc_page *hp = &st->pages[p];
 		struct dsm_page *pg = &n->region->pages[p];
 		hp->dirty = 0;
 		if (hp->home == st->me) {
-			if (pg->state != DSM_PAGE_READ_SHARED)
-				pg->state = DSM_PAGE_WRITE_EXCLUSIVE; /* CLOSE_HOME */
+			err = dsm__hlrc_step(n, p, pg, EV_CLOSE_HOME);
 			hp->shared = pg->state == DSM_PAGE_READ_SHARED;
 			continue;
 		}
-		if (pg->state == DSM_PAGE_DIRTY) {
-			pg->state = DSM_PAGE_READ_SHARED; /* CLOSE */
+		if (pg->state == DSM_PAGE_DIRTY &&
+		    !(err = dsm__hlrc_step(n, p, pg, EV_CLOSE))) {
 			hp->flushing = 1;
 			fl[(*nfl)++] = p;
 		}
 	}
 	dsm__hlrc_protect_state(n, fl, *nfl); /* revoke writes before diffing */
+	return err;
 }
 
 /* The record of the interval just flushed: every page with its home. */
@@ -161,11 +162,11 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 	if (count && !err) {
 		memcpy(pages, st->dirty, count * 4);
 		st->ndirty = 0;
-		close_pages(n, pages, count, fl, &nfl);
+		err = close_pages(n, pages, count, fl, &nfl);
 	}
 	pthread_mutex_unlock(&n->region->lock);
-	if (!err && nfl)
-		err = dsm__hlrc_flush(n, fl, nfl);
+	if (nfl) /* even after a failed close: the queued pages must not stay flushing */
+		err = dsm__hlrc_flush(n, fl, nfl) ?: err;
 	if (!err && count) {
 		pthread_mutex_lock(&n->region->lock);
 		if (!(iv = make_record(st, pages, count)))
@@ -228,6 +229,7 @@ static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
+	int err;
 
 	if (HLRC_HG_HOME(hg) >= n->count)
 		return DSM_EPROTO;
@@ -242,7 +244,8 @@ static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 		hp->flushing = 1;
 		fl[(*nfl)++] = p;
 	}
-	pg->state = DSM_PAGE_INVALID; /* NOTICE */
+	if ((err = dsm__hlrc_step(n, p, pg, EV_NOTICE)))
+		return err;
 	inv[(*ninv)++] = p;
 	return 0;
 }
