@@ -91,6 +91,17 @@ struct det_space {
 	int ok;                   /* diff set valid and complete */
 };
 
+/* What a space tells its parent besides its diff set, in memory shared
+ * with it (written by the child, read after it ended). */
+struct det_note {
+	uint64_t nomem_size;      /* a sub-heap allocation failed: its size */
+	uint64_t heap_size;       /* the size of that sub-heap */
+	uint64_t outside_addr;    /* a write outside the scope was caught */
+	uint32_t outside_kind;    /* DET_OUTSIDE_* */
+	uint32_t pad;
+};
+#define DET_OUTSIDE_STACK 1u      /* the parent's stack, above the spawn */
+
 struct dsm_det {
 	size_t page;
 	struct det_range ranges[DET_MAX_RANGES]; /* [0] is the arena */
@@ -109,6 +120,8 @@ struct dsm_det {
 	struct dsm_det_conflict *conf;
 	size_t nconf, confcap;
 	struct dsm_det_stats stats;
+	struct det_note *notes;   /* [DET_MAX_SLOTS], MAP_SHARED */
+	size_t heap_arg;          /* arena size asked for (0: automatic) */
 	char errmsg[1024];
 	struct dsm_det *next_open; /* list of open contexts (heap.c) */
 };
@@ -169,6 +182,9 @@ void dsm__det_heap_fresh(unsigned char **lo, unsigned char **hi, unsigned char *
 struct dsm_det *dsm__det_current(void);
 
 /* --- space.c --- */
+/* In a space: its sub-heap (size heap bytes) could not serve size bytes;
+ * the parent names the limit when it reports the space. */
+void dsm__det_note_nomem(struct dsm_det *d, int slot, size_t size, size_t heap);
 __attribute__((format(printf, 2, 3)))
 void dsm__det_errf(struct dsm_det *d, const char *fmt, ...);
 

@@ -128,11 +128,30 @@ static int open_ranges(struct dsm_det *d, const struct dsm_det_options *o)
 	return 0;
 }
 
+/* DSM_DET_HEAP=auto: 128 sub-heap sizes of at least the machine's RAM
+ * (so one space may fill the memory: the slots take half, 63 of 64), at
+ * least 16G, at most 32T of address space; only what is used is backed. */
+static size_t auto_arena(size_t page)
+{
+	const size_t gib = (size_t)1 << 30, max = (size_t)32 << 40;
+	long pages = sysconf(_SC_PHYS_PAGES);
+	size_t mem = pages > 0 ? (size_t)pages * page : 16 * gib;
+	size_t slot = (mem + gib - 1) / gib * gib;
+
+	if (slot > max / 128)
+		slot = max / 128;
+	return slot * 128 < 16 * gib ? 16 * gib : slot * 128;
+}
+
 static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
 		      const struct dsm_config *c)
 {
 	size_t size = o && o->heap_size ? o->heap_size : c->det_heap;
 	size_t unit = 128 * d->page;
+
+	d->heap_arg = size;
+	if (size == 0)
+		size = auto_arena(d->page);
 
 	size = (size + unit - 1) / unit * unit;
 	if (size < unit)
@@ -146,7 +165,21 @@ static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
 	d->arena_size = size;
 	d->slot_size = size / 2 / (DET_MAX_SLOTS + 1);
 	d->slot_size &= ~(d->page - 1);
+	d->notes = mmap(NULL, DET_MAX_SLOTS * sizeof(*d->notes), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (d->notes == MAP_FAILED) {
+		d->notes = NULL;
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+void dsm__det_note_nomem(struct dsm_det *d, int slot, size_t size, size_t heap)
+{
+	if (!d->notes || slot < 0 || slot >= DET_MAX_SLOTS || d->notes[slot].nomem_size)
+		return;
+	d->notes[slot].heap_size = heap;
+	d->notes[slot].nomem_size = size ? size : 1;
 }
 
 static void free_ctx(struct dsm_det *d)
@@ -156,6 +189,8 @@ static void free_ctx(struct dsm_det *d)
 		dsm__det_range_close(&d->ranges[i]);
 	if (d->arena)
 		munmap(d->arena, d->arena_size);
+	if (d->notes)
+		munmap(d->notes, DET_MAX_SLOTS * sizeof(*d->notes));
 	free(d->conf);
 	munmap(d, sizeof(*d));
 }
@@ -339,6 +374,9 @@ static void child_main(struct dsm_det *d, struct det_space *s,
 	dsm__det_handler_child();
 	dsm__det_tracker_reset(t); /* forget the parent's twins */
 	t->space_id = s->id;
+	/* stdout's buffer is the parent's (maybe in the scope): unbuffered,
+	 * what the space prints goes out at once and nothing is merged */
+	setvbuf(stdout, NULL, _IONBF, 0);
 	dsm__det_heap_bind(d, s->slot, s->id);
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	if (dsm__det_track_start(t) < 0)
@@ -381,6 +419,7 @@ int dsm_det_spawn(dsm_det_t *d, void (*fn)(void *), void *arg)
 	memset(s, 0, sizeof(*s));
 	s->id = d->next_id;
 	s->slot = d->nspaces;
+	memset(&d->notes[s->slot], 0, sizeof(d->notes[0]));
 	s->fd = memfd_create("dsm_det_space", MFD_CLOEXEC);
 	if (s->fd < 0)
 		return -errno;
@@ -419,8 +458,34 @@ static int child_failed(struct dsm_det *d, const struct det_space *s, char *buf,
 			 WEXITSTATUS(s->wstatus));
 		return 1;
 	}
-	(void)d;
 	return 0;
+}
+
+/* What the space noted before it failed, after buf's first len bytes. */
+static void add_note(const struct dsm_det *d, const struct det_space *s, char *buf,
+		     size_t cap)
+{
+	const struct det_note *n = &d->notes[s->slot];
+	size_t len = strlen(buf);
+	char heap[32];
+
+	if (n->nomem_size) {
+		if (d->heap_arg)
+			snprintf(heap, sizeof(heap), "%zuM", d->heap_arg >> 20);
+		else
+			snprintf(heap, sizeof(heap), "auto = %zuG", d->arena_size >> 30);
+		snprintf(buf + len, cap - len, ": out of memory: its sub-heap (%zu MiB, "
+			 "1/128 of the arena, DSM_DET_HEAP=%s) could not serve %llu "
+			 "bytes; raise DSM_DET_HEAP (e.g. DSM_DET_HEAP=%zuG)",
+			 (size_t)(n->heap_size >> 20), heap,
+			 (unsigned long long)n->nomem_size,
+			 ((d->arena_size >> 30) + 1) * 4);
+	} else if (n->outside_kind == DET_OUTSIDE_STACK) {
+		snprintf(buf + len, cap - len, ": it wrote to %p, on the parent's "
+			 "stack, which is outside the scope (the write would be lost; "
+			 "pass heap memory or globals instead, docs/det.md)",
+			 (void *)(uintptr_t)n->outside_addr);
+	}
 }
 
 /* Parent side: wait for space s and map its diff set. */
@@ -440,8 +505,10 @@ static int collect(struct dsm_det *d, struct det_space *s, char *why, size_t cap
 			s->setlen = 0;
 		}
 	}
-	if (child_failed(d, s, why, cap))
+	if (child_failed(d, s, why, cap)) {
+		add_note(d, s, why, cap);
 		return DSM_EDETCHILD;
+	}
 	if (dsm__det_set_check(d, s, &bad) < 0) {
 		snprintf(why, cap, "space %d sent a malformed diff set: %s", s->id, bad);
 		return -EPROTO;
@@ -467,7 +534,7 @@ static void release_spaces(struct dsm_det *d)
 int dsm_det_join(dsm_det_t *d)
 {
 	int rc = 0, mrc;
-	char why[512];
+	char why[1024];
 
 	if (!d)
 		return -EINVAL;

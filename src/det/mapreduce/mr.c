@@ -19,6 +19,7 @@
  * parent allocated in the scope; the spaces merge carries everything back.
  */
 #include <errno.h>
+#include <link.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,28 +61,31 @@ static struct {
 	int oom;
 } cw;
 
-static dsm_det_t *mr_ctx; /* the process's deterministic context */
+/* The executable's data and bss (its globals), in the scope from the
+ * first job on. */
+#define MR_MAX_GLOBALS 4
+static struct dsm_det_range globals[MR_MAX_GLOBALS];
+static int nglobals = -1; /* -1: not looked up yet */
 
-/* Opens the process's deterministic context, so that the program can
- * allocate shared data with dsm_det_malloc before its first job. */
+/* Opens the process's deterministic context (the first allocation has
+ * usually done it already: its arena is the program's heap). */
 int map_reduce_init(void)
 {
-	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
-				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
+	int err = 0;
 
-	if (mr_ctx)
-		return 0;
-	if (dsm_det_open(&mr_ctx, &o) < 0) {
-		fprintf(stderr, "map_reduce_init: %s\n", dsm_det_errmsg(NULL));
+	if (!dsm__mr_master(&err)) {
+		fprintf(stderr, "map_reduce_init: %s (%s)\n", dsm_det_strerror(err),
+			dsm_det_errmsg(NULL));
 		return -1;
 	}
 	return 0;
 }
 
+/* Nothing to release: the context's arena is the program's heap, where
+ * the results of every job live until the program frees them, after
+ * finalize as under Phoenix. */
 int map_reduce_finalize(void)
 {
-	dsm_det_close(mr_ctx);
-	mr_ctx = NULL;
 	return 0;
 }
 
@@ -381,30 +385,104 @@ static int split(struct mr_job *j)
 	return 0;
 }
 
+/* Workers of a phase: the field, else MR_NUMTHREADS (as Phoenix's own
+ * programs read it), else num_procs, else one per CPU; at most 63. */
 static int workers(int asked, int cpus, int procs)
 {
-	int n = asked > 0 ? asked : (procs > 0 ? procs : cpus);
+	const char *env = getenv("MR_NUMTHREADS");
+	int n = asked > 0 ? asked : (env && atoi(env) > 0 ? atoi(env)
+				     : procs > 0 ? procs : cpus);
 
 	return n > DSM_MR_MAX_WORKERS ? DSM_MR_MAX_WORKERS : n;
 }
 
-/* The process's context (opened by the first job, closed by
- * map_reduce_finalize), with the input array in the scope for this job
- * when the array splitter is used (a map may write to its input). Memory
- * the program allocated with dsm_det_malloc is in the scope too. */
+struct phdr_walk {
+	int n;
+	const void *marker;
+};
+
+/* The executable's writable PT_LOAD segments minus its RELRO part (made
+ * read-only after relocation). The executable is the first object. */
+static int find_globals(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct phdr_walk *w = arg;
+	uintptr_t relro_lo = 0, relro_hi = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+			relro_lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			relro_hi = relro_lo + info->dlpi_phdr[i].p_memsz;
+		}
+	for (int i = 0; i < info->dlpi_phnum && w->n < MR_MAX_GLOBALS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		if (lo >= relro_lo && lo < relro_hi)
+			lo = relro_hi;
+		if (lo >= hi)
+			continue;
+		/* linked statically with us: our own state is in there and
+		 * must stay private to each space; no globals in the scope */
+		if ((uintptr_t)w->marker >= lo && (uintptr_t)w->marker < hi)
+			return w->n = 0, 1;
+		globals[w->n++] = (struct dsm_det_range){ (void *)lo, hi - lo };
+	}
+	return 1; /* the first object only */
+}
+
+/* Put the executable's globals in the scope (once). */
+static int add_globals(dsm_det_t *d)
+{
+	struct phdr_walk w = { 0, &cw };
+	int rc;
+
+	if (nglobals >= 0)
+		return 0;
+	dl_iterate_phdr(find_globals, &w);
+	for (int i = 0; i < w.n; i++)
+		if ((rc = dsm_det_add_range(d, globals[i].addr, globals[i].len)) < 0) {
+			fprintf(stderr, "map_reduce: cannot put the program's globals "
+				"[%p, +%zu) in the scope: %s\n", globals[i].addr,
+				globals[i].len, dsm_det_strerror(rc));
+			while (i-- > 0)
+				dsm_det_remove_range(d, globals[i].addr);
+			return rc;
+		}
+	nglobals = w.n;
+	return 0;
+}
+
+/* Is [p, p+len) inside the scope already (the heap or the globals)? */
+static int in_scope(const void *p, size_t len)
+{
+	const char *c = p;
+
+	if (dsm_det_owns(p))
+		return 1;
+	for (int i = 0; i < nglobals; i++)
+		if (c >= (char *)globals[i].addr &&
+		    c + len <= (char *)globals[i].addr + globals[i].len)
+			return 1;
+	return 0;
+}
+
+/* The process's context, with the executable's globals in the scope and,
+ * for this job, the input array when the array splitter is used and it
+ * lies elsewhere (a raw mmap: a map may write to its input). */
 static int open_ctx(struct mr_job *j)
 {
 	map_reduce_args_t *a = j->args;
-	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
-				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
-	int rc;
+	int rc = 0;
 
-	if (!mr_ctx && (rc = dsm_det_open(&mr_ctx, &o)) < 0)
+	if (!(j->det = dsm__mr_master(&rc)))
+		return rc ? rc : -EAGAIN;
+	if ((rc = add_globals(j->det)) < 0)
 		return rc;
-	j->det = mr_ctx;
 	if (!a->splitter && a->task_data && a->data_size > 0 &&
-	    !dsm_det_owns(a->task_data)) {
-		if ((rc = dsm_det_add_range(mr_ctx, a->task_data,
+	    !in_scope(a->task_data, (size_t)a->data_size)) {
+		if ((rc = dsm_det_add_range(j->det, a->task_data,
 					    (size_t)a->data_size)) < 0)
 			return rc;
 		j->input_range = 1;

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "dsm_det.h"
 #include "map_reduce.h"
 
 #define DSM_MR_MAX_WORKERS 63 /* spaces per round */
@@ -28,6 +29,12 @@ struct mr_pack {
 	size_t *off;              /* nruns + 1 offsets, inside the block */
 	keyval_t *kv;
 };
+
+/* The process's deterministic context, whose arena is the program's heap
+ * (mr_malloc.c): opened at the first call (the first allocation), never
+ * closed. NULL while it is being opened or if opening failed (*err, if
+ * not NULL, receives the error). */
+dsm_det_t *dsm__mr_master(int *err);
 
 /* Append (key, val) to a scratch vector. 0 or -ENOMEM. */
 int dsm__mr_push(struct mr_vec *v, void *key, void *val);
