@@ -57,6 +57,10 @@ struct det_tracker {
 	 * twin) and is sent as whole pages, its base being zero. Empty in
 	 * the parent. */
 	unsigned char *fresh_lo, *fresh_hi;
+	/* A child's watched range (DSM_DET_F_WATCH_STACK): read-only, outside
+	 * the scope; a write there is noted in *note and ends the child. */
+	unsigned char *watch_lo, *watch_hi;
+	struct det_note *note;
 };
 
 /* Header of a diff set. */
@@ -101,6 +105,7 @@ struct det_note {
 	uint32_t pad;
 };
 #define DET_OUTSIDE_STACK 1u      /* the parent's stack, above the spawn */
+#define DET_EXIT_OUTSIDE 124      /* exit status of a space that wrote there */
 
 struct dsm_det {
 	size_t page;
@@ -122,6 +127,8 @@ struct dsm_det {
 	struct dsm_det_stats stats;
 	struct det_note *notes;   /* [DET_MAX_SLOTS], MAP_SHARED */
 	size_t heap_arg;          /* arena size asked for (0: automatic) */
+	unsigned long stack_thread; /* DSM_DET_F_WATCH_STACK: the thread whose */
+	unsigned char *stack_hi;    /* stack's top this is (cached) */
 	char errmsg[1024];
 	struct dsm_det *next_open; /* list of open contexts (heap.c) */
 };

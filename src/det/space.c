@@ -12,14 +12,17 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "det/det.h"
@@ -365,19 +368,13 @@ static void random_delay(int max_us)
 	usleep((useconds_t)(x % (uint64_t)max_us));
 }
 
-static void child_main(struct dsm_det *d, struct det_space *s,
-		       void (*fn)(void *), void *arg)
+/* The child's work: track, run fn, send the diff set, _exit. */
+static void child_run(struct dsm_det *d, struct det_space *s, void (*fn)(void *),
+		      void *arg)
 {
 	struct det_tracker *t = &d->trk;
 	unsigned char *top;
 
-	dsm__det_handler_child();
-	dsm__det_tracker_reset(t); /* forget the parent's twins */
-	t->space_id = s->id;
-	/* stdout's buffer is the parent's (maybe in the scope): unbuffered,
-	 * what the space prints goes out at once and nothing is merged */
-	setvbuf(stdout, NULL, _IONBF, 0);
-	dsm__det_heap_bind(d, s->slot, s->id);
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	if (dsm__det_track_start(t) < 0)
 		_exit(121);
@@ -386,6 +383,114 @@ static void child_main(struct dsm_det *d, struct det_space *s,
 	dsm__det_track_stop(t);
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	_exit(write_set(t, s->fd, s->id, top) < 0 ? 122 : 0);
+}
+
+/* DSM_DET_F_WATCH_STACK: the child leaves the stack it was forked on for
+ * a stack of its own, then makes the whole old one read-only, from the
+ * page it left it at to the top: nothing of the child's own is there any
+ * more, so any write there is a write to the parent's frames. */
+static struct {
+	struct dsm_det *d;
+	struct det_space *s;
+	void (*fn)(void *);
+	void *arg;
+	uintptr_t old_sp;
+} fresh_stack_args;
+
+static void child_on_own_stack(void)
+{
+	struct dsm_det *d = fresh_stack_args.d;
+	struct det_tracker *t = &d->trk;
+	unsigned char *lo = (unsigned char *)(fresh_stack_args.old_sp & ~(uintptr_t)(d->page - 1));
+
+	if (d->stack_hi > lo &&
+	    mprotect(lo, (size_t)(d->stack_hi - lo), PROT_READ) == 0) {
+		t->watch_lo = lo;
+		t->watch_hi = d->stack_hi;
+	}
+	child_run(d, fresh_stack_args.s, fresh_stack_args.fn, fresh_stack_args.arg);
+}
+
+/* The child's own stack: as big as the stack limit (at least 8 MiB). */
+static void *child_stack(size_t *size)
+{
+	struct rlimit rl;
+	void *stack;
+
+	*size = 8u << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > *size)
+		*size = (size_t)rl.rlim_cur;
+	stack = mmap(NULL, *size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	return stack == MAP_FAILED ? NULL : stack;
+}
+
+static void switch_stack(struct dsm_det *d, struct det_space *s, void (*fn)(void *),
+			 void *arg)
+{
+	static ucontext_t uc, here; /* the child's: not on the stack it leaves */
+	static size_t size;
+	static void *stack;
+
+	if (!(stack = child_stack(&size)) || getcontext(&uc) < 0)
+		return; /* no watch: run on the old stack */
+	uc.uc_stack.ss_sp = stack;
+	uc.uc_stack.ss_size = size;
+	uc.uc_link = NULL;
+	fresh_stack_args.d = d;
+	fresh_stack_args.s = s;
+	fresh_stack_args.fn = fn;
+	fresh_stack_args.arg = arg;
+	fresh_stack_args.old_sp = (uintptr_t)__builtin_frame_address(0);
+	makecontext(&uc, child_on_own_stack, 0);
+	swapcontext(&here, &uc); /* never comes back */
+}
+
+static void child_main(struct dsm_det *d, struct det_space *s,
+		       void (*fn)(void *), void *arg)
+{
+	struct det_tracker *t = &d->trk;
+
+	dsm__det_handler_child();
+	dsm__det_tracker_reset(t); /* forget the parent's twins */
+	t->space_id = s->id;
+	t->note = &d->notes[s->slot];
+	/* stdout's buffer is the parent's (maybe in the scope): unbuffered,
+	 * what the space prints goes out at once and nothing is merged */
+	setvbuf(stdout, NULL, _IONBF, 0);
+	dsm__det_heap_bind(d, s->slot, s->id);
+	if (d->stack_hi)
+		switch_stack(d, s, fn, arg);
+	child_run(d, s, fn, arg);
+}
+
+/* DSM_DET_F_WATCH_STACK: the top of the calling thread's stack (cached
+ * per thread); NULL when not watching. ASan does not follow a child onto
+ * another stack (swapcontext): no watch under it. */
+static void watch_stack(struct dsm_det *d)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+#if defined(__SANITIZE_ADDRESS__)
+	d->flags &= ~DSM_DET_F_WATCH_STACK;
+#endif
+	if (!(d->flags & DSM_DET_F_WATCH_STACK)) {
+		d->stack_hi = NULL;
+		return;
+	}
+	if (d->stack_thread == (unsigned long)pthread_self() && d->stack_hi)
+		return;
+	d->stack_hi = NULL;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+		d->stack_hi = (unsigned char *)addr + size;
+		d->stack_thread = (unsigned long)pthread_self();
+	}
+	pthread_attr_destroy(&attr);
 }
 
 /* Parent side: start tracking its own writes at the first spawn. */
@@ -415,6 +520,8 @@ int dsm_det_spawn(dsm_det_t *d, void (*fn)(void *), void *arg)
 		return -EBUSY;
 	if (d->nspaces == 0 && (rc = round_begin(d)) < 0)
 		return rc;
+	if (d->nspaces == 0)
+		watch_stack(d);
 	s = &d->spaces[d->nspaces];
 	memset(s, 0, sizeof(*s));
 	s->id = d->next_id;

@@ -64,7 +64,8 @@ static int in_space(void)
 dsm_det_t *dsm__mr_master(int *err)
 {
 	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
-				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
+				     .flags = DSM_DET_F_NO_PARENT_TRACKING |
+					      DSM_DET_F_WATCH_STACK };
 	int expect = M_NONE, rc;
 
 	if (atomic_load(&master_state) == M_OPEN)
