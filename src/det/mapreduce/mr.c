@@ -5,10 +5,11 @@
  * One map_reduce call:
  *   split   in the parent, sequentially: the splitter's tasks, in order;
  *   map     one space per map worker; worker w runs a fixed contiguous
- *           block of tasks; emit_intermediate appends to per-partition
- *           vectors in the worker's sub-heap; the combiner runs per task
- *           (so what reduce sees does not depend on the worker count);
- *           each partition is then stably sorted by key;
+ *           block of task groups (MR_GROUPS); emit_intermediate appends
+ *           to per-partition scratch vectors; the combiner runs per group
+ *           (groups depend on the task count only, so what reduce sees
+ *           does not depend on the worker count); each partition is then
+ *           stably sorted by key and packed into the worker's sub-heap;
  *   reduce  one space per reduce worker over a contiguous block of the
  *           MR_PARTS partitions: the partition's pairs from every map
  *           worker in worker order (= task order), stably sorted, grouped,
@@ -32,6 +33,12 @@
 
 #define MR_PARTS 256             /* reduce tasks: fixed, so output order is too */
 #define MR_DEFAULT_CHUNK (64 * 1024)
+/* Map tasks are taken in consecutive groups of ceil(tasks / MR_GROUPS):
+ * the combiner runs once per group over its tasks' values of a key, and a
+ * worker runs whole groups. The grouping depends on the number of tasks
+ * only, so the result does not depend on the number of workers; and the
+ * pairs that reach reduce are (groups x keys), not (tasks x keys). */
+#define MR_GROUPS 128
 
 struct iterator_t {
 	const keyval_t *kv;
@@ -43,6 +50,8 @@ struct mr_job {
 	dsm_det_t *det;
 	map_args_t *tasks;
 	size_t ntasks;
+	size_t group;            /* tasks per combine group */
+	size_t ngroups;
 	int nmap, nred, cpus;
 	struct mr_pack **map_out; /* [nmap] -> MR_PARTS runs, in the scope */
 	struct mr_pack **red_out; /* [nred] -> one sorted run, in the scope */
@@ -58,6 +67,7 @@ static struct {
 	size_t *start;              /* map: partition sizes at task start */
 	int *touched, ntouched;     /* map: partitions the task emitted to */
 	struct mr_vec *out;         /* reduce worker output (scratch) */
+	struct mr_keys keys;        /* map: copies of keys inside the input */
 	int oom;
 } cw;
 
@@ -128,7 +138,8 @@ static int array_splitter(void *data, int req_units, map_args_t *out)
 }
 
 /* Is key inside the running task's input (the map may have changed it
- * privately)? Then it is copied into the sub-heap. */
+ * privately)? Then the worker's copy of it (one per distinct key) in the
+ * sub-heap is used. */
 static void *stable_key(void *key, int key_size)
 {
 	const map_args_t *t = cw.task;
@@ -139,12 +150,11 @@ static void *stable_key(void *key, int key_size)
 
 	if (key_size <= 0 || !d || k < d || k >= d + span || dsm_det_owns(key))
 		return key;
-	copy = dsm_det_malloc((size_t)key_size);
+	copy = dsm__mr_key_copy(&cw.keys, key, (size_t)key_size);
 	if (!copy) {
 		cw.oom = 1;
 		return key;
 	}
-	memcpy(copy, key, (size_t)key_size);
 	return copy;
 }
 
@@ -191,7 +201,7 @@ static void combine_segment(struct mr_vec *v, size_t start, key_cmp_t cmp,
 	v->n = w;
 }
 
-static void end_task(struct mr_job *j)
+static void end_group(struct mr_job *j)
 {
 	for (int i = 0; i < cw.ntouched; i++) {
 		int p = cw.touched[i];
@@ -244,12 +254,15 @@ static void map_worker(void *arg)
 	cw.touched = scratch_zero(MR_PARTS * sizeof(*cw.touched));
 	if (!cw.parts || !cw.start || !cw.touched)
 		_exit(1);
-	block(j->ntasks, j->nmap, w, &lo, &hi);
+	block(j->ngroups, j->nmap, w, &lo, &hi);
+	lo *= j->group;
+	hi = hi * j->group < j->ntasks ? hi * j->group : j->ntasks;
 	for (size_t t = lo; t < hi; t++) {
 		map_args_t task = j->tasks[t];
 		cw.task = &task;
 		j->args->map(&task);
-		end_task(j);
+		if ((t + 1) % j->group == 0 || t + 1 == hi)
+			end_group(j);
 	}
 	cw.task = NULL;
 	for (int p = 0; p < MR_PARTS; p++)
@@ -520,9 +533,13 @@ static int run_job(struct mr_job *j)
 
 	if ((rc = open_ctx(j)) < 0 || (rc = split(j)) < 0)
 		return rc;
+	j->group = (j->ntasks + MR_GROUPS - 1) / MR_GROUPS;
+	if (j->group == 0)
+		j->group = 1;
+	j->ngroups = (j->ntasks + j->group - 1) / j->group;
 	j->nmap = workers(j->args->num_map_threads, j->cpus, j->args->num_procs);
-	if ((size_t)j->nmap > j->ntasks)
-		j->nmap = j->ntasks ? (int)j->ntasks : 1;
+	if ((size_t)j->nmap > j->ngroups)
+		j->nmap = j->ngroups ? (int)j->ngroups : 1;
 	j->nred = workers(j->args->num_reduce_threads, j->cpus, j->args->num_procs);
 	j->map_out = dsm_det_calloc((size_t)j->nmap, sizeof(*j->map_out));
 	j->red_out = dsm_det_calloc((size_t)j->nred, sizeof(*j->red_out));

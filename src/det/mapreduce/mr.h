@@ -36,6 +36,18 @@ struct mr_pack {
  * not NULL, receives the error). */
 dsm_det_t *dsm__mr_master(int *err);
 
+/* A map worker's copies of keys that point into its tasks' input: one
+ * sub-heap copy per distinct byte string (a word emitted a million times
+ * is copied once). The table is scratch memory. */
+struct mr_keys {
+	struct mr_key_ent *ent;
+	size_t cap, n;
+};
+
+/* The worker's copy of key's size bytes (made now if new), or NULL when
+ * out of memory. */
+void *dsm__mr_key_copy(struct mr_keys *kc, const void *key, size_t size);
+
 /* Append (key, val) to a scratch vector. 0 or -ENOMEM. */
 int dsm__mr_push(struct mr_vec *v, void *key, void *val);
 /* Free a scratch vector's pairs and empty it. */
