@@ -338,7 +338,10 @@ static int run_round(struct mr_job *j, int n, void (*fn)(void *), const char *wh
 		rc = dsm_det_join(j->det);
 	else
 		dsm_det_join(j->det);
-	if (rc < 0)
+	if (rc == DSM_EDETCHILD) /* the message names the worker and why */
+		fprintf(stderr, "map_reduce: %s phase failed: %s worker %s\n", what,
+			what, dsm_det_errmsg(j->det));
+	else if (rc < 0)
 		fprintf(stderr, "map_reduce: %s phase failed: %s (%s)\n", what,
 			dsm_det_strerror(rc), dsm_det_errmsg(j->det));
 	return rc;
