@@ -153,8 +153,18 @@ static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
 	size_t unit = 128 * d->page;
 
 	d->heap_arg = size;
-	if (size == 0)
-		size = auto_arena(d->page);
+	if (size == 0) /* auto: as big as the address space lets us (a
+			* sanitizer's may be smaller): arena, twins, page
+			* states and the written list, reserved together */
+		for (size = auto_arena(d->page); size > ((size_t)16 << 30); size /= 2) {
+			size_t all = 2 * size + size / d->page * 9;
+			void *probe = mmap(NULL, all, PROT_NONE,
+					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (probe != MAP_FAILED) {
+				munmap(probe, all);
+				break;
+			}
+		}
 
 	size = (size + unit - 1) / unit * unit;
 	if (size < unit)
