@@ -40,10 +40,6 @@
  * pairs that reach reduce are (groups x keys), not (tasks x keys). */
 #define MR_GROUPS 128
 
-struct iterator_t {
-	const keyval_t *kv;
-	int n, pos;
-};
 
 struct mr_job {
 	map_reduce_args_t *args;
@@ -64,10 +60,11 @@ static struct {
 	struct mr_job *job;
 	struct mr_vec *parts;       /* map worker: MR_PARTS vectors (scratch) */
 	const map_args_t *task;     /* map task running */
-	size_t *start;              /* map: partition sizes at task start */
 	int *touched, ntouched;     /* map: partitions the task emitted to */
 	struct mr_vec *out;         /* reduce worker output (scratch) */
 	struct mr_keys keys;        /* map: copies of keys inside the input */
+	struct mr_group *groups;    /* map with a combiner: MR_PARTS groups */
+	struct mr_gvals gvals;      /* ... and their values */
 	int oom;
 } cw;
 
@@ -168,11 +165,13 @@ void emit_intermediate(void *key, void *val, int key_size)
 	a = cw.job->args;
 	p = (a->partition ? a->partition : default_partition)(MR_PARTS, key, key_size);
 	p = ((p % MR_PARTS) + MR_PARTS) % MR_PARTS;
-	if (cw.parts[p].n == cw.start[p] && !cw.parts[p].mark) {
+	if (!cw.parts[p].mark) {
 		cw.parts[p].mark = 1;
 		cw.touched[cw.ntouched++] = p;
 	}
-	if (dsm__mr_push(&cw.parts[p], stable_key(key, key_size), val) < 0)
+	key = stable_key(key, key_size);
+	if (cw.groups ? dsm__mr_group_add(&cw.groups[p], &cw.gvals, key, val, a->key_cmp) < 0
+		      : dsm__mr_push(&cw.parts[p], key, val) < 0)
 		cw.oom = 1;
 }
 
@@ -182,35 +181,18 @@ void emit(void *key, void *val)
 		cw.oom = 1;
 }
 
-/* Combine each key's values emitted by one task in v[start..n). */
-static void combine_segment(struct mr_vec *v, size_t start, key_cmp_t cmp,
-			    combiner_t comb)
-{
-	size_t w = start;
-
-	dsm__mr_sort(v->kv + start, v->n - start, cmp);
-	for (size_t i = start, k; i < v->n; i += k) {
-		struct iterator_t it;
-		for (k = 1; i + k < v->n && cmp(v->kv[i].key, v->kv[i + k].key) == 0; k++)
-			;
-		it = (struct iterator_t){ v->kv + i, (int)k, 0 };
-		v->kv[w].key = v->kv[i].key;
-		v->kv[w].val = comb(&it);
-		w++;
-	}
-	v->n = w;
-}
-
+/* The end of a task group: with a combiner, each touched partition's keys
+ * of the group, combined, go to its pair vector. */
 static void end_group(struct mr_job *j)
 {
 	for (int i = 0; i < cw.ntouched; i++) {
 		int p = cw.touched[i];
-		if (j->args->combiner)
-			combine_segment(&cw.parts[p], cw.start[p], j->args->key_cmp,
-					j->args->combiner);
+		if (cw.groups && dsm__mr_group_flush(&cw.groups[p], &cw.gvals, &cw.parts[p],
+						     j->args->combiner) < 0)
+			cw.oom = 1;
 		cw.parts[p].mark = 0;
-		cw.start[p] = cw.parts[p].n;
 	}
+	cw.gvals.n = 0;
 	cw.ntouched = 0;
 }
 
@@ -250,9 +232,10 @@ static void map_worker(void *arg)
 
 	bind_cpu(j, w);
 	cw.parts = scratch_zero(MR_PARTS * sizeof(*cw.parts));
-	cw.start = scratch_zero(MR_PARTS * sizeof(*cw.start));
 	cw.touched = scratch_zero(MR_PARTS * sizeof(*cw.touched));
-	if (!cw.parts || !cw.start || !cw.touched)
+	if (j->args->combiner)
+		cw.groups = scratch_zero(MR_PARTS * sizeof(*cw.groups));
+	if (!cw.parts || !cw.touched || (j->args->combiner && !cw.groups))
 		_exit(1);
 	block(j->ngroups, j->nmap, w, &lo, &hi);
 	lo *= j->group;
