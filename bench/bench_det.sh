@@ -123,13 +123,15 @@ PY
 	fi
 }
 
-# timed OUT CMD...: run CMD (stdout to OUT); prints its wall seconds.
+# timed OUT CMD...: run CMD (stdout to OUT); prints its wall seconds and
+# its CPU seconds (user + system, its children included): on a loaded
+# machine the second moves far less than the first.
 timed() {
-	local out=$1 t0 t1; shift
-	t0=$(date +%s.%N)
-	"$@" >"$out" 2>/dev/null
-	t1=$(date +%s.%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+	local out=$1 tf; shift
+	tf=$(mktemp)
+	/usr/bin/time -f "%e %U %S" -o "$tf" "$@" >"$out" 2>/dev/null
+	awk '{ printf "%.3f,%.3f\n", $1, $2 + $3 }' "$tf"
+	rm -f "$tf"
 }
 
 phoenix_main() {
@@ -200,25 +202,31 @@ phoenix_main() {
 		om=$(cd "$tmp/run-o" && MR_NUMTHREADS=2 peak_run /dev/null "$o" $args)
 		pm=${pm#* } om=${om#* }
 		[ "$same" = "$total" ] || bad=1
-		pmin=$(echo $pts | tr ' ' '\n' | sort -n | head -1)
-		omin=$(echo $ots | tr ' ' '\n' | sort -n | head -1)
-		pmed=$(echo $pts | tr ' ' '\n' | median)
-		omed=$(echo $ots | tr ' ' '\n' | median)
-		echo "$app $same $total $pmin $omin $pmed $omed $pm $om" >>"$rows"
+		pmin=$(echo $pts | tr ' ' '\n' | cut -d, -f1 | sort -n | head -1)
+		omin=$(echo $ots | tr ' ' '\n' | cut -d, -f1 | sort -n | head -1)
+		pmed=$(echo $pts | tr ' ' '\n' | cut -d, -f1 | median)
+		omed=$(echo $ots | tr ' ' '\n' | cut -d, -f1 | median)
+		pcpu=$(echo $pts | tr ' ' '\n' | cut -d, -f2 | sort -n | head -1)
+		ocpu=$(echo $ots | tr ' ' '\n' | cut -d, -f2 | sort -n | head -1)
+		echo "$app $same $total $pmin $omin $pmed $omed $pm $om $pcpu $ocpu" >>"$rows"
 		awk -v a="$app" -v s="$same" -v t="$total" -v pt="$pmin" -v ot="$omin" -v pm="$pm" -v om="$om" \
+			-v pc="$pcpu" -v oc="$ocpu" \
 			'BEGIN { printf "RESULT name=phoenix_%s same_output=%d/%d pthreads_s=%s ours_s=%s " \
-				"time_ratio=%.2f pthreads_kb=%d ours_kb=%d mem_ratio=%.2f\n", a, s, t, pt, ot,
-				(pt > 0 ? ot / pt : 0), pm, om, (pm > 0 ? om / pm : 0) }'
+				"time_ratio=%.2f pthreads_cpu_s=%s ours_cpu_s=%s cpu_ratio=%.2f " \
+				"pthreads_kb=%d ours_kb=%d mem_ratio=%.2f\n", a, s, t, pt, ot,
+				(pt > 0 ? ot / pt : 0), pc, oc, (pc > 0 ? oc / pc : 0), pm, om,
+				(pm > 0 ? om / pm : 0) }'
 	done
 	echo
-	echo "| program | same output as Phoenix | Phoenix pthreads (s, min / median) | ours (s, min / median) | time ratio (min) | Phoenix peak (MB) | ours peak (MB) | memory ratio |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-	awk '{ printf "| %s | %d/%d | %.2f / %.2f | %.2f / %.2f | %.2f | %.0f | %.0f | %.2f |\n",
-		$1, $2, $3, $4, $6, $5, $7, ($4 > 0 ? $5 / $4 : 0), $8 / 1024, $9 / 1024, ($8 > 0 ? $9 / $8 : 0) }' "$rows"
-	awk '$4 >= 0.5 { s += log($5 / $4); m += log($9 / $8); n++ }
+	echo "| program | same output as Phoenix | Phoenix pthreads (s, min / median) | ours (s, min / median) | time ratio (min) | CPU s Phoenix / ours (ratio) | Phoenix peak (MB) | ours peak (MB) | memory ratio |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	awk '{ printf "| %s | %d/%d | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f / %.2f (%.2f) | %.0f | %.0f | %.2f |\n",
+		$1, $2, $3, $4, $6, $5, $7, ($4 > 0 ? $5 / $4 : 0), $10, $11, ($10 > 0 ? $11 / $10 : 0),
+		$8 / 1024, $9 / 1024, ($8 > 0 ? $9 / $8 : 0) }' "$rows"
+	awk '$4 >= 0.5 { s += log($5 / $4); m += log($9 / $8); c += log($11 / $10); n++ }
 		END { if (n) printf "RESULT name=phoenix_geomean programs=%d time_ratio=%.2f " \
-			"mem_ratio=%.2f target_time=1.15 target_mem=2 (pthreads runs >= 0.5 s)\n",
-			n, exp(s / n), exp(m / n) }' "$rows"
+			"cpu_ratio=%.2f mem_ratio=%.2f target_time=1.15 target_mem=2 " \
+			"(pthreads runs >= 0.5 s)\n", n, exp(s / n), exp(c / n), exp(m / n) }' "$rows"
 	rm -f "$rows"
 	exit $bad
 }
