@@ -390,7 +390,8 @@ static void child_run(struct dsm_det *d, struct det_space *s, void (*fn)(void *)
 		_exit(121);
 	random_delay(d->delay_us);
 	fn(arg);
-	dsm__det_track_stop(t);
+	/* no dsm__det_track_stop: the scope is only read from here on, and
+	 * making it writable again would cost a pass over its page tables */
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	_exit(write_set(t, s->fd, s->id, top) < 0 ? 122 : 0);
 }
