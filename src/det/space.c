@@ -133,7 +133,8 @@ static int open_ranges(struct dsm_det *d, const struct dsm_det_options *o)
 
 /* DSM_DET_HEAP=auto: 128 sub-heap sizes of at least the machine's RAM
  * (so one space may fill the memory: the slots take half, 63 of 64), at
- * least 16G, at most 32T of address space; only what is used is backed. */
+ * least 16G, at most 32T of address space; only what is used is backed.
+ * 16G under ThreadSanitizer. */
 static size_t auto_arena(size_t page)
 {
 	const size_t gib = (size_t)1 << 30, max = (size_t)32 << 40;
@@ -141,6 +142,11 @@ static size_t auto_arena(size_t page)
 	size_t mem = pages > 0 ? (size_t)pages * page : 16 * gib;
 	size_t slot = (mem + gib - 1) / gib * gib;
 
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer dies on a mapping outside its application ranges
+	 * (and shadows what is mapped): keep the arena small under it */
+	return 16 * gib;
+#endif
 	if (slot > max / 128)
 		slot = max / 128;
 	return slot * 128 < 16 * gib ? 16 * gib : slot * 128;

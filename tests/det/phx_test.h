@@ -12,20 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PHX_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PHX_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PHX_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PHX_SANITIZER 1
 #endif
 #endif
 
 /* The program's heap is the scope only when libdsm_mapreduce's malloc is
- * the process's malloc; an AddressSanitizer runtime interposes first. */
+ * the process's malloc; a sanitizer runtime (ASan, TSan) interposes
+ * first. */
 static inline void phx_skip_if_sanitized(const char *name)
 {
-#ifdef PHX_ASAN
-	printf("SKIP: %s: malloc is AddressSanitizer's, not libdsm_mapreduce's, "
+#ifdef PHX_SANITIZER
+	printf("SKIP: %s: malloc is the sanitizer's, not libdsm_mapreduce's, "
 	       "so the program's heap cannot be the scope\n", name);
 	exit(77);
 #else
