@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,44 +52,27 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 
 /* Spin (as above) until w is completed. A transport that can (MPI) makes
  * progress on this thread meanwhile, so the reply is received right here;
- * then the thread polls without yielding, as MPI itself does, with the
- * asynchronous signals blocked (a handler that touched the shared region
- * while this thread holds the transport would wait for a reply nobody
- * receives). 1 if w was completed, 0 otherwise. */
+ * then the thread polls without yielding, as MPI itself does. 1 if w was
+ * completed, 0 otherwise. */
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 {
 	int (*assist)(struct dsm_node *) = n->tp->assist;
 	uint64_t budget = spin_ns(n), t0;
-	sigset_t all, old;
-	int done = 0;
 
 	if (!budget)
 		return 0;
-	if (assist) {
-		sigfillset(&all);
-		sigdelset(&all, SIGSEGV);
-		sigdelset(&all, SIGBUS);
-		sigdelset(&all, SIGFPE);
-		sigdelset(&all, SIGILL);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-	}
 	t0 = dsm__now_ns();
 	for (unsigned i = 1;; i++) {
 		if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) ||
-		    atomic_load_explicit(&n->failed, memory_order_relaxed)) {
-			done = 1;
-			break;
-		}
+		    atomic_load_explicit(&n->failed, memory_order_relaxed))
+			return 1;
 		if (!assist)
 			sched_yield();
 		else
 			assist(n);
 		if (i % SPIN_CHECK == 0 && dsm__now_ns() - t0 > budget)
-			break;
+			return 0;
 	}
-	if (assist)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return done;
 }
 
 void dsm__waitq_init(struct dsm_waitq *q)

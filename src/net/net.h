@@ -144,8 +144,7 @@ struct dsm_transport_ops {
 	/* Make a blocked poll() return soon (async-signal-safe). */
 	void (*wake)(struct dsm_node *n);
 	/* Optional: an application thread that spins for a reply (not in a
-	 * signal handler, holding no libdsm lock, asynchronous signals
-	 * blocked) makes one round of the service thread's progress itself,
+	 * signal handler, holding no libdsm lock) makes one round of the service thread's progress itself,
 	 * if no other thread is doing so right now: it then receives its
 	 * reply without a hand-off between threads. Returns nonzero if a
 	 * message moved. */
