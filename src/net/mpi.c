@@ -872,24 +872,26 @@ static int mpi_poll(struct dsm_node *n, int timeout_ms)
 	uint64_t limit = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * DSM_NS_PER_MS;
 	for (;;) {
 		int rc = service_progress(n, t);
+		uint64_t el, pause;
+
 		if (rc > 0) {
 			t->backoff_ns = BACKOFF_MIN_NS;
 			return 0;
 		}
-		/* An application thread polls for its reply: leave it the CPU
-		 * (on a busy machine a service thread that keeps spinning
-		 * beside it delays the peer's service thread instead). */
-		uint64_t el = dsm__now_ns() - start;
-		if (rc == 0 && (timeout_ms == 0 || el >= limit || atomic_load(&n->stopping)))
+		el = dsm__now_ns() - start;
+		if (el >= limit || atomic_load(&n->stopping) || (rc == 0 && timeout_ms == 0))
 			return 0;
-		if (el >= limit || atomic_load(&n->stopping))
-			return 0;
-		idle_wait(t, t->backoff_ns < limit - el ? t->backoff_ns : limit - el);
-		t->backoff_ns *= 2;
-		if (t->backoff_ns > t->poll_cap_ns)
-			t->backoff_ns = t->poll_cap_ns;
+		/* rc < 0: an application thread polls for its reply. Leave it
+		 * the CPU for a short pause, even when asked for one round (a
+		 * service thread spinning beside it delays the peer's on a
+		 * busy machine), and look again soon: it stops when its reply
+		 * came. Idle: pause, doubling up to DSM_MPI_POLL_US. */
+		pause = rc < 0 ? BACKOFF_MIN_NS : t->backoff_ns;
+		idle_wait(t, pause < limit - el ? pause : limit - el);
 		if (rc < 0 && timeout_ms == 0)
 			return 0;
+		if (rc == 0 && (t->backoff_ns *= 2) > t->poll_cap_ns)
+			t->backoff_ns = t->poll_cap_ns;
 	}
 }
 
