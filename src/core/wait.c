@@ -17,7 +17,6 @@
 #include "node.h"
 
 #define SLICE_NS 100000000ull /* re-check for job failure every 100 ms */
-#define SPIN_CHECK 16          /* spins between clock reads */
 
 /* The calling application thread's spin budget in ns (0: sleep at once). */
 static uint64_t spin_ns(struct dsm_node *n)
@@ -40,12 +39,12 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 	if (!budget)
 		return 0;
 	t0 = dsm__now_ns();
-	for (unsigned i = 1;; i++) {
+	for (;;) {
 		if (atomic_load_explicit(word, memory_order_acquire) != val ||
 		    atomic_load_explicit(&n->failed, memory_order_relaxed))
 			return 1;
-		sched_yield();
-		if (i % SPIN_CHECK == 0 && dsm__now_ns() - t0 > budget)
+		sched_yield(); /* on a loaded machine this may take a while: */
+		if (dsm__now_ns() - t0 > budget) /* the clock is read each turn */
 			return 0;
 	}
 }
@@ -62,7 +61,7 @@ static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 	if (!budget)
 		return 0;
 	t0 = dsm__now_ns();
-	for (unsigned i = 1;; i++) {
+	for (;;) {
 		if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) ||
 		    atomic_load_explicit(&n->failed, memory_order_relaxed))
 			return 1;
@@ -70,7 +69,7 @@ static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 			sched_yield();
 		else
 			assist(n);
-		if (i % SPIN_CHECK == 0 && dsm__now_ns() - t0 > budget)
+		if (dsm__now_ns() - t0 > budget)
 			return 0;
 	}
 }
