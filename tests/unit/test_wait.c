@@ -58,7 +58,9 @@ static void *bump_later(void *arg)
 }
 
 /* A change made while the thread spins is seen well before the budget
- * runs out; no change: the spin gives up after the budget. */
+ * runs out; no change: the spin gives up, at the latest (on a loaded
+ * machine it stops as soon as a yield takes long) shortly after the
+ * budget. */
 static void test_spin_sees_change(void **state)
 {
 	struct dsm_node *n = node_new(500000, &no_assist); /* 0.5 s budget */
@@ -86,7 +88,6 @@ static void test_spin_budget(void **state)
 	(void)state;
 	assert_int_equal(dsm__spin_while_eq(n, &word, 1), 0);
 	el = dsm__now_ns() - t0;
-	assert_true(el >= 3000000ull);
 	assert_true(el < 1000000000ull); /* bounded, even on a loaded machine */
 	node_free(n);
 }
