@@ -583,8 +583,9 @@ static const struct env_var env_table[] = {
 	  "internal: listening socket passed by dsmrun to node 0", NULL,
 	  p_listen_fd },
 	{ "DSM_SPIN_US", "auto", "auto",
-	  "microseconds the service thread busy-polls after traffic before "
-	  "sleeping; auto: 50 when there is a core per node, else 0", NULL, p_spin },
+	  "microseconds the service thread busy-polls after traffic, and a "
+	  "thread waiting for a reply spins, before sleeping; auto: 50 when "
+	  "there is a core per node, else 0", NULL, p_spin },
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },

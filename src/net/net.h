@@ -144,6 +144,12 @@ struct dsm_transport_ops {
 	int (*poll)(struct dsm_node *n, int timeout_ms);
 	/* Make a blocked poll() return soon (async-signal-safe). */
 	void (*wake)(struct dsm_node *n);
+	/* Optional: an application thread that spins for a reply (not in a
+	 * signal handler, holding no libdsm lock) makes one round of the service thread's progress itself,
+	 * if no other thread is doing so right now: it then receives its
+	 * reply without a hand-off between threads. Returns nonzero if a
+	 * message moved. */
+	int (*assist)(struct dsm_node *n);
 	/* Close every link and free the state. */
 	void (*close)(struct dsm_node *n);
 };
