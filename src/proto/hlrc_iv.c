@@ -15,6 +15,7 @@
  *   creator, id, npages, {page, home | generation << 16}[npages]
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -141,6 +142,42 @@ static struct hlrc_interval *make_record(struct hlrc_state *st, const uint32_t *
 }
 
 /*
+ * Pages of the closing interval whose diff another thread is flushing (a
+ * notice it learned while this interval was open queued them, see
+ * notice()) must reach their homes before this interval's record can
+ * announce them: a node that learns the record reads the home's copy.
+ * Wait for those flushes, within the request deadline.
+ */
+static int wait_flushes(struct dsm_node *n, const uint32_t *pages, uint32_t count)
+{
+	struct hlrc_state *st = HS(n);
+	uint64_t ms = n->cfg.timeout_ms > 0 ? (uint64_t)n->cfg.timeout_ms : 10000;
+	uint64_t deadline = dsm__now_ns() + 4 * ms * 1000000u;
+
+	for (uint32_t i = 0; i < count; i++) {
+		struct dsm_page *pg = &n->region->pages[pages[i]];
+		for (;;) {
+			uint32_t seq;
+			int busy;
+			pthread_mutex_lock(&n->region->lock);
+			busy = st->pages[pages[i]].flushing;
+			seq = atomic_load(&pg->wait_seq);
+			pthread_mutex_unlock(&n->region->lock);
+			if (!busy)
+				break;
+			if (dsm__now_ns() > deadline) {
+				DSM_ERR(n, "hlrc: page %u's diff is still on its way to node %d "
+					"after the request deadline", pages[i],
+					st->pages[pages[i]].home);
+				return DSM_ETIMEDOUT;
+			}
+			dsm__page_wait(pg, seq, 1000000u);
+		}
+	}
+	return 0;
+}
+
+/*
  * End the open interval if it wrote anything: flush its diffs to their
  * homes (claiming first-touch homes), then record its write notices.
  * Application thread; takes close_mu and the region lock.
@@ -167,6 +204,8 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 	pthread_mutex_unlock(&n->region->lock);
 	if (nfl) /* even after a failed close: the queued pages must not stay flushing */
 		err = dsm__hlrc_flush(n, fl, nfl) ?: err;
+	if (!err && count)
+		err = wait_flushes(n, pages, count);
 	if (!err && count) {
 		pthread_mutex_lock(&n->region->lock);
 		if (!(iv = make_record(st, pages, count)))
