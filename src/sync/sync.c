@@ -44,6 +44,7 @@ void dsm__sync_fini(struct dsm_node *n)
 			FREE_LIST(l->head, struct lock_req);
 			if (l->blob && n->proto->lock_free)
 				n->proto->lock_free(l->blob);
+			free(l->tape);
 		}
 		for (struct bar_mgr *b = s->bmgr[i]; b; b = b->next)
 			if (b->pstate && n->proto->barrier_done)
