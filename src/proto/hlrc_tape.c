@@ -94,15 +94,27 @@ struct req {
 	int sent;
 };
 
-/* After the answers (or a failure): pages still marked as asked by us got
- * no answer; make them fetchable on demand again. */
+/* After the answer (or a failure): the pages of r that the answer did not
+ * name (w.data: the u32 pages it named, in order) are still marked asked
+ * by us, and only by us (nobody marks a page already marked); make them
+ * fetchable on demand again. Pages it named may be marked by another
+ * thread's fetch by now: not touched. */
 static void release_unanswered(struct dsm_node *n, const struct req *r)
 {
 	struct hlrc_state *st = HS(n);
+	const uint32_t *ans = r->w.data;
+	size_t nans = r->w.err ? 0 : r->w.len / 4, j = 0;
 
 	pthread_mutex_lock(&n->region->lock);
 	for (uint32_t i = 0; i < r->k; i++) {
 		struct hlrc_page *hp = &st->pages[r->pages[i]];
+		size_t s = j;
+		while (s < nans && ans[s] != r->pages[i])
+			s++;
+		if (s < nans) { /* answered */
+			j = s + 1;
+			continue;
+		}
 		if (hp->tape == HLRC_TAPE_ASKED && hp->fetching) {
 			hp->tape = 0;
 			hp->fetching = 0;
@@ -201,8 +213,9 @@ static int tape_fetch(struct dsm_node *n, const uint32_t *pages, size_t count,
 			got += (int)rq[i].w.val[2];
 		else if (!err)
 			err = e;
-		free(rq[i].w.data);
+		rq[i].w.err = e;
 		release_unanswered(n, &rq[i]);
+		free(rq[i].w.data);
 	}
 	free(rq);
 	free(sel);
@@ -311,9 +324,10 @@ static int on_rep(struct dsm_node *n, const struct dsm_msg *m)
 	int track = (int)(m->arg[1] >> 31 & 1), err = 0;
 	uint32_t slot = (uint32_t)(m->arg[1] & 0x7fffffffu);
 	uint64_t v[3] = { m->arg[0], m->arg[1], 0 };
-	size_t off = 0, sz;
+	uint32_t *named;
+	size_t off = 0, sz, k = 0;
 
-	for (off = 0; off < m->length; off += sz)
+	for (off = 0; off < m->length; off += sz, k++)
 		if (!(sz = entry_size(n, d + off, m->length - off)))
 			break;
 	if (off != m->length) {
@@ -321,15 +335,23 @@ static int on_rep(struct dsm_node *n, const struct dsm_msg *m)
 			    m->src, off);
 		err = DSM_EPROTO;
 	}
+	if (!(named = malloc((k ? k : 1) * sizeof(*named))))
+		err = err ? err : -ENOMEM;
+	k = 0;
 	pthread_mutex_lock(&n->region->lock);
-	for (off = 0; !err && off < m->length; off += entry_size(n, d + off, m->length - off))
+	for (off = 0; !err && off < m->length; off += entry_size(n, d + off, m->length - off)) {
 		v[2] += (uint64_t)take_entry(n, (int)m->src, d + off, track, slot, &err);
+		if (!err)
+			named[k++] = get_u32(d + off);
+	}
 	pthread_mutex_unlock(&n->region->lock);
 	if (err == DSM_EPROTO)
 		dsm__reject(n, "TAPE_REP from node %u answers a page not asked of it",
 			    m->src);
-	if (dsm__waiter_complete(n, m->arg[0], err, v) && !err)
+	/* the waiting thread learns which pages were answered (named) */
+	if (dsm__waiter_complete_data(n, m->arg[0], err, v, named, 4 * k) && !err)
 		err = DSM_EPROTO;
+	free(named);
 	return err;
 }
 
