@@ -30,6 +30,7 @@ struct tw_obj {
 	int marked;                /* dsm_tapeworm_lock/barrier(id, 1) */
 	uint32_t slot;             /* prefetch accounting slot */
 	struct dsm_tape *tape;     /* barrier: the last phase's read tape */
+	struct dsm_tape *prev;     /* barrier: the phase's before (period 2) */
 	struct dsm_tape *rec;      /* running recording, or NULL */
 	uint64_t snap_inst, snap_used; /* slot counters at the last apply */
 	unsigned skip, backoff;
@@ -76,6 +77,7 @@ void dsm__tw_fini(struct dsm_node *n)
 				dsm__tape_stop(n, o->rec);
 			dsm_tape_free(o->rec);
 			dsm_tape_free(o->tape);
+			dsm_tape_free(o->prev);
 			free(o);
 		}
 	pthread_mutex_destroy(&tw->mu);
@@ -186,7 +188,8 @@ void dsm__tw_barrier_enter(struct dsm_node *n, unsigned barrier)
 	pthread_mutex_unlock(&tw->mu);
 	if (t && dsm__tape_stop(n, t) >= 0) {
 		pthread_mutex_lock(&tw->mu);
-		dsm_tape_free(o->tape);
+		dsm_tape_free(o->prev);
+		o->prev = o->tape;
 		o->tape = t;
 		o->st.tapes_recorded++;
 		pthread_mutex_unlock(&tw->mu);
@@ -207,14 +210,21 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier)
 		return 0;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, DSM_TW_BARRIER, barrier, 1);
-	if (o && o->tape && worth_applying(n, o)) {
-		t = o->tape; /* only this thread replaces it (barriers are per node) */
+	/* The last two phases' tapes: a phase that alternates between two
+	 * buffers (double-buffered sweeps) reads what it read two phases ago.
+	 * Only pages invalid now are fetched, so the older tape costs
+	 * nothing where it names pages still valid. */
+	if (o && o->tape && worth_applying(n, o) && (t = dsm_tape_new()) &&
+	    (dsm_tape_add(t, o->tape) || (o->prev && dsm_tape_add(t, o->prev)))) {
+		dsm_tape_free(t);
+		t = NULL;
 	}
 	pthread_mutex_unlock(&tw->mu);
 	if (!o)
 		return -ENOMEM;
 	if (t)
 		err = apply(n, tw, o, t);
+	dsm_tape_free(t);
 	if (err == -ENOTSUP)
 		err = 0;
 	rec = dsm__tape_record(n, DSM_TAPE_READ);
