@@ -15,6 +15,10 @@
  *     asks for the hole of those pages (all of B, home node 0), applies
  *     the pruned tape (KP pages fetched) and reads B with no remote fetch
  *     and the new values; the hole is then empty.
+ *  4. Hostile requests: a TAPE_REQ naming a page past the region, or of a
+ *     length that is not a list of pages, is refused with a NACK that
+ *     fails the sender's wait with DSM_EPROTO (the job goes on); node 0
+ *     logs why (expected "rejected" lines).
  * Exact assertions under hlrc (tape hooks); under the other protocols the
  * tapes are empty, hole/apply say -ENOTSUP, and the values are checked.
  */
@@ -22,6 +26,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "core/node.h"
 #include "dsm_tape.h"
 #include "mn_util.h"
 
@@ -166,6 +171,26 @@ int main(int argc, char **argv)
 		dsm_extent_free(pages);
 		dsm_tape_free(w0);
 		dsm_tape_free(rd);
+	}
+	if (me == 1 && hooks) { /* 4. */
+		struct dsm_node *n = dsm__get();
+		unsigned char bad[8] = { 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4 };
+		for (int k = 0; k < 2; k++) {
+			struct dsm_waiter w;
+			dsm__waiter_add(n, &w);
+			struct dsm_msg m = { .type = DSM_MSG_TAPE_REQ, .arg = { w.token },
+					     .payload = bad, .length = k ? 5 : 4 };
+			int e = dsm__send(n, 0, &m);
+			if (e)
+				dsm__waiter_complete(n, w.token, e, NULL);
+			e = dsm__waiter_wait_for(n, &w, 0, "TAPE_REQ");
+			free(w.data);
+			if (e != DSM_EPROTO)
+				FAIL("hostile TAPE_REQ %d: %s (%d), expected a refusal", k,
+				     dsm_strerror(e), e);
+		}
+		fprintf(stderr, "mn_tape_record: node 1: two hostile TAPE_REQ refused "
+			"as expected\n");
 	}
 	CHECK(dsm_barrier(4));
 	CHECK(dsm_finalize());
