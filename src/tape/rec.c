@@ -128,7 +128,7 @@ int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 /* Drop log entries older than every running recording. */
 static void compact(struct tape_log *l, uint64_t oldest)
 {
-	if (oldest <= l->base)
+	if (oldest <= l->base || oldest > l->total)
 		return;
 	memmove(l->ev, l->ev + (oldest - l->base),
 		(size_t)(l->total - oldest) * sizeof(*l->ev));
@@ -262,10 +262,10 @@ int dsm__tape_stop(struct dsm_node *n, struct dsm_tape *t)
 			err = -ENOMEM;
 		}
 	}
-	if (!err) {
+	if (!err && k)
 		memcpy(t->ev, l->ev + (from - l->base), (size_t)k * sizeof(*t->ev));
+	if (!err)
 		t->n = (size_t)k;
-	}
 	rec_remove(tn, t);
 	pthread_mutex_unlock(&n->region->lock);
 	if (err)

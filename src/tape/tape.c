@@ -74,6 +74,8 @@ int dsm__tape_normalize(struct dsm_tape *t)
 {
 	size_t k = 0;
 
+	if (!t->n)
+		return 0;
 	qsort(t->ev, t->n, sizeof(*t->ev), ev_qcmp);
 	for (size_t i = 0; i < t->n; i++)
 		if (!k || ev_cmp(&t->ev[k - 1], &t->ev[i]))
@@ -311,7 +313,8 @@ dsm_extent_t *dsm_tape_project(const dsm_tape_t *t, enum dsm_tape_dim dim)
 	}
 	for (size_t i = 0; i < t->n; i++)
 		e->v[i] = ev_value(&t->ev[i], dim);
-	qsort(e->v, t->n, sizeof(*e->v), u32_qcmp);
+	if (t->n)
+		qsort(e->v, t->n, sizeof(*e->v), u32_qcmp);
 	for (size_t i = 0; i < t->n; i++)
 		if (!k || e->v[k - 1] != e->v[i])
 			e->v[k++] = e->v[i];
