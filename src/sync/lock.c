@@ -169,14 +169,15 @@ static int split_tape(const void *payload, size_t *len, const void **tape,
 	return 0;
 }
 
-/* Manager: keep the tape a release carried for the next grants; an
- * exclusive release without one forgets the old one (it describes an
- * older critical section). Caller holds s->mu. */
+/* Manager: keep the tape an exclusive release carried for the next
+ * grants; one without a tape forgets the old one (it describes an older
+ * critical section). Shared holders only read: their releases leave the
+ * last writer's tape in place. Caller holds s->mu. */
 static int keep_tape(struct lock_mgr *l, int mode, const void *tape, size_t len)
 {
 	void *copy = NULL;
 
-	if (!tape && mode == DSM_LOCK_SHARED)
+	if (mode == DSM_LOCK_SHARED)
 		return 0;
 	if (tape && len && !(copy = malloc(len)))
 		return -ENOMEM;
