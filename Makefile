@@ -109,13 +109,18 @@ bench-quick: build
 	bench/run.sh $(BUILD) --quick; s=$$?; bench/apps/run.sh $(BUILD) --quick && exit $$s
 
 # Thousands of randomized race-free programs at 2, 4 and 8 nodes under
-# every protocol, checked against a sequential reference (mn_random).
+# every protocol, checked against a sequential reference (mn_random), and
+# under hlrc with DSM_TAPEWORM=auto (docs/tapes.md).
 STRESS_SEEDS ?= 2000
 stress: build
 	@for p in sc lrc hlrc; do for n in 2 4 8; do \
 		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
 		$(BUILD)/dsmrun -n $$n --protocol $$p $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
 	done; done
+	@for n in 2 4 8; do \
+		echo "stress: hlrc with DSM_TAPEWORM=auto, $$n nodes, $(STRESS_SEEDS) seeds"; \
+		DSM_TAPEWORM=auto $(BUILD)/dsmrun -n $$n --protocol hlrc $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
+	done
 
 install:
 	@tools/install-deps.sh build

@@ -64,12 +64,27 @@ int dsm__tw_init(struct dsm_node *n)
 	return 0;
 }
 
+static void add_stats(struct dsm_node *n, const struct tw_obj *o,
+		      struct dsm_tw_stats *out);
+
 void dsm__tw_fini(struct dsm_node *n)
 {
 	struct tw_node *tw = TW(n);
+	struct dsm_tw_stats sum = { 0 };
 
 	if (!tw)
 		return;
+	for (int i = 0; i < TW_BUCKETS; i++)
+		for (struct tw_obj *o = tw->b[i]; o; o = o->next)
+			add_stats(n, o, &sum);
+	if (sum.tapes_recorded)
+		DSM_INFO(n, "tapeworm: %llu tapes recorded, %llu applied, %llu pages "
+			 "prefetched, %llu used, %llu applications skipped",
+			 (unsigned long long)sum.tapes_recorded,
+			 (unsigned long long)sum.tapes_applied,
+			 (unsigned long long)sum.pages_prefetched,
+			 (unsigned long long)sum.pages_used,
+			 (unsigned long long)sum.applies_skipped);
 	for (int i = 0; i < TW_BUCKETS; i++)
 		for (struct tw_obj *o = tw->b[i], *nx; o; o = nx) {
 			nx = o->next;
