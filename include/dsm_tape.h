@@ -148,6 +148,19 @@ int dsm_tape_hole(const dsm_extent_t *e, dsm_tape_t **out);
  * ...). Application thread. */
 int dsm_tape_apply(const dsm_tape_t *t);
 
+/* Send a copy of t to node `node` (another node) under tag: it waits in
+ * node's mailbox for dsm_tape_recv. Returns once the bytes are handed to
+ * the transport: 0, -EINVAL (bad node, this node, t recording),
+ * -EMSGSIZE (over 5 million events), DSM_EPEERDEAD, DSM_ENOTINIT. Works
+ * under every protocol. */
+int dsm_tape_send(const dsm_tape_t *t, int node, unsigned tag);
+
+/* Take the oldest tape sent to this node under tag (from any node; *from
+ * gets the sender, may be NULL), waiting at most timeout_ms (< 0: 4 x
+ * DSM_TIMEOUT). *out is the caller's. 0, DSM_ETIMEDOUT (none arrived;
+ * the job goes on), the job's failure, -EINVAL, DSM_ENOTINIT. */
+int dsm_tape_recv(unsigned tag, int timeout_ms, dsm_tape_t **out, int *from);
+
 /* Encode t for a message (little-endian u32 count, then interval, page,
  * node per event) into buf of cap bytes; returns the size needed (nothing
  * written when cap is smaller). */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "core/node.h"
 #include "internal.h"
@@ -32,7 +33,18 @@ struct tape_log {
 	int nrec;                  /* recordings of this kind running */
 };
 
+/* A tape received by dsm_tape_send, waiting for dsm_tape_recv. */
+struct mail {
+	unsigned tag;
+	int from;
+	struct dsm_tape *t;
+	struct mail *next;
+};
+
 struct tape_node {
+	pthread_mutex_t mb_mu;              /* mailbox */
+	pthread_cond_t mb_cv;
+	struct mail *mb_head, *mb_tail;
 	const struct dsm_tape_proto *proto; /* NULL: the protocol has no hooks */
 	size_t npages;
 	struct tape_log log[4];             /* by enum dsm_tape_kind */
@@ -66,6 +78,8 @@ int dsm__tape_init(struct dsm_node *n)
 		return -ENOMEM;
 	n->tape_state = tn;
 	tn->npages = np;
+	pthread_mutex_init(&tn->mb_mu, NULL);
+	pthread_cond_init(&tn->mb_cv, NULL);
 	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
 		if (!strcmp(protos[i]->protocol, n->proto->name))
 			tn->proto = protos[i];
@@ -102,6 +116,13 @@ void dsm__tape_fini(struct dsm_node *n)
 	}
 	if (tn->slot_of)
 		munmap(tn->slot_of, tn->npages * sizeof(*tn->slot_of));
+	for (struct mail *m = tn->mb_head, *nx; m; m = nx) {
+		nx = m->next;
+		dsm_tape_free(m->t);
+		free(m);
+	}
+	pthread_mutex_destroy(&tn->mb_mu);
+	pthread_cond_destroy(&tn->mb_cv);
 	free(tn);
 	n->tape_state = NULL;
 }
@@ -111,10 +132,14 @@ int dsm__tape_supported(struct dsm_node *n)
 	return TN(n) && TN(n)->proto;
 }
 
+static int on_send(struct dsm_node *n, const struct dsm_msg *m);
+
 int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
 	struct tape_node *tn = TN(n);
 
+	if (tn && m->type == DSM_MSG_TAPE_SEND)
+		return on_send(n, m);
 	if (!tn || !tn->proto) {
 		dsm__reject(n, "%s: this node's protocol (%s) has no tape hooks",
 			    dsm__msg_type_name(m->type), n->proto->name);
@@ -401,4 +426,115 @@ void dsm__tape_slot_counts(struct dsm_node *n, uint32_t slot, uint64_t *installe
 		return;
 	*installed = __atomic_load_n(&tn->slots[slot].installed, __ATOMIC_RELAXED);
 	*used = __atomic_load_n(&tn->slots[slot].used, __ATOMIC_RELAXED);
+}
+
+/* --- sending tapes between nodes --- */
+
+#define SEND_MAX_EVENTS 5000000u /* 60 MB on the wire, under the 64 MiB cap */
+
+int dsm_tape_send(const dsm_tape_t *t, int node, unsigned tag)
+{
+	struct dsm_node *n = dsm__get();
+	unsigned char *buf;
+	size_t len;
+	int err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if (!t || t->recording || node < 0 || node >= n->count || node == n->id)
+		return -EINVAL;
+	if (t->n > SEND_MAX_EVENTS)
+		return -EMSGSIZE;
+	len = dsm_tape_encode(t, NULL, 0);
+	if (!(buf = malloc(len)))
+		return -ENOMEM;
+	dsm_tape_encode(t, buf, len);
+	struct dsm_msg m = { .type = DSM_MSG_TAPE_SEND, .arg = { tag },
+			     .payload = buf, .length = (uint32_t)len };
+	err = dsm__send(n, node, &m);
+	free(buf);
+	return err;
+}
+
+/* Service thread: a tape for our mailbox. */
+static int on_send(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct tape_node *tn = TN(n);
+	struct dsm_tape *t = dsm_tape_decode(m->payload, m->length,
+					     (uint32_t)n->region->npages, (uint32_t)n->count);
+	struct mail *ml;
+
+	if (!t) {
+		dsm__reject(n, "TAPE_SEND (tag %llu, %u bytes): malformed tape",
+			    (unsigned long long)m->arg[0], m->length);
+		return errno == ENOMEM ? -ENOMEM : DSM_EPROTO;
+	}
+	if (!(ml = calloc(1, sizeof(*ml)))) {
+		dsm_tape_free(t);
+		return -ENOMEM;
+	}
+	*ml = (struct mail){ .tag = (unsigned)m->arg[0], .from = (int)m->src, .t = t };
+	pthread_mutex_lock(&tn->mb_mu);
+	if (tn->mb_tail)
+		tn->mb_tail->next = ml;
+	else
+		tn->mb_head = ml;
+	tn->mb_tail = ml;
+	pthread_cond_broadcast(&tn->mb_cv);
+	pthread_mutex_unlock(&tn->mb_mu);
+	return 0;
+}
+
+/* Unlink the oldest mail with tag; mb_mu held. */
+static struct mail *take_mail(struct tape_node *tn, unsigned tag)
+{
+	struct mail **pp = &tn->mb_head, *prev = NULL;
+
+	for (; *pp; prev = *pp, pp = &(*pp)->next)
+		if ((*pp)->tag == tag) {
+			struct mail *m = *pp;
+			*pp = m->next;
+			if (tn->mb_tail == m)
+				tn->mb_tail = prev;
+			return m;
+		}
+	return NULL;
+}
+
+int dsm_tape_recv(unsigned tag, int timeout_ms, dsm_tape_t **out, int *from)
+{
+	struct dsm_node *n = dsm__get();
+	struct tape_node *tn = TN(n);
+	uint64_t limit, t0 = dsm__now_ns();
+	struct mail *m = NULL;
+	int err = 0;
+
+	if (!tn)
+		return DSM_ENOTINIT;
+	if (!out)
+		return -EINVAL;
+	limit = timeout_ms < 0 ? dsm__reply_deadline_ns(n) : (uint64_t)timeout_ms * 1000000u;
+	pthread_mutex_lock(&tn->mb_mu);
+	while (!(m = take_mail(tn, tag)) && !(err = atomic_load(&n->failed))) {
+		struct timespec ts;
+		if (dsm__now_ns() - t0 >= limit) {
+			err = DSM_ETIMEDOUT;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20000000; /* re-check the job and the deadline */
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&tn->mb_cv, &tn->mb_mu, &ts);
+	}
+	pthread_mutex_unlock(&tn->mb_mu);
+	if (!m)
+		return err;
+	*out = m->t;
+	if (from)
+		*from = m->from;
+	free(m);
+	return 0;
 }
