@@ -36,7 +36,8 @@
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
 #define FLUSH_CHUNK (4u << 20)   /* diff bytes per HLRC_DIFF message */
-#define PREFETCH 8               /* pages one HLRC_PAGE_REQ may ask for */
+#define PREFETCH 32              /* pages one HLRC_PAGE_REQ may ask for */
+#define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
 
@@ -227,27 +228,36 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return set_prot(n, p, pg);
 }
 
-/* Mark the invalid pages after p that the same home holds and that this
- * node fetched before (so it reads them), up to PREFETCH in all, as
- * fetched with p; returns how many pages (>= 1). A fault on the first page
- * of a boundary row read every iteration then brings the whole row. Pages
- * never read here are not taken: a copy would make them shared at the
- * home and cost its writer a fault per interval. */
+/*
+ * Mark the invalid pages after p that the same home holds, as fetched
+ * with p; returns how many pages (>= 1). Two kinds are taken: pages this
+ * node fetched before (so it reads them: a fault on the first page of a
+ * boundary row read every iteration then brings the whole row), up to
+ * USED_RUN; and, when the faults walk forward through memory (this fault
+ * is on the page after the last run fetched), a readahead window that
+ * doubles with each such fault up to PREFETCH, as a file system reads
+ * ahead. Other pages are not taken: a copy makes a page shared at its
+ * home and costs its writer a fault per interval.
+ */
 static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
 {
 	struct hlrc_state *st = HS(n);
-	unsigned k = 1;
+	unsigned k = 1, win;
 
+	win = p == st->ra_next ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
+	st->ra_win = win = win > PREFETCH ? PREFETCH : win;
 	for (; k < PREFETCH && p + k < st->npages; k++) {
 		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
 		struct hlrc_page *hq = &st->pages[p + k];
 		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
-		    hq->flushing || !hq->used || hq->tape /* tape hook: held */)
+		    hq->flushing || hq->tape /* tape hook: held or asked */ ||
+		    !((hq->used && k < USED_RUN) || k < win))
 			break;
 		hq->fetching = 1;
 		hq->stale = 0;
 		hq->asked = home;
 	}
+	st->ra_next = p + k;
 	return k;
 }
 
@@ -269,6 +279,7 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		return (err = start_write(n, p, pg)) ? err : DSM_FAULT_RETRY;
 	if (hp->tape == HLRC_TAPE_HELD) { /* tape hook: prefetched, first used now */
 		hp->tape = 0;
+		hp->used = 1; /* demanded */
 		dsm__tape_hit(n, (uint32_t)p, (uint32_t)hp->home,
 			      dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, local_faults, 1);
@@ -281,6 +292,7 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 	if (!hp->fetching) {
 		hp->fetching = 1;
 		hp->stale = 0;
+		hp->used = 1; /* demanded: read here (prefetched pages are not) */
 		hp->asked = hp->home;
 		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
 				prefetch_run(n, p, hp->home), 0);
@@ -718,7 +730,6 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 	struct dsm_page *pg = &n->region->pages[p];
 
 	step(pg, EV_FETCHED);
-	HS(n)->pages[p].used = 1;
 	return set_prot(n, p, pg);
 }
 
@@ -981,6 +992,7 @@ static int hlrc_init(struct dsm_node *n)
 	st->me = n->id;
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
+	st->ra_next = SIZE_MAX;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
 	/* Per-page tables and twins reserved, backed only where pages are

@@ -30,7 +30,7 @@ struct hlrc_page {
 	uint8_t stale;     /* a notice arrived while fetching: refetch */
 	uint8_t shared;    /* home: a copy may exist elsewhere that no notice
 			      covers yet, so writes must be tracked */
-	uint8_t used;      /* fetched here before: worth prefetching */
+	uint8_t used;      /* fetched here on demand before: worth prefetching */
 	uint8_t streak;    /* home: consecutive flushes by last_writer alone */
 	int16_t last_writer; /* home: node whose diffs came last, or -1 */
 	int16_t asked;     /* node the in-flight whole-page request went to */
@@ -77,6 +77,8 @@ struct hlrc_state {
 	struct hlrc_page *pages;
 	unsigned char *twins;                /* npages * page_size, NORESERVE */
 	uint32_t *dirty;                     /* pages written in the open interval */
+	size_t ra_next;                      /* readahead: page after the last run */
+	unsigned ra_win;                     /* readahead window, pages */
 	uint32_t ndirty;
 	pthread_mutex_t close_mu;            /* one interval close at a time */
 	uint32_t vc[DSM_MAX_NODES];          /* intervals known, per creator */

@@ -4,8 +4,9 @@
  *
  * For each seed, a program is generated (the same on every node):
  *  - a shared area of NW words in two buffers A and B, every word owned by
- *    a node chosen at random (so owners interleave within pages: false
- *    sharing), and K counters on the same pages;
+ *    a node chosen at random (even seeds: owners interleave within pages,
+ *    false sharing; odd seeds: one owner per page, a different one in the
+ *    next program, so homes migrate), and K counters on the same pages;
  *  - R rounds; in round r every node rewrites a random subset of its own
  *    words in buffer (r+1)%2 with a value computed from words (of any
  *    owner) it reads in buffer r%2, and adds amounts to random counters
@@ -49,8 +50,14 @@ static uint64_t h(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
 	return mix(seed * 0x9e3779b97f4a7c15ull ^ mix(a * 31 + b * 1000003 + c));
 }
 
+/* Even seeds: every word's owner at random (false sharing everywhere).
+ * Odd seeds: one owner per page (512 words), so pages have a single
+ * writer within a program and another in the next one: under hlrc their
+ * homes migrate to the writer and away again while other nodes read. */
 static int owner(uint64_t seed, int nodes, int w)
 {
+	if (seed & 1)
+		return (int)(h(seed, 1, (uint64_t)w / 512, 7) % (uint64_t)nodes);
 	return (int)(h(seed, 1, (uint64_t)w, 0) % (uint64_t)nodes);
 }
 
