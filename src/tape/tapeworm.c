@@ -272,10 +272,11 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 	if (len) {
 		t = dsm_tape_decode(bytes, len, (uint32_t)n->region->npages,
 				    (uint32_t)n->count);
-		if (!t) {
+		if (!t && errno != ENOMEM) {
+			/* the lock is held and the protocol's part was fine: a
+			 * hint is lost, nothing else; say so and go on */
 			DSM_ERR(n, "tapeworm: the grant of lock %u carried a malformed "
-				"tape (%zu bytes)", lock, len);
-			return errno == ENOMEM ? -ENOMEM : DSM_EPROTO;
+				"tape (%zu bytes); ignored", lock, len);
 		}
 	}
 	pthread_mutex_lock(&tw->mu);

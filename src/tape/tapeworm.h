@@ -27,7 +27,8 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier);
  * recording the critical section. release: before the protocol's
  * release; appends the critical section's write tape to out and returns 1
  * (the release carries a tape), 0 when there is none, or an error. A
- * malformed tape is DSM_EPROTO, logged with the lock's id. */
+ * malformed tape is logged with the lock's id and ignored (a lost hint:
+ * the lock is held and its protocol data was fine). */
 int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *tape,
 			  size_t len);
 int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out);
