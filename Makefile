@@ -110,8 +110,12 @@ bench-quick: build
 
 # Thousands of randomized race-free programs at 2, 4 and 8 nodes under
 # every protocol, checked against a sequential reference (mn_random), and
-# under hlrc with DSM_TAPEWORM=auto (docs/tapes.md).
+# under hlrc with DSM_TAPEWORM=auto (docs/tapes.md); then
+# mn_threads_mixed (barriers, locks and dsm_malloc on different threads of
+# each node) STRESS_COUNT times per protocol and node count, with the
+# default DSM_GC_THRESHOLD and with 1M (tests/scripts/stress.sh).
 STRESS_SEEDS ?= 2000
+STRESS_COUNT ?= 200
 stress: build
 	@for p in sc lrc hlrc; do for n in 2 4 8; do \
 		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
@@ -121,6 +125,7 @@ stress: build
 		echo "stress: hlrc with DSM_TAPEWORM=auto, $$n nodes, $(STRESS_SEEDS) seeds"; \
 		DSM_TAPEWORM=auto $(BUILD)/dsmrun -n $$n --protocol hlrc $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
 	done
+	STRESS_COUNT=$(STRESS_COUNT) tests/scripts/stress.sh $(BUILD)
 
 install:
 	@tools/install-deps.sh build

@@ -19,7 +19,11 @@
  * Each node counts its own advances: a lost update means the lock does
  * not protect the data, and the benchmark fails.
  *
- * Usage: dsmrun -n 2 bench_lock [--quick]
+ * Two raw round trips are measured: with blocking sockets (raw_us, ratio)
+ * and busy-polling (raw_spin_us, ratio_spin: the floor for a runtime that
+ * busy-polls after traffic); the target applies to ratio_spin.
+ *
+ * Usage: dsmrun -n 2 bench_lock [--quick] [--protocol P]
  * Exit 0 unless a dsm_ call fails or the turn counter is wrong.
  */
 #include <errno.h>
@@ -147,14 +151,15 @@ static void check_turns(uint64_t mine, uint64_t total, int me)
 
 /* Print one figure on node 1 (the node that measured the raw limit). */
 static void report(const char *name, const char *label, double *per,
-		   int rounds, double raw, double raw_spin, const char *target)
+		   int rounds, double raw, double raw_spin, const char *target,
+		   const char *proto)
 {
 	struct summary s = summarize(per, (size_t)rounds);
 
 	print_summary(label, s, (size_t)rounds);
 	printf("RESULT name=%s ours_us=%.3f raw_us=%.3f ratio=%.3f target=%s "
-	       "raw_spin_us=%.3f ratio_spin=%.3f\n", name, s.med, raw, s.med / raw,
-	       target, raw_spin, s.med / raw_spin);
+	       "raw_spin_us=%.3f ratio_spin=%.3f protocol=%s\n", name, s.med, raw,
+	       s.med / raw, target, raw_spin, s.med / raw_spin, proto);
 	fflush(stdout);
 }
 
@@ -170,7 +175,8 @@ static void print_per_handoff(const char *what, const struct dsm_stats *a,
 
 int main(int argc, char **argv)
 {
-	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	int quick;
+	const char *proto = bench_args(argc, argv, &quick);
 	int ipr = quick ? 300 : 700, rounds = quick ? 3 : 9;
 	int iters = ipr * rounds; /* raw round trips in all */
 	int drounds = quick ? 3 : 5;
@@ -212,17 +218,17 @@ int main(int argc, char **argv)
 	check_turns(mine, WARMUP + (uint64_t)drounds * dk, me);
 
 	if (me == 1) {
-		printf("bench_lock: chain: %d rounds of %llu hand-offs; with data: "
-		       "%d rounds of %llu; %d raw round trips\n", rounds,
+		printf("bench_lock: protocol %s; chain: %d rounds of %llu hand-offs; with data: "
+		       "%d rounds of %llu; %d raw round trips\n", proto, rounds,
 		       (unsigned long long)(2 * k), drounds,
 		       (unsigned long long)dk, iters);
 		printf("  %-34s median %8.2f us\n", "raw 64 B TCP round trip", raw);
 		printf("  %-34s median %8.2f us\n", "raw round trip, busy-polling", raw_spin);
 		report("lock_handoff", "ours: lock hand-off (3-lock chain)", per,
-		       rounds, raw, raw_spin, TARGET);
+		       rounds, raw, raw_spin, TARGET, proto);
 		print_per_handoff("chain", &st0, &st1, (double)(rounds * 2 * k));
 		report("lock_handoff_data", "info: hand-off + turn counter", dper,
-		       drounds, raw, raw_spin, "-");
+		       drounds, raw, raw_spin, "-", proto);
 		print_per_handoff("with data", &st1, &st2,
 				  (double)(WARMUP + drounds * dk));
 		printf("  with data: %llu acquires on node 1 found the other's "

@@ -392,7 +392,39 @@ static inline void raw_faults(size_t n, double *out)
 		exit(1);
 }
 
+/* ---- command line ---- */
+
+/* Options of the multi-node benchmarks: --quick, --protocol P (sets
+ * DSM_PROTOCOL before dsm_init; dsmrun --protocol does the same for every
+ * node). Call before dsm_init. Returns the protocol's name for the RESULT
+ * lines: P, else DSM_PROTOCOL, else "hlrc" (the library's default). Exits
+ * 2 with usage on anything else. */
+static inline const char *bench_args(int argc, char **argv, int *quick)
+{
+	const char *proto = getenv("DSM_PROTOCOL");
+
+	*quick = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			*quick = 1;
+		} else if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc) {
+			proto = argv[++i];
+			setenv("DSM_PROTOCOL", proto, 1);
+		} else {
+			fprintf(stderr, "usage: " BENCH_NAME " [--quick] [--protocol P]\n");
+			exit(2);
+		}
+	}
+	return proto && *proto ? proto : "hlrc";
+}
+
 /* ---- ours: remote page fetch ---- */
+
+/* Node 1 reads every FETCH_STRIDE-th page of the block: hlrc fetches,
+ * with a faulting page, the following pages of the same home that this
+ * node read before (prefetch), so reading neighbours would time faults
+ * that never happen. A block for m timed pages has m * FETCH_STRIDE. */
+#define FETCH_STRIDE 2
 
 /* The byte node 0 writes into page i in round r. */
 static inline unsigned char page_val(size_t i, int r)
@@ -400,18 +432,21 @@ static inline unsigned char page_val(size_t i, int r)
 	return (unsigned char)(i * 7 + (size_t)r * 13 + 1);
 }
 
-/* One round of remote read faults on the m pages of the collective block
- * blk: node 0 writes a byte of each page, barrier, node 1 times a read of
- * each page into out and checks it. Exits on a wrong value. Collective. */
+/* One round of m remote read faults on the collective block blk (m *
+ * FETCH_STRIDE pages): node 0 writes a byte of every FETCH_STRIDE-th page,
+ * barrier, node 1 times a read of each of them into out and checks it.
+ * Exits on a wrong value. Collective. */
 static inline void fetch_round(char *blk, size_t m, int r, int me,
 			       double *out)
 {
+	const size_t step = FETCH_STRIDE * pg;
+
 	if (me == 0)
 		for (size_t i = 0; i < m; i++)
-			((volatile char *)blk)[i * pg] = (char)page_val(i, r);
+			((volatile char *)blk)[i * step] = (char)page_val(i, r);
 	check(dsm_barrier(1), "dsm_barrier");
 	for (size_t i = 0; i < m && me == 1; i++) {
-		volatile unsigned char *p = (volatile unsigned char *)blk + i * pg;
+		volatile unsigned char *p = (volatile unsigned char *)blk + i * step;
 		double t0 = now_us();
 		unsigned char v = *p;
 

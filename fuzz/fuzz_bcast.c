@@ -22,15 +22,11 @@
 
 #include "dsm.h"
 #include "core/bcast.h"
+#include "core/le.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 static unsigned char chunkbuf[DSM_BCAST_CHUNK + 64];
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* A chunk's contents: a byte and its offset, from its offset (memset, so
  * a 1 MiB chunk stays cheap under ASan). */
@@ -74,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(a.nchunks == nchunks && !dsm__bcast_asm_done(&a));
 	for (; size >= 9; data += 9, size -= 9) {
 		uint8_t f = data[0];
-		uint64_t off = f & 1 ? get32(data + 1) : (uint64_t)(get32(data + 1) % (nchunks + 1)) * CH;
+		uint64_t off = f & 1 ? dsm__get_le32(data + 1) : (uint64_t)(dsm__get_le32(data + 1) % (nchunks + 1)) * CH;
 		uint64_t right = off < total ? (total - off < CH ? total - off : CH) : 0;
-		uint32_t len = f & 2 ? (uint32_t)(get32(data + 5) % (CH + 64)) : (uint32_t)right;
+		uint32_t len = f & 2 ? (uint32_t)(dsm__get_le32(data + 5) % (CH + 64)) : (uint32_t)right;
 		uint64_t t = f & 4 ? total + 1 + (f >> 3) : total;
 		uint32_t before = a.missing;
 

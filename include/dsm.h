@@ -118,7 +118,11 @@ int dsm_node_count(void);
 void *dsm_malloc(size_t size);
 
 /* Return a block from dsm_malloc/dsm_alloc_collective; NULL is ignored.
- * Any node may free any block, once. */
+ * Any node may free any block, once. Memory reuse is ordered as in one
+ * process: dsm_free is a release (under lrc and hlrc it publishes this
+ * node's writes made before it) and the dsm_malloc or
+ * dsm_alloc_collective that gets the memory again acquires it, so the new
+ * owner sees the old contents and its writes come after them. */
 void dsm_free(void *ptr);
 
 /*

@@ -93,6 +93,14 @@ struct dsm_det_options {
  * whose parent is idle during rounds. */
 #define DSM_DET_F_NO_PARENT_TRACKING 0x1u
 
+/* In each space, keep the spawning thread's stack above dsm_det_spawn's
+ * frame read-only: it is outside the scope, so a space's write there (to
+ * a local variable of the parent reached through a pointer) would be lost
+ * silently. Such a write makes the space fail instead, and join's error
+ * (dsm_det_errmsg) names the address. The space must not return into
+ * those frames (it never does: fn runs below them). */
+#define DSM_DET_F_WATCH_STACK 0x2u
+
 /* One write-write conflict: bytes [addr, addr+len) written with different
  * values by space `first` and space `second` (first < second in creation
  * order; DSM_DET_PARENT is the parent). */

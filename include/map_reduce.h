@@ -10,15 +10,24 @@
  * result is sorted by key_cmp with ties in task order, so the result array
  * is identical across runs and across thread counts.
  *
- * Memory: the data a map or reduce function publishes must outlive its
- * child. Keys that point into the map task's input chunk are copied by
- * emit_intermediate (key_size bytes). Memory allocated inside a task with
- * malloc/calloc/realloc comes from the worker's deterministic sub-heap
- * (the library interposes the allocator; see docs/det.md for the
- * sanitizer caveat), as does dsm_det_malloc. Writes a map makes to its
- * input are kept when splitter is NULL (task_data is in the scope); other
- * writes to memory outside the scope are private to the worker.
- * Result keys and values stay valid until map_reduce_finalize().
+ * Memory: the program's heap and its globals are the scope, as under
+ * Phoenix's threads. The library interposes malloc/calloc/realloc/free
+ * (and the aligned variants): the whole heap of the process lives in the
+ * arena of its deterministic context, so writes that map, reduce,
+ * combiner, splitter, locator and partition functions make to memory the
+ * program allocated before or between map_reduce() calls, and to the
+ * executable's global and static variables, are merged back in a fixed
+ * order (two workers writing different values to the same bytes: an
+ * error). Memory a task allocates (keys, values) is ordinary heap memory
+ * afterwards. Outside the scope: the parent's stack (a task writing a
+ * local variable of the program through a pointer makes the job fail
+ * with the address named), memory from raw mmap other than the array
+ * splitter's input, shared libraries' globals: writes there are private
+ * to the task. Keys that point into the map task's input chunk (outside
+ * the heap) are copied by emit_intermediate (key_size bytes). Under a
+ * sanitizer that owns malloc the heap is not in the scope (docs/det.md).
+ * Result keys and values stay valid after map_reduce_finalize(); free()
+ * them (or not) as with Phoenix.
  *
  * Threads: map_reduce is not thread-safe (as in Phoenix). emit and
  * emit_intermediate may only be called from reduce and map functions.
@@ -110,8 +119,9 @@ typedef struct {
 	bool use_one_queue_per_task; /* one output queue per reduce task
 	                              * (results are identical either way) */
 	int L1_cache_size;      /* bytes of input per map task (default 64K) */
-	int num_map_threads;    /* map workers (default: one per CPU) */
-	int num_reduce_threads; /* reduce workers (default: one per CPU) */
+	int num_map_threads;    /* map workers (default: MR_NUMTHREADS, else
+	                         * one per CPU) */
+	int num_reduce_threads; /* reduce workers (same default) */
 	int num_merge_threads;  /* workers sorting the final result */
 	int num_procs;          /* CPUs to use at most (error if more than
 	                         * the machine has) */
@@ -122,12 +132,16 @@ typedef struct {
 /* Once per process before map_reduce. Returns 0 or -1. */
 int map_reduce_init(void);
 
-/* Once per process at the end: releases every context; result keys and
- * values of earlier map_reduce calls become invalid. Returns 0. */
+/* Once per process at the end. Releases nothing: the results of every
+ * job stay valid, owned by the program (free() them, or not). Returns 0. */
 int map_reduce_finalize(void);
 
 /* Run a MapReduce job; fills args->result. Returns 0, or < 0 on error
- * (the reason is printed to stderr). Not thread-safe. */
+ * with args->result untouched (the reason is printed to stderr: a worker
+ * out of memory names the limit and DSM_DET_HEAP; a conflict names the
+ * bytes and workers; a write to the parent's stack names the address).
+ * Workers: num_map_threads / num_reduce_threads, else MR_NUMTHREADS, else
+ * num_procs, else one per CPU (at most 63). Not thread-safe. */
 int map_reduce(map_reduce_args_t *args);
 
 /* From a map function: add a pair for the reduce phase. */

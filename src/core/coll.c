@@ -1,6 +1,14 @@
 /*
  * coll.c — shared-memory allocation (served by node 0), broadcast of
  * private data, and the finalize handshake (statistics, then BYE).
+ *
+ * The allocator orders memory reuse like a lock: dsm_free is a release
+ * (the node's writes before it are published, through the protocol's
+ * release hook, and its payload is folded into the heap's at node 0) and
+ * dsm_malloc/dsm_alloc_collective an acquire of what the frees released.
+ * So a node that is handed a freed block sees the old contents, and its
+ * writes come after them: no late diff of the freeing node can land on
+ * the new owner's data (docs/protocols/lrc.md, "Memory reuse").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,12 +16,14 @@
 #include <time.h>
 
 #include "bcast.h"
-#include "proto/proto.h"
 #include "node.h"
+#include "proto/proto.h"
 #include "vm/heap.h"
 #include "vm/vm.h"
 
 #define STATS_BYTES (sizeof(struct dsm_stats))
+/* The lock id the protocol's hooks see for the heap (they ignore it). */
+#define HEAP_LOCK 0xffffffffu
 #define DSM_PLACE_BARRIER 2 /* internal barrier id: placements made */
 
 /* A broadcast arriving at this node, possibly before the local call. */
@@ -27,6 +37,8 @@ struct coll {
 	struct dsm_heap *heap;      /* node 0 only */
 	uint64_t high_water;        /* node 0: end of the highest block ever
 				       handed out (memory above it is unused) */
+	void *freed;                /* node 0: the frees' release payloads,
+				     * folded by the protocol's lock_merge (mu) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct bcast_in *inbox;
@@ -75,6 +87,8 @@ void dsm__coll_fini(struct dsm_node *n)
 	}
 	if (c->heap)
 		dsm__heap_destroy(c->heap);
+	if (c->freed && n->proto && n->proto->lock_free)
+		n->proto->lock_free(c->freed);
 	free(c->all);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
@@ -84,12 +98,65 @@ void dsm__coll_fini(struct dsm_node *n)
 
 /* ---------------- allocation ---------------- */
 
-/* Node 0: allocate from the heap, keeping the high-water mark. */
-static int heap_alloc(struct dsm_node *n, uint64_t size, uint64_t *off)
+/* dsm_free's release: end this node's interval, so every write it made
+ * before the free is published, and put in out what the next user of the
+ * memory must acquire (the protocol's release payload). */
+static int free_release(struct dsm_node *n, struct dsm_buf *out)
+{
+	if (!n->proto->release)
+		return 0;
+	return n->proto->release(n, HEAP_LOCK, DSM_LOCK_EXCL, out);
+}
+
+/* Node 0: fold a free's release payload into the heap's, before the
+ * block can be handed out again. */
+static int heap_merge(struct dsm_node *n, const void *p, size_t len)
+{
+	struct coll *c = C(n);
+	int err;
+
+	if (!n->proto->lock_merge)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	err = n->proto->lock_merge(n, &c->freed, p, len);
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+/* Node 0: what an allocation must acquire (every free's payload so far;
+ * the block it got was freed, and merged, before it was allocated). */
+static int heap_grant(struct dsm_node *n, struct dsm_buf *out)
+{
+	struct coll *c = C(n);
+	int err;
+
+	if (!n->proto->lock_grant)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	err = n->proto->lock_grant(n, c->freed, out);
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+/* After an allocation: acquire what the frees before it released. */
+static int alloc_acquire(struct dsm_node *n, const void *p, size_t len)
+{
+	if (!n->proto->acquire)
+		return 0;
+	return n->proto->acquire(n, HEAP_LOCK, DSM_LOCK_EXCL, p, len);
+}
+
+/* Node 0: allocate and say what the allocator must acquire. */
+static int heap_alloc(struct dsm_node *n, uint64_t size, uint64_t *off,
+		      struct dsm_buf *acq)
 {
 	struct coll *c = C(n);
 	int err = dsm__heap_alloc(c->heap, size, off);
 
+	if (!err && (err = heap_grant(n, acq))) {
+		dsm__heap_free(c->heap, *off);
+		*off = ~0ull;
+	}
 	pthread_mutex_lock(&c->mu);
 	if (!err && *off + size > c->high_water)
 		c->high_water = *off + size;
@@ -97,26 +164,35 @@ static int heap_alloc(struct dsm_node *n, uint64_t size, uint64_t *off)
 	return err;
 }
 
-/* Node 0 serves an allocation request from a peer. */
+/* Node 0 serves an allocation request from a peer; the reply carries
+ * what the peer must acquire. */
 static void serve_alloc(struct dsm_node *n, const struct dsm_msg *m)
 {
 	uint64_t off = ~0ull;
-	int err = heap_alloc(n, m->arg[0], &off);
+	struct dsm_buf acq = { 0 };
+	int err = heap_alloc(n, m->arg[0], &off, &acq);
 	struct dsm_msg r = { .type = DSM_MSG_ALLOC_REP,
-			     .arg = { err ? ~0ull : off, m->arg[1], (uint64_t)-err } };
+			     .arg = { err ? ~0ull : off, m->arg[1], (uint64_t)-err },
+			     .payload = acq.data, .length = (uint32_t)acq.len };
 
 	dsm__send(n, (int)m->src, &r);
+	dsm__buf_free(&acq);
 }
 
-/* Allocate on node 0, locally or by request. Returns 0 and *off. */
+/* Allocate on node 0, locally or by request, then acquire what the frees
+ * before it released. Returns 0 and *off. */
 static int alloc_offset(struct dsm_node *n, size_t size, uint64_t *off)
 {
 	struct dsm_waiter w;
 	struct dsm_msg m = { .type = DSM_MSG_ALLOC_REQ };
+	struct dsm_buf acq = { 0 };
 	int err;
 
-	if (n->id == 0)
-		return heap_alloc(n, size, off);
+	if (n->id == 0) {
+		err = heap_alloc(n, size, off, &acq) ?: alloc_acquire(n, acq.data, acq.len);
+		dsm__buf_free(&acq);
+		return err;
+	}
 	dsm__waiter_add(n, &w);
 	m.arg[0] = size;
 	m.arg[1] = w.token;
@@ -125,12 +201,14 @@ static int alloc_offset(struct dsm_node *n, size_t size, uint64_t *off)
 		err = dsm__waiter_wait_for(n, &w, 0, "ALLOC_REQ");
 	else
 		dsm__waiter_complete(n, w.token, err, NULL), dsm__waiter_wait(n, &w, 0);
-	if (err)
-		return err;
-	if (w.val[0] == ~0ull)
-		return -(int)w.val[2];
-	*off = w.val[0];
-	return 0;
+	if (!err && w.val[0] == ~0ull)
+		err = -(int)w.val[2];
+	if (!err) {
+		*off = w.val[0];
+		err = alloc_acquire(n, w.data, w.len);
+	}
+	free(w.data);
+	return err;
 }
 
 /* errno from a dsm error for the pointer-returning calls. */
@@ -160,11 +238,15 @@ void *dsm_malloc(size_t size)
 	return n->region->app + off;
 }
 
+/* The release comes first: the block may be handed out as soon as node 0
+ * has freed it. A release that fails (the job failed) frees nothing. */
 void dsm_free(void *ptr)
 {
 	struct dsm_node *n = dsm__get();
 	struct dsm_msg m = { .type = DSM_MSG_FREE };
+	struct dsm_buf rel = { 0 };
 	uint64_t off;
+	int err;
 
 	if (!ptr || !n)
 		return;
@@ -173,29 +255,41 @@ void dsm_free(void *ptr)
 		return;
 	}
 	off = (uint64_t)((unsigned char *)ptr - n->region->app);
-	if (n->id == 0) {
-		if (dsm__heap_free(C(n)->heap, off))
+	if ((err = free_release(n, &rel))) {
+		DSM_ERR(n, "dsm_free(%p): the writes before it cannot be published "
+			   "(%s); the block stays allocated", ptr, dsm_strerror(err));
+	} else if (n->id == 0) {
+		if ((err = heap_merge(n, rel.data, rel.len)))
+			DSM_ERR(n, "dsm_free(%p): %s; the block stays allocated", ptr,
+				dsm_strerror(err));
+		else if (dsm__heap_free(C(n)->heap, off))
 			DSM_ERR(n, "dsm_free(%p): not an allocated block "
 				   "(double free?)", ptr);
-		return;
+	} else {
+		m.arg[0] = off;
+		m.payload = rel.data;
+		m.length = (uint32_t)rel.len;
+		dsm__send(n, 0, &m);
 	}
-	m.arg[0] = off;
-	dsm__send(n, 0, &m);
+	dsm__buf_free(&rel);
 }
 
 /*
  * Collective allocation, with a placement hint for the pages of the block
  * that no block ever used (above node 0's high-water mark before this
- * one): node 0 allocates and broadcasts {offset, error, first unused
- * byte}; every node hands the hint for the unused whole pages to the
- * protocol, then an internal barrier makes sure every node has before any
- * writes them. Reused pages keep their homes (hlrc migrates them to their
- * writers).
+ * one). Node 0 allocates and broadcasts the offset, the first unused byte
+ * and what to acquire (the frees before it); every node acquires it, hands
+ * the hint for the unused whole pages to the protocol, and an internal
+ * barrier makes sure every node has before any writes them. Reused pages
+ * keep their homes (hlrc migrates them to their writers).
  */
 void *dsm_alloc_collective_hint(size_t size, int hint)
 {
 	struct dsm_node *n = dsm__get();
-	uint64_t msg[3] = { 0, 0, 0 }; /* offset, error, first unused byte */
+	struct {
+		uint64_t off, err, len, unused;
+		unsigned char acq[4 * DSM_MAX_NODES];
+	} msg = { 0 };
 	int err;
 
 	if (!n) {
@@ -210,28 +304,40 @@ void *dsm_alloc_collective_hint(size_t size, int hint)
 	}
 	size = size ? size : 1;
 	if (n->id == 0) {
+		struct dsm_buf acq = { 0 };
 		pthread_mutex_lock(&C(n)->mu);
-		msg[2] = C(n)->high_water;
+		msg.unused = C(n)->high_water;
 		pthread_mutex_unlock(&C(n)->mu);
-		err = heap_alloc(n, size, &msg[0]);
-		msg[1] = (uint64_t)-err;
+		err = heap_alloc(n, size, &msg.off, &acq);
+		if (!err && acq.len > sizeof(msg.acq)) {
+			dsm__heap_free(C(n)->heap, msg.off);
+			err = -EMSGSIZE;
+		}
+		if (!err && acq.len) {
+			memcpy(msg.acq, acq.data, acq.len);
+			msg.len = acq.len;
+		}
+		msg.err = (uint64_t)-err;
+		dsm__buf_free(&acq);
 	}
-	err = dsm_broadcast(msg, sizeof(msg), 0);
-	if (!err && msg[1])
-		err = -(int)msg[1];
+	err = dsm_broadcast(&msg, sizeof(msg), 0);
+	if (!err && msg.err)
+		err = -(int)msg.err;
+	if (!err)
+		err = msg.len > sizeof(msg.acq) ? DSM_EPROTO
+						 : alloc_acquire(n, msg.acq, msg.len);
 	if (!err && hint != DSM_PLACE_DEFAULT && n->proto->place) {
-		uint64_t ps = n->page_size, end = msg[0] + size;
-		uint64_t lo = (msg[2] > msg[0] ? msg[2] : msg[0]) + ps - 1;
-		uint64_t first = lo / ps, last = end / ps;
-		if (first < last)
-			err = n->proto->place(n, first, last - first, hint);
+		uint64_t ps = n->page_size, end = msg.off + size;
+		uint64_t first = ((msg.unused > msg.off ? msg.unused : msg.off) + ps - 1) / ps;
+		if (first < end / ps)
+			err = n->proto->place(n, first, end / ps - first, hint);
 		err = dsm__barrier_internal(n, DSM_PLACE_BARRIER) ?: err;
 	}
 	if (err) {
 		set_errno(err);
 		return NULL;
 	}
-	return n->region->app + msg[0];
+	return n->region->app + msg.off;
 }
 
 void *dsm_alloc_collective(size_t size)
@@ -528,16 +634,23 @@ int dsm__coll_handle(struct dsm_node *n, const struct dsm_msg *m)
 		serve_alloc(n, m);
 		return 0;
 	case DSM_MSG_ALLOC_REP:
-		dsm__waiter_complete(n, m->arg[1], 0, val);
+		dsm__waiter_complete_data(n, m->arg[1], 0, val, m->payload, m->length);
 		return 0;
-	case DSM_MSG_FREE:
+	case DSM_MSG_FREE: {
+		int err;
 		if (n->id != 0)
 			return DSM_EPROTO;
+		if ((err = heap_merge(n, m->payload, m->length))) {
+			dsm__reject(n, "dsm_free from node %u: its release data is"
+				    " malformed; the block stays allocated", m->src);
+			return err;
+		}
 		if (dsm__heap_free(c->heap, m->arg[0]))
 			DSM_ERR(n, "dsm_free from node %u: offset 0x%llx is not an "
 				   "allocated block (double free?)", m->src,
 				(unsigned long long)m->arg[0]);
 		return 0;
+	}
 	case DSM_MSG_BCAST:
 		return recv_bcast(n, m);
 	case DSM_MSG_FIN:

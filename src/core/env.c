@@ -514,8 +514,12 @@ static int p_det_heap(struct dsm_config *c, const struct env_var *v, const char 
 {
 	uint64_t size;
 
+	if (strcmp(s, "auto") == 0) { /* src/det sizes it from the RAM */
+		c->det_heap = 0;
+		return 0;
+	}
 	if (dsm__parse_size(s, &size) < 0 || size < HEAP_MIN || size > 64 * TiB)
-		return bad(v, s, "accepted: a size 1M to 64T, e.g. 4G");
+		return bad(v, s, "accepted: auto, or a size 1M to 64T, e.g. 4G");
 	c->det_heap = size;
 	return 0;
 }
@@ -597,8 +601,9 @@ static const struct env_var env_table[] = {
 	  "internal: listening socket passed by dsmrun to node 0", NULL,
 	  p_listen_fd },
 	{ "DSM_SPIN_US", "auto", "auto",
-	  "microseconds the service thread busy-polls after traffic before "
-	  "sleeping; auto: 50 when there is a core per node, else 0", NULL, p_spin },
+	  "microseconds the service thread busy-polls after traffic, and a "
+	  "thread waiting for a reply spins, before sleeping; auto: 50 when "
+	  "there is a core per node, else 0", NULL, p_spin },
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },
@@ -612,9 +617,11 @@ static const struct env_var env_table[] = {
 	{ "DSM_DET_CONFLICT", "error", "error",
 	  "deterministic spaces: what a write-write conflict does", det_policies,
 	  p_det_conflict },
-	{ "DSM_DET_HEAP", "16G", "16G",
+	{ "DSM_DET_HEAP", "auto", "auto",
 	  "deterministic spaces: virtual size of a context's arena (parent heap "
-	  "and sub-heaps), backed lazily", NULL, p_det_heap },
+	  "and sub-heaps), backed lazily; each of the 63 sub-heaps gets 1/128; "
+	  "auto: 128 times the RAM (so one space may fill the RAM), at most 32T",
+	  NULL, p_det_heap },
 	{ "DSM_DET_DELAY_US", "0", "0",
 	  "deterministic spaces, testing: each space first sleeps a random time "
 	  "below this many microseconds", NULL, p_det_delay },

@@ -246,6 +246,10 @@ int dsm__waiter_complete_data(struct dsm_node *n, uint64_t token, int err,
 			      const uint64_t val[3], const void *data, size_t len);
 /* Wake every waiter (after a failure). */
 void dsm__waiters_kick(struct dsm_node *n);
+/* Before sleeping on a futex word for a reply: spin while *word == val,
+ * at most DSM_SPIN_US (none when nodes outnumber cores). 1 if the word
+ * changed or the job failed, 0 if the budget ran out. Async-signal-safe. */
+int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val);
 
 /* --- subsystems dispatched to (core/coll.c, sync/) --- */
 int dsm__coll_init(struct dsm_node *n);
@@ -268,6 +272,9 @@ int dsm__barrier_internal(struct dsm_node *n, unsigned id);
 
 /* Set once a thread has its alternate signal stack (vm/fault.c). */
 extern __thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
+/* Nonzero while this thread runs the SIGSEGV handler's fault path: what it
+ * calls (dsm__send included) must be async-signal-safe (vm/fault.c). */
+extern __thread int dsm__in_fault __attribute__((tls_model("initial-exec")));
 int dsm__fault_thread_init(void);
 
 /* Public entry check: the node, or NULL if not initialised. The first call

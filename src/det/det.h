@@ -57,6 +57,10 @@ struct det_tracker {
 	 * twin) and is sent as whole pages, its base being zero. Empty in
 	 * the parent. */
 	unsigned char *fresh_lo, *fresh_hi;
+	/* A child's watched range (DSM_DET_F_WATCH_STACK): read-only, outside
+	 * the scope; a write there is noted in *note and ends the child. */
+	unsigned char *watch_lo, *watch_hi;
+	struct det_note *note;
 };
 
 /* Header of a diff set. */
@@ -91,6 +95,18 @@ struct det_space {
 	int ok;                   /* diff set valid and complete */
 };
 
+/* What a space tells its parent besides its diff set, in memory shared
+ * with it (written by the child, read after it ended). */
+struct det_note {
+	uint64_t nomem_size;      /* a sub-heap allocation failed: its size */
+	uint64_t heap_size;       /* the size of that sub-heap */
+	uint64_t outside_addr;    /* a write outside the scope was caught */
+	uint32_t outside_kind;    /* DET_OUTSIDE_* */
+	uint32_t pad;
+};
+#define DET_OUTSIDE_STACK 1u      /* the parent's stack, above the spawn */
+#define DET_EXIT_OUTSIDE 124      /* exit status of a space that wrote there */
+
 struct dsm_det {
 	size_t page;
 	struct det_range ranges[DET_MAX_RANGES]; /* [0] is the arena */
@@ -109,6 +125,10 @@ struct dsm_det {
 	struct dsm_det_conflict *conf;
 	size_t nconf, confcap;
 	struct dsm_det_stats stats;
+	struct det_note *notes;   /* [DET_MAX_SLOTS], MAP_SHARED */
+	size_t heap_arg;          /* arena size asked for (0: automatic) */
+	unsigned long stack_thread; /* DSM_DET_F_WATCH_STACK: the thread whose */
+	unsigned char *stack_hi;    /* stack's top this is (cached) */
 	char errmsg[1024];
 	struct dsm_det *next_open; /* list of open contexts (heap.c) */
 };
@@ -169,6 +189,9 @@ void dsm__det_heap_fresh(unsigned char **lo, unsigned char **hi, unsigned char *
 struct dsm_det *dsm__det_current(void);
 
 /* --- space.c --- */
+/* In a space: its sub-heap (size heap bytes) could not serve size bytes;
+ * the parent names the limit when it reports the space. */
+void dsm__det_note_nomem(struct dsm_det *d, int slot, size_t size, size_t heap);
 __attribute__((format(printf, 2, 3)))
 void dsm__det_errf(struct dsm_det *d, const char *fmt, ...);
 

@@ -45,6 +45,8 @@ struct heap_hdr {
 	uint64_t brk;               /* first unused offset */
 	uint64_t free_small[NCLASS];/* heads (offsets of payloads), 0 = none */
 	uint64_t free_large;
+	uint64_t hwm;               /* highest brk ever: memory past it was
+	                             * never allocated, so it is still zero */
 };
 
 struct blk_hdr {
@@ -197,6 +199,8 @@ static void *bump(struct heap_hdr *h, size_t usable, size_t align, uint32_t cls)
 	if (pay + usable > h->size || pay + usable < pay)
 		return NULL;
 	h->brk = (pay + usable + 15) & ~(uint64_t)15;
+	if (h->brk > h->hwm)
+		h->hwm = h->brk;
 	b = (struct blk_hdr *)((unsigned char *)h + pay - sizeof(*b));
 	b->size = usable;
 	b->tag = BLK_TAG | cls;
@@ -252,21 +256,29 @@ void *dsm_det_malloc(size_t size)
 	c = size_class(size);
 	p = (c >= 0 && size < d->page) ? alloc_small(h, c)
 				       : alloc_large(h, size, d->page);
-	if (!p)
+	if (!p) {
 		errno = ENOMEM;
+		if (cur_space != DSM_DET_PARENT)
+			dsm__det_note_nomem(d, cur_slot, size, h->size);
+	}
 	return p;
 }
 
 void *dsm_det_calloc(size_t n, size_t size)
 {
-	void *p;
+	struct dsm_det *d = atomic_load(&cur_ctx);
+	uint64_t hwm;
+	unsigned char *p;
 
 	if (size && n > SIZE_MAX / size) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	hwm = d ? my_heap(d)->hwm : 0;
 	p = dsm_det_malloc(n * size);
-	if (p)
+	/* a block carved past the old high-water mark was never written:
+	 * zero already, and not touching it keeps big blocks unbacked */
+	if (p && (uint64_t)(p - (unsigned char *)my_heap(d)) < hwm)
 		memset(p, 0, n * size);
 	return p;
 }
@@ -347,6 +359,12 @@ void dsm_det_free(void *ptr)
 		return; /* not a block, or freed twice: ignore */
 	if (cls == LARGE_CLASS && release_large(d, h, ptr, b->size))
 		return;
+	if (cls == LARGE_CLASS && (unsigned char *)h == d->arena && b->size > 16 * d->page &&
+	    cur_space == DSM_DET_PARENT && !d->nspaces && !d->tracking_parent)
+		/* a big block of the parent heap: give its memory back but for
+		 * the first page (the free-list link); reused blocks below the
+		 * high-water mark are cleared by calloc, so zero pages are fine */
+		(void)madvise((unsigned char *)ptr + d->page, b->size - d->page, MADV_DONTNEED);
 	b->free = 1;
 	off = (uint64_t)((unsigned char *)ptr - (unsigned char *)h);
 	if (cls == LARGE_CLASS) {

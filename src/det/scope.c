@@ -178,11 +178,30 @@ static int twin_page(struct det_tracker *t, int ri, size_t pi)
 	return 0;
 }
 
+/* A child wrote to its watched range (outside the scope): note where,
+ * say so, end the child (async-signal-safe). */
+static void outside_write(struct det_tracker *t, void *addr)
+{
+	static const char msg[] = "dsm_det: a space wrote to the parent's stack, "
+				  "outside the scope; the space fails\n";
+
+	if (t->note) {
+		t->note->outside_addr = (uint64_t)(uintptr_t)addr;
+		t->note->outside_kind = DET_OUTSIDE_STACK;
+	}
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(DET_EXIT_OUTSIDE);
+}
+
 static void det_segv(int sig, siginfo_t *si, void *uc)
 {
 	struct det_tracker *t = atomic_load(&active_trk);
 	int saved_errno = errno, ri;
 	size_t pi;
+
+	if (t && (unsigned char *)si->si_addr >= t->watch_lo &&
+	    (unsigned char *)si->si_addr < t->watch_hi)
+		outside_write(t, si->si_addr);
 
 	if (!t || dsm__det_find(t, (uintptr_t)si->si_addr, &ri, &pi) < 0 ||
 	    twin_page(t, ri, pi) < 0)

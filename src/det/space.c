@@ -12,14 +12,17 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "det/det.h"
@@ -128,11 +131,46 @@ static int open_ranges(struct dsm_det *d, const struct dsm_det_options *o)
 	return 0;
 }
 
+/* DSM_DET_HEAP=auto: 128 sub-heap sizes of at least the machine's RAM
+ * (so one space may fill the memory: the slots take half, 63 of 64), at
+ * least 16G, at most 32T of address space; only what is used is backed.
+ * 16G under ThreadSanitizer. */
+static size_t auto_arena(size_t page)
+{
+	const size_t gib = (size_t)1 << 30, max = (size_t)32 << 40;
+	long pages = sysconf(_SC_PHYS_PAGES);
+	size_t mem = pages > 0 ? (size_t)pages * page : 16 * gib;
+	size_t slot = (mem + gib - 1) / gib * gib;
+
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer dies on a mapping outside its application ranges
+	 * (and shadows what is mapped): keep the arena small under it */
+	return 16 * gib;
+#endif
+	if (slot > max / 128)
+		slot = max / 128;
+	return slot * 128 < 16 * gib ? 16 * gib : slot * 128;
+}
+
 static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
 		      const struct dsm_config *c)
 {
 	size_t size = o && o->heap_size ? o->heap_size : c->det_heap;
 	size_t unit = 128 * d->page;
+
+	d->heap_arg = size;
+	if (size == 0) /* auto: as big as the address space lets us (a
+			* sanitizer's may be smaller): arena, twins, page
+			* states and the written list, reserved together */
+		for (size = auto_arena(d->page); size > ((size_t)16 << 30); size /= 2) {
+			size_t all = 2 * size + size / d->page * 9;
+			void *probe = mmap(NULL, all, PROT_NONE,
+					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (probe != MAP_FAILED) {
+				munmap(probe, all);
+				break;
+			}
+		}
 
 	size = (size + unit - 1) / unit * unit;
 	if (size < unit)
@@ -146,7 +184,21 @@ static int open_arena(struct dsm_det *d, const struct dsm_det_options *o,
 	d->arena_size = size;
 	d->slot_size = size / 2 / (DET_MAX_SLOTS + 1);
 	d->slot_size &= ~(d->page - 1);
+	d->notes = mmap(NULL, DET_MAX_SLOTS * sizeof(*d->notes), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (d->notes == MAP_FAILED) {
+		d->notes = NULL;
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+void dsm__det_note_nomem(struct dsm_det *d, int slot, size_t size, size_t heap)
+{
+	if (!d->notes || slot < 0 || slot >= DET_MAX_SLOTS || d->notes[slot].nomem_size)
+		return;
+	d->notes[slot].heap_size = heap;
+	d->notes[slot].nomem_size = size ? size : 1;
 }
 
 static void free_ctx(struct dsm_det *d)
@@ -156,6 +208,8 @@ static void free_ctx(struct dsm_det *d)
 		dsm__det_range_close(&d->ranges[i]);
 	if (d->arena)
 		munmap(d->arena, d->arena_size);
+	if (d->notes)
+		munmap(d->notes, DET_MAX_SLOTS * sizeof(*d->notes));
 	free(d->conf);
 	munmap(d, sizeof(*d));
 }
@@ -330,24 +384,130 @@ static void random_delay(int max_us)
 	usleep((useconds_t)(x % (uint64_t)max_us));
 }
 
-static void child_main(struct dsm_det *d, struct det_space *s,
-		       void (*fn)(void *), void *arg)
+/* The child's work: track, run fn, send the diff set, _exit. */
+static void child_run(struct dsm_det *d, struct det_space *s, void (*fn)(void *),
+		      void *arg)
 {
 	struct det_tracker *t = &d->trk;
 	unsigned char *top;
 
-	dsm__det_handler_child();
-	dsm__det_tracker_reset(t); /* forget the parent's twins */
-	t->space_id = s->id;
-	dsm__det_heap_bind(d, s->slot, s->id);
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	if (dsm__det_track_start(t) < 0)
 		_exit(121);
 	random_delay(d->delay_us);
 	fn(arg);
-	dsm__det_track_stop(t);
+	/* no dsm__det_track_stop: the scope is only read from here on, and
+	 * making it writable again would cost a pass over its page tables */
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
 	_exit(write_set(t, s->fd, s->id, top) < 0 ? 122 : 0);
+}
+
+/* DSM_DET_F_WATCH_STACK: the child leaves the stack it was forked on for
+ * a stack of its own, then makes the whole old one read-only, from the
+ * page it left it at to the top: nothing of the child's own is there any
+ * more, so any write there is a write to the parent's frames. */
+static struct {
+	struct dsm_det *d;
+	struct det_space *s;
+	void (*fn)(void *);
+	void *arg;
+	uintptr_t old_sp;
+} fresh_stack_args;
+
+static void child_on_own_stack(void)
+{
+	struct dsm_det *d = fresh_stack_args.d;
+	struct det_tracker *t = &d->trk;
+	unsigned char *lo = (unsigned char *)(fresh_stack_args.old_sp & ~(uintptr_t)(d->page - 1));
+
+	if (d->stack_hi > lo &&
+	    mprotect(lo, (size_t)(d->stack_hi - lo), PROT_READ) == 0) {
+		t->watch_lo = lo;
+		t->watch_hi = d->stack_hi;
+	}
+	child_run(d, fresh_stack_args.s, fresh_stack_args.fn, fresh_stack_args.arg);
+}
+
+/* The child's own stack: as big as the stack limit (at least 8 MiB). */
+static void *child_stack(size_t *size)
+{
+	struct rlimit rl;
+	void *stack;
+
+	*size = 8u << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > *size)
+		*size = (size_t)rl.rlim_cur;
+	stack = mmap(NULL, *size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	return stack == MAP_FAILED ? NULL : stack;
+}
+
+static void switch_stack(struct dsm_det *d, struct det_space *s, void (*fn)(void *),
+			 void *arg)
+{
+	static ucontext_t uc, here; /* the child's: not on the stack it leaves */
+	static size_t size;
+	static void *stack;
+
+	if (!(stack = child_stack(&size)) || getcontext(&uc) < 0)
+		return; /* no watch: run on the old stack */
+	uc.uc_stack.ss_sp = stack;
+	uc.uc_stack.ss_size = size;
+	uc.uc_link = NULL;
+	fresh_stack_args.d = d;
+	fresh_stack_args.s = s;
+	fresh_stack_args.fn = fn;
+	fresh_stack_args.arg = arg;
+	fresh_stack_args.old_sp = (uintptr_t)__builtin_frame_address(0);
+	makecontext(&uc, child_on_own_stack, 0);
+	swapcontext(&here, &uc); /* never comes back */
+}
+
+static void child_main(struct dsm_det *d, struct det_space *s,
+		       void (*fn)(void *), void *arg)
+{
+	struct det_tracker *t = &d->trk;
+
+	dsm__det_handler_child();
+	dsm__det_tracker_reset(t); /* forget the parent's twins */
+	t->space_id = s->id;
+	t->note = &d->notes[s->slot];
+	/* stdout's buffer is the parent's (maybe in the scope): unbuffered,
+	 * what the space prints goes out at once and nothing is merged */
+	setvbuf(stdout, NULL, _IONBF, 0);
+	dsm__det_heap_bind(d, s->slot, s->id);
+	if (d->stack_hi)
+		switch_stack(d, s, fn, arg);
+	child_run(d, s, fn, arg);
+}
+
+/* DSM_DET_F_WATCH_STACK: the top of the calling thread's stack (cached
+ * per thread); NULL when not watching. ASan does not follow a child onto
+ * another stack (swapcontext): no watch under it. */
+static void watch_stack(struct dsm_det *d)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+#if defined(__SANITIZE_ADDRESS__)
+	d->flags &= ~DSM_DET_F_WATCH_STACK;
+#endif
+	if (!(d->flags & DSM_DET_F_WATCH_STACK)) {
+		d->stack_hi = NULL;
+		return;
+	}
+	if (d->stack_thread == (unsigned long)pthread_self() && d->stack_hi)
+		return;
+	d->stack_hi = NULL;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+		d->stack_hi = (unsigned char *)addr + size;
+		d->stack_thread = (unsigned long)pthread_self();
+	}
+	pthread_attr_destroy(&attr);
 }
 
 /* Parent side: start tracking its own writes at the first spawn. */
@@ -377,10 +537,13 @@ int dsm_det_spawn(dsm_det_t *d, void (*fn)(void *), void *arg)
 		return -EBUSY;
 	if (d->nspaces == 0 && (rc = round_begin(d)) < 0)
 		return rc;
+	if (d->nspaces == 0)
+		watch_stack(d);
 	s = &d->spaces[d->nspaces];
 	memset(s, 0, sizeof(*s));
 	s->id = d->next_id;
 	s->slot = d->nspaces;
+	memset(&d->notes[s->slot], 0, sizeof(d->notes[0]));
 	s->fd = memfd_create("dsm_det_space", MFD_CLOEXEC);
 	if (s->fd < 0)
 		return -errno;
@@ -419,8 +582,34 @@ static int child_failed(struct dsm_det *d, const struct det_space *s, char *buf,
 			 WEXITSTATUS(s->wstatus));
 		return 1;
 	}
-	(void)d;
 	return 0;
+}
+
+/* What the space noted before it failed, after buf's first len bytes. */
+static void add_note(const struct dsm_det *d, const struct det_space *s, char *buf,
+		     size_t cap)
+{
+	const struct det_note *n = &d->notes[s->slot];
+	size_t len = strlen(buf);
+	char heap[32];
+
+	if (n->nomem_size) {
+		if (d->heap_arg)
+			snprintf(heap, sizeof(heap), "%zuM", d->heap_arg >> 20);
+		else
+			snprintf(heap, sizeof(heap), "auto = %zuG", d->arena_size >> 30);
+		snprintf(buf + len, cap - len, ": out of memory: its sub-heap (%zu MiB, "
+			 "1/128 of the arena, DSM_DET_HEAP=%s) could not serve %llu "
+			 "bytes; raise DSM_DET_HEAP (e.g. DSM_DET_HEAP=%zuG)",
+			 (size_t)(n->heap_size >> 20), heap,
+			 (unsigned long long)n->nomem_size,
+			 ((d->arena_size >> 30) + 1) * 4);
+	} else if (n->outside_kind == DET_OUTSIDE_STACK) {
+		snprintf(buf + len, cap - len, ": it wrote to %p, on the parent's "
+			 "stack, which is outside the scope (the write would be lost; "
+			 "pass heap memory or globals instead, docs/det.md)",
+			 (void *)(uintptr_t)n->outside_addr);
+	}
 }
 
 /* Parent side: wait for space s and map its diff set. */
@@ -440,8 +629,10 @@ static int collect(struct dsm_det *d, struct det_space *s, char *why, size_t cap
 			s->setlen = 0;
 		}
 	}
-	if (child_failed(d, s, why, cap))
+	if (child_failed(d, s, why, cap)) {
+		add_note(d, s, why, cap);
 		return DSM_EDETCHILD;
+	}
 	if (dsm__det_set_check(d, s, &bad) < 0) {
 		snprintf(why, cap, "space %d sent a malformed diff set: %s", s->id, bad);
 		return -EPROTO;
@@ -467,7 +658,7 @@ static void release_spaces(struct dsm_det *d)
 int dsm_det_join(dsm_det_t *d)
 {
 	int rc = 0, mrc;
-	char why[512];
+	char why[1024];
 
 	if (!d)
 		return -EINVAL;

@@ -4,8 +4,10 @@
 #ifndef DSM_NET_INTERNAL_H
 #define DSM_NET_INTERNAL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -24,6 +26,26 @@ struct dsm_node;
 
 #define DSM_SOCK_BUF (4 * 1024 * 1024) /* SO_SNDBUF / SO_RCVBUF per link */
 #define DSM_NS_PER_MS 1000000ull
+
+/* Make a transport's receive buffer *buf (capacity *cap) hold at least
+ * need bytes, doubling from min; the contents are kept. 0 or -ENOMEM
+ * (the buffer is then unchanged). */
+static inline int dsm__rbuf_reserve(unsigned char **buf, size_t *cap, size_t need,
+				    size_t min)
+{
+	size_t c = *cap ? *cap : min;
+	unsigned char *b;
+
+	if (*cap >= need)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if (!(b = realloc(*buf, c)))
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
 
 /* --- sock.c: socket helpers of the TCP transport --------------------- */
 

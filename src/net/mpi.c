@@ -3,41 +3,50 @@
  * duplicate of MPI_COMM_WORLD, two-sided messages, the same wire format as
  * TCP (48-byte header + payload, one MPI message per wire message).
  *
- * Design: only the service thread calls MPI.
+ * Design: every MPI call of ours after init is made under one mutex, t->mu,
+ * by whichever thread holds it; the fault handler never takes it.
  *
- *  - send() from an application thread (or the SIGSEGV handler) copies the
- *    message into a preallocated bounded ring (a multi-producer queue with
- *    a sequence number per cell, no lock, no allocation for payloads up to
- *    two pages) and kicks a futex; it blocks only while the ring is full.
- *    The service thread drains the ring in order and posts MPI_Isend.
- *    Payloads larger than a slot are copied into a malloc'd buffer: that
- *    never happens on the fault path, which sends requests without payload
- *    (pages and diffs travel in replies, from the service thread).
- *  - send() from the service thread (replies from dsm__dispatch) drains the
+ *  - send() from an application thread posts its MPI_Isend itself, under
+ *    t->mu (after whatever the ring below holds, so order is kept), if
+ *    t->mu is free, else it queues the message in the ring below.
+ *    (Asynchronous signals are not blocked meanwhile: a signal handler
+ *    that touches the shared region while its thread is inside libdsm is
+ *    not supported anyway, the fault path takes the region lock that call
+ *    may hold, and blocking them costs two system calls, 1.6 us here.)
+ *  - send() from the SIGSEGV handler copies the message into a
+ *    preallocated bounded ring (a multi-producer queue with a sequence
+ *    number per cell, no lock, no allocation for payloads up to two pages)
+ *    and kicks a futex; it blocks only while the ring is full. Whoever
+ *    holds t->mu next drains the ring in order and posts MPI_Isend. MPI is
+ *    not async-signal-safe, and the interrupted thread may be inside MPI.
+ *  - send() from a thread that holds t->mu (the service thread, or an
+ *    application thread making progress, from dsm__dispatch) drains the
  *    ring first, so a message never overtakes one whose send() returned
  *    earlier, then posts its MPI_Isend at once.
  *  - Receiving is MPI_Improbe + MPI_Mrecv on any source; sends complete via
- *    MPI_Testsome. The service thread never blocks inside MPI: a blocking
- *    MPI_Send could deadlock two service threads sending rendezvous-sized
+ *    MPI_Testsome. This progress is made by the service thread, and by an
+ *    application thread that spins for a reply (assist(): lock waits,
+ *    allocations), which then receives its reply itself instead of being
+ *    handed it by the service thread (a thread hand-off costs more than an
+ *    MPI round trip in shared memory). Nobody blocks inside MPI: a
+ *    blocking MPI_Send could deadlock two nodes sending rendezvous-sized
  *    pages to each other, and Open MPI blocks by busy-polling anyway.
  *  - MPI has no descriptor to sleep on, so an idle service thread polls:
- *    after traffic it re-polls every 5 us, doubling the pause up to
- *    DSM_MPI_POLL_US, sleeping on the ring's futex so a local send wakes it
- *    at once. Incoming traffic is noticed within one pause.
+ *    busy (with sched_yield) for DSM_SPIN_US after traffic, then every 5
+ *    us, doubling the pause up to DSM_MPI_POLL_US, sleeping on the ring's
+ *    futex so a send from the fault handler wakes it at once. Incoming
+ *    traffic is noticed within one pause.
  *
- * Why not MPI_Send straight from the fault handler: MPI is not
- * async-signal-safe, and it would need MPI_THREAD_MULTIPLE plus the
- * assumption that the interrupted thread is never inside MPI. Why not
- * passive-target RMA for pages: Open MPI over TCP does not progress it
- * unless the target calls MPI (measured: an MPI_Get waits for the target's
- * next MPI call).
+ * Why not passive-target RMA for pages: Open MPI over TCP does not progress
+ * it unless the target calls MPI (measured: an MPI_Get waits for the
+ * target's next MPI call).
  *
- * Thread level: our calls are serialised on one thread at a time (init and
- * close on the application thread, before the service thread starts and
- * after it was joined; everything else on the service thread), so when
- * libdsm initialises MPI it needs MPI_THREAD_SERIALIZED (it asks for
- * MULTIPLE). When the application initialised MPI, its threads may call
- * MPI while the service thread does, so MPI_THREAD_MULTIPLE is required.
+ * Thread level: our calls are serialised by t->mu (init and close run on
+ * the application thread before the service thread starts and after it
+ * was joined), so when libdsm initialises MPI it needs
+ * MPI_THREAD_SERIALIZED (it asks for MULTIPLE). When the application
+ * initialised MPI, its threads may call MPI while ours do, so
+ * MPI_THREAD_MULTIPLE is required.
  *
  * Failures: peers that stop sending (nothing, not even a HEARTBEAT, for
  * DSM_TIMEOUT) or whose messages fail are reported with dsm__peer_lost()
@@ -78,7 +87,7 @@ struct slot {
 
 struct ring {
 	_Atomic uint32_t tail;       /* next position a producer claims */
-	uint32_t head;               /* next position the service thread reads */
+	_Atomic uint32_t head;       /* next position to post (written under t->mu) */
 	_Atomic uint32_t freed;      /* futex: bumped when a slot is released */
 	_Atomic uint32_t kick;       /* futex: bumped by producers and wake() */
 	_Atomic int sleeping;        /* the service thread waits on kick */
@@ -89,20 +98,21 @@ struct ring {
 };
 
 struct peer {
-	uint32_t send_seq, recv_seq; /* next sequence numbers (service thread) */
+	uint32_t send_seq, recv_seq; /* next sequence numbers (under t->mu) */
 	uint64_t last_send_ns, last_recv_ns;
 	_Atomic int lost;            /* reported; sends fail */
 	char why[128];
 };
 
-/* Transport state, in n->tp_state. */
+/* Transport state, in n->tp_state. After init, everything below ring.slot
+ * other than the ring's producer side and `lost` is used under mu. */
 struct mpi {
+	pthread_mutex_t mu;          /* our MPI calls and the state they use */
 	MPI_Comm comm;
 	int self, count;
 	int we_init;                 /* we called MPI_Init_thread */
 	int ready;                   /* init completed */
-	_Atomic int started;         /* poll() ran once; service is set */
-	pthread_t service;           /* the thread that polls */
+	_Atomic int started;         /* the service thread polls */
 	uint32_t page_size;
 	int timeout_ms;
 	uint64_t hb_scan_ns, backoff_ns, poll_cap_ns;
@@ -367,18 +377,19 @@ static int ring_put(struct dsm_node *n, struct mpi *t, int dst, const struct dsm
 static int ring_drain(struct dsm_node *n, struct mpi *t)
 {
 	struct ring *r = &t->ring;
+	uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
 	int k = 0;
 
-	for (;; k++) {
-		struct slot *s = &r->slot[r->head % RING_SLOTS];
-		if (atomic_load_explicit(&s->seq, memory_order_acquire) != r->head + 1)
+	for (;; k++, h++) {
+		struct slot *s = &r->slot[h % RING_SLOTS];
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != h + 1)
 			break;
 		if (s->big)
 			post(n, t, s->dst, &s->m, s->big, DSM_WIRE_HDR_SIZE + s->m.length);
 		else
 			post_copy(n, t, s->dst, &s->m, s->data);
-		atomic_store_explicit(&s->seq, r->head + RING_SLOTS, memory_order_release);
-		r->head++;
+		atomic_store_explicit(&s->seq, h + RING_SLOTS, memory_order_release);
+		atomic_store_explicit(&r->head, h + 1, memory_order_relaxed);
 	}
 	if (k) {
 		atomic_fetch_add(&r->freed, 1);
@@ -388,11 +399,13 @@ static int ring_drain(struct dsm_node *n, struct mpi *t)
 	return k;
 }
 
+/* Is nothing published at the head? Any thread (a hint without t->mu). */
 static int ring_empty(struct ring *r)
 {
-	struct slot *s = &r->slot[r->head % RING_SLOTS];
+	uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	struct slot *s = &r->slot[h % RING_SLOTS];
 
-	return atomic_load_explicit(&s->seq, memory_order_acquire) != r->head + 1;
+	return atomic_load_explicit(&s->seq, memory_order_acquire) != h + 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -423,19 +436,6 @@ static void deliver(struct dsm_node *n, struct mpi *t, int src, size_t len)
 	m.payload = t->rbuf + DSM_WIRE_HDR_SIZE;
 	dsm__stats_count_recv(n, &m);
 	dsm__dispatch(n, &m);
-}
-
-/* Make the receive buffer hold at least need bytes. 0 or -ENOMEM. */
-static int rbuf_reserve(struct mpi *t, size_t need)
-{
-	if (t->rcap >= need)
-		return 0;
-	unsigned char *b = realloc(t->rbuf, need);
-	if (!b)
-		return -ENOMEM;
-	t->rbuf = b;
-	t->rcap = need;
-	return 0;
 }
 
 /* The largest message any peer may send: a header and the largest payload
@@ -490,7 +490,7 @@ static int recv_some(struct dsm_node *n, struct mpi *t, int budget, int *more)
 			refuse_oversize(n, t, st.MPI_SOURCE, cnt);
 			continue;
 		}
-		if (rbuf_reserve(t, (size_t)cnt + 1) < 0) {
+		if (dsm__rbuf_reserve(&t->rbuf, &t->rcap, (size_t)cnt + 1, t->std_cap) < 0) {
 			dsm__fail(n, -ENOMEM, t->self, "out of memory receiving %d bytes", cnt);
 			return k;
 		}
@@ -601,7 +601,7 @@ static int state_alloc(struct mpi *t, size_t page)
 	}
 	t->std_cap = DSM_WIRE_HDR_SIZE + r->cap;
 	t->rmax = recv_max((uint32_t)page);
-	return rbuf_reserve(t, t->std_cap);
+	return dsm__rbuf_reserve(&t->rbuf, &t->rcap, t->std_cap, t->std_cap);
 }
 
 static void state_free(struct mpi *t)
@@ -614,6 +614,7 @@ static void state_free(struct mpi *t)
 	free(t->bufs);
 	free(t->bcap);
 	free(t->done_idx);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
@@ -627,6 +628,7 @@ static int mpi_setup(struct dsm_node *n)
 
 	if (!t)
 		return -ENOMEM;
+	pthread_mutex_init(&t->mu, NULL);
 	if ((err = mpi_start(t)) != 0) {
 		free(t);
 		return err;
@@ -710,11 +712,45 @@ static int mpi_init(struct dsm_node *n)
 /* ------------------------------------------------------------------ */
 /* the operations                                                      */
 
-/* Send m to dst. From the service thread: post at once (after anything
- * queued). From any other thread (also the SIGSEGV handler): queue it for
- * the service thread and return. Returns 0, -EINVAL, -EMSGSIZE,
- * DSM_EPEERDEAD (rank lost), DSM_ETIMEDOUT (ring full for 4 x timeout),
- * -ENOMEM or the job's failure. */
+/* The thread holds t->mu (nonzero) and may post at once. */
+static __thread int holds_mu;
+
+/* An application thread posts m itself if t->mu is free; otherwise it
+ * queues m in the ring for the holder (it must never wait for t->mu: the
+ * holder may be dispatching a message whose handler waits for a lock this
+ * thread holds). The payload is copied before t->mu is taken: it may lie
+ * in the shared region and fault. */
+static int send_direct(struct dsm_node *n, struct mpi *t, int dst,
+		       const struct dsm_msg *m)
+{
+	unsigned char *big = NULL;
+	int err;
+
+	if (m->length) {
+		if (!(big = malloc(DSM_WIRE_HDR_SIZE + (size_t)m->length)))
+			return -ENOMEM;
+		memcpy(big + DSM_WIRE_HDR_SIZE, m->payload, m->length);
+	}
+	if (pthread_mutex_trylock(&t->mu) != 0) {
+		free(big);
+		return ring_put(n, t, dst, m);
+	}
+	holds_mu = 1;
+	ring_drain(n, t);
+	err = big ? post(n, t, dst, m, big, DSM_WIRE_HDR_SIZE + m->length)
+		  : post_copy(n, t, dst, m, NULL);
+	holds_mu = 0;
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+/* Send m to dst. From a thread holding t->mu (the service thread, or an
+ * application thread making progress): post at once, after anything
+ * queued. From the SIGSEGV handler, or before the service thread runs:
+ * queue it in the ring and return. From any other thread: post it under
+ * t->mu. Returns 0, -EINVAL, -EMSGSIZE, DSM_EPEERDEAD (rank lost),
+ * DSM_ETIMEDOUT (ring full for 4 x timeout), -ENOMEM or the job's
+ * failure. */
 static int mpi_send(struct dsm_node *n, int dst, const struct dsm_msg *m)
 {
 	struct mpi *t = n->tp_state;
@@ -728,14 +764,17 @@ static int mpi_send(struct dsm_node *n, int dst, const struct dsm_msg *m)
 		return -EMSGSIZE;
 	if (atomic_load(&t->peer[dst].lost))
 		return DSM_EPEERDEAD;
-	if (t->started && pthread_equal(pthread_self(), t->service)) {
+	if (holds_mu) {
 		ring_drain(n, t);
 		return post_copy(n, t, dst, m, m->payload);
 	}
-	return ring_put(n, t, dst, m);
+	if (dsm__in_fault || !atomic_load(&t->started))
+		return ring_put(n, t, dst, m);
+	return send_direct(n, t, dst, m);
 }
 
-/* One round of progress. Returns nonzero if a message moved. */
+/* One round of progress; caller holds t->mu. Returns nonzero if a
+ * message moved. */
 static int progress(struct dsm_node *n, struct mpi *t)
 {
 	int more = 0, moved = ring_drain(n, t);
@@ -747,7 +786,39 @@ static int progress(struct dsm_node *n, struct mpi *t)
 	return moved;
 }
 
-/* Sleep until a local send kicks us or ns pass. */
+/* One round of progress by the service thread. Returns 1 if a message
+ * moved, 0 if not, -EBUSY if another thread holds t->mu right now. */
+static int service_progress(struct dsm_node *n, struct mpi *t)
+{
+	int moved;
+
+	if (pthread_mutex_trylock(&t->mu) != 0)
+		return -EBUSY;
+	holds_mu = 1;
+	moved = progress(n, t);
+	holds_mu = 0;
+	pthread_mutex_unlock(&t->mu);
+	return moved > 0;
+}
+
+/* .assist: a waiting application thread makes one round of progress if
+ * nobody else is. */
+static int mpi_assist(struct dsm_node *n)
+{
+	struct mpi *t = n->tp_state;
+	int moved;
+
+	if (!t || holds_mu || dsm__in_fault || !atomic_load(&t->started) ||
+	    pthread_mutex_trylock(&t->mu) != 0)
+		return 0;
+	holds_mu = 1;
+	moved = progress(n, t);
+	holds_mu = 0;
+	pthread_mutex_unlock(&t->mu);
+	return moved;
+}
+
+/* Sleep until a queued send kicks us or ns pass. */
 static void idle_wait(struct mpi *t, uint64_t ns)
 {
 	struct ring *r = &t->ring;
@@ -759,17 +830,18 @@ static void idle_wait(struct mpi *t, uint64_t ns)
 	atomic_store(&r->sleeping, 0);
 }
 
-/* First poll: remember the service thread, start the silence clocks, and
- * make short sleeps short (timer slack is per thread). */
+/* First poll: start the silence clocks, and make short sleeps short
+ * (timer slack is per thread). */
 static void first_poll(struct mpi *t)
 {
 	uint64_t now = dsm__now_ns();
 
-	t->service = pthread_self();
+	pthread_mutex_lock(&t->mu);
 	for (int p = 0; p < t->count; p++)
 		t->peer[p].last_recv_ns = t->peer[p].last_send_ns = now;
+	pthread_mutex_unlock(&t->mu);
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	t->started = 1;
+	atomic_store(&t->started, 1);
 }
 
 /* Service-thread loop body: progress until a message moved or
@@ -781,21 +853,31 @@ static int mpi_poll(struct dsm_node *n, int timeout_ms)
 
 	if (!t)
 		return -EINVAL;
-	if (!t->started)
+	if (!atomic_load(&t->started))
 		first_poll(t);
 	uint64_t start = dsm__now_ns();
 	uint64_t limit = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * DSM_NS_PER_MS;
 	for (;;) {
-		if (progress(n, t)) {
+		int rc = service_progress(n, t);
+		uint64_t el, pause;
+
+		if (rc > 0) {
 			t->backoff_ns = BACKOFF_MIN_NS;
 			return 0;
 		}
-		uint64_t el = dsm__now_ns() - start;
-		if (timeout_ms == 0 || el >= limit || atomic_load(&n->stopping))
+		el = dsm__now_ns() - start;
+		if (el >= limit || atomic_load(&n->stopping) || (rc == 0 && timeout_ms == 0))
 			return 0;
-		idle_wait(t, t->backoff_ns < limit - el ? t->backoff_ns : limit - el);
-		t->backoff_ns *= 2;
-		if (t->backoff_ns > t->poll_cap_ns)
+		/* rc < 0: an application thread polls for its reply. Leave it
+		 * the CPU for a short pause, even when asked for one round (a
+		 * service thread spinning beside it delays the peer's on a
+		 * busy machine), and look again soon: it stops when its reply
+		 * came. Idle: pause, doubling up to DSM_MPI_POLL_US. */
+		pause = rc < 0 ? BACKOFF_MIN_NS : t->backoff_ns;
+		idle_wait(t, pause < limit - el ? pause : limit - el);
+		if (rc < 0 && timeout_ms == 0)
+			return 0;
+		if (rc == 0 && (t->backoff_ns *= 2) > t->poll_cap_ns)
 			t->backoff_ns = t->poll_cap_ns;
 	}
 }
@@ -865,5 +947,6 @@ const struct dsm_transport_ops dsm__transport_mpi = {
 	.send = mpi_send,
 	.poll = mpi_poll,
 	.wake = mpi_wake,
+	.assist = mpi_assist,
 	.close = mpi_close,
 };

@@ -120,7 +120,10 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_ABORT:
 	case DSM_MSG_NACK:
 		return 256;
-	default: /* HELLO_ACK, HEARTBEAT, BYE, ALLOC_*, FREE, SC_* requests */
+	case DSM_MSG_ALLOC_REP: /* what to acquire: a vector timestamp */
+	case DSM_MSG_FREE:      /* the free's release: a vector timestamp */
+		return 4 * DSM_MAX_NODES;
+	default: /* HELLO_ACK, HEARTBEAT, BYE, ALLOC_REQ, SC_* requests */
 		return 0;
 	}
 }

@@ -32,8 +32,9 @@ struct dsm_node;
 	XX(HEARTBEAT, 4)   /* liveness when a link is otherwise idle */       \
 	XX(BYE, 5)         /* orderly close follows */                         \
 	XX(ALLOC_REQ, 6)   /* arg0 = size, arg1 = request token */             \
-	XX(ALLOC_REP, 7)   /* arg0 = offset or ~0, arg1 = token, arg2 = err */ \
-	XX(FREE, 8)        /* arg0 = offset */                                 \
+	XX(ALLOC_REP, 7)   /* arg0 = offset or ~0, arg1 = token, arg2 = err;  \
+			      payload = what to acquire (vector timestamp) */ \
+	XX(FREE, 8)        /* arg0 = offset; payload = the release's vc */    \
 	XX(BCAST, 9)       /* arg0 = collective seq, arg1 = offset, arg2 = total; payload = chunk */ \
 	XX(STATS, 10)      /* payload = struct dsm_stats as 64-bit BE words */ \
 	XX(LOCK_REQ, 11)   /* arg0 = lock, arg1 = mode, arg2 = token */        \
@@ -146,6 +147,12 @@ struct dsm_transport_ops {
 	int (*poll)(struct dsm_node *n, int timeout_ms);
 	/* Make a blocked poll() return soon (async-signal-safe). */
 	void (*wake)(struct dsm_node *n);
+	/* Optional: an application thread that spins for a reply (not in a
+	 * signal handler, holding no libdsm lock) makes one round of the service thread's progress itself,
+	 * if no other thread is doing so right now: it then receives its
+	 * reply without a hand-off between threads. Returns nonzero if a
+	 * message moved. */
+	int (*assist)(struct dsm_node *n);
 	/* Close every link and free the state. */
 	void (*close)(struct dsm_node *n);
 };

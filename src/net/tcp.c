@@ -67,7 +67,12 @@ static void link_break(struct tcp *t, struct link *l, const char *why)
 	}
 }
 
-static int rbuf_reserve(struct link *l, size_t need);
+/* Room for need bytes in the link's receive buffer (dsm__rbuf_reserve);
+ * the caller compacts it. 0 or -ENOMEM. */
+static int link_reserve(struct link *l, size_t need)
+{
+	return dsm__rbuf_reserve(&l->rbuf, &l->rcap, need, RBUF_MIN);
+}
 
 /* Read what a link has into its overflow buffer (the service thread, while
  * it waits to send, maybe in the middle of parsing that very link, so the
@@ -99,7 +104,7 @@ static void absorb(struct link *l)
  * that link). Returns 1 if there were any. */
 static int unabsorb(struct link *l)
 {
-	if (!l->xlen || rbuf_reserve(l, l->rlen + l->xlen) < 0)
+	if (!l->xlen || link_reserve(l, l->rlen + l->xlen) < 0)
 		return 0;
 	memcpy(l->rbuf + l->rlen, l->xbuf, l->xlen);
 	l->rlen += l->xlen;
@@ -269,23 +274,6 @@ static void maybe_heartbeats(struct dsm_node *n, struct tcp *t)
 	}
 }
 
-/* Make room for need bytes in the link's buffer (moving nothing: the
- * buffer is compacted by the caller). Returns 0 or -ENOMEM. */
-static int rbuf_reserve(struct link *l, size_t need)
-{
-	if (l->rcap >= need)
-		return 0;
-	size_t cap = l->rcap ? l->rcap : RBUF_MIN;
-	while (cap < need)
-		cap *= 2;
-	unsigned char *b = realloc(l->rbuf, cap);
-	if (!b)
-		return -ENOMEM;
-	l->rbuf = b;
-	l->rcap = cap;
-	return 0;
-}
-
 /* Dispatch every complete message in the link's buffer, then move the
  * partial rest to the front and make room for the message in progress.
  * A header that fails validation closes the link: nothing from it is
@@ -326,7 +314,7 @@ static void link_parse(struct dsm_node *n, struct tcp *t, int peer)
 		return;
 	memmove(l->rbuf, l->rbuf + off, l->rlen - off);
 	l->rlen -= off;
-	if (l->have_hdr && rbuf_reserve(l, DSM_WIRE_HDR_SIZE + l->hdr.length) < 0)
+	if (l->have_hdr && link_reserve(l, DSM_WIRE_HDR_SIZE + l->hdr.length) < 0)
 		link_lost(n, t, peer, "out of memory for a message");
 }
 
@@ -342,7 +330,7 @@ static void link_readable(struct dsm_node *n, struct tcp *t, int peer)
 			link_parse(n, t, peer); /* older bytes first */
 			continue;
 		}
-		if (atomic_load(&l->state) != LINK_UP || rbuf_reserve(l, RBUF_MIN) < 0)
+		if (atomic_load(&l->state) != LINK_UP || link_reserve(l, RBUF_MIN) < 0)
 			return;
 		size_t room = l->rcap - l->rlen;
 		ssize_t r = read(l->fd, l->rbuf + l->rlen, room);

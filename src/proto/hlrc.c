@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -43,17 +44,6 @@
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
-enum hlrc_event {
-	EV_FETCHED,   /* whole page arrived from the home */
-	EV_WRITE,     /* first write in the interval (twin, or home tracked) */
-	EV_CLOSE,     /* interval closed: non-home write-protected */
-	EV_CLOSE_HOME,/* interval closed at the home: stays writable */
-	EV_SERVE,     /* home sent a copy: writes must be tracked again */
-	EV_NOTICE,    /* a notice from another writer (non-home) */
-	EV_CLAIMED,   /* first-touch claim made this node the home */
-	EV_MIGRATE_IN,/* the home moved here with its copy */
-	EV_COUNT_
-};
 
 #define I DSM_PAGE_INVALID
 #define R DSM_PAGE_READ_SHARED
@@ -75,20 +65,24 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 #undef W
 #undef D
 
-/* Move pg to the state event ev leads to; an illegal event is a broken
- * invariant (trap in debug builds, ignored otherwise). */
-static void step(struct dsm_page *pg, enum hlrc_event ev)
-{
-	int next = next_state[ev][pg->state];
+/* The table as docs/protocols/hlrc.md names it (test_state_machines). */
+static const char *const event_names[EV_COUNT_] = {
+	[EV_FETCHED] = "FETCHED", [EV_WRITE] = "WRITE", [EV_CLOSE] = "CLOSE",
+	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
+	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED", [EV_MIGRATE_IN] = "MIGRATE_IN",
+};
+static const struct dsm_page_machine hlrc_machine = {
+	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
+	.next = next_state,
+};
 
-	if (next < 0) {
-#ifndef NDEBUG
-		dsm__write_str("dsm: hlrc: illegal page transition\n");
-		__builtin_trap();
-#endif
-		return;
-	}
-	pg->state = (uint8_t)next;
+/* Move page p along ev (dsm__page_step with hlrc's table): 0, or
+ * DSM_EPROTO for an illegal event (reported; the page is left as it was
+ * and the operation fails). */
+int dsm__hlrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		   enum hlrc_event ev)
+{
+	return dsm__page_step(n, &hlrc_machine, p, pg, ev);
 }
 
 /* --- pages --- */
@@ -121,7 +115,6 @@ struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p)
 	if (pg->flags & DSM_PGF_INIT)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
-	pg->inv_from = -1;
 	hp->home = policy_home(n, p);
 	hp->shared = 1; /* every node holds the zero page */
 	if (n->count == 1) {
@@ -211,7 +204,10 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
+	int err = dsm__hlrc_step(n, p, pg, EV_WRITE);
 
+	if (err)
+		return err;
 	if (hp->home != st->me) {
 		memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p),
 		       n->page_size);
@@ -221,7 +217,6 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		hp->streak = 0; /* the home writes it too: no single writer */
 	}
 	list_dirty(st, p);
-	step(pg, EV_WRITE);
 	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
 		       dsm__hlrc_cur_interval(st));
 	DSM_STAT_ADD(n, local_faults, 1);
@@ -312,12 +307,6 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* --- flushing diffs to homes (application threads) --- */
 
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* Ask each directory node (page mod count) to make us the home of the
  * unclaimed pages among pages[]; record the answers. The first claim a
  * directory sees wins, so every node learns the same home. */
@@ -356,8 +345,8 @@ static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count
 			e = DSM_EPROTO;
 		pthread_mutex_lock(&n->region->lock);
 		for (size_t off = 0; asked[d] && !e && off < req[d].len; off += 4) {
-			uint32_t p = get_u32(req[d].data + off);
-			uint32_t hg = get_u32((unsigned char *)w[d].data + off);
+			uint32_t p = dsm__get_le32(req[d].data + off);
+			uint32_t hg = dsm__get_le32((unsigned char *)w[d].data + off);
 			if (HLRC_HG_HOME(hg) >= n->count)
 				e = DSM_EPROTO;
 			else
@@ -427,11 +416,12 @@ static int adopt_home(struct dsm_node *n, uint32_t p, uint16_t g,
 	if (!hp->flushing || (pg->state != DSM_PAGE_INVALID &&
 			      pg->state != DSM_PAGE_READ_SHARED)) {
 		err = DSM_EPROTO;
-	} else if (hlrc_learn_home(hp, st->me, g)) {
+	} else if ((hp->home == HLRC_NO_HOME || g > hp->gen) &&
+		   !(err = dsm__hlrc_step(n, p, pg, EV_MIGRATE_IN))) {
+		hlrc_learn_home(hp, st->me, g);
 		memcpy(dsm__page_rt(n->region, p), copy, n->page_size);
 		hp->shared = 1; /* the old home and readers hold copies */
 		hp->streak = 0;
-		step(pg, EV_MIGRATE_IN);
 		err = set_prot(n, p, pg);
 	}
 	pthread_mutex_unlock(&n->region->lock);
@@ -449,9 +439,9 @@ static int route_redirects(struct dsm_node *n, struct diff_jobs *q, size_t i,
 	uint32_t k = 0;
 
 	for (size_t off = 0; off < len && k < nredir && !err;) {
-		uint32_t p = get_u32(chunk + off), sz = 8 + get_u32(chunk + off + 4);
-		if (p == get_u32(r + 8 * (size_t)k)) {
-			uint32_t hg = get_u32(r + 8 * (size_t)k + 4);
+		uint32_t p = dsm__get_le32(chunk + off), sz = 8 + dsm__get_le32(chunk + off + 4);
+		if (p == dsm__get_le32(r + 8 * (size_t)k)) {
+			uint32_t hg = dsm__get_le32(r + 8 * (size_t)k + 4);
 			int to, wait = 0;
 			struct dsm_buf *b;
 			if (HLRC_HG_HOME(hg) >= n->count)
@@ -488,8 +478,8 @@ static int take_ack(struct dsm_node *n, struct diff_jobs *q, size_t i,
 		return DSM_EPROTO;
 	for (uint32_t k = 0; k < nmig && !err; k++) {
 		const unsigned char *e = d + rl + (8 + n->page_size) * (size_t)k;
-		uint32_t g = get_u32(e + 4);
-		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, get_u32(e), (uint16_t)g, e + 8);
+		uint32_t g = dsm__get_le32(e + 4);
+		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, dsm__get_le32(e), (uint16_t)g, e + 8);
 	}
 	if (!err && nredir)
 		err = route_redirects(n, q, i, chunk, len, d, nredir);
@@ -508,7 +498,7 @@ static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
 		int home = q->v[i].home, e;
 		struct dsm_waiter w;
 		while (end < blen && (end == off || end - off < FLUSH_CHUNK))
-			end += 8 + get_u32(data + end + 4);
+			end += 8 + dsm__get_le32(data + end + 4);
 		dsm__waiter_add(n, &w);
 		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
 				     .payload = data + off, .length = (uint32_t)(end - off) };
@@ -572,9 +562,10 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		struct dsm_page *pg = &n->region->pages[p];
 		ssize_t len;
 		if (hp->home == st->me) {
+			if ((err = dsm__hlrc_step(n, p, pg, EV_CLAIMED)))
+				break;
 			twin_drop(n, p);
 			hp->shared = 0; /* our notice will cover every old copy */
-			step(pg, EV_CLAIMED);
 			(*nmine)++;
 			continue;
 		}
@@ -668,6 +659,7 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
+	int err;
 
 	if (hp->home != st->me && hp->home != HLRC_NO_HOME) {
 		*hg = HLRC_HG(hp->home, hp->gen);
@@ -675,12 +667,14 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	}
 	if (hp->home != st->me || pg->state == DSM_PAGE_INVALID)
 		return DSM_EPROTO;
-	step(pg, EV_SERVE);
+	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
+		return err;
 	hp->shared = 1;
+	err = set_prot(n, p, pg); /* before the copy: later writes are tracked */
 	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
 		       dsm__hlrc_cur_interval(st));
-	return set_prot(n, p, pg);
+	return err;
 }
 
 static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
@@ -729,8 +723,7 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 {
 	struct dsm_page *pg = &n->region->pages[p];
 
-	step(pg, EV_FETCHED);
-	return set_prot(n, p, pg);
+	return dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
 }
 
 /* The home's copy arrived: install it through the runtime view, unless a
@@ -821,8 +814,8 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t p, len;
 		struct hlrc_page *hp;
-		if (m->length - off < 8 || (p = get_u32(d + off)) >= n->region->npages ||
-		    (len = get_u32(d + off + 4)) > m->length - off - 8) {
+		if (m->length - off < 8 || (p = dsm__get_le32(d + off)) >= n->region->npages ||
+		    (len = dsm__get_le32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
@@ -874,7 +867,7 @@ static int on_claim(struct dsm_node *n, const struct dsm_msg *m)
 
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length; off += 4) {
-		uint32_t p = get_u32(d + off);
+		uint32_t p = dsm__get_le32(d + off);
 		if (p >= n->region->npages || p % (uint32_t)n->count != (uint32_t)n->id) {
 			err = DSM_EPROTO;
 			break;
@@ -1013,6 +1006,7 @@ static int hlrc_init(struct dsm_node *n)
 /* Intervals, locks and barriers are in hlrc_iv.c. */
 const struct dsm_protocol_ops dsm__proto_hlrc = {
 	.name = "hlrc",
+	.machine = &hlrc_machine,
 	.init = hlrc_init,
 	.fini = hlrc_fini,
 	.fault = hlrc_fault,

@@ -91,7 +91,22 @@ struct hlrc_state {
 
 static inline struct hlrc_state *HS(struct dsm_node *n) { return n->proto_state; }
 
+/* Page events, checked by one table (hlrc.c; docs/protocols/hlrc.md). */
+enum hlrc_event {
+	EV_FETCHED,   /* whole page arrived from the home */
+	EV_WRITE,     /* first write in the interval (twin, or home tracked) */
+	EV_CLOSE,     /* interval closed: non-home write-protected */
+	EV_CLOSE_HOME,/* interval closed at the home: stays writable */
+	EV_SERVE,     /* home sent a copy: writes must be tracked again */
+	EV_NOTICE,    /* a notice from another writer (non-home) */
+	EV_CLAIMED,   /* first-touch claim made this node the home */
+	EV_MIGRATE_IN,/* the home moved here with its copy */
+	EV_COUNT_
+};
+
 /* hlrc.c */
+int dsm__hlrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		   enum hlrc_event ev);
 struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p);
 /* Flush the diffs of pages (marked flushing, twinned) to their homes,
  * resolving unknown homes first; wait for every home's acknowledgement.

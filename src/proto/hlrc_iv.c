@@ -19,15 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* --- the interval table --- */
 
@@ -96,29 +91,30 @@ void dsm__hlrc_iv_free_all(struct hlrc_state *st)
  * notice covers every copy taken so far); other pages are write-protected
  * and queued for flushing (returned in *fl). Region lock held.
  */
-static void close_pages(struct dsm_node *n, const uint32_t *pages, uint32_t count,
-			uint32_t *fl, uint32_t *nfl)
+static int close_pages(struct dsm_node *n, const uint32_t *pages, uint32_t count,
+		       uint32_t *fl, uint32_t *nfl)
 {
 	struct hlrc_state *st = HS(n);
+	int err = 0;
 
-	for (uint32_t i = 0; i < count; i++) {
+	for (uint32_t i = 0; i < count && !err; i++) {
 		uint32_t p = pages[i];
 		struct hlrc_page *hp = &st->pages[p];
 		struct dsm_page *pg = &n->region->pages[p];
 		hp->dirty = 0;
 		if (hp->home == st->me) {
-			if (pg->state != DSM_PAGE_READ_SHARED)
-				pg->state = DSM_PAGE_WRITE_EXCLUSIVE; /* CLOSE_HOME */
+			err = dsm__hlrc_step(n, p, pg, EV_CLOSE_HOME);
 			hp->shared = pg->state == DSM_PAGE_READ_SHARED;
 			continue;
 		}
-		if (pg->state == DSM_PAGE_DIRTY) {
-			pg->state = DSM_PAGE_READ_SHARED; /* CLOSE */
+		if (pg->state == DSM_PAGE_DIRTY &&
+		    !(err = dsm__hlrc_step(n, p, pg, EV_CLOSE))) {
 			hp->flushing = 1;
 			fl[(*nfl)++] = p;
 		}
 	}
 	dsm__hlrc_protect_state(n, fl, *nfl); /* revoke writes before diffing */
+	return err;
 }
 
 /* The record of the interval just flushed: every page with its home. */
@@ -166,11 +162,11 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 	if (count && !err) {
 		memcpy(pages, st->dirty, count * 4);
 		st->ndirty = 0;
-		close_pages(n, pages, count, fl, &nfl);
+		err = close_pages(n, pages, count, fl, &nfl);
 	}
 	pthread_mutex_unlock(&n->region->lock);
-	if (!err && nfl)
-		err = dsm__hlrc_flush(n, fl, nfl);
+	if (nfl) /* even after a failed close: the queued pages must not stay flushing */
+		err = dsm__hlrc_flush(n, fl, nfl) ?: err;
 	if (!err && count) {
 		pthread_mutex_lock(&n->region->lock);
 		if (!(iv = make_record(st, pages, count)))
@@ -215,9 +211,9 @@ static size_t record_size(const struct hlrc_state *st, const unsigned char *p,
 {
 	if (len < 12)
 		return 0;
-	hdr[0] = get_u32(p);
-	hdr[1] = get_u32(p + 4);
-	hdr[2] = get_u32(p + 8);
+	hdr[0] = dsm__get_le32(p);
+	hdr[1] = dsm__get_le32(p + 4);
+	hdr[2] = dsm__get_le32(p + 8);
 	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > st->npages ||
 	    (len - 12) / 8 < hdr[2])
 		return 0;
@@ -233,6 +229,7 @@ static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
+	int err;
 
 	if (HLRC_HG_HOME(hg) >= n->count)
 		return DSM_EPROTO;
@@ -249,7 +246,8 @@ static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 		hp->flushing = 1;
 		fl[(*nfl)++] = p;
 	}
-	pg->state = DSM_PAGE_INVALID; /* NOTICE */
+	if ((err = dsm__hlrc_step(n, p, pg, EV_NOTICE)))
+		return err;
 	inv[(*ninv)++] = p;
 	return 0;
 }
@@ -275,7 +273,7 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 	iv->id = hdr[1];
 	iv->npages = hdr[2];
 	for (uint32_t k = 0; k < 2 * hdr[2]; k++)
-		iv->pages[k] = get_u32(p + 12 + 4 * (size_t)k);
+		iv->pages[k] = dsm__get_le32(p + 12 + 4 * (size_t)k);
 	for (uint32_t k = 0; k < hdr[2] && !err; k++)
 		err = iv->pages[2 * k] >= st->npages ? DSM_EPROTO :
 		      notice(n, iv->pages[2 * k], iv->pages[2 * k + 1], *inv, ninv, *fl, nfl);
@@ -355,6 +353,59 @@ int dsm__hlrc_release(struct dsm_node *n, unsigned lock, int mode, struct dsm_bu
 	return err ? err : put_vc(n, out);
 }
 
+/* Ask creator j for its records (after, upto]; w completes with them. */
+static int ask_records(struct dsm_node *n, int j, uint32_t after, uint32_t upto,
+		       struct dsm_waiter *w)
+{
+	struct dsm_msg m = { .type = DSM_MSG_HLRC_INTV_REQ };
+	int err;
+
+	dsm__waiter_add(n, w);
+	m.arg[0] = after;
+	m.arg[1] = upto;
+	m.arg[2] = w->token;
+	if ((err = dsm__send(n, j, &m)))
+		dsm__waiter_complete(n, w->token, err, NULL);
+	return err;
+}
+
+/*
+ * Wait for creator j's answer to a request for (*after, upto]. The creator
+ * drops records at a barrier once every node has left the barrier before,
+ * and so knows them: if it answers that some are gone (-ENOENT), another
+ * thread of this node learned them at that barrier after ours read our
+ * timestamp. Then what we still lack is asked again from what we know now
+ * (nothing, if that covers upto); only an answer that makes no progress
+ * is an error.
+ */
+static int wait_records(struct dsm_node *n, int j, uint32_t *after, uint32_t upto,
+			struct dsm_waiter *w)
+{
+	struct hlrc_state *st = HS(n);
+
+	for (;;) {
+		uint32_t have;
+		int e = dsm__waiter_wait_for(n, w, j, "HLRC_INTV_REQ");
+		if (!e && w->val[1])
+			e = (int)(int64_t)w->val[1];
+		if (e != -ENOENT)
+			return e;
+		free(w->data);
+		w->data = NULL;
+		w->len = 0;
+		pthread_mutex_lock(&n->region->lock);
+		have = st->vc[j];
+		pthread_mutex_unlock(&n->region->lock);
+		if (have >= upto)
+			return 0;
+		if (have <= *after)
+			return e;
+		*after = have;
+		if ((e = ask_records(n, j, have, upto, w)))
+			return e;
+	}
+}
+
 /* Fetch the records we lack up to want[] from their creators, then learn
  * them as one batch (a set closed under happens-before). */
 static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
@@ -362,33 +413,27 @@ static int fetch_intervals(struct dsm_node *n, const uint32_t *want)
 	struct hlrc_state *st = HS(n);
 	struct dsm_waiter w[DSM_MAX_NODES];
 	struct dsm_buf all = { 0 };
+	uint32_t after[DSM_MAX_NODES];
 	int asked[DSM_MAX_NODES] = { 0 }, err = 0;
 
 	for (int j = 0; j < n->count && !err; j++) {
-		uint32_t have;
 		pthread_mutex_lock(&n->region->lock);
-		have = st->vc[j];
+		after[j] = st->vc[j];
 		pthread_mutex_unlock(&n->region->lock);
-		if (j == n->id || want[j] <= have)
+		if (j == n->id || want[j] <= after[j])
 			continue;
-		dsm__waiter_add(n, &w[j]);
 		asked[j] = 1;
-		struct dsm_msg m = { .type = DSM_MSG_HLRC_INTV_REQ,
-				     .arg = { have, want[j], w[j].token } };
-		if ((err = dsm__send(n, j, &m)))
-			dsm__waiter_complete(n, w[j].token, err, NULL);
+		err = ask_records(n, j, after[j], want[j], &w[j]);
 	}
 	for (int j = 0; j < n->count; j++) {
 		int e;
 		if (!asked[j])
 			continue;
-		e = dsm__waiter_wait_for(n, &w[j], j, "HLRC_INTV_REQ");
-		if (!e && w[j].val[1])
-			e = (int)(int64_t)w[j].val[1];
+		e = wait_records(n, j, &after[j], want[j], &w[j]);
 		if (e && !err)
 			DSM_ERR(n, "hlrc: node %d did not send its intervals up to %u: %s",
 				j, want[j], dsm_strerror(e));
-		if (!e && !err)
+		if (!e && !err && w[j].len)
 			e = dsm__buf_put(&all, w[j].data, w[j].len);
 		free(w[j].data);
 		err = err ? err : e;
@@ -414,7 +459,7 @@ int dsm__hlrc_acquire(struct dsm_node *n, unsigned lock, int mode, const void *p
 	if (len != (size_t)n->count * 4)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		want[k] = get_u32((const unsigned char *)p + 4 * k);
+		want[k] = dsm__get_le32((const unsigned char *)p + 4 * k);
 	return fetch_intervals(n, want);
 }
 
@@ -435,10 +480,11 @@ int dsm__hlrc_handle_intv(struct dsm_node *n, const struct dsm_msg *m)
 		: put_records(st, (uint32_t)st->me, (uint32_t)m->arg[0],
 			      (uint32_t)m->arg[1], &out);
 	pthread_mutex_unlock(&n->region->lock);
-	if (err) {
-		DSM_ERR(n, "hlrc: node %u asked for intervals %llu..%llu: %s", m->src,
-			(unsigned long long)m->arg[0] + 1, (unsigned long long)m->arg[1],
-			dsm_strerror(err));
+	if (err) { /* -ENOENT: dropped at a barrier; the asker may know them */
+		dsm__log(n, err == -ENOENT ? DSM_LOG_INFO : DSM_LOG_ERROR,
+			 "hlrc: node %u asked for intervals %llu..%llu: %s", m->src,
+			 (unsigned long long)m->arg[0] + 1, (unsigned long long)m->arg[1],
+			 dsm_strerror(err));
 		out.len = 0;
 	}
 	struct dsm_msg r = { .type = DSM_MSG_HLRC_INTV_REP,
@@ -492,7 +538,7 @@ int dsm__hlrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
 		return -ENOMEM;
 	for (int k = 0; k < n->count; k++)
-		bs->vcs[node][k] = get_u32(b + 4 * (size_t)k);
+		bs->vcs[node][k] = dsm__get_le32(b + 4 * (size_t)k);
 	return dsm__buf_put(&bs->recs, b + head, len - head);
 }
 
@@ -554,7 +600,7 @@ int dsm__hlrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p,
 		return err;
 	pthread_mutex_lock(&n->region->lock);
 	for (int k = 0; k < n->count; k++) {
-		g[k] = get_u32(b + 4 * (size_t)k);
+		g[k] = dsm__get_le32(b + 4 * (size_t)k);
 		missing |= k != st->me && st->vc[k] < g[k];
 	}
 	pthread_mutex_unlock(&n->region->lock);

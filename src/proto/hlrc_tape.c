@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -30,20 +31,6 @@
 
 #define BATCH 1024u /* pages per TAPE_REQ */
 enum { WHAT_COPY = 0, WHAT_MOVED = 1, WHAT_REFUSED = 2 };
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
 
 static int tape_init(struct dsm_node *n)
 {
@@ -196,7 +183,7 @@ static int tape_fetch(struct dsm_node *n, const uint32_t *pages, size_t count,
 	for (size_t i = 0; i < nreq; i++) {
 		unsigned char buf[BATCH * 4];
 		for (uint32_t j = 0; j < rq[i].k; j++)
-			put_u32(buf + 4 * j, rq[i].pages[j]);
+			dsm__put_le32(buf + 4 * j, rq[i].pages[j]);
 		dsm__waiter_add(n, &rq[i].w);
 		rq[i].sent = 1;
 		struct dsm_msg m = { .type = DSM_MSG_TAPE_REQ,
@@ -237,20 +224,20 @@ static int on_req(struct dsm_node *n, const struct dsm_msg *m)
 		return DSM_EPROTO;
 	}
 	for (uint32_t i = 0; i < k; i++)
-		if (get_u32(d + 4 * i) >= n->region->npages) {
+		if (dsm__get_le32(d + 4 * i) >= n->region->npages) {
 			dsm__reject(n, "TAPE_REQ names page %u, past the region",
-				    get_u32(d + 4 * i));
+				    dsm__get_le32(d + 4 * i));
 			return DSM_EPROTO;
 		}
 	if (!(out = malloc((size_t)k * (12 + ps) + 1)))
 		return -ENOMEM;
 	pthread_mutex_lock(&n->region->lock);
 	for (uint32_t i = 0; i < k && !err; i++) {
-		uint32_t p = get_u32(d + 4 * i), hg = 0;
+		uint32_t p = dsm__get_le32(d + 4 * i), hg = 0;
 		int rc = dsm__hlrc_serve_copy(n, (int)m->src, p, out + len + 12, &hg);
-		put_u32(out + len, p);
-		put_u32(out + len + 4, rc == 0 ? WHAT_COPY : rc == 1 ? WHAT_MOVED : WHAT_REFUSED);
-		put_u32(out + len + 8, hg);
+		dsm__put_le32(out + len, p);
+		dsm__put_le32(out + len + 4, rc == 0 ? WHAT_COPY : rc == 1 ? WHAT_MOVED : WHAT_REFUSED);
+		dsm__put_le32(out + len + 8, hg);
 		len += 12 + (rc == 0 ? ps : 0);
 		if (rc == 0)
 			DSM_STAT_ADD(n, pages_sent, 1);
@@ -273,13 +260,13 @@ static size_t entry_size(struct dsm_node *n, const unsigned char *d, size_t left
 {
 	uint32_t what;
 
-	if (left < 12 || get_u32(d) >= n->region->npages)
+	if (left < 12 || dsm__get_le32(d) >= n->region->npages)
 		return 0;
-	what = get_u32(d + 4);
+	what = dsm__get_le32(d + 4);
 	if (what == WHAT_COPY)
 		return left - 12 >= n->page_size ? 12 + n->page_size : 0;
 	if (what == WHAT_MOVED)
-		return HLRC_HG_HOME(get_u32(d + 8)) < n->count ? 12 : 0;
+		return HLRC_HG_HOME(dsm__get_le32(d + 8)) < n->count ? 12 : 0;
 	return what == WHAT_REFUSED ? 12 : 0;
 }
 
@@ -288,7 +275,7 @@ static int take_entry(struct dsm_node *n, int src, const unsigned char *d,
 		      int track, uint32_t slot, int *err)
 {
 	struct hlrc_state *st = HS(n);
-	uint32_t p = get_u32(d), what = get_u32(d + 4), hg = get_u32(d + 8);
+	uint32_t p = dsm__get_le32(d), what = dsm__get_le32(d + 4), hg = dsm__get_le32(d + 8);
 	struct hlrc_page *hp = &st->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 	int installed = 0;
@@ -342,7 +329,7 @@ static int on_rep(struct dsm_node *n, const struct dsm_msg *m)
 	for (off = 0; !err && off < m->length; off += entry_size(n, d + off, m->length - off)) {
 		v[2] += (uint64_t)take_entry(n, (int)m->src, d + off, track, slot, &err);
 		if (!err)
-			named[k++] = get_u32(d + off);
+			named[k++] = dsm__get_le32(d + off);
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	if (err == DSM_EPROTO)

@@ -7,24 +7,21 @@
 #include <stdint.h>
 
 #include "core/node.h"
+#include "proto.h"
 #include "vm/vm.h"
 
-/* Move a page to the state an event leads to; debug builds trap on an
- * event that is illegal in the page's state (the tables are in page.c). */
-#ifndef NDEBUG
-#define DSM_TRANSITION(pg, ev)                                              \
-	do {                                                               \
-		int next_ = dsm__page_next((pg)->state, (ev));             \
-		if (next_ < 0) {                                           \
-			dsm__write_str("dsm: illegal page transition\n");  \
-			__builtin_trap();                                  \
-		}                                                          \
-		(pg)->state = (uint8_t)next_;                              \
-	} while (0)
-#else
-#define DSM_TRANSITION(pg, ev) \
-	((pg)->state = (uint8_t)dsm__page_next((pg)->state, (ev)))
-#endif
+/*
+ * Move page p (entry pg) along event ev of machine m (the protocol's own
+ * table, see struct dsm_page_machine in proto.h). Every state change a
+ * protocol makes goes through here. An event that is illegal in the page's
+ * state leaves the page as it is, writes to stderr what happened (node,
+ * protocol, page, state, event) and returns DSM_EPROTO, which the caller
+ * passes on: the faulting access fails (SIGBUS), the message is rejected,
+ * or the synchronisation call returns the error. Caller holds the region
+ * lock. Async-signal-safe.
+ */
+int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t p,
+		   struct dsm_page *pg, unsigned ev);
 
 /* Messages built under the region lock and sent after it is dropped, so a
  * full socket never blocks a thread that holds the page table. Lives on

@@ -16,19 +16,52 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
 #include "vm/diff.h"
 
 
-#define TRANSITION DSM_TRANSITION
-
 /* In a diff request's "after" interval: this writer is the page's only one
  * in the requested notices, so its diffs may be merged into one (nothing
  * of another writer's can fall between them). Interval ids stay below. */
 #define LRC_ONLY_WRITER 0x80000000u
 #define set_prot dsm__proto_set_prot
+
+/* --- the page state machine (docs/protocols/lrc.md) --- */
+
+static const char *const event_names[LRC_EV_COUNT_] = {
+#define XX(name) #name,
+	LRC_EVENT_MAP(XX)
+#undef XX
+};
+
+#define I DSM_PAGE_INVALID
+#define R DSM_PAGE_READ_SHARED
+#define D DSM_PAGE_DIRTY
+static const signed char next_state[LRC_EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
+	/*                   INVALID READ_SHARED WRITE_EXCL DIRTY */
+	[LRC_EV_TWIN]   = { -1,     D,          -1,        -1 },
+	[LRC_EV_CLOSE]  = { -1,     -1,         -1,        R },
+	[LRC_EV_NOTICE] = { I,      I,          -1,        I },
+	[LRC_EV_APPLY]  = { R,      -1,         -1,        -1 },
+};
+#undef I
+#undef R
+#undef D
+
+const struct dsm_page_machine dsm__lrc_machine = {
+	.proto = "lrc",
+	.nevents = LRC_EV_COUNT_,
+	.event_names = event_names,
+	.next = next_state,
+};
+
+int dsm__lrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum lrc_event ev)
+{
+	return dsm__page_step(n, &dsm__lrc_machine, p, pg, ev);
+}
 
 /* Page entry, initialised on first use: a valid read-only copy (every
  * node starts with the same zero pages). Caller holds the lock. */
@@ -41,7 +74,6 @@ struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
 	pg->state = DSM_PAGE_READ_SHARED;
-	pg->inv_from = -1;
 	if (r->map_resets == 0)
 		pg->prot = PROT_READ;
 	return pg;
@@ -98,20 +130,6 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 	lp->twin = NULL;
 	DSM_STAT_ADD(n, diffs_created, 1);
 	return 0;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
 }
 
 /* Mark page p's unrequested notices requested; per writer j the range of
@@ -175,10 +193,10 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 		if (!hi[j])
 			continue;
 		s = slot_of(hi_p, j);
-		put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
-		put_le32(b->t[s] + 12 * b->cnt[s] + 4,
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s], (uint32_t)q);
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s] + 4,
 			 lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
-		put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
+		dsm__put_le32(b->t[s] + 12 * b->cnt[s] + 8, hi[j]);
 		b->cnt[s]++;
 		lq->replies_left++;
 	}
@@ -243,20 +261,16 @@ int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	return 1;
 }
 
-/* First write to a valid page in this interval: twin it, list it dirty,
- * make it writable. A twin left from an earlier interval becomes that
- * interval's diff first. Caller holds the lock; the page is READ_SHARED. */
-static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
+/* Twin page p for its first write in the open interval and list it
+ * dirty; a twin left from an earlier interval becomes that interval's
+ * diff first. Caller holds the lock; the page is READ_SHARED (so not
+ * writable). */
+static int make_twin(struct dsm_node *n, size_t p)
 {
 	struct lrc_state *st = LS(n);
 	struct lrc_page *lp = &st->pages[p];
 	int err;
 
-	if (n->count == 1) { /* nobody to be consistent with: no twin */
-		TRANSITION(pg, DSM_PEV_TWIN);
-		DSM_STAT_ADD(n, local_faults, 1);
-		return set_prot(n, p, pg);
-	}
 	if (lp->twin && (err = dsm__lrc_flush_twin(n, p)))
 		return err;
 	if (!(lp->twin = dsm__lrc_twin_alloc(st, n->page_size)))
@@ -267,8 +281,22 @@ static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		lp->dirty = 1;
 		st->dirty[st->ndirty++] = (uint32_t)p;
 	}
-	TRANSITION(pg, DSM_PEV_TWIN);
 	DSM_STAT_ADD(n, twins, 1);
+	return 0;
+}
+
+/* First write to a valid page in this interval: twin it (not in a
+ * one-node job: nobody to be consistent with), make it writable. An
+ * illegal state changes nothing: the checked transition says so. */
+static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	int err;
+
+	if (n->count > 1 && pg->state == DSM_PAGE_READ_SHARED &&
+	    (err = make_twin(n, p)))
+		return err;
+	if ((err = dsm__lrc_step(n, p, pg, LRC_EV_TWIN)))
+		return err;
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -421,7 +449,7 @@ static int serve_block(struct dsm_node *n, uint32_t p, uint32_t lo, uint32_t hi,
 	if ((err = dsm__buf_put_u32(out, p)) || (err = dsm__buf_put_u32(out, 0)) ||
 	    (err = serve_diffs(n, p, lo, hi, merge, out)))
 		return err;
-	put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
+	dsm__put_le32(out->data + at + 4, (uint32_t)(out->len - at - 8));
 	return 0;
 }
 
@@ -439,8 +467,8 @@ static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	pthread_mutex_lock(&n->region->lock);
 	err = serve_block(n, (uint32_t)p, (uint32_t)m->arg[1], (uint32_t)m->arg[2], &out);
 	for (size_t off = 0; !err && off < m->length; off += 12)
-		err = serve_block(n, get_u32(x + off), get_u32(x + off + 4),
-				  get_u32(x + off + 8), &out);
+		err = serve_block(n, dsm__get_le32(x + off), dsm__get_le32(x + off + 4),
+				  dsm__get_le32(x + off + 8), &out);
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
 		rep.payload = out.data;
@@ -466,10 +494,7 @@ static int attach_diff(struct lrc_page *lp, uint32_t creator, uint32_t id,
 		return DSM_EPROTO;
 	if (!(nd = realloc(q->diffs, q->dlen + 4 + len)))
 		return -ENOMEM;
-	nd[q->dlen] = (unsigned char)len;
-	nd[q->dlen + 1] = (unsigned char)(len >> 8);
-	nd[q->dlen + 2] = (unsigned char)(len >> 16);
-	nd[q->dlen + 3] = (unsigned char)(len >> 24);
+	dsm__put_le32(nd + q->dlen, len);
 	memcpy(nd + q->dlen + 4, d, len);
 	q->diffs = nd;
 	q->dlen += 4 + len;
@@ -496,7 +521,7 @@ static int apply_notice(struct dsm_node *n, size_t p, struct lrc_notice *q)
 	unsigned char *page = dsm__page_rt(n->region, p);
 
 	for (size_t off = 0; off + 4 <= q->dlen;) {
-		uint32_t len = get_u32(q->diffs + off);
+		uint32_t len = dsm__get_le32(q->diffs + off);
 		if (len > q->dlen - off - 4 ||
 		    dsm__diff_apply(page, n->page_size, q->diffs + off + 4, len)) {
 			dsm__fail(n, DSM_EPROTO, (int)q->iv->creator,
@@ -545,10 +570,8 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	free(v);
 	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (!lp->pending && !err) {
-		TRANSITION(pg, DSM_PEV_APPLY);
+	if (!lp->pending && !err && !(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY)))
 		err = set_prot(n, p, pg);
-	}
 	dsm__page_wake(pg);
 	return err;
 }
@@ -566,9 +589,9 @@ static int recv_block(struct dsm_node *n, uint32_t src, uint32_t p,
 		return DSM_EPROTO;
 	for (size_t off = 0; !err && off < len;) {
 		uint32_t id, dl;
-		if (len - off < 8 || (dl = get_u32(d + off + 4)) > len - off - 8)
+		if (len - off < 8 || (dl = dsm__get_le32(d + off + 4)) > len - off - 8)
 			return DSM_EPROTO;
-		id = get_u32(d + off);
+		id = dsm__get_le32(d + off);
 		err = attach_diff(lp, src, id, d + off + 8, dl);
 		LS(n)->mem += dl + 4;
 		off += 8 + (size_t)dl;
@@ -587,8 +610,8 @@ static int on_diff_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t q, blen;
-		if (m->length - off < 8 || (q = get_u32(d + off)) >= n->region->npages ||
-		    (blen = get_u32(d + off + 4)) > m->length - off - 8) {
+		if (m->length - off < 8 || (q = dsm__get_le32(d + off)) >= n->region->npages ||
+		    (blen = dsm__get_le32(d + off + 4)) > m->length - off - 8) {
 			err = DSM_EPROTO;
 			break;
 		}
@@ -650,8 +673,7 @@ static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	DSM_STAT_ADD(n, remote_fetches, 1);
 	if (lp->pending) {
 		dsm__lrc_fetch_start(n, p, &ob, NULL);
-	} else {
-		TRANSITION(pg, DSM_PEV_APPLY);
+	} else if (!(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY))) {
 		err = set_prot(n, p, pg);
 		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;
 	}

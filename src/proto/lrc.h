@@ -15,6 +15,21 @@
 #include "core/node.h"
 #include "vm/vm.h"
 
+/* Events of the page state machine (docs/protocols/lrc.md); the table
+ * is in lrc.c, every state change goes through dsm__lrc_step. */
+#define LRC_EVENT_MAP(XX)                                                  \
+	XX(TWIN)    /* first write in an interval: twin made */            \
+	XX(CLOSE)   /* interval closed: page write-protected */            \
+	XX(NOTICE)  /* a write notice arrived: access revoked */           \
+	XX(APPLY)   /* every noticed diff (or the whole page) applied */
+
+enum lrc_event {
+#define XX(name) LRC_EV_##name,
+	LRC_EVENT_MAP(XX)
+#undef XX
+	LRC_EV_COUNT_
+};
+
 /* An interval record: one node's execution between two synchronisation
  * points, with its vector timestamp and write notices (pages written). */
 struct lrc_interval {
@@ -106,7 +121,12 @@ void dsm__lrc_arena_reset(struct lrc_state *st);
 void dsm__lrc_pools_free(struct lrc_state *st, size_t page_size);
 
 /* lrc.c — pages */
+extern const struct dsm_page_machine dsm__lrc_machine;
 struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p);
+/* Move page p along ev (dsm__page_step with lrc's table): 0, or
+ * DSM_EPROTO with the page unchanged if ev is illegal in its state.
+ * Caller holds the region lock. Async-signal-safe. */
+int dsm__lrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum lrc_event ev);
 /* Turn the page's twin into an own diff (page must not be writable). */
 int dsm__lrc_flush_twin(struct dsm_node *n, size_t p);
 /* Send diff requests for page p's pending notices (caller holds the lock;

@@ -10,17 +10,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/le.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
 
 #define GC_BARRIER 1 /* internal barrier id used by garbage collection */
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 static size_t iv_size(int count, uint32_t npages)
 {
@@ -140,13 +135,14 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 			w[nw++] = p; /* still writable: protect, then close */
 	}
 	dsm__lrc_protect_list(n, w, nw, PROT_READ); /* revoke writes first */
+	err = 0;
 	for (uint32_t i = 0; i < nw; i++)
-		n->region->pages[w[i]].state = DSM_PAGE_READ_SHARED; /* CLOSE */
+		err = dsm__lrc_step(n, w[i], &n->region->pages[w[i]], LRC_EV_CLOSE) ?: err;
 	st->vc[st->me]++;
 	iv->vc[st->me] = st->vc[st->me];
 	iv->vcsum++;
 	st->ndirty = 0;
-	err = iv_store(st, iv);
+	err = iv_store(st, iv) ?: err;
 	pthread_mutex_unlock(&n->region->lock);
 	free(w);
 	return err;
@@ -202,9 +198,9 @@ static size_t parse_record(struct lrc_state *st, const unsigned char *p, size_t 
 
 	if (len < 12)
 		return 0;
-	hdr[0] = get_u32(p);
-	hdr[1] = get_u32(p + 4);
-	hdr[2] = get_u32(p + 8);
+	hdr[0] = dsm__get_le32(p);
+	hdr[1] = dsm__get_le32(p + 4);
+	hdr[2] = dsm__get_le32(p + 8);
 	need = 12 + (size_t)st->count * 4 + (size_t)hdr[2] * 4;
 	if (hdr[0] >= (uint32_t)st->count || hdr[1] == 0 || hdr[2] > npages_region ||
 	    len < need)
@@ -224,9 +220,9 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 	if (!pages)
 		return -ENOMEM;
 	for (int k = 0; k < st->count; k++)
-		vc[k] = get_u32(p + 12 + 4 * (size_t)k);
+		vc[k] = dsm__get_le32(p + 12 + 4 * (size_t)k);
 	for (uint32_t k = 0; k < hdr[2]; k++) {
-		pages[k] = get_u32(p + 12 + 4 * (size_t)st->count + 4 * (size_t)k);
+		pages[k] = dsm__get_le32(p + 12 + 4 * (size_t)st->count + 4 * (size_t)k);
 		if (pages[k] >= n->region->npages)
 			err = DSM_EPROTO;
 	}
@@ -250,7 +246,7 @@ static int learn_one(struct dsm_node *n, const unsigned char *p, const uint32_t 
 static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 {
 	uint32_t k = 0, bad = 0;
-	int err, first = 0;
+	int err, first = 0, illegal = 0;
 
 	dsm__lrc_protect_list(n, pages, count, PROT_NONE);
 	for (uint32_t i = 0; i < count; i++) { /* the list may repeat pages */
@@ -259,7 +255,8 @@ static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 			continue;
 		if ((err = dsm__lrc_flush_twin(n, pages[i])) && !first)
 			first = err, bad = pages[i];
-		pg->state = DSM_PAGE_INVALID; /* NOTICE */
+		if ((err = dsm__lrc_step(n, pages[i], pg, LRC_EV_NOTICE)))
+			illegal = err;
 		k++;
 	}
 	DSM_STAT_ADD(n, invalidations_recv, k);
@@ -269,7 +266,7 @@ static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 		dsm__fail(n, first, n->id, "lrc: node %d: cannot save its changes to"
 			  " page %u (interval %u) as a diff: %s", n->id, bad,
 			  LS(n)->pages[bad].twin_iv, dsm_strerror(first));
-	return first;
+	return first ? first : illegal;
 }
 
 /*
@@ -410,7 +407,7 @@ static int lrc_acquire(struct dsm_node *n, unsigned lock, int mode,
 	if (len != (size_t)n->count * 4)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		want[k] = get_u32((const unsigned char *)p + 4 * k);
+		want[k] = dsm__get_le32((const unsigned char *)p + 4 * k);
 	return fetch_intervals(n, want, NULL, 0);
 }
 
@@ -480,11 +477,11 @@ static int lrc_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 		return DSM_EPROTO;
 	if (!bs && !(bs = *state = calloc(1, sizeof(*bs))))
 		return -ENOMEM;
-	mem = get_u32(b) | (uint64_t)get_u32(b + 4) << 32;
+	mem = dsm__get_le32(b) | (uint64_t)dsm__get_le32(b + 4) << 32;
 	if (mem > bs->maxmem)
 		bs->maxmem = mem;
 	for (int k = 0; k < n->count; k++)
-		bs->vcs[node][k] = get_u32(b + 8 + 4 * (size_t)k);
+		bs->vcs[node][k] = dsm__get_le32(b + 8 + 4 * (size_t)k);
 	return dsm__buf_put(&bs->recs, b + head, len - head);
 }
 
@@ -548,7 +545,7 @@ static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p
 	if (len < head)
 		return DSM_EPROTO;
 	for (int k = 0; k < n->count; k++)
-		g[k] = get_u32(b + 4 + 4 * (size_t)k);
+		g[k] = dsm__get_le32(b + 4 + 4 * (size_t)k);
 	if ((err = fetch_intervals(n, g, b + head, len - head)))
 		return err;
 	pthread_mutex_lock(&n->region->lock);
@@ -562,7 +559,7 @@ static int lrc_barrier_leave(struct dsm_node *n, unsigned barrier, const void *p
 	if (!err && g[st->me] > st->barrier_id)
 		st->barrier_id = g[st->me];
 	pthread_mutex_unlock(&n->region->lock);
-	if (!err && get_u32(b))
+	if (!err && dsm__get_le32(b))
 		err = dsm__lrc_gc(n, g);
 	return err;
 }
@@ -789,6 +786,7 @@ int dsm__lrc_gc(struct dsm_node *n, const uint32_t *upto)
 /* Fault path, page service and setup are in lrc.c. */
 const struct dsm_protocol_ops dsm__proto_lrc = {
 	.name = "lrc",
+	.machine = &dsm__lrc_machine,
 	.init = dsm__lrc_init,
 	.fini = dsm__lrc_fini,
 	.fault = dsm__lrc_fault,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/le.h"
 #include "internal.h"
 
 struct dsm_msg *dsm__outbox_add(struct dsm_outbox *ob, int dst, uint16_t type,
@@ -66,7 +67,8 @@ int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
 		pthread_mutex_unlock(&r->lock);
 		if ((err = dsm__outbox_flush(n, &ob)))
 			return err;
-		dsm__page_wait(pg, seq, SLICE_NS);
+		if (!dsm__spin_while_eq(n, &pg->wait_seq, seq))
+			dsm__page_wait(pg, seq, SLICE_NS);
 		if (dsm__now_ns() - t0 > limit)
 			return DSM_ETIMEDOUT;
 		pthread_mutex_lock(&r->lock);
@@ -75,12 +77,6 @@ int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
 	if (counted)
 		DSM_STAT_ADD(n, fault_wait_ns, dsm__now_ns() - t0);
 	return err;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *p, size_t len)
@@ -92,7 +88,7 @@ int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *p, siz
 	if (!vc && !(vc = *blob = calloc((size_t)n->count, 4)))
 		return -ENOMEM;
 	for (int k = 0; k < n->count; k++) {
-		uint32_t v = le32((const unsigned char *)p + 4 * k);
+		uint32_t v = dsm__get_le32((const unsigned char *)p + 4 * k);
 		if (v > vc[k])
 			vc[k] = v;
 	}

@@ -8,14 +8,33 @@
 
 #include <stddef.h>
 
+#include "vm/vm.h"
+
 struct dsm_node;
 struct dsm_msg;
 struct dsm_buf;
 
 enum dsm_lock_mode { DSM_LOCK_EXCL = 1, DSM_LOCK_SHARED = 2 };
 
+/*
+ * A protocol's page state machine: next[event][state] is the state
+ * (enum dsm_page_state) the event leads to, or -1 where the event is
+ * illegal. Each protocol has its own, in its own file, and the same table
+ * in docs/protocols/<name>.md, which is the source of truth:
+ * tests/unit/test_state_machines.c checks that the two are equal.
+ * Transitions go through dsm__page_step (internal.h).
+ */
+struct dsm_page_machine {
+	const char *proto;               /* protocol name, for messages */
+	unsigned nevents;
+	const char *const *event_names;  /* nevents names, as in the doc */
+	const signed char (*next)[DSM_PAGE_STATE_COUNT_]; /* [nevents] */
+};
+
 struct dsm_protocol_ops {
 	const char *name;
+	/* The page state machine (its transition table and event names). */
+	const struct dsm_page_machine *machine;
 	/* Set up per-node protocol state; the region exists, the transport
 	 * is connected, the service thread not yet started. */
 	int (*init)(struct dsm_node *n);

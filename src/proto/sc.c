@@ -28,6 +28,72 @@
 #define MODE_WRITE 2
 #define MAX_HOLD_NS 10000000ull  /* serve queued requests after 10 ms anyway */
 
+/* --- the page state machine (docs/protocols/sc.md) --- */
+
+#define SC_EVENT_MAP(XX)                                                   \
+	XX(FETCH_READ)   /* read copy arrived */                           \
+	XX(FETCH_WRITE)  /* ownership arrived, invalidations done */       \
+	XX(UPGRADE)      /* owner's read copy made writable, no copies */  \
+	XX(SERVE_READ)   /* owner sent a read copy to a peer */            \
+	XX(SERVE_WRITE)  /* owner gave the page to a writer */             \
+	XX(INVALIDATE)   /* a writer invalidated this copy */
+
+enum sc_event {
+#define XX(name) EV_##name,
+	SC_EVENT_MAP(XX)
+#undef XX
+	EV_COUNT_
+};
+
+static const char *const event_names[EV_COUNT_] = {
+#define XX(name) #name,
+	SC_EVENT_MAP(XX)
+#undef XX
+};
+
+#define I DSM_PAGE_INVALID
+#define R DSM_PAGE_READ_SHARED
+#define W DSM_PAGE_WRITE_EXCLUSIVE
+static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
+	/*                    INVALID READ_SHARED WRITE_EXCL DIRTY */
+	[EV_FETCH_READ]  = { R,      -1,         -1,        -1 },
+	[EV_FETCH_WRITE] = { W,      W,          -1,        -1 },
+	[EV_UPGRADE]     = { -1,     W,          -1,        -1 },
+	[EV_SERVE_READ]  = { -1,     R,          R,         -1 },
+	[EV_SERVE_WRITE] = { -1,     I,          I,         -1 },
+	[EV_INVALIDATE]  = { I,      I,          -1,        -1 },
+};
+#undef I
+#undef R
+#undef W
+
+static const struct dsm_page_machine sc_machine = {
+	.proto = "sc",
+	.nevents = EV_COUNT_,
+	.event_names = event_names,
+	.next = next_state,
+};
+
+/* --- per-page protocol data --- */
+
+enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
+#define SC_OWNER 0x01 /* this node owns the page */
+#define SC_HOLD  0x02 /* obtained recently: serve others after the hold */
+
+/* What sc keeps per page beside the vm's entry (state, protection).
+ * Guarded by the region lock. */
+struct sc_page {
+	uint8_t pending;     /* enum sc_pending: a fetch from here in flight */
+	uint8_t flags;       /* SC_OWNER, SC_HOLD */
+	int16_t prob_owner;  /* probable owner (IVY) */
+	int16_t inv_from;    /* invalidation deferred during a read, or -1 */
+	uint16_t acks_left;  /* invalidation acks still expected */
+	uint16_t ndefer;     /* requests for this page queued here */
+	uint64_t copyset;    /* nodes holding read copies (owner only) */
+	uint64_t granted_ns; /* when this node last obtained the page */
+	uint64_t resumed_ns; /* when the faulting thread resumed after that */
+};
+
 /* A request this node cannot serve yet. */
 struct sc_req {
 	size_t page;
@@ -37,32 +103,41 @@ struct sc_req {
 };
 
 struct sc_state {
+	struct sc_page *pages;  /* npages, reserved, backed where used */
+	size_t npages;
 	struct sc_req *head, *tail;
 	unsigned count;
 	unsigned char *snap; /* page snapshot for the service thread's sends */
 };
 
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
+static struct sc_page *SP(struct dsm_node *n, size_t p) { return &ST(n)->pages[p]; }
 static uint64_t bit(int node) { return 1ull << node; }
 
-#define TRANSITION DSM_TRANSITION
 #define set_prot dsm__proto_set_prot
 
+/* The checked transition (dsm__page_step) with sc's table. */
+static int sc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum sc_event ev)
+{
+	return dsm__page_step(n, &sc_machine, p, pg, ev);
+}
+
 /* The page entry, initialised on first use: node 0 starts as the owner
- * of every page (read-only, so its first write is a local upgrade), the others with no copy and node 0 as the
- * probable owner. Caller holds the region lock. */
+ * of every page (read-only, so its first write is a local upgrade), the
+ * others with no copy and node 0 as the probable owner. Caller holds the
+ * region lock. */
 static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 {
 	struct dsm_region *r = n->region;
 	struct dsm_page *pg = &r->pages[p];
+	struct sc_page *sp = SP(n, p);
 
 	if (pg->flags & DSM_PGF_INIT)
 		return pg;
 	pg->flags = DSM_PGF_INIT;
-	pg->inv_from = -1;
-	pg->prob_owner = 0;
+	*sp = (struct sc_page){ .inv_from = -1, .prob_owner = 0 };
 	if (n->id == 0) { /* read-only until written: a local upgrade */
-		pg->flags |= DSM_PGF_OWNER;
+		sp->flags |= SC_OWNER;
 		pg->state = DSM_PAGE_READ_SHARED;
 	}
 	/* Before any map reset the table's prot is unset: the view still has
@@ -83,39 +158,47 @@ static int allows(const struct dsm_page *pg, int want_write)
 }
 
 /* Owner of a read-shared page wants to write: invalidate the copies. */
-static void start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			  struct dsm_outbox *ob)
+static int start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
+			 struct dsm_outbox *ob)
 {
-	uint64_t cs = pg->copyset & ~bit(n->id);
+	struct sc_page *sp = SP(n, p);
+	uint64_t cs = sp->copyset & ~bit(n->id);
+	int err;
 
-	pg->copyset = 0;
 	if (!cs) {
-		TRANSITION(pg, DSM_PEV_UPGRADE);
+		if ((err = sc_step(n, p, pg, EV_UPGRADE)))
+			return err;
+		sp->copyset = 0;
 		DSM_STAT_ADD(n, local_faults, 1);
-		return;
+		return 0;
 	}
-	pg->pending = DSM_PEND_WRITE;
-	pg->acks_left = (uint16_t)__builtin_popcountll(cs);
+	sp->copyset = 0;
+	sp->pending = PEND_WRITE;
+	sp->acks_left = (uint16_t)__builtin_popcountll(cs);
 	for (int d = 0; d < n->count; d++)
 		if (cs & bit(d))
 			dsm__outbox_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
-	DSM_STAT_ADD(n, invalidations_sent, pg->acks_left);
+	DSM_STAT_ADD(n, invalidations_sent, sp->acks_left);
+	return 0;
 }
 
 /* Start the fetch a fault needs. Caller holds the lock; pending is NONE. */
-static void start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			int want_write, struct dsm_outbox *ob)
+static int start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		       int want_write, struct dsm_outbox *ob)
 {
-	if (want_write == 1 && (pg->flags & DSM_PGF_OWNER)) {
-		start_upgrade(n, p, pg, ob);
-	} else if (want_write == 1) {
-		pg->pending = DSM_PEND_WRITE;
-		dsm__outbox_add(ob, pg->prob_owner, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
-		pg->prob_owner = (int16_t)n->id; /* arrow: we are next */
+	struct sc_page *sp = SP(n, p);
+
+	if (want_write == 1 && (sp->flags & SC_OWNER))
+		return start_upgrade(n, p, pg, ob);
+	if (want_write == 1) {
+		sp->pending = PEND_WRITE;
+		dsm__outbox_add(ob, sp->prob_owner, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
+		sp->prob_owner = (int16_t)n->id; /* arrow: we are next */
 	} else {
-		pg->pending = DSM_PEND_READ;
-		dsm__outbox_add(ob, pg->prob_owner, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
+		sp->pending = PEND_READ;
+		dsm__outbox_add(ob, sp->prob_owner, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
 	}
+	return 0;
 }
 
 /* The access is allowed now: fix the protection; the first access after
@@ -123,12 +206,13 @@ static void start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 static int sc_ready(struct dsm_node *n, size_t p, int want_write, int *err)
 {
 	struct dsm_page *pg = pg_get(n, p);
+	struct sc_page *sp = SP(n, p);
 
 	if (!allows(pg, want_write))
 		return 0;
 	*err = set_prot(n, p, pg);
-	if ((pg->flags & DSM_PGF_HOLD) && !pg->resumed_ns)
-		pg->resumed_ns = dsm__now_ns();
+	if ((sp->flags & SC_HOLD) && !sp->resumed_ns)
+		sp->resumed_ns = dsm__now_ns();
 	return 1;
 }
 
@@ -138,10 +222,12 @@ static int sc_advance(struct dsm_node *n, size_t p, int want_write,
 		      struct dsm_outbox *ob, void *arg)
 {
 	struct dsm_page *pg = pg_get(n, p);
+	int err;
 
 	(void)arg;
-	if (pg->pending == DSM_PEND_NONE)
-		start_fetch(n, p, pg, want_write, ob);
+	if (SP(n, p)->pending == PEND_NONE &&
+	    (err = start_fetch(n, p, pg, want_write, ob)))
+		return err;
 	return allows(pg, want_write) ? DSM_FAULT_RETRY : DSM_FAULT_WAIT;
 }
 
@@ -159,30 +245,29 @@ static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 /* ---------------- service thread ---------------- */
 
 /* Is the page ours and free to hand out now? Expires an ended hold. */
-static int servable(struct dsm_node *n, struct dsm_page *pg, uint64_t now)
+static int servable(struct dsm_node *n, struct sc_page *sp, uint64_t now)
 {
-	if (!(pg->flags & DSM_PGF_OWNER) || pg->pending != DSM_PEND_NONE)
+	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE)
 		return 0;
-	if (pg->flags & DSM_PGF_HOLD) {
+	if (sp->flags & SC_HOLD) {
 		uint64_t hold = (uint64_t)n->cfg.hold_us * 1000;
-		if (!((pg->resumed_ns && now - pg->resumed_ns >= hold) ||
-		      now - pg->granted_ns >= MAX_HOLD_NS))
+		if (!((sp->resumed_ns && now - sp->resumed_ns >= hold) ||
+		      now - sp->granted_ns >= MAX_HOLD_NS))
 			return 0;
-		pg->flags &= (uint8_t)~DSM_PGF_HOLD;
+		sp->flags &= (uint8_t)~SC_HOLD;
 	}
 	return 1;
 }
 
 /* Queue a request until the page can be served. */
-static void defer(struct dsm_node *n, struct dsm_page *pg, size_t p, int type,
-		  int from)
+static int defer(struct dsm_node *n, size_t p, int type, int from)
 {
 	struct sc_state *st = ST(n);
 	struct sc_req *q = malloc(sizeof(*q));
 
 	if (!q) {
 		dsm__fail(n, -ENOMEM, n->id, "out of memory queueing a page request");
-		return;
+		return -ENOMEM;
 	}
 	*q = (struct sc_req){ .page = p, .type = (uint16_t)type, .from = (int16_t)from };
 	if (st->tail)
@@ -191,83 +276,129 @@ static void defer(struct dsm_node *n, struct dsm_page *pg, size_t p, int type,
 		st->head = q;
 	st->tail = q;
 	st->count++;
-	pg->ndefer++;
+	SP(n, p)->ndefer++;
+	return 0;
 }
 
 /* Owner sends a read copy; a writable page becomes read-shared. */
-static void serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
-		       int from, struct dsm_outbox *ob)
+static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		      int from, struct dsm_outbox *ob)
 {
 	struct dsm_msg *m;
+	int err;
 
-	TRANSITION(pg, DSM_PEV_SERVE_READ);
+	if ((err = sc_step(n, p, pg, EV_SERVE_READ)))
+		return err;
 	set_prot(n, p, pg); /* write access revoked before the snapshot */
-	pg->copyset |= bit(from);
+	SP(n, p)->copyset |= bit(from);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
 	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_READ, 0);
 	m->payload = ST(n)->snap;
 	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
+	return 0;
 }
 
 /* Owner hands the page and its copyset to a writer. */
-static void serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
-			int from, struct dsm_outbox *ob)
+static int serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
+		       int from, struct dsm_outbox *ob)
 {
-	uint64_t cs = pg->copyset & ~bit(from) & ~bit(n->id);
+	struct sc_page *sp = SP(n, p);
+	uint64_t cs = sp->copyset & ~bit(from) & ~bit(n->id);
 	struct dsm_msg *m;
+	int err;
 
 	/* Revoke access before the snapshot: another application thread may
 	 * be storing to the page right now, and its store must not land after
 	 * the copy we send. mprotect returns after the TLB shootdown. */
-	TRANSITION(pg, DSM_PEV_SERVE_WRITE);
+	if ((err = sc_step(n, p, pg, EV_SERVE_WRITE)))
+		return err;
 	set_prot(n, p, pg);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
-	pg->flags &= (uint8_t)~DSM_PGF_OWNER;
-	pg->copyset = 0;
-	pg->prob_owner = (int16_t)from;
+	sp->flags &= (uint8_t)~SC_OWNER;
+	sp->copyset = 0;
+	sp->prob_owner = (int16_t)from;
 	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_WRITE, cs);
 	m->payload = ST(n)->snap;
 	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
+	return 0;
 }
 
 /* A read or write request for page p from node `from`. */
-static void on_request(struct dsm_node *n, size_t p, int type, int from,
-		       struct dsm_outbox *ob)
+static int on_request(struct dsm_node *n, size_t p, int type, int from,
+		      struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
-	int write = type == DSM_MSG_SC_WRITE_REQ;
+	struct sc_page *sp = SP(n, p);
+	int write = type == DSM_MSG_SC_WRITE_REQ, err;
 
-	if (pg->prob_owner != n->id) { /* not ours, not coming to us */
-		dsm__outbox_add(ob, pg->prob_owner, (uint16_t)type, p, (uint64_t)from, 0);
+	if (sp->prob_owner != n->id) { /* not ours, not coming to us */
+		dsm__outbox_add(ob, sp->prob_owner, (uint16_t)type, p, (uint64_t)from, 0);
 		if (write)
-			pg->prob_owner = (int16_t)from;
+			sp->prob_owner = (int16_t)from;
 		DSM_STAT_ADD(n, forwards, 1);
-		return;
+		return 0;
 	}
-	if (!pg->ndefer && servable(n, pg, dsm__now_ns())) {
-		if (write)
-			serve_write(n, p, pg, from, ob);
-		else
-			serve_read(n, p, pg, from, ob);
-		return;
-	}
-	defer(n, pg, p, type, from);
+	if (!sp->ndefer && servable(n, sp, dsm__now_ns()))
+		return write ? serve_write(n, p, pg, from, ob)
+			     : serve_read(n, p, pg, from, ob);
+	if ((err = defer(n, p, type, from)))
+		return err;
 	if (write)
-		pg->prob_owner = (int16_t)from; /* later requests go to it */
+		sp->prob_owner = (int16_t)from; /* later requests go to it */
+	return 0;
 }
 
 /* A writer finished collecting invalidation acks (or needed none). */
-static void complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
+static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
-	TRANSITION(pg, DSM_PEV_FETCH_WRITE);
-	set_prot(n, p, pg);
-	pg->pending = DSM_PEND_NONE;
-	pg->flags |= DSM_PGF_OWNER | DSM_PGF_HOLD;
-	pg->granted_ns = dsm__now_ns();
-	pg->resumed_ns = 0;
+	struct sc_page *sp = SP(n, p);
+	int err = sc_step(n, p, pg, EV_FETCH_WRITE);
+
+	if (!err)
+		err = set_prot(n, p, pg);
+	sp->pending = PEND_NONE;
+	sp->flags |= SC_OWNER | SC_HOLD;
+	sp->granted_ns = dsm__now_ns();
+	sp->resumed_ns = 0;
 	dsm__page_wake(pg);
+	return err;
+}
+
+/* Send INV to every node in cs; acks_left counts them. */
+static void invalidate_copies(struct dsm_node *n, size_t p, uint64_t cs,
+			      struct dsm_outbox *ob)
+{
+	struct sc_page *sp = SP(n, p);
+
+	sp->acks_left = (uint16_t)__builtin_popcountll(cs);
+	for (int d = 0; d < n->count; d++)
+		if (cs & bit(d))
+			dsm__outbox_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
+	DSM_STAT_ADD(n, invalidations_sent, sp->acks_left);
+}
+
+/* A read copy arrived; an invalidation that overtook it is acked now and
+ * the copy installed as invalid (the faulting thread asks again). */
+static int got_read_copy(struct dsm_node *n, const struct dsm_msg *m, size_t p,
+			 struct dsm_page *pg, struct dsm_outbox *ob)
+{
+	struct sc_page *sp = SP(n, p);
+	int err = sc_step(n, p, pg, EV_FETCH_READ);
+
+	sp->prob_owner = (int16_t)m->src;
+	sp->pending = PEND_NONE;
+	if (!err && sp->inv_from >= 0) { /* invalidated while in flight */
+		err = sc_step(n, p, pg, EV_INVALIDATE);
+		dsm__outbox_add(ob, sp->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
+		sp->prob_owner = sp->inv_from;
+		sp->inv_from = -1;
+	}
+	if (!err)
+		err = set_prot(n, p, pg);
+	dsm__page_wake(pg);
+	return err;
 }
 
 /* Page data arrived: a read copy, or ownership with a copyset. */
@@ -275,42 +406,27 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 		   struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
+	struct sc_page *sp = SP(n, p);
 	uint64_t cs = m->arg[2] & ~bit(n->id);
+	int err;
 
-	if (m->arg[1] == MODE_READ ? pg->pending != DSM_PEND_READ
-				   : pg->pending != DSM_PEND_WRITE)
+	if (m->arg[1] == MODE_READ ? sp->pending != PEND_READ
+				   : sp->pending != PEND_WRITE)
 		return DSM_EPROTO;
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (m->arg[1] == MODE_READ) {
-		TRANSITION(pg, DSM_PEV_FETCH_READ);
-		pg->prob_owner = (int16_t)m->src;
-		pg->pending = DSM_PEND_NONE;
-		if (pg->inv_from >= 0) { /* invalidated while in flight */
-			TRANSITION(pg, DSM_PEV_INVALIDATE);
-			dsm__outbox_add(ob, pg->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
-			pg->prob_owner = pg->inv_from;
-			pg->inv_from = -1;
-		}
-		set_prot(n, p, pg);
-		dsm__page_wake(pg);
-		return 0;
-	}
+	if (m->arg[1] == MODE_READ)
+		return got_read_copy(n, m, p, pg, ob);
 	if (pg->state == DSM_PAGE_READ_SHARED) { /* our copy is superseded */
-		TRANSITION(pg, DSM_PEV_INVALIDATE);
+		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
+			return err;
 		set_prot(n, p, pg);
 	}
-	pg->flags |= DSM_PGF_OWNER;
-	pg->copyset = 0;
-	if (!cs) {
-		complete_write(n, p, pg);
-		return 0;
-	}
-	pg->acks_left = (uint16_t)__builtin_popcountll(cs);
-	for (int d = 0; d < n->count; d++)
-		if (cs & bit(d))
-			dsm__outbox_add(ob, d, DSM_MSG_SC_INV, p, (uint64_t)n->id, 0);
-	DSM_STAT_ADD(n, invalidations_sent, pg->acks_left);
+	sp->flags |= SC_OWNER;
+	sp->copyset = 0;
+	if (!cs)
+		return complete_write(n, p, pg);
+	invalidate_copies(n, p, cs, ob);
 	return 0;
 }
 
@@ -318,20 +434,23 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
+	struct sc_page *sp = SP(n, p);
+	int err;
 
-	if (pg->flags & DSM_PGF_OWNER)
+	if (sp->flags & SC_OWNER)
 		return DSM_EPROTO;
 	DSM_STAT_ADD(n, invalidations_recv, 1);
-	if (pg->pending == DSM_PEND_READ) {
-		pg->inv_from = (int16_t)writer; /* ack once the copy lands */
+	if (sp->pending == PEND_READ) {
+		sp->inv_from = (int16_t)writer; /* ack once the copy lands */
 		return 0;
 	}
 	if (pg->state != DSM_PAGE_INVALID) {
-		TRANSITION(pg, DSM_PEV_INVALIDATE);
+		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
+			return err;
 		set_prot(n, p, pg);
 	}
-	if (pg->pending != DSM_PEND_WRITE)
-		pg->prob_owner = (int16_t)writer;
+	if (sp->pending != PEND_WRITE)
+		sp->prob_owner = (int16_t)writer;
 	dsm__outbox_add(ob, writer, DSM_MSG_SC_INV_ACK, p, 0, 0);
 	return 0;
 }
@@ -340,16 +459,18 @@ static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *o
 static int on_inv_ack(struct dsm_node *n, size_t p)
 {
 	struct dsm_page *pg = pg_get(n, p);
+	struct sc_page *sp = SP(n, p);
 
-	if (pg->pending != DSM_PEND_WRITE || !pg->acks_left)
+	if (sp->pending != PEND_WRITE || !sp->acks_left)
 		return DSM_EPROTO;
-	if (--pg->acks_left == 0)
-		complete_write(n, p, pg);
+	if (--sp->acks_left == 0)
+		return complete_write(n, p, pg);
 	return 0;
 }
 
 /* Serve queued requests whose pages became free, in arrival order. One
- * request per lock hold, so the snapshot buffer is never shared. */
+ * request per lock hold, so the snapshot buffer is never shared. A broken
+ * invariant while serving fails the job (nobody else would hear of it). */
 static int sc_tick(struct dsm_node *n)
 {
 	struct sc_state *st = ST(n);
@@ -359,24 +480,28 @@ static int sc_tick(struct dsm_node *n)
 	while (*pp) {
 		struct sc_req *q = *pp;
 		struct dsm_outbox ob = { 0 };
-		int done = 0;
+		int done = 0, err = 0;
 
 		pthread_mutex_lock(&r->lock);
 		struct dsm_page *pg = pg_get(n, q->page);
-		if (!(pg->flags & DSM_PGF_OWNER) && pg->pending != DSM_PEND_WRITE) {
+		struct sc_page *sp = SP(n, q->page);
+		if (!(sp->flags & SC_OWNER) && sp->pending != PEND_WRITE) {
 			done = 1; /* page moved on: pass the request along */
-			dsm__outbox_add(&ob, pg->prob_owner, q->type, q->page, (uint64_t)q->from, 0);
-		} else if (servable(n, pg, dsm__now_ns())) {
+			dsm__outbox_add(&ob, sp->prob_owner, q->type, q->page, (uint64_t)q->from, 0);
+		} else if (servable(n, sp, dsm__now_ns())) {
 			done = 1;
-			if (q->type == DSM_MSG_SC_WRITE_REQ)
-				serve_write(n, q->page, pg, q->from, &ob);
-			else
-				serve_read(n, q->page, pg, q->from, &ob);
+			err = q->type == DSM_MSG_SC_WRITE_REQ
+				      ? serve_write(n, q->page, pg, q->from, &ob)
+				      : serve_read(n, q->page, pg, q->from, &ob);
 		}
 		if (done)
-			pg->ndefer--;
+			sp->ndefer--;
 		pthread_mutex_unlock(&r->lock);
 		dsm__outbox_flush(n, &ob);
+		if (err)
+			dsm__fail(n, err, n->id, "sc: node %d cannot serve %s of page %zu"
+				  " to node %d: %s", n->id, dsm__msg_type_name(q->type),
+				  q->page, q->from, dsm_strerror(err));
 		if (!done) {
 			prev = q;
 			pp = &q->next;
@@ -406,12 +531,13 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	pthread_mutex_lock(&r->lock);
 	if (n->cfg.log_level >= DSM_LOG_DEBUG) {
 		struct dsm_page *pg = pg_get(n, p);
+		struct sc_page *sp = SP(n, p);
 		DSM_DEBUG(n, "sc: %s page %zu a1=%llu a2=%llx from %u: state %s "
 			     "pending %d owner %d prob %d ndefer %u",
 			  dsm__msg_type_name(m->type), p,
 			  (unsigned long long)m->arg[1], (unsigned long long)m->arg[2],
-			  m->src, dsm__page_state_name(pg->state), pg->pending,
-			  !!(pg->flags & DSM_PGF_OWNER), pg->prob_owner, pg->ndefer);
+			  m->src, dsm__page_state_name(pg->state), sp->pending,
+			  !!(sp->flags & SC_OWNER), sp->prob_owner, sp->ndefer);
 	}
 	switch (m->type) {
 	case DSM_MSG_SC_READ_REQ:
@@ -419,7 +545,7 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 		if (m->arg[1] >= (uint64_t)n->count)
 			err = DSM_EPROTO;
 		else
-			on_request(n, p, m->type, (int)m->arg[1], &ob);
+			err = on_request(n, p, m->type, (int)m->arg[1], &ob);
 		break;
 	case DSM_MSG_SC_PAGE:
 		err = on_page(n, m, p, &ob);
@@ -441,37 +567,54 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	return err;
 }
 
-/* Node 0 starts with the whole view readable (one mprotect). */
-static int sc_init(struct dsm_node *n)
+/* Zeroed memory reserved without commitment; NULL on failure. */
+static void *reserve(size_t size)
 {
-	struct sc_state *st = calloc(1, sizeof(*st));
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	if (!st || !(st->snap = malloc(n->page_size))) {
-		free(st);
-		return -ENOMEM;
-	}
-	n->proto_state = st;
-	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
-		return -errno;
-	return 0;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static void sc_fini(struct dsm_node *n)
 {
 	struct sc_state *st = ST(n);
 
+	if (!st)
+		return;
 	while (st->head) {
 		struct sc_req *q = st->head;
 		st->head = q->next;
 		free(q);
 	}
+	if (st->pages)
+		munmap(st->pages, st->npages * sizeof(*st->pages));
 	free(st->snap);
 	free(st);
 	n->proto_state = NULL;
 }
 
+/* The per-page table is reserved and backed only where pages are used;
+ * node 0 starts with the whole view readable (one mprotect). */
+static int sc_init(struct dsm_node *n)
+{
+	struct sc_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	n->proto_state = st;
+	st->npages = n->region->npages;
+	st->pages = reserve(st->npages * sizeof(*st->pages));
+	if (!st->pages || !(st->snap = malloc(n->page_size)))
+		return -ENOMEM;
+	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct dsm_protocol_ops dsm__proto_sc = {
 	.name = "sc",
+	.machine = &sc_machine,
 	.init = sc_init,
 	.fini = sc_fini,
 	.fault = sc_fault,

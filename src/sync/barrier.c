@@ -24,37 +24,20 @@
 
 static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
 
-/* Manager record; caller holds s->mu. */
+/* Manager record, created at epoch 1; caller holds s->mu. */
 static struct bar_mgr *bmgr_get(struct dsm_sync *s, unsigned id)
 {
-	struct bar_mgr **b = &s->bmgr[id % SYNC_BUCKETS], *r;
+	struct bar_mgr *r = dsm__sync_lookup(&s->bmgr, id, sizeof(struct bar_mgr));
 
-	for (r = *b; r; r = r->next)
-		if (r->id == id)
-			return r;
-	if (!(r = calloc(1, sizeof(*r))))
-		return NULL;
-	r->id = id;
-	r->epoch = 1;
-	r->next = *b;
-	*b = r;
+	if (r && !r->epoch)
+		r->epoch = 1;
 	return r;
 }
 
 /* Local record; caller holds s->mu. */
 static struct bar_local *blocal_get(struct dsm_sync *s, unsigned id)
 {
-	struct bar_local **b = &s->blocal[id % SYNC_BUCKETS], *r;
-
-	for (r = *b; r; r = r->next)
-		if (r->id == id)
-			return r;
-	if (!(r = calloc(1, sizeof(*r))))
-		return NULL;
-	r->id = id;
-	r->next = *b;
-	*b = r;
-	return r;
+	return dsm__sync_lookup(&s->blocal, id, sizeof(struct bar_local));
 }
 
 /* Mark epoch released on this node with its payload (taken over);
@@ -154,22 +137,28 @@ static int check_mismatch(struct dsm_node *n, struct bar_mgr *b)
 	uint64_t fin = S(n)->fin_mask & ~b->mask;
 	char why[200];
 
-	if (!b->arrived || !fin || b->id >= DSM_BARRIER_INTERNAL)
+	if (!b->arrived || !fin || b->obj.id >= DSM_BARRIER_INTERNAL)
 		return 0;
 	snprintf(why, sizeof(why), "mismatched collectives: node %d called "
 		 "dsm_finalize while node %d waits in dsm_barrier(%u) (epoch %llu)",
-		 first_node(fin), first_node(b->mask), b->id,
+		 first_node(fin), first_node(b->mask), b->obj.id,
 		 (unsigned long long)b->epoch);
 	for (int d = 0; d < n->count && d < DSM_MAX_NODES; d++) {
 		if (d == n->id)
 			continue;
 		if (b->mask & (1ull << d))
-			dsm__send_nack(n, d, DSM_MSG_BAR_ARRIVE, DSM_EPROTO, b->id, why);
+			dsm__send_nack(n, d, DSM_MSG_BAR_ARRIVE, DSM_EPROTO, b->obj.id, why);
 		else if (S(n)->fin_mask & (1ull << d))
 			dsm__send_nack(n, d, DSM_MSG_FIN, DSM_EPROTO, 0, why);
 	}
 	dsm__fail(n, DSM_EPROTO, first_node(fin), "%s", why);
 	return 1;
+}
+
+/* dsm__sync_each's form of check_mismatch: stops at the first. */
+static int mismatch_of(void *b, void *n)
+{
+	return check_mismatch(n, b);
 }
 
 int dsm__sync_peer_finalizing(struct dsm_node *n, int node)
@@ -180,11 +169,7 @@ int dsm__sync_peer_finalizing(struct dsm_node *n, int node)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&s->mu);
 	s->fin_mask |= 1ull << node;
-	for (int i = 0; i < SYNC_BUCKETS; i++)
-		for (struct bar_mgr *b = s->bmgr[i]; b; b = b->next)
-			if (check_mismatch(n, b))
-				goto out;
-out:
+	dsm__sync_each(&s->bmgr, mismatch_of, n);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "core/node.h"
 #include "proto/proto.h"
 #include "sync.h"
@@ -23,34 +24,13 @@ static int manager_of(struct dsm_node *n, unsigned id)
 /* Manager record for lock id, created on first use; caller holds s->mu. */
 static struct lock_mgr *mgr_get(struct dsm_sync *s, unsigned id)
 {
-	struct lock_mgr **b = &s->mgr[id % SYNC_BUCKETS], *l;
-
-	for (l = *b; l; l = l->next)
-		if (l->id == id)
-			return l;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->id = id;
-	l->next = *b;
-	*b = l;
-	return l;
+	return dsm__sync_lookup(&s->mgr, id, sizeof(struct lock_mgr));
 }
 
 /* Holder record for lock id; caller holds s->mu. */
 static struct lock_held *held_get(struct dsm_sync *s, unsigned id, int create)
 {
-	struct lock_held **b = &s->held[id % SYNC_BUCKETS], *h;
-
-	for (h = *b; h; h = h->next)
-		if (h->id == id)
-			return h;
-	if (!create || !(h = calloc(1, sizeof(*h))))
-		return NULL;
-	h->id = id;
-	h->next = *b;
-	*b = h;
-	return h;
+	return dsm__sync_lookup(&s->held, id, create ? sizeof(struct lock_held) : 0);
 }
 
 /* Tell requester it holds the lock (locally or by message), with the
@@ -62,7 +42,7 @@ static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *
 {
 	struct dsm_buf pay = { 0 };
 	struct dsm_msg m = { .type = DSM_MSG_LOCK_GRANT,
-			     .arg = { l->id, (uint64_t)r->mode, r->token } };
+			     .arg = { l->obj.id, (uint64_t)r->mode, r->token } };
 	char why[160];
 	int err = 0;
 
@@ -84,7 +64,7 @@ static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *
 	}
 	if (err) {
 		snprintf(why, sizeof(why), "node %d cannot grant lock %u (%zu bytes "
-			 "of grant data) to node %d: %s", n->id, l->id, pay.len,
+			 "of grant data) to node %d: %s", n->id, l->obj.id, pay.len,
 			 r->node, dsm_strerror(err));
 		DSM_ERR(n, "%s", why);
 		if (r->node == n->id)
@@ -146,12 +126,6 @@ static int mgr_request(struct dsm_node *n, unsigned id, int node, int mode,
 	return 0;
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* Split a payload that ends with a tape trailer (DSM_LOCK_TAPE) into the
  * protocol's part (*len shrinks) and the tape (*tape, *tape_len).
  * DSM_EPROTO if the trailer does not fit. */
@@ -161,7 +135,7 @@ static int split_tape(const void *payload, size_t *len, const void **tape,
 	const unsigned char *p = payload;
 	uint32_t tl;
 
-	if (*len < 4 || (tl = le32(p + *len - 4)) > *len - 4)
+	if (*len < 4 || (tl = dsm__get_le32(p + *len - 4)) > *len - 4)
 		return DSM_EPROTO;
 	*tape = p + *len - 4 - tl;
 	*tape_len = tl;

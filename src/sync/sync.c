@@ -22,16 +22,79 @@ int dsm__sync_init(struct dsm_node *n)
 	return 0;
 }
 
-/* Free a singly linked list whose link field is `next`. */
-#define FREE_LIST(head, type)                     \
-	do {                                      \
-		type *p_ = (head);                \
-		while (p_) {                      \
-			type *nx_ = p_->next;     \
-			free(p_);                 \
-			p_ = nx_;                 \
-		}                                 \
-	} while (0)
+void *dsm__sync_lookup(struct sync_table *t, unsigned id, size_t size)
+{
+	struct sync_obj **b = &t->bucket[id % SYNC_BUCKETS], *o;
+
+	for (o = *b; o; o = o->next)
+		if (o->id == id)
+			return o;
+	if (!size || !(o = calloc(1, size)))
+		return NULL;
+	o->id = id;
+	o->next = *b;
+	*b = o;
+	return o;
+}
+
+int dsm__sync_each(struct sync_table *t, int (*fn)(void *obj, void *arg), void *arg)
+{
+	int rc;
+
+	for (int i = 0; i < SYNC_BUCKETS; i++)
+		for (struct sync_obj *o = t->bucket[i]; o; o = o->next)
+			if ((rc = fn(o, arg)))
+				return rc;
+	return 0;
+}
+
+void dsm__sync_clear(struct sync_table *t, void (*fn)(void *obj, void *arg), void *arg)
+{
+	for (int i = 0; i < SYNC_BUCKETS; i++) {
+		struct sync_obj *o = t->bucket[i];
+		while (o) {
+			struct sync_obj *nx = o->next;
+			if (fn)
+				fn(o, arg);
+			free(o);
+			o = nx;
+		}
+		t->bucket[i] = NULL;
+	}
+}
+
+/* What a lock's manager record owns: its queue and the protocol's blob. */
+static void lock_mgr_free(void *obj, void *node)
+{
+	struct lock_mgr *l = obj;
+	struct dsm_node *n = node;
+
+	while (l->head) {
+		struct lock_req *r = l->head;
+		l->head = r->next;
+		free(r);
+	}
+	if (l->blob && n->proto->lock_free)
+		n->proto->lock_free(l->blob);
+	free(l->tape); /* Tapeworm */
+}
+
+/* A barrier's manager record owns the protocol's collected state. */
+static void bar_mgr_free(void *obj, void *node)
+{
+	struct bar_mgr *b = obj;
+	struct dsm_node *n = node;
+
+	if (b->pstate && n->proto->barrier_done)
+		n->proto->barrier_done(n, b->pstate);
+}
+
+/* A barrier's local record owns its last release payload. */
+static void bar_local_free(void *obj, void *node)
+{
+	(void)node;
+	free(((struct bar_local *)obj)->payload);
+}
 
 void dsm__sync_fini(struct dsm_node *n)
 {
@@ -39,24 +102,15 @@ void dsm__sync_fini(struct dsm_node *n)
 
 	if (!s)
 		return;
-	for (int i = 0; i < SYNC_BUCKETS; i++) {
-		for (struct lock_mgr *l = s->mgr[i]; l; l = l->next) {
-			FREE_LIST(l->head, struct lock_req);
-			if (l->blob && n->proto->lock_free)
-				n->proto->lock_free(l->blob);
-			free(l->tape);
-		}
-		for (struct bar_mgr *b = s->bmgr[i]; b; b = b->next)
-			if (b->pstate && n->proto->barrier_done)
-				n->proto->barrier_done(n, b->pstate);
-		for (struct bar_local *b = s->blocal[i]; b; b = b->next)
-			free(b->payload);
-		FREE_LIST(s->mgr[i], struct lock_mgr);
-		FREE_LIST(s->held[i], struct lock_held);
-		FREE_LIST(s->bmgr[i], struct bar_mgr);
-		FREE_LIST(s->blocal[i], struct bar_local);
+	dsm__sync_clear(&s->mgr, lock_mgr_free, n);
+	dsm__sync_clear(&s->held, NULL, NULL);
+	dsm__sync_clear(&s->bmgr, bar_mgr_free, n);
+	dsm__sync_clear(&s->blocal, bar_local_free, NULL);
+	while (s->binds) {
+		struct bind_rec *b = s->binds;
+		s->binds = b->next;
+		free(b);
 	}
-	FREE_LIST(s->binds, struct bind_rec);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -74,7 +128,7 @@ int dsm__sync_handle(struct dsm_node *n, const struct dsm_msg *m)
 }
 
 /* Record a binding of [addr, addr+len) to a lock or barrier. */
-static int bind(unsigned id, int barrier, void *addr, size_t len)
+static int add_binding(unsigned id, int barrier, void *addr, size_t len)
 {
 	struct dsm_node *n = dsm__get();
 	struct bind_rec *b;
@@ -97,10 +151,10 @@ static int bind(unsigned id, int barrier, void *addr, size_t len)
 
 int dsm_bind(unsigned lock, void *addr, size_t len)
 {
-	return bind(lock, 0, addr, len);
+	return add_binding(lock, 0, addr, len);
 }
 
 int dsm_bind_barrier(unsigned barrier, void *addr, size_t len)
 {
-	return bind(barrier, 1, addr, len);
+	return add_binding(barrier, 1, addr, len);
 }

@@ -9,9 +9,34 @@
 #define DSM_SYNC_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct dsm_node;
+
+/* The head of every record the sync layer keeps by id (a lock's or a
+ * barrier's, at the manager or here): records live in a sync_table. */
+struct sync_obj {
+	unsigned id;
+	struct sync_obj *next;
+};
+
+/* Records of one kind by id: a hash table of singly linked buckets. */
+#define SYNC_BUCKETS 256
+struct sync_table {
+	struct sync_obj *bucket[SYNC_BUCKETS];
+};
+
+/* The record named id in t. If there is none: with size != 0 a new
+ * zeroed record of size bytes (its struct starts with struct sync_obj)
+ * is added and returned, NULL when out of memory; with size 0, NULL.
+ * Caller holds dsm_sync.mu. */
+void *dsm__sync_lookup(struct sync_table *t, unsigned id, size_t size);
+/* Call fn(record, arg) for every record of t until one returns nonzero;
+ * returns that value, or 0. Caller holds dsm_sync.mu. */
+int dsm__sync_each(struct sync_table *t, int (*fn)(void *obj, void *arg), void *arg);
+/* Free every record of t, after fn(record, arg) if fn is not NULL. */
+void dsm__sync_clear(struct sync_table *t, void (*fn)(void *obj, void *arg), void *arg);
 
 /* A request waiting at the manager. */
 struct lock_req {
@@ -23,42 +48,38 @@ struct lock_req {
 
 /* Manager-side state of one lock. */
 struct lock_mgr {
-	unsigned id;
+	struct sync_obj obj;
 	int excl;            /* an exclusive holder exists */
 	int shared;          /* number of shared holders */
 	struct lock_req *head, *tail;
 	void *blob;          /* protocol data folded from releases */
 	void *tape;          /* Tapeworm: the last release's tape (wire form) */
 	size_t tape_len;
-	struct lock_mgr *next;
 };
 
 /* Holder-side record: which locks this node holds, for release. */
 struct lock_held {
-	unsigned id;
+	struct sync_obj obj;
 	int excl;
 	int shared;
-	struct lock_held *next;
 };
 
 /* Manager-side state of one barrier. */
 struct bar_mgr {
-	unsigned id;
-	uint64_t epoch;
+	struct sync_obj obj;
+	uint64_t epoch;      /* 1, 2, ...: the epoch arrivals are counted for */
 	int arrived;
 	uint64_t mask;       /* nodes arrived at this epoch */
 	void *pstate;        /* protocol data collected from arrivals */
-	struct bar_mgr *next;
 };
 
 /* Node-side epoch of one barrier id. */
 struct bar_local {
-	unsigned id;
+	struct sync_obj obj;
 	uint64_t epoch;       /* epochs completed here */
 	uint64_t released;    /* highest epoch released by the manager */
 	void *payload;        /* the release payload (malloc'd) */
 	size_t len;
-	struct bar_local *next;
 };
 
 struct bind_rec {
@@ -69,15 +90,13 @@ struct bind_rec {
 	struct bind_rec *next;
 };
 
-#define SYNC_BUCKETS 256
-
 struct dsm_sync {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct lock_mgr *mgr[SYNC_BUCKETS];
-	struct lock_held *held[SYNC_BUCKETS];
-	struct bar_mgr *bmgr[SYNC_BUCKETS];
-	struct bar_local *blocal[SYNC_BUCKETS];
+	struct sync_table mgr;      /* struct lock_mgr: locks we manage */
+	struct sync_table held;     /* struct lock_held: locks we hold */
+	struct sync_table bmgr;     /* struct bar_mgr: barriers we manage */
+	struct sync_table blocal;   /* struct bar_local: barriers here */
 	struct bind_rec *binds;
 	uint64_t fin_mask;   /* nodes known to be in dsm_finalize */
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "internal.h"
 
 /* Events are kept sorted by (page, node, interval), without duplicates. */
@@ -339,20 +340,6 @@ int dsm_tape_prune(dsm_tape_t *t, const dsm_extent_t *e)
 
 /* --- wire form --- */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 size_t dsm_tape_encode(const dsm_tape_t *t, void *buf, size_t cap)
 {
 	size_t n = t && !t->recording ? t->n : 0, need = 4 + 12 * n;
@@ -360,11 +347,11 @@ size_t dsm_tape_encode(const dsm_tape_t *t, void *buf, size_t cap)
 
 	if (!p || cap < need)
 		return need;
-	put32(p, (uint32_t)n);
+	dsm__put_le32(p, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		put32(p + 4 + 12 * i, t->ev[i].interval);
-		put32(p + 8 + 12 * i, t->ev[i].page);
-		put32(p + 12 + 12 * i, t->ev[i].node);
+		dsm__put_le32(p + 4 + 12 * i, t->ev[i].interval);
+		dsm__put_le32(p + 8 + 12 * i, t->ev[i].page);
+		dsm__put_le32(p + 12 + 12 * i, t->ev[i].node);
 	}
 	return need;
 }
@@ -376,7 +363,7 @@ dsm_tape_t *dsm_tape_decode(const void *buf, size_t len, uint32_t max_page,
 	struct dsm_tape *t;
 	uint32_t n;
 
-	if (!p || len < 4 || (n = get32(p), (len - 4) / 12 != n || (len - 4) % 12)) {
+	if (!p || len < 4 || (n = dsm__get_le32(p), (len - 4) / 12 != n || (len - 4) % 12)) {
 		errno = EPROTO;
 		return NULL;
 	}
@@ -388,9 +375,9 @@ dsm_tape_t *dsm_tape_decode(const void *buf, size_t len, uint32_t max_page,
 		return NULL;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		struct dsm_tape_event e = { get32(p + 4 + 12 * (size_t)i),
-					    get32(p + 8 + 12 * (size_t)i),
-					    get32(p + 12 + 12 * (size_t)i) };
+		struct dsm_tape_event e = { dsm__get_le32(p + 4 + 12 * (size_t)i),
+					    dsm__get_le32(p + 8 + 12 * (size_t)i),
+					    dsm__get_le32(p + 12 + 12 * (size_t)i) };
 		if ((max_page && e.page >= max_page) || (max_node && e.node >= max_node)) {
 			dsm_tape_free(t);
 			errno = EPROTO;

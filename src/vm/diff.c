@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "diff.h"
 
 #define BLOCK 64u
@@ -43,17 +44,6 @@ static inline uint64_t load_raw(const unsigned char *p)
 	return v;
 }
 
-/* 8 bytes at p with byte k in bits 8k..8k+7, whatever the host order. */
-static inline uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t v = load_raw(p);
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
 /* The first n (< 8) bytes at p, byte k in bits 8k..8k+7, the rest zero. */
 static uint64_t load_le_partial(const unsigned char *p, size_t n)
 {
@@ -62,20 +52,6 @@ static uint64_t load_le_partial(const unsigned char *p, size_t n)
 	for (size_t k = 0; k < n; k++)
 		v |= (uint64_t)p[k] << (8 * k);
 	return v;
-}
-
-static inline void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static inline uint32_t get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 /* Nonzero iff the nw words (nw a multiple of 4) at a and b differ.
@@ -172,8 +148,8 @@ static int emit(struct enc *e, size_t end)
 	e->open = 0;
 	if (e->cap - e->pos < RUN_HDR || e->cap - e->pos - RUN_HDR < len)
 		return -ENOSPC;
-	put_le32(e->out + e->pos, (uint32_t)e->start);
-	put_le32(e->out + e->pos + 4, (uint32_t)len);
+	dsm__put_le32(e->out + e->pos, (uint32_t)e->start);
+	dsm__put_le32(e->out + e->pos + 4, (uint32_t)len);
 	copy_bytes(e->out + e->pos + RUN_HDR, e->page + e->start, len);
 	e->pos += RUN_HDR + len;
 	e->runs++;
@@ -231,7 +207,7 @@ static int scan_tail(struct enc *e, const unsigned char *t, size_t off,
 	int rc;
 
 	for (; end - off >= WORD; off += WORD) {
-		rc = word(e, off, load_le64(e->page + off) ^ load_le64(t + off));
+		rc = word(e, off, dsm__get_le64(e->page + off) ^ dsm__get_le64(t + off));
 		if (rc)
 			return rc;
 	}
@@ -253,7 +229,7 @@ static int scan_block(struct enc *e, const unsigned char *t, size_t off)
 	int rc;
 
 	for (unsigned i = 0; i < BLOCK / WORD; i++) {
-		x[i] = load_le64(e->page + off + i * WORD) ^ load_le64(t + off + i * WORD);
+		x[i] = dsm__get_le64(e->page + off + i * WORD) ^ dsm__get_le64(t + off + i * WORD);
 		zero |= (x[i] - ONES) & ~x[i] & HIGHS; /* some byte of x[i] is 0 */
 	}
 	if (zero == 0) {
@@ -298,7 +274,7 @@ ssize_t dsm__diff_encode(const void *twin, const void *page, size_t page_size,
 	rc = scan_tail(&e, t, off, page_size);
 	if (rc)
 		return rc;
-	put_le32(e.out, (uint32_t)DSM_DIFF_MAGIC << 24 | e.runs);
+	dsm__put_le32(e.out, (uint32_t)DSM_DIFF_MAGIC << 24 | e.runs);
 	return (ssize_t)e.pos;
 }
 
@@ -328,7 +304,7 @@ static void cursor_init(struct cursor *c, const void *diff)
 {
 	c->d = diff;
 	c->pos = HDR_SIZE;
-	c->left = get_le32(c->d) & COUNT_MASK;
+	c->left = dsm__get_le32(c->d) & COUNT_MASK;
 }
 
 /* Read the next run into c; 0 when there is none. */
@@ -336,8 +312,8 @@ static int cursor_next(struct cursor *c)
 {
 	if (c->left == 0)
 		return 0;
-	c->off = get_le32(c->d + c->pos);
-	c->len = get_le32(c->d + c->pos + 4);
+	c->off = dsm__get_le32(c->d + c->pos);
+	c->len = dsm__get_le32(c->d + c->pos + 4);
 	c->data = c->d + c->pos + RUN_HDR;
 	c->pos += RUN_HDR + c->len;
 	c->left--;
@@ -360,7 +336,7 @@ static int validate(const void *diff, size_t len, size_t page_size,
 
 	if (!d || len < HDR_SIZE || page_size > MAX_PAGE)
 		return -EINVAL;
-	hdr = get_le32(d);
+	hdr = dsm__get_le32(d);
 	count = hdr & COUNT_MASK;
 	if (hdr >> 24 != DSM_DIFF_MAGIC)
 		return -EINVAL;
@@ -371,8 +347,8 @@ static int validate(const void *diff, size_t len, size_t page_size,
 
 		if (len - pos < RUN_HDR)
 			return -EINVAL;
-		off = get_le32(d + pos);
-		rlen = get_le32(d + pos + 4);
+		off = dsm__get_le32(d + pos);
+		rlen = dsm__get_le32(d + pos + 4);
 		pos += RUN_HDR;
 		if (rlen == 0 || rlen > len - pos)
 			return -EINVAL;

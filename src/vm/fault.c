@@ -25,6 +25,7 @@ static struct sigaction old_segv;
 static int installed;
 static __thread void *thread_altstack __attribute__((tls_model("initial-exec")));
 __thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
+__thread int dsm__in_fault __attribute__((tls_model("initial-exec")));
 
 /* Hand a fault we don't own to the handler in *old (the one installed
  * before ours). Shared with the deterministic spaces' handler. */
@@ -135,7 +136,9 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	int service_tid = __atomic_load_n(&n->service_tid, __ATOMIC_ACQUIRE);
 	if (service_tid && (int)syscall(SYS_gettid) == service_tid)
 		service_fault(n, si->si_addr);
+	dsm__in_fault++; /* sends from here must stay async-signal-safe */
 	err = dsm__vm_fault(n, si->si_addr, dsm__arch_fault_is_write(uc));
+	dsm__in_fault--;
 	if (err)
 		fault_fatal(n, si->si_addr, err);
 	errno = saved_errno;

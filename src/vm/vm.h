@@ -20,13 +20,16 @@ struct dsm_node;
 
 /* Page states: what accesses the protocol allows on this node. The
  * protection of the application view may be lower (never higher) than the
- * state allows; a fault then is resolved locally. */
+ * state allows; a fault then is resolved locally. Each protocol uses a
+ * subset and moves between them through its own checked transition table
+ * (src/proto: sc.c, lrc.c, hlrc.c; docs/protocols/<name>.md). */
 #define DSM_PAGE_STATE_MAP(XX)                                             \
 	XX(INVALID, 0)         /* no valid copy here */                    \
 	XX(READ_SHARED, 1)     /* valid copy, read-only */                 \
-	XX(WRITE_EXCLUSIVE, 2) /* the only copy, writable (sc) */              \
+	XX(WRITE_EXCLUSIVE, 2) /* writable, no other writer tracked (sc's  \
+				  owner, hlrc's private home page) */       \
 	XX(DIRTY, 3)           /* valid, writable, twinned: written in the  \
-				  open interval; others may write it too (lrc) */
+				  open interval; others may write it too */
 
 enum dsm_page_state {
 #define XX(name, num) DSM_PAGE_##name = num,
@@ -35,28 +38,19 @@ enum dsm_page_state {
 	DSM_PAGE_STATE_COUNT_
 };
 
-enum dsm_pending { DSM_PEND_NONE = 0, DSM_PEND_READ, DSM_PEND_WRITE };
-
-/* One entry per page of the region. Fields other than wait_seq are
- * protected by region->lock. */
+/* One entry per page of the region: what the vm layer needs to resolve a
+ * fault locally. Everything else a protocol keeps about a page is in its
+ * own per-page table (struct sc_page, lrc_page, hlrc_page). Fields other
+ * than wait_seq are protected by region->lock. */
 struct dsm_page {
 	uint8_t state;       /* enum dsm_page_state */
 	uint8_t prot;        /* current PROT_* of the application view */
-	uint8_t pending;     /* enum dsm_pending: a fetch from here in flight */
 	uint8_t flags;       /* DSM_PGF_* */
-	int16_t prob_owner;  /* probable owner (IVY) */
-	int16_t inv_from;    /* invalidation deferred during a read, or -1 */
-	uint16_t acks_left;  /* invalidation acks still expected */
-	uint16_t ndefer;     /* requests for this page queued here */
+	uint8_t pad_;
 	_Atomic uint32_t wait_seq; /* futex word: bumped when the page changes */
-	uint64_t copyset;    /* nodes holding read copies (owner only) */
-	uint64_t granted_ns; /* when this node last obtained the page */
-	uint64_t resumed_ns; /* when the faulting thread resumed after that */
 };
 
 #define DSM_PGF_INIT  0x01 /* entry initialised (lazy) */
-#define DSM_PGF_OWNER 0x02 /* this node owns the page */
-#define DSM_PGF_HOLD  0x04 /* obtained recently: serve others after hold */
 
 struct dsm_region {
 	unsigned char *app;  /* application view, at the fixed base */
@@ -71,29 +65,6 @@ struct dsm_region {
 	uint64_t map_resets;
 };
 
-/* Events of the page state machine (docs/protocols/sc.md). */
-#define DSM_PAGE_EVENT_MAP(XX)                                             \
-	XX(FETCH_READ, 0)   /* read copy arrived */                        \
-	XX(FETCH_WRITE, 1)  /* ownership arrived, invalidations done */    \
-	XX(UPGRADE, 2)      /* owner's read copy made writable */          \
-	XX(SERVE_READ, 3)   /* owner sent a read copy to a peer */         \
-	XX(SERVE_WRITE, 4)  /* owner gave the page to a writer */          \
-	XX(INVALIDATE, 5)   /* a writer invalidated this copy */           \
-	XX(TWIN, 6)         /* lrc: first write in an interval, twin made */ \
-	XX(CLOSE, 7)        /* lrc: interval closed, page write-protected */ \
-	XX(NOTICE, 8)       /* lrc: a write notice arrived */              \
-	XX(APPLY, 9)        /* lrc: all noticed diffs applied */
-
-enum dsm_page_event {
-#define XX(name, num) DSM_PEV_##name = num,
-	DSM_PAGE_EVENT_MAP(XX)
-#undef XX
-	DSM_PAGE_EVENT_COUNT_
-};
-
-/* Next state after an event, or -1 if illegal. */
-int dsm__page_next(unsigned state, unsigned event);
-const char *dsm__page_event_name(unsigned event);
 const char *dsm__page_state_name(unsigned state);
 /* Highest protection the state allows. */
 int dsm__page_state_prot(unsigned state);

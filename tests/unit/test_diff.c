@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/le.h"
 #include "vm/diff.h"
 
 #define MAX_PAGE 65536u
@@ -259,18 +260,23 @@ struct run {
 	uint32_t off, len;
 };
 
-static void put32(unsigned char *p, uint32_t v)
+/* The little-endian helpers every wire field goes through (core/le.h):
+ * byte k holds bits 8k..8k+7 whatever the host order, at any alignment. */
+static void test_le(void **st)
 {
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
+	unsigned char b[11] = { 0 };
 
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	(void)st;
+	dsm__put_le16(b + 1, 0x1122);
+	assert_memory_equal(b + 1, "\x22\x11", 2);
+	assert_int_equal(dsm__get_le16(b + 1), 0x1122);
+	dsm__put_le32(b + 1, 0x11223344u);
+	assert_memory_equal(b + 1, "\x44\x33\x22\x11", 4);
+	assert_int_equal(dsm__get_le32(b + 1), 0x11223344u);
+	dsm__put_le64(b + 3, 0x1122334455667788ull);
+	assert_memory_equal(b + 3, "\x88\x77\x66\x55\x44\x33\x22\x11", 8);
+	assert_true(dsm__get_le64(b + 3) == 0x1122334455667788ull);
+	assert_int_equal(b[0], 0); /* nothing written outside */
 }
 
 /* Write a diff of the given runs (data bytes 0xAB, capped to avail bytes
@@ -280,12 +286,12 @@ static size_t build(unsigned char *d, uint32_t hdr, const struct run *r, size_t 
 {
 	size_t pos = 4;
 
-	put32(d, hdr);
+	dsm__put_le32(d, hdr);
 	for (size_t i = 0; i < n; i++) {
 		size_t dl = r[i].len < avail ? r[i].len : avail;
 
-		put32(d + pos, r[i].off);
-		put32(d + pos + 4, r[i].len);
+		dsm__put_le32(d + pos, r[i].off);
+		dsm__put_le32(d + pos + 4, r[i].len);
 		memset(d + pos + 8, 0xAB, dl);
 		pos += 8 + dl;
 	}
@@ -304,7 +310,7 @@ static void expect_rejected(const unsigned char *d, size_t len, size_t n)
 	assert_memory_equal(copy, bg_ref, n);
 	assert_int_equal(dsm__diff_stats(d, len, n, &runs, &bytes), -EINVAL);
 	assert_int_equal(runs, 77);
-	put32(valid, (uint32_t)DSM_DIFF_MAGIC << 24);
+	dsm__put_le32(valid, (uint32_t)DSM_DIFF_MAGIC << 24);
 	assert_int_equal(dsm__diff_conflicts(d, len, valid, 4, n, NULL, NULL), -EINVAL);
 	assert_int_equal(dsm__diff_conflicts(valid, 4, d, len, n, NULL, NULL), -EINVAL);
 }
@@ -329,15 +335,15 @@ static void test_hostile(void **st)
 		expect_rejected(d, cut, n);
 	d[len] = 0;
 	expect_rejected(d, len + 1, n); /* trailing garbage */
-	put32(d, HDR(3) ^ 0x01000000u);
+	dsm__put_le32(d, HDR(3) ^ 0x01000000u);
 	expect_rejected(d, len, n); /* bad magic */
-	put32(d, 3);
+	dsm__put_le32(d, 3);
 	expect_rejected(d, len, n); /* no magic */
-	put32(d, HDR(4));
+	dsm__put_le32(d, HDR(4));
 	expect_rejected(d, len, n); /* count too big */
-	put32(d, HDR(0xFFFFFF));
+	dsm__put_le32(d, HDR(0xFFFFFF));
 	expect_rejected(d, len, n); /* count far too big */
-	put32(d, HDR(2));
+	dsm__put_le32(d, HDR(2));
 	expect_rejected(d, len, n); /* count too small: trailing runs */
 
 	{
@@ -375,16 +381,16 @@ static int ref_parse(const unsigned char *d, size_t len, size_t n, struct run *r
 {
 	uint64_t pos = 4, prev_end = 0;
 
-	if (len < 4 || (get32(d) >> 24) != DSM_DIFF_MAGIC)
+	if (len < 4 || (dsm__get_le32(d) >> 24) != DSM_DIFF_MAGIC)
 		return 0;
-	*count = get32(d) & 0xFFFFFF;
+	*count = dsm__get_le32(d) & 0xFFFFFF;
 	for (uint32_t i = 0; i < *count; i++) {
 		uint64_t off, l;
 
 		if (pos + 8 > len)
 			return 0;
-		off = get32(d + pos);
-		l = get32(d + pos + 4);
+		off = dsm__get_le32(d + pos);
+		l = dsm__get_le32(d + pos + 4);
 		if (l == 0 || off + l > n || pos + 8 + l > len || (i && off <= prev_end))
 			return 0;
 		r[i].off = (uint32_t)off;
@@ -423,7 +429,7 @@ static void test_fuzz(void **st)
 				uint32_t v = rnd_below(&seed, 2) ? (uint32_t)rnd(&seed)
 								: (uint32_t)rnd_below(&seed, n + 2);
 
-				put32(out + at, v);
+				dsm__put_le32(out + at, v);
 			}
 			break;
 		case 2: /* change the length */
@@ -584,7 +590,7 @@ int main(void)
 		cmocka_unit_test(test_patterns),  cmocka_unit_test(test_odd_sizes),
 		cmocka_unit_test(test_boundaries), cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_fuzz),	  cmocka_unit_test(test_conflicts),
-		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge), cmocka_unit_test(test_le),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,7 +205,7 @@ static void test_reject_length(void **state)
 {
 	(void)state;
 	static const struct { uint16_t type; uint32_t len; } bad[] = {
-		{ DSM_MSG_HEARTBEAT, 1 },      { DSM_MSG_FREE, 48 },
+		{ DSM_MSG_HEARTBEAT, 1 },      { DSM_MSG_FREE, 4 * DSM_MAX_NODES + 1 },
 		{ DSM_MSG_HELLO, 123 },        { DSM_MSG_ABORT, 257 },
 		{ DSM_MSG_BCAST, (1u << 20) + 1 }, { DSM_MSG_LOCK_GRANT, (64u << 20) + 1 },
 		{ DSM_MSG_PEERS, DSM_MAX_NODES * 80 + 1 }, { DSM_MSG_STATS, 8193 },

@@ -5,10 +5,11 @@
  * One map_reduce call:
  *   split   in the parent, sequentially: the splitter's tasks, in order;
  *   map     one space per map worker; worker w runs a fixed contiguous
- *           block of tasks; emit_intermediate appends to per-partition
- *           vectors in the worker's sub-heap; the combiner runs per task
- *           (so what reduce sees does not depend on the worker count);
- *           each partition is then stably sorted by key;
+ *           block of task groups (MR_GROUPS); emit_intermediate appends
+ *           to per-partition scratch vectors; the combiner runs per group
+ *           (groups depend on the task count only, so what reduce sees
+ *           does not depend on the worker count); each partition is then
+ *           stably sorted by key and packed into the worker's sub-heap;
  *   reduce  one space per reduce worker over a contiguous block of the
  *           MR_PARTS partitions: the partition's pairs from every map
  *           worker in worker order (= task order), stably sorted, grouped,
@@ -19,6 +20,7 @@
  * parent allocated in the scope; the spaces merge carries everything back.
  */
 #include <errno.h>
+#include <link.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +33,21 @@
 
 #define MR_PARTS 256             /* reduce tasks: fixed, so output order is too */
 #define MR_DEFAULT_CHUNK (64 * 1024)
+/* Map tasks are taken in consecutive groups of ceil(tasks / MR_GROUPS):
+ * the combiner runs once per group over its tasks' values of a key, and a
+ * worker runs whole groups. The grouping depends on the number of tasks
+ * only, so the result does not depend on the number of workers; and the
+ * pairs that reach reduce are (groups x keys), not (tasks x keys). */
+#define MR_GROUPS 128
 
-struct iterator_t {
-	const keyval_t *kv;
-	int n, pos;
-};
 
 struct mr_job {
 	map_reduce_args_t *args;
 	dsm_det_t *det;
 	map_args_t *tasks;
 	size_t ntasks;
+	size_t group;            /* tasks per combine group */
+	size_t ngroups;
 	int nmap, nred, cpus;
 	struct mr_pack **map_out; /* [nmap] -> MR_PARTS runs, in the scope */
 	struct mr_pack **red_out; /* [nred] -> one sorted run, in the scope */
@@ -54,34 +60,39 @@ static struct {
 	struct mr_job *job;
 	struct mr_vec *parts;       /* map worker: MR_PARTS vectors (scratch) */
 	const map_args_t *task;     /* map task running */
-	size_t *start;              /* map: partition sizes at task start */
 	int *touched, ntouched;     /* map: partitions the task emitted to */
 	struct mr_vec *out;         /* reduce worker output (scratch) */
+	struct mr_keys keys;        /* map: copies of keys inside the input */
+	struct mr_group *groups;    /* map with a combiner: MR_PARTS groups */
+	struct mr_gvals gvals;      /* ... and their values */
 	int oom;
 } cw;
 
-static dsm_det_t *mr_ctx; /* the process's deterministic context */
+/* The executable's data and bss (its globals), in the scope from the
+ * first job on. */
+#define MR_MAX_GLOBALS 4
+static struct dsm_det_range globals[MR_MAX_GLOBALS];
+static int nglobals = -1; /* -1: not looked up yet */
 
-/* Opens the process's deterministic context, so that the program can
- * allocate shared data with dsm_det_malloc before its first job. */
+/* Opens the process's deterministic context (the first allocation has
+ * usually done it already: its arena is the program's heap). */
 int map_reduce_init(void)
 {
-	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
-				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
+	int err = 0;
 
-	if (mr_ctx)
-		return 0;
-	if (dsm_det_open(&mr_ctx, &o) < 0) {
-		fprintf(stderr, "map_reduce_init: %s\n", dsm_det_errmsg(NULL));
+	if (!dsm__mr_master(&err)) {
+		fprintf(stderr, "map_reduce_init: %s (%s)\n", dsm_det_strerror(err),
+			dsm_det_errmsg(NULL));
 		return -1;
 	}
 	return 0;
 }
 
+/* Nothing to release: the context's arena is the program's heap, where
+ * the results of every job live until the program frees them, after
+ * finalize as under Phoenix. */
 int map_reduce_finalize(void)
 {
-	dsm_det_close(mr_ctx);
-	mr_ctx = NULL;
 	return 0;
 }
 
@@ -124,7 +135,8 @@ static int array_splitter(void *data, int req_units, map_args_t *out)
 }
 
 /* Is key inside the running task's input (the map may have changed it
- * privately)? Then it is copied into the sub-heap. */
+ * privately)? Then the worker's copy of it (one per distinct key) in the
+ * sub-heap is used. */
 static void *stable_key(void *key, int key_size)
 {
 	const map_args_t *t = cw.task;
@@ -135,12 +147,11 @@ static void *stable_key(void *key, int key_size)
 
 	if (key_size <= 0 || !d || k < d || k >= d + span || dsm_det_owns(key))
 		return key;
-	copy = dsm_det_malloc((size_t)key_size);
+	copy = dsm__mr_key_copy(&cw.keys, key, (size_t)key_size);
 	if (!copy) {
 		cw.oom = 1;
 		return key;
 	}
-	memcpy(copy, key, (size_t)key_size);
 	return copy;
 }
 
@@ -154,11 +165,13 @@ void emit_intermediate(void *key, void *val, int key_size)
 	a = cw.job->args;
 	p = (a->partition ? a->partition : default_partition)(MR_PARTS, key, key_size);
 	p = ((p % MR_PARTS) + MR_PARTS) % MR_PARTS;
-	if (cw.parts[p].n == cw.start[p] && !cw.parts[p].mark) {
+	if (!cw.parts[p].mark) {
 		cw.parts[p].mark = 1;
 		cw.touched[cw.ntouched++] = p;
 	}
-	if (dsm__mr_push(&cw.parts[p], stable_key(key, key_size), val) < 0)
+	key = stable_key(key, key_size);
+	if (cw.groups ? dsm__mr_group_add(&cw.groups[p], &cw.gvals, key, val, a->key_cmp) < 0
+		      : dsm__mr_push(&cw.parts[p], key, val) < 0)
 		cw.oom = 1;
 }
 
@@ -168,35 +181,18 @@ void emit(void *key, void *val)
 		cw.oom = 1;
 }
 
-/* Combine each key's values emitted by one task in v[start..n). */
-static void combine_segment(struct mr_vec *v, size_t start, key_cmp_t cmp,
-			    combiner_t comb)
-{
-	size_t w = start;
-
-	dsm__mr_sort(v->kv + start, v->n - start, cmp);
-	for (size_t i = start, k; i < v->n; i += k) {
-		struct iterator_t it;
-		for (k = 1; i + k < v->n && cmp(v->kv[i].key, v->kv[i + k].key) == 0; k++)
-			;
-		it = (struct iterator_t){ v->kv + i, (int)k, 0 };
-		v->kv[w].key = v->kv[i].key;
-		v->kv[w].val = comb(&it);
-		w++;
-	}
-	v->n = w;
-}
-
-static void end_task(struct mr_job *j)
+/* The end of a task group: with a combiner, each touched partition's keys
+ * of the group, combined, go to its pair vector. */
+static void end_group(struct mr_job *j)
 {
 	for (int i = 0; i < cw.ntouched; i++) {
 		int p = cw.touched[i];
-		if (j->args->combiner)
-			combine_segment(&cw.parts[p], cw.start[p], j->args->key_cmp,
-					j->args->combiner);
+		if (cw.groups && dsm__mr_group_flush(&cw.groups[p], &cw.gvals, &cw.parts[p],
+						     j->args->combiner) < 0)
+			cw.oom = 1;
 		cw.parts[p].mark = 0;
-		cw.start[p] = cw.parts[p].n;
 	}
+	cw.gvals.n = 0;
 	cw.ntouched = 0;
 }
 
@@ -236,16 +232,20 @@ static void map_worker(void *arg)
 
 	bind_cpu(j, w);
 	cw.parts = scratch_zero(MR_PARTS * sizeof(*cw.parts));
-	cw.start = scratch_zero(MR_PARTS * sizeof(*cw.start));
 	cw.touched = scratch_zero(MR_PARTS * sizeof(*cw.touched));
-	if (!cw.parts || !cw.start || !cw.touched)
+	if (j->args->combiner)
+		cw.groups = scratch_zero(MR_PARTS * sizeof(*cw.groups));
+	if (!cw.parts || !cw.touched || (j->args->combiner && !cw.groups))
 		_exit(1);
-	block(j->ntasks, j->nmap, w, &lo, &hi);
+	block(j->ngroups, j->nmap, w, &lo, &hi);
+	lo *= j->group;
+	hi = hi * j->group < j->ntasks ? hi * j->group : j->ntasks;
 	for (size_t t = lo; t < hi; t++) {
 		map_args_t task = j->tasks[t];
 		cw.task = &task;
 		j->args->map(&task);
-		end_task(j);
+		if ((t + 1) % j->group == 0 || t + 1 == hi)
+			end_group(j);
 	}
 	cw.task = NULL;
 	for (int p = 0; p < MR_PARTS; p++)
@@ -321,7 +321,10 @@ static int run_round(struct mr_job *j, int n, void (*fn)(void *), const char *wh
 		rc = dsm_det_join(j->det);
 	else
 		dsm_det_join(j->det);
-	if (rc < 0)
+	if (rc == DSM_EDETCHILD) /* the message names the worker and why */
+		fprintf(stderr, "map_reduce: %s phase failed: %s worker %s\n", what,
+			what, dsm_det_errmsg(j->det));
+	else if (rc < 0)
 		fprintf(stderr, "map_reduce: %s phase failed: %s (%s)\n", what,
 			dsm_det_strerror(rc), dsm_det_errmsg(j->det));
 	return rc;
@@ -381,30 +384,111 @@ static int split(struct mr_job *j)
 	return 0;
 }
 
+/* Workers of a phase: the field, else MR_NUMTHREADS (as Phoenix's own
+ * programs read it), else num_procs, else one per CPU; at most 63. */
 static int workers(int asked, int cpus, int procs)
 {
-	int n = asked > 0 ? asked : (procs > 0 ? procs : cpus);
+	const char *env = getenv("MR_NUMTHREADS");
+	int n = asked > 0 ? asked : (env && atoi(env) > 0 ? atoi(env)
+				     : procs > 0 ? procs : cpus);
 
 	return n > DSM_MR_MAX_WORKERS ? DSM_MR_MAX_WORKERS : n;
 }
 
-/* The process's context (opened by the first job, closed by
- * map_reduce_finalize), with the input array in the scope for this job
- * when the array splitter is used (a map may write to its input). Memory
- * the program allocated with dsm_det_malloc is in the scope too. */
+struct phdr_walk {
+	int n;
+	const void *marker;
+};
+
+/* The executable's writable PT_LOAD segments minus its RELRO part (made
+ * read-only after relocation). The executable is the first object. */
+static int find_globals(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct phdr_walk *w = arg;
+	uintptr_t relro_lo = 0, relro_hi = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+			relro_lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			relro_hi = relro_lo + info->dlpi_phdr[i].p_memsz;
+		}
+	for (int i = 0; i < info->dlpi_phnum && w->n < MR_MAX_GLOBALS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		if (lo >= relro_lo && lo < relro_hi)
+			lo = relro_hi;
+		if (lo >= hi)
+			continue;
+		/* linked statically with us: our own state is in there and
+		 * must stay private to each space; no globals in the scope */
+		if ((uintptr_t)w->marker >= lo && (uintptr_t)w->marker < hi)
+			return w->n = 0, 1;
+		globals[w->n++] = (struct dsm_det_range){ (void *)lo, hi - lo };
+	}
+	return 1; /* the first object only */
+}
+
+/* Put the executable's globals in the scope (once). */
+static int add_globals(dsm_det_t *d)
+{
+	struct phdr_walk w = { 0, &cw };
+	int rc;
+
+	if (nglobals >= 0)
+		return 0;
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's redzones between globals: twinning and diffing whole pages
+	 * of them reads the redzones (and its malloc keeps the heap out of
+	 * the scope anyway): no globals in the scope under it */
+	nglobals = 0;
+	return 0;
+#endif
+	dl_iterate_phdr(find_globals, &w);
+	for (int i = 0; i < w.n; i++)
+		if ((rc = dsm_det_add_range(d, globals[i].addr, globals[i].len)) < 0) {
+			fprintf(stderr, "map_reduce: cannot put the program's globals "
+				"[%p, +%zu) in the scope: %s\n", globals[i].addr,
+				globals[i].len, dsm_det_strerror(rc));
+			while (i-- > 0)
+				dsm_det_remove_range(d, globals[i].addr);
+			return rc;
+		}
+	nglobals = w.n;
+	return 0;
+}
+
+/* Is [p, p+len) inside the scope already (the heap or the globals)? */
+static int in_scope(const void *p, size_t len)
+{
+	const char *c = p;
+
+	if (dsm_det_owns(p))
+		return 1;
+	for (int i = 0; i < nglobals; i++)
+		if (c >= (char *)globals[i].addr &&
+		    c + len <= (char *)globals[i].addr + globals[i].len)
+			return 1;
+	return 0;
+}
+
+/* The process's context, with the executable's globals in the scope and,
+ * for this job, the input array when the array splitter is used and it
+ * lies elsewhere (a raw mmap: a map may write to its input). */
 static int open_ctx(struct mr_job *j)
 {
 	map_reduce_args_t *a = j->args;
-	struct dsm_det_options o = { .policy = DSM_DET_POLICY_ERROR,
-				     .flags = DSM_DET_F_NO_PARENT_TRACKING };
-	int rc;
+	int rc = 0;
 
-	if (!mr_ctx && (rc = dsm_det_open(&mr_ctx, &o)) < 0)
+	if (!(j->det = dsm__mr_master(&rc)))
+		return rc ? rc : -EAGAIN;
+	if ((rc = add_globals(j->det)) < 0)
 		return rc;
-	j->det = mr_ctx;
 	if (!a->splitter && a->task_data && a->data_size > 0 &&
-	    !dsm_det_owns(a->task_data)) {
-		if ((rc = dsm_det_add_range(mr_ctx, a->task_data,
+	    !in_scope(a->task_data, (size_t)a->data_size)) {
+		if ((rc = dsm_det_add_range(j->det, a->task_data,
 					    (size_t)a->data_size)) < 0)
 			return rc;
 		j->input_range = 1;
@@ -442,9 +526,13 @@ static int run_job(struct mr_job *j)
 
 	if ((rc = open_ctx(j)) < 0 || (rc = split(j)) < 0)
 		return rc;
+	j->group = (j->ntasks + MR_GROUPS - 1) / MR_GROUPS;
+	if (j->group == 0)
+		j->group = 1;
+	j->ngroups = (j->ntasks + j->group - 1) / j->group;
 	j->nmap = workers(j->args->num_map_threads, j->cpus, j->args->num_procs);
-	if ((size_t)j->nmap > j->ntasks)
-		j->nmap = j->ntasks ? (int)j->ntasks : 1;
+	if ((size_t)j->nmap > j->ngroups)
+		j->nmap = j->ngroups ? (int)j->ngroups : 1;
 	j->nred = workers(j->args->num_reduce_threads, j->cpus, j->args->num_procs);
 	j->map_out = dsm_det_calloc((size_t)j->nmap, sizeof(*j->map_out));
 	j->red_out = dsm_det_calloc((size_t)j->nred, sizeof(*j->red_out));

@@ -5,7 +5,9 @@
 #define DSM_DET_MR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "dsm_det.h"
 #include "map_reduce.h"
 
 #define DSM_MR_MAX_WORKERS 63 /* spaces per round */
@@ -28,6 +30,53 @@ struct mr_pack {
 	size_t *off;              /* nruns + 1 offsets, inside the block */
 	keyval_t *kv;
 };
+
+/* The process's deterministic context, whose arena is the program's heap
+ * (mr_malloc.c): opened at the first call (the first allocation), never
+ * closed. NULL while it is being opened or if opening failed (*err, if
+ * not NULL, receives the error). */
+dsm_det_t *dsm__mr_master(int *err);
+
+/* A map worker's copies of keys that point into its tasks' input: one
+ * sub-heap copy per distinct byte string (a word emitted a million times
+ * is copied once). The table is scratch memory. */
+struct mr_keys {
+	struct mr_key_ent *ent;
+	size_t cap, n;
+};
+
+/* The worker's copy of key's size bytes (made now if new), or NULL when
+ * out of memory. */
+void *dsm__mr_key_copy(struct mr_keys *kc, const void *key, size_t size);
+
+/* The iterator given to reduce and combiner functions: n values in
+ * kv[0..n), from pos on. */
+struct iterator_t {
+	const keyval_t *kv;
+	int n, pos;
+};
+
+/* One partition's keys in the current task group (mr_group.c), and the
+ * values of all of a worker's partitions in it, in emit order. */
+struct mr_group {
+	struct mr_gkey *k;
+	size_t nk, capk;
+};
+struct mr_gvals {
+	struct { void *val; uint32_t next; } *v;
+	size_t n, cap;
+	keyval_t *tmp;    /* one key's values, for the combiner's iterator */
+	size_t tmpcap;
+};
+
+/* Add (key, val) to g (values to gv), keeping g's keys sorted and each
+ * key's values in order. 0 or -ENOMEM. */
+int dsm__mr_group_add(struct mr_group *g, struct mr_gvals *gv, void *key, void *val,
+		      key_cmp_t cmp);
+/* Push (key, comb(values)) for each key of g, in key order, onto out;
+ * empty g. The caller empties gv once every partition is flushed. */
+int dsm__mr_group_flush(struct mr_group *g, struct mr_gvals *gv, struct mr_vec *out,
+			combiner_t comb);
 
 /* Append (key, val) to a scratch vector. 0 or -ENOMEM. */
 int dsm__mr_push(struct mr_vec *v, void *key, void *val);

@@ -31,7 +31,7 @@ struct scr_hdr {
 
 static pthread_mutex_t scr_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char *scr_base;
-static size_t scr_brk;
+static size_t scr_brk, scr_size;
 static struct scr_hdr *scr_free[SCR_NCLASS];
 
 static int scr_class(size_t size)
@@ -66,14 +66,18 @@ static void *class_alloc(int c)
 		memcpy(&scr_free[c], h + 1, sizeof(h));
 		return h + 1;
 	}
-	if (!scr_base) {
-		void *p = mmap(NULL, SCR_RESERVE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!scr_base) { /* smaller if the address space is limited */
+		void *p = MAP_FAILED;
+		for (scr_size = SCR_RESERVE; p == MAP_FAILED && scr_size >= (1u << 30);
+		     scr_size /= 2)
+			p = mmap(NULL, scr_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
+		scr_size *= 2; /* undo the last halving */
 		scr_base = p;
 	}
-	if (scr_brk + len > SCR_RESERVE)
+	if (scr_brk + len > scr_size)
 		return NULL;
 	h = (struct scr_hdr *)(scr_base + scr_brk);
 	scr_brk += len;

@@ -2,11 +2,69 @@
  * mr_util.c — pair vectors and the stable sort of libdsm_mapreduce.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dsm_det.h"
 #include "det/mapreduce/mr.h"
+
+struct mr_key_ent {
+	void *copy;         /* NULL: free slot */
+	uint64_t hash;
+	size_t size;
+};
+
+static uint64_t key_hash(const unsigned char *k, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ k[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+static int keys_grow(struct mr_keys *kc)
+{
+	size_t ncap = kc->cap ? kc->cap * 2 : 1024;
+	struct mr_key_ent *ne = dsm__mr_scratch(ncap * sizeof(*ne));
+
+	if (!ne)
+		return -ENOMEM;
+	memset(ne, 0, ncap * sizeof(*ne));
+	for (size_t i = 0; i < kc->cap; i++) {
+		size_t j = kc->ent[i].hash & (ncap - 1);
+		if (!kc->ent[i].copy)
+			continue;
+		while (ne[j].copy)
+			j = (j + 1) & (ncap - 1);
+		ne[j] = kc->ent[i];
+	}
+	dsm__mr_scratch_free(kc->ent);
+	kc->ent = ne;
+	kc->cap = ncap;
+	return 0;
+}
+
+void *dsm__mr_key_copy(struct mr_keys *kc, const void *key, size_t size)
+{
+	uint64_t h = key_hash(key, size);
+	size_t i;
+
+	if (2 * (kc->n + 1) > kc->cap && keys_grow(kc) < 0)
+		return NULL;
+	for (i = h & (kc->cap - 1); kc->ent[i].copy; i = (i + 1) & (kc->cap - 1))
+		if (kc->ent[i].hash == h && kc->ent[i].size == size &&
+		    memcmp(kc->ent[i].copy, key, size) == 0)
+			return kc->ent[i].copy;
+	if (!(kc->ent[i].copy = dsm_det_malloc(size)))
+		return NULL;
+	memcpy(kc->ent[i].copy, key, size);
+	kc->ent[i].hash = h;
+	kc->ent[i].size = size;
+	kc->n++;
+	return kc->ent[i].copy;
+}
 
 int dsm__mr_push(struct mr_vec *v, void *key, void *val)
 {

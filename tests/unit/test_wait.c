@@ -1,0 +1,261 @@
+/*
+ * test_wait.c — waiting for replies (src/core/wait.c): a waiting thread
+ * spins for at most DSM_SPIN_US before it sleeps, sees a completion made
+ * while it spins, stops at once when the job fails, does not spin at all
+ * when the budget is 0 (nodes outnumber cores), and, with a transport that
+ * can assist (MPI), makes progress itself: its reply is received on the
+ * waiting thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "dsm.h"
+#include "core/node.h"
+
+static struct dsm_node *node_new(int spin_us, const struct dsm_transport_ops *tp)
+{
+	struct dsm_node *n = calloc(1, sizeof(*n));
+
+	assert_non_null(n);
+	n->cfg.spin_us = spin_us;
+	n->tp = tp;
+	dsm__waitq_init(&n->waitq);
+	return n;
+}
+
+static void node_free(struct dsm_node *n)
+{
+	dsm__waitq_destroy(&n->waitq);
+	free(n);
+}
+
+static const struct dsm_transport_ops no_assist = { .name = "test" };
+
+/* ---- the spin on a futex word (the fault path) ---- */
+
+struct bump {
+	_Atomic uint32_t *word;
+	uint64_t after_ns;
+};
+
+static void *bump_later(void *arg)
+{
+	struct bump *b = arg;
+	struct timespec ts = { 0, (long)b->after_ns };
+
+	nanosleep(&ts, NULL);
+	atomic_fetch_add(b->word, 1);
+	return NULL;
+}
+
+/* A change made while the thread spins is seen well before the budget
+ * runs out; no change: the spin gives up, at the latest (on a loaded
+ * machine it stops as soon as a yield takes long) shortly after the
+ * budget. */
+static void test_spin_sees_change(void **state)
+{
+	struct dsm_node *n = node_new(500000, &no_assist); /* 0.5 s budget */
+	_Atomic uint32_t word = 7;
+	struct bump b = { &word, 2000000 }; /* 2 ms */
+	pthread_t th;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, bump_later, &b), 0);
+	t0 = dsm__now_ns();
+	assert_int_equal(dsm__spin_while_eq(n, &word, 7), 1);
+	assert_true(dsm__now_ns() - t0 < 400000000ull);
+	assert_int_equal(atomic_load(&word), 8);
+	pthread_join(th, NULL);
+	node_free(n);
+}
+
+static void test_spin_budget(void **state)
+{
+	struct dsm_node *n = node_new(3000, &no_assist); /* 3 ms */
+	_Atomic uint32_t word = 1;
+	uint64_t t0 = dsm__now_ns(), el;
+
+	(void)state;
+	assert_int_equal(dsm__spin_while_eq(n, &word, 1), 0);
+	el = dsm__now_ns() - t0;
+	assert_true(el < 1000000000ull); /* bounded, even on a loaded machine */
+	node_free(n);
+}
+
+/* Budget 0 (auto when nodes outnumber cores): no spin at all. */
+static void test_spin_off(void **state)
+{
+	struct dsm_node *n = node_new(0, &no_assist);
+	_Atomic uint32_t word = 1;
+	uint64_t t0 = dsm__now_ns();
+
+	(void)state;
+	assert_int_equal(dsm__spin_while_eq(n, &word, 1), 0);
+	assert_true(dsm__now_ns() - t0 < 100000000ull);
+	node_free(n);
+}
+
+/* A failed job ends the spin at once (the caller then sees the error). */
+static void test_spin_failed(void **state)
+{
+	struct dsm_node *n = node_new(1000000, &no_assist); /* 1 s */
+	_Atomic uint32_t word = 1;
+	uint64_t t0 = dsm__now_ns();
+
+	(void)state;
+	atomic_store(&n->failed, DSM_EPEERDEAD);
+	assert_int_equal(dsm__spin_while_eq(n, &word, 1), 1);
+	assert_true(dsm__now_ns() - t0 < 500000000ull);
+	node_free(n);
+}
+
+/* ---- waiters (lock grants, allocations) ---- */
+
+struct completer {
+	struct dsm_node *n;
+	uint64_t token;
+	uint64_t after_ns;
+};
+
+static void *complete_later(void *arg)
+{
+	struct completer *c = arg;
+	struct timespec ts = { 0, (long)c->after_ns };
+	uint64_t val[3] = { 11, 22, 33 };
+
+	nanosleep(&ts, NULL);
+	assert_int_equal(dsm__waiter_complete_data(c->n, c->token, 0, val, "abc", 3), 0);
+	return NULL;
+}
+
+/* Completed while spinning (short delay) and after the spin gave up
+ * (long delay, the condition variable): the waiter gets the values and
+ * the payload either way. */
+static void test_waiter_spin_and_sleep(void **state)
+{
+	const uint64_t delays[] = { 1000000, 30000000 }; /* 1 ms, 30 ms */
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct dsm_node *n = node_new(5000, &no_assist); /* 5 ms budget */
+		struct dsm_waiter w;
+		struct completer c;
+		pthread_t th;
+
+		dsm__waiter_add(n, &w);
+		c = (struct completer){ n, w.token, delays[i] };
+		assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+		assert_int_equal(dsm__waiter_wait(n, &w, 0), 0);
+		assert_int_equal(w.val[0], 11);
+		assert_int_equal(w.val[2], 33);
+		assert_int_equal(w.len, 3);
+		assert_memory_equal(w.data, "abc", 3);
+		free(w.data);
+		pthread_join(th, NULL);
+		node_free(n);
+	}
+}
+
+/* A transport that can assist: its "progress" delivers the reply on the
+ * calling thread after a few rounds, as MPI's does when the waiting thread
+ * receives the grant itself. */
+static struct {
+	struct dsm_node *n;
+	uint64_t token;
+	int rounds;
+	pthread_t caller;
+	int wrong_thread;
+} fake;
+
+static int fake_assist(struct dsm_node *n)
+{
+	if (!pthread_equal(pthread_self(), fake.caller))
+		fake.wrong_thread = 1;
+	if (++fake.rounds < 5)
+		return 0;
+	uint64_t val[3] = { 1, 2, 3 };
+	dsm__waiter_complete(n, fake.token, 0, val);
+	return 1;
+}
+
+static const struct dsm_transport_ops with_assist = { .name = "assist",
+						      .assist = fake_assist };
+
+static void test_waiter_assist(void **state)
+{
+	struct dsm_node *n = node_new(1000000, &with_assist);
+	struct dsm_waiter w;
+
+	(void)state;
+	dsm__waiter_add(n, &w);
+	fake.n = n;
+	fake.token = w.token;
+	fake.rounds = 0;
+	fake.caller = pthread_self();
+	fake.wrong_thread = 0;
+	/* bounded: a waiter that never polls would time out, not hang */
+	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+	assert_int_equal(fake.rounds, 5); /* polled until the reply came */
+	assert_false(fake.wrong_thread);
+	assert_int_equal(w.val[1], 2);
+	node_free(n);
+}
+
+/* No budget: the transport is not polled by the waiting thread (the
+ * service thread does it) and the waiter sleeps until completed. */
+static void test_waiter_no_spin_no_assist(void **state)
+{
+	struct dsm_node *n = node_new(0, &with_assist);
+	struct dsm_waiter w;
+	struct completer c;
+	pthread_t th;
+
+	(void)state;
+	dsm__waiter_add(n, &w);
+	fake.rounds = 0;
+	c = (struct completer){ n, w.token, 2000000 };
+	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+	assert_int_equal(dsm__waiter_wait(n, &w, 0), 0);
+	assert_int_equal(fake.rounds, 0);
+	free(w.data);
+	pthread_join(th, NULL);
+	node_free(n);
+}
+
+/* A deadline still holds while nobody answers. */
+static void test_waiter_timeout(void **state)
+{
+	struct dsm_node *n = node_new(1000, &no_assist);
+	struct dsm_waiter w;
+
+	(void)state;
+	dsm__waiter_add(n, &w);
+	assert_int_equal(dsm__waiter_wait(n, &w, 20000000ull), DSM_ETIMEDOUT);
+	node_free(n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spin_sees_change),
+		cmocka_unit_test(test_spin_budget),
+		cmocka_unit_test(test_spin_off),
+		cmocka_unit_test(test_spin_failed),
+		cmocka_unit_test(test_waiter_spin_and_sleep),
+		cmocka_unit_test(test_waiter_assist),
+		cmocka_unit_test(test_waiter_no_spin_no_assist),
+		cmocka_unit_test(test_waiter_timeout),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
