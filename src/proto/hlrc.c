@@ -680,9 +680,8 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 {
 	struct hlrc_state *st = HS(n);
-	int err = 0;
-
 	uint32_t hg;
+	int err = 0;
 
 	pthread_mutex_lock(&n->region->lock);
 	if ((err = dsm__hlrc_serve_copy(n, to, p, copy, &hg)) == 1) {
