@@ -109,7 +109,8 @@ bench-quick: build
 	bench/run.sh $(BUILD) --quick; s=$$?; bench/apps/run.sh $(BUILD) --quick && exit $$s
 
 # Thousands of randomized race-free programs at 2, 4 and 8 nodes under
-# every protocol, checked against a sequential reference (mn_random); then
+# every protocol, checked against a sequential reference (mn_random), and
+# under hlrc with DSM_TAPEWORM=auto (docs/tapes.md); then
 # mn_threads_mixed (barriers, locks and dsm_malloc on different threads of
 # each node) STRESS_COUNT times per protocol and node count, with the
 # default DSM_GC_THRESHOLD and with 1M (tests/scripts/stress.sh).
@@ -120,6 +121,10 @@ stress: build
 		echo "stress: $$p, $$n nodes, $(STRESS_SEEDS) seeds"; \
 		$(BUILD)/dsmrun -n $$n --protocol $$p $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
 	done; done
+	@for n in 2 4 8; do \
+		echo "stress: hlrc with DSM_TAPEWORM=auto, $$n nodes, $(STRESS_SEEDS) seeds"; \
+		DSM_TAPEWORM=auto $(BUILD)/dsmrun -n $$n --protocol hlrc $(BUILD)/tests/mn_random 0 $(STRESS_SEEDS) || exit 1; \
+	done
 	STRESS_COUNT=$(STRESS_COUNT) tests/scripts/stress.sh $(BUILD)
 
 install:

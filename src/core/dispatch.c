@@ -41,6 +41,9 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_HLRC_DIFF] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_HLRC_CLAIM] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_HLRC_INTV_REQ] = { DSM_REQ_TOKEN, 2 },
+	[DSM_MSG_TAPE_REQ] = { DSM_REQ_TOKEN, 0 },
+	[DSM_MSG_TAPE_SEND] = { DSM_REQ_JOB, 0 }, /* a refused tape: the sender's
+						     job fails, naming why */
 	/* replies: a thread here waits for them, so one that cannot be used
 	 * fails the job here instead of leaving that thread to time out */
 	[DSM_MSG_ALLOC_REP] = { DSM_REQ_REPLY, 0 },
@@ -55,6 +58,7 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_HLRC_ACK] = { DSM_REQ_REPLY, 0 },
 	[DSM_MSG_HLRC_CLAIM_REP] = { DSM_REQ_REPLY, 0 },
 	[DSM_MSG_HLRC_INTV_REP] = { DSM_REQ_REPLY, 0 },
+	[DSM_MSG_TAPE_REP] = { DSM_REQ_REPLY, 0 },
 };
 
 int dsm__dispatch_set_request(unsigned type, enum dsm_req_kind kind, unsigned arg)
@@ -256,6 +260,9 @@ void dsm__dispatch(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_LOCK_REQ: case DSM_MSG_LOCK_GRANT: case DSM_MSG_LOCK_REL:
 	case DSM_MSG_BAR_ARRIVE: case DSM_MSG_BAR_RELEASE:
 		err = dsm__sync_handle(n, m);
+		break;
+	case DSM_MSG_TAPE_REQ: case DSM_MSG_TAPE_REP: case DSM_MSG_TAPE_SEND:
+		err = dsm__tape_handle(n, m);
 		break;
 	case DSM_MSG_ABORT:
 		dsm__fail(n, DSM_EPEERDEAD, (int)m->arg[0],

@@ -65,6 +65,7 @@ static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
 /* In enum dsm_home_policy order (core/node.h). */
 static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
 static const char *const on_off[] = { "off", "on", NULL };
+static const char *const tw_modes[] = { "off", "on", "auto", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 /* In enum dsm_det_policy order (include/dsm_det.h). */
@@ -301,6 +302,17 @@ static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *
 	if (i < 0)
 		return bad(v, s, "accepted: on or off");
 	c->home_migrate = i;
+	return 0;
+}
+
+/* DSM_TAPEWORM: which locks and barriers Tapeworm acts on. */
+static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: off, on or auto");
+	c->tapeworm = i; /* DSM_TW_OFF, DSM_TW_ON, DSM_TW_AUTO */
 	return 0;
 }
 
@@ -542,6 +554,12 @@ static const struct env_var env_table[] = {
 	  "hlrc: on moves a page's home to a node that alone wrote it in two "
 	  "consecutive releases (its diffs then stop), off keeps homes where "
 	  "DSM_HOME put them", on_off, p_migrate },
+	{ "DSM_TAPEWORM", "on", "on",
+	  "Tapeworm (docs/tapes.md; hlrc): on prefetches for the locks and "
+	  "barriers a program marks (dsm_tapeworm_lock/barrier), auto for "
+	  "every lock and barrier (each learns its tape and stops prefetching "
+	  "while its predictions go unused), off for none; the same on every "
+	  "node", tw_modes, p_tapeworm },
 	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
 	  "transport between nodes; unset, it is mpi when the process was "
 	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "

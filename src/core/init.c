@@ -134,6 +134,7 @@ static void node_destroy(struct dsm_node *n)
 	}
 	if (n->tp_state)
 		n->tp->close(n);
+	dsm__tape_fini(n); /* tapes: uses the protocol's page table */
 	if (n->proto_state && n->proto->fini)
 		n->proto->fini(n);
 	dsm__sync_fini(n);
@@ -187,6 +188,8 @@ static int node_start(struct dsm_node *n)
 			return heap_too_large(n, "the protocol's per-page state");
 		return err;
 	}
+	if ((err = dsm__tape_init(n))) /* tapes and Tapeworm (src/tape) */
+		return err == -ENOMEM ? heap_too_large(n, "the tape logs") : err;
 	if ((err = dsm__fault_install()))
 		return err;
 	err = pthread_create(&n->service, NULL, service_main, n);

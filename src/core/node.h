@@ -52,6 +52,7 @@ struct dsm_config {
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
+	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
@@ -116,6 +117,8 @@ struct dsm_node {
 	struct dsm_sync *sync;                   /* src/sync */
 	void *alloc_state;                       /* core/alloc glue */
 	void *coll_state;                        /* core/collective */
+	void *tape_state;                        /* src/tape: logs, prefetch slots */
+	void *tw_state;                          /* src/tape/tapeworm.c */
 
 	struct dsm_waitq waitq;
 	pthread_t service;
@@ -256,6 +259,11 @@ int dsm__coll_finalize(struct dsm_node *n);
 int dsm__sync_init(struct dsm_node *n);
 void dsm__sync_fini(struct dsm_node *n);
 int dsm__sync_handle(struct dsm_node *n, const struct dsm_msg *m);
+/* src/tape (rec.c): set up after the protocol, torn down before it;
+ * DSM_MSG_TAPE_* go to the protocol's tape hooks. */
+int dsm__tape_init(struct dsm_node *n);
+void dsm__tape_fini(struct dsm_node *n);
+int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m);
 /* Node `node` (maybe this one) entered dsm_finalize: a barrier that other
  * nodes wait in and it has not reached is a mismatched collective. */
 int dsm__sync_peer_finalizing(struct dsm_node *n, int node);

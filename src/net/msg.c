@@ -97,6 +97,8 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_LOCK_REQ:
 	case DSM_MSG_LRC_DIFF_REQ: /* batched pages: 12 bytes each */
 		return 4096;
+	case DSM_MSG_TAPE_REQ: /* up to 1024 u32 pages */
+		return 4096;
 	case DSM_MSG_LOCK_GRANT:
 	case DSM_MSG_LOCK_REL:
 	case DSM_MSG_BAR_ARRIVE:
@@ -108,6 +110,8 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_HLRC_CLAIM:
 	case DSM_MSG_HLRC_CLAIM_REP:
 	case DSM_MSG_HLRC_INTV_REP:
+	case DSM_MSG_TAPE_REP: /* up to 1024 pages with 12-byte headers */
+	case DSM_MSG_TAPE_SEND:
 		return 64 * MiB;
 	case DSM_MSG_HLRC_PAGE:
 	case DSM_MSG_SC_PAGE:

@@ -62,6 +62,9 @@ struct dsm_node;
 	XX(HLRC_CLAIM_REP, 33) /* arg0 = token; payload = u32 home|gen<<16 per page */ \
 	XX(HLRC_INTV_REQ, 34) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
 	XX(HLRC_INTV_REP, 35) /* arg2 = token; payload = interval records */ \
+	XX(TAPE_REQ, 36)   /* arg0 = token, arg1 = slot | track << 31; payload = u32 pages (src/tape) */ \
+	XX(TAPE_REP, 37)   /* arg0 = token, arg1 = as asked; payload = {u32 page, u32 what, u32 home|gen<<16, page?}... */ \
+	XX(TAPE_SEND, 38)  /* arg0 = tag; payload = a tape (dsm_tape_send) */ \
 	XX(LRC_PAGE_REQ, 40) /* arg0 = page: send the whole page */            \
 	XX(LRC_PAGE_REP, 41) /* arg0 = page; payload = the page */
 

@@ -31,6 +31,7 @@
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
+#include "tape/hooks.h"
 #include "vm/diff.h"
 
 #define set_prot dsm__proto_set_prot
@@ -216,6 +217,8 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		hp->streak = 0; /* the home writes it too: no single writer */
 	}
 	list_dirty(st, p);
+	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
+		       dsm__hlrc_cur_interval(st));
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -242,7 +245,8 @@ static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
 		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
 		struct hlrc_page *hq = &st->pages[p + k];
 		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
-		    hq->flushing || !((hq->used && k < USED_RUN) || k < win))
+		    hq->flushing || hq->tape /* tape hook: held or asked */ ||
+		    !((hq->used && k < USED_RUN) || k < win))
 			break;
 		hq->fetching = 1;
 		hq->stale = 0;
@@ -268,6 +272,14 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		return DSM_FAULT_WAIT;
 	if (pg->state != DSM_PAGE_INVALID)
 		return (err = start_write(n, p, pg)) ? err : DSM_FAULT_RETRY;
+	if (hp->tape == HLRC_TAPE_HELD) { /* tape hook: prefetched, first used now */
+		hp->tape = 0;
+		hp->used = 1; /* demanded */
+		dsm__tape_hit(n, (uint32_t)p, (uint32_t)hp->home,
+			      dsm__hlrc_cur_interval(HS(n)));
+		DSM_STAT_ADD(n, local_faults, 1);
+		return (err = dsm__hlrc_fetched(n, p)) ? err : DSM_FAULT_RETRY;
+	}
 	if (hp->home < 0 || hp->home == n->id)
 		return DSM_EPROTO; /* broken invariant: the home is never invalid */
 	if (hp->bounce > BOUNCE_MAX)
@@ -641,30 +653,45 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
  * write is tracked, then copy it. One reply per page; for a page whose
  * home moved away, the reply says where it went (arg1 = 1, arg2 = home |
  * gen << 16). */
-static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
+			 uint32_t *hg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
-	struct dsm_page *pg;
+	struct dsm_page *pg = dsm__hlrc_pg(n, p);
+	int err;
+
+	if (hp->home != st->me && hp->home != HLRC_NO_HOME) {
+		*hg = HLRC_HG(hp->home, hp->gen);
+		return 1;
+	}
+	if (hp->home != st->me || pg->state == DSM_PAGE_INVALID)
+		return DSM_EPROTO;
+	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
+		return err;
+	hp->shared = 1;
+	err = set_prot(n, p, pg); /* before the copy: later writes are tracked */
+	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
+	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
+		       dsm__hlrc_cur_interval(st));
+	return err;
+}
+
+static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+{
+	struct hlrc_state *st = HS(n);
+	uint32_t hg;
 	int err = 0;
 
 	pthread_mutex_lock(&n->region->lock);
-	pg = dsm__hlrc_pg(n, p);
-	if (hp->home != st->me && hp->home != HLRC_NO_HOME) {
-		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
-				     .arg = { p, 1, HLRC_HG(hp->home, hp->gen) } };
+	if ((err = dsm__hlrc_serve_copy(n, to, p, copy, &hg)) == 1) {
+		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p, 1, hg } };
 		pthread_mutex_unlock(&n->region->lock);
 		return dsm__send(n, to, &r);
 	}
-	if (hp->home != st->me || pg->state == DSM_PAGE_INVALID) {
+	if (err)
 		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
 			to, p, st->pages[p].home);
-		err = DSM_EPROTO;
-	} else if (!(err = dsm__hlrc_step(n, p, pg, EV_SERVE))) {
-		st->pages[p].shared = 1;
-		err = set_prot(n, p, pg);
-		memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
-	}
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
 		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p },
@@ -691,6 +718,13 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	return err;
 }
 
+int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
+{
+	struct dsm_page *pg = &n->region->pages[p];
+
+	return dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
+}
+
 /* The home's copy arrived: install it through the runtime view, unless a
  * newer notice came meanwhile (then the faulting thread asks again). */
 static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
@@ -714,7 +748,9 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	} else if (!hp->stale) {
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		err = dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
+		err = dsm__hlrc_fetched(n, p);
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src, /* tape hook */
+			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
 	hp->fetching = 0;

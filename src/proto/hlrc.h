@@ -36,7 +36,14 @@ struct hlrc_page {
 	int16_t asked;     /* node the in-flight whole-page request went to */
 	uint16_t gen;      /* home generation: +1 at each migration */
 	uint16_t bounce;   /* redirects in a row without a newer home */
+	uint8_t tape;      /* tape hooks (hlrc_tape.c): HLRC_TAPE_* */
 };
+
+/* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
+ * a tracked prefetch installed; the first access validates it. ASKED: a
+ * tape fetch for it is in flight (with fetching set). */
+#define HLRC_TAPE_HELD 1
+#define HLRC_TAPE_ASKED 2
 
 /* A home on the wire and in records: node | generation << 16. A home of a
  * higher generation replaces what a node knows (homes migrate). */
@@ -109,6 +116,20 @@ int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m);
 /* Set pages[] (sorted in place, duplicates allowed) to the protection
  * their states allow, in runs. Caller holds the region lock. */
 void dsm__hlrc_protect_state(struct dsm_node *n, uint32_t *pages, uint32_t count);
+
+/* The page arrived (a fetch, or a tape prefetch used): INVALID ->
+ * READ_SHARED, readable. Region lock held. */
+int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
+/* Home: copy page p into copy for node `to`, making it shared (its next
+ * write here is tracked). 0; 1 when p's home is elsewhere (*hg: where);
+ * DSM_EPROTO when we hold no valid copy. Region lock held. */
+int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
+			 uint32_t *hg);
+/* The interval this node's writes belong to now (tape events). */
+static inline uint32_t dsm__hlrc_cur_interval(struct hlrc_state *st)
+{
+	return st->vc[st->me] + 1;
+}
 
 /* hlrc_iv.c */
 /* End the open interval: flush diffs to homes, record write notices. */

@@ -277,6 +277,8 @@ static int notice(struct dsm_node *n, uint32_t p, uint32_t hg, uint32_t *inv,
 		return 0; /* the home already has every noticed change */
 	if (pg->state == DSM_PAGE_INVALID) {
 		hp->stale |= hp->fetching;
+		if (hp->tape == HLRC_TAPE_HELD) /* tape hook: prefetched copy stale */
+			hp->tape = 0;
 		return 0;
 	}
 	if (pg->state == DSM_PAGE_DIRTY && hp->twinned && !hp->flushing) {

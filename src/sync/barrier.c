@@ -20,6 +20,7 @@
 #include "core/node.h"
 #include "proto/proto.h"
 #include "sync.h"
+#include "tape/tapeworm.h"
 
 static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
 
@@ -303,11 +304,14 @@ int dsm_barrier(unsigned barrier)
 	if (barrier >= DSM_BARRIER_INTERNAL)
 		return -EINVAL;
 	t0 = dsm__now_ns();
+	dsm__tw_barrier_enter(n, barrier); /* Tapeworm: the phase's tape ends */
 	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier, &pay)))
 		goto out;
 	err = barrier_wait(n, barrier, &pay, &out, &out_len);
 	if (!err && n->proto->barrier_leave)
 		err = n->proto->barrier_leave(n, barrier, out, out_len);
+	if (!err) /* Tapeworm: replay the last phase's tape, record this one */
+		err = dsm__tw_barrier_leave(n, barrier);
 	if (!err) {
 		DSM_STAT_ADD(n, barriers, 1);
 		DSM_STAT_ADD(n, barrier_wait_ns, dsm__now_ns() - t0);

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "core/node.h"
 #include "proto/proto.h"
 #include "sync.h"
+#include "tape/tapeworm.h"
 
 static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
 
@@ -46,6 +48,11 @@ static int grant(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *
 
 	if (n->proto->lock_grant)
 		err = n->proto->lock_grant(n, l->blob, &pay);
+	if (!err && l->tape_len) { /* Tapeworm: the last release's tape */
+		err = dsm__buf_put(&pay, l->tape, l->tape_len) ?:
+		      dsm__buf_put_u32(&pay, (uint32_t)l->tape_len);
+		m.arg[1] |= DSM_LOCK_TAPE;
+	}
 	if (!err && r->node == n->id) {
 		err = dsm__waiter_complete_data(n, r->token, 0, m.arg, pay.data, pay.len);
 	} else if (!err) {
@@ -119,14 +126,59 @@ static int mgr_request(struct dsm_node *n, unsigned id, int node, int mode,
 	return 0;
 }
 
-/* Manager: a holder releases, with the protocol's release payload. */
+/* Split a payload that ends with a tape trailer (DSM_LOCK_TAPE) into the
+ * protocol's part (*len shrinks) and the tape (*tape, *tape_len).
+ * DSM_EPROTO if the trailer does not fit. */
+static int split_tape(const void *payload, size_t *len, const void **tape,
+		      size_t *tape_len)
+{
+	const unsigned char *p = payload;
+	uint32_t tl;
+
+	if (*len < 4 || (tl = dsm__get_le32(p + *len - 4)) > *len - 4)
+		return DSM_EPROTO;
+	*tape = p + *len - 4 - tl;
+	*tape_len = tl;
+	*len -= 4 + (size_t)tl;
+	return 0;
+}
+
+/* Manager: keep the tape an exclusive release carried for the next
+ * grants; one without a tape forgets the old one (it describes an older
+ * critical section). Shared holders only read: their releases leave the
+ * last writer's tape in place. Caller holds s->mu. */
+static int keep_tape(struct lock_mgr *l, int mode, const void *tape, size_t len)
+{
+	void *copy = NULL;
+
+	if (mode == DSM_LOCK_SHARED)
+		return 0;
+	if (tape && len && !(copy = malloc(len)))
+		return -ENOMEM;
+	if (copy)
+		memcpy(copy, tape, len);
+	free(l->tape);
+	l->tape = copy;
+	l->tape_len = copy ? len : 0;
+	return 0;
+}
+
+/* Manager: a holder releases, with the protocol's release payload (and a
+ * tape trailer when has_tape). */
 static int mgr_release(struct dsm_node *n, unsigned id, int mode,
-		       const void *payload, size_t len)
+		       const void *payload, size_t len, int has_tape)
 {
 	struct dsm_sync *s = S(n);
 	struct lock_mgr *l;
+	const void *tape = NULL;
+	size_t tape_len = 0;
 	int err = 0;
 
+	if (has_tape && split_tape(payload, &len, &tape, &tape_len)) {
+		dsm__reject(n, "release of lock %u: tape trailer does not fit in "
+			    "%zu bytes", id, len);
+		return DSM_EPROTO;
+	}
 	pthread_mutex_lock(&s->mu);
 	l = mgr_get(s, id);
 	if (!l)
@@ -139,6 +191,8 @@ static int mgr_release(struct dsm_node *n, unsigned id, int mode,
 		err = DSM_EPROTO;
 	if (!err && n->proto->lock_merge)
 		err = n->proto->lock_merge(n, &l->blob, payload, len);
+	if (!err)
+		err = keep_tape(l, mode, tape, tape_len);
 	if (l && !err)
 		grant_queued(n, l);
 	pthread_mutex_unlock(&s->mu);
@@ -187,8 +241,17 @@ static int acquire(unsigned id, int mode)
 			h->shared++;
 	}
 	pthread_mutex_unlock(&S(n)->mu);
-	if (n->proto->acquire)
-		err = n->proto->acquire(n, id, mode, w.data, w.len);
+	const void *tape = NULL;
+	size_t len = w.len, tape_len = 0;
+	if ((w.val[1] & DSM_LOCK_TAPE) && split_tape(w.data, &len, &tape, &tape_len)) {
+		DSM_ERR(n, "the grant of lock %u carried a tape trailer that does not "
+			"fit in %zu bytes", id, w.len);
+		err = DSM_EPROTO;
+	}
+	if (!err && n->proto->acquire)
+		err = n->proto->acquire(n, id, mode, w.data, len);
+	if (!err) /* Tapeworm: prefetch what the tape names, record the CS */
+		err = dsm__tw_lock_acquired(n, id, tape, tape_len);
 	free(w.data);
 	if (err)
 		return err;
@@ -239,19 +302,29 @@ int dsm_lock_release(unsigned lock)
 	mode = take_held(n, lock);
 	if (!mode)
 		return -EPERM;
-	struct dsm_buf pay = { 0 };
+	struct dsm_buf pay = { 0 }, tape = { 0 };
+	int has_tape = dsm__tw_lock_release(n, lock, &tape); /* Tapeworm: CS tape */
+	if (has_tape < 0) {
+		err = has_tape;
+		goto out;
+	}
 	if (n->proto->release && (err = n->proto->release(n, lock, mode, &pay)))
+		goto out;
+	if (has_tape && (err = dsm__buf_put(&pay, tape.data, tape.len) ?:
+			       dsm__buf_put_u32(&pay, (uint32_t)tape.len)))
 		goto out;
 	mgr = manager_of(n, lock);
 	if (mgr == n->id) {
-		err = mgr_release(n, lock, mode, pay.data, pay.len);
+		err = mgr_release(n, lock, mode, pay.data, pay.len, has_tape);
 	} else {
-		struct dsm_msg m = { .type = DSM_MSG_LOCK_REL, .arg = { lock, (uint64_t)mode },
+		struct dsm_msg m = { .type = DSM_MSG_LOCK_REL,
+				     .arg = { lock, (uint64_t)mode, (uint64_t)has_tape },
 				     .payload = pay.data, .length = (uint32_t)pay.len };
 		err = dsm__send(n, mgr, &m);
 	}
 out:
 	dsm__buf_free(&pay);
+	dsm__buf_free(&tape);
 	return err;
 }
 
@@ -259,9 +332,12 @@ out:
 int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
 	unsigned id = (unsigned)m->arg[0];
-	int mode = (int)m->arg[1];
+	int mode = (int)(m->type == DSM_MSG_LOCK_GRANT ? m->arg[1] & ~(uint64_t)DSM_LOCK_TAPE
+						       : m->arg[1]);
 
 	if (mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED)
+		return DSM_EPROTO;
+	if (m->type == DSM_MSG_LOCK_REL && m->arg[2] > 1)
 		return DSM_EPROTO;
 	switch (m->type) {
 	case DSM_MSG_LOCK_REQ:
@@ -271,7 +347,7 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_LOCK_REL:
 		if (manager_of(n, id) != n->id)
 			return DSM_EPROTO;
-		return mgr_release(n, id, mode, m->payload, m->length);
+		return mgr_release(n, id, mode, m->payload, m->length, (int)m->arg[2]);
 	case DSM_MSG_LOCK_GRANT:
 		return dsm__waiter_complete_data(n, m->arg[2], 0, m->arg, m->payload,
 						 m->length) ? DSM_EPROTO : 0;

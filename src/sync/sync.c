@@ -76,6 +76,7 @@ static void lock_mgr_free(void *obj, void *node)
 	}
 	if (l->blob && n->proto->lock_free)
 		n->proto->lock_free(l->blob);
+	free(l->tape); /* Tapeworm */
 }
 
 /* A barrier's manager record owns the protocol's collected state. */

@@ -53,6 +53,8 @@ struct lock_mgr {
 	int shared;          /* number of shared holders */
 	struct lock_req *head, *tail;
 	void *blob;          /* protocol data folded from releases */
+	void *tape;          /* Tapeworm: the last release's tape (wire form) */
+	size_t tape_len;
 };
 
 /* Holder-side record: which locks this node holds, for release. */
@@ -98,6 +100,11 @@ struct dsm_sync {
 	struct bind_rec *binds;
 	uint64_t fin_mask;   /* nodes known to be in dsm_finalize */
 };
+
+/* Tapeworm (src/tape/tapeworm.h): a LOCK_REL with arg2 = 1, and a
+ * LOCK_GRANT with this bit in arg1 (beside the mode), carry a tape after
+ * the protocol's payload: {tape bytes, u32 their length}. */
+#define DSM_LOCK_TAPE 0x100u
 
 /* Ids from here up are reserved for the runtime's own barriers. */
 #define DSM_BARRIER_INTERNAL 0xffffff00u

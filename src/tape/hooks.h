@@ -1,0 +1,68 @@
+/*
+ * hooks.h — the interface between the tape layer (src/tape) and the
+ * consistency protocols (docs/tapes.md, "Protocol hooks").
+ *
+ * A protocol that supports tapes calls the record hooks where it sees
+ * accesses and fills struct dsm_tape_proto (holes, batched fetch, its tape
+ * messages). It knows nothing of Tapeworm: locks and barriers reach the
+ * tape layer through the sync layer, never through a protocol file.
+ * Implemented by hlrc (src/proto/hlrc_tape.c); lrc: next; sc: not at all
+ * (its single-writer pages move on every access; a prefetched copy would
+ * only be invalidated by the next writer's fault, docs/tapes.md).
+ */
+#ifndef DSM_TAPE_HOOKS_H
+#define DSM_TAPE_HOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsm_tape.h"
+
+struct dsm_node;
+struct dsm_msg;
+
+/*
+ * Record hooks. The caller holds the region lock; async-signal-safe (they
+ * run in the fault path): no malloc, no other lock. They cost a load and
+ * a branch while nothing records.
+ *  note: an event of kind (enum dsm_tape_kind) on page, with node and the
+ *        caller's current interval id.
+ *  held: page was installed by a tracked prefetch for slot and is kept
+ *        inaccessible until used (the protocol's own flag says so).
+ *  hit:  such a page was used (its first access faulted locally): counts
+ *        a used prefetch for its slot and records a READ event from node.
+ */
+void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
+		    uint32_t interval);
+void dsm__tape_held(struct dsm_node *n, uint32_t page, uint32_t slot);
+void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t interval);
+
+/* What a protocol implements. */
+struct dsm_tape_proto {
+	const char *protocol; /* the protocol's name (struct dsm_protocol_ops) */
+	/* Append (0, page, node to fetch it from) to out (dsm__tape_append)
+	 * for each of pages[0..count) that is not valid here and could be
+	 * fetched. Application thread, no lock held. */
+	int (*hole)(struct dsm_node *n, const uint32_t *pages, size_t count,
+		    struct dsm_tape *out);
+	/* Fetch those of pages[0..count) (sorted) that are not valid here, one
+	 * batched exchange per node that holds them, and wait for the
+	 * answers. track: install them inaccessible (dsm__tape_held(slot))
+	 * so the first use is a local fault (dsm__tape_hit); else readable.
+	 * Returns the number of pages installed, or an error. Application
+	 * thread, no lock held. */
+	int (*fetch)(struct dsm_node *n, const uint32_t *pages, size_t count,
+		     int track, uint32_t slot);
+	/* The protocol's tape messages (DSM_MSG_TAPE_*). Service thread. */
+	int (*handle)(struct dsm_node *n, const struct dsm_msg *m);
+	/* Called once at dsm__tape_init (declare request types), may be NULL. */
+	int (*init)(struct dsm_node *n);
+};
+
+extern const struct dsm_tape_proto dsm__tape_proto_hlrc;
+
+/* Append an event without keeping a tape's order (rec.c sorts later). */
+int dsm__tape_append(struct dsm_tape *t, uint32_t interval, uint32_t page,
+		     uint32_t node);
+
+#endif /* DSM_TAPE_HOOKS_H */

@@ -1,0 +1,57 @@
+/*
+ * internal.h — private to src/tape: the tape and extent structs, the
+ * per-node recording logs and prefetch accounting, Tapeworm's entry
+ * points for the sync layer.
+ */
+#ifndef DSM_TAPE_INTERNAL_H
+#define DSM_TAPE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsm_tape.h"
+#include "hooks.h"
+
+struct dsm_tape {
+	struct dsm_tape_event *ev; /* sorted by (page, node, interval), unique */
+	size_t n, cap;
+	/* while recording (state RECORDING) */
+	int recording;
+	int kind;
+	int rec_slot;              /* index in the node's active recordings */
+	uint64_t start;            /* log position at dsm_tape_record */
+};
+
+struct dsm_extent {
+	enum dsm_tape_dim dim;
+	uint32_t *v;               /* sorted, unique */
+	size_t n, cap;
+};
+
+/* tape.c */
+int dsm__tape_normalize(struct dsm_tape *t);
+
+/* rec.c */
+struct dsm_node;
+struct dsm_msg;
+int dsm__tape_init(struct dsm_node *n);
+void dsm__tape_fini(struct dsm_node *n);
+/* Route a DSM_MSG_TAPE_* message to the protocol (core/dispatch.c). */
+int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m);
+void dsm__tape_rec_cancel(struct dsm_tape *t);
+/* Start/stop a recording for node n (dsm_tape_record without dsm__get). */
+struct dsm_tape *dsm__tape_record(struct dsm_node *n, int kind);
+int dsm__tape_stop(struct dsm_node *n, struct dsm_tape *t);
+/* Fetch the pages t names (protocol's fetch); track/slot as there.
+ * -ENOTSUP without protocol hooks. */
+int dsm__tape_fetch(struct dsm_node *n, const struct dsm_tape *t, int track,
+		    uint32_t slot);
+/* Prefetch accounting per slot (slot 0: dsm_tape_apply). */
+#define DSM_TAPE_SLOTS 1024
+void dsm__tape_slot_counts(struct dsm_node *n, uint32_t slot, uint64_t *installed,
+			   uint64_t *used);
+void dsm__tape_slot_installed(struct dsm_node *n, uint32_t slot, uint64_t k);
+/* The protocol has tape hooks (hlrc). */
+int dsm__tape_supported(struct dsm_node *n);
+
+#endif /* DSM_TAPE_INTERNAL_H */

@@ -1,0 +1,36 @@
+/*
+ * tapeworm.h — what the sync layer (src/sync) and the core call in
+ * Tapeworm (src/tape/tapeworm.c, docs/tapes.md). Each entry point does
+ * nothing (and costs a branch) when DSM_TAPEWORM=off or the protocol has
+ * no tape hooks.
+ */
+#ifndef DSM_TAPE_TAPEWORM_H
+#define DSM_TAPE_TAPEWORM_H
+
+#include <stddef.h>
+
+struct dsm_node;
+struct dsm_buf;
+
+/* Set up / tear down (called by the tape layer's init and fini). */
+int dsm__tw_init(struct dsm_node *n);
+void dsm__tw_fini(struct dsm_node *n);
+
+/* dsm_barrier: before the protocol's barrier_enter (ends the phase's
+ * recording), and after its barrier_leave (applies the barrier's tape,
+ * starts recording the next phase). Application thread. */
+void dsm__tw_barrier_enter(struct dsm_node *n, unsigned barrier);
+int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier);
+
+/* Locks. acquired: after the protocol's acquire, with the tape bytes the
+ * grant carried (NULL, 0: none); prefetches what it names and starts
+ * recording the critical section. release: before the protocol's
+ * release; appends the critical section's write tape to out and returns 1
+ * (the release carries a tape), 0 when there is none, or an error. A
+ * malformed tape is logged with the lock's id and ignored (a lost hint:
+ * the lock is held and its protocol data was fine). */
+int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *tape,
+			  size_t len);
+int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out);
+
+#endif /* DSM_TAPE_TAPEWORM_H */
