@@ -21,27 +21,7 @@
 static const char *vocab[NWORDS];
 static long want[NWORDS];
 
-struct text {
-	char *buf;
-	size_t len, pos;
-};
 
-static int text_splitter(void *arg, int req_units, map_args_t *out)
-{
-	struct text *t = arg;
-	size_t end = t->pos + (size_t)req_units;
-
-	if (t->pos >= t->len)
-		return 0;
-	if (end >= t->len)
-		end = t->len;
-	while (end < t->len && t->buf[end] != ' ')
-		end++;
-	out->data = t->buf + t->pos;
-	out->length = (intptr_t)(end - t->pos);
-	t->pos = end;
-	return 1;
-}
 
 /* Keys are the vocabulary's strings (static), values calloc'd. */
 static void wc_map(map_args_t *args)

@@ -23,28 +23,7 @@
 static char vocab[NWORDS][12];
 static long want[NWORDS];
 
-struct text {
-	char *buf;
-	size_t len, pos;
-};
 
-/* Tasks of about req_units bytes that end at a space. */
-static int text_splitter(void *arg, int req_units, map_args_t *out)
-{
-	struct text *t = arg;
-	size_t end = t->pos + (size_t)req_units;
-
-	if (t->pos >= t->len)
-		return 0;
-	if (end >= t->len)
-		end = t->len;
-	while (end < t->len && t->buf[end] != ' ')
-		end++;
-	out->data = t->buf + t->pos;
-	out->length = (intptr_t)(end - t->pos);
-	t->pos = end;
-	return 1;
-}
 
 static void words_map(map_args_t *args)
 {

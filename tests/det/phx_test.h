@@ -10,7 +10,10 @@
 #define PHX_TEST_H
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#include "map_reduce.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define PHX_SANITIZER 1
@@ -49,6 +52,30 @@ static inline unsigned phx_rand(unsigned long long *s)
 {
 	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
 	return (unsigned)(*s >> 33);
+}
+
+/* Text input split into tasks of about req_units bytes that end at a
+ * space (the usual Phoenix splitter for word-based programs). */
+struct text {
+	char *buf;
+	size_t len, pos;
+};
+
+static inline int text_splitter(void *arg, int req_units, map_args_t *out)
+{
+	struct text *t = arg;
+	size_t end = t->pos + (size_t)req_units;
+
+	if (t->pos >= t->len)
+		return 0;
+	if (end >= t->len)
+		end = t->len;
+	while (end < t->len && t->buf[end] != ' ')
+		end++;
+	out->data = t->buf + t->pos;
+	out->length = (intptr_t)(end - t->pos);
+	t->pos = end;
+	return 1;
 }
 
 #endif /* PHX_TEST_H */
