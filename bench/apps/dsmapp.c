@@ -48,10 +48,16 @@ void dapp_init(struct dapp *d, const char *app, int *argc, char ***argv)
 
 void *dapp_alloc(struct dapp *d, size_t bytes)
 {
-	void *p = dsm_alloc_collective(app_round_up(bytes ? bytes : 1, APP_PAGE));
+	return dapp_alloc_placed(d, bytes, DSM_PLACE_DEFAULT);
+}
+
+void *dapp_alloc_placed(struct dapp *d, size_t bytes, int hint)
+{
+	void *p = dsm_alloc_collective_hint(app_round_up(bytes ? bytes : 1, APP_PAGE),
+					    hint);
 
 	if (p == NULL)
-		check(d, "dsm_alloc_collective", -errno);
+		check(d, "dsm_alloc_collective_hint", -errno);
 	return p;
 }
 

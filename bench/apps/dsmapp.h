@@ -26,6 +26,8 @@ void dapp_init(struct dapp *d, const char *app, int *argc, char ***argv);
 /* dsm_alloc_collective of bytes rounded up to whole pages (so two arrays
  * never share a page). Exits on error. */
 void *dapp_alloc(struct dapp *d, size_t bytes);
+/* The same with a placement hint (DSM_PLACE_*; hlrc homes). */
+void *dapp_alloc_placed(struct dapp *d, size_t bytes, int hint);
 
 /* Barrier DAPP_BAR; dapp_bind_barrier binds data to it (used by entry
  * consistency, recorded only under other protocols). */

@@ -58,9 +58,15 @@ static void sort_bucket(struct dapp *d, struct shared *s)
 	free(tmp);
 }
 
-static void *shared_alloc(struct dapp *d, size_t bytes)
+/* hint: where the pages' homes go under hlrc (other protocols ignore
+ * it). The output is bucket-major: node b writes the b-th part, so a
+ * blocked placement makes those pages its own from the start (written
+ * without a fault). The staging array is bucket-major too, but written
+ * by every source: its homes are left to first touch (the writer), and
+ * the bucket's owner fetches them. */
+static void *shared_alloc(struct dapp *d, size_t bytes, int hint)
 {
-	void *p = dapp_alloc(d, bytes);
+	void *p = dapp_alloc_placed(d, bytes, hint);
 
 	dapp_bind_barrier(d, p, bytes);
 	return p;
@@ -79,9 +85,10 @@ int main(int argc, char **argv)
 	if (d.np > MAXP)
 		app_die("is", "too many nodes");
 	s.keys = dapp_alloc(&d, p.n * sizeof(uint32_t));
-	s.stage = shared_alloc(&d, (p.n + (size_t)d.np * d.np * PAD) * sizeof(uint32_t));
-	s.out = shared_alloc(&d, p.n * sizeof(uint32_t));
-	s.rows = shared_alloc(&d, (size_t)d.np * APP_PAGE);
+	s.stage = shared_alloc(&d, (p.n + (size_t)d.np * d.np * PAD) * sizeof(uint32_t),
+			       DSM_PLACE_DEFAULT);
+	s.out = shared_alloc(&d, p.n * sizeof(uint32_t), DSM_PLACE_BLOCKED);
+	s.rows = shared_alloc(&d, (size_t)d.np * APP_PAGE, DSM_PLACE_DEFAULT);
 	app_split_aligned(p.n, PAD, d.me, d.np, &lo, &hi);
 	is_gen(s.keys + lo, lo, hi);
 	dapp_start(&d);

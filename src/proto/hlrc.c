@@ -59,6 +59,8 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[EV_NOTICE]     = { I,      I,          -1,        I },
 	[EV_CLAIMED]    = { -1,     W,          W,         D },
 	[EV_MIGRATE_IN] = { R,      R,          -1,        -1 },
+	[EV_PLACED_HOME] = { -1,    W,          -1,        -1 },
+	[EV_PLACED_AWAY] = { -1,    I,          -1,        -1 },
 };
 #undef I
 #undef R
@@ -70,6 +72,7 @@ static const char *const event_names[EV_COUNT_] = {
 	[EV_FETCHED] = "FETCHED", [EV_WRITE] = "WRITE", [EV_CLOSE] = "CLOSE",
 	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
 	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED", [EV_MIGRATE_IN] = "MIGRATE_IN",
+	[EV_PLACED_HOME] = "PLACED_HOME", [EV_PLACED_AWAY] = "PLACED_AWAY",
 };
 static const struct dsm_page_machine hlrc_machine = {
 	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
@@ -916,20 +919,35 @@ int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 /* --- placement hints (dsm_alloc_collective_hint) --- */
 
-/* Pages nobody has used yet get the homes the hint names; every node
- * does the same before the allocation's barrier, so all agree. */
+/*
+ * Pages nobody has used yet get the homes the hint names; every node does
+ * the same before the allocation's barrier, so all agree. Since no node
+ * has anything of them but the zero page, the home's copy starts
+ * writable and untracked (private, as after a home's close) and every
+ * other copy starts invalid: the owner's writes cost no fault, a reader
+ * fetches from the home (which makes the page shared). A page some node
+ * already used (its state is not the initial one) only gets its home.
+ */
 static int hlrc_place(struct dsm_node *n, size_t first, size_t count, int hint)
 {
 	struct hlrc_state *st = HS(n);
 	size_t N = (size_t)n->count;
+	uint32_t *prot = NULL, nprot = 0;
+	int err = 0;
 
 	if (n->count == 1)
 		return 0;
+	if (first >= st->npages)
+		return 0;
+	if (count > st->npages - first)
+		count = st->npages - first;
+	if (!(prot = malloc((count ? count : 1) * sizeof(*prot))))
+		return -ENOMEM;
 	pthread_mutex_lock(&n->region->lock);
-	for (size_t k = 0; k < count && first + k < st->npages; k++) {
+	for (size_t k = 0; k < count && !err; k++) {
 		struct hlrc_page *hp = &st->pages[first + k];
+		struct dsm_page *pg = dsm__hlrc_pg(n, first + k);
 		int16_t h;
-		dsm__hlrc_pg(n, first + k);
 		if (hint == DSM_PLACE_BLOCKED)
 			h = (int16_t)(k * N / count);
 		else if (hint == DSM_PLACE_CYCLIC)
@@ -938,9 +956,21 @@ static int hlrc_place(struct dsm_node *n, size_t first, size_t count, int hint)
 			h = (int16_t)hint;
 		hp->home = h;
 		hp->gen = 0;
+		if (pg->state != DSM_PAGE_READ_SHARED || hp->dirty || hp->fetching ||
+		    hp->flushing || hp->twinned)
+			continue; /* used already: keep its copy, tracked */
+		err = dsm__hlrc_step(n, first + k, pg,
+				     h == st->me ? EV_PLACED_HOME : EV_PLACED_AWAY);
+		if (!err && h == st->me)
+			hp->shared = 0;
+		if (!err)
+			prot[nprot++] = (uint32_t)(first + k);
 	}
+	if (nprot)
+		dsm__hlrc_protect_state(n, prot, nprot);
 	pthread_mutex_unlock(&n->region->lock);
-	return 0;
+	free(prot);
+	return err;
 }
 
 /* --- setup --- */

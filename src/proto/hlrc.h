@@ -101,6 +101,8 @@ enum hlrc_event {
 	EV_NOTICE,    /* a notice from another writer (non-home) */
 	EV_CLAIMED,   /* first-touch claim made this node the home */
 	EV_MIGRATE_IN,/* the home moved here with its copy */
+	EV_PLACED_HOME,/* placement hint: an unused page is ours, writable */
+	EV_PLACED_AWAY,/* placement hint: an unused page's home is elsewhere */
 	EV_COUNT_
 };
 

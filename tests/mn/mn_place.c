@@ -12,7 +12,9 @@
  * pages whose home it is, from the start: without the hint the first two
  * rounds would send diffs to node 0 until the homes migrated), while node
  * 0 creates at least B diffs in the round it writes C (C's home is node
- * N-1, not its first writer). Under every protocol: the values, and that
+ * N-1, not its first writer); and in a fresh blocked array each owner
+ * writes its run without a single fault (a placed page starts writable at
+ * its home). Under every protocol: the values, and that
  * a hint that is neither DSM_PLACE_* nor a node id fails with EINVAL.
  */
 #include <errno.h>
@@ -95,6 +97,27 @@ int main(int argc, char **argv)
 		     "expected one per page", (unsigned long long)d0, B, n - 1);
 	if (hlrc)
 		printf(MN_PROG ": node %d: %llu diffs for C\n", me, (unsigned long long)d0);
+	{ /* a fresh blocked array: each owner writes its run without a fault */
+		volatile uint64_t *e = dsm_alloc_collective_hint(words * sizeof(uint64_t),
+								 DSM_PLACE_BLOCKED);
+		struct dsm_stats s0, s1;
+		if (!e)
+			FAIL("dsm_alloc_collective_hint: %s", strerror(errno));
+		CHECK(dsm_stats(&s0));
+		for (size_t i = (size_t)me * per; i < (size_t)(me + 1) * per; i++)
+			e[i] = f(7, i);
+		CHECK(dsm_stats(&s1));
+		if (hlrc && s1.write_faults + s1.read_faults != s0.write_faults + s0.read_faults)
+			FAIL("%llu faults writing this node's run of a placed block: its "
+			     "pages start writable at their home",
+			     (unsigned long long)(s1.write_faults + s1.read_faults -
+						  s0.write_faults - s0.read_faults));
+		CHECK(dsm_barrier(BAR));
+		for (size_t i = 0; i < words; i++)
+			if (e[i] != f(7, i))
+				FAIL("placed block word %zu is %llx", i, (unsigned long long)e[i]);
+		CHECK(dsm_barrier(BAR));
+	}
 	CHECK(dsm_barrier(BAR + 1));
 	return dsm_finalize() ? 1 : 0;
 }
