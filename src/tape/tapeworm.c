@@ -214,10 +214,31 @@ void dsm__tw_barrier_enter(struct dsm_node *n, unsigned barrier)
 	(void)barrier;
 }
 
+/* Start recording a tape of kind for o, unless o already records (then
+ * the new recording is dropped); phase: o is the barrier phase now. */
+static void start_recording(struct dsm_node *n, struct tw_node *tw, struct tw_obj *o,
+			    int kind, int phase)
+{
+	struct dsm_tape *rec = dsm__tape_record(n, kind);
+
+	pthread_mutex_lock(&tw->mu);
+	if (rec && !o->rec) {
+		o->rec = rec;
+		if (phase)
+			tw->phase = o;
+		rec = NULL;
+	}
+	pthread_mutex_unlock(&tw->mu);
+	if (rec) {
+		dsm__tape_stop(n, rec);
+		dsm_tape_free(rec);
+	}
+}
+
 int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier)
 {
 	struct tw_node *tw = TW(n);
-	struct dsm_tape *t = NULL, *rec;
+	struct dsm_tape *t = NULL;
 	struct tw_obj *o;
 	int err = 0;
 
@@ -242,18 +263,7 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier)
 	dsm_tape_free(t);
 	if (err == -ENOTSUP)
 		err = 0;
-	rec = dsm__tape_record(n, DSM_TAPE_READ);
-	pthread_mutex_lock(&tw->mu);
-	if (rec && !o->rec) {
-		o->rec = rec;
-		tw->phase = o;
-		rec = NULL;
-	}
-	pthread_mutex_unlock(&tw->mu);
-	if (rec) {
-		dsm__tape_stop(n, rec);
-		dsm_tape_free(rec);
-	}
+	start_recording(n, tw, o, DSM_TAPE_READ, 1);
 	return err;
 }
 
@@ -263,7 +273,7 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 			  size_t len)
 {
 	struct tw_node *tw = TW(n);
-	struct dsm_tape *t = NULL, *rec = NULL;
+	struct dsm_tape *t = NULL;
 	struct tw_obj *o;
 	int err = 0, go = 0;
 
@@ -295,17 +305,7 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 		err = 0;
 	if (!active(n, tw, DSM_TW_LOCK, lock))
 		return err;
-	rec = dsm__tape_record(n, DSM_TAPE_WRITE);
-	pthread_mutex_lock(&tw->mu);
-	if (rec && !o->rec) { /* a nested shared hold records once */
-		o->rec = rec;
-		rec = NULL;
-	}
-	pthread_mutex_unlock(&tw->mu);
-	if (rec) {
-		dsm__tape_stop(n, rec);
-		dsm_tape_free(rec);
-	}
+	start_recording(n, tw, o, DSM_TAPE_WRITE, 0); /* a nested shared hold records once */
 	return err;
 }
 
