@@ -61,7 +61,9 @@
 #endif
 
 /* Accepted values, one list each: parsers and usage both read them. */
-static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
+static const char *const protocols[] = { "sc", "lrc", "hlrc", "ec", NULL };
+/* DSM_EC_CHECK, in enum dsm_ec_check order (core/node.h); "1" is report. */
+static const char *const ec_checks[] = { "off", "report", "error", NULL };
 /* In enum dsm_home_policy order (core/node.h). */
 static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
 static const char *const on_off[] = { "off", "on", NULL };
@@ -305,6 +307,17 @@ static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *
 	return 0;
 }
 
+/* DSM_EC_CHECK: ec's detector of accesses to bound data without a hold. */
+static int p_ec_check(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = strcmp(s, "1") == 0 ? DSM_EC_CHECK_REPORT : find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: off, report (or 1) or error");
+	c->ec_check = i;
+	return 0;
+}
+
 /* DSM_TAPEWORM: which locks and barriers Tapeworm acts on. */
 static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -543,8 +556,18 @@ static const struct env_var env_table[] = {
 	  "consistency protocol: hlrc (home-based lazy release consistency: "
 	  "diffs flushed to each page's home at release, whole pages fetched "
 	  "from the home; docs/protocols/hlrc.md), lrc (lazy release "
-	  "consistency, multiple writers, diffs kept by their writers) or sc "
-	  "(sequential consistency, single writer)", protocols, p_protocol },
+	  "consistency, multiple writers, diffs kept by their writers), sc "
+	  "(sequential consistency, single writer) or ec (entry consistency: "
+	  "data bound to a lock with dsm_bind moves with the lock, only what "
+	  "changed since the acquirer's last acquire; unbound data as under "
+	  "hlrc; docs/protocols/ec.md)", protocols, p_protocol },
+	{ "DSM_EC_CHECK", "off", "off",
+	  "ec: report an access to bound data by a node that does not hold "
+	  "its lock (a write without an exclusive hold, a read without any), "
+	  "and a write to unbound data inside a critical section, with the "
+	  "address, the lock, the node and a backtrace on stderr: off, report "
+	  "(or 1: report and continue) or error (report, then the access "
+	  "raises SIGBUS)", ec_checks, p_ec_check },
 	{ "DSM_HOME", "first-touch", "first-touch",
 	  "hlrc: where a page's home is: first-touch (the first node to "
 	  "write it, decided at its first release), block (runs of 16 pages "

@@ -53,7 +53,11 @@ struct dsm_config {
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
+	int ec_check;            /* DSM_EC_CHECK: enum dsm_ec_check */
 };
+
+/* DSM_EC_CHECK, in env.c's order. */
+enum dsm_ec_check { DSM_EC_CHECK_OFF = 0, DSM_EC_CHECK_REPORT, DSM_EC_CHECK_ERROR };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
  * static/global message naming the variable, the value and what is
@@ -119,6 +123,8 @@ struct dsm_node {
 	void *coll_state;                        /* core/collective */
 	void *tape_state;                        /* src/tape: logs, prefetch slots */
 	void *tw_state;                          /* src/tape/tapeworm.c */
+	void *ec_state;                          /* src/proto/ec*.c (proto_state
+						  * is hlrc's, for unbound data) */
 
 	struct dsm_waitq waitq;
 	pthread_t service;

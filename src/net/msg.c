@@ -95,12 +95,15 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_FIN:
 		return 8192;
 	case DSM_MSG_LOCK_REQ:
+	case DSM_MSG_EC_LOCK_REQ:
 	case DSM_MSG_LRC_DIFF_REQ: /* batched pages: 12 bytes each */
 		return 4096;
 	case DSM_MSG_TAPE_REQ: /* up to 1024 u32 pages */
 		return 4096;
 	case DSM_MSG_LOCK_GRANT:
 	case DSM_MSG_LOCK_REL:
+	case DSM_MSG_EC_LOCK_GRANT:
+	case DSM_MSG_EC_LOCK_REL:
 	case DSM_MSG_BAR_ARRIVE:
 	case DSM_MSG_BAR_RELEASE:
 	case DSM_MSG_LRC_DIFF_REP:

@@ -90,11 +90,29 @@ struct dsm_protocol_ops {
 	void (*barrier_done)(struct dsm_node *n, void *state);
 	int (*barrier_leave)(struct dsm_node *n, unsigned barrier,
 			     const void *payload, size_t len);
+	/*
+	 * A protocol that runs its own locks (ec: exclusive ownership on a
+	 * probable-owner chain) sets both; the sync layer's dsm_lock_acquire*
+	 * and dsm_lock_release then call them instead of the central manager
+	 * (whose release/lock_merge/lock_grant/acquire hooks are still used
+	 * for the runtime's own heap lock). Application thread. 0, -EPERM
+	 * (release of a lock not held) or another error.
+	 */
+	int (*lock_acquire_own)(struct dsm_node *n, unsigned lock, int mode);
+	int (*lock_release_own)(struct dsm_node *n, unsigned lock);
+	/*
+	 * dsm_bind / dsm_bind_barrier under a protocol that reads bindings
+	 * (ec); NULL: the sync layer records them with no effect. The range
+	 * is inside the region and len > 0. Application thread.
+	 */
+	int (*bind)(struct dsm_node *n, unsigned id, int barrier, void *addr,
+		    size_t len);
 };
 
 extern const struct dsm_protocol_ops dsm__proto_sc;
 extern const struct dsm_protocol_ops dsm__proto_lrc;
 extern const struct dsm_protocol_ops dsm__proto_hlrc;
+extern const struct dsm_protocol_ops dsm__proto_ec;
 
 /* Find a protocol by name; NULL if unknown. */
 const struct dsm_protocol_ops *dsm__proto_find(const char *name);

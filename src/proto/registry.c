@@ -9,6 +9,7 @@ static const struct dsm_protocol_ops *const protocols[] = {
 	&dsm__proto_sc,
 	&dsm__proto_lrc,
 	&dsm__proto_hlrc,
+	&dsm__proto_ec,
 };
 
 const struct dsm_protocol_ops *dsm__proto_find(const char *name)

@@ -218,6 +218,13 @@ static int acquire(unsigned id, int mode)
 	if ((err = atomic_load(&n->failed)))
 		return err;
 	t0 = dsm__now_ns();
+	if (n->proto->lock_acquire_own) { /* ec: the protocol's own locks */
+		if ((err = n->proto->lock_acquire_own(n, id, mode)))
+			return err;
+		DSM_STAT_ADD(n, lock_acquires, 1);
+		DSM_STAT_ADD(n, lock_wait_ns, dsm__now_ns() - t0);
+		return 0;
+	}
 	mgr = manager_of(n, id);
 	dsm__waiter_add(n, &w);
 	if (mgr == n->id) {
@@ -299,6 +306,8 @@ int dsm_lock_release(unsigned lock)
 		return DSM_ENOTINIT;
 	if ((err = atomic_load(&n->failed)))
 		return err;
+	if (n->proto->lock_release_own) /* ec: the protocol's own locks */
+		return n->proto->lock_release_own(n, lock);
 	mode = take_held(n, lock);
 	if (!mode)
 		return -EPERM;

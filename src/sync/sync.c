@@ -138,6 +138,11 @@ static int add_binding(unsigned id, int barrier, void *addr, size_t len)
 	if (!len || !dsm__region_contains(n->region, addr) ||
 	    len > n->region->size - (size_t)((unsigned char *)addr - n->region->app))
 		return -EINVAL;
+	if (n->proto->bind) { /* ec reads its bindings */
+		int err = n->proto->bind(n, id, barrier, addr, len);
+		if (err)
+			return err;
+	}
 	if (!(b = calloc(1, sizeof(*b))))
 		return -ENOMEM;
 	*b = (struct bind_rec){ .id = id, .barrier = barrier,

@@ -26,6 +26,7 @@ static int installed;
 static __thread void *thread_altstack __attribute__((tls_model("initial-exec")));
 __thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
 __thread int dsm__in_fault __attribute__((tls_model("initial-exec")));
+__thread void *dsm__fault_addr __attribute__((tls_model("initial-exec")));
 
 /* Hand a fault we don't own to the handler in *old (the one installed
  * before ours). Shared with the deterministic spaces' handler. */
@@ -259,6 +260,7 @@ int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint)
 	struct dsm_page *pg = &r->pages[p];
 	int allowed, want_write = write_hint;
 
+	dsm__fault_addr = addr;
 	pthread_mutex_lock(&r->lock);
 	if (!(pg->flags & DSM_PGF_INIT)) {
 		pthread_mutex_unlock(&r->lock);

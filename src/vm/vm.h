@@ -124,6 +124,9 @@ int dsm__fault_thread_init(void);
  * already allows the access (only the protection lagged), otherwise through
  * the protocol. Async-signal-safe. 0 = retry the access, or an error. */
 int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint);
+/* The address of the fault this thread resolves now (set by
+ * dsm__vm_fault before it calls the protocol; ec's detector names it). */
+extern __thread void *dsm__fault_addr __attribute__((tls_model("initial-exec")));
 
 /* Architecture hint: 1 if the fault was a write, 0 a read, -1 unknown. */
 int dsm__arch_fault_is_write(const void *ucontext);
