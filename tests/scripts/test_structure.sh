@@ -8,7 +8,7 @@
 #  3. one receive-buffer reserve (dsm__rbuf_reserve in src/net/internal.h);
 #  4. one bucket list for the sync layer's records (src/sync: only
 #     dsm__sync_lookup walks a bucket);
-#  5. sc, lrc and hlrc change a page's state only through the checked
+#  5. sc, lrc, hlrc and ec change a page's state only through the checked
 #     transition (dsm__page_step, src/proto/machine.c): the only other
 #     stores are the initial states in their page-entry initialisers
 #     (pg_get, dsm__lrc_pg, dsm__hlrc_pg: READ_SHARED, and for hlrc's
@@ -75,17 +75,17 @@ n=$(grep -rnE '% SYNC_BUCKETS' src/sync | wc -l)
 }
 
 # 5. state stores outside the checked transition (sc, lrc, hlrc)
-PROTO_FILES="src/proto/sc.c src/proto/lrc.c src/proto/lrc_iv.c src/proto/hlrc.c src/proto/hlrc_iv.c"
+PROTO_FILES="src/proto/sc.c src/proto/lrc.c src/proto/lrc_iv.c src/proto/hlrc.c src/proto/hlrc_iv.c src/proto/ec.c src/proto/ec_lock.c"
 INIT_RE='^src/proto/(sc|lrc|hlrc)\.c:[0-9]+:\s*pg->state = DSM_PAGE_(READ_SHARED|WRITE_EXCLUSIVE);$'
 # shellcheck disable=SC2086
 stores=$(grep -nE '(->|\.)state = ' $PROTO_FILES | grep -vE "$INIT_RE")
 # shellcheck disable=SC2086
 init=$(grep -nE '(->|\.)state = ' $PROTO_FILES | grep -cE "$INIT_RE")
 if [ -n "$stores" ] || [ "$init" != 4 ]; then
-	fail "page state stores in sc/lrc/hlrc outside dsm__page_step ($init initial ones, want 4):"
+	fail "page state stores in sc/lrc/hlrc/ec outside dsm__page_step ($init initial ones, want 4):"
 	echo "$stores"
 else
-	ok "sc, lrc and hlrc change page states only through dsm__page_step"
+	ok "sc, lrc, hlrc and ec change page states only through dsm__page_step"
 fi
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS check(s) failed"; exit 1; }

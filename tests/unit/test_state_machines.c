@@ -282,6 +282,12 @@ static void test_hlrc(void **st)
 	check_protocol("hlrc");
 }
 
+static void test_ec(void **st)
+{
+	(void)st;
+	check_protocol("ec");
+}
+
 /*
  * The checked transition every protocol's state change goes through: a
  * legal event moves the page to the table's state; an illegal one leaves
@@ -290,7 +296,7 @@ static void test_hlrc(void **st)
  */
 static void test_step(void **st)
 {
-	const char *names[] = { "sc", "lrc", "hlrc" };
+	const char *names[] = { "sc", "lrc", "hlrc", "ec" };
 	struct dsm_node n = { .id = 3 };
 	int saved = dup(2), null = open("/dev/null", O_WRONLY), illegal = 0;
 
@@ -332,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_sc),
 		cmocka_unit_test(test_lrc),
 		cmocka_unit_test(test_hlrc),
+		cmocka_unit_test(test_ec),
 		cmocka_unit_test(test_step),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
