@@ -31,8 +31,6 @@
 #include "proto.h"
 #include "vm/diff.h"
 
-#define BIND_BARRIER 3 /* internal barrier id: dsm_bind's takeover */
-
 /* --- checked transitions (docs/protocols/ec.md) --- */
 
 #define I DSM_PAGE_INVALID
@@ -40,7 +38,7 @@
 #define D DSM_PAGE_DIRTY
 static const signed char next_state[EC_EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	/*                 INVALID READ_SHARED WRITE_EXCL DIRTY */
-	[EC_EV_TAKE]  = { -1,     R,          R,         -1 },
+	[EC_EV_TAKE]  = { R,      R,          R,         R },
 	[EC_EV_WRITE] = { -1,     D,          -1,        -1 },
 	[EC_EV_CLOSE] = { -1,     R,          -1,        R },
 	[EC_EV_GUARD] = { -1,     I,          -1,        -1 },
@@ -187,9 +185,12 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 	if (want_write >= 1 && pg->state == DSM_PAGE_READ_SHARED) {
 		if (want_write == 1 && (err = check_access(n, 1)))
 			goto out;
-		memcpy(es->twins + p * es->page_size, dsm__page_rt(r, p), es->page_size);
-		es->pages[p].twinned = 1;
-		DSM_STAT_ADD(n, twins, 1);
+		if (!es->pages[p].twinned) { /* (hlrc may have closed it meanwhile) */
+			memcpy(es->twins + p * es->page_size, dsm__page_rt(r, p),
+			       es->page_size);
+			es->pages[p].twinned = 1;
+			DSM_STAT_ADD(n, twins, 1);
+		}
 		if ((err = dsm__ec_step(n, p, EC_EV_WRITE)))
 			goto out;
 	}
@@ -202,6 +203,47 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 out:
 	pthread_mutex_unlock(&r->lock);
 	return err;
+}
+
+/* --- a lock's pages --- */
+
+/* Call fn for every page of l's ranges with the ranges' pieces on it
+ * (offsets in the page, sorted, not touching). */
+struct piece {
+	uint32_t off, len;
+};
+#define MAX_PIECES 256
+typedef int (*page_fn)(struct dsm_node *n, size_t p, const struct piece *pc,
+		       unsigned npc, void *arg);
+
+static int each_page_of(struct dsm_node *n, const size_t *roff, const size_t *rlen,
+			unsigned nr, page_fn fn, void *arg)
+{
+	size_t ps = ES(n)->page_size, cur = (size_t)-1;
+	struct piece pc[MAX_PIECES];
+	unsigned npc = 0;
+	int err;
+
+	for (unsigned i = 0; i < nr; i++) {
+		size_t a = roff[i], end = a + rlen[i];
+		while (a < end) {
+			size_t p = a / ps, b = (p + 1) * ps < end ? (p + 1) * ps : end;
+			if (p != cur || npc == MAX_PIECES) {
+				if (npc && (err = fn(n, cur, pc, npc, arg)))
+					return err;
+				cur = p;
+				npc = 0;
+			}
+			pc[npc++] = (struct piece){ (uint32_t)(a - p * ps), (uint32_t)(b - a) };
+			a = b;
+		}
+	}
+	return npc ? fn(n, cur, pc, npc, arg) : 0;
+}
+
+static int each_page(struct dsm_node *n, struct ec_lock *l, page_fn fn, void *arg)
+{
+	return each_page_of(n, l->roff, l->rlen, l->nr, fn, arg);
 }
 
 /* --- bindings --- */
@@ -243,14 +285,16 @@ static int lock_add_range(struct ec_lock *l, size_t off, size_t len)
 	return 0;
 }
 
-/* Add the range to the fault path's table; -EINVAL if it overlaps one
- * bound before (a range bound twice). Region lock held. */
+/* Add the range to the fault path's table. 1 if exactly this binding is
+ * there already, -EINVAL if it overlaps another one. Region lock held. */
 static int table_add(struct ec_state *es, size_t off, size_t len, struct ec_lock *l)
 {
 	size_t i;
 
 	for (i = 0; i < es->nranges && es->ranges[i].off < off; i++)
 		;
+	if (i < es->nranges && es->ranges[i].off == off && es->ranges[i].len == len)
+		return es->ranges[i].lock == l ? 1 : -EINVAL;
 	if ((i > 0 && es->ranges[i - 1].off + es->ranges[i - 1].len > off) ||
 	    (i < es->nranges && off + len > es->ranges[i].off))
 		return -EINVAL;
@@ -268,7 +312,8 @@ static int table_add(struct ec_state *es, size_t off, size_t len, struct ec_lock
 	return 0;
 }
 
-/* A page becomes bound: hlrc's valid copy is ec's from now on. */
+/* A page becomes bound: what this node holds of it is ec's from now on
+ * (hlrc's copy; the bound bytes are made current by the grants). */
 static int take_page(struct dsm_node *n, size_t p)
 {
 	struct ec_state *es = ES(n);
@@ -285,95 +330,124 @@ static int take_page(struct dsm_node *n, size_t p)
 	return dsm__proto_set_prot(n, p, pg);
 }
 
-/*
- * dsm_bind under ec: collective (every node binds the same ranges in the
- * same order). hlrc's open interval is closed, every page of the range is
- * made valid here (a read through the application view: hlrc fetches it),
- * all nodes meet at an internal barrier (so no node's hlrc still asks a
- * node that took the page over for it), then the pages become bound.
- * Barrier bindings are recorded and left under release consistency.
- */
-static int ec_bind(struct dsm_node *n, unsigned id, int barrier, void *addr, size_t len)
+int dsm__ec_span_push(struct ec_span **a, unsigned *len, unsigned *cap,
+		      const struct ec_span *s)
+{
+	if (*len == *cap) {
+		unsigned c = *cap ? 2 * *cap : 8;
+		struct ec_span *g = realloc(*a, c * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*a = g;
+		*cap = c;
+	}
+	(*a)[(*len)++] = *s;
+	return 0;
+}
+
+static int open_page(struct dsm_node *n, size_t p, const struct piece *pc,
+		     unsigned npc, void *arg);
+
+/* A hold's count on page p is taken back while its lock's pages change. */
+static int unopen_page(struct dsm_node *n, size_t p, const struct piece *pc,
+		       unsigned npc, void *arg)
+{
+	(void)pc;
+	(void)npc;
+	(void)arg;
+	if (ES(n)->pages[p].open)
+		ES(n)->pages[p].open--;
+	return 0;
+}
+
+/* Bind span s to l here: the table, l's ranges, its pages (a hold of l
+ * here covers the new pages too). 1: known already. mu and the region
+ * lock held. */
+static int add_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span *s)
 {
 	struct ec_state *es = ES(n);
-	struct dsm_region *r = n->region;
-	size_t off = (size_t)((unsigned char *)addr - r->app), ps = r->page_size;
-	size_t first = off / ps, last = (off + len - 1) / ps;
-	struct ec_lock *l;
-	int err;
+	size_t ps = es->page_size, holds = (size_t)l->held_excl + (size_t)l->held_shared;
+	int err = table_add(es, s->off, s->len, l);
 
-	if (barrier)
-		return 0;
-	pthread_mutex_lock(&es->mu);
-	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < es->nranges; i++)
-		if (es->ranges[i].off < off + len && off < es->ranges[i].off + es->ranges[i].len) {
-			pthread_mutex_unlock(&r->lock);
-			pthread_mutex_unlock(&es->mu);
-			return -EINVAL;
-		}
-	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_unlock(&es->mu);
-	if ((err = dsm__hlrc_close_interval(n)))
+	if (err)
 		return err;
-	for (size_t p = first; p <= last; p++)
-		if (!es->pages[p].bound)
-			(void)*(volatile unsigned char *)(r->app + p * ps);
-	if (n->count > 1 && (err = dsm__barrier_internal(n, BIND_BARRIER)))
-		return err;
-	pthread_mutex_lock(&es->mu);
-	pthread_mutex_lock(&r->lock);
-	l = dsm__ec_lock_get(n, id, 1);
-	err = !l ? -ENOMEM : table_add(es, off, len, l);
-	if (!err && (err = lock_add_range(l, off, len))) {
+	for (size_t h = 0; h < holds; h++)
+		each_page(n, l, unopen_page, NULL);
+	if ((err = lock_add_range(l, s->off, s->len))) {
 		size_t i; /* undo the table entry */
-		for (i = 0; es->ranges[i].off != off; i++)
+		for (i = 0; es->ranges[i].off != s->off; i++)
 			;
 		memmove(es->ranges + i, es->ranges + i + 1,
 			(es->nranges - i - 1) * sizeof(*es->ranges));
 		es->nranges--;
 	}
-	for (size_t p = first; !err && p <= last; p++)
+	for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++)
 		err = take_page(n, p);
-	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_unlock(&es->mu);
+	for (size_t h = 0; h < holds; h++)
+		each_page(n, l, open_page, NULL);
 	return err;
 }
 
-/* --- a lock's pages: diffs, holds, snapshots --- */
-
-/* Call fn for every page of l's ranges with the ranges' pieces on it
- * (offsets in the page, sorted, not touching). */
-struct piece {
-	uint32_t off, len;
-};
-#define MAX_PIECES 256
-typedef int (*page_fn)(struct dsm_node *n, size_t p, const struct piece *pc,
-		       unsigned npc, void *arg);
-
-static int each_page(struct dsm_node *n, struct ec_lock *l, page_fn fn, void *arg)
+int dsm__ec_learn_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span *s)
 {
-	size_t ps = ES(n)->page_size, cur = (size_t)-1;
-	struct piece pc[MAX_PIECES];
-	unsigned npc = 0;
 	int err;
 
-	for (unsigned i = 0; i < l->nr; i++) {
-		size_t a = l->roff[i], end = a + l->rlen[i];
-		while (a < end) {
-			size_t p = a / ps, b = (p + 1) * ps < end ? (p + 1) * ps : end;
-			if (p != cur || npc == MAX_PIECES) {
-				if (npc && (err = fn(n, cur, pc, npc, arg)))
-					return err;
-				cur = p;
-				npc = 0;
+	if (s->len == 0 || s->off >= n->region->size || s->len > n->region->size - s->off)
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	err = add_span(n, l, s);
+	pthread_mutex_unlock(&n->region->lock);
+	if (err == 1) /* bound here too: the list has it now */
+		for (unsigned i = 0; i < l->npend; i++)
+			if (l->pend[i].off == s->off && l->pend[i].len == s->len) {
+				l->pend[i] = l->pend[--l->npend];
+				break;
 			}
-			pc[npc++] = (struct piece){ (uint32_t)(a - p * ps), (uint32_t)(b - a) };
-			a = b;
-		}
-	}
-	return npc ? fn(n, cur, pc, npc, arg) : 0;
+	return err == -EINVAL ? DSM_EPROTO : err < 0 ? err : 0;
 }
+
+/*
+ * dsm_bind under ec. Bindings travel with the lock: a binding made here
+ * joins the lock's list at this node's next exclusive hold of the lock
+ * (at once if it holds it), so what this node writes to the range until
+ * then is in that hold's release diffs; a grant carries the bindings the
+ * acquirer lacks, with their contents. Binding the same range to the same lock again (several
+ * nodes binding the same data) is fine; a range that overlaps another
+ * binding is -EINVAL. hlrc's open interval is closed and every page of
+ * the range made valid here (a read through the application view: hlrc
+ * fetches it) before the pages become bound. Barrier bindings are
+ * recorded and left under release consistency.
+ */
+static int ec_bind(struct dsm_node *n, unsigned id, int barrier, void *addr, size_t len)
+{
+	struct ec_state *es = ES(n);
+	struct dsm_region *r = n->region;
+	struct ec_span s = { (size_t)((unsigned char *)addr - r->app), len };
+	size_t ps = r->page_size;
+	struct ec_lock *l;
+	int err;
+
+	if (barrier)
+		return 0;
+	if ((err = dsm__hlrc_close_interval(n)))
+		return err;
+	for (size_t p = s.off / ps; p <= (s.off + len - 1) / ps; p++)
+		if (!__atomic_load_n(&es->pages[p].bound, __ATOMIC_ACQUIRE))
+			(void)*(volatile unsigned char *)(r->app + p * ps);
+	pthread_mutex_lock(&es->mu);
+	pthread_mutex_lock(&r->lock);
+	l = dsm__ec_lock_get(n, id, 1);
+	err = l ? add_span(n, l, &s) : -ENOMEM;
+	pthread_mutex_unlock(&r->lock);
+	if (!err) /* published at this node's next exclusive hold: what it
+		   * writes until then is in that release's diffs */
+		err = l->held_excl ? dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &s)
+				   : dsm__ec_span_push(&l->pend, &l->npend, &l->pendcap, &s);
+	pthread_mutex_unlock(&es->mu);
+	return err == 1 ? 0 : err;
+}
+
+/* --- a lock's pages: diffs, holds, snapshots --- */
 
 /* Append one log entry header; returns where its length goes. */
 static int entry_begin(struct dsm_buf *out, uint64_t time, size_t p, size_t *at)
@@ -570,6 +644,19 @@ static int snap_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	}
 	dsm__put_le32(a->out->data + at, (uint32_t)(a->out->len - start));
 	return 0;
+}
+
+int dsm__ec_snapshot_span(struct dsm_node *n, const struct ec_span *s, uint64_t time,
+			  struct dsm_buf *out)
+{
+	struct snap_arg a = { .time = time, .out = out };
+	size_t off = (size_t)s->off, len = (size_t)s->len;
+	int err;
+
+	pthread_mutex_lock(&n->region->lock);
+	err = each_page_of(n, &off, &len, 1, snap_page, &a);
+	pthread_mutex_unlock(&n->region->lock);
+	return err;
 }
 
 int dsm__ec_snapshot(struct dsm_node *n, struct ec_lock *l, uint64_t time,

@@ -31,6 +31,11 @@ struct ec_page {
 
 struct ec_lock;
 
+/* A bound byte range in region offsets. */
+struct ec_span {
+	uint64_t off, len;
+};
+
 /* A bound range, in region offsets (the table the fault path searches). */
 struct ec_range {
 	size_t off, len;
@@ -44,6 +49,7 @@ struct ec_req {
 	int mode;
 	uint64_t token;
 	uint64_t seen;    /* the requester's newest update time of the lock */
+	uint32_t nb;      /* bindings of the lock's list the requester knows */
 };
 
 /* One lock as this node knows it. */
@@ -54,6 +60,11 @@ struct ec_lock {
 	size_t *roff, *rlen;
 	unsigned nr, rcap;
 	size_t bytes;          /* bound bytes */
+	/* bindings travel with the lock: the list in the order the owners
+	 * made it (this node knows its first ngl), and the ones made here
+	 * that the list does not have yet (joined when the token comes) */
+	struct ec_span *gl, *pend;
+	unsigned ngl, glcap, npend, pendcap;
 	/* holds on this node (region lock: the fault path reads them) */
 	int held_excl;
 	int held_shared;
@@ -119,6 +130,16 @@ int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len);
 /* Append a snapshot of l's bound data (entries of time `time`). mu held. */
 int dsm__ec_snapshot(struct dsm_node *n, struct ec_lock *l, uint64_t time,
 		     struct dsm_buf *out);
+/* The same for one span. mu held. */
+int dsm__ec_snapshot_span(struct dsm_node *n, const struct ec_span *s, uint64_t time,
+			  struct dsm_buf *out);
+/* A binding of l arrived with a grant: bind it here (its pages become
+ * bound) unless it is known already. mu held. 0, DSM_EPROTO (overlaps
+ * another binding) or -ENOMEM. */
+int dsm__ec_learn_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span *s);
+/* Append s to a span array. */
+int dsm__ec_span_push(struct ec_span **a, unsigned *len, unsigned *cap,
+		      const struct ec_span *s);
 
 /* ec_lock.c */
 int dsm__ec_lock_acquire(struct dsm_node *n, unsigned lock, int mode);

@@ -32,7 +32,8 @@
 
 #define GRANT_SNAPSHOT 1u /* flags: the updates are a snapshot */
 #define ENTRY_HDR 16      /* u64 time, u32 page, u32 diff length */
-#define QREC 24           /* u32 node, u32 mode, u64 token, u64 seen */
+#define QREC 32           /* u32 node, u32 mode, u64 token, u64 seen, u32 nb, u32 0 */
+#define SPAN 16           /* u64 offset, u64 length */
 
 static int put_u64(struct dsm_buf *b, uint64_t v)
 {
@@ -125,6 +126,18 @@ static int put_updates(struct dsm_node *n, struct ec_lock *l, uint64_t seen,
 	return err;
 }
 
+/* This node holds l exclusively now: the bindings made here join the
+ * list (mu held). */
+static int publish(struct ec_lock *l)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < l->npend && !err; i++)
+		err = dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &l->pend[i]);
+	l->npend = 0;
+	return err;
+}
+
 /* --- grants (mu held) --- */
 
 /* hlrc's part of a grant: the lock's vector timestamp. */
@@ -153,7 +166,8 @@ static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
 
 	if (r->node == n->id) {
 		struct dsm_buf b = { 0 };
-		err = dsm__proto_vc_lock_grant(n, l->blob, &b);
+		err = r->mode == DSM_LOCK_EXCL ? publish(l) : 0;
+		err = err ?: dsm__proto_vc_lock_grant(n, l->blob, &b);
 		err = err ?: dsm__waiter_complete_data(n, r->token, 0, val, b.data, b.len);
 		dsm__buf_free(&b);
 		return err;
@@ -169,12 +183,26 @@ static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
 			dsm__put_le32(x + 4, (uint32_t)l->q[i].mode);
 			dsm__put_le64(x + 8, l->q[i].token);
 			dsm__put_le64(x + 16, l->q[i].seen);
+			dsm__put_le32(x + 24, l->q[i].nb);
+			dsm__put_le32(x + 28, 0);
 			err = dsm__buf_put(&out, x, QREC);
 		}
 	} else {
 		err = err ?: dsm__buf_put_u32(&out, 0);
 	}
+	/* the bindings the requester lacks, then the updates, then the
+	 * contents of those bindings (newer than any update) */
+	uint32_t nb = r->nb < l->ngl ? r->nb : l->ngl;
+	err = err ?: dsm__buf_put_u32(&out, l->ngl) ?: dsm__buf_put_u32(&out, l->ngl - nb);
+	for (uint32_t i = nb; i < l->ngl && !err; i++) {
+		unsigned char x[SPAN];
+		dsm__put_le64(x, l->gl[i].off);
+		dsm__put_le64(x + 8, l->gl[i].len);
+		err = dsm__buf_put(&out, x, SPAN);
+	}
 	err = err ?: put_updates(n, l, r->seen, &out, &flags);
+	for (uint32_t i = nb; i < l->ngl && !err && !(flags & GRANT_SNAPSHOT); i++)
+		err = dsm__ec_snapshot_span(n, &l->gl[i], l->time, &out);
 	if (!err) {
 		struct dsm_msg m = { .type = DSM_MSG_EC_LOCK_GRANT,
 				     .arg = { l->id, (uint64_t)r->mode, r->token },
@@ -247,22 +275,25 @@ int dsm__ec_lock_acquire(struct dsm_node *n, unsigned id, int mode)
 			l->busy_excl = 1;
 		else
 			l->nshared++;
-		err = dsm__proto_vc_lock_grant(n, l->blob, &b);
+		err = mode == DSM_LOCK_EXCL ? publish(l) : 0;
+		err = err ?: dsm__proto_vc_lock_grant(n, l->blob, &b);
 		pthread_mutex_unlock(&es->mu);
 		err = err ?: held(n, l, mode, b.data, b.len);
 		dsm__buf_free(&b);
 		return err;
 	}
 	dsm__waiter_add(n, &w);
-	struct ec_req r = { .node = n->id, .mode = mode, .token = w.token, .seen = l->time };
+	struct ec_req r = { .node = n->id, .mode = mode, .token = w.token, .seen = l->time,
+			    .nb = l->ngl };
 	if (l->is_owner || l->pending_excl) {
 		err = q_push(l, &r);
 	} else {
-		unsigned char seen[8];
+		unsigned char seen[12];
 		dsm__put_le64(seen, l->time);
+		dsm__put_le32(seen + 8, l->ngl);
 		struct dsm_msg m = { .type = DSM_MSG_EC_LOCK_REQ,
 				     .arg = { id, (uint64_t)mode | (uint64_t)n->id << 8, w.token },
-				     .payload = seen, .length = 8 };
+				     .payload = seen, .length = 12 };
 		err = dsm__send(n, l->owner, &m);
 		if (!err && mode == DSM_LOCK_EXCL)
 			l->pending_excl = 1;
@@ -340,10 +371,11 @@ static int on_request(struct dsm_node *n, const struct dsm_msg *m)
 	struct ec_lock *l;
 	int err;
 
-	if (m->length != 8 || r.node >= n->count ||
+	if (m->length != 12 || r.node >= n->count ||
 	    (r.mode != DSM_LOCK_EXCL && r.mode != DSM_LOCK_SHARED))
 		return DSM_EPROTO;
 	r.seen = dsm__get_le64(m->payload);
+	r.nb = dsm__get_le32((const unsigned char *)m->payload + 8);
 	pthread_mutex_lock(&es->mu);
 	if (!(l = dsm__ec_lock_get(n, (unsigned)m->arg[0], 1)))
 		err = -ENOMEM;
@@ -383,8 +415,8 @@ static int take_updates(struct dsm_node *n, struct ec_lock *l, uint32_t flags,
 static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 {
 	struct ec_state *es = ES(n);
-	const unsigned char *p = m->payload, *blob, *q;
-	size_t len = m->length, bl, nq;
+	const unsigned char *p = m->payload, *blob, *q, *sp;
+	size_t len = m->length, bl, nq, ns, total;
 	int mode = (int)m->arg[1], err = 0;
 	struct ec_lock *l;
 	uint64_t clock, time;
@@ -402,13 +434,26 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 		return DSM_EPROTO;
 	p = q + nq * QREC;
 	len = m->length - (size_t)(p - (const unsigned char *)m->payload);
+	if (len < 8 || (ns = dsm__get_le32(p + 4)) > (len - 8) / SPAN)
+		return DSM_EPROTO;
+	total = dsm__get_le32(p);
+	sp = p + 8;
+	p = sp + ns * SPAN;
+	len -= 8 + ns * SPAN;
 	pthread_mutex_lock(&es->mu);
 	if (!(l = dsm__ec_lock_get(n, (unsigned)m->arg[0], 1))) {
 		pthread_mutex_unlock(&es->mu);
 		return -ENOMEM;
 	}
 	es->clock = clock > es->clock ? clock : es->clock;
-	err = take_updates(n, l, flags, time, p, len);
+	if (total != l->ngl + ns) /* the list grows at its end only */
+		err = DSM_EPROTO;
+	for (size_t i = 0; i < ns && !err; i++) {
+		struct ec_span s = { dsm__get_le64(sp + i * SPAN), dsm__get_le64(sp + i * SPAN + 8) };
+		err = dsm__ec_learn_span(n, l, &s) ?:
+		      dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &s);
+	}
+	err = err ?: take_updates(n, l, flags, time, p, len);
 	if (time > l->time)
 		l->time = time;
 	if (!err && mode == DSM_LOCK_EXCL) { /* the token: queue = theirs, then ours */
@@ -421,7 +466,8 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 			struct ec_req r = { .node = (int)dsm__get_le32(x),
 					    .mode = (int)dsm__get_le32(x + 4),
 					    .token = dsm__get_le64(x + 8),
-					    .seen = dsm__get_le64(x + 16) };
+					    .seen = dsm__get_le64(x + 16),
+					    .nb = dsm__get_le32(x + 24) };
 			err = q_push(l, &r);
 		}
 		for (unsigned i = 0; i < nmine && !err; i++)
@@ -433,7 +479,7 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 		l->busy_excl = 1;
 		free(l->blob);
 		l->blob = NULL;
-		err = err ?: dsm__proto_vc_lock_merge(n, &l->blob, blob, bl);
+		err = err ?: dsm__proto_vc_lock_merge(n, &l->blob, blob, bl) ?: publish(l);
 	} else if (!err) {
 		l->owner = l->granter = (int)m->src;
 	}
@@ -489,6 +535,8 @@ void dsm__ec_lock_free_all(struct ec_state *es)
 			free(l->q);
 			free(l->blob);
 			free(l->log);
+			free(l->gl);
+			free(l->pend);
 			free(l);
 			l = nx;
 		}
