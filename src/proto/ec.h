@@ -50,6 +50,8 @@ struct ec_req {
 	uint64_t token;
 	uint64_t seen;    /* the requester's newest update time of the lock */
 	uint32_t nb;      /* bindings of the lock's list the requester knows */
+	uint32_t nhave;   /* bindings it made itself that its list lacks: */
+	struct ec_span *have; /* their contents need not come (malloc'd) */
 };
 
 /* One lock as this node knows it. */

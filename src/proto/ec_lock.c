@@ -32,7 +32,9 @@
 
 #define GRANT_SNAPSHOT 1u /* flags: the updates are a snapshot */
 #define ENTRY_HDR 16      /* u64 time, u32 page, u32 diff length */
-#define QREC 32           /* u32 node, u32 mode, u64 token, u64 seen, u32 nb, u32 0 */
+#define QREC 32           /* u32 node, u32 mode, u64 token, u64 seen, u32 nb,
+			     u32 nhave; then nhave spans */
+#define REQ_HAVE_MAX 250  /* spans a request names (EC_LOCK_REQ: 4 KiB) */
 #define SPAN 16           /* u64 offset, u64 length */
 
 static int put_u64(struct dsm_buf *b, uint64_t v)
@@ -138,6 +140,45 @@ static int publish(struct ec_lock *l)
 	return err;
 }
 
+/* Did the requester bind s itself? */
+static int has_span(const struct ec_req *r, const struct ec_span *s)
+{
+	for (uint32_t i = 0; i < r->nhave; i++)
+		if (r->have[i].off == s->off && r->have[i].len == s->len)
+			return 1;
+	return 0;
+}
+
+static int put_spans(struct dsm_buf *out, const struct ec_span *s, uint32_t count)
+{
+	int err = 0;
+
+	for (uint32_t i = 0; i < count && !err; i++) {
+		unsigned char x[SPAN];
+		dsm__put_le64(x, s[i].off);
+		dsm__put_le64(x + 8, s[i].len);
+		err = dsm__buf_put(out, x, SPAN);
+	}
+	return err;
+}
+
+/* Read count spans; NULL (count 0 or no memory: *err). */
+static struct ec_span *get_spans(const unsigned char *p, uint32_t count, int *err)
+{
+	struct ec_span *s;
+
+	if (!count)
+		return NULL;
+	if (!(s = malloc(count * sizeof(*s)))) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < count; i++)
+		s[i] = (struct ec_span){ dsm__get_le64(p + i * SPAN),
+					 dsm__get_le64(p + i * SPAN + 8) };
+	return s;
+}
+
 /* --- grants (mu held) --- */
 
 /* hlrc's part of a grant: the lock's vector timestamp. */
@@ -184,8 +225,9 @@ static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
 			dsm__put_le64(x + 8, l->q[i].token);
 			dsm__put_le64(x + 16, l->q[i].seen);
 			dsm__put_le32(x + 24, l->q[i].nb);
-			dsm__put_le32(x + 28, 0);
-			err = dsm__buf_put(&out, x, QREC);
+			dsm__put_le32(x + 28, l->q[i].nhave);
+			err = dsm__buf_put(&out, x, QREC) ?:
+			      put_spans(&out, l->q[i].have, l->q[i].nhave);
 		}
 	} else {
 		err = err ?: dsm__buf_put_u32(&out, 0);
@@ -202,7 +244,8 @@ static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
 	}
 	err = err ?: put_updates(n, l, r->seen, &out, &flags);
 	for (uint32_t i = nb; i < l->ngl && !err && !(flags & GRANT_SNAPSHOT); i++)
-		err = dsm__ec_snapshot_span(n, &l->gl[i], l->time, &out);
+		if (!has_span(r, &l->gl[i])) /* it bound it itself: it has it */
+			err = dsm__ec_snapshot_span(n, &l->gl[i], l->time, &out);
 	if (!err) {
 		struct dsm_msg m = { .type = DSM_MSG_EC_LOCK_GRANT,
 				     .arg = { l->id, (uint64_t)r->mode, r->token },
@@ -214,6 +257,8 @@ static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
 		l->is_owner = 0;
 		l->owner = r->node;
 		l->busy_excl = 0;
+		for (unsigned i = 0; i < l->qlen; i++)
+			free(l->q[i].have);
 		l->qlen = 0;
 		free(l->blob);
 		l->blob = NULL;
@@ -232,6 +277,7 @@ static int serve(struct dsm_node *n, struct ec_lock *l)
 			struct ec_req r = q_pop(l);
 			l->nshared++;
 			err = grant(n, l, &r);
+			free(r.have);
 			continue;
 		}
 		if (l->nshared)
@@ -239,6 +285,7 @@ static int serve(struct dsm_node *n, struct ec_lock *l)
 		struct ec_req r = q_pop(l);
 		l->busy_excl = 1;
 		err = grant(n, l, &r);
+		free(r.have);
 	}
 	return err;
 }
@@ -288,13 +335,15 @@ int dsm__ec_lock_acquire(struct dsm_node *n, unsigned id, int mode)
 	if (l->is_owner || l->pending_excl) {
 		err = q_push(l, &r);
 	} else {
-		unsigned char seen[12];
-		dsm__put_le64(seen, l->time);
-		dsm__put_le32(seen + 8, l->ngl);
+		struct dsm_buf pay = { 0 };
+		uint32_t nh = l->npend <= REQ_HAVE_MAX ? l->npend : 0;
+		err = put_u64(&pay, l->time) ?: dsm__buf_put_u32(&pay, l->ngl) ?:
+		      dsm__buf_put_u32(&pay, nh) ?: put_spans(&pay, l->pend, nh);
 		struct dsm_msg m = { .type = DSM_MSG_EC_LOCK_REQ,
 				     .arg = { id, (uint64_t)mode | (uint64_t)n->id << 8, w.token },
-				     .payload = seen, .length = 12 };
-		err = dsm__send(n, l->owner, &m);
+				     .payload = pay.data, .length = (uint32_t)pay.len };
+		err = err ?: dsm__send(n, l->owner, &m);
+		dsm__buf_free(&pay);
 		if (!err && mode == DSM_LOCK_EXCL)
 			l->pending_excl = 1;
 	}
@@ -371,18 +420,28 @@ static int on_request(struct dsm_node *n, const struct dsm_msg *m)
 	struct ec_lock *l;
 	int err;
 
-	if (m->length != 12 || r.node >= n->count ||
+	const unsigned char *p = m->payload;
+
+	if (m->length < 16 || r.node >= n->count ||
 	    (r.mode != DSM_LOCK_EXCL && r.mode != DSM_LOCK_SHARED))
 		return DSM_EPROTO;
-	r.seen = dsm__get_le64(m->payload);
-	r.nb = dsm__get_le32((const unsigned char *)m->payload + 8);
+	r.seen = dsm__get_le64(p);
+	r.nb = dsm__get_le32(p + 8);
+	r.nhave = dsm__get_le32(p + 12);
+	if (r.nhave != (m->length - 16) / SPAN || (m->length - 16) % SPAN)
+		return DSM_EPROTO;
 	pthread_mutex_lock(&es->mu);
 	if (!(l = dsm__ec_lock_get(n, (unsigned)m->arg[0], 1)))
 		err = -ENOMEM;
-	else if (l->is_owner)
-		err = q_push(l, &r) ?: serve(n, l);
-	else if (l->pending_excl && r.node != n->id)
-		err = q_push(l, &r);
+	else if (l->is_owner || (l->pending_excl && r.node != n->id)) {
+		err = 0;
+		r.have = get_spans(p + 16, r.nhave, &err);
+		err = err ?: q_push(l, &r);
+		if (err)
+			free(r.have);
+		else if (l->is_owner)
+			err = serve(n, l);
+	}
 	else if (l->owner == n->id)
 		err = DSM_EPROTO;
 	else {
@@ -432,7 +491,14 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 	q = blob + bl + 4;
 	if (nq > (len - 28 - bl) / QREC || (mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED))
 		return DSM_EPROTO;
-	p = q + nq * QREC;
+	p = q;
+	for (size_t i = 0; i < nq; i++) { /* each entry: QREC + its spans */
+		size_t left = m->length - (size_t)(p - (const unsigned char *)m->payload);
+		uint32_t nh;
+		if (left < QREC || (nh = dsm__get_le32(p + 28)) > (left - QREC) / SPAN)
+			return DSM_EPROTO;
+		p += QREC + (size_t)nh * SPAN;
+	}
 	len = m->length - (size_t)(p - (const unsigned char *)m->payload);
 	if (len < 8 || (ns = dsm__get_le32(p + 4)) > (len - 8) / SPAN)
 		return DSM_EPROTO;
@@ -461,14 +527,17 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 		unsigned nmine = l->qlen;
 		l->q = NULL;
 		l->qlen = l->qcap = 0;
+		const unsigned char *x = q;
 		for (size_t i = 0; i < nq && !err; i++) {
-			const unsigned char *x = q + i * QREC;
 			struct ec_req r = { .node = (int)dsm__get_le32(x),
 					    .mode = (int)dsm__get_le32(x + 4),
 					    .token = dsm__get_le64(x + 8),
 					    .seen = dsm__get_le64(x + 16),
-					    .nb = dsm__get_le32(x + 24) };
-			err = q_push(l, &r);
+					    .nb = dsm__get_le32(x + 24),
+					    .nhave = dsm__get_le32(x + 28) };
+			r.have = get_spans(x + QREC, r.nhave, &err);
+			err = err ?: q_push(l, &r);
+			x += QREC + (size_t)r.nhave * SPAN;
 		}
 		for (unsigned i = 0; i < nmine && !err; i++)
 			err = q_push(l, &mine[i]);
@@ -532,6 +601,8 @@ void dsm__ec_lock_free_all(struct ec_state *es)
 			struct ec_lock *nx = l->next;
 			free(l->roff);
 			free(l->rlen);
+			for (unsigned k = 0; k < l->qlen; k++)
+				free(l->q[k].have);
 			free(l->q);
 			free(l->blob);
 			free(l->log);
