@@ -82,6 +82,23 @@ struct ec_lock *dsm__ec_lock_get(struct dsm_node *n, unsigned id, int create)
 	return l;
 }
 
+/* Barrier id's record (its ranges), created when create; mu held. */
+static struct ec_lock *bar_get(struct dsm_node *n, unsigned id, int create)
+{
+	struct ec_lock **b = &ES(n)->bbucket[id % EC_BUCKETS], *l;
+
+	for (l = *b; l; l = l->next)
+		if (l->id == id)
+			return l;
+	if (!create || !(l = calloc(1, sizeof(*l))))
+		return NULL;
+	l->id = id;
+	l->barrier = 1;
+	l->next = *b;
+	*b = l;
+	return l;
+}
+
 /* The range holding region offset off, or NULL. Region lock held.
  * Async-signal-safe. */
 static struct ec_range *range_at(struct ec_state *es, size_t off)
@@ -125,7 +142,8 @@ static void report(struct dsm_node *n, const void *addr, const char *what,
 	dsm__write_str(what);
 	say_num(" at ", (uint64_t)(uintptr_t)addr, 16);
 	if (r) {
-		say_num(", bound to lock ", r->lock->id, 10);
+		say_num(r->lock->barrier ? ", bound to barrier " : ", bound to lock ",
+			r->lock->id, 10);
 		say_num(" (range ", (uint64_t)(uintptr_t)(n->region->app + r->off), 16);
 		say_num(" + ", r->len, 10);
 		dsm__write_str(")");
@@ -147,8 +165,8 @@ static int check_access(struct dsm_node *n, int want_write)
 	if (!es->check || !dsm__region_contains(n->region, addr))
 		return 0;
 	r = range_at(es, (size_t)((unsigned char *)addr - n->region->app));
-	if (!r)
-		return 0; /* an unbound byte of a bound page */
+	if (!r || r->lock->barrier)
+		return 0; /* an unbound byte of a bound page; barrier data */
 	if (want_write == 1 && !r->lock->held_excl)
 		report(n, addr, "write to bound data without an exclusive hold", r);
 	else if (want_write != 1 && !r->lock->held_excl && !r->lock->held_shared)
@@ -325,7 +343,8 @@ static int take_page(struct dsm_node *n, size_t p)
 	if ((err = dsm__ec_step(n, p, EC_EV_TAKE)))
 		return err;
 	__atomic_store_n(&es->pages[p].bound, 1, __ATOMIC_RELEASE);
-	if (es->check && !es->pages[p].open && (err = dsm__ec_step(n, p, EC_EV_GUARD)))
+	if (es->check && !es->pages[p].open && !es->pages[p].bar &&
+	    (err = dsm__ec_step(n, p, EC_EV_GUARD)))
 		return err;
 	return dsm__proto_set_prot(n, p, pg);
 }
@@ -381,8 +400,11 @@ static int add_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span 
 			(es->nranges - i - 1) * sizeof(*es->ranges));
 		es->nranges--;
 	}
-	for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++)
+	for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++) {
+		if (l->barrier && es->pages[p].bar < UINT8_MAX)
+			es->pages[p].bar++;
 		err = take_page(n, p);
+	}
 	for (size_t h = 0; h < holds; h++)
 		each_page(n, l, open_page, NULL);
 	return err;
@@ -415,8 +437,9 @@ int dsm__ec_learn_span(struct dsm_node *n, struct ec_lock *l, const struct ec_sp
  * nodes binding the same data) is fine; a range that overlaps another
  * binding is -EINVAL. hlrc's open interval is closed and every page of
  * the range made valid here (a read through the application view: hlrc
- * fetches it) before the pages become bound. Barrier bindings are
- * recorded and left under release consistency.
+ * fetches it) before the pages become bound. A barrier binding is
+ * collective (every node binds it): at each such barrier every node's
+ * changes to its ranges go to all the others (dsm__ec_barrier_*).
  */
 static int ec_bind(struct dsm_node *n, unsigned id, int barrier, void *addr, size_t len)
 {
@@ -427,8 +450,6 @@ static int ec_bind(struct dsm_node *n, unsigned id, int barrier, void *addr, siz
 	struct ec_lock *l;
 	int err;
 
-	if (barrier)
-		return 0;
 	if ((err = dsm__hlrc_close_interval(n)))
 		return err;
 	for (size_t p = s.off / ps; p <= (s.off + len - 1) / ps; p++)
@@ -436,10 +457,10 @@ static int ec_bind(struct dsm_node *n, unsigned id, int barrier, void *addr, siz
 			(void)*(volatile unsigned char *)(r->app + p * ps);
 	pthread_mutex_lock(&es->mu);
 	pthread_mutex_lock(&r->lock);
-	l = dsm__ec_lock_get(n, id, 1);
+	l = barrier ? bar_get(n, id, 1) : dsm__ec_lock_get(n, id, 1);
 	err = l ? add_span(n, l, &s) : -ENOMEM;
 	pthread_mutex_unlock(&r->lock);
-	if (!err) /* published at this node's next exclusive hold: what it
+	if (!err && !barrier) /* published at this node's next exclusive hold: what it
 		   * writes until then is in that release's diffs */
 		err = l->held_excl ? dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &s)
 				   : dsm__ec_span_push(&l->pend, &l->npend, &l->pendcap, &s);
@@ -526,7 +547,7 @@ static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	}
 	if (ep->open)
 		ep->open--;
-	if (ep->open)
+	if (ep->open || ep->bar) /* a barrier's data: its twin stays */
 		return 0;
 	if (ep->twinned) {
 		ep->twinned = 0;
@@ -585,7 +606,7 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 	return err;
 }
 
-int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
+static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int take)
 {
 	struct ec_state *es = ES(n);
 	struct dsm_region *r = n->region;
@@ -595,7 +616,8 @@ int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
 	while (!err && len) {
 		uint32_t page, dl;
 		if (len < 16 || (dl = dsm__get_le32(p + 12)) > len - 16 ||
-		    (page = dsm__get_le32(p + 8)) >= es->npages || !es->pages[page].bound) {
+		    (page = dsm__get_le32(p + 8)) >= es->npages ||
+		    (!es->pages[page].bound && (!take || take_page(n, page)))) {
 			err = DSM_EPROTO;
 			break;
 		}
@@ -611,6 +633,149 @@ int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
 		len -= 16 + dl;
 	}
 	pthread_mutex_unlock(&r->lock);
+	return err;
+}
+
+int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
+{
+	return apply(n, p, len, 0);
+}
+
+/* --- barriers: each node's changes to the barrier's data go to all --- */
+
+/* Diffs of barrier b's ranges on twinned pages, twins refreshed; a page
+ * no hold keeps open and no other barrier shares loses its twin. */
+static int bar_page(struct dsm_node *n, size_t p, const struct piece *pc,
+		    unsigned npc, void *arg)
+{
+	struct ec_state *es = ES(n);
+	struct ec_page *ep = &es->pages[p];
+	struct dsm_buf *out = arg;
+	unsigned char *page = dsm__page_rt(n->region, p);
+	unsigned char *twin = es->twins + p * es->page_size;
+	size_t len, at;
+	int err;
+
+	if (!ep->twinned)
+		return 0;
+	if ((len = diff_pieces(twin, page, pc, npc, es->scratch)) > 4) {
+		if ((err = entry_begin(out, 0, p, &at)) ||
+		    (err = dsm__buf_put(out, es->scratch, len)))
+			return err;
+		dsm__put_le32(out->data + at, (uint32_t)len);
+		DSM_STAT_ADD(n, diffs_created, 1);
+	}
+	for (unsigned k = 0; k < npc; k++)
+		memcpy(twin + pc[k].off, page + pc[k].off, pc[k].len);
+	if (ep->open || ep->bar > 1)
+		return 0;
+	ep->twinned = 0;
+	return dsm__ec_step(n, p, EC_EV_CLOSE) ?:
+	       dsm__proto_set_prot(n, p, &n->region->pages[p]);
+}
+
+/* A payload: {u32 len, hlrc's part, ec's part}; split it. */
+static int split(const void *payload, size_t len, const unsigned char **h,
+		 size_t *hl, const unsigned char **e, size_t *el)
+{
+	const unsigned char *p = payload;
+
+	if (len < 4 || (*hl = dsm__get_le32(p)) > len - 4)
+		return DSM_EPROTO;
+	*h = p + 4;
+	*e = p + 4 + *hl;
+	*el = len - 4 - *hl;
+	return 0;
+}
+
+int dsm__ec_barrier_enter(struct dsm_node *n, unsigned barrier, struct dsm_buf *out)
+{
+	struct ec_state *es = ES(n);
+	struct dsm_buf h = { 0 };
+	struct ec_lock *b;
+	int err = dsm__hlrc_barrier_enter(n, barrier, &h);
+
+	err = err ?: dsm__buf_put_u32(out, (uint32_t)h.len) ?: dsm__buf_put(out, h.data, h.len);
+	pthread_mutex_lock(&es->mu);
+	if (!err && (b = bar_get(n, barrier, 0))) {
+		pthread_mutex_lock(&n->region->lock);
+		err = each_page(n, b, bar_page, out);
+		pthread_mutex_unlock(&n->region->lock);
+	}
+	pthread_mutex_unlock(&es->mu);
+	dsm__buf_free(&h);
+	return err;
+}
+
+/* The manager's state: hlrc's, and every node's barrier data. */
+struct bar_state {
+	void *h;
+	struct dsm_buf part[DSM_MAX_NODES];
+};
+
+int dsm__ec_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
+			    const void *payload, size_t len, void **state)
+{
+	struct bar_state *st = *state;
+	const unsigned char *h, *e;
+	size_t hl, el;
+	int err;
+
+	if (node < 0 || node >= DSM_MAX_NODES || split(payload, len, &h, &hl, &e, &el))
+		return DSM_EPROTO;
+	if (!st && !(st = *state = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	err = dsm__hlrc_barrier_collect(n, barrier, node, hl ? h : NULL, hl, &st->h);
+	st->part[node].len = 0;
+	return err ?: dsm__buf_put(&st->part[node], e, el);
+}
+
+int dsm__ec_barrier_release(struct dsm_node *n, unsigned barrier, int node,
+			    void *state, struct dsm_buf *out)
+{
+	struct bar_state *st = state;
+	struct dsm_buf h = { 0 };
+	int err;
+
+	if (!st)
+		return dsm__buf_put_u32(out, 0);
+	err = dsm__hlrc_barrier_release(n, barrier, node, st->h, &h);
+	err = err ?: dsm__buf_put_u32(out, (uint32_t)h.len) ?: dsm__buf_put(out, h.data, h.len);
+	for (int k = 0; k < n->count && !err; k++)
+		if (k != node)
+			err = dsm__buf_put(out, st->part[k].data, st->part[k].len);
+	dsm__buf_free(&h);
+	return err;
+}
+
+void dsm__ec_barrier_done(struct dsm_node *n, void *state)
+{
+	struct bar_state *st = state;
+
+	if (!st)
+		return;
+	if (st->h)
+		dsm__hlrc_barrier_done(n, st->h);
+	for (int k = 0; k < DSM_MAX_NODES; k++)
+		dsm__buf_free(&st->part[k]);
+	free(st);
+}
+
+int dsm__ec_barrier_leave(struct dsm_node *n, unsigned barrier, const void *payload,
+			  size_t len)
+{
+	struct ec_state *es = ES(n);
+	const unsigned char *h, *e;
+	size_t hl, el;
+	int err;
+
+	if (split(payload, len, &h, &hl, &e, &el))
+		return DSM_EPROTO;
+	if ((err = dsm__hlrc_barrier_leave(n, barrier, hl ? h : NULL, hl)))
+		return err;
+	pthread_mutex_lock(&es->mu);
+	err = apply(n, e, el, 1);
+	pthread_mutex_unlock(&es->mu);
 	return err;
 }
 
@@ -744,7 +909,8 @@ static int ec_place(struct dsm_node *n, size_t first, size_t count, int hint)
 	return dsm__proto_hlrc.place(n, first, count, hint);
 }
 
-/* Unbound data and the runtime's heap lock: hlrc's hooks. */
+/* Unbound data and the runtime's heap lock: hlrc's hooks; barriers carry
+ * hlrc's payloads with the barriers' bound data beside. */
 const struct dsm_protocol_ops dsm__proto_ec = {
 	.name = "ec",
 	.machine = &ec_machine,
@@ -758,11 +924,11 @@ const struct dsm_protocol_ops dsm__proto_ec = {
 	.lock_merge = dsm__proto_vc_lock_merge,
 	.lock_grant = dsm__proto_vc_lock_grant,
 	.lock_free = free,
-	.barrier_enter = dsm__hlrc_barrier_enter,
-	.barrier_collect = dsm__hlrc_barrier_collect,
-	.barrier_release = dsm__hlrc_barrier_release,
-	.barrier_done = dsm__hlrc_barrier_done,
-	.barrier_leave = dsm__hlrc_barrier_leave,
+	.barrier_enter = dsm__ec_barrier_enter,
+	.barrier_collect = dsm__ec_barrier_collect,
+	.barrier_release = dsm__ec_barrier_release,
+	.barrier_done = dsm__ec_barrier_done,
+	.barrier_leave = dsm__ec_barrier_leave,
 	.lock_acquire_own = dsm__ec_lock_acquire,
 	.lock_release_own = dsm__ec_lock_release,
 	.bind = ec_bind,

@@ -27,6 +27,7 @@ struct ec_page {
 	uint8_t bound;    /* some bytes are bound to a lock: ec owns the page */
 	uint8_t twinned;  /* twin at ec_state.twins + p * page_size is live */
 	uint16_t open;    /* holds here of locks with ranges on the page */
+	uint8_t bar;      /* barrier bindings on the page (saturates) */
 };
 
 struct ec_lock;
@@ -58,6 +59,7 @@ struct ec_req {
 struct ec_lock {
 	struct ec_lock *next;  /* hash chain */
 	unsigned id;
+	int barrier;           /* a barrier's record (ranges only) */
 	/* the lock's ranges, sorted, touching ones merged (mu + region lock) */
 	size_t *roff, *rlen;
 	unsigned nr, rcap;
@@ -97,6 +99,7 @@ struct ec_state {
 	struct ec_range *ranges;        /* sorted by offset (region lock) */
 	size_t nranges, rcap;
 	struct ec_lock *bucket[EC_BUCKETS];
+	struct ec_lock *bbucket[EC_BUCKETS]; /* barriers' bindings (ranges only) */
 	uint64_t clock;                 /* Lamport clock (mu) */
 	unsigned excl_holds;            /* exclusive holds here (region lock) */
 	unsigned char *scratch;         /* one page's diff (mu) */
@@ -129,6 +132,15 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 /* Apply log entries to the bound pages (and their twins). Caller holds
  * mu. 0 or DSM_EPROTO for a malformed entry. */
 int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len);
+/* Barrier hooks (hlrc's, with the barrier's bound data beside). */
+int dsm__ec_barrier_enter(struct dsm_node *n, unsigned barrier, struct dsm_buf *out);
+int dsm__ec_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
+			    const void *payload, size_t len, void **state);
+int dsm__ec_barrier_release(struct dsm_node *n, unsigned barrier, int node,
+			    void *state, struct dsm_buf *out);
+void dsm__ec_barrier_done(struct dsm_node *n, void *state);
+int dsm__ec_barrier_leave(struct dsm_node *n, unsigned barrier, const void *payload,
+			  size_t len);
 /* Append a snapshot of l's bound data (entries of time `time`). mu held. */
 int dsm__ec_snapshot(struct dsm_node *n, struct ec_lock *l, uint64_t time,
 		     struct dsm_buf *out);
@@ -148,5 +160,6 @@ int dsm__ec_lock_acquire(struct dsm_node *n, unsigned lock, int mode);
 int dsm__ec_lock_release(struct dsm_node *n, unsigned lock);
 int dsm__ec_lock_handle(struct dsm_node *n, const struct dsm_msg *m);
 void dsm__ec_lock_free_all(struct ec_state *es);
+void dsm__ec_lock_free_table(struct ec_lock **bucket);
 
 #endif /* DSM_PROTO_EC_H */

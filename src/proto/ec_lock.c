@@ -595,8 +595,14 @@ int dsm__ec_lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 void dsm__ec_lock_free_all(struct ec_state *es)
 {
+	dsm__ec_lock_free_table(es->bucket);
+	dsm__ec_lock_free_table(es->bbucket);
+}
+
+void dsm__ec_lock_free_table(struct ec_lock **bucket)
+{
 	for (int i = 0; i < EC_BUCKETS; i++) {
-		struct ec_lock *l = es->bucket[i];
+		struct ec_lock *l = bucket[i];
 		while (l) {
 			struct ec_lock *nx = l->next;
 			free(l->roff);
@@ -611,6 +617,6 @@ void dsm__ec_lock_free_all(struct ec_state *es)
 			free(l);
 			l = nx;
 		}
-		es->bucket[i] = NULL;
+		bucket[i] = NULL;
 	}
 }
