@@ -291,9 +291,12 @@ static int lock_add_range(struct ec_lock *l, size_t off, size_t len)
 	l->rlen[i] = len;
 	l->nr++;
 	l->bytes += len;
-	for (i = 0, j = 0; i < l->nr; i++) { /* merge touching neighbours */
-		if (j && l->roff[j - 1] + l->rlen[j - 1] == l->roff[i]) {
-			l->rlen[j - 1] += l->rlen[i];
+	for (i = 0, j = 0; i < l->nr; i++) { /* merge touching neighbours (and
+						  * a barrier's overlapping ones) */
+		if (j && l->roff[j - 1] + l->rlen[j - 1] >= l->roff[i]) {
+			size_t end = l->roff[i] + l->rlen[i];
+			if (end > l->roff[j - 1] + l->rlen[j - 1])
+				l->rlen[j - 1] = end - l->roff[j - 1];
 			continue;
 		}
 		l->roff[j] = l->roff[i];
@@ -343,6 +346,7 @@ static int take_page(struct dsm_node *n, size_t p)
 	if ((err = dsm__ec_step(n, p, EC_EV_TAKE)))
 		return err;
 	__atomic_store_n(&es->pages[p].bound, 1, __ATOMIC_RELEASE);
+	HS(n)->pages[p].fetching = 1; /* hlrc's readahead must not install it */
 	if (es->check && !es->pages[p].open && !es->pages[p].bar &&
 	    (err = dsm__ec_step(n, p, EC_EV_GUARD)))
 		return err;
@@ -386,9 +390,19 @@ static int add_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span 
 {
 	struct ec_state *es = ES(n);
 	size_t ps = es->page_size, holds = (size_t)l->held_excl + (size_t)l->held_shared;
-	int err = table_add(es, s->off, s->len, l);
+	int err;
 
-	if (err)
+	if (l->barrier) { /* not checked by the detector; re-binding (memory
+			   * reused after dsm_free) only widens the set */
+		for (size_t p = s->off / ps; p <= (s->off + s->len - 1) / ps; p++)
+			if (es->pages[p].bar < UINT8_MAX)
+				es->pages[p].bar++;
+		err = lock_add_range(l, s->off, s->len);
+		for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++)
+			err = take_page(n, p);
+		return err;
+	}
+	if ((err = table_add(es, s->off, s->len, l)))
 		return err;
 	for (size_t h = 0; h < holds; h++)
 		each_page(n, l, unopen_page, NULL);
@@ -400,11 +414,8 @@ static int add_span(struct dsm_node *n, struct ec_lock *l, const struct ec_span 
 			(es->nranges - i - 1) * sizeof(*es->ranges));
 		es->nranges--;
 	}
-	for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++) {
-		if (l->barrier && es->pages[p].bar < UINT8_MAX)
-			es->pages[p].bar++;
+	for (size_t p = s->off / ps; !err && p <= (s->off + s->len - 1) / ps; p++)
 		err = take_page(n, p);
-	}
 	for (size_t h = 0; h < holds; h++)
 		each_page(n, l, open_page, NULL);
 	return err;
