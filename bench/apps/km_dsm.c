@@ -4,8 +4,10 @@
  * those into the shared sums under a lock (the reduction); after a barrier
  * every node computes the same centroids from the shared sums (read under
  * the lock held shared, so entry consistency sees them too). Three sum
- * buffers rotate: node 0 clears the next one while nobody can be reading
- * it. Node 0 checks the centroids.   dsmrun -n P km_dsm [N [K [ITERS]]]
+ * buffers rotate: node 0 clears the next one, in its critical section
+ * (entry consistency moves bound data with the lock only), while nobody
+ * can be reading it. Node 0 checks the centroids.
+ *   dsmrun -n P km_dsm [N [K [ITERS]]]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,10 @@ static void iterate(struct dapp *d, const struct km *p, const double *pts,
 		dapp_lock(d, LOCK);
 		for (int s = 0; s < p->k * KM_S; s++)
 			sums[it % 3][s] += mine[s];
-		dapp_unlock(d, LOCK);
-		if (d->me == 0)
+		if (d->me == 0) /* under the lock: entry consistency moves
+				 * bound data only with it (DSM_EC_CHECK said so) */
 			memset(sums[(it + 1) % 3], 0, sz);
+		dapp_unlock(d, LOCK);
 		dapp_barrier(d);
 		dapp_lock_shared(d, LOCK); /* read the sums bound to the lock */
 		km_update(cent, sums[it % 3], p->k);
