@@ -164,4 +164,27 @@ struct wc_entry *wc_sorted(const struct wc_entry *t, size_t nstripes, size_t *cn
 void wc_sort(struct wc_entry *e, size_t n); /* by word */
 struct wc_entry *wc_seq(const struct wc *p, size_t *cnt, double *secs);
 
+/* ---- qs: quicksort of n 32-bit keys driven by a task queue under one
+ * lock (the entry-consistency comparison of issue 13): a task is a range
+ * of keys; a worker partitions its range, pushes the right part while it
+ * is over `cutoff` keys, and sorts what is left itself. Exact check
+ * against the sequentially sorted keys. */
+#define QS_MAXTASK 1024 /* queued ranges; a full queue: sort locally */
+struct qs {
+	size_t n, cutoff;
+};
+/* The shared queue (a stack of ranges) and the count of ranges taken or
+ * queued and not yet sorted: the work is done when it is 0. */
+struct qs_queue {
+	uint64_t ntask, outstanding;
+	uint64_t lo[QS_MAXTASK], hi[QS_MAXTASK];
+};
+void qs_params(struct qs *p, int argc, char **argv); /* [N [CUTOFF]] */
+void qs_gen(uint32_t *v, size_t lo, size_t hi);
+/* Partition v[0..n), n >= 2, around a median of three: returns k with
+ * v[0..k) <= v[k..n) and 0 < k < n. */
+size_t qs_partition(uint32_t *v, size_t n);
+void qs_sort_leaf(uint32_t *v, size_t n);
+uint32_t *qs_seq(const struct qs *p, double *secs);
+
 #endif /* APPS_APPS_H */

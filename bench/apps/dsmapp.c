@@ -117,8 +117,8 @@ void dapp_stop(struct dapp *d)
  * calls (barriers: summed over the nodes, so barrier episodes = barriers /
  * nodes); and the messages and bytes of the synchronization messages, by
  * wire type name: bar_* for BAR_* (arrivals and releases, with the
- * protocol data they carry), lock_* for LOCK_* (requests, grants,
- * releases). */
+ * protocol data they carry), lock_* for LOCK_* and ec's EC_LOCK_*
+ * (requests, grants, releases). */
 static void totals(struct dapp *d, char *buf, size_t len)
 {
 	unsigned long long msgs = 0, bytes = 0, faults = 0, diffs = 0, fetch = 0;
@@ -141,7 +141,8 @@ static void totals(struct dapp *d, char *buf, size_t len)
 			if (strncmp(name, "BAR_", 4) == 0) {
 				bmsgs += s->msgs_sent_by_type[t];
 				bbytes += s->bytes_sent_by_type[t];
-			} else if (strncmp(name, "LOCK_", 5) == 0) {
+			} else if (strncmp(name, "LOCK_", 5) == 0 ||
+				   strncmp(name, "EC_LOCK_", 8) == 0) { /* ec's own */
 				lmsgs += s->msgs_sent_by_type[t];
 				lbytes += s->bytes_sent_by_type[t];
 			}

@@ -1,0 +1,103 @@
+/*
+ * qs_dsm — quicksort in libdsm shared memory with a task queue under one
+ * lock, the queue bound to it (dsm_bind: under entry consistency the
+ * queue travels with the lock; the keys, unbound, are kept under release
+ * consistency). Each node generates its block of keys; node 0 queues the
+ * whole range; every node takes ranges, partitions them, queues right
+ * parts over CUTOFF keys and sorts the rest itself (apps.h). Node 0
+ * checks the keys.   dsmrun -n P qs_dsm [N [CUTOFF]]
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "apps.h"
+#include "common.h"
+#include "dsmapp.h"
+
+#define LOCK 1u
+
+/* Sort [lo, hi): partition, queue right parts, sort the rest here. */
+static void task(struct dapp *d, const struct qs *p, uint32_t *keys,
+		 volatile struct qs_queue *q, size_t lo, size_t hi)
+{
+	while (hi - lo > p->cutoff) {
+		size_t k = lo + qs_partition(keys + lo, hi - lo);
+		dapp_lock(d, LOCK);
+		int queued = q->ntask < QS_MAXTASK;
+		if (queued) {
+			q->lo[q->ntask] = k;
+			q->hi[q->ntask] = hi;
+			q->ntask++;
+			q->outstanding++;
+		}
+		dapp_unlock(d, LOCK);
+		if (!queued)
+			break;
+		hi = k;
+	}
+	qs_sort_leaf(keys + lo, hi - lo);
+}
+
+static void work(struct dapp *d, const struct qs *p, uint32_t *keys,
+		 volatile struct qs_queue *q)
+{
+	for (;;) {
+		size_t lo = 0, hi = 0;
+		int got = 0, done = 0;
+		dapp_lock(d, LOCK);
+		if (q->ntask) {
+			got = 1;
+			q->ntask--;
+			lo = q->lo[q->ntask];
+			hi = q->hi[q->ntask];
+		} else {
+			done = q->outstanding == 0;
+		}
+		dapp_unlock(d, LOCK);
+		if (done)
+			break;
+		if (!got) {
+			usleep(100); /* let the holders of work queue some */
+			continue;
+		}
+		task(d, p, keys, q, lo, hi);
+		dapp_lock(d, LOCK);
+		q->outstanding--;
+		dapp_unlock(d, LOCK);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct dapp d;
+	struct qs p;
+	size_t lo, hi;
+	uint32_t *keys;
+	volatile struct qs_queue *q;
+	int ok = 1;
+
+	dapp_init(&d, "qs", &argc, &argv);
+	qs_params(&p, argc, argv);
+	keys = dapp_alloc(&d, p.n * sizeof(uint32_t));
+	q = dapp_alloc(&d, sizeof(struct qs_queue));
+	dapp_bind(&d, LOCK, (void *)q, sizeof(struct qs_queue));
+	app_split_aligned(p.n, app_page_items(sizeof(uint32_t)), d.me, d.np, &lo, &hi);
+	qs_gen(keys + lo, lo, hi);
+	if (d.me == 0) {
+		dapp_lock(&d, LOCK);
+		q->lo[0] = 0;
+		q->hi[0] = p.n;
+		q->ntask = q->outstanding = 1;
+		dapp_unlock(&d, LOCK);
+	}
+	dapp_start(&d);
+	work(&d, &p, keys, q);
+	dapp_stop(&d);
+	if (d.me == 0) {
+		double secs;
+		uint32_t *ref = qs_seq(&p, &secs);
+		ok = app_check_exact("qs", keys, ref, p.n, sizeof(uint32_t));
+		free(ref);
+	}
+	return dapp_finish(&d, ok);
+}
