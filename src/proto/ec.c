@@ -183,7 +183,7 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 	struct ec_state *es = ES(n);
 	struct dsm_region *r = n->region;
 	struct dsm_page *pg = &r->pages[p];
-	int err = 0;
+	int err = 0, checked = 0;
 
 	if (!__atomic_load_n(&es->pages[p].bound, __ATOMIC_ACQUIRE)) {
 		if (es->check && want_write == 1 &&
@@ -198,10 +198,10 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 			goto out;
 		if ((err = dsm__ec_step(n, p, EC_EV_OPEN)))
 			goto out;
-		want_write = want_write == 1 ? 2 : want_write; /* reported once */
+		checked = 1; /* one report per access */
 	}
-	if (want_write >= 1 && pg->state == DSM_PAGE_READ_SHARED) {
-		if (want_write == 1 && (err = check_access(n, 1)))
+	if (want_write == 1 && pg->state == DSM_PAGE_READ_SHARED) {
+		if (!checked && (err = check_access(n, 1)))
 			goto out;
 		if (!es->pages[p].twinned) { /* (hlrc may have closed it meanwhile) */
 			memcpy(es->twins + p * es->page_size, dsm__page_rt(r, p),
@@ -213,7 +213,7 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 			goto out;
 	}
 	DSM_STAT_ADD(n, local_faults, 1);
-	if (want_write == 1 || want_write == 2)
+	if (want_write == 1)
 		DSM_STAT_ADD(n, write_faults, 1);
 	else
 		DSM_STAT_ADD(n, read_faults, 1);
