@@ -193,64 +193,74 @@ static int put_blob(struct dsm_node *n, struct ec_lock *l, struct dsm_buf *out)
 	return err;
 }
 
-/* Grant r (popped from the queue, its mode already counted) from the
- * owner. A transfer (exclusive, to another node) hands over the token:
- * the queue and the log go with it. */
-static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
+/* The queue, for the token's next owner. */
+static int put_queue(struct dsm_buf *out, const struct ec_lock *l)
 {
-	struct ec_state *es = ES(n);
-	struct dsm_buf out = { 0 };
-	uint64_t val[3] = { l->id, (uint64_t)r->mode, r->token };
-	uint32_t flags = 0;
-	size_t at;
-	int err;
+	int err = dsm__buf_put_u32(out, l->qlen);
 
-	if (r->node == n->id) {
-		struct dsm_buf b = { 0 };
-		err = r->mode == DSM_LOCK_EXCL ? publish(l) : 0;
-		err = err ?: dsm__proto_vc_lock_grant(n, l->blob, &b);
-		err = err ?: dsm__waiter_complete_data(n, r->token, 0, val, b.data, b.len);
-		dsm__buf_free(&b);
-		return err;
+	for (unsigned i = 0; i < l->qlen && !err; i++) {
+		unsigned char x[QREC];
+		dsm__put_le32(x, (uint32_t)l->q[i].node);
+		dsm__put_le32(x + 4, (uint32_t)l->q[i].mode);
+		dsm__put_le64(x + 8, l->q[i].token);
+		dsm__put_le64(x + 16, l->q[i].seen);
+		dsm__put_le32(x + 24, l->q[i].nb);
+		dsm__put_le32(x + 28, l->q[i].nhave);
+		err = dsm__buf_put(out, x, QREC) ?:
+		      put_spans(out, l->q[i].have, l->q[i].nhave);
 	}
-	err = put_u64(&out, es->clock) ?: put_u64(&out, l->time);
-	at = out.len;
-	err = err ?: dsm__buf_put_u32(&out, 0) ?: put_blob(n, l, &out);
-	if (r->mode == DSM_LOCK_EXCL) {
-		err = err ?: dsm__buf_put_u32(&out, l->qlen);
-		for (unsigned i = 0; i < l->qlen && !err; i++) {
-			unsigned char x[QREC];
-			dsm__put_le32(x, (uint32_t)l->q[i].node);
-			dsm__put_le32(x + 4, (uint32_t)l->q[i].mode);
-			dsm__put_le64(x + 8, l->q[i].token);
-			dsm__put_le64(x + 16, l->q[i].seen);
-			dsm__put_le32(x + 24, l->q[i].nb);
-			dsm__put_le32(x + 28, l->q[i].nhave);
-			err = dsm__buf_put(&out, x, QREC) ?:
-			      put_spans(&out, l->q[i].have, l->q[i].nhave);
-		}
-	} else {
-		err = err ?: dsm__buf_put_u32(&out, 0);
-	}
-	/* the bindings the requester lacks, then the updates, then the
-	 * contents of those bindings (newer than any update) */
-	uint32_t nb = r->nb < l->ngl ? r->nb : l->ngl;
-	err = err ?: dsm__buf_put_u32(&out, l->ngl) ?: dsm__buf_put_u32(&out, l->ngl - nb);
-	for (uint32_t i = nb; i < l->ngl && !err; i++) {
-		unsigned char x[SPAN];
-		dsm__put_le64(x, l->gl[i].off);
-		dsm__put_le64(x + 8, l->gl[i].len);
-		err = dsm__buf_put(&out, x, SPAN);
-	}
-	err = err ?: put_updates(n, l, r->seen, &out, &flags);
+	return err;
+}
+
+/* The grant's payload for r (docs/protocols/ec.md, "Message flows"):
+ * with an exclusive grant the queue goes too; then the bindings r lacks,
+ * the updates, and the contents of those bindings (newer than any
+ * update) that r did not make itself. */
+static int put_grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r,
+		     struct dsm_buf *out)
+{
+	uint32_t flags = 0, nb = r->nb < l->ngl ? r->nb : l->ngl;
+	size_t at;
+	int err = put_u64(out, ES(n)->clock) ?: put_u64(out, l->time);
+
+	at = out->len;
+	err = err ?: dsm__buf_put_u32(out, 0) ?: put_blob(n, l, out);
+	if (r->mode == DSM_LOCK_EXCL)
+		err = err ?: put_queue(out, l);
+	else
+		err = err ?: dsm__buf_put_u32(out, 0);
+	err = err ?: dsm__buf_put_u32(out, l->ngl) ?: dsm__buf_put_u32(out, l->ngl - nb);
+	err = err ?: put_spans(out, l->gl + nb, l->ngl - nb);
+	err = err ?: put_updates(n, l, r->seen, out, &flags);
 	for (uint32_t i = nb; i < l->ngl && !err && !(flags & GRANT_SNAPSHOT); i++)
 		if (!has_span(r, &l->gl[i])) /* it bound it itself: it has it */
-			err = dsm__ec_snapshot_span(n, &l->gl[i], l->time, &out);
-	if (!err) {
+			err = dsm__ec_snapshot_span(n, &l->gl[i], l->time, out);
+	if (!err)
+		dsm__put_le32(out->data + at, flags);
+	return err;
+}
+
+/* Grant r (popped from the queue, its mode already counted) from the
+ * owner. A transfer (exclusive, to another node) hands over the token:
+ * the queue goes with it, and the new owner keeps the updates it gets in
+ * its own log. */
+static int grant(struct dsm_node *n, struct ec_lock *l, const struct ec_req *r)
+{
+	struct dsm_buf out = { 0 };
+	uint64_t val[3] = { l->id, (uint64_t)r->mode, r->token };
+	int err;
+
+	if (r->node == n->id) { /* the data here is current */
+		err = r->mode == DSM_LOCK_EXCL ? publish(l) : 0;
+		err = err ?: dsm__proto_vc_lock_grant(n, l->blob, &out);
+		err = err ?: dsm__waiter_complete_data(n, r->token, 0, val, out.data, out.len);
+		dsm__buf_free(&out);
+		return err;
+	}
+	if (!(err = put_grant(n, l, r, &out))) {
 		struct dsm_msg m = { .type = DSM_MSG_EC_LOCK_GRANT,
 				     .arg = { l->id, (uint64_t)r->mode, r->token },
 				     .payload = out.data, .length = (uint32_t)out.len };
-		dsm__put_le32(out.data + at, flags);
 		err = dsm__send(n, r->node, &m);
 	}
 	if (!err && r->mode == DSM_LOCK_EXCL) { /* the token left */
@@ -469,92 +479,118 @@ static int take_updates(struct dsm_node *n, struct ec_lock *l, uint32_t flags,
 	return log_append(l, p, len);
 }
 
-/* A grant: the data and, for an exclusive one, the token arrive. The
- * waiting thread gets hlrc's vector timestamp. */
-static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
-{
-	struct ec_state *es = ES(n);
-	const unsigned char *p = m->payload, *blob, *q, *sp;
-	size_t len = m->length, bl, nq, ns, total;
-	int mode = (int)m->arg[1], err = 0;
-	struct ec_lock *l;
+/* A grant as it arrived (pointers into the message). */
+struct grant_in {
 	uint64_t clock, time;
-	uint32_t flags;
+	uint32_t flags, total;
+	const unsigned char *blob, *q, *spans, *upd;
+	size_t bl, nq, ns, ulen;
+};
 
-	if (len < 28 || (bl = dsm__get_le32(p + 20)) > len - 28)
+/* Check a grant's layout (docs/protocols/ec.md, "Message flows"). */
+static int grant_parse(const struct dsm_msg *m, struct grant_in *g)
+{
+	const unsigned char *p = m->payload, *end = p + m->length;
+	size_t len = m->length;
+
+	if (len < 28 || (g->bl = dsm__get_le32(p + 20)) > len - 28)
 		return DSM_EPROTO;
-	clock = dsm__get_le64(p);
-	time = dsm__get_le64(p + 8);
-	flags = dsm__get_le32(p + 16);
-	blob = p + 24;
-	nq = dsm__get_le32(blob + bl);
-	q = blob + bl + 4;
-	if (nq > (len - 28 - bl) / QREC || (mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED))
+	g->clock = dsm__get_le64(p);
+	g->time = dsm__get_le64(p + 8);
+	g->flags = dsm__get_le32(p + 16);
+	g->blob = p + 24;
+	g->nq = dsm__get_le32(g->blob + g->bl);
+	g->q = p = g->blob + g->bl + 4;
+	if (g->nq > (len - 28 - g->bl) / QREC)
 		return DSM_EPROTO;
-	p = q;
-	for (size_t i = 0; i < nq; i++) { /* each entry: QREC + its spans */
-		size_t left = m->length - (size_t)(p - (const unsigned char *)m->payload);
-		uint32_t nh;
-		if (left < QREC || (nh = dsm__get_le32(p + 28)) > (left - QREC) / SPAN)
+	for (size_t i = 0; i < g->nq; i++) { /* each entry: QREC + its spans */
+		uint32_t nh, mode;
+		if ((size_t)(end - p) < QREC ||
+		    (nh = dsm__get_le32(p + 28)) > ((size_t)(end - p) - QREC) / SPAN ||
+		    ((mode = dsm__get_le32(p + 4)) != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED))
 			return DSM_EPROTO;
 		p += QREC + (size_t)nh * SPAN;
 	}
-	len = m->length - (size_t)(p - (const unsigned char *)m->payload);
-	if (len < 8 || (ns = dsm__get_le32(p + 4)) > (len - 8) / SPAN)
+	len = (size_t)(end - p);
+	if (len < 8 || (g->ns = dsm__get_le32(p + 4)) > (len - 8) / SPAN)
 		return DSM_EPROTO;
-	total = dsm__get_le32(p);
-	sp = p + 8;
-	p = sp + ns * SPAN;
-	len -= 8 + ns * SPAN;
+	g->total = dsm__get_le32(p);
+	g->spans = p + 8;
+	g->upd = g->spans + g->ns * SPAN;
+	g->ulen = (size_t)(end - g->upd);
+	return 0;
+}
+
+/* The token arrived: this node owns l, holds it, and serves the queue
+ * that came with it, then the requests it kept meanwhile. mu held. */
+static int take_token(struct dsm_node *n, struct ec_lock *l, const struct grant_in *g)
+{
+	struct ec_req *mine = l->q;
+	unsigned nmine = l->qlen;
+	const unsigned char *x = g->q;
+	int err = 0;
+
+	l->q = NULL;
+	l->qlen = l->qcap = 0;
+	for (size_t i = 0; i < g->nq && !err; i++) {
+		struct ec_req r = { .node = (int)dsm__get_le32(x),
+				    .mode = (int)dsm__get_le32(x + 4),
+				    .token = dsm__get_le64(x + 8),
+				    .seen = dsm__get_le64(x + 16),
+				    .nb = dsm__get_le32(x + 24),
+				    .nhave = dsm__get_le32(x + 28) };
+		r.have = get_spans(x + QREC, r.nhave, &err);
+		if (!err && (err = q_push(l, &r)))
+			free(r.have);
+		x += QREC + (size_t)r.nhave * SPAN;
+	}
+	for (unsigned i = 0; i < nmine; i++)
+		if (err || (err = q_push(l, &mine[i])))
+			free(mine[i].have);
+	free(mine);
+	l->is_owner = 1;
+	l->owner = n->id;
+	l->pending_excl = 0;
+	l->busy_excl = 1;
+	free(l->blob);
+	l->blob = NULL;
+	return err ?: dsm__proto_vc_lock_merge(n, &l->blob, g->blob, g->bl) ?: publish(l);
+}
+
+/* A grant: the bindings and data and, for an exclusive one, the token
+ * arrive. The waiting thread gets hlrc's vector timestamp. */
+static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct ec_state *es = ES(n);
+	int mode = (int)m->arg[1], err;
+	struct grant_in g;
+	struct ec_lock *l;
+
+	if ((mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED) || grant_parse(m, &g))
+		return DSM_EPROTO;
 	pthread_mutex_lock(&es->mu);
 	if (!(l = dsm__ec_lock_get(n, (unsigned)m->arg[0], 1))) {
 		pthread_mutex_unlock(&es->mu);
 		return -ENOMEM;
 	}
-	es->clock = clock > es->clock ? clock : es->clock;
-	if (total != l->ngl + ns) /* the list grows at its end only */
-		err = DSM_EPROTO;
-	for (size_t i = 0; i < ns && !err; i++) {
-		struct ec_span s = { dsm__get_le64(sp + i * SPAN), dsm__get_le64(sp + i * SPAN + 8) };
+	es->clock = g.clock > es->clock ? g.clock : es->clock;
+	err = g.total != l->ngl + g.ns ? DSM_EPROTO : 0; /* the list grows at its end */
+	for (size_t i = 0; i < g.ns && !err; i++) {
+		struct ec_span s = { dsm__get_le64(g.spans + i * SPAN),
+				     dsm__get_le64(g.spans + i * SPAN + 8) };
 		err = dsm__ec_learn_span(n, l, &s) ?:
 		      dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &s);
 	}
-	err = err ?: take_updates(n, l, flags, time, p, len);
-	if (time > l->time)
-		l->time = time;
-	if (!err && mode == DSM_LOCK_EXCL) { /* the token: queue = theirs, then ours */
-		struct ec_req *mine = l->q;
-		unsigned nmine = l->qlen;
-		l->q = NULL;
-		l->qlen = l->qcap = 0;
-		const unsigned char *x = q;
-		for (size_t i = 0; i < nq && !err; i++) {
-			struct ec_req r = { .node = (int)dsm__get_le32(x),
-					    .mode = (int)dsm__get_le32(x + 4),
-					    .token = dsm__get_le64(x + 8),
-					    .seen = dsm__get_le64(x + 16),
-					    .nb = dsm__get_le32(x + 24),
-					    .nhave = dsm__get_le32(x + 28) };
-			r.have = get_spans(x + QREC, r.nhave, &err);
-			err = err ?: q_push(l, &r);
-			x += QREC + (size_t)r.nhave * SPAN;
-		}
-		for (unsigned i = 0; i < nmine && !err; i++)
-			err = q_push(l, &mine[i]);
-		free(mine);
-		l->is_owner = 1;
-		l->owner = n->id;
-		l->pending_excl = 0;
-		l->busy_excl = 1;
-		free(l->blob);
-		l->blob = NULL;
-		err = err ?: dsm__proto_vc_lock_merge(n, &l->blob, blob, bl) ?: publish(l);
-	} else if (!err) {
+	err = err ?: take_updates(n, l, g.flags, g.time, g.upd, g.ulen);
+	if (g.time > l->time)
+		l->time = g.time;
+	if (!err && mode == DSM_LOCK_EXCL)
+		err = take_token(n, l, &g);
+	else if (!err)
 		l->owner = l->granter = (int)m->src;
-	}
 	pthread_mutex_unlock(&es->mu);
 	if (!err)
-		err = dsm__waiter_complete_data(n, m->arg[2], 0, m->arg, blob, bl)
+		err = dsm__waiter_complete_data(n, m->arg[2], 0, m->arg, g.blob, g.bl)
 			? DSM_EPROTO : 0;
 	return err;
 }
