@@ -87,8 +87,60 @@ static void log_trim(struct ec_lock *l)
 	}
 }
 
+/* 1 if every run of diff a lies inside a run of diff b (both valid, of
+ * one page: runs sorted, not overlapping). */
+static int covered(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+	size_t i = 4, j = 4;
+
+	while (i < al) {
+		uint32_t ao = dsm__get_le32(a + i), an = dsm__get_le32(a + i + 4);
+		while (j < bl && dsm__get_le32(b + j) + dsm__get_le32(b + j + 4) <= ao)
+			j += 8 + dsm__get_le32(b + j + 4);
+		if (j >= bl || ao < dsm__get_le32(b + j) ||
+		    ao + an > dsm__get_le32(b + j) + dsm__get_le32(b + j + 4))
+			return 0;
+		i += 8 + an;
+	}
+	return 1;
+}
+
+#define E_PAGE(e) dsm__get_le32((e) + 8)
+#define E_LEN(e) dsm__get_le32((e) + 12)
+
+/* Entries before `start` whose every byte an entry from `start` on
+ * rewrites are dropped: whoever needs the old one needs the new one too
+ * and applies it later, so an acquirer receives each byte about once. */
+static void log_drop_covered(struct ec_lock *l, size_t start)
+{
+	unsigned char *g = l->log;
+	size_t nold = 0, nnew = 0, w = 0, o;
+
+	for (o = 0; o < l->loglen; o += ENTRY_HDR + E_LEN(g + o))
+		*(o < start ? &nold : &nnew) += 1;
+	if (nold * nnew > 100000) /* (bounded work per release) */
+		return;
+	for (o = 0; o < start;) {
+		size_t len = ENTRY_HDR + E_LEN(g + o);
+		int drop = 0;
+		for (size_t q = start; q < l->loglen && !drop; q += ENTRY_HDR + E_LEN(g + q))
+			drop = E_PAGE(g + q) == E_PAGE(g + o) &&
+			       covered(g + o + ENTRY_HDR, E_LEN(g + o), g + q + ENTRY_HDR,
+				       E_LEN(g + q));
+		if (!drop) {
+			memmove(g + w, g + o, len);
+			w += len;
+		}
+		o += len;
+	}
+	memmove(g + w, g + start, l->loglen - start);
+	l->loglen = w + (l->loglen - start);
+}
+
 static int log_append(struct ec_lock *l, const unsigned char *p, size_t len)
 {
+	size_t start = l->loglen;
+
 	if (l->loglen + len > l->logcap) {
 		size_t cap = l->logcap ? 2 * l->logcap : 4096;
 		while (cap < l->loglen + len)
@@ -101,6 +153,7 @@ static int log_append(struct ec_lock *l, const unsigned char *p, size_t len)
 	}
 	memcpy(l->log + l->loglen, p, len);
 	l->loglen += len;
+	log_drop_covered(l, start);
 	log_trim(l);
 	return 0;
 }
