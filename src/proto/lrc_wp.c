@@ -37,7 +37,7 @@ int dsm__lrc_wp_init(struct dsm_node *n)
 
 	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
 		return 0;
-	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, &why);
+	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, 0, &why);
 	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
 		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
 			  dsm_strerror(err));
