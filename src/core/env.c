@@ -318,7 +318,8 @@ static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char 
 	return 0;
 }
 
-/* DSM_WRITE_DETECT: how lrc learns which pages an interval wrote. */
+/* DSM_WRITE_DETECT: how lrc (and a deterministic space) learns which
+ * pages it wrote. */
 static int p_write_detect(struct dsm_config *c, const struct env_var *v, const char *s)
 {
 	int i = find_word(v->choices, s);
@@ -574,7 +575,8 @@ static const struct env_var env_table[] = {
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },
 	{ "DSM_WRITE_DETECT", "auto", "auto",
-	  "lrc: how a node learns which pages it wrote in an interval: uffd "
+	  "lrc and deterministic spaces: how a node learns which pages it "
+	  "wrote in an interval (a space: in its run): uffd "
 	  "(the kernel records writes to pages written in earlier intervals: "
 	  "userfaultfd asynchronous write-protect and PAGEMAP_SCAN, Linux "
 	  ">= 6.7; no fault per page), segv (a protection fault on the first "
