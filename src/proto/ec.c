@@ -347,6 +347,8 @@ static int take_page(struct dsm_node *n, size_t p)
 		return err;
 	__atomic_store_n(&es->pages[p].bound, 1, __ATOMIC_RELEASE);
 	HS(n)->pages[p].fetching = 1; /* hlrc's readahead must not install it */
+	HS(n)->pages[p].ktrack = 0;   /* nor its kernel tracking report writes:
+				       * ec detects them (protection by state) */
 	if (es->check && !es->pages[p].open && !es->pages[p].bar &&
 	    (err = dsm__ec_step(n, p, EC_EV_GUARD)))
 		return err;
