@@ -18,6 +18,7 @@
 #include "bcast.h"
 #include "node.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
 #include "vm/heap.h"
 #include "vm/vm.h"
 
@@ -230,7 +231,12 @@ void *dsm_malloc(size_t size)
 	}
 	if (size == 0)
 		size = 1;
-	err = alloc_offset(n, size, &off);
+	if (!(err = dsm__rp_sync_enter(n, 0, 0))) { /* record/replay: a boundary */
+		err = alloc_offset(n, size, &off);
+		if (!err && dsm__rp_on(n))
+			err = dsm__rp_malloc(n, size, off);
+		err = dsm__rp_sync_leave(n) ?: err;
+	}
 	if (err) {
 		set_errno(err);
 		return NULL;
@@ -470,9 +476,24 @@ static int wait_bcast(struct dsm_node *n, void *buf, size_t len, uint64_t seq)
 	return err;
 }
 
+static int broadcast(struct dsm_node *n, void *buf, size_t len, int root);
+
+/* A collective: a record/replay boundary around it. */
 int dsm_broadcast(void *buf, size_t len, int root)
 {
 	struct dsm_node *n = dsm__get();
+	int err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if ((err = dsm__rp_sync_enter(n, DSM_RP_OP_COLLECTIVE, (unsigned)root)))
+		return err;
+	err = broadcast(n, buf, len, root);
+	return dsm__rp_sync_leave(n) ?: err;
+}
+
+static int broadcast(struct dsm_node *n, void *buf, size_t len, int root)
+{
 	uint64_t seq;
 
 	if (!n)

@@ -426,6 +426,19 @@ static int p_stats(struct dsm_config *c, const struct env_var *v, const char *s)
 	return copy_str(v, s, c->stats_file, sizeof(c->stats_file));
 }
 
+/* DSM_RECORD / DSM_REPLAY: a log directory, "" = off. */
+static int p_record(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	c->record_dir[0] = '\0';
+	return *s ? copy_str(v, s, c->record_dir, sizeof(c->record_dir)) : 0;
+}
+
+static int p_replay(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	c->replay_dir[0] = '\0';
+	return *s ? copy_str(v, s, c->replay_dir, sizeof(c->replay_dir)) : 0;
+}
+
 /* log_levels[] is in enum dsm_log_level order. */
 static int p_log(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -597,6 +610,13 @@ static const struct env_var env_table[] = {
 	  "path of the job's JSON statistics file, written at dsm_finalize",
 	  NULL, p_stats },
 	{ "DSM_LOG", "warn", "warn", "log level", log_levels, p_log },
+	{ "DSM_RECORD", NULL, "(none)",
+	  "sc: record this run into the directory (one log per node, "
+	  "docs/replay.md); dsmrun --record sets it", NULL, p_record },
+	{ "DSM_REPLAY", NULL, "(none)",
+	  "sc: replay the run recorded in the directory, enforcing its order "
+	  "of page ownership transitions (docs/replay.md); dsmrun --replay sets "
+	  "it", NULL, p_replay },
 	{ "DSM_LISTEN_FD", "-1", "-1",
 	  "internal: listening socket passed by dsmrun to node 0", NULL,
 	  p_listen_fd },
@@ -649,6 +669,9 @@ static int check_cross(const struct dsm_config *c, int set_id, int set_count,
 			       "DSM_NODE_COUNT=%d > 1 (dsmrun sets it)", c->node_count);
 	if (c->base + c->heap_size < c->base)
 		return bad_msg("DSM_BASE + DSM_HEAP_SIZE wraps around the address space");
+	if (c->record_dir[0] && c->replay_dir[0])
+		return bad_msg("DSM_RECORD and DSM_REPLAY are both set; a run records "
+			       "or replays, not both");
 	return 0;
 }
 

@@ -53,6 +53,8 @@ struct dsm_config {
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
+	char record_dir[512];    /* DSM_RECORD: log directory, "" = off */
+	char replay_dir[512];    /* DSM_REPLAY: log directory, "" = off */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
@@ -119,6 +121,8 @@ struct dsm_node {
 	void *coll_state;                        /* core/collective */
 	void *tape_state;                        /* src/tape: logs, prefetch slots */
 	void *tw_state;                          /* src/tape/tapeworm.c */
+	void *rp_state;                          /* src/replay */
+	int rp_mode;                             /* src/replay: DSM_RP_OFF/... */
 
 	struct dsm_waitq waitq;
 	pthread_t service;
