@@ -456,15 +456,19 @@ static void enter_locked(struct rp_state *st)
 }
 
 /* Replaying: wait (region lock dropped) until the current boundary's
- * GIVE/DROP records happened; 0, or the divergence after DSM_TIMEOUT.
- * Caller holds the region lock, held again on return. Async-signal-safe. */
-static int wait_boundary(struct dsm_node *n, uint64_t t0)
+ * GIVE/DROP records happened, or, for a fault (p != SIZE_MAX), until page
+ * p no longer allows the access (the fault must run again: the log has
+ * the page leave and come back within this boundary); 0, or the
+ * divergence after DSM_TIMEOUT. Caller holds the region lock, held again
+ * on return. Async-signal-safe. */
+static int wait_boundary(struct dsm_node *n, size_t p, int want_write)
 {
 	struct rp_state *st = RS(n);
 	struct dsm_region *r = n->region;
-	uint64_t limit = (uint64_t)n->cfg.timeout_ms * 1000000ull;
+	uint64_t limit = (uint64_t)n->cfg.timeout_ms * 1000000ull, t0 = dsm__now_ns();
 
-	while (!boundary_done(st)) {
+	while (!boundary_done(st) &&
+	       (p == SIZE_MAX || st->proto->allowed(n, p, want_write))) {
 		uint32_t seq = atomic_load(&st->progress);
 		uint64_t now = dsm__now_ns();
 		if (atomic_load(&st->diverged) || atomic_load(&n->failed))
@@ -515,7 +519,7 @@ int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write)
 		}
 		if (n->rp_mode == DSM_RP_RECORDING)
 			break;
-		if ((err = wait_boundary(n, dsm__now_ns())))
+		if ((err = wait_boundary(n, p, want_write)))
 			break;
 		if (st->proto->allowed(n, p, want_write)) {
 			err = takes_done(n);
@@ -569,7 +573,7 @@ int dsm__rp_sync_leave(struct dsm_node *n)
 	if (!n->rp_mode)
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	if (n->rp_mode == DSM_RP_REPLAYING && !(err = wait_boundary(n, dsm__now_ns())))
+	if (n->rp_mode == DSM_RP_REPLAYING && !(err = wait_boundary(n, SIZE_MAX, 0)))
 		err = takes_done(n);
 	st->depth--;
 	pthread_mutex_unlock(&r->lock);
