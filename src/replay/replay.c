@@ -134,7 +134,7 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 	struct sbuf b = { .len = 0 };
 	int zero = 0;
 
-	sb_str(&b, "replay divergence on node ");
+	sb_str(&b, "dsm: replay divergence on node ");
 	sb_num(&b, (uint64_t)n->id);
 	sb_str(&b, " at boundary ");
 	sb_num(&b, atomic_load(&st->boundary));
@@ -148,10 +148,9 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 	}
 	if (!atomic_compare_exchange_strong(&st->diverged, &zero, 1))
 		return DSM_EDIVERGED;
-	memcpy(st->why, b.s, b.len + 1);
-	dsm__write_str("dsm: ");
-	dsm__write_str(b.s);
-	dsm__write_str("\n");
+	memcpy(st->why, b.s + 5, b.len - 4); /* without "dsm: " */
+	sb_str(&b, "\n");
+	dsm__write_str(b.s); /* one write: lines of several nodes stay whole */
 	atomic_fetch_add(&st->progress, 1);
 	dsm__futex_wake_all(&st->progress);
 	if (!dsm__in_fault)
