@@ -689,6 +689,11 @@ static int rp_allowed(struct dsm_node *n, size_t p, int want_write)
 	return allows(pg_get(n, p), want_write);
 }
 
+static unsigned rp_deferred(struct dsm_node *n)
+{
+	return ST(n)->count;
+}
+
 static int rp_can_serve(struct dsm_node *n, size_t p)
 {
 	struct sc_page *sp = SP(n, p);
@@ -712,6 +717,7 @@ const struct dsm_rp_proto dsm__rp_proto_sc = {
 	.can_serve = rp_can_serve,
 	.serve = rp_serve,
 	.inv = apply_inv,
+	.deferred = rp_deferred,
 	.read_req_type = DSM_MSG_SC_READ_REQ,
 	.write_req_type = DSM_MSG_SC_WRITE_REQ,
 };

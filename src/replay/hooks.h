@@ -36,6 +36,8 @@ struct dsm_rp_proto {
 		     struct dsm_outbox *ob);
 	/* Apply a deferred invalidation from writer. */
 	int (*inv)(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob);
+	/* Requests the protocol itself holds until a boundary (recording). */
+	unsigned (*deferred)(struct dsm_node *n);
 	int read_req_type, write_req_type; /* message types of the requests */
 };
 

@@ -447,11 +447,14 @@ int dsm__rp_tick(struct dsm_node *n)
 	return st->head ? 1 : 50;
 }
 
-/* Open a boundary (region lock held). */
-static void enter_locked(struct rp_state *st)
+/* Open a boundary (region lock held); wake the service thread when work
+ * waits for it (async-signal-safe: an eventfd write). */
+static void enter_locked(struct dsm_node *n, struct rp_state *st)
 {
 	if (st->depth++ == 0)
 		atomic_store(&st->boundary, atomic_load(&st->boundary) + 1);
+	if (st->head || st->proto->deferred(n))
+		n->tp->wake(n);
 }
 
 /* Replaying: wait (region lock dropped) until the current boundary's
@@ -501,7 +504,7 @@ int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write)
 	int err;
 
 	pthread_mutex_lock(&r->lock);
-	enter_locked(st);
+	enter_locked(n, st);
 	pthread_mutex_unlock(&r->lock);
 	for (;;) {
 		if ((err = st->proto->fault(n, p, want_write))) {
@@ -543,7 +546,7 @@ int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 	if (!n->rp_mode)
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	enter_locked(st);
+	enter_locked(n, st);
 	pthread_mutex_unlock(&r->lock);
 	if (!op)
 		return 0;
@@ -584,7 +587,7 @@ void dsm__rp_finalizing(struct dsm_node *n)
 	if (!n->rp_mode)
 		return;
 	pthread_mutex_lock(&n->region->lock);
-	enter_locked(RS(n));
+	enter_locked(n, RS(n));
 	pthread_mutex_unlock(&n->region->lock);
 }
 
