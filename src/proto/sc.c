@@ -211,7 +211,7 @@ static int start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 
 	if (dsm__rp_on(n) && /* replaying: straight to the recorded giver */
 	    (dst = dsm__rp_route(n, p, want_write, sp->flags & SC_OWNER, dst)) < 0)
-		return dst;
+		return dst == DSM_RP_NOT_YET ? 0 : dst; /* 0: sleep, ask again */
 	if (want_write == 1 && (sp->flags & SC_OWNER))
 		return start_upgrade(n, p, pg, ob);
 	if (want_write == 1) {
@@ -694,12 +694,13 @@ static unsigned rp_deferred(struct dsm_node *n)
 	return ST(n)->count;
 }
 
-static int rp_can_serve(struct dsm_node *n, size_t p)
+static int rp_can_serve(struct dsm_node *n, size_t p, uint32_t version)
 {
 	struct sc_page *sp = SP(n, p);
 
 	pg_get(n, p);
-	return (sp->flags & SC_OWNER) && sp->pending == PEND_NONE;
+	return (sp->flags & SC_OWNER) && sp->pending == PEND_NONE &&
+	       sp->version == version;
 }
 
 static int rp_serve(struct dsm_node *n, size_t p, int type, int from,

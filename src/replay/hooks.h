@@ -12,6 +12,7 @@
 #ifndef DSM_REPLAY_HOOKS_H
 #define DSM_REPLAY_HOOKS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,9 @@ struct dsm_rp_proto {
 	int (*fault)(struct dsm_node *n, size_t p, int want_write);
 	/* Does page p's state allow the access now? */
 	int (*allowed)(struct dsm_node *n, size_t p, int want_write);
-	/* Can page p be served now (owned here, nothing in flight)? */
-	int (*can_serve)(struct dsm_node *n, size_t p);
+	/* Can page p be served now (owned here at this version, nothing in
+	 * flight)? */
+	int (*can_serve)(struct dsm_node *n, size_t p, uint32_t version);
 	/* Serve a deferred request (its message type) from node `from`. */
 	int (*serve)(struct dsm_node *n, size_t p, int type, int from,
 		     struct dsm_outbox *ob);
@@ -68,8 +70,10 @@ void dsm__rp_finalizing(struct dsm_node *n);
 int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write);
 /* Where to send the request for page p a fault needs: dflt when
  * recording; when replaying the node the log says gave it (n->id for a
- * local upgrade, which needs owner set), or a negative error on
- * divergence. Fault path. */
+ * local upgrade, which needs owner set), DSM_RP_NOT_YET while a GIVE or
+ * DROP of p that the log puts before it is still to come (the fault
+ * sleeps on the page and asks again), or DSM_EDIVERGED. Fault path. */
+#define DSM_RP_NOT_YET (-EAGAIN)
 int dsm__rp_route(struct dsm_node *n, size_t p, int want_write, int owner, int dflt);
 /* Recording: may this node hand out or drop a page now (its application
  * thread is inside the runtime)? 1 when not recording. */

@@ -54,6 +54,7 @@ struct dsm_rp_rec {
 	uint64_t boundary;         /* the node's boundary (docs/replay.md) */
 	uint64_t f[4];             /* the kind's fields, unused ones 0 */
 	const unsigned char *data; /* INPUT: f[0] bytes, inside the parsed buffer */
+	uint64_t order;            /* reader's use: position in the log */
 };
 
 struct dsm_rp_header {

@@ -73,6 +73,7 @@ struct rp_state {
 	unsigned char *file;
 	size_t file_len;
 	struct rec_list takes, gds, seq, grants;
+	uint64_t loaded;           /* records loaded so far (their order) */
 	struct rp_req *head;
 };
 
@@ -243,23 +244,39 @@ static int list_push(struct rec_list *l, const struct dsm_rp_rec *r)
 }
 
 /* The parser's callback: sort records into the lists replay walks. */
-static int load_rec(void *arg, const struct dsm_rp_rec *r)
+static int load_rec(void *arg, const struct dsm_rp_rec *rec)
 {
 	struct rp_state *st = arg;
+	struct dsm_rp_rec r = *rec;
 
-	switch (r->kind) {
+	r.order = st->loaded++;
+	switch (r.kind) {
 	case DSM_RP_TAKE:
-		return list_push(&st->takes, r);
+		return list_push(&st->takes, &r);
 	case DSM_RP_GIVE:
 	case DSM_RP_DROP:
-		return list_push(&st->gds, r);
+		return list_push(&st->gds, &r);
 	case DSM_RP_GRANT:
-		return list_push(&st->grants, r);
+		return list_push(&st->grants, &r);
 	case DSM_RP_END:
 		return 0;
 	default:
-		return list_push(&st->seq, r);
+		return list_push(&st->seq, &r);
 	}
+}
+
+/* Replaying: does a GIVE/DROP of page p come before take in the log, in
+ * its boundary, and has not happened yet? Region lock. */
+static int gd_before(struct rp_state *st, const struct dsm_rp_rec *take, size_t p)
+{
+	for (size_t i = st->gds.i; i < st->gds.n; i++) {
+		const struct dsm_rp_rec *e = &st->gds.v[i];
+		if (e->boundary != take->boundary || e->order > take->order)
+			break;
+		if (e->f[0] == p)
+			return 1;
+	}
+	return 0;
 }
 
 static const struct dsm_rp_rec *next_of(struct rec_list *l)
@@ -323,6 +340,7 @@ int dsm__rp_note(struct dsm_node *n, int kind, size_t p, int mode, uint32_t vers
 	    !memcmp(e->f, r.f, sizeof(r.f))) {
 		l->i++;
 		bump(st);
+		dsm__page_wake(&n->region->pages[p]); /* a fault may wait for it */
 		return 0;
 	}
 	sb_event(&b, kind, p, mode, version, peer);
@@ -338,6 +356,9 @@ int dsm__rp_route(struct dsm_node *n, size_t p, int want_write, int owner, int d
 
 	if (n->rp_mode != DSM_RP_REPLAYING)
 		return dflt;
+	if (e && e->boundary == atomic_load(&st->boundary) && e->f[0] == p &&
+	    gd_before(st, e, p))
+		return DSM_RP_NOT_YET; /* the page leaves here first */
 	if (e && e->boundary == atomic_load(&st->boundary) && e->f[0] == p &&
 	    e->f[1] == (uint64_t)mode && e->f[3] < (uint64_t)n->count &&
 	    (e->f[3] == (uint64_t)n->id) == (want_write == 1 && owner))
@@ -394,7 +415,7 @@ static int due(struct dsm_node *n, const struct rp_req *q)
 	if (!q->type)
 		return gd_due(st, DSM_RP_DROP, q->page, 0, 0);
 	return gd_due(st, DSM_RP_GIVE, q->page, mode, q->from) &&
-	       st->proto->can_serve(n, q->page);
+	       st->proto->can_serve(n, q->page, (uint32_t)next_of(&st->gds)->f[2]);
 }
 
 /* Serve the first due deferred item; 1 if one was, 0 if none. One per
