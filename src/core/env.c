@@ -487,6 +487,27 @@ static int p_hold(struct dsm_config *c, const struct env_var *v, const char *s)
 	return 0;
 }
 
+/* DSM_SC_ADAPT: off, on, auto (tw_modes' words, same order). */
+static int p_sc_adapt(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: off, on or auto");
+	c->sc_adapt = i;
+	return 0;
+}
+
+static int p_sc_thrash(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long rate;
+
+	if (parse_int_range(s, 1, 100000000, &rate) < 0)
+		return bad(v, s, "accepted: transitions per second, 1 to 100000000");
+	c->sc_thrash = (int)rate;
+	return 0;
+}
+
 static int p_gc(struct dsm_config *c, const struct env_var *v, const char *s)
 {
 	uint64_t size;
@@ -627,6 +648,16 @@ static const struct env_var env_table[] = {
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },
+	{ "DSM_SC_ADAPT", "auto", "auto",
+	  "sc: adaptive CREW (docs/replay.md): on fetches a page for writing "
+	  "at a read fault once this node has twice written it right after "
+	  "reading it (migratory pages stay exclusive), and lengthens the hold "
+	  "while the node's transitions exceed DSM_SC_THRASH; auto: on while "
+	  "recording or replaying, off otherwise", tw_modes, p_sc_adapt },
+	{ "DSM_SC_THRASH", "20000", "20000",
+	  "sc with DSM_SC_ADAPT: ownership transitions per second of a node "
+	  "above which it doubles its hold (up to 10 ms), halving it again "
+	  "below a quarter of the rate", NULL, p_sc_thrash },
 	{ "DSM_GC_THRESHOLD", "64M", "64M",
 	  "lrc: twins, diffs and write notices a node may hold before a barrier "
 	  "discards them (garbage collection)", NULL, p_gc },

@@ -43,6 +43,8 @@ struct dsm_config {
 	int listen_fd;           /* DSM_LISTEN_FD (from dsmrun), -1 if none */
 	int spin_us;             /* DSM_SPIN_US */
 	int hold_us;             /* DSM_SC_HOLD_US */
+	int sc_adapt;            /* DSM_SC_ADAPT: 0 off, 1 on, 2 auto */
+	int sc_thrash;           /* DSM_SC_THRASH: transitions/s */
 	/* deterministic spaces (src/det), read without dsm_init through
 	 * dsm__env_load_one */
 	int det_conflict;        /* DSM_DET_CONFLICT: enum dsm_det_policy */

@@ -19,6 +19,13 @@
  * page (SC_PAGE's mode argument, above its low byte); every transition is
  * reported with dsm__rp_note; the replay layer may hold a request or an
  * invalidation back and hand it in later (dsm__rp_proto_sc, at the end).
+ *
+ * Adaptive CREW (DSM_SC_ADAPT, docs/replay.md): a page this node has
+ * twice written right after reading it is migratory here: its read faults
+ * fetch it for writing, so the write that follows costs no second
+ * transition and no invalidation; and a node whose transitions per second
+ * exceed DSM_SC_THRASH doubles its hold, up to MAX_HOLD_NS, so each owner
+ * runs longer with its pages (towards serial execution, never a livelock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -87,6 +94,9 @@ static const struct dsm_page_machine sc_machine = {
 enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
 #define SC_OWNER 0x01 /* this node owns the page */
 #define SC_HOLD  0x02 /* obtained recently: serve others after the hold */
+#define SC_MIGR  0x04 /* adaptive: migratory here, read faults fetch it W */
+#define MIGR_AFTER 2  /* read-then-write fetches that make a page migratory */
+#define THRASH_WINDOW_NS 10000000ull /* transition rate measured per 10 ms */
 
 /* What sc keeps per page beside the vm's entry (state, protection).
  * Guarded by the region lock. */
@@ -102,6 +112,7 @@ struct sc_page {
 	uint64_t resumed_ns; /* when the faulting thread resumed after that */
 	uint32_t version;    /* ownership moves so far (record/replay) */
 	int16_t giver;       /* node the page in flight comes from */
+	uint8_t rw;          /* adaptive: write fetches of a read copy */
 };
 
 /* A request this node cannot serve yet. */
@@ -118,6 +129,10 @@ struct sc_state {
 	struct sc_req *head, *tail;
 	unsigned count;
 	unsigned char *snap; /* page snapshot for the service thread's sends */
+	int adapt;           /* adaptive CREW on (DSM_SC_ADAPT) */
+	uint64_t hold_ns;    /* current hold (adaptive: grows when thrashing) */
+	uint64_t win_start;  /* adaptive: start of the rate window */
+	uint32_t win_count;  /* adaptive: transitions in it */
 };
 
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
@@ -167,6 +182,45 @@ static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 
 /* ---------------- fault path (SIGSEGV handler context) ---------------- */
 
+/* Adaptive CREW: count a transition; once per window compare the rate
+ * with DSM_SC_THRASH and double or halve the hold. Region lock held. */
+static void count_transition(struct dsm_node *n)
+{
+	struct sc_state *st = ST(n);
+	uint64_t now = dsm__now_ns(), base = (uint64_t)n->cfg.hold_us * 1000;
+	uint64_t rate;
+
+	if (!st->adapt)
+		return;
+	st->win_count++;
+	if (now - st->win_start < THRASH_WINDOW_NS)
+		return;
+	rate = st->win_count * 1000000000ull / (now - st->win_start);
+	if (rate > (uint64_t)n->cfg.sc_thrash)
+		st->hold_ns = st->hold_ns * 2 > MAX_HOLD_NS ? MAX_HOLD_NS
+			    : st->hold_ns < 50000 ? 50000 : st->hold_ns * 2;
+	else if (rate < (uint64_t)n->cfg.sc_thrash / 4)
+		st->hold_ns = st->hold_ns / 2 < base ? base : st->hold_ns / 2;
+	st->win_start = now;
+	st->win_count = 0;
+}
+
+/* Adaptive CREW: the access a fault fetches for. A write fetch of a read
+ * copy counts towards making the page migratory; a read fault on a
+ * migratory page fetches it for writing. Deterministic in this node's own
+ * faults, so a replay decides as its recording did. Region lock held. */
+static int fetch_mode(struct dsm_node *n, struct sc_page *sp, const struct dsm_page *pg,
+		      int want_write)
+{
+	if (!ST(n)->adapt || (sp->flags & SC_OWNER))
+		return want_write;
+	if (want_write != 1)
+		return (sp->flags & SC_MIGR) ? 1 : want_write;
+	if (pg->state == DSM_PAGE_READ_SHARED && ++sp->rw >= MIGR_AFTER)
+		sp->flags |= SC_MIGR;
+	return want_write;
+}
+
 /* Does the page's state allow the access? */
 static int allows(const struct dsm_page *pg, int want_write)
 {
@@ -209,6 +263,7 @@ static int start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	struct sc_page *sp = SP(n, p);
 	int dst = sp->prob_owner;
 
+	want_write = fetch_mode(n, sp, pg, want_write);
 	if (dsm__rp_on(n) && /* replaying: straight to the recorded giver */
 	    (dst = dsm__rp_route(n, p, want_write, sp->flags & SC_OWNER, dst)) < 0)
 		return dst == DSM_RP_NOT_YET ? 0 : dst; /* 0: sleep, ask again */
@@ -282,7 +337,7 @@ static int servable(struct dsm_node *n, struct sc_page *sp, uint64_t now)
 	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE || !dsm__rp_may_give(n))
 		return 0;
 	if (sp->flags & SC_HOLD) {
-		uint64_t hold = (uint64_t)n->cfg.hold_us * 1000;
+		uint64_t hold = ST(n)->hold_ns;
 		if (!((sp->resumed_ns && now - sp->resumed_ns >= hold) ||
 		      now - sp->granted_ns >= MAX_HOLD_NS))
 			return 0;
@@ -403,6 +458,7 @@ static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	sp->granted_ns = dsm__now_ns();
 	sp->resumed_ns = 0;
 	sp->version++;
+	count_transition(n);
 	if (!err)
 		err = note(n, DSM_RP_TAKE, p, MODE_WRITE, sp->giver);
 	dsm__page_wake(pg);
@@ -433,6 +489,7 @@ static int got_read_copy(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	sp->prob_owner = (int16_t)m->src;
 	sp->pending = PEND_NONE;
 	sp->version = (uint32_t)(m->arg[1] >> 8);
+	count_transition(n);
 	if (!err)
 		err = note(n, DSM_RP_TAKE, p, MODE_READ, m->src);
 	if (!err && sp->inv_from >= 0) { /* invalidated while in flight */
@@ -677,6 +734,10 @@ static int sc_init(struct dsm_node *n)
 	st->pages = reserve(st->npages * sizeof(*st->pages));
 	if (!st->pages || !(st->snap = malloc(n->page_size)))
 		return -ENOMEM;
+	st->adapt = n->cfg.sc_adapt == 1 ||
+		    (n->cfg.sc_adapt == 2 && (n->cfg.record_dir[0] || n->cfg.replay_dir[0]));
+	st->hold_ns = (uint64_t)n->cfg.hold_us * 1000;
+	st->win_start = dsm__now_ns();
 	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
 		return -errno;
 	return 0;

@@ -15,6 +15,8 @@
  *   mc       Monte Carlo with a racy accumulator; the seed is a
  *            nondeterministic input (time) passed through dsm_replay_input
  *   locked   the counter kernel under a lock: race-free, exact result
+ *   fshare   write-heavy false sharing: each node increments its own word
+ *            of one page (race-free, exact; for adaptive CREW's figures)
  * RP_PERTURB=1 in the environment changes node 1's random sequence (a
  * changed program that takes another path, for the divergence test).
  */
@@ -73,6 +75,12 @@ static void k_counter(struct shared *s, int id, long iters, int locked)
 		if (locked)
 			dsm_lock_release(1);
 	}
+}
+
+static void k_fshare(struct shared *s, int id, long iters)
+{
+	for (long i = 0; i < iters; i++)
+		s->w[id * 8] = s->w[id * 8] + 1;
 }
 
 static void k_hist(struct shared *s, int id, long iters)
@@ -134,7 +142,12 @@ static int k_mc(struct shared *s, int id, long iters)
 static void report(struct shared *s, const char *mode)
 {
 	printf("mode %s\n", mode);
-	if (!strcmp(mode, "counter") || !strcmp(mode, "locked")) {
+	if (!strcmp(mode, "fshare")) {
+		uint64_t sum = 0;
+		for (int k = 0; k < dsm_node_count(); k++)
+			sum += s->w[k * 8];
+		printf("sum %llu\n", (unsigned long long)sum);
+	} else if (!strcmp(mode, "counter") || !strcmp(mode, "locked")) {
 		uint64_t sum = 0;
 		for (int k = 0; k < NPAGES; k++)
 			sum += s->w[k * (PAGE / 8)];
@@ -192,6 +205,8 @@ int main(int argc, char **argv)
 		k_counter(s, id, iters, 1);
 	else if (!strcmp(mode, "hist"))
 		k_hist(s, id, iters);
+	else if (!strcmp(mode, "fshare"))
+		k_fshare(s, id, iters);
 	else if (!strcmp(mode, "list"))
 		k_list(s, id, count, iters);
 	else if (!strcmp(mode, "queue"))
