@@ -59,6 +59,7 @@ struct rp_state {
 	_Atomic uint64_t boundary; /* written under the region lock */
 	unsigned depth;            /* region lock: runtime visits open */
 	_Atomic uint32_t progress; /* futex word: a replayed event happened */
+	atomic_int threads;        /* application threads seen in the runtime */
 	atomic_int diverged;
 	char why[320];             /* the divergence, once */
 	/* recording */
@@ -126,6 +127,9 @@ static void sb_rec(struct sbuf *b, const struct dsm_rp_rec *r)
 	sb_num(b, r->boundary);
 }
 
+/* diverge()'s expect for a failure that is not about the log. */
+static const struct dsm_rp_rec not_the_log;
+
 /* Report a divergence once: stderr now (async-signal-safe); the job fails
  * from here, or from the service thread's next tick when called in the
  * fault path. Returns DSM_EDIVERGED. */
@@ -135,13 +139,16 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 	struct sbuf b = { .len = 0 };
 	int zero = 0;
 
-	sb_str(&b, "dsm: replay divergence on node ");
+	sb_str(&b, n->rp_mode == DSM_RP_RECORDING ? "dsm: cannot record on node "
+						   : "dsm: replay divergence on node ");
 	sb_num(&b, (uint64_t)n->id);
 	sb_str(&b, " at boundary ");
 	sb_num(&b, atomic_load(&st->boundary));
 	sb_str(&b, ": ");
 	sb_str(&b, what);
-	if (expect) {
+	if (expect == &not_the_log) {
+		/* not about the log */
+	} else if (expect) {
 		sb_str(&b, "; the log expects ");
 		sb_rec(&b, expect);
 	} else {
@@ -468,6 +475,25 @@ int dsm__rp_tick(struct dsm_node *n)
 	return st->head ? 1 : 50;
 }
 
+/* Has this thread entered a boundary before (any node: one per process)? */
+static __thread int seen_here;
+
+/* Record/replay supports one application thread per node: a second one
+ * entering the runtime is refused (DSM_EDIVERGED with the reason) rather
+ * than left to interleave its boundaries unpredictably. Async-signal-safe. */
+static int one_thread(struct dsm_node *n)
+{
+	struct rp_state *st = RS(n);
+
+	if (seen_here)
+		return 0;
+	seen_here = 1;
+	if (atomic_fetch_add(&st->threads, 1) == 0)
+		return 0;
+	return diverge(n, "a second application thread entered the runtime; record "
+		       "and replay support one application thread per node", &not_the_log);
+}
+
 /* Open a boundary (region lock held); wake the service thread when work
  * waits for it (async-signal-safe: an eventfd write). */
 static void enter_locked(struct dsm_node *n, struct rp_state *st)
@@ -524,6 +550,8 @@ int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write)
 	struct dsm_region *r = n->region;
 	int err;
 
+	if ((err = one_thread(n)))
+		return err;
 	pthread_mutex_lock(&r->lock);
 	enter_locked(n, st);
 	pthread_mutex_unlock(&r->lock);
@@ -566,6 +594,8 @@ int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 
 	if (!n->rp_mode)
 		return 0;
+	if ((err = one_thread(n)))
+		return err;
 	pthread_mutex_lock(&r->lock);
 	enter_locked(n, st);
 	pthread_mutex_unlock(&r->lock);

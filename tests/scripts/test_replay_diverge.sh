@@ -9,7 +9,8 @@
 #     byte offset; cut at a block boundary (no END): rejected too;
 #  4. a corrupted log (one byte flipped): rejected with the byte offset;
 #     dsmreplay reports the same offset and passes the intact logs;
-#  5. DSM_RECORD with DSM_REPLAY, or under another protocol: refused.
+#  5. two application threads on a node while recording: refused;
+#  6. DSM_RECORD with DSM_REPLAY, or under another protocol: refused.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -94,7 +95,15 @@ if "$DSMREPLAY" "$WORK/c" >"$WORK/out" 2>&1 && grep -q "node-1.rlog: intact" "$W
 else
 	fail "dsmreplay rejects the intact logs"; cat "$WORK/out"
 fi
-# 5. configuration
+# 5. two application threads on a node: refused while recording
+if $R -n 2 --protocol sc "$BIN_DIR/rp_threads" >"$WORK/out" 2>&1; then
+	echo "ok: rp_threads runs without recording"
+else
+	fail "rp_threads fails without recording"; cat "$WORK/out"
+fi
+expect_fail "two threads while recording" "one application thread per node" 60 \
+	$R -n 2 --record "$WORK/th" "$BIN_DIR/rp_threads"
+# 6. configuration
 expect_fail "record and replay together" "DSM_RECORD and DSM_REPLAY" 10 \
 	env DSM_REPLAY="$WORK/c" $R -n 2 --record "$WORK/y" "$PROG" counter 10
 expect_fail "record under hlrc" "need DSM_PROTOCOL=sc" 30 \
