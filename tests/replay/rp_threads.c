@@ -17,8 +17,10 @@ static void *work(void *arg)
 {
 	uintptr_t k = (uintptr_t)arg;
 
+	dsm_lock_acquire(1); /* both threads enter the runtime */
 	for (int i = 0; i < 1000; i++)
 		data[(k * 512 + (uintptr_t)i * 7) % 4096] += 1;
+	dsm_lock_release(1);
 	return NULL;
 }
 
