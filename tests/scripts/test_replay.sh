@@ -6,7 +6,8 @@
 # (results and a checksum of all shared memory) to be byte-identical to
 # the recording's. Plain runs are made too and whether they differ is
 # printed: they may, which is the point. The race-free control (locked)
-# must give the exact sum recorded, replayed and plain.
+# must give the exact sum recorded, replayed and plain, and three
+# applications of bench/apps record and replay with their own check.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -61,6 +62,23 @@ for n in $NODES; do
 	done
 	cmp -s "$WORK/rec" "$WORK/rep" || fail "locked n=$n: replay differs"
 	echo "ok: locked n=$n: sum $want plain, recorded and replayed"
+done
+# Race-free applications with locks and barriers (bench/apps, checked
+# against their sequential computation: ok=1) record and replay.
+APPS_DIR="$BIN_DIR/../bench/apps"
+for app in "km_dsm 20000 8 4" "wc_dsm 50000 2000" "is_dsm 200000"; do
+	prog="$APPS_DIR/${app%% *}"
+	[ -x "$prog" ] || { fail "$prog not built"; continue; }
+	rm -rf "$WORK/log"
+	# shellcheck disable=SC2086
+	run -n 2 --record "$WORK/log" "$prog" ${app#* } >"$WORK/rec" 2>&1
+	# shellcheck disable=SC2086
+	run -n 2 --replay "$WORK/log" "$prog" ${app#* } >"$WORK/rep" 2>&1
+	if grep -q 'ok=1' "$WORK/rec" && grep -q 'ok=1' "$WORK/rep"; then
+		echo "ok: ${app%% *}: recorded and replayed, ok=1 both times"
+	else
+		fail "${app%% *}: record or replay not ok"; cat "$WORK/rec" "$WORK/rep"
+	fi
 done
 [ "$FAILS" -eq 0 ] && echo "PASS" || echo "$FAILS failure(s)"
 [ "$FAILS" -eq 0 ]
