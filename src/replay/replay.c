@@ -60,7 +60,7 @@ struct rp_state {
 	unsigned depth;            /* region lock: runtime visits open */
 	_Atomic uint32_t progress; /* futex word: a replayed event happened */
 	atomic_int threads;        /* application threads seen in the runtime */
-	atomic_int diverged;
+	atomic_int diverged;       /* 1: claimed, 2: why is written */
 	char why[320];             /* the divergence, once */
 	/* recording */
 	int fd;
@@ -157,6 +157,7 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 	if (!atomic_compare_exchange_strong(&st->diverged, &zero, 1))
 		return DSM_EDIVERGED;
 	memcpy(st->why, b.s + 5, b.len - 4); /* without "dsm: " */
+	atomic_store(&st->diverged, 2);      /* why is published */
 	sb_str(&b, "\n");
 	dsm__write_str(b.s); /* one write: lines of several nodes stay whole */
 	atomic_fetch_add(&st->progress, 1);
@@ -463,7 +464,7 @@ int dsm__rp_tick(struct dsm_node *n)
 
 	if (!n->rp_mode)
 		return -1;
-	if (atomic_load(&st->diverged) && !atomic_load(&n->failed))
+	if (atomic_load(&st->diverged) == 2 && !atomic_load(&n->failed))
 		dsm__fail(n, DSM_EDIVERGED, n->id, "%s", st->why);
 	while (serve_one(n))
 		;
