@@ -151,6 +151,9 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 	} else if (expect) {
 		sb_str(&b, "; the log expects ");
 		sb_rec(&b, expect);
+		sb_str(&b, " (its record ");
+		sb_num(&b, expect->order + 1);
+		sb_str(&b, ")");
 	} else {
 		sb_str(&b, "; the log holds nothing more of that kind");
 	}
