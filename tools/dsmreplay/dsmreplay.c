@@ -6,7 +6,8 @@
  * For each log (a file, or every node-*.rlog in a directory) it checks the
  * format (magic, version, block checksums, record encoding, the END
  * record) and prints the node, the number of records of each kind, the
- * boundaries and the bytes; -v prints every record. A corrupted log is
+ * boundaries and the bytes; -v prints every record (#index, the index a
+ * replay divergence names; boundary; kind; its fields). A corrupted log is
  * reported with the byte offset of the fault. Exit status: 0 when every
  * log is intact, 1 when one is not, 2 for a usage error.
  */
@@ -23,6 +24,7 @@ struct summary {
 	int verbose;
 	uint64_t count[DSM_RP_KIND_END_];
 	uint64_t last_boundary;
+	uint64_t index;
 };
 
 static int on_rec(void *arg, const struct dsm_rp_rec *r)
@@ -31,9 +33,11 @@ static int on_rec(void *arg, const struct dsm_rp_rec *r)
 
 	s->count[r->kind]++;
 	s->last_boundary = r->boundary;
+	s->index++;
 	if (s->verbose)
-		printf("  b%-8llu %-6s %llu %llu %llu %llu\n",
-		       (unsigned long long)r->boundary, dsm__rp_kind_name(r->kind),
+		printf("  #%-6llu b%-8llu %-6s %llu %llu %llu %llu\n",
+		       (unsigned long long)s->index, (unsigned long long)r->boundary,
+		       dsm__rp_kind_name(r->kind),
 		       (unsigned long long)r->f[0], (unsigned long long)r->f[1],
 		       (unsigned long long)r->f[2], (unsigned long long)r->f[3]);
 	return 0;
