@@ -95,6 +95,7 @@ enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
 #define SC_OWNER 0x01 /* this node owns the page */
 #define SC_HOLD  0x02 /* obtained recently: serve others after the hold */
 #define SC_MIGR  0x04 /* adaptive: migratory here, read faults fetch it W */
+#define SC_LASTR 0x08 /* adaptive: this node's last fetch of it was a read */
 #define MIGR_AFTER 2  /* read-then-write fetches that make a page migratory */
 #define THRASH_WINDOW_NS 10000000ull /* transition rate measured per 10 ms */
 
@@ -205,20 +206,33 @@ static void count_transition(struct dsm_node *n)
 	st->win_count = 0;
 }
 
-/* Adaptive CREW: the access a fault fetches for. A write fetch of a read
- * copy counts towards making the page migratory; a read fault on a
- * migratory page fetches it for writing. Deterministic in this node's own
- * faults, so a replay decides as its recording did. Region lock held. */
-static int fetch_mode(struct dsm_node *n, struct sc_page *sp, const struct dsm_page *pg,
-		      int want_write)
+/* Adaptive CREW: the access a fault fetches for: a read fault on a
+ * migratory page fetches it for writing. No side effects (a replay may
+ * ask more than once). Region lock held. */
+static int fetch_mode(struct dsm_node *n, const struct sc_page *sp, int want_write)
 {
-	if (!ST(n)->adapt || (sp->flags & SC_OWNER))
-		return want_write;
-	if (want_write != 1)
-		return (sp->flags & SC_MIGR) ? 1 : want_write;
-	if (pg->state == DSM_PAGE_READ_SHARED && ++sp->rw >= MIGR_AFTER)
-		sp->flags |= SC_MIGR;
+	if (ST(n)->adapt && want_write != 1 && (sp->flags & SC_MIGR) &&
+	    !(sp->flags & SC_OWNER))
+		return 1;
 	return want_write;
+}
+
+/* Adaptive CREW: this node obtained page p (write: ownership from a peer).
+ * Ownership fetched right after a read copy counts towards making the
+ * page migratory. It depends only on the node's sequence of fetches,
+ * which a replay reproduces (and checks), so a replay decides as its
+ * recording did. Region lock held. */
+static void note_fetch(struct dsm_node *n, struct sc_page *sp, int write, int remote)
+{
+	if (!ST(n)->adapt)
+		return;
+	if (!write) {
+		sp->flags |= SC_LASTR;
+		return;
+	}
+	if (remote && (sp->flags & SC_LASTR) && ++sp->rw >= MIGR_AFTER)
+		sp->flags |= SC_MIGR;
+	sp->flags &= (uint8_t)~SC_LASTR;
 }
 
 /* Does the page's state allow the access? */
@@ -263,7 +277,7 @@ static int start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	struct sc_page *sp = SP(n, p);
 	int dst = sp->prob_owner;
 
-	want_write = fetch_mode(n, sp, pg, want_write);
+	want_write = fetch_mode(n, sp, want_write);
 	if (dsm__rp_on(n) && /* replaying: straight to the recorded giver */
 	    (dst = dsm__rp_route(n, p, want_write, sp->flags & SC_OWNER, dst)) < 0)
 		return dst == DSM_RP_NOT_YET ? 0 : dst; /* 0: sleep, ask again */
@@ -459,6 +473,7 @@ static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	sp->resumed_ns = 0;
 	sp->version++;
 	count_transition(n);
+	note_fetch(n, sp, 1, sp->giver != n->id);
 	if (!err)
 		err = note(n, DSM_RP_TAKE, p, MODE_WRITE, sp->giver);
 	dsm__page_wake(pg);
@@ -490,6 +505,7 @@ static int got_read_copy(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	sp->pending = PEND_NONE;
 	sp->version = (uint32_t)(m->arg[1] >> 8);
 	count_transition(n);
+	note_fetch(n, sp, 0, 1);
 	if (!err)
 		err = note(n, DSM_RP_TAKE, p, MODE_READ, m->src);
 	if (!err && sp->inv_from >= 0) { /* invalidated while in flight */
