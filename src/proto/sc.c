@@ -114,6 +114,7 @@ struct sc_page {
 	uint32_t version;    /* ownership moves so far (record/replay) */
 	int16_t giver;       /* node the page in flight comes from */
 	uint8_t rw;          /* adaptive: write fetches of a read copy */
+	uint32_t rfault;     /* adaptive: the fault that fetched the read copy */
 };
 
 /* A request this node cannot serve yet. */
@@ -134,6 +135,7 @@ struct sc_state {
 	uint64_t hold_ns;    /* current hold (adaptive: grows when thrashing) */
 	uint64_t win_start;  /* adaptive: start of the rate window */
 	uint32_t win_count;  /* adaptive: transitions in it */
+	uint32_t faults;     /* adaptive: faults so far (sc_fault calls) */
 };
 
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
@@ -218,19 +220,25 @@ static int fetch_mode(struct dsm_node *n, const struct sc_page *sp, int want_wri
 }
 
 /* Adaptive CREW: this node obtained page p (write: ownership from a peer).
- * Ownership fetched right after a read copy counts towards making the
- * page migratory. It depends only on the node's sequence of fetches,
- * which a replay reproduces (and checks), so a replay decides as its
- * recording did. Region lock held. */
+ * Ownership fetched by the fault right after the one that fetched a read
+ * copy (a read-modify-write) counts towards making the page migratory; a
+ * write long after a read (another phase) does not, so pages that others
+ * keep reading do not become exclusive. It depends only on the node's
+ * sequence of faults and fetches, which a replay reproduces (and checks),
+ * so a replay decides as its recording did. Region lock held. */
 static void note_fetch(struct dsm_node *n, struct sc_page *sp, int write, int remote)
 {
+	uint32_t now = __atomic_load_n(&ST(n)->faults, __ATOMIC_RELAXED);
+
 	if (!ST(n)->adapt)
 		return;
 	if (!write) {
 		sp->flags |= SC_LASTR;
+		sp->rfault = now;
 		return;
 	}
-	if (remote && (sp->flags & SC_LASTR) && ++sp->rw >= MIGR_AFTER)
+	if (remote && (sp->flags & SC_LASTR) && now - sp->rfault <= 1 &&
+	    ++sp->rw >= MIGR_AFTER)
 		sp->flags |= SC_MIGR;
 	sp->flags &= (uint8_t)~SC_LASTR;
 }
@@ -338,6 +346,7 @@ static int sc_fault_loop(struct dsm_node *n, size_t p, int want_write)
 /* Resolve a fault on page p (SIGSEGV handler context). */
 static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 {
+	__atomic_add_fetch(&ST(n)->faults, 1, __ATOMIC_RELAXED);
 	if (dsm__rp_on(n))
 		return dsm__rp_fault(n, p, want_write);
 	return sc_fault_loop(n, p, want_write);
