@@ -6,7 +6,9 @@
 #     within a few DSM_TIMEOUTs;
 #  2. a log from another program (hist replayed as counter): the same;
 #  3. a truncated log (cut inside a block): rejected at dsm_init with the
-#     byte offset; cut at a block boundary (no END): rejected too;
+#     byte offset; cut at a block boundary (no END): rejected too; a
+#     recording killed mid-run keeps every block flushed so far (every
+#     100 ms), which dsmreplay reads as intact but cut short;
 #  4. a corrupted log (one byte flipped): rejected with the byte offset;
 #     dsmreplay reports the same offset and passes the intact logs;
 #  5. two application threads on a node while recording: refused;
@@ -82,6 +84,21 @@ if [ "$(stat -c %s "$WORK/t/node-0.rlog")" -lt "$(stat -c %s "$WORK/c/node-0.rlo
 else
 	echo "ok: log cut at a block boundary: node 0's log is one block (nothing to cut)"
 fi
+# A recording killed mid-run: the blocks flushed every 100 ms are intact,
+# the log just lacks END; dsmreplay says so, a replay refuses it.
+rm -rf "$WORK/k"
+( timeout -s KILL 2 $R -n 2 --record "$WORK/k" "$PROG" locked 100000000 >/dev/null 2>&1 ) 2>/dev/null
+if "$DSMREPLAY" "$WORK/k" >"$WORK/out" 2>&1; then
+	fail "killed recording: dsmreplay finds the logs complete"; cat "$WORK/out"
+elif [ "$(grep -c 'ends without END' "$WORK/out")" -eq 2 ] &&
+     [ "$(grep -c 'boundaries' "$WORK/out")" -eq 2 ] &&
+     ! grep -q 'checksum\|truncated\|marker' "$WORK/out"; then
+	echo "ok: killed recording: $(grep -m1 boundaries "$WORK/out" | sed 's/.*pages, //') kept, cut short"
+else
+	fail "killed recording: unexpected dsmreplay report"; cat "$WORK/out"
+fi
+expect_fail "replay of a killed recording" "ends without END" 30 \
+	$R -n 2 --replay "$WORK/k" "$PROG" locked 100000000
 # 4. corrupted log
 cp -r "$WORK/c" "$WORK/x"
 size=$(stat -c %s "$WORK/x/node-0.rlog")
