@@ -58,7 +58,8 @@ static struct tape_node *TN(struct dsm_node *n)
 	return n ? n->tape_state : NULL;
 }
 
-static const struct dsm_tape_proto *const protos[] = { &dsm__tape_proto_hlrc };
+static const struct dsm_tape_proto *const protos[] = { &dsm__tape_proto_hlrc,
+							&dsm__tape_proto_lrc };
 
 static void *reserve(size_t size)
 {

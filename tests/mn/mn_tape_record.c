@@ -20,37 +20,52 @@
  *     length that is not a list of pages, is refused with a NACK that
  *     fails the sender's wait with DSM_EPROTO (the job goes on); node 0
  *     logs why (expected "rejected" lines).
- * Exact assertions under hlrc (tape hooks); under the other protocols the
- * tapes are empty, hole/apply say -ENOTSUP, and the values are checked.
+ * Exact assertions under hlrc and lrc (tape hooks; under lrc, which has
+ * no homes, node 1 also fetches A's diffs from node 0, so its read tape
+ * and node 0's request tape name A's pages too, and the hole names each
+ * page's write notice: (interval, page, writer)); under sc the tapes are
+ * empty, hole/apply say -ENOTSUP, and the values are checked.
  */
 #define MN_PROG "mn_tape_record"
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/node.h"
 #include "dsm_tape.h"
 #include "mn_util.h"
+#include "proto/proto.h"
 
 #define KP 6
 
 static size_t ps;
 
-/* t has exactly the pages of [base, base + KP pages), each with node. */
-static void expect_pages(const char *what, dsm_tape_t *t, const void *base, uint32_t node)
+/* t has exactly the pages of [base, base + KP pages) and, if base2 is
+ * not NULL, of [base2, base2 + KP pages), each with node. */
+static void expect_pages2(const char *what, dsm_tape_t *t, const void *base,
+			  const void *base2, uint32_t node)
 {
 	dsm_extent_t *want = dsm_extent_new(DSM_TAPE_PAGES);
 	struct dsm_tape_event e;
+	size_t k = base2 ? 2 * KP : KP;
 
 	CHECK(dsm_extent_add_range(want, base, KP * ps));
-	if (dsm_tape_count(t) != KP)
-		FAIL("%s tape has %zu events, expected %d", what, dsm_tape_count(t), KP);
-	for (size_t i = 0; i < KP; i++) {
+	if (base2)
+		CHECK(dsm_extent_add_range(want, base2, KP * ps));
+	if (dsm_tape_count(t) != k)
+		FAIL("%s tape has %zu events, expected %zu", what, dsm_tape_count(t), k);
+	for (size_t i = 0; i < k; i++) {
 		CHECK(dsm_tape_event(t, i, &e));
 		if (e.page != dsm_extent_value(want, i) || e.node != node)
 			FAIL("%s tape event %zu: page %u node %u, expected page %u node %u",
 			     what, i, e.page, e.node, dsm_extent_value(want, i), node);
 	}
 	dsm_extent_free(want);
+}
+
+static void expect_pages(const char *what, dsm_tape_t *t, const void *base, uint32_t node)
+{
+	expect_pages2(what, t, base, NULL, node);
 }
 
 static void fill(volatile uint64_t *p, uint64_t v)
@@ -73,7 +88,7 @@ int main(int argc, char **argv)
 	dsm_tape_t *t, *h = NULL;
 	dsm_extent_t *none = dsm_extent_new(DSM_TAPE_PAGES);
 	struct dsm_stats s0, s1;
-	int hooks;
+	int hooks, lrc;
 
 	ps = (size_t)sysconf(_SC_PAGESIZE);
 	if (nodes < 2) {
@@ -85,6 +100,8 @@ int main(int argc, char **argv)
 	if (!a || !b)
 		FAIL("dsm_alloc_collective_hint");
 	hooks = dsm_tape_hole(none, &h) == 0;
+	/* lrc: no homes; node 1 also fetches node 0's diffs of A */
+	lrc = !strcmp(dsm__get()->proto->name, "lrc");
 	dsm_tape_free(h);
 	dsm_extent_free(none);
 
@@ -115,13 +132,14 @@ int main(int argc, char **argv)
 		check(a, 100);
 		CHECK(dsm_tape_stop(rd));
 		if (hooks)
-			expect_pages("read", rd, (void *)b, 0); /* a: home here, no fetch */
+			expect_pages2("read", rd, (void *)b, lrc ? (void *)a : NULL,
+				      0); /* hlrc: a's home is here, no fetch */
 	}
 	CHECK(dsm_barrier(2));
 	if (me == 0) {
 		CHECK(dsm_tape_stop(req));
 		if (hooks)
-			expect_pages("request", req, (void *)b, 1);
+			expect_pages2("request", req, (void *)b, lrc ? (void *)a : NULL, 1);
 		dsm_tape_free(req);
 	}
 	/* 3. node 0's write tape of the next round travels to node 1 */
@@ -152,6 +170,14 @@ int main(int argc, char **argv)
 			expect_pages("pruned", w0, (void *)b, 0);
 			CHECK(dsm_tape_hole(pages, &h));
 			expect_pages("hole", h, (void *)b, 0);
+			for (size_t i = 0; lrc && i < KP; i++) { /* the notice's interval */
+				struct dsm_tape_event eh, ew;
+				CHECK(dsm_tape_event(h, i, &eh));
+				CHECK(dsm_tape_event(w0, i, &ew));
+				if (eh.interval != ew.interval)
+					FAIL("hole event %zu: interval %u, node 0 wrote the "
+					     "page in interval %u", i, eh.interval, ew.interval);
+			}
 			dsm_tape_free(h);
 		}
 		CHECK(dsm_stats(&s0));
