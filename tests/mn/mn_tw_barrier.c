@@ -16,8 +16,10 @@
  * receives fewer messages (lrc: no more — its faults already batch the
  * diffs of pages used lately into one request per writer), and Tapeworm reports the prefetched pages as used; with
  * auto (every barrier replays) phase 2 alone is checked; with off, the
- * mark is ignored and phase 2 faults like phase 1. Every word read is
- * checked in every mode and protocol.
+ * mark is ignored and phase 2 faults like phase 1. The node's Tapeworm
+ * counters in dsm_stats (tapes recorded and applied, pages prefetched and
+ * used) cover barrier 3's and are nonzero when Tapeworm works, zero under
+ * off and under sc. Every word read is checked in every mode and protocol.
  */
 #define MN_PROG "mn_tw_barrier"
 #include <stdint.h>
@@ -142,6 +144,35 @@ int main(int argc, char **argv)
 			     (unsigned long long)with.diffmsgs,
 			     (unsigned long long)without.diffmsgs);
 	}
+	/* The node's Tapeworm counters in dsm_stats (and DSM_STATS' JSON):
+	 * at least barrier 3's share when Tapeworm works, zero when off. */
+	struct dsm_stats ds;
+	CHECK(dsm_stats(&ds));
+	printf("mn_tw_barrier: node %d: dsm_stats: %llu tapes recorded, %llu applied, "
+	       "%llu pages prefetched, %llu used\n", me,
+	       (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+	       (unsigned long long)ds.tape_pages_prefetched,
+	       (unsigned long long)ds.tape_pages_used);
+	if (nodes > 1 && hooks && mode != DSM_TW_OFF &&
+	    (!ds.tapes_recorded || ds.tapes_recorded < st.tapes_recorded ||
+	     !ds.tapes_applied || ds.tapes_applied < st.tapes_applied ||
+	     !ds.tape_pages_used || ds.tape_pages_prefetched < st.pages_prefetched ||
+	     ds.tape_pages_used < st.pages_used))
+		FAIL("dsm_stats' Tapeworm counters (%llu recorded, %llu applied, %llu "
+		     "prefetched, %llu used) miss barrier 3's (%llu, %llu, %llu, %llu)",
+		     (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+		     (unsigned long long)ds.tape_pages_prefetched,
+		     (unsigned long long)ds.tape_pages_used,
+		     (unsigned long long)st.tapes_recorded, (unsigned long long)st.tapes_applied,
+		     (unsigned long long)st.pages_prefetched, (unsigned long long)st.pages_used);
+	if ((mode == DSM_TW_OFF || !hooks) &&
+	    (ds.tapes_recorded || ds.tapes_applied || ds.tape_pages_prefetched ||
+	     ds.tape_pages_used))
+		FAIL("Tapeworm off or no tape hooks, yet dsm_stats counts %llu tapes "
+		     "recorded, %llu applied, %llu pages prefetched, %llu used",
+		     (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+		     (unsigned long long)ds.tape_pages_prefetched,
+		     (unsigned long long)ds.tape_pages_used);
 	if (nodes > 1 && hooks && mode == DSM_TW_OFF &&
 	    (with.fetches < base || st.pages_prefetched))
 		FAIL("DSM_TAPEWORM=off, yet the marked barrier prefetched %llu pages",
