@@ -164,8 +164,10 @@ void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 int dsm__lrc_collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark);
 
 /* lrc_tape.c — tape hooks (src/tape/hooks.h); region lock held.
- *  applied: a tape fetch's diffs of p are applied (apply_fetched, p's
- *    tape flag set; from: the newest writer): hold or validate it, wake.
+ *  applied: p's fetched diffs are applied and its tape flag is set
+ *    (apply_fetched; from: the newest writer): hold or validate a tape
+ *    fetch's page; a stale HELD page (fetched by a demand batch) is
+ *    validated as a miss. Wakes the page.
  *  use: a fault on a HELD page: validate the held copy (DSM_FAULT_RETRY),
  *    or 0 if a later notice made it stale (flag cleared: fetch as usual).
  *  served: note the pages of a diff request served (REQUEST events). */

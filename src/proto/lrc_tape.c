@@ -211,9 +211,14 @@ int dsm__lrc_tape_applied(struct dsm_node *n, size_t p, struct dsm_page *pg,
 			  uint32_t from, int err)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
-	int track = lp->tape == LRC_TAPE_ASKED_TRACK;
+	int track = lp->tape == LRC_TAPE_ASKED_TRACK, miss = lp->tape == LRC_TAPE_HELD;
 
 	lp->tape = 0;
+	if (miss) { /* a stale held page, fetched with a demand fault's batch */
+		DSM_STAT_ADD(n, remote_fetches, 1);
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, from,
+			       dsm__lrc_cur_interval(LS(n)));
+	}
 	if (!err && !lp->pending) { /* no newer notice arrived meanwhile */
 		if (track) {
 			lp->tape = LRC_TAPE_HELD;
