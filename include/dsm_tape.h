@@ -141,9 +141,9 @@ int dsm_tape_stop(dsm_tape_t *t);
 /* The hole tape of a pages extent: the updates the pages of e that are
  * not valid here lack, naming the node to fetch each from: under hlrc one
  * event (0, page, home) per page; under lrc one (interval, page, writer)
- * per write notice whose diff is not applied here (pages that garbage
- * collection dropped, fetched whole on demand, are left out). *out is a
- * new tape. -ENOTSUP under a protocol without tape hooks, -EINVAL. */
+ * per write notice whose diff is not applied here, after (0, page, node)
+ * for a page garbage collection dropped, fetched whole from that node).
+ * *out is a new tape. -ENOTSUP under a protocol without tape hooks, -EINVAL. */
 int dsm_tape_hole(const dsm_extent_t *e, dsm_tape_t **out);
 
 /* Apply t: fetch every page t names that is not valid here, one batched

@@ -677,11 +677,15 @@ static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 	lp->whole = 0;
 	lp->replies_left = 0;
-	DSM_STAT_ADD(n, remote_fetches, 1);
-	dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src, /* tape hook */
-		       dsm__lrc_cur_interval(LS(n)));
+	if (!lp->tape) { /* tape hook: a tape's prefetch is not a miss */
+		DSM_STAT_ADD(n, remote_fetches, 1);
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src,
+			       dsm__lrc_cur_interval(LS(n)));
+	}
 	if (lp->pending) {
 		dsm__lrc_fetch_start(n, p, &ob, NULL);
+	} else if (lp->tape) { /* tape hook: hold or validate it (lrc_tape.c) */
+		err = dsm__lrc_tape_applied(n, p, pg, m->src, 0);
 	} else if (!(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY))) {
 		err = set_prot(n, p, pg);
 		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;

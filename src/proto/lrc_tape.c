@@ -22,9 +22,11 @@
  *   a notice on a HELD page leaves it INVALID with a pending notice: its
  *   next fault drops HELD and fetches the newer diffs as usual.
  *
- * Pages that garbage collection dropped (to be fetched whole from their
- * designated node) and pages in flight are not fetched: their faults
- * bring them, as before.
+ * A page that garbage collection dropped is fetched whole from its
+ * designated node (LRC_PAGE_REQ, one a page, as a fault does; the notices
+ * after the collection are then fetched as diffs) under the same flag.
+ * Pages in flight or held by a collection are not fetched: their faults
+ * wait for them, as before.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,15 +47,19 @@ static int tape_init(struct dsm_node *n)
 	return 0;
 }
 
-/* Could page p's missing diffs be fetched now? Region lock held. */
+/* Could page p be fetched now: 1 its missing diffs, 2 the whole page
+ * (dropped at garbage collection), 0 no. Region lock held. */
 static int fetchable(struct dsm_node *n, size_t p)
 {
 	struct lrc_page *lp = &LS(n)->pages[p];
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
 
-	return dsm__lrc_pg(n, p)->state == DSM_PAGE_INVALID && lp->pending &&
-	       !lp->replies_left && !lp->whole && !lp->gc_hold &&
-	       dsm__lrc_collect(lp, lo, hi, 0);
+	if (dsm__lrc_pg(n, p)->state != DSM_PAGE_INVALID || lp->replies_left ||
+	    lp->gc_hold)
+		return 0;
+	if (lp->whole)
+		return 2;
+	return lp->pending && dsm__lrc_collect(lp, lo, hi, 0);
 }
 
 static int tape_hole(struct dsm_node *n, const uint32_t *pages, size_t count,
@@ -71,8 +77,10 @@ static int tape_hole(struct dsm_node *n, const uint32_t *pages, size_t count,
 		    dsm__lrc_pg(n, pages[i])->state != DSM_PAGE_INVALID)
 			continue;
 		lp = &st->pages[pages[i]];
-		if (lp->whole || lp->gc_hold)
-			continue; /* fetched whole on demand */
+		if (lp->gc_hold)
+			continue; /* a collection is dropping its notices */
+		if (lp->whole) /* the whole page, then the later notices */
+			err = dsm__tape_append(out, 0, pages[i], lp->whole_src);
 		for (struct lrc_notice *q = lp->pending; q && !err; q = q->next)
 			err = dsm__tape_append(out, q->iv->id, pages[i], q->iv->creator);
 	}
@@ -86,36 +94,50 @@ struct plan {
 	uint32_t k[DSM_MAX_NODES];
 	uint32_t *sel;                     /* pages asked */
 	size_t nsel;
+	uint32_t *whole;                   /* of those, asked whole */
+	size_t nwhole;
 };
 
-/* Mark the fetchable pages asked and list, per writer, what to ask.
- * Region lock held. */
+/* Mark page p's notices requested and add an entry for each of its
+ * writers; returns the number of writers (replies to expect). */
+static int plan_diffs(struct dsm_node *n, uint32_t p, struct plan *pl)
+{
+	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
+	int writers = 0;
+
+	dsm__lrc_collect(&LS(n)->pages[p], lo, hi, 1);
+	for (int j = 0; j < n->count; j++)
+		writers += hi[j] != 0;
+	for (int j = 0; j < n->count; j++) {
+		unsigned char *e;
+		if (!hi[j])
+			continue;
+		e = pl->ent[j] + 12 * (size_t)pl->k[j]++;
+		dsm__put_le32(e, p);
+		dsm__put_le32(e + 4, lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
+		dsm__put_le32(e + 8, hi[j]);
+	}
+	return writers;
+}
+
+/* Mark the fetchable pages asked and list what to ask: per writer its
+ * diff entries, and the pages to fetch whole. Region lock held. */
 static void plan_pages(struct dsm_node *n, const uint32_t *pages, size_t count,
 		       int track, uint32_t slot, struct plan *pl)
 {
-	struct lrc_state *st = LS(n);
-	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
-
 	for (size_t i = 0; i < count; i++) {
 		uint32_t p = pages[i];
-		struct lrc_page *lp;
-		int writers = 0;
-		if (p >= n->region->npages || !fetchable(n, p))
+		struct lrc_page *lp = &LS(n)->pages[p < n->region->npages ? p : 0];
+		int replies, how;
+		if (p >= n->region->npages || !(how = fetchable(n, p)))
 			continue;
-		lp = &st->pages[p];
-		dsm__lrc_collect(lp, lo, hi, 1);
-		for (int j = 0; j < n->count; j++)
-			writers += hi[j] != 0;
-		for (int j = 0; j < n->count; j++) {
-			unsigned char *e;
-			if (!hi[j])
-				continue;
-			e = pl->ent[j] + 12 * (size_t)pl->k[j]++;
-			dsm__put_le32(e, p);
-			dsm__put_le32(e + 4, lo[j] | (writers == 1 ? LRC_ONLY_WRITER : 0));
-			dsm__put_le32(e + 8, hi[j]);
+		if (how == 2) {
+			pl->whole[pl->nwhole++] = p;
+			replies = 1; /* one LRC_PAGE_REP */
+		} else {
+			replies = plan_diffs(n, p, pl);
 		}
-		lp->replies_left = (uint16_t)(lp->replies_left + writers);
+		lp->replies_left = (uint16_t)(lp->replies_left + replies);
 		lp->tape = track ? LRC_TAPE_ASKED_TRACK : LRC_TAPE_ASKED;
 		if (track) /* the slot its first use will be counted for */
 			dsm__tape_held(n, p, slot);
@@ -139,6 +161,24 @@ static int send_plan(struct dsm_node *n, int j, const unsigned char *ent, uint32
 		if (err) {
 			dsm__fail(n, err, j, "lrc: node %d: cannot send a tape's diff "
 				  "request to node %d: %s", n->id, j, dsm_strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Ask for the whole pages, one LRC_PAGE_REQ each (as a fault does). */
+static int send_whole(struct dsm_node *n, const struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nwhole; i++) {
+		int src, err;
+		pthread_mutex_lock(&n->region->lock);
+		src = LS(n)->pages[pl->whole[i]].whole_src;
+		pthread_mutex_unlock(&n->region->lock);
+		struct dsm_msg m = { .type = DSM_MSG_LRC_PAGE_REQ, .arg = { pl->whole[i] } };
+		if ((err = dsm__send(n, src, &m))) {
+			dsm__fail(n, err, src, "lrc: node %d: cannot send a tape's page "
+				  "request to node %d: %s", n->id, src, dsm_strerror(err));
 			return err;
 		}
 	}
@@ -186,10 +226,11 @@ static int tape_fetch(struct dsm_node *n, const uint32_t *pages, size_t count,
 	if (n->count == 1 || !count)
 		return 0;
 	pl.sel = malloc(count * sizeof(*pl.sel));
+	pl.whole = malloc(count * sizeof(*pl.whole));
 	for (int j = 0; j < writers && pl.sel; j++)
 		if (!(pl.ent[j] = malloc(12 * count)))
 			err = -ENOMEM;
-	if (!pl.sel)
+	if (!pl.sel || !pl.whole)
 		err = -ENOMEM;
 	if (!err) {
 		pthread_mutex_lock(&n->region->lock);
@@ -199,11 +240,14 @@ static int tape_fetch(struct dsm_node *n, const uint32_t *pages, size_t count,
 			if (pl.k[j])
 				err = send_plan(n, j, pl.ent[j], pl.k[j]);
 		if (!err)
+			err = send_whole(n, &pl);
+		if (!err)
 			err = wait_plan(n, &pl, track);
 	}
 	for (int j = 0; j < writers; j++)
 		free(pl.ent[j]);
 	free(pl.sel);
+	free(pl.whole);
 	return err;
 }
 

@@ -45,7 +45,8 @@ struct dsm_tape_proto {
 	/* Append the updates each of pages[0..count) that is not valid here
 	 * lacks and could be fetched to out (dsm__tape_append): hlrc one
 	 * (0, page, home) per page, lrc one (interval, page, writer) per
-	 * write notice. Application thread, no lock held. */
+	 * write notice, after (0, page, node) for a page to fetch whole.
+	 * Application thread, no lock held. */
 	int (*hole)(struct dsm_node *n, const uint32_t *pages, size_t count,
 		    struct dsm_tape *out);
 	/* Fetch those of pages[0..count) (sorted) that are not valid here, one
