@@ -13,10 +13,11 @@
  * Asserted under hlrc and lrc (the protocols with tape hooks): with
  * DSM_TAPEWORM on (the default) phase 1 fetches at least PP pages per
  * iteration and phase 2 at most a tenth of that in all, sends and
- * receives fewer messages (lrc: no more — its faults already batch the
- * diffs of pages used lately into one request per writer), and Tapeworm reports the prefetched pages as used; with
- * auto (every barrier replays) phase 2 alone is checked; with off, the
- * mark is ignored and phase 2 faults like phase 1. The node's Tapeworm
+ * receives fewer messages (lrc: no more diff messages — its faults
+ * already batch the diffs of pages used lately into one request per
+ * writer), and Tapeworm reports the prefetched pages as used; with auto
+ * (every barrier replays) phase 2 alone is checked; with off, the mark
+ * is ignored and phase 2 faults like phase 1. The node's Tapeworm
  * counters in dsm_stats (tapes recorded and applied, pages prefetched and
  * used) cover barrier 3's and are nonzero when Tapeworm works, zero under
  * off and under sc. Every word read is checked in every mode and protocol.

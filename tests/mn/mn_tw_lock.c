@@ -5,10 +5,11 @@
  * A record of LP pages is handed round: in round r, node r mod N acquires
  * the lock, checks every word the previous holder wrote, rewrites every
  * word, releases; then all meet at a barrier. Phase 1 uses lock 2 + N
- * (the same manager as lock 2), unmarked: each acquirer faults on every page. Phase 2 uses lock 2,
- * marked on every node (dsm_tapeworm_lock): the release carries its
- * critical section's write tape, and the acquirer fetches those pages in
- * one batch per home right after the grant.
+ * (the same manager as lock 2), unmarked: each acquirer faults on every
+ * page. Phase 2 uses lock 2, marked on every node (dsm_tapeworm_lock):
+ * the release carries its critical section's write tape, and the
+ * acquirer fetches those pages in one batch per home (lrc: per writer)
+ * right after the grant.
  *
  * Asserted under hlrc and lrc with DSM_TAPEWORM=on or auto, on every node
  * whose unmarked acquires fetched at least LP pages each after the first
@@ -16,7 +17,8 @@
  * quarter of phase 1, with fewer messages (lrc: no more — its demand
  * faults already batch the diffs of pages used lately into one request
  * per writer, so the prefetch saves the misses, not the round trip), and
- * Tapeworm counts the prefetched pages as used. With off, phase 2 misses like phase 1. Every word is checked.
+ * Tapeworm counts the prefetched pages as used. With off, phase 2 misses
+ * like phase 1. Every word is checked.
  */
 #define MN_PROG "mn_tw_lock"
 #include <stdint.h>
