@@ -66,6 +66,8 @@ static const char *const protocols[] = { "sc", "lrc", "hlrc", NULL };
 static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
 static const char *const on_off[] = { "off", "on", NULL };
 static const char *const tw_modes[] = { "off", "on", "auto", NULL };
+/* In enum dsm_wp_mode order (vm/wp.h). */
+static const char *const wp_modes[] = { "auto", "uffd", "segv", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 /* In enum dsm_det_policy order (include/dsm_det.h). */
@@ -316,6 +318,17 @@ static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char 
 	return 0;
 }
 
+/* DSM_WRITE_DETECT: how lrc learns which pages an interval wrote. */
+static int p_write_detect(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: auto, uffd or segv");
+	c->write_detect = i; /* DSM_WP_AUTO, DSM_WP_UFFD, DSM_WP_SEGV */
+	return 0;
+}
+
 static int p_transport(struct dsm_config *c, const struct env_var *v, const char *s)
 {
 	return p_choice(v, s, c->transport, sizeof(c->transport), "transport");
@@ -560,6 +573,14 @@ static const struct env_var env_table[] = {
 	  "every lock and barrier (each learns its tape and stops prefetching "
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },
+	{ "DSM_WRITE_DETECT", "auto", "auto",
+	  "lrc: how a node learns which pages it wrote in an interval: uffd "
+	  "(the kernel records writes to pages written in earlier intervals: "
+	  "userfaultfd asynchronous write-protect and PAGEMAP_SCAN, Linux "
+	  ">= 6.7; no fault per page), segv (a protection fault on the first "
+	  "write to each page, every interval) or auto (uffd where the kernel "
+	  "allows it, else segv; the choice and its reason are logged at "
+	  "info); docs/write-detection.md", wp_modes, p_write_detect },
 	{ "DSM_TRANSPORT", "tcp", "tcp (mpi under mpirun/srun)",
 	  "transport between nodes; unset, it is mpi when the process was "
 	  "started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, "

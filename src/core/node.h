@@ -53,6 +53,7 @@ struct dsm_config {
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
+	int write_detect;        /* DSM_WRITE_DETECT: enum dsm_wp_mode (vm/wp.h) */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a

@@ -41,6 +41,7 @@ static const signed char next_state[LRC_EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[LRC_EV_CLOSE]  = { -1,     -1,         -1,        R },
 	[LRC_EV_NOTICE] = { I,      I,          -1,        I },
 	[LRC_EV_APPLY]  = { R,      -1,         -1,        -1 },
+	[LRC_EV_KEEP]   = { -1,     -1,         -1,        D },
 };
 #undef I
 #undef R
@@ -96,10 +97,10 @@ void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 	}
 }
 
-/* Turn the twin into one of our own diffs. The page must not be writable
- * by the application (protection revoked first), so no store can slip in
- * between the comparison and the twin's release. */
-int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
+/* Encode page p's changes since its twin into one of our own diffs, for
+ * the twin's interval; cur is the page's contents (the page itself, or a
+ * snapshot of it). The twin stays. */
+int dsm__lrc_diff_against(struct dsm_node *n, size_t p, const unsigned char *cur)
 {
 	struct lrc_state *st = LS(n);
 	struct lrc_page *lp = &st->pages[p];
@@ -107,13 +108,10 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 	struct lrc_own_diff *d;
 	ssize_t len;
 
-	if (!lp->twin)
-		return 0;
 	d = dsm__lrc_arena_reserve(st, sizeof(*d) + max);
 	if (!d)
 		return -ENOMEM;
-	len = dsm__diff_encode(lp->twin, dsm__page_rt(n->region, p), n->page_size,
-			       d->data, max);
+	len = dsm__diff_encode(lp->twin, cur, n->page_size, d->data, max);
 	if (len < 0)
 		return (int)len;
 	d->interval = lp->twin_iv;
@@ -121,9 +119,25 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 	d->next = lp->diffs;
 	lp->diffs = d;
 	dsm__lrc_arena_commit(st, sizeof(*d) + (size_t)len);
+	DSM_STAT_ADD(n, diffs_created, 1);
+	return 0;
+}
+
+/* Turn the twin into one of our own diffs. The page must not be writable
+ * by the application (protection revoked first), so no store can slip in
+ * between the comparison and the twin's release. */
+int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	int err;
+
+	if (!lp->twin)
+		return 0;
+	if ((err = dsm__lrc_diff_against(n, p, dsm__page_rt(n->region, p))))
+		return err;
 	dsm__lrc_twin_free(st, lp->twin, n->page_size);
 	lp->twin = NULL;
-	DSM_STAT_ADD(n, diffs_created, 1);
 	return 0;
 }
 
@@ -266,18 +280,28 @@ static int make_twin(struct dsm_node *n, size_t p)
 	struct lrc_page *lp = &st->pages[p];
 	int err;
 
+	uint32_t open = st->vc[st->me] + 1;
+	int again = lp->wrote_iv && lp->wrote_iv + LRC_WP_IDLE >= open;
+
 	if (lp->twin && (err = dsm__lrc_flush_twin(n, p)))
 		return err;
 	if (!(lp->twin = dsm__lrc_twin_alloc(st, n->page_size)))
 		return -ENOMEM;
 	memcpy(lp->twin, dsm__page_rt(n->region, p), n->page_size);
-	lp->twin_iv = st->vc[st->me] + 1;
-	if (!lp->dirty) {
-		lp->dirty = 1;
+	lp->twin_iv = lp->wrote_iv = open;
+	dsm__lrc_list_dirty(st, p);
+	DSM_STAT_ADD(n, twins, 1);
+	if (again) /* written recently too: the kernel takes over */
+		dsm__lrc_wp_track(n, p);
+	return 0;
+}
+
+void dsm__lrc_list_dirty(struct lrc_state *st, size_t p)
+{
+	if (!st->pages[p].dirty) {
+		st->pages[p].dirty = 1;
 		st->dirty[st->ndirty++] = (uint32_t)p;
 	}
-	DSM_STAT_ADD(n, twins, 1);
-	return 0;
 }
 
 /* First write to a valid page in this interval: twin it (not in a
@@ -729,13 +753,14 @@ int dsm__lrc_init(struct dsm_node *n)
 	st->count = n->count;
 	st->pages = calloc(n->region->npages, sizeof(*st->pages));
 	st->dirty = calloc(n->region->npages, sizeof(*st->dirty));
-	if (!st->pages || !st->dirty)
+	st->tracked = calloc(n->region->npages, sizeof(*st->tracked));
+	if (!st->pages || !st->dirty || !st->tracked)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		st->iv_base[j] = 1;
 	if (mprotect(n->region->app, n->region->size, PROT_READ) < 0)
 		return -errno;
-	return 0;
+	return dsm__lrc_wp_init(n);
 }
 
 void dsm__lrc_fini(struct dsm_node *n)
@@ -757,6 +782,7 @@ void dsm__lrc_fini(struct dsm_node *n)
 	dsm__lrc_pools_free(st, n->page_size);
 	free(st->pages);
 	free(st->dirty);
+	free(st->tracked);
 	free(st);
 	n->proto_state = NULL;
 }

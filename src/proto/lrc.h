@@ -21,7 +21,9 @@
 	XX(TWIN)    /* first write in an interval: twin made */            \
 	XX(CLOSE)   /* interval closed: page write-protected */            \
 	XX(NOTICE)  /* a write notice arrived: access revoked */           \
-	XX(APPLY)   /* every noticed diff (or the whole page) applied */
+	XX(APPLY)   /* every noticed diff (or the whole page) applied */  \
+	XX(KEEP)    /* interval closed, page tracked by the kernel: its   \
+		       diff made now, stays writable (lrc_wp.c) */
 
 enum lrc_event {
 #define XX(name) LRC_EV_##name,
@@ -62,8 +64,12 @@ struct lrc_own_diff {
 struct lrc_page {
 	unsigned char *twin;      /* copy before the first write, or NULL */
 	uint32_t twin_iv;         /* the interval the twin belongs to */
+	uint32_t wrote_iv;        /* our last interval that wrote it */
 	uint16_t replies_left;    /* diff replies still expected */
 	uint8_t dirty;            /* listed in the open interval's dirty list */
+	uint8_t tracked;          /* writes seen by the kernel (lrc_wp.c) */
+	uint8_t tlisted;          /* in lrc_state.tracked */
+	uint8_t idle;             /* tracked, closes in a row not written */
 	uint8_t gc_hold;          /* GC drops its notices: faults wait */
 	uint8_t whole;            /* fetch the whole page from whole_src first */
 	uint16_t whole_src;       /* a node whose copy has every write <= the
@@ -118,6 +124,9 @@ struct lrc_state {
 	struct lrc_page *pages;           /* npages, lazily zero */
 	uint32_t *dirty;                  /* pages written in the open interval */
 	uint32_t ndirty;
+	uint32_t *tracked;                /* pages with lrc_page.tracked (may
+					   * list pages no longer tracked) */
+	uint32_t ntracked;
 	unsigned char *twin_free;         /* free list through the first word */
 	struct lrc_chunk *twin_chunks;
 	struct lrc_chunk *arena;          /* own diffs; freed whole at GC */
@@ -141,6 +150,21 @@ struct dsm_page *dsm__lrc_pg(struct dsm_node *n, size_t p);
  * DSM_EPROTO with the page unchanged if ev is illegal in its state.
  * Caller holds the region lock. Async-signal-safe. */
 int dsm__lrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum lrc_event ev);
+/* Kernel write tracking (lrc_wp.c; docs/write-detection.md): a page
+ * written within LRC_WP_IDLE intervals of its last write is tracked; one
+ * not written for LRC_WP_IDLE closes in a row leaves tracking (a grid
+ * written every other iteration stays tracked). */
+#define LRC_WP_IDLE 2
+int dsm__lrc_wp_init(struct dsm_node *n);
+void dsm__lrc_wp_track(struct dsm_node *n, size_t p);
+int dsm__lrc_wp_collect(struct dsm_node *n);
+int dsm__lrc_wp_keep(struct dsm_node *n, size_t p);
+void dsm__lrc_wp_leave(struct dsm_node *n, size_t p);
+void dsm__lrc_list_dirty(struct lrc_state *st, size_t p);
+
+/* Append page p's changes since its twin (to cur, a copy of the page) to
+ * its own diffs, under the twin's interval. */
+int dsm__lrc_diff_against(struct dsm_node *n, size_t p, const unsigned char *cur);
 /* Turn the page's twin into an own diff (page must not be writable). */
 int dsm__lrc_flush_twin(struct dsm_node *n, size_t p);
 /* Send diff requests for page p's pending notices (caller holds the lock;

@@ -116,9 +116,10 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 	if (n->count == 1)
 		return 0; /* a one-node job: pages stay writable, no intervals */
 	pthread_mutex_lock(&n->region->lock);
+	err = dsm__lrc_wp_collect(n); /* kernel-tracked pages written: listed */
 	if (!st->ndirty) {
 		pthread_mutex_unlock(&n->region->lock);
-		return 0;
+		return err;
 	}
 	w = malloc(st->ndirty * sizeof(*w));
 	iv = iv_new(st, (uint32_t)st->me, st->vc[st->me] + 1, st->vc, st->dirty,
@@ -131,11 +132,12 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 	for (uint32_t i = 0; i < st->ndirty; i++) {
 		uint32_t p = st->dirty[i];
 		st->pages[p].dirty = 0;
-		if (n->region->pages[p].state == DSM_PAGE_DIRTY)
+		if (st->pages[p].tracked) /* stays writable: diff made now */
+			err = dsm__lrc_wp_keep(n, p) ?: err;
+		else if (n->region->pages[p].state == DSM_PAGE_DIRTY)
 			w[nw++] = p; /* still writable: protect, then close */
 	}
 	dsm__lrc_protect_list(n, w, nw, PROT_READ); /* revoke writes first */
-	err = 0;
 	for (uint32_t i = 0; i < nw; i++)
 		err = dsm__lrc_step(n, w[i], &n->region->pages[w[i]], LRC_EV_CLOSE) ?: err;
 	st->vc[st->me]++;
@@ -253,6 +255,7 @@ static int invalidate(struct dsm_node *n, uint32_t *pages, uint32_t count)
 		struct dsm_page *pg = &n->region->pages[pages[i]];
 		if (pg->state == DSM_PAGE_INVALID)
 			continue;
+		dsm__lrc_wp_leave(n, pages[i]); /* kernel-tracked: back to faults */
 		if ((err = dsm__lrc_flush_twin(n, pages[i])) && !first)
 			first = err, bad = pages[i];
 		if ((err = dsm__lrc_step(n, pages[i], pg, LRC_EV_NOTICE)))

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "wp.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -111,6 +112,7 @@ void dsm__region_close(struct dsm_region *r)
 {
 	if (!r)
 		return;
+	dsm__wp_close(r->wp);
 	munmap(r->app, r->size);
 	munmap(r->rt, r->size);
 	close(r->fd);

@@ -62,6 +62,8 @@ struct dsm_region {
 	struct dsm_page *pages; /* reserved with mmap, backed lazily */
 	size_t pages_bytes;
 	pthread_mutex_t lock;  /* page table + protections */
+	struct dsm_wp *wp;     /* kernel write tracking of the application
+				* view (vm/wp.h: uffd only), or NULL */
 	uint64_t map_resets;
 };
 

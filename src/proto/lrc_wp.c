@@ -1,0 +1,230 @@
+/*
+ * lrc_wp.c — lrc with the kernel recording writes (vm/wp.h, uffd only):
+ * a page written in two intervals in a row stops costing a protection
+ * fault per interval (or two in a row: a grid written every other
+ * iteration). docs/write-detection.md has the design.
+ *
+ * A tracked page stays DIRTY and writable across intervals and keeps a
+ * twin of its contents at the start of the open interval. At each close,
+ * one PAGEMAP_SCAN over the tracked pages says which were written: each of
+ * those gets a write notice, and its diff is made at once against a
+ * snapshot taken after the scan, which becomes the next interval's twin
+ * (KEEP). A write landing between the scan and the snapshot goes out with
+ * this interval's diff (early, never lost); one after the snapshot is
+ * recorded by the kernel for the next close. A tracked page not written in
+ * LRC_WP_IDLE intervals in a row leaves tracking: it is write-protected,
+ * scanned once more (a write that slipped in before the protection closes
+ * normally), and closes as a page of the fault path; before that, an idle
+ * close just moves its twin to the next interval. A notice for a tracked page takes
+ * it out of tracking the same way before the page is invalidated.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "lrc.h"
+#include "vm/wp.h"
+
+/* Open the tracker unless DSM_WRITE_DETECT=segv; under auto a system
+ * without uffd leaves lrc on the fault path (the reason logged). */
+int dsm__lrc_wp_init(struct dsm_node *n)
+{
+	struct dsm_region *r = n->region;
+	const char *why;
+	int err;
+
+	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
+		return 0;
+	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, &why);
+	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
+		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
+			  dsm_strerror(err));
+		return DSM_ECONFIG;
+	}
+	if (err) {
+		r->wp = NULL;
+		DSM_INFO(n, "write detection: segv (%s)", why);
+		return 0;
+	}
+	DSM_INFO(n, "write detection: uffd");
+	return 0;
+}
+
+/* Page p was written in two intervals in a row: let the kernel record its
+ * writes from now on. Fault path (async-signal-safe); region lock held;
+ * the page is DIRTY, twinned and writable. */
+void dsm__lrc_wp_track(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+
+	if (!n->region->wp || lp->tracked || dsm__wp_track(n->region->wp, p, 1) < 0)
+		return;
+	lp->tracked = 1;
+	if (!lp->tlisted) {
+		lp->tlisted = 1;
+		st->tracked[st->ntracked++] = (uint32_t)p;
+	}
+}
+
+/* Collect [lo, lo + count) completely; returns how many pages went to
+ * out (room for count), or a negative errno. */
+static ssize_t scan(struct dsm_wp *wp, size_t lo, size_t count, uint32_t *out)
+{
+	size_t next, got = 0, end = lo + count;
+
+	while (lo < end) {
+		ssize_t r = dsm__wp_collect(wp, lo, end - lo, out + got, count - got, &next);
+		if (r < 0)
+			return r;
+		got += (size_t)r;
+		lo = next;
+	}
+	return (ssize_t)got;
+}
+
+/* Drop page p from tracking; not written since the last close, its twin
+ * equals the page and goes (no diff), else it closes as a listed page. */
+static void untrack(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+
+	lp->tracked = 0;
+	lp->idle = 0;
+	if (!lp->dirty && lp->twin) {
+		dsm__lrc_twin_free(st, lp->twin, n->page_size);
+		lp->twin = NULL;
+	}
+}
+
+/* Tracked page p was not written in the closing interval: its twin (equal
+ * to the page) becomes the next interval's; no notice, no diff. */
+static void rest(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+
+	st->pages[p].twin_iv = st->vc[st->me] + 2;
+	dsm__lrc_step(n, p, &n->region->pages[p], LRC_EV_KEEP);
+}
+
+/* Tracked pages still tracked, compacted; their range in *lo..*hi. */
+static uint32_t compact(struct lrc_state *st, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t k = 0;
+
+	*lo = UINT32_MAX;
+	*hi = 0;
+	for (uint32_t i = 0; i < st->ntracked; i++) {
+		uint32_t p = st->tracked[i];
+		if (!st->pages[p].tracked) {
+			st->pages[p].tlisted = 0;
+			continue;
+		}
+		st->tracked[k++] = p;
+		*lo = p < *lo ? p : *lo;
+		*hi = p > *hi ? p : *hi;
+	}
+	return st->ntracked = k;
+}
+
+/*
+ * At the close of an interval (region lock held): list the tracked pages
+ * the kernel saw written as dirty; protect, re-scan and untrack the
+ * others idle too long. An interval that wrote nothing does not close
+ * (no interval id is used) and counts for no page's idleness. Returns 0 or a negative errno (then every tracked page is
+ * treated as written: nothing is lost, a diff may be empty).
+ */
+int dsm__lrc_wp_collect(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+	struct dsm_wp *wp = n->region->wp;
+	uint32_t lo, hi, nu = 0, *buf, *idle;
+	ssize_t got;
+
+	if (!wp || !compact(st, &lo, &hi))
+		return 0;
+	buf = malloc(2 * (size_t)(hi - lo + 1) * sizeof(*buf));
+	if (!buf || (got = scan(wp, lo, hi - lo + 1, buf)) < 0) {
+		for (uint32_t i = 0; i < st->ntracked; i++)
+			dsm__lrc_list_dirty(st, st->tracked[i]);
+		free(buf);
+		return buf ? (int)got : -ENOMEM;
+	}
+	for (ssize_t i = 0; i < got; i++)
+		if (st->pages[buf[i]].tracked)
+			dsm__lrc_list_dirty(st, buf[i]);
+	if (!st->ndirty) { /* nothing written: the interval stays open */
+		free(buf);
+		return 0;
+	}
+	idle = buf + (hi - lo + 1);
+	for (uint32_t i = 0; i < st->ntracked; i++) {
+		uint32_t p = st->tracked[i];
+		struct lrc_page *lp = &st->pages[p];
+		if (lp->dirty)
+			lp->idle = 0;
+		else if (++lp->idle < LRC_WP_IDLE)
+			rest(n, p); /* stays tracked, unchanged */
+		else
+			idle[nu++] = p;
+	}
+	if (nu) {
+		dsm__lrc_protect_list(n, idle, nu, PROT_READ); /* sorts idle */
+		got = scan(wp, idle[0], idle[nu - 1] - idle[0] + 1, buf);
+		for (ssize_t i = 0; i < got; i++)
+			if (st->pages[buf[i]].tracked && !st->pages[buf[i]].dirty)
+				dsm__lrc_list_dirty(st, buf[i]); /* slipped in */
+		for (uint32_t i = 0; i < nu; i++) {
+			size_t p = idle[i];
+			int listed = st->pages[p].dirty;
+			untrack(n, p);
+			if (!listed) /* closes here: not in the dirty list */
+				dsm__lrc_step(n, p, &n->region->pages[p], LRC_EV_CLOSE);
+		}
+	}
+	free(buf);
+	return got < 0 ? (int)got : 0;
+}
+
+/* Close tracked page p, written in the closing interval: its diff against
+ * a snapshot, which becomes the twin of the next interval. Region lock
+ * held; called before the interval count moves. */
+int dsm__lrc_wp_keep(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp = &st->pages[p];
+	unsigned char *snap = dsm__lrc_twin_alloc(st, n->page_size);
+	int err;
+
+	if (!snap)
+		return -ENOMEM;
+	memcpy(snap, dsm__page_rt(n->region, p), n->page_size);
+	if ((err = dsm__lrc_diff_against(n, p, snap))) {
+		dsm__lrc_twin_free(st, snap, n->page_size);
+		return err;
+	}
+	dsm__lrc_twin_free(st, lp->twin, n->page_size);
+	lp->twin = snap;
+	lp->wrote_iv = st->vc[st->me] + 1;
+	lp->twin_iv = st->vc[st->me] + 2;
+	DSM_STAT_ADD(n, twins, 1);
+	return dsm__lrc_step(n, p, &n->region->pages[p], LRC_EV_KEEP);
+}
+
+/* A notice for page p arrived (its access just revoked): if tracked, learn
+ * whether the open interval wrote it and leave tracking, so invalidation
+ * treats it as a page of the fault path. Region lock held. */
+void dsm__lrc_wp_leave(struct dsm_node *n, size_t p)
+{
+	struct lrc_state *st = LS(n);
+	uint32_t one;
+
+	if (!st->pages[p].tracked)
+		return;
+	if (scan(n->region->wp, p, 1, &one) != 0)
+		dsm__lrc_list_dirty(st, p); /* written (or unknown: assume so) */
+	untrack(n, p);
+}
