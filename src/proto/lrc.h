@@ -194,11 +194,14 @@ int dsm__lrc_collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark);
  *    validated as a miss. Wakes the page.
  *  use: a fault on a HELD page: validate the held copy (DSM_FAULT_RETRY),
  *    or 0 if a later notice made it stale (flag cleared: fetch as usual).
- *  served: note the pages of a diff request served (REQUEST events). */
+ *  served: note the pages of a diff request served (REQUEST events).
+ *  closing: the interval closes, its written pages listed (after the
+ *    kernel-tracked ones are collected): note them (WRITE events). */
 int dsm__lrc_tape_applied(struct dsm_node *n, size_t p, struct dsm_page *pg,
 			  uint32_t from, int err);
 int dsm__lrc_tape_use(struct dsm_node *n, size_t p, struct dsm_page *pg);
 void dsm__lrc_tape_served(struct dsm_node *n, const struct dsm_msg *m);
+void dsm__lrc_tape_closing(struct dsm_node *n);
 /* The interval this node's writes belong to now (tape events). */
 static inline uint32_t dsm__lrc_cur_interval(const struct lrc_state *st)
 {

@@ -37,6 +37,7 @@
 #include "lrc.h"
 #include "proto.h"
 #include "tape/hooks.h"
+#include "vm/wp.h"
 
 #define BATCH 1024u      /* pages per LRC_DIFF_REQ */
 #define SLICE_NS 100000000ull /* a waiting fetch re-checks for job failure */
@@ -302,6 +303,54 @@ void dsm__lrc_tape_served(struct dsm_node *n, const struct dsm_msg *m)
 		dsm__tape_note(n, DSM_TAPE_REQUEST, dsm__get_le32(x + off), m->src, iv);
 }
 
+void dsm__lrc_tape_closing(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+
+	for (uint32_t i = 0; n->region->wp && i < st->ndirty; i++)
+		dsm__tape_note(n, DSM_TAPE_WRITE, st->dirty[i], (uint32_t)n->id,
+			       dsm__lrc_cur_interval(st));
+}
+
+/*
+ * A write recording stops (a lock's critical section ends before the
+ * release closes the interval): the kernel-tracked pages written so far
+ * would only be learned at the close. Collect them now, as the close
+ * does first (listed dirty: the close diffs them as usual; the collect
+ * re-arms them, and a write racing it is reported by the next one), and
+ * note them.
+ */
+static void tape_writes(struct dsm_node *n)
+{
+	struct lrc_state *st = LS(n);
+	struct dsm_wp *wp = n->region->wp;
+	uint32_t lo = UINT32_MAX, hi = 0, buf[256];
+
+	if (!wp)
+		return;
+	pthread_mutex_lock(&n->region->lock);
+	for (uint32_t i = 0; i < st->ntracked; i++) {
+		uint32_t p = st->tracked[i];
+		if (!st->pages[p].tracked || st->pages[p].dirty)
+			continue;
+		lo = p < lo ? p : lo;
+		hi = p > hi ? p : hi;
+	}
+	for (size_t at = lo, next; lo <= hi && at <= hi; at = next) {
+		ssize_t got = dsm__wp_collect(wp, at, hi + 1 - at, buf, 256, &next);
+		if (got < 0)
+			break; /* the close collects them (a write tape is a hint) */
+		for (ssize_t i = 0; i < got; i++) {
+			if (!st->pages[buf[i]].tracked)
+				continue;
+			dsm__lrc_list_dirty(st, buf[i]);
+			dsm__tape_note(n, DSM_TAPE_WRITE, buf[i], (uint32_t)n->id,
+				       dsm__lrc_cur_interval(st));
+		}
+	}
+	pthread_mutex_unlock(&n->region->lock);
+}
+
 /* lrc has no tape messages of its own: its fetches are diff requests. */
 static int tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
@@ -316,4 +365,5 @@ const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.fetch = tape_fetch,
 	.handle = tape_handle,
 	.init = tape_init,
+	.writes = tape_writes,
 };

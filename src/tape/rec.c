@@ -276,6 +276,8 @@ int dsm__tape_stop(struct dsm_node *n, struct dsm_tape *t)
 
 	if (!tn || !t || !t->recording)
 		return -EINVAL;
+	if (t->kind == DSM_TAPE_WRITE && tn->proto && tn->proto->writes)
+		tn->proto->writes(n); /* writes the protocol learns late */
 	l = &tn->log[t->kind];
 	pthread_mutex_lock(&n->region->lock);
 	uint64_t from = t->start > l->base ? t->start : l->base, k = l->total - from;

@@ -20,6 +20,12 @@
  *     length that is not a list of pages, is refused with a NACK that
  *     fails the sender's wait with DSM_EPROTO (the job goes on); node 0
  *     logs why (expected "rejected" lines).
+ *  5. Node 0 writes A in five critical sections in a row; the write tape
+ *     of the last names all of A (under lrc with DSM_WRITE_DETECT=uffd
+ *     those pages are tracked by the kernel by then and cost no fault:
+ *     the tape layer asks lrc for them before the recording stops).
+ *     Asserted under lrc: under hlrc A's home migrates to node 0, whose
+ *     writes to its own unshared pages cost no fault and are not seen.
  * Exact assertions under hlrc and lrc (tape hooks; under lrc, which has
  * no homes, node 1 also fetches A's diffs from node 0, so its read tape
  * and node 0's request tape name A's pages too, and the hole names each
@@ -222,6 +228,38 @@ int main(int argc, char **argv)
 			"as expected\n");
 	}
 	CHECK(dsm_barrier(4));
+	/* 5. a critical section's write tape names every page written, also
+	 * pages written in interval after interval (lrc under uffd: tracked
+	 * by the kernel, no fault; the tape layer asks for them at the stop) */
+	if (me == 0) {
+		struct dsm_stats w0, w1;
+		for (int r = 0; r < 5; r++) {
+			CHECK(dsm_lock_acquire(3));
+			if (r == 4) {
+				CHECK(dsm_stats(&w0));
+				if (!(t = dsm_tape_record(DSM_TAPE_WRITE)))
+					FAIL("dsm_tape_record(WRITE): errno %d", errno);
+			}
+			fill(a, 500 + (uint64_t)r);
+			if (r == 4) {
+				CHECK(dsm_tape_stop(t));
+				CHECK(dsm_stats(&w1));
+				printf("mn_tape_record: node 0: a critical section's write tape: "
+				       "%zu pages, %llu write faults\n", dsm_tape_count(t),
+				       (unsigned long long)(w1.write_faults - w0.write_faults));
+				if (lrc) /* hlrc: A's home moved here, its writes cost no fault */
+					expect_pages("write (locked, repeated)", t, (void *)a, 0);
+				dsm_tape_free(t);
+			}
+			CHECK(dsm_lock_release(3));
+		}
+	}
+	CHECK(dsm_barrier(5));
+	if (me == 1) {
+		CHECK(dsm_lock_acquire(3));
+		check(a, 504);
+		CHECK(dsm_lock_release(3));
+	}
 	CHECK(dsm_finalize());
 	return 0;
 }
