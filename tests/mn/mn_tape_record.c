@@ -24,6 +24,8 @@
  *     of the last names all of A (under lrc with DSM_WRITE_DETECT=uffd
  *     those pages are tracked by the kernel by then and cost no fault:
  *     the tape layer asks lrc for them before the recording stops).
+ *     A recording spanning a critical section and its close names them
+ *     too (the close collects them: noted there).
  *     Asserted under lrc: under hlrc A's home migrates to node 0, whose
  *     writes to its own unshared pages cost no fault and are not seen.
  * Exact assertions under hlrc and lrc (tape hooks; under lrc, which has
@@ -253,11 +255,23 @@ int main(int argc, char **argv)
 			}
 			CHECK(dsm_lock_release(3));
 		}
+		/* a recording across the close: what the close collects counts */
+		if (!(t = dsm_tape_record(DSM_TAPE_WRITE)))
+			FAIL("dsm_tape_record(WRITE): errno %d", errno);
+		CHECK(dsm_lock_acquire(3));
+		fill(a, 505);
+		CHECK(dsm_lock_release(3));
+		CHECK(dsm_lock_acquire(3));
+		CHECK(dsm_lock_release(3));
+		CHECK(dsm_tape_stop(t));
+		if (lrc)
+			expect_pages("write (across a close)", t, (void *)a, 0);
+		dsm_tape_free(t);
 	}
 	CHECK(dsm_barrier(5));
 	if (me == 1) {
 		CHECK(dsm_lock_acquire(3));
-		check(a, 504);
+		check(a, 505);
 		CHECK(dsm_lock_release(3));
 	}
 	CHECK(dsm_finalize());
