@@ -6,7 +6,9 @@
  * second thread of the process running (every mprotect then flushes its
  * TLB too); and a collect per tracked page (uffd: one PAGEMAP_SCAN).
  * Targets (issue 15): first write <= 0.4x the round trip and <= 2 us;
- * collect <= 0.1 us per page. Single process, no nodes.
+ * collect <= 0.1 us per page. Then a deterministic space that writes 50k
+ * pages (one byte each), spawn to join, with DSM_WRITE_DETECT=segv and
+ * uffd. Single process, no nodes.
  *
  *   bench_wp [--quick]
  */
@@ -16,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "dsm_det.h"
 #include "vm/wp.h"
 
 #define PAGES 20000
@@ -51,7 +54,7 @@ static void measure(enum dsm_wp_mode mode, size_t n, double *write_us, double *c
 	check(a == MAP_FAILED || !out ? -1 : 0, "mmap");
 	for (size_t i = 0; i < n; i++)
 		a[i * pg] = 1; /* populated: the protocol's pages are */
-	check(dsm__wp_open(&wp, a, n * pg, pg, mode, &why), why);
+	check(dsm__wp_open(&wp, a, n * pg, pg, mode, 0, &why), why);
 	check(dsm__wp_track(wp, 0, n), "track");
 	double t0 = now_us();
 	for (size_t i = 0; i < n; i++)
@@ -66,6 +69,42 @@ static void measure(enum dsm_wp_mode mode, size_t n, double *write_us, double *c
 	munmap(a, n * pg);
 	close(fd);
 	free(out);
+}
+
+static unsigned char *det_buf;
+static size_t det_pages;
+
+static void det_child(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < det_pages; i++)
+		((volatile unsigned char *)det_buf)[i * pg] = 7;
+}
+
+/* Seconds from spawn to join of one space writing det_pages pages. */
+static double det_round(const char *mode)
+{
+	struct dsm_det_range r = { det_buf, det_pages * pg };
+	struct dsm_det_options o = { .ranges = &r, .nranges = 1,
+				     .heap_size = 256u << 20 };
+	struct dsm_det_stats st;
+	dsm_det_t *d;
+	double t0, t1;
+
+	setenv("DSM_WRITE_DETECT", mode, 1);
+	memset(det_buf, 1, det_pages * pg);
+	check(dsm_det_open(&d, &o), "dsm_det_open");
+	t0 = now_us();
+	check(dsm_det_spawn(d, det_child, NULL) < 0 ? -1 : 0, "dsm_det_spawn");
+	check(dsm_det_join(d), "dsm_det_join");
+	t1 = now_us();
+	check(dsm_det_stats(d, &st), "dsm_det_stats");
+	check(det_buf[(det_pages - 1) * pg] == 7 ? 0 : -1, "merge");
+	printf("  %-4s: %.1f ms (%llu pages twinned, %llu recorded by the kernel)\n",
+	       mode, (t1 - t0) / 1e3, (unsigned long long)st.pages_twinned,
+	       (unsigned long long)st.pages_kernel);
+	dsm_det_close(d);
+	return t1 - t0;
 }
 
 int main(int argc, char **argv)
@@ -85,7 +124,7 @@ int main(int argc, char **argv)
 	sigaction(SIGSEGV, &sa, &old);
 	{
 		char *m = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (dsm__wp_open(&probe, m, pg, pg, DSM_WP_UFFD, &why)) {
+		if (dsm__wp_open(&probe, m, pg, pg, DSM_WP_UFFD, 0, &why)) {
 			printf("bench_wp: uffd unavailable (%s): nothing to compare\n", why);
 			return 0;
 		}
@@ -113,5 +152,12 @@ int main(int argc, char **argv)
 		       "(target <= 0.1 us)\n", threads, threads == 1 ? "" : "s", uc, sc);
 	}
 	sigaction(SIGSEGV, &old, NULL);
+	det_pages = quick ? 5000 : 50000;
+	det_buf = mmap(NULL, det_pages * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(det_buf == MAP_FAILED ? -1 : 0, "mmap");
+	printf("deterministic space writing %zu pages, spawn to join:\n", det_pages);
+	double ts = det_round("segv"), tu = det_round("uffd");
+	printf("  uffd/segv: %.2f\n", tu / ts);
 	return 0;
 }

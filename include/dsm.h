@@ -44,6 +44,7 @@ extern "C" {
 #define DSM_EPROTO     (-10004) /* malformed or unauthenticated message */
 #define DSM_EMAPLIMIT  (-10005) /* vm.max_map_count would be exceeded */
 #define DSM_ETIMEDOUT  (-10006) /* no answer within DSM_TIMEOUT */
+#define DSM_EDIVERGED  (-10007) /* a replay left the recorded run (dsm_replay.h) */
 
 /* Number of message-type slots in struct dsm_stats' per-type arrays. */
 #define DSM_STATS_MSG_TYPES 48

@@ -125,6 +125,10 @@ struct dsm_det_stats {
 	                           * written in children: no fault, no twin,
 	                           * merged whole (counted in pages_merged and
 	                           * bytes_merged too) */
+	uint64_t pages_kernel;    /* pages written in children whose writes the
+	                           * kernel recorded (DSM_WRITE_DETECT: no
+	                           * fault, no twin; sent whole, diffed by the
+	                           * parent against the round's base) */
 };
 
 typedef struct dsm_det dsm_det_t;

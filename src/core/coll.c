@@ -18,6 +18,7 @@
 #include "bcast.h"
 #include "node.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
 #include "vm/heap.h"
 #include "vm/vm.h"
 
@@ -138,6 +139,19 @@ static int heap_grant(struct dsm_node *n, struct dsm_buf *out)
 	return err;
 }
 
+/* Record/replay (docs/replay.md): allocations and frees reach node 0's
+ * heap in the order of a lock that node 0 manages (an id near the top, a
+ * multiple of the node count), recorded and enforced like any lock, so a
+ * replay gets the recorded addresses. take: 1 acquire, 0 release. */
+static int heap_order(struct dsm_node *n, int take)
+{
+	unsigned id = 0xffffff00u / (unsigned)n->count * (unsigned)n->count;
+
+	if (!dsm__rp_on(n))
+		return 0;
+	return take ? dsm_lock_acquire(id) : dsm_lock_release(id);
+}
+
 /* After an allocation: acquire what the frees before it released. */
 static int alloc_acquire(struct dsm_node *n, const void *p, size_t len)
 {
@@ -230,7 +244,15 @@ void *dsm_malloc(size_t size)
 	}
 	if (size == 0)
 		size = 1;
-	err = alloc_offset(n, size, &off);
+	if (!(err = dsm__rp_sync_enter(n, 0, 0))) { /* record/replay: a boundary */
+		if (!(err = heap_order(n, 1))) {
+			err = alloc_offset(n, size, &off);
+			err = heap_order(n, 0) ?: err;
+		}
+		if (!err && dsm__rp_on(n))
+			err = dsm__rp_malloc(n, size, off);
+		err = dsm__rp_sync_leave(n) ?: err;
+	}
 	if (err) {
 		set_errno(err);
 		return NULL;
@@ -255,6 +277,11 @@ void dsm_free(void *ptr)
 		return;
 	}
 	off = (uint64_t)((unsigned char *)ptr - n->region->app);
+	if ((err = heap_order(n, 1))) {
+		DSM_ERR(n, "dsm_free(%p): %s; the block stays allocated", ptr,
+			dsm_strerror(err));
+		return;
+	}
 	if ((err = free_release(n, &rel))) {
 		DSM_ERR(n, "dsm_free(%p): the writes before it cannot be published "
 			   "(%s); the block stays allocated", ptr, dsm_strerror(err));
@@ -269,9 +296,10 @@ void dsm_free(void *ptr)
 		m.arg[0] = off;
 		m.payload = rel.data;
 		m.length = (uint32_t)rel.len;
-		dsm__send(n, 0, &m);
+		dsm__send(n, 0, &m); /* before the release: node 0 frees first */
 	}
 	dsm__buf_free(&rel);
+	heap_order(n, 0);
 }
 
 /*
@@ -303,7 +331,9 @@ void *dsm_alloc_collective_hint(size_t size, int hint)
 		return NULL;
 	}
 	size = size ? size : 1;
-	if (n->id == 0) {
+	if (n->id == 0 && (err = heap_order(n, 1))) {
+		msg.err = (uint64_t)-err;
+	} else if (n->id == 0) {
 		struct dsm_buf acq = { 0 };
 		pthread_mutex_lock(&C(n)->mu);
 		msg.unused = C(n)->high_water;
@@ -319,6 +349,7 @@ void *dsm_alloc_collective_hint(size_t size, int hint)
 		}
 		msg.err = (uint64_t)-err;
 		dsm__buf_free(&acq);
+		heap_order(n, 0);
 	}
 	err = dsm_broadcast(&msg, sizeof(msg), 0);
 	if (!err && msg.err)
@@ -470,9 +501,24 @@ static int wait_bcast(struct dsm_node *n, void *buf, size_t len, uint64_t seq)
 	return err;
 }
 
+static int broadcast(struct dsm_node *n, void *buf, size_t len, int root);
+
+/* A collective: a record/replay boundary around it. */
 int dsm_broadcast(void *buf, size_t len, int root)
 {
 	struct dsm_node *n = dsm__get();
+	int err;
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if ((err = dsm__rp_sync_enter(n, DSM_RP_OP_COLLECTIVE, (unsigned)root)))
+		return err;
+	err = broadcast(n, buf, len, root);
+	return dsm__rp_sync_leave(n) ?: err;
+}
+
+static int broadcast(struct dsm_node *n, void *buf, size_t len, int root)
+{
 	uint64_t seq;
 
 	if (!n)

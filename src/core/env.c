@@ -318,7 +318,8 @@ static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char 
 	return 0;
 }
 
-/* DSM_WRITE_DETECT: how lrc learns which pages an interval wrote. */
+/* DSM_WRITE_DETECT: how lrc (and a deterministic space) learns which
+ * pages it wrote. */
 static int p_write_detect(struct dsm_config *c, const struct env_var *v, const char *s)
 {
 	int i = find_word(v->choices, s);
@@ -439,6 +440,19 @@ static int p_stats(struct dsm_config *c, const struct env_var *v, const char *s)
 	return copy_str(v, s, c->stats_file, sizeof(c->stats_file));
 }
 
+/* DSM_RECORD / DSM_REPLAY: a log directory, "" = off. */
+static int p_record(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	c->record_dir[0] = '\0';
+	return *s ? copy_str(v, s, c->record_dir, sizeof(c->record_dir)) : 0;
+}
+
+static int p_replay(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	c->replay_dir[0] = '\0';
+	return *s ? copy_str(v, s, c->replay_dir, sizeof(c->replay_dir)) : 0;
+}
+
 /* log_levels[] is in enum dsm_log_level order. */
 static int p_log(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -484,6 +498,27 @@ static int p_hold(struct dsm_config *c, const struct env_var *v, const char *s)
 	if (parse_int_range(s, 0, US_MAX, &us) < 0)
 		return bad(v, s, "accepted: microseconds 0 to %d", US_MAX);
 	c->hold_us = (int)us;
+	return 0;
+}
+
+/* DSM_SC_ADAPT: off, on, auto (tw_modes' words, same order). */
+static int p_sc_adapt(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: off, on or auto");
+	c->sc_adapt = i;
+	return 0;
+}
+
+static int p_sc_thrash(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long rate;
+
+	if (parse_int_range(s, 1, 100000000, &rate) < 0)
+		return bad(v, s, "accepted: transitions per second, 1 to 100000000");
+	c->sc_thrash = (int)rate;
 	return 0;
 }
 
@@ -574,7 +609,8 @@ static const struct env_var env_table[] = {
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },
 	{ "DSM_WRITE_DETECT", "auto", "auto",
-	  "lrc: how a node learns which pages it wrote in an interval: uffd "
+	  "lrc, hlrc homes and deterministic spaces: how a node learns which pages it "
+	  "wrote in an interval (a space: in its run): uffd "
 	  "(the kernel records writes to pages written in earlier intervals: "
 	  "userfaultfd asynchronous write-protect and PAGEMAP_SCAN, Linux "
 	  ">= 6.7; no fault per page), segv (a protection fault on the first "
@@ -618,6 +654,13 @@ static const struct env_var env_table[] = {
 	  "path of the job's JSON statistics file, written at dsm_finalize",
 	  NULL, p_stats },
 	{ "DSM_LOG", "warn", "warn", "log level", log_levels, p_log },
+	{ "DSM_RECORD", NULL, "(none)",
+	  "sc: record this run into the directory (one log per node, "
+	  "docs/replay.md); dsmrun --record sets it", NULL, p_record },
+	{ "DSM_REPLAY", NULL, "(none)",
+	  "sc: replay the run recorded in the directory, enforcing its order "
+	  "of page ownership transitions (docs/replay.md); dsmrun --replay sets "
+	  "it", NULL, p_replay },
 	{ "DSM_LISTEN_FD", "-1", "-1",
 	  "internal: listening socket passed by dsmrun to node 0", NULL,
 	  p_listen_fd },
@@ -628,6 +671,16 @@ static const struct env_var env_table[] = {
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },
+	{ "DSM_SC_ADAPT", "auto", "auto",
+	  "sc: adaptive CREW (docs/replay.md): on fetches a page for writing "
+	  "at a read fault once this node has twice written it right after "
+	  "reading it (migratory pages stay exclusive), and lengthens the hold "
+	  "while the node's transitions exceed DSM_SC_THRASH; auto: on while "
+	  "recording or replaying, off otherwise", tw_modes, p_sc_adapt },
+	{ "DSM_SC_THRASH", "20000", "20000",
+	  "sc with DSM_SC_ADAPT: ownership transitions per second of a node "
+	  "above which it doubles its hold (up to 10 ms), halving it again "
+	  "below a quarter of the rate", NULL, p_sc_thrash },
 	{ "DSM_GC_THRESHOLD", "64M", "64M",
 	  "lrc: twins, diffs and write notices a node may hold before a barrier "
 	  "discards them (garbage collection)", NULL, p_gc },
@@ -670,6 +723,9 @@ static int check_cross(const struct dsm_config *c, int set_id, int set_count,
 			       "DSM_NODE_COUNT=%d > 1 (dsmrun sets it)", c->node_count);
 	if (c->base + c->heap_size < c->base)
 		return bad_msg("DSM_BASE + DSM_HEAP_SIZE wraps around the address space");
+	if (c->record_dir[0] && c->replay_dir[0])
+		return bad_msg("DSM_RECORD and DSM_REPLAY are both set; a run records "
+			       "or replays, not both");
 	return 0;
 }
 

@@ -58,6 +58,8 @@ const char *dsm_strerror(int err)
 		       "vm.max_map_count or use fewer, larger shared ranges";
 	case DSM_ETIMEDOUT:
 		return "no answer within DSM_TIMEOUT";
+	case DSM_EDIVERGED:
+		return "the replay diverged from the recorded run";
 	default:
 		break;
 	}

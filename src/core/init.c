@@ -12,6 +12,7 @@
 
 #include "node.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
 #include "vm/vm.h"
 
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -134,6 +135,7 @@ static void node_destroy(struct dsm_node *n)
 	}
 	if (n->tp_state)
 		n->tp->close(n);
+	dsm__rp_free(n); /* record/replay: after the service thread */
 	dsm__tape_fini(n); /* tapes: uses the protocol's page table */
 	if (n->proto_state && n->proto->fini)
 		n->proto->fini(n);
@@ -190,6 +192,8 @@ static int node_start(struct dsm_node *n)
 	}
 	if ((err = dsm__tape_init(n))) /* tapes and Tapeworm (src/tape) */
 		return err == -ENOMEM ? heap_too_large(n, "the tape logs") : err;
+	if ((err = dsm__rp_init(n))) /* DSM_RECORD / DSM_REPLAY (src/replay) */
+		return err;
 	if ((err = dsm__fault_install()))
 		return err;
 	err = pthread_create(&n->service, NULL, service_main, n);
@@ -251,8 +255,10 @@ int dsm_finalize(void)
 		pthread_mutex_unlock(&init_mu);
 		return DSM_ENOTINIT;
 	}
+	dsm__rp_finalizing(n); /* record/replay: the last boundary */
 	announce_finalize(n);
 	err = dsm__coll_finalize(n);
+	err = dsm__rp_fini(n) ?: err;
 	__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
 	dsm__fault_uninstall();
 	node_destroy(n);

@@ -43,6 +43,8 @@ struct dsm_config {
 	int listen_fd;           /* DSM_LISTEN_FD (from dsmrun), -1 if none */
 	int spin_us;             /* DSM_SPIN_US */
 	int hold_us;             /* DSM_SC_HOLD_US */
+	int sc_adapt;            /* DSM_SC_ADAPT: 0 off, 1 on, 2 auto */
+	int sc_thrash;           /* DSM_SC_THRASH: transitions/s */
 	/* deterministic spaces (src/det), read without dsm_init through
 	 * dsm__env_load_one */
 	int det_conflict;        /* DSM_DET_CONFLICT: enum dsm_det_policy */
@@ -54,6 +56,8 @@ struct dsm_config {
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
 	int write_detect;        /* DSM_WRITE_DETECT: enum dsm_wp_mode (vm/wp.h) */
+	char record_dir[512];    /* DSM_RECORD: log directory, "" = off */
+	char replay_dir[512];    /* DSM_REPLAY: log directory, "" = off */
 };
 
 /* Parse the environment into *c. Returns 0 or DSM_ECONFIG; *why is a
@@ -120,6 +124,8 @@ struct dsm_node {
 	void *coll_state;                        /* core/collective */
 	void *tape_state;                        /* src/tape: logs, prefetch slots */
 	void *tw_state;                          /* src/tape/tapeworm.c */
+	void *rp_state;                          /* src/replay */
+	int rp_mode;                             /* src/replay: DSM_RP_OFF/... */
 
 	struct dsm_waitq waitq;
 	pthread_t service;

@@ -27,9 +27,11 @@
 #define DET_MAX_RANGES 16      /* arena + explicit ranges */
 #define DET_MAX_SLOTS 63       /* spaces per round */
 #define DET_SET_MAGIC 0x44455453u /* "DETS" */
-#define DET_SET_VERSION 2u
+#define DET_SET_VERSION 3u
 #define DET_AHEAD 16           /* pages twinned per fault by a sequential writer */
 #define DET_REC_FULL 0x1u      /* det_rec.flags: whole page, base was zero */
+#define DET_REC_BASE 0x2u      /* whole page, base: the parent's page at the
+				* round's start (its twin, or the page) */
 
 /* Page states of the tracker. */
 enum { DET_PG_CLEAN = 0, DET_PG_BUSY = 1, DET_PG_TWINNED = 2 };
@@ -61,6 +63,11 @@ struct det_tracker {
 	 * the scope; a write there is noted in *note and ends the child. */
 	unsigned char *watch_lo, *watch_hi;
 	struct det_note *note;
+	/* A child whose writes the kernel records (DSM_WRITE_DETECT, vm/wp.h):
+	 * one tracker per range; kernel_ok: allowed (the parent had written
+	 * nothing of the scope when it forked this child). */
+	struct dsm_wp *wp[DET_MAX_RANGES];
+	int kernel_ok, kernel;
 };
 
 /* Header of a diff set. */
@@ -73,6 +80,7 @@ struct det_set_hdr {
 	uint64_t used;            /* bytes used, header included */
 	uint64_t twinned;         /* pages twinned in the child */
 	uint64_t fresh;           /* fresh-zone pages sent whole */
+	uint64_t kernel;          /* kernel-recorded pages sent whole (BASE) */
 };
 
 /* One page of a diff set. */
@@ -115,6 +123,7 @@ struct dsm_det {
 	int policy;
 	unsigned flags;
 	int delay_us;             /* DSM_DET_DELAY_US: test hook */
+	int write_detect;         /* DSM_WRITE_DETECT: enum dsm_wp_mode */
 	unsigned char *arena;
 	size_t arena_size;
 	size_t slot_size;
@@ -148,6 +157,10 @@ void dsm__det_handler_child(void);
 /* Start/stop tracking t: protect every range read-only and route scope
  * faults to t / make every range writable and stop routing. */
 int dsm__det_track_start(struct det_tracker *t);
+/* In a child (kernel_ok): make every range writable and let the kernel
+ * record its writes instead. 0, or <0 (nothing changed that
+ * dsm__det_track_start does not redo). */
+int dsm__det_track_start_kernel(struct det_tracker *t);
 int dsm__det_track_stop(struct det_tracker *t);
 /* Range and page of addr, or -1. */
 int dsm__det_find(const struct det_tracker *t, uintptr_t addr, int *ri, size_t *pi);

@@ -62,10 +62,11 @@ int dsm__det_set_check(const struct dsm_det *d, const struct det_space *s,
 		off += sizeof(rec);
 		if (rec.addr % d->page || dsm__det_find(&d->trk, rec.addr, &ri, &pi) < 0)
 			return *why = "page outside the scope", -EPROTO;
-		if (rec.flags & ~DET_REC_FULL)
+		if ((rec.flags & ~(DET_REC_FULL | DET_REC_BASE)) ||
+		    rec.flags == (DET_REC_FULL | DET_REC_BASE))
 			return *why = "unknown record flags", -EPROTO;
 		if (rec.len > h->used - off ||
-		    ((rec.flags & DET_REC_FULL) ? rec.len != d->page
+		    (rec.flags ? rec.len != d->page
 		     : dsm__diff_stats(s->set + off, rec.len, d->page, &runs, &bytes) < 0))
 			return *why = "invalid page diff", -EPROTO;
 		off += ((size_t)rec.len + 7) & ~(size_t)7;
@@ -124,20 +125,60 @@ static int parent_entries(struct dsm_det *d, struct entry **v, size_t *n,
 	return rc;
 }
 
+/* A whole page a space wrote whose base is the parent's page at the
+ * round's start (DET_REC_BASE: the kernel recorded the space's writes):
+ * as a diff against that base, in buf (diff_max_size). The base is the
+ * parent's twin if the parent wrote the page in this round, else the page
+ * itself: the parent's own changes are still unmerged. Returns the diff's
+ * length, <= 4 when the space changed nothing, or a negative errno. */
+static ssize_t base_diff(struct dsm_det *d, uintptr_t addr, const unsigned char *page,
+			 unsigned char *buf)
+{
+	const struct det_tracker *t = &d->trk;
+	const unsigned char *base = (const unsigned char *)addr;
+	int ri;
+	size_t pi;
+
+	if (dsm__det_find(t, addr, &ri, &pi) == 0 && d->tracking_parent &&
+	    atomic_load(&t->ranges[ri].state[pi]) == DET_PG_TWINNED)
+		base = t->ranges[ri].twins + pi * d->page;
+	return dsm__diff_encode(base, page, d->page, buf, dsm__diff_max_size(d->page));
+}
+
+/* Entries of space s; its DET_REC_BASE pages become diffs in *buf (the
+ * caller frees it), so this runs before parent_entries drops the
+ * parent's twins. */
 static int space_entries(struct dsm_det *d, const struct det_space *s,
-			 int order, struct entry **v, size_t *n, size_t *cap)
+			 int order, struct entry **v, size_t *n, size_t *cap,
+			 unsigned char **buf)
 {
 	const struct det_set_hdr *h = (const void *)s->set;
-	size_t off = sizeof(*h);
+	size_t off = sizeof(*h), maxd = dsm__diff_max_size(d->page), used = 0;
 
+	*buf = NULL;
 	for (uint64_t i = 0; i < h->nrecs; i++) {
 		struct det_rec rec;
+		struct entry e;
 		memcpy(&rec, s->set + off, sizeof(rec));
 		off += sizeof(rec);
-		if (push_entry(v, n, cap, (struct entry){ (uintptr_t)rec.addr, order,
-			       s->id, s->set + off, rec.len, rec.flags & DET_REC_FULL }) < 0)
-			return -ENOMEM;
+		e = (struct entry){ (uintptr_t)rec.addr, order, s->id, s->set + off,
+				    rec.len, rec.flags & DET_REC_FULL };
 		off += ((size_t)rec.len + 7) & ~(size_t)7;
+		if (rec.flags & DET_REC_BASE) {
+			ssize_t len;
+			if (!*buf && !(*buf = malloc((size_t)h->nrecs * maxd)))
+				return -ENOMEM;
+			len = base_diff(d, e.page, e.diff, *buf + used);
+			if (len < 0)
+				return (int)len;
+			if (len <= 4)
+				continue; /* written back unchanged */
+			e.diff = *buf + used;
+			e.len = (uint32_t)len;
+			used += (size_t)len;
+		}
+		if (push_entry(v, n, cap, e) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -320,15 +361,22 @@ int dsm__det_merge(struct dsm_det *d)
 {
 	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
-	unsigned char *pbuf = NULL;
-	int rc = parent_entries(d, &v, &n, &cap, &pbuf);
+	unsigned char *pbuf = NULL, *sbuf[DET_MAX_SLOTS] = { 0 };
+	int rc = 0;
 
+	/* spaces first: their kernel-recorded pages need the parent's twins */
 	for (int i = 0; i < d->nspaces && rc == 0; i++)
 		if (d->spaces[i].ok)
-			rc = space_entries(d, &d->spaces[i], i + 1, &v, &n, &cap);
+			rc = space_entries(d, &d->spaces[i], i + 1, &v, &n, &cap, &sbuf[i]);
+	if (rc == 0)
+		rc = parent_entries(d, &v, &n, &cap, &pbuf);
+	else if (d->tracking_parent) /* as parent_entries would have */
+		parent_entries(d, &v, &n, &cap, &pbuf);
 	if (rc == 0)
 		rc = merge_entries(d, v, n);
 	free(v);
 	free(pbuf);
+	for (int i = 0; i < d->nspaces; i++)
+		free(sbuf[i]);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "det/det.h"
+#include "vm/wp.h"
 #include "vm/vm.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -257,6 +258,40 @@ int dsm__det_track_start(struct det_tracker *t)
 		atomic_store(&active_trk, NULL);
 	}
 	return rc;
+}
+
+int dsm__det_track_start_kernel(struct det_tracker *t)
+{
+	const char *why;
+	int rc = dsm__det_handler_install(), i;
+
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < t->nranges; i++) {
+		struct det_range *r = &t->ranges[i];
+		if (mprotect(r->start, r->len, PROT_READ | PROT_WRITE) < 0) {
+			rc = -errno;
+			break;
+		}
+		rc = dsm__wp_open(&t->wp[i], r->start, r->len, t->page, DSM_WP_UFFD,
+				  DSM_WP_F_PRESENT, &why);
+		if (rc < 0)
+			break;
+		if ((rc = dsm__wp_track(t->wp[i], 0, r->npages)) < 0) {
+			i++; /* opened: closed below */
+			break;
+		}
+	}
+	if (rc < 0) {
+		while (i-- > 0) {
+			dsm__wp_close(t->wp[i]);
+			t->wp[i] = NULL;
+		}
+		return rc;
+	}
+	t->kernel = 1;
+	atomic_store(&active_trk, t); /* the watched stack still faults */
+	return 0;
 }
 
 int dsm__det_track_stop(struct det_tracker *t)

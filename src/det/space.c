@@ -29,6 +29,7 @@
 #include "core/node.h"
 #include "vm/diff.h"
 #include "vm/vm.h"
+#include "vm/wp.h"
 
 #define SET_INITIAL (64 * 1024)
 
@@ -69,7 +70,7 @@ const char *dsm_det_strerror(int err)
 static int load_env(struct dsm_config *c)
 {
 	static const char *const names[] = { "DSM_DET_CONFLICT", "DSM_DET_HEAP",
-					     "DSM_DET_DELAY_US" };
+					     "DSM_DET_DELAY_US", "DSM_WRITE_DETECT" };
 	const char *why = NULL;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -243,6 +244,7 @@ int dsm_det_open(dsm_det_t **out, const struct dsm_det_options *opt)
 	d->policy = opt && opt->policy != DSM_DET_POLICY_ENV ? opt->policy : cfg.det_conflict;
 	d->flags = opt ? opt->flags : 0;
 	d->delay_us = cfg.det_delay_us;
+	d->write_detect = cfg.write_detect;
 	if (d->policy < DSM_DET_POLICY_ERROR || d->policy > DSM_DET_POLICY_LAST)
 		rc = -EINVAL;
 	else if ((rc = open_arena(d, opt, &cfg)) == 0 && (rc = open_ranges(d, opt)) == 0 &&
@@ -288,12 +290,12 @@ struct set_out {
 };
 
 /* Append a record for page pg: its diff against twin, or (twin NULL) the
- * whole page. */
+ * whole page, with flags (DET_REC_FULL or DET_REC_BASE). */
 static int put_rec(struct set_out *o, struct det_tracker *t, unsigned char *pg,
-		   const unsigned char *twin)
+		   const unsigned char *twin, uint32_t flags)
 {
 	size_t maxd = twin ? dsm__diff_max_size(t->page) : t->page;
-	struct det_rec rec = { (uint64_t)(uintptr_t)pg, 0, twin ? 0 : DET_REC_FULL };
+	struct det_rec rec = { (uint64_t)(uintptr_t)pg, 0, twin ? 0 : flags };
 	ssize_t len = (ssize_t)t->page;
 
 	if (set_reserve(o->fd, &o->map, &o->cap, o->used, sizeof(rec) + maxd + 8) < 0)
@@ -330,9 +332,39 @@ static int put_fresh(struct set_out *o, struct det_tracker *t, unsigned char *to
 			int rc;
 			if (!(vec[i] & 1) || (pg <= sizeof(zero) && dsm__diff_same(zero, p + i * pg, pg)))
 				continue;
-			if ((rc = put_rec(o, t, p + i * pg, NULL)) < 0)
+			if ((rc = put_rec(o, t, p + i * pg, NULL, DET_REC_FULL)) < 0)
 				return rc;
 			o->fresh++;
+		}
+	}
+	return 0;
+}
+
+/* Child side, kernel-recorded writes: every written page of the scope
+ * (not the fresh zone: put_fresh sends it), whole, its base being the
+ * parent's page at the round's start; *n counts them. */
+static int put_kernel(struct set_out *o, struct det_tracker *t, size_t *n)
+{
+	uint32_t buf[1024];
+
+	for (int i = 0; i < t->nranges; i++) {
+		struct det_range *r = &t->ranges[i];
+		size_t at = 0, next;
+		while (at < r->npages) {
+			ssize_t got = dsm__wp_collect(t->wp[i], at, r->npages - at, buf,
+						      sizeof(buf) / sizeof(buf[0]), &next);
+			if (got < 0)
+				return (int)got;
+			for (ssize_t k = 0; k < got; k++) {
+				unsigned char *pg = r->start + (size_t)buf[k] * t->page;
+				int rc;
+				if (pg >= t->fresh_lo && pg < t->fresh_hi)
+					continue;
+				if ((rc = put_rec(o, t, pg, NULL, DET_REC_BASE)) < 0)
+					return rc;
+				(*n)++;
+			}
+			at = next;
 		}
 	}
 	return 0;
@@ -343,7 +375,7 @@ static int put_fresh(struct set_out *o, struct det_tracker *t, unsigned char *to
 static int write_set(struct det_tracker *t, int fd, int id, unsigned char *top)
 {
 	struct set_out o = { fd, NULL, SET_INITIAL, sizeof(struct det_set_hdr), 0, 0 };
-	size_t n = atomic_load(&t->nwritten);
+	size_t n = atomic_load(&t->nwritten), kernel = 0;
 	struct det_set_hdr *h;
 	int rc;
 
@@ -356,14 +388,16 @@ static int write_set(struct det_tracker *t, int fd, int id, unsigned char *top)
 		uint64_t w = t->written[i];
 		if (dsm__diff_same(dsm__det_twin_addr(t, w), dsm__det_page_addr(t, w), t->page))
 			continue;
-		if ((rc = put_rec(&o, t, dsm__det_page_addr(t, w), dsm__det_twin_addr(t, w))) < 0)
+		if ((rc = put_rec(&o, t, dsm__det_page_addr(t, w), dsm__det_twin_addr(t, w), 0)) < 0)
 			return rc;
 	}
+	if (t->kernel && (rc = put_kernel(&o, t, &kernel)) < 0)
+		return rc;
 	if ((rc = put_fresh(&o, t, top)) < 0)
 		return rc;
 	h = (struct det_set_hdr *)o.map;
 	*h = (struct det_set_hdr){ DET_SET_MAGIC, DET_SET_VERSION, id, 0, o.nrecs,
-				   o.used, n, o.fresh };
+				   o.used, n, o.fresh, kernel };
 	__atomic_store_n(&h->complete, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -392,7 +426,8 @@ static void child_run(struct dsm_det *d, struct det_space *s, void (*fn)(void *)
 	unsigned char *top;
 
 	dsm__det_heap_fresh(&t->fresh_lo, &t->fresh_hi, &top);
-	if (dsm__det_track_start(t) < 0)
+	if (!(t->kernel_ok && dsm__det_track_start_kernel(t) == 0) &&
+	    dsm__det_track_start(t) < 0)
 		_exit(121);
 	random_delay(d->delay_us);
 	fn(arg);
@@ -470,6 +505,14 @@ static void child_main(struct dsm_det *d, struct det_space *s,
 	struct det_tracker *t = &d->trk;
 
 	dsm__det_handler_child();
+	/* The kernel may record this child's writes when the parent tracks its
+	 * own and had written nothing of the scope yet: the child's pages at
+	 * fork are then the round's base, which the parent still has at the
+	 * merge (its twin, or the page). Untracked, a parent may have written
+	 * between this fork and the merge (MapReduce's does): the fault path
+	 * keeps the child's own twins. */
+	t->kernel_ok = d->write_detect != DSM_WP_SEGV && d->tracking_parent &&
+		       atomic_load(&t->nwritten) == 0;
 	dsm__det_tracker_reset(t); /* forget the parent's twins */
 	t->space_id = s->id;
 	t->note = &d->notes[s->slot];
@@ -641,6 +684,7 @@ static int collect(struct dsm_det *d, struct det_space *s, char *why, size_t cap
 	d->stats.diff_bytes += ((const struct det_set_hdr *)s->set)->used;
 	d->stats.pages_twinned += ((const struct det_set_hdr *)s->set)->twinned;
 	d->stats.pages_fresh += ((const struct det_set_hdr *)s->set)->fresh;
+	d->stats.pages_kernel += ((const struct det_set_hdr *)s->set)->kernel;
 	return 0;
 }
 

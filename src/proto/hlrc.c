@@ -207,23 +207,38 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
-	int err = dsm__hlrc_step(n, p, pg, EV_WRITE);
+	int err;
 
-	if (err)
-		return err;
-	if (hp->home != st->me) {
+	if (hp->home == st->me) {
+		hp->ktrack = 0; /* a fault now: back on the fault path */
+		err = dsm__hlrc_home_wrote(n, p, pg);
+	} else if (!(err = dsm__hlrc_step(n, p, pg, EV_WRITE))) {
 		memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p),
 		       n->page_size);
 		hp->twinned = 1;
 		DSM_STAT_ADD(n, twins, 1);
-	} else {
-		hp->streak = 0; /* the home writes it too: no single writer */
+		list_dirty(st, p);
+		dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
+			       dsm__hlrc_cur_interval(st));
 	}
+	if (err)
+		return err;
+	DSM_STAT_ADD(n, local_faults, 1);
+	return set_prot(n, p, pg);
+}
+
+int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	struct hlrc_state *st = HS(n);
+	int err = dsm__hlrc_step(n, p, pg, EV_WRITE);
+
+	if (err)
+		return err;
+	st->pages[p].streak = 0; /* the home writes it too: no single writer */
 	list_dirty(st, p);
 	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
 		       dsm__hlrc_cur_interval(st));
-	DSM_STAT_ADD(n, local_faults, 1);
-	return set_prot(n, p, pg);
+	return 0;
 }
 
 /*
@@ -673,7 +688,10 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
 		return err;
 	hp->shared = 1;
-	err = set_prot(n, p, pg); /* before the copy: later writes are tracked */
+	/* before the copy: later writes are tracked (by the kernel, or by
+	 * write-protecting the page) */
+	if (!dsm__hlrc_wp_share(n, p, pg))
+		err = set_prot(n, p, pg);
 	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
 		       dsm__hlrc_cur_interval(st));
@@ -776,6 +794,8 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 
 	if (!st->migrate || hp->gen == UINT16_MAX)
 		return 0;
+	if ((err = dsm__hlrc_wp_leave(n, p))) /* exact: did we write it? */
+		return err;
 	if (pg->state != DSM_PAGE_READ_SHARED || hp->dirty) {
 		hp->streak = 0; /* we write it too */
 		return 0;
@@ -997,6 +1017,8 @@ static void hlrc_fini(struct dsm_node *n)
 		munmap(st->pages, st->npages * sizeof(*st->pages));
 	if (st->dirty)
 		munmap(st->dirty, st->npages * sizeof(*st->dirty));
+	if (st->ktracked)
+		munmap(st->ktracked, st->npages * sizeof(*st->ktracked));
 	pthread_mutex_destroy(&st->close_mu);
 	free(st);
 	n->proto_state = NULL;
@@ -1021,15 +1043,16 @@ static int hlrc_init(struct dsm_node *n)
 	 * used: a 16 TiB region costs what the program touches. */
 	st->pages = reserve(np * sizeof(*st->pages));
 	st->dirty = reserve(np * sizeof(*st->dirty));
+	st->ktracked = reserve(np * sizeof(*st->ktracked));
 	st->twins = reserve(np * n->page_size);
-	if (!st->pages || !st->dirty || !st->twins)
+	if (!st->pages || !st->dirty || !st->ktracked || !st->twins)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		st->iv_base[j] = 1;
 	if (mprotect(n->region->app, n->region->size,
 		     n->count == 1 ? PROT_READ | PROT_WRITE : PROT_READ) < 0)
 		return -errno;
-	return 0;
+	return dsm__proto_wp_init(n, "hlrc");
 }
 
 /* Intervals, locks and barriers are in hlrc_iv.c. */

@@ -37,6 +37,9 @@ struct hlrc_page {
 	uint16_t gen;      /* home generation: +1 at each migration */
 	uint16_t bounce;   /* redirects in a row without a newer home */
 	uint8_t tape;      /* tape hooks (hlrc_tape.c): HLRC_TAPE_* */
+	uint8_t ktrack;    /* home, shared: writable, writes recorded by the
+			      kernel (hlrc_wp.c) instead of by a fault */
+	uint8_t klisted;   /* in hlrc_state.ktracked */
 };
 
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
@@ -80,6 +83,9 @@ struct hlrc_state {
 	size_t ra_next;                      /* readahead: page after the last run */
 	unsigned ra_win;                     /* readahead window, pages */
 	uint32_t ndirty;
+	uint32_t *ktracked;                  /* pages with ktrack (may list
+					      * pages no longer tracked) */
+	uint32_t nktracked;
 	pthread_mutex_t close_mu;            /* one interval close at a time */
 	uint32_t vc[DSM_MAX_NODES];          /* intervals known, per creator */
 	uint32_t sent_id;                    /* own records sent to a barrier */
@@ -122,6 +128,13 @@ void dsm__hlrc_protect_state(struct dsm_node *n, uint32_t *pages, uint32_t count
 /* The page arrived (a fetch, or a tape prefetch used): INVALID ->
  * READ_SHARED, readable. Region lock held. */
 int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
+/* The home's first write to page p (READ_SHARED) in the open interval:
+ * WRITE, listed dirty, noted; no protection change. Region lock held. */
+int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
+/* Kernel-recorded writes to the home's shared pages (hlrc_wp.c). */
+int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg);
+int dsm__hlrc_wp_collect(struct dsm_node *n);
+int dsm__hlrc_wp_leave(struct dsm_node *n, size_t p);
 /* Home: copy page p into copy for node `to`, making it shared (its next
  * write here is tracked). 0; 1 when p's home is elsewhere (*hg: where);
  * DSM_EPROTO when we hold no valid copy. Region lock held. */

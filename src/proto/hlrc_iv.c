@@ -193,6 +193,7 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 		return 0;
 	pthread_mutex_lock(&st->close_mu);
 	pthread_mutex_lock(&n->region->lock);
+	err = dsm__hlrc_wp_collect(n); /* kernel-recorded home writes: listed */
 	count = st->ndirty;
 	if (count && (!(pages = malloc(count * 4)) || !(fl = malloc(count * 4))))
 		err = -ENOMEM;

@@ -360,4 +360,5 @@ const struct dsm_tape_proto dsm__tape_proto_hlrc = {
 	.fetch = tape_fetch,
 	.handle = tape_handle,
 	.init = tape_init,
+	.sync = dsm__hlrc_wp_collect, /* kernel-recorded home writes */
 };

@@ -70,4 +70,9 @@ int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *payloa
 			     size_t len);
 int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out);
 
+/* Open the application view's kernel write tracker (n->region->wp) as
+ * DSM_WRITE_DETECT says (wp_init.c); proto names the caller in the log.
+ * 0 (tracker open, or none: the fault path), or DSM_ECONFIG. */
+int dsm__proto_wp_init(struct dsm_node *n, const char *proto);
+
 #endif /* DSM_PROTO_INTERNAL_H */

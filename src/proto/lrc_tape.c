@@ -313,22 +313,22 @@ void dsm__lrc_tape_closing(struct dsm_node *n)
 }
 
 /*
- * A write recording stops (a lock's critical section ends before the
- * release closes the interval): the kernel-tracked pages written so far
- * would only be learned at the close. Collect them now, as the close
- * does first (listed dirty: the close diffs them as usual; the collect
- * re-arms them, and a write racing it is reported by the next one), and
- * note them.
+ * A write recording starts or stops (a lock's critical section ends
+ * before the release closes the interval): the kernel-tracked pages
+ * written so far would only be learned at the close. Collect them now, as
+ * the close does first (listed dirty: the close diffs them as usual; the
+ * collect re-arms them, and a write racing it is reported by the next
+ * one), and note them. Region lock held. Always 0: if the collect fails
+ * the close collects them, and only the tape's events are lost (a hint).
  */
-static void tape_writes(struct dsm_node *n)
+static int tape_sync(struct dsm_node *n)
 {
 	struct lrc_state *st = LS(n);
 	struct dsm_wp *wp = n->region->wp;
 	uint32_t lo = UINT32_MAX, hi = 0, buf[256];
 
 	if (!wp)
-		return;
-	pthread_mutex_lock(&n->region->lock);
+		return 0;
 	for (uint32_t i = 0; i < st->ntracked; i++) {
 		uint32_t p = st->tracked[i];
 		if (!st->pages[p].tracked || st->pages[p].dirty)
@@ -339,7 +339,7 @@ static void tape_writes(struct dsm_node *n)
 	for (size_t at = lo, next; lo <= hi && at <= hi; at = next) {
 		ssize_t got = dsm__wp_collect(wp, at, hi + 1 - at, buf, 256, &next);
 		if (got < 0)
-			break; /* the close collects them (a write tape is a hint) */
+			return 0; /* the close collects them: only the events are lost */
 		for (ssize_t i = 0; i < got; i++) {
 			if (!st->pages[buf[i]].tracked)
 				continue;
@@ -348,7 +348,7 @@ static void tape_writes(struct dsm_node *n)
 				       dsm__lrc_cur_interval(st));
 		}
 	}
-	pthread_mutex_unlock(&n->region->lock);
+	return 0;
 }
 
 /* lrc has no tape messages of its own: its fetches are diff requests. */
@@ -365,5 +365,5 @@ const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.fetch = tape_fetch,
 	.handle = tape_handle,
 	.init = tape_init,
-	.writes = tape_writes,
+	.sync = tape_sync, /* kernel-tracked writes */
 };

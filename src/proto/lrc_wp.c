@@ -27,29 +27,10 @@
 #include "lrc.h"
 #include "vm/wp.h"
 
-/* Open the tracker unless DSM_WRITE_DETECT=segv; under auto a system
- * without uffd leaves lrc on the fault path (the reason logged). */
+/* The tracker is opened by dsm__proto_wp_init (wp_init.c). */
 int dsm__lrc_wp_init(struct dsm_node *n)
 {
-	struct dsm_region *r = n->region;
-	const char *why;
-	int err;
-
-	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
-		return 0;
-	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, &why);
-	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
-		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
-			  dsm_strerror(err));
-		return DSM_ECONFIG;
-	}
-	if (err) {
-		r->wp = NULL;
-		DSM_INFO(n, "write detection: segv (%s)", why);
-		return 0;
-	}
-	DSM_INFO(n, "write detection: uffd");
-	return 0;
+	return dsm__proto_wp_init(n, "lrc");
 }
 
 /* Page p was written in two intervals in a row: let the kernel record its

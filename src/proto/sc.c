@@ -13,6 +13,19 @@
  *
  * Locking: region->lock guards the page table and protections; messages
  * are built under it into an outbox and sent after it is dropped.
+ *
+ * Record/replay (docs/replay.md) watches through src/replay/hooks.h: each
+ * page carries a version, bumped when ownership moves and sent with the
+ * page (SC_PAGE's mode argument, above its low byte); every transition is
+ * reported with dsm__rp_note; the replay layer may hold a request or an
+ * invalidation back and hand it in later (dsm__rp_proto_sc, at the end).
+ *
+ * Adaptive CREW (DSM_SC_ADAPT, docs/replay.md): a page this node has
+ * twice written right after reading it is migratory here: its read faults
+ * fetch it for writing, so the write that follows costs no second
+ * transition and no invalidation; and a node whose transitions per second
+ * exceed DSM_SC_THRASH doubles its hold, up to MAX_HOLD_NS, so each owner
+ * runs longer with its pages (towards serial execution, never a livelock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,10 +35,12 @@
 #include "core/node.h"
 #include "internal.h"
 #include "proto.h"
+#include "replay/hooks.h"
 #include "vm/vm.h"
 
-#define MODE_READ 1
-#define MODE_WRITE 2
+#define MODE_READ 1  /* DSM_RP_READ */
+#define MODE_WRITE 2 /* DSM_RP_WRITE */
+#define MODE_MASK 0xff /* SC_PAGE arg1: mode | version << 8 */
 #define MAX_HOLD_NS 10000000ull  /* serve queued requests after 10 ms anyway */
 
 /* --- the page state machine (docs/protocols/sc.md) --- */
@@ -79,6 +94,10 @@ static const struct dsm_page_machine sc_machine = {
 enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
 #define SC_OWNER 0x01 /* this node owns the page */
 #define SC_HOLD  0x02 /* obtained recently: serve others after the hold */
+#define SC_MIGR  0x04 /* adaptive: migratory here, read faults fetch it W */
+#define SC_LASTR 0x08 /* adaptive: this node's last fetch of it was a read */
+#define MIGR_AFTER 2  /* read-then-write fetches that make a page migratory */
+#define THRASH_WINDOW_NS 10000000ull /* transition rate measured per 10 ms */
 
 /* What sc keeps per page beside the vm's entry (state, protection).
  * Guarded by the region lock. */
@@ -92,6 +111,10 @@ struct sc_page {
 	uint64_t copyset;    /* nodes holding read copies (owner only) */
 	uint64_t granted_ns; /* when this node last obtained the page */
 	uint64_t resumed_ns; /* when the faulting thread resumed after that */
+	uint32_t version;    /* ownership moves so far (record/replay) */
+	int16_t giver;       /* node the page in flight comes from */
+	uint8_t rw;          /* adaptive: write fetches of a read copy */
+	uint32_t rfault;     /* adaptive: the fault that fetched the read copy */
 };
 
 /* A request this node cannot serve yet. */
@@ -108,6 +131,11 @@ struct sc_state {
 	struct sc_req *head, *tail;
 	unsigned count;
 	unsigned char *snap; /* page snapshot for the service thread's sends */
+	int adapt;           /* adaptive CREW on (DSM_SC_ADAPT) */
+	uint64_t hold_ns;    /* current hold (adaptive: grows when thrashing) */
+	uint64_t win_start;  /* adaptive: start of the rate window */
+	uint32_t win_count;  /* adaptive: transitions in it */
+	uint32_t faults;     /* adaptive: faults so far (sc_fault calls) */
 };
 
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
@@ -115,6 +143,14 @@ static struct sc_page *SP(struct dsm_node *n, size_t p) { return &ST(n)->pages[p
 static uint64_t bit(int node) { return 1ull << node; }
 
 #define set_prot dsm__proto_set_prot
+
+/* Report a transition to record/replay (a load and a branch when off). */
+static int note(struct dsm_node *n, int kind, size_t p, int mode, int peer)
+{
+	if (!dsm__rp_on(n))
+		return 0;
+	return dsm__rp_note(n, kind, p, mode, SP(n, p)->version, peer);
+}
 
 /* The checked transition (dsm__page_step) with sc's table. */
 static int sc_step(struct dsm_node *n, size_t p, struct dsm_page *pg, enum sc_event ev)
@@ -149,6 +185,64 @@ static struct dsm_page *pg_get(struct dsm_node *n, size_t p)
 
 /* ---------------- fault path (SIGSEGV handler context) ---------------- */
 
+/* Adaptive CREW: count a transition; once per window compare the rate
+ * with DSM_SC_THRASH and double or halve the hold. Region lock held. */
+static void count_transition(struct dsm_node *n)
+{
+	struct sc_state *st = ST(n);
+	uint64_t now = dsm__now_ns(), base = (uint64_t)n->cfg.hold_us * 1000;
+	uint64_t rate;
+
+	if (!st->adapt)
+		return;
+	st->win_count++;
+	if (now - st->win_start < THRASH_WINDOW_NS)
+		return;
+	rate = st->win_count * 1000000000ull / (now - st->win_start);
+	if (rate > (uint64_t)n->cfg.sc_thrash)
+		st->hold_ns = st->hold_ns * 2 > MAX_HOLD_NS ? MAX_HOLD_NS
+			    : st->hold_ns < 50000 ? 50000 : st->hold_ns * 2;
+	else if (rate < (uint64_t)n->cfg.sc_thrash / 4)
+		st->hold_ns = st->hold_ns / 2 < base ? base : st->hold_ns / 2;
+	st->win_start = now;
+	st->win_count = 0;
+}
+
+/* Adaptive CREW: the access a fault fetches for: a read fault on a
+ * migratory page fetches it for writing. No side effects (a replay may
+ * ask more than once). Region lock held. */
+static int fetch_mode(struct dsm_node *n, const struct sc_page *sp, int want_write)
+{
+	if (ST(n)->adapt && want_write != 1 && (sp->flags & SC_MIGR) &&
+	    !(sp->flags & SC_OWNER))
+		return 1;
+	return want_write;
+}
+
+/* Adaptive CREW: this node obtained page p (write: ownership from a peer).
+ * Ownership fetched by the fault right after the one that fetched a read
+ * copy (a read-modify-write) counts towards making the page migratory; a
+ * write long after a read (another phase) does not, so pages that others
+ * keep reading do not become exclusive. It depends only on the node's
+ * sequence of faults and fetches, which a replay reproduces (and checks),
+ * so a replay decides as its recording did. Region lock held. */
+static void note_fetch(struct dsm_node *n, struct sc_page *sp, int write, int remote)
+{
+	uint32_t now = __atomic_load_n(&ST(n)->faults, __ATOMIC_RELAXED);
+
+	if (!ST(n)->adapt)
+		return;
+	if (!write) {
+		sp->flags |= SC_LASTR;
+		sp->rfault = now;
+		return;
+	}
+	if (remote && (sp->flags & SC_LASTR) && now - sp->rfault <= 1 &&
+	    ++sp->rw >= MIGR_AFTER)
+		sp->flags |= SC_MIGR;
+	sp->flags &= (uint8_t)~SC_LASTR;
+}
+
 /* Does the page's state allow the access? */
 static int allows(const struct dsm_page *pg, int want_write)
 {
@@ -169,10 +263,12 @@ static int start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
 		if ((err = sc_step(n, p, pg, EV_UPGRADE)))
 			return err;
 		sp->copyset = 0;
+		sp->version++;
 		DSM_STAT_ADD(n, local_faults, 1);
-		return 0;
+		return note(n, DSM_RP_TAKE, p, MODE_WRITE, n->id);
 	}
 	sp->copyset = 0;
+	sp->giver = (int16_t)n->id;
 	sp->pending = PEND_WRITE;
 	sp->acks_left = (uint16_t)__builtin_popcountll(cs);
 	for (int d = 0; d < n->count; d++)
@@ -187,16 +283,21 @@ static int start_fetch(struct dsm_node *n, size_t p, struct dsm_page *pg,
 		       int want_write, struct dsm_outbox *ob)
 {
 	struct sc_page *sp = SP(n, p);
+	int dst = sp->prob_owner;
 
+	want_write = fetch_mode(n, sp, want_write);
+	if (dsm__rp_on(n) && /* replaying: straight to the recorded giver */
+	    (dst = dsm__rp_route(n, p, want_write, sp->flags & SC_OWNER, dst)) < 0)
+		return dst == DSM_RP_NOT_YET ? 0 : dst; /* 0: sleep, ask again */
 	if (want_write == 1 && (sp->flags & SC_OWNER))
 		return start_upgrade(n, p, pg, ob);
 	if (want_write == 1) {
 		sp->pending = PEND_WRITE;
-		dsm__outbox_add(ob, sp->prob_owner, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
+		dsm__outbox_add(ob, dst, DSM_MSG_SC_WRITE_REQ, p, (uint64_t)n->id, 0);
 		sp->prob_owner = (int16_t)n->id; /* arrow: we are next */
 	} else {
 		sp->pending = PEND_READ;
-		dsm__outbox_add(ob, sp->prob_owner, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
+		dsm__outbox_add(ob, dst, DSM_MSG_SC_READ_REQ, p, (uint64_t)n->id, 0);
 	}
 	return 0;
 }
@@ -236,10 +337,19 @@ static const struct dsm_fault_ops sc_fault_ops = {
 	.advance = sc_advance,
 };
 
+/* The fault loop alone (record/replay calls it inside a boundary). */
+static int sc_fault_loop(struct dsm_node *n, size_t p, int want_write)
+{
+	return dsm__proto_fault_loop(n, p, want_write == 1, &sc_fault_ops, NULL);
+}
+
 /* Resolve a fault on page p (SIGSEGV handler context). */
 static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 {
-	return dsm__proto_fault_loop(n, p, want_write == 1, &sc_fault_ops, NULL);
+	__atomic_add_fetch(&ST(n)->faults, 1, __ATOMIC_RELAXED);
+	if (dsm__rp_on(n))
+		return dsm__rp_fault(n, p, want_write);
+	return sc_fault_loop(n, p, want_write);
 }
 
 /* ---------------- service thread ---------------- */
@@ -247,10 +357,10 @@ static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 /* Is the page ours and free to hand out now? Expires an ended hold. */
 static int servable(struct dsm_node *n, struct sc_page *sp, uint64_t now)
 {
-	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE)
+	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE || !dsm__rp_may_give(n))
 		return 0;
 	if (sp->flags & SC_HOLD) {
-		uint64_t hold = (uint64_t)n->cfg.hold_us * 1000;
+		uint64_t hold = ST(n)->hold_ns;
 		if (!((sp->resumed_ns && now - sp->resumed_ns >= hold) ||
 		      now - sp->granted_ns >= MAX_HOLD_NS))
 			return 0;
@@ -292,7 +402,10 @@ static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	set_prot(n, p, pg); /* write access revoked before the snapshot */
 	SP(n, p)->copyset |= bit(from);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
-	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_READ, 0);
+	if ((err = note(n, DSM_RP_GIVE, p, MODE_READ, from)))
+		return err;
+	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p,
+			    MODE_READ | (uint64_t)SP(n, p)->version << 8, 0);
 	m->payload = ST(n)->snap;
 	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
@@ -318,7 +431,10 @@ static int serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	sp->flags &= (uint8_t)~SC_OWNER;
 	sp->copyset = 0;
 	sp->prob_owner = (int16_t)from;
-	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p, MODE_WRITE, cs);
+	if ((err = note(n, DSM_RP_GIVE, p, MODE_WRITE, from)))
+		return err;
+	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p,
+			    MODE_WRITE | (uint64_t)sp->version << 8, cs);
 	m->payload = ST(n)->snap;
 	m->length = (uint32_t)n->page_size;
 	DSM_STAT_ADD(n, pages_sent, 1);
@@ -333,6 +449,8 @@ static int on_request(struct dsm_node *n, size_t p, int type, int from,
 	struct sc_page *sp = SP(n, p);
 	int write = type == DSM_MSG_SC_WRITE_REQ, err;
 
+	if (dsm__rp_on(n) == DSM_RP_REPLAYING) /* served in the log's order */
+		return dsm__rp_defer_request(n, p, type, from);
 	if (sp->prob_owner != n->id) { /* not ours, not coming to us */
 		dsm__outbox_add(ob, sp->prob_owner, (uint16_t)type, p, (uint64_t)from, 0);
 		if (write)
@@ -362,6 +480,11 @@ static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	sp->flags |= SC_OWNER | SC_HOLD;
 	sp->granted_ns = dsm__now_ns();
 	sp->resumed_ns = 0;
+	sp->version++;
+	count_transition(n);
+	note_fetch(n, sp, 1, sp->giver != n->id);
+	if (!err)
+		err = note(n, DSM_RP_TAKE, p, MODE_WRITE, sp->giver);
 	dsm__page_wake(pg);
 	return err;
 }
@@ -389,8 +512,13 @@ static int got_read_copy(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 
 	sp->prob_owner = (int16_t)m->src;
 	sp->pending = PEND_NONE;
+	sp->version = (uint32_t)(m->arg[1] >> 8);
+	count_transition(n);
+	note_fetch(n, sp, 0, 1);
+	if (!err)
+		err = note(n, DSM_RP_TAKE, p, MODE_READ, m->src);
 	if (!err && sp->inv_from >= 0) { /* invalidated while in flight */
-		err = sc_step(n, p, pg, EV_INVALIDATE);
+		err = sc_step(n, p, pg, EV_INVALIDATE) ?: note(n, DSM_RP_DROP, p, 0, 0);
 		dsm__outbox_add(ob, sp->inv_from, DSM_MSG_SC_INV_ACK, p, 0, 0);
 		sp->prob_owner = sp->inv_from;
 		sp->inv_from = -1;
@@ -408,15 +536,17 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	struct dsm_page *pg = pg_get(n, p);
 	struct sc_page *sp = SP(n, p);
 	uint64_t cs = m->arg[2] & ~bit(n->id);
+	uint64_t mode = m->arg[1] & MODE_MASK;
 	int err;
 
-	if (m->arg[1] == MODE_READ ? sp->pending != PEND_READ
-				   : sp->pending != PEND_WRITE)
+	if (mode == MODE_READ ? sp->pending != PEND_READ : sp->pending != PEND_WRITE)
 		return DSM_EPROTO;
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 	DSM_STAT_ADD(n, remote_fetches, 1);
-	if (m->arg[1] == MODE_READ)
+	if (mode == MODE_READ)
 		return got_read_copy(n, m, p, pg, ob);
+	sp->version = (uint32_t)(m->arg[1] >> 8);
+	sp->giver = (int16_t)m->src;
 	if (pg->state == DSM_PAGE_READ_SHARED) { /* our copy is superseded */
 		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
 			return err;
@@ -430,8 +560,8 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	return 0;
 }
 
-/* A writer invalidates our read copy. */
-static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob)
+/* A writer invalidates our read copy (now: record/replay decided). */
+static int apply_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob)
 {
 	struct dsm_page *pg = pg_get(n, p);
 	struct sc_page *sp = SP(n, p);
@@ -439,7 +569,6 @@ static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *o
 
 	if (sp->flags & SC_OWNER)
 		return DSM_EPROTO;
-	DSM_STAT_ADD(n, invalidations_recv, 1);
 	if (sp->pending == PEND_READ) {
 		sp->inv_from = (int16_t)writer; /* ack once the copy lands */
 		return 0;
@@ -448,11 +577,30 @@ static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *o
 		if ((err = sc_step(n, p, pg, EV_INVALIDATE)))
 			return err;
 		set_prot(n, p, pg);
+		if ((err = note(n, DSM_RP_DROP, p, 0, 0)))
+			return err;
 	}
 	if (sp->pending != PEND_WRITE)
 		sp->prob_owner = (int16_t)writer;
 	dsm__outbox_add(ob, writer, DSM_MSG_SC_INV_ACK, p, 0, 0);
 	return 0;
+}
+
+/* A writer invalidates our read copy; record/replay may hold it back
+ * until this node's thread is in the runtime (the log's boundary). */
+static int on_inv(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob)
+{
+	struct dsm_page *pg = pg_get(n, p);
+	struct sc_page *sp = SP(n, p);
+
+	if (sp->flags & SC_OWNER)
+		return DSM_EPROTO;
+	DSM_STAT_ADD(n, invalidations_recv, 1);
+	if (dsm__rp_on(n) &&
+	    dsm__rp_gate_inv(n, p, writer, pg->state != DSM_PAGE_INVALID ||
+					   sp->pending == PEND_READ))
+		return 0;
+	return apply_inv(n, p, writer, ob);
 }
 
 /* One invalidation ack for our pending write. */
@@ -513,6 +661,10 @@ static int sc_tick(struct dsm_node *n)
 		st->count--;
 		free(q);
 	}
+	if (dsm__rp_on(n)) { /* record/replay's deferred work and log flush */
+		int t = dsm__rp_tick(n);
+		return st->count ? 1 : t;
+	}
 	/* Queued requests wait for a hold of a few hundred µs at most: poll
 	 * without sleeping until then (the loop yields the CPU each turn). */
 	return st->count ? 0 : -1;
@@ -562,7 +714,7 @@ static int sc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	}
 	pthread_mutex_unlock(&r->lock);
 	dsm__outbox_flush(n, &ob);
-	if (ST(n)->count)
+	if (ST(n)->count || dsm__rp_on(n))
 		sc_tick(n);
 	return err;
 }
@@ -607,10 +759,55 @@ static int sc_init(struct dsm_node *n)
 	st->pages = reserve(st->npages * sizeof(*st->pages));
 	if (!st->pages || !(st->snap = malloc(n->page_size)))
 		return -ENOMEM;
+	st->adapt = n->cfg.sc_adapt == 1 ||
+		    (n->cfg.sc_adapt == 2 && (n->cfg.record_dir[0] || n->cfg.replay_dir[0]));
+	st->hold_ns = (uint64_t)n->cfg.hold_us * 1000;
+	st->win_start = dsm__now_ns();
 	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
 		return -errno;
 	return 0;
 }
+
+/* --- record/replay callbacks (src/replay/hooks.h); region lock held --- */
+
+static int rp_allowed(struct dsm_node *n, size_t p, int want_write)
+{
+	return allows(pg_get(n, p), want_write);
+}
+
+static unsigned rp_deferred(struct dsm_node *n)
+{
+	return ST(n)->count;
+}
+
+static int rp_can_serve(struct dsm_node *n, size_t p, uint32_t version)
+{
+	struct sc_page *sp = SP(n, p);
+
+	pg_get(n, p);
+	return (sp->flags & SC_OWNER) && sp->pending == PEND_NONE &&
+	       sp->version == version;
+}
+
+static int rp_serve(struct dsm_node *n, size_t p, int type, int from,
+		    struct dsm_outbox *ob)
+{
+	struct dsm_page *pg = pg_get(n, p);
+
+	return type == DSM_MSG_SC_WRITE_REQ ? serve_write(n, p, pg, from, ob)
+					    : serve_read(n, p, pg, from, ob);
+}
+
+const struct dsm_rp_proto dsm__rp_proto_sc = {
+	.fault = sc_fault_loop,
+	.allowed = rp_allowed,
+	.can_serve = rp_can_serve,
+	.serve = rp_serve,
+	.inv = apply_inv,
+	.deferred = rp_deferred,
+	.read_req_type = DSM_MSG_SC_READ_REQ,
+	.write_req_type = DSM_MSG_SC_WRITE_REQ,
+};
 
 const struct dsm_protocol_ops dsm__proto_sc = {
 	.name = "sc",

@@ -19,6 +19,7 @@
 
 #include "core/node.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
 #include "sync.h"
 #include "tape/tapeworm.h"
 
@@ -303,6 +304,8 @@ int dsm_barrier(unsigned barrier)
 		return err;
 	if (barrier >= DSM_BARRIER_INTERNAL)
 		return -EINVAL;
+	if ((err = dsm__rp_sync_enter(n, DSM_RP_OP_BARRIER, barrier))) /* a boundary */
+		return err;
 	t0 = dsm__now_ns();
 	dsm__tw_barrier_enter(n, barrier); /* Tapeworm: the phase's tape ends */
 	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier, &pay)))
@@ -319,7 +322,7 @@ int dsm_barrier(unsigned barrier)
 out:
 	dsm__buf_free(&pay);
 	free(out);
-	return err;
+	return dsm__rp_sync_leave(n) ?: err;
 }
 
 /* Barrier messages. Service thread. */

@@ -11,6 +11,7 @@
 #include "core/le.h"
 #include "core/node.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
 #include "sync.h"
 #include "tape/tapeworm.h"
 
@@ -82,19 +83,42 @@ static int compatible(const struct lock_mgr *l, int mode)
 	return mode == DSM_LOCK_EXCL ? !l->excl && !l->shared : !l->excl;
 }
 
+/* The request to grant next: the head, or when replaying the one from
+ * the node the log names (NULL while it has not asked). prev: the entry
+ * before it. Caller holds s->mu. */
+static struct lock_req *next_req(struct dsm_node *n, struct lock_mgr *l,
+				 struct lock_req **prev)
+{
+	int want = dsm__rp_on(n) ? dsm__rp_grant_next(n, l->obj.id) : -1;
+	struct lock_req *r = l->head;
+
+	*prev = NULL;
+	while (r && want != -1 && r->node != want) {
+		*prev = r;
+		r = r->next;
+	}
+	return r;
+}
+
 /* Grant from the head of the queue while compatible; caller holds s->mu. */
 static void grant_queued(struct dsm_node *n, struct lock_mgr *l)
 {
-	while (l->head && compatible(l, l->head->mode)) {
-		struct lock_req *r = l->head;
-		l->head = r->next;
-		if (!l->head)
-			l->tail = NULL;
+	struct lock_req *r, *prev;
+
+	while ((r = next_req(n, l, &prev)) && compatible(l, r->mode)) {
+		if (prev)
+			prev->next = r->next;
+		else
+			l->head = r->next;
+		if (l->tail == r)
+			l->tail = prev;
 		if (grant(n, l, r) == 0) {
 			if (r->mode == DSM_LOCK_EXCL)
 				l->excl = 1;
 			else
 				l->shared++;
+			if (dsm__rp_on(n)) /* record/replay: the grant order */
+				dsm__rp_granted(n, l->obj.id, r->mode, r->node);
 		}
 		free(r);
 	}
@@ -205,18 +229,31 @@ static int mgr_release(struct dsm_node *n, unsigned id, int mode,
  * stopped manager or holder is reported by the transport's heartbeats
  * within DSM_TIMEOUT and fails the job, and a live manager that cannot
  * serve the request answers with a NACK that completes this wait. */
+static int acquire_wait(struct dsm_node *n, unsigned id, int mode);
+
 static int acquire(unsigned id, int mode)
 {
 	struct dsm_node *n = dsm__get();
-	struct dsm_waiter w;
-	struct lock_held *h;
-	uint64_t t0;
-	int mgr, err;
+	int err;
 
 	if (!n)
 		return DSM_ENOTINIT;
 	if ((err = atomic_load(&n->failed)))
 		return err;
+	if ((err = dsm__rp_sync_enter(n, DSM_RP_OP_ACQUIRE, id))) /* a boundary */
+		return err;
+	err = acquire_wait(n, id, mode);
+	return dsm__rp_sync_leave(n) ?: err;
+}
+
+/* acquire() between its record/replay boundary marks. */
+static int acquire_wait(struct dsm_node *n, unsigned id, int mode)
+{
+	struct dsm_waiter w;
+	struct lock_held *h;
+	uint64_t t0;
+	int mgr, err;
+
 	t0 = dsm__now_ns();
 	mgr = manager_of(n, id);
 	dsm__waiter_add(n, &w);
@@ -290,10 +327,12 @@ static int take_held(struct dsm_node *n, unsigned id)
 	return mode;
 }
 
+static int release_send(struct dsm_node *n, unsigned lock, int mode);
+
 int dsm_lock_release(unsigned lock)
 {
 	struct dsm_node *n = dsm__get();
-	int mode, mgr, err;
+	int mode, err;
 
 	if (!n)
 		return DSM_ENOTINIT;
@@ -302,6 +341,16 @@ int dsm_lock_release(unsigned lock)
 	mode = take_held(n, lock);
 	if (!mode)
 		return -EPERM;
+	if ((err = dsm__rp_sync_enter(n, DSM_RP_OP_RELEASE, lock))) /* a boundary */
+		return err;
+	err = release_send(n, lock, mode);
+	return dsm__rp_sync_leave(n) ?: err;
+}
+
+/* dsm_lock_release between its record/replay boundary marks. */
+static int release_send(struct dsm_node *n, unsigned lock, int mode)
+{
+	int mgr, err = 0;
 	struct dsm_buf pay = { 0 }, tape = { 0 };
 	int has_tape = dsm__tw_lock_release(n, lock, &tape); /* Tapeworm: CS tape */
 	if (has_tape < 0) {

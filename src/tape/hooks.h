@@ -61,11 +61,11 @@ struct dsm_tape_proto {
 	int (*handle)(struct dsm_node *n, const struct dsm_msg *m);
 	/* Called once at dsm__tape_init (declare request types), may be NULL. */
 	int (*init)(struct dsm_node *n);
-	/* Before a write recording stops: note the writes the protocol has
-	 * not seen yet (lrc: pages the kernel tracks, whose writes it learns
-	 * only when the interval closes). May be NULL. Application thread, no
-	 * lock held. */
-	void (*writes)(struct dsm_node *n);
+	/* Note now (through dsm__tape_note) every first write made so far
+	 * that the protocol has not seen yet (writes the kernel records,
+	 * vm/wp.h), so a write recording starts and stops exactly. Region
+	 * lock held. May be NULL. */
+	int (*sync)(struct dsm_node *n);
 };
 
 extern const struct dsm_tape_proto dsm__tape_proto_hlrc;

@@ -232,6 +232,8 @@ struct dsm_tape *dsm__tape_record(struct dsm_node *n, int kind)
 		return NULL;
 	l = &tn->log[kind];
 	pthread_mutex_lock(&n->region->lock);
+	if (kind == DSM_TAPE_WRITE && tn->proto && tn->proto->sync)
+		tn->proto->sync(n); /* earlier writes: noted before we record */
 	for (int i = 0; i < MAX_REC && slot < 0; i++)
 		if (!tn->rec[i])
 			slot = i;
@@ -276,10 +278,13 @@ int dsm__tape_stop(struct dsm_node *n, struct dsm_tape *t)
 
 	if (!tn || !t || !t->recording)
 		return -EINVAL;
-	if (t->kind == DSM_TAPE_WRITE && tn->proto && tn->proto->writes)
-		tn->proto->writes(n); /* writes the protocol learns late */
 	l = &tn->log[t->kind];
 	pthread_mutex_lock(&n->region->lock);
+	if (t->kind == DSM_TAPE_WRITE && tn->proto && tn->proto->sync &&
+	    (err = tn->proto->sync(n))) { /* writes so far: in this tape */
+		pthread_mutex_unlock(&n->region->lock);
+		return err;
+	}
 	uint64_t from = t->start > l->base ? t->start : l->base, k = l->total - from;
 	lost = l->lost_at > t->start;
 	if (k > t->cap) {

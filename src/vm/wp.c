@@ -8,7 +8,7 @@
 
 /* Fill a tracker for one implementation and open it. */
 static int try_open(struct dsm_wp **out, const struct dsm_wp_ops *ops, void *base,
-		    size_t len, size_t page, const char **why)
+		    size_t len, size_t page, unsigned flags, const char **why)
 {
 	struct dsm_wp *w = calloc(1, sizeof(*w));
 	int err;
@@ -20,6 +20,7 @@ static int try_open(struct dsm_wp **out, const struct dsm_wp_ops *ops, void *bas
 	w->len = len;
 	w->page = page;
 	w->npages = len / page;
+	w->flags = flags;
 	w->fd = -1;
 	w->pagemap = -1;
 	if ((err = ops->open(w, why))) {
@@ -31,7 +32,7 @@ static int try_open(struct dsm_wp **out, const struct dsm_wp_ops *ops, void *bas
 }
 
 int dsm__wp_open(struct dsm_wp **out, void *base, size_t len, size_t page,
-		 enum dsm_wp_mode mode, const char **why)
+		 enum dsm_wp_mode mode, unsigned flags, const char **why)
 {
 	const char *uffd_why = "";
 	int err;
@@ -40,11 +41,11 @@ int dsm__wp_open(struct dsm_wp **out, void *base, size_t len, size_t page,
 	if (!page || len % page || (uintptr_t)base % page)
 		return (*why = "write tracking needs a page-aligned range"), -EINVAL;
 	if (mode != DSM_WP_SEGV) {
-		err = try_open(out, &dsm__wp_uffd, base, len, page, &uffd_why);
+		err = try_open(out, &dsm__wp_uffd, base, len, page, flags, &uffd_why);
 		if (!err || mode == DSM_WP_UFFD)
 			return (*why = uffd_why), err;
 	}
-	err = try_open(out, &dsm__wp_segv, base, len, page, why);
+	err = try_open(out, &dsm__wp_segv, base, len, page, flags, why);
 	if (!err && mode == DSM_WP_AUTO)
 		*why = uffd_why;
 	return err;

@@ -58,10 +58,18 @@ struct dsm_wp {
 	size_t len;            /* bytes, a multiple of page */
 	size_t page;           /* page size */
 	size_t npages;
+	unsigned flags;        /* DSM_WP_F_* */
 	int fd;                /* uffd: the userfaultfd */
 	int pagemap;           /* uffd: /proc/self/pagemap */
 	_Atomic uint8_t *bits; /* segv: per page DSM_WP_BIT_* */
 };
+
+/* dsm__wp_open flags. PRESENT: arm only pages mapped now (no
+ * UFFD_FEATURE_WP_UNPOPULATED, so a huge mostly unmapped range costs no
+ * page tables); in private anonymous memory a write to a page not mapped
+ * when armed is reported as written all the same (it gets a fresh,
+ * unprotected page). */
+#define DSM_WP_F_PRESENT 0x1u
 
 /* segv: per-page bits */
 #define DSM_WP_BIT_TRACKED 0x01
@@ -75,7 +83,7 @@ struct dsm_wp {
  * failure returns a negative errno with *why saying what is missing.
  */
 int dsm__wp_open(struct dsm_wp **out, void *base, size_t len, size_t page,
-		 enum dsm_wp_mode mode, const char **why);
+		 enum dsm_wp_mode mode, unsigned flags, const char **why);
 void dsm__wp_close(struct dsm_wp *w);
 
 /* "uffd" or "segv". */

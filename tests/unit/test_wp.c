@@ -66,7 +66,7 @@ static int setup(void **state)
 	base = mmap(NULL, NPAGES * psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_true(base != MAP_FAILED);
 	close(fd);
-	assert_int_equal(dsm__wp_open(&wp, base, NPAGES * psz, psz, mode, &why), 0);
+	assert_int_equal(dsm__wp_open(&wp, base, NPAGES * psz, psz, mode, 0, &why), 0);
 	assert_string_equal(dsm__wp_name(wp), mode == DSM_WP_UFFD ? "uffd" : "segv");
 	return 0;
 }
@@ -158,6 +158,39 @@ static void test_small_buffer(void **state)
 	assert_int_equal(collect_all(0, 64, all, 64), 0);
 }
 
+/* Private anonymous memory armed with DSM_WP_F_PRESENT (what the
+ * deterministic spaces use): pages never mapped are not reported, but one
+ * first written after tracking began is. */
+static void test_present(void **state)
+{
+	size_t n = 4096, next;
+	uint32_t out[8];
+	struct dsm_wp *w, *keep = wp;
+	const char *why;
+	unsigned char *m = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	(void)state;
+	own_segv();
+	assert_true(m != MAP_FAILED);
+	m[3 * psz] = 1; /* mapped before tracking */
+	assert_int_equal(dsm__wp_open(&w, m, n * psz, psz, mode, DSM_WP_F_PRESENT, &why), 0);
+	wp = w; /* segv: the handler passes faults to it */
+	assert_int_equal(dsm__wp_track(w, 0, n), 0);
+	assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 0);
+	assert_int_equal(next, n);
+	((volatile unsigned char *)m)[3 * psz] = 2;
+	((volatile unsigned char *)m)[4000 * psz] = 3; /* never mapped before */
+	(void)((volatile unsigned char *)m)[100 * psz]; /* read only */
+	assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 2);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 4000);
+	assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 0);
+	wp = keep;
+	dsm__wp_close(w);
+	munmap(m, n * psz);
+}
+
 /* --- writers against collects --- */
 
 /*
@@ -225,6 +258,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_present, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};
 	if (argc > 1 && strcmp(argv[1], "uffd") == 0) {
@@ -233,7 +267,7 @@ int main(int argc, char **argv)
 		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		mode = DSM_WP_UFFD;
-		if (dsm__wp_open(&probe, m, 4096, 4096, DSM_WP_UFFD, &why) < 0) {
+		if (dsm__wp_open(&probe, m, 4096, 4096, DSM_WP_UFFD, 0, &why) < 0) {
 			printf("skip: %s\n", why);
 			return 77;
 		}

@@ -2,7 +2,7 @@
  * dsmrun — start N nodes of a libdsm program on this machine.
  *
  *   dsmrun -n N [--protocol P] [--stats FILE] [--tag-output] [--timeout T]
- *          program [args...]
+ *          [--record DIR | --replay DIR] program [args...]
  *
  * dsmrun makes a per-job secret, binds the coordinator's listening socket
  * (so its port is known before any node starts and no port can be stolen
@@ -62,6 +62,7 @@
 struct opts {
 	int nodes;
 	const char *protocol, *stats, *timeout;
+	const char *record, *replay; /* DSM_RECORD / DSM_REPLAY directories */
 	int tag_output;
 	char **argv; /* program and its arguments */
 };
@@ -150,6 +151,9 @@ static void usage(FILE *f)
 		"      --timeout T    peer timeout, e.g. 5s, 2.5s, 500ms (sets DSM_TIMEOUT);\n"
 		"                     also how long the other nodes may run after one fails\n"
 		"      --tag-output   prefix every output line with \"[K] \" (K = node id)\n"
+		"      --record DIR   record the run's page ownership transitions into DIR\n"
+		"                     (sets DSM_RECORD; DSM_PROTOCOL=sc unless set; docs/replay.md)\n"
+		"      --replay DIR   replay the run recorded in DIR, in its order (sets DSM_REPLAY)\n"
 		"  -h, --help         print this help and every DSM_* variable\n"
 		"  -V, --version      print the version\n"
 		"\n"
@@ -193,13 +197,15 @@ static int parse_nodes(const char *s)
  * stop at the program name ("+"), so the program's own options pass. */
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_PROTOCOL = 256, OPT_STATS, OPT_TAG, OPT_TIMEOUT };
+	enum { OPT_PROTOCOL = 256, OPT_STATS, OPT_TAG, OPT_TIMEOUT, OPT_RECORD, OPT_REPLAY };
 	static const struct option longs[] = {
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
 		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "tag-output", no_argument, NULL, OPT_TAG },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -218,6 +224,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_STATS: o->stats = optarg; break;
 		case OPT_TAG: o->tag_output = 1; break;
 		case OPT_TIMEOUT: o->timeout = optarg; break;
+		case OPT_RECORD: o->record = optarg; break;
+		case OPT_REPLAY: o->replay = optarg; break;
 		case 'h':
 			usage(stdout);
 			dsm__env_usage(stdout);
@@ -234,6 +242,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		usage_error("missing -n N (number of nodes)");
 	if (optind >= argc)
 		usage_error("missing the program to run");
+	if (o->record && o->replay)
+		usage_error("--record and --replay exclude each other");
+	if ((o->record || o->replay) && !o->protocol && !getenv("DSM_PROTOCOL"))
+		o->protocol = "sc"; /* what record/replay works on */
 	o->argv = argv + optind;
 }
 
@@ -317,6 +329,8 @@ static void setup_env(struct job *j, const char *coord, const char *secret)
 	if (set_opt_env("DSM_PROTOCOL", j->o.protocol) ||
 	    set_opt_env("DSM_STATS", j->o.stats) ||
 	    set_opt_env("DSM_TIMEOUT", j->o.timeout) ||
+	    set_opt_env("DSM_RECORD", j->o.record) ||
+	    set_opt_env("DSM_REPLAY", j->o.replay) ||
 	    setenv("DSM_NODE_COUNT", count, 1) || setenv("DSM_NODE_ID", "0", 1) ||
 	    setenv("DSM_COORDINATOR", coord, 1) || setenv("DSM_SECRET", secret, 1) ||
 	    setenv("DSM_LISTEN_FD", "3", 1)) {

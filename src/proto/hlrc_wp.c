@@ -1,0 +1,130 @@
+/*
+ * hlrc_wp.c — the home's shared pages with the kernel recording writes
+ * (vm/wp.h, uffd only). docs/write-detection.md has the design.
+ *
+ * A home writes a private page in place, untracked (WRITE_EXCLUSIVE).
+ * When it serves a copy the page becomes shared and its writes must be
+ * tracked again: on the fault path it is write-protected (READ_SHARED)
+ * and the next write faults (WRITE: twinless, listed dirty). Here it is
+ * armed in the kernel instead and stays writable (ktrack): at each close
+ * one PAGEMAP_SCAN says which such pages were written, and each of those
+ * takes the same WRITE step the fault would have, before the dirty list
+ * is closed. Anything that needs the page's exact state first (a home
+ * migration decision) takes it out of kernel tracking: write-protect,
+ * rescan, WRITE if it was written.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "hlrc.h"
+#include "internal.h"
+#include "vm/wp.h"
+
+/* Serving home page p, which just became READ_SHARED: arm it and keep it
+ * writable. Returns 1 if the kernel tracks it (the caller must not
+ * write-protect it), 0 for the fault path. Region lock held. */
+int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp = &st->pages[p];
+
+	if (hp->ktrack)
+		return 1;
+	if (!n->region->wp || pg->state != DSM_PAGE_READ_SHARED ||
+	    pg->prot != (PROT_READ | PROT_WRITE) ||
+	    dsm__wp_track(n->region->wp, p, 1) < 0)
+		return 0;
+	hp->ktrack = 1;
+	if (!hp->klisted) {
+		hp->klisted = 1;
+		st->ktracked[st->nktracked++] = (uint32_t)p;
+	}
+	return 1;
+}
+
+/* Page p was written while kernel-tracked: the step its fault would have
+ * taken; it leaves kernel tracking (DIRTY is writable anyway). */
+static int written(struct dsm_node *n, size_t p)
+{
+	struct dsm_page *pg = &n->region->pages[p];
+
+	HS(n)->pages[p].ktrack = 0;
+	if (pg->state != DSM_PAGE_READ_SHARED)
+		return 0;
+	return dsm__hlrc_home_wrote(n, p, pg);
+}
+
+/* Kernel-tracked pages, compacted; their range in *lo..*hi. */
+static uint32_t compact(struct hlrc_state *st, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t k = 0;
+
+	*lo = UINT32_MAX;
+	*hi = 0;
+	for (uint32_t i = 0; i < st->nktracked; i++) {
+		uint32_t p = st->ktracked[i];
+		if (!st->pages[p].ktrack) {
+			st->pages[p].klisted = 0;
+			continue;
+		}
+		st->ktracked[k++] = p;
+		*lo = p < *lo ? p : *lo;
+		*hi = p > *hi ? p : *hi;
+	}
+	return st->nktracked = k;
+}
+
+/*
+ * Before the open interval closes (region lock held): every kernel-tracked
+ * page written since the last close takes its WRITE step, so the close
+ * lists it. On a scan error every tracked page is taken as written (a
+ * notice too many, never one too few).
+ */
+int dsm__hlrc_wp_collect(struct dsm_node *n)
+{
+	struct hlrc_state *st = HS(n);
+	struct dsm_wp *wp = n->region->wp;
+	uint32_t lo, hi, *buf;
+	size_t at, next;
+	ssize_t got = 0;
+	int err = 0;
+
+	if (!wp || !compact(st, &lo, &hi))
+		return 0;
+	if (!(buf = malloc((size_t)(hi - lo + 1) * sizeof(*buf))))
+		got = -ENOMEM;
+	for (at = lo; got >= 0 && at <= hi; at = next) {
+		got = dsm__wp_collect(wp, at, hi + 1 - at, buf, hi - lo + 1, &next);
+		for (ssize_t i = 0; i < got; i++)
+			if (st->pages[buf[i]].ktrack)
+				err = written(n, buf[i]) ?: err;
+	}
+	if (got < 0)
+		for (uint32_t i = 0; i < st->nktracked; i++)
+			if (st->pages[st->ktracked[i]].ktrack)
+				err = written(n, st->ktracked[i]) ?: err;
+	free(buf);
+	return err ? err : (got < 0 ? (int)got : 0);
+}
+
+/* Take home page p out of kernel tracking, into the fault path's exact
+ * state: write-protect it (its state is READ_SHARED), then rescan: a write
+ * before the protection is found and takes its WRITE step (the page is
+ * then DIRTY and writable again). Region lock held. */
+int dsm__hlrc_wp_leave(struct dsm_node *n, size_t p)
+{
+	struct dsm_page *pg = &n->region->pages[p];
+	uint32_t one;
+	size_t next;
+	int err;
+
+	if (!HS(n)->pages[p].ktrack)
+		return 0;
+	HS(n)->pages[p].ktrack = 0;
+	if ((err = dsm__proto_set_prot(n, p, pg)))
+		return err;
+	if (dsm__wp_collect(n->region->wp, p, 1, &one, 1, &next) != 0)
+		return written(n, p); /* written (or unknown: assume so) */
+	return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * wp_init.c — the kernel write tracker of the application view
+ * (vm/wp.h), shared by the protocols that use it (lrc_wp.c, hlrc_wp.c).
+ */
+#include "internal.h"
+#include "vm/wp.h"
+
+/* Open the tracker unless DSM_WRITE_DETECT=segv; under auto a system
+ * without uffd leaves the protocol on the fault path (the reason logged at
+ * info); under uffd that is a configuration error. */
+int dsm__proto_wp_init(struct dsm_node *n, const char *proto)
+{
+	struct dsm_region *r = n->region;
+	const char *why;
+	int err;
+
+	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
+		return 0;
+	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, 0, &why);
+	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
+		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
+			  dsm_strerror(err));
+		return DSM_ECONFIG;
+	}
+	if (err) {
+		r->wp = NULL;
+		DSM_INFO(n, "%s: write detection: segv (%s)", proto, why);
+		return 0;
+	}
+	DSM_INFO(n, "%s: write detection: uffd", proto);
+	return 0;
+}

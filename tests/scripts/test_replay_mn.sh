@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test_replay_mn.sh — every single-threaded multi-node test program
+# (tests/mn/mn_*.c, each checked against a sequential computation or every
+# word) records and replays under sc at RP_NODES (default 2) nodes: both
+# runs pass their own checks (exit 0; their printed message counts may
+# differ, the memory may not). The
+# programs with several application threads per node (mn_threads*,
+# mn_fetch_once) must be refused while recording (docs/replay.md,
+# "Limits"), with the reason.
+# Environment (set by CTest): DSMRUN, BIN_DIR.
+set -u
+
+DSMRUN=${DSMRUN:-build/dsmrun}
+BIN_DIR=${BIN_DIR:-build/tests}
+NODES=${RP_NODES:-2}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+run() { timeout 100 "$DSMRUN" --timeout 10s "$@"; }
+
+n_progs=0
+for prog in "$BIN_DIR"/mn_*; do
+	[ -x "$prog" ] || continue
+	name=$(basename "$prog")
+	args=()
+	[ "$name" = mn_random ] && args=(0 20)
+	rm -rf "$WORK/log"
+	case $name in
+	mn_threads*|mn_fetch_once)
+		if run -n "$NODES" --record "$WORK/log" "$prog" "${args[@]}" >"$WORK/rec" 2>&1; then
+			fail "$name: several threads recorded without an error"
+		elif grep -q "one application thread per node" "$WORK/rec"; then
+			echo "ok: $name: refused (several application threads)"
+		else
+			fail "$name: failed without the reason"; tail -5 "$WORK/rec"
+		fi
+		continue ;;
+	esac
+	n_progs=$((n_progs + 1))
+	if ! run -n "$NODES" --record "$WORK/log" "$prog" "${args[@]}" >"$WORK/rec" 2>&1; then
+		fail "$name: record failed"; tail -5 "$WORK/rec"; continue
+	fi
+	if ! run -n "$NODES" --replay "$WORK/log" "$prog" "${args[@]}" >"$WORK/rep" 2>&1; then
+		fail "$name: replay failed"; tail -5 "$WORK/rep"; continue
+	fi
+	echo "ok: $name: recorded and replayed at $NODES nodes"
+done
+[ "$n_progs" -ge 10 ] || fail "only $n_progs programs found in $BIN_DIR"
+[ "$FAILS" -eq 0 ] && echo "PASS" || echo "$FAILS failure(s)"
+[ "$FAILS" -eq 0 ]
