@@ -75,6 +75,12 @@ struct dsm_stats {
 	uint64_t barriers;           /* dsm_barrier() calls that succeeded */
 	uint64_t barrier_wait_ns;    /* time spent in dsm_barrier() */
 	uint64_t fault_wait_ns;      /* time application threads waited in faults */
+	/* Tapeworm (include/dsm_tapeworm.h): zero under DSM_TAPEWORM=off, or
+	 * under a protocol without tape hooks (sc) */
+	uint64_t tapes_recorded;     /* critical sections and barrier phases recorded */
+	uint64_t tapes_applied;      /* tapes whose prefetch was started */
+	uint64_t tape_pages_prefetched; /* pages installed ahead of use */
+	uint64_t tape_pages_used;    /* of those, used here: remote misses avoided */
 	uint64_t msgs_sent_by_type[DSM_STATS_MSG_TYPES]; /* index: wire type */
 	uint64_t msgs_recv_by_type[DSM_STATS_MSG_TYPES];
 	uint64_t bytes_sent_by_type[DSM_STATS_MSG_TYPES];

@@ -23,8 +23,8 @@
  * a signal handler. The caller owns every tape and extent it gets and
  * frees it with dsm_tape_free / dsm_extent_free.
  *
- * Protocols: hlrc (the default) implements recording, holes and apply;
- * lrc and sc do not yet (recording yields empty tapes, dsm_tape_hole and
+ * Protocols: hlrc (the default) and lrc implement recording, holes and
+ * apply; sc does not (recording yields empty tapes, dsm_tape_hole and
  * dsm_tape_apply return -ENOTSUP). See docs/tapes.md.
  */
 #ifndef DSM_TAPE_H
@@ -41,7 +41,8 @@ extern "C" {
  * accessed in interval `interval` (the recording node's interval id, or 0
  * when it does not matter) by or from node `node` (write tapes: this node;
  * read tapes: the node the page came from; request tapes: the requester;
- * holes: the node that holds the update, under hlrc the page's home). */
+ * holes: the node that holds the update, under hlrc the page's home,
+ * under lrc the writer of the diff). */
 struct dsm_tape_event {
 	uint32_t interval;
 	uint32_t page;
@@ -121,8 +122,9 @@ int dsm_extent_contains(const dsm_extent_t *e, uint32_t v);
  * Start recording events of one kind on this node into a new tape (state
  * RECORDING): every thread's accesses count, as the protocol sees them
  * (hlrc: a write is seen at the first write to a page in an interval,
- * except pages private to their home, which cost no fault; a read is seen
- * when a page is fetched, or first used after a prefetch). Any number of
+ * except pages private to their home, which cost no fault; lrc: at the
+ * first write to a page in an interval; both: a read is seen when a page
+ * is fetched, or first used after a prefetch). Any number of
  * recordings may run at once, of any kinds. Returns the tape or NULL
  * (errno ENOTCONN before dsm_init, EINVAL for a bad kind, ENOMEM).
  */
@@ -136,13 +138,17 @@ int dsm_tape_stop(dsm_tape_t *t);
 
 /* --- the protocol (needs dsm_init) --- */
 
-/* The hole tape of a pages extent: one event (0, page, node) per page of e
- * that is not valid here, naming the node to fetch it from. *out is a new
- * tape. -ENOTSUP under a protocol without tape hooks, -EINVAL. */
+/* The hole tape of a pages extent: the updates the pages of e that are
+ * not valid here lack, naming the node to fetch each from: under hlrc one
+ * event (0, page, home) per page; under lrc one (interval, page, writer)
+ * per write notice whose diff is not applied here, after (0, page, node)
+ * for a page garbage collection dropped, fetched whole from that node).
+ * *out is a new tape. -ENOTSUP under a protocol without tape hooks, -EINVAL. */
 int dsm_tape_hole(const dsm_extent_t *e, dsm_tape_t **out);
 
 /* Apply t: fetch every page t names that is not valid here, one batched
- * request per home, and wait for the answers; the pages are readable when
+ * request per home (hlrc) or per writer of a missing diff (lrc), and wait
+ * for the answers; the pages are readable when
  * it returns (until a later write notice invalidates them). Returns the
  * number of pages fetched (>= 0) or an error (-ENOTSUP, DSM_EPEERDEAD,
  * ...). Application thread. */

@@ -6,11 +6,12 @@
  *  - Update locks: the releaser's write tape for its critical section
  *    travels with the lock to the next acquirer, which fetches the pages
  *    it names (the ones its copy lacks) in one batched request per home
- *    right after the acquire, instead of faulting on each.
+ *    (lrc: per writer) right after the acquire, instead of faulting on
+ *    each.
  *  - Record-replay barriers: the pages a node fetched in the phase after
  *    barrier b (until it reaches the next barrier) are fetched, when they
- *    are invalid, in one batched request per home as it leaves b next
- *    time, instead of one fault each.
+ *    are invalid, in one batched request per home (lrc: per writer) as it
+ *    leaves b next time, instead of one fault each.
  *
  * Prefetched pages are installed but kept inaccessible until first used,
  * so the first use is a cheap local fault that counts the prediction as
@@ -21,7 +22,7 @@
  * DSM_TAPEWORM (same value on every node): "on" (the default) — only the
  * locks and barriers marked with the calls below; "auto" — every lock and
  * barrier, no source change; "off" — nothing (the marks are ignored).
- * Implemented under hlrc; under other protocols Tapeworm does nothing.
+ * Implemented under hlrc and lrc; under sc Tapeworm does nothing.
  *
  * Conventions as dsm.h: 0 or a negative errno; after dsm_init; any
  * application thread; not from a signal handler.
@@ -58,7 +59,10 @@ int dsm_tapeworm_lock(unsigned lock, int on);
 int dsm_tapeworm_barrier(unsigned barrier, int on);
 
 /* What Tapeworm did for one lock or barrier on this node (kind
- * DSM_TW_LOCK or DSM_TW_BARRIER, id), or summed over all (kind 0). */
+ * DSM_TW_LOCK or DSM_TW_BARRIER, id), or summed over all (kind 0). The
+ * node's totals are also in struct dsm_stats (tapes_recorded,
+ * tapes_applied, tape_pages_prefetched, tape_pages_used) and the
+ * DSM_STATS JSON document. */
 struct dsm_tw_stats {
 	uint64_t tapes_recorded;   /* phases / critical sections recorded */
 	uint64_t tapes_applied;    /* tapes whose prefetch was started */

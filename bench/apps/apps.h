@@ -164,6 +164,43 @@ struct wc_entry *wc_sorted(const struct wc_entry *t, size_t nstripes, size_t *cn
 void wc_sort(struct wc_entry *e, size_t n); /* by word */
 struct wc_entry *wc_seq(const struct wc *p, size_t *cnt, double *secs);
 
+/* ---- tsp: branch-and-bound travelling salesman over n cities (random
+ * points, integer rounded Euclidean distances), tours from city 0. The
+ * search tree is cut at depth `depth` into tasks (every path of depth
+ * cities from city 0, in a fixed order); a task is searched depth first,
+ * nearest city first, pruned by the best tour length known (the bound)
+ * plus a lower bound on the rest (each city still to leave costs at least
+ * its shortest edge). The optimal length is unique: exact check of it,
+ * and the reported tour must be a tour of that length. */
+#define TSP_MAX 32
+struct tsp {
+	int n, depth;
+};
+struct tsp_task {
+	int32_t len;               /* cities in path */
+	int32_t cost;              /* length of the path */
+	uint8_t path[TSP_MAX];
+};
+struct tsp_data {              /* private to each worker: from tsp_gen */
+	int n;
+	int32_t dist[TSP_MAX * TSP_MAX];
+	int32_t minout[TSP_MAX];   /* shortest edge leaving each city */
+	uint8_t order[TSP_MAX * TSP_MAX]; /* per city, the others nearest first */
+};
+void tsp_params(struct tsp *p, int argc, char **argv); /* [N [DEPTH]] */
+void tsp_gen(const struct tsp *p, struct tsp_data *d);
+/* The tasks, in order, into t (NULL: count only); returns how many. */
+size_t tsp_tasks(const struct tsp *p, const struct tsp_data *d, struct tsp_task *t);
+/* The nearest-neighbour tour: the first bound. Returns its length. */
+int32_t tsp_greedy(const struct tsp_data *d, uint8_t *tour);
+/* Search task t: a tour shorter than *bound lowers *bound and is copied
+ * into tour (n cities). Returns the search nodes visited. */
+uint64_t tsp_search(const struct tsp_data *d, const struct tsp_task *t,
+		    int32_t *bound, uint8_t *tour);
+/* 1 if tour is a permutation of 0..n-1 starting at 0 of length len. */
+int tsp_valid(const struct tsp_data *d, const uint8_t *tour, int32_t len);
+/* The sequential reference: the optimal length, its tour into tour. */
+int32_t tsp_seq(const struct tsp *p, uint8_t *tour, double *secs);
 /* ---- qs: quicksort of n 32-bit keys driven by a task queue under one
  * lock (the entry-consistency comparison of issue 13): a task is a range
  * of keys; a worker partitions its range, pushes the right part while it

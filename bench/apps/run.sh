@@ -85,7 +85,7 @@ if [ "$MODE" = counts ]; then
 	: "${APPS:=sor nb}"
 	: "${NODES:=2 4 8 16 32}"
 else
-	: "${APPS:=sor mm km nb lu is hg wc qs}"
+	: "${APPS:=sor mm km nb lu is hg wc tsp qs}"
 	: "${NODES:=1 2 4 8}"
 fi
 
@@ -108,6 +108,7 @@ mkdir -p "$LOGS" "$STATS"
 # input). TMO: the fixed per-run timeout (large: set per app from the
 # sequential run, see TMO_FACTOR).
 declare -A SIZE
+NO_MPI=" tsp qs " # apps without an MPI version
 EXTRA_ENV=()
 case "$MODE" in
 quick)
@@ -115,12 +116,14 @@ quick)
 	: "${REPS:=1}"
 	SIZE=([sor]="1024 30" [mm]="384" [km]="100000 16 10" [nb]="2048 3"
 	      [lu]="512 32" [is]="1000000" [hg]="16000000 4096" [wc]="1000000 20000"
+	      [tsp]="15"
 	      [qs]="1000000 4096") ;;
 full)
 	TMO=120
 	: "${REPS:=3}"
 	SIZE=([sor]="2048 50" [mm]="1024" [km]="1000000 16 20" [nb]="4096 10"
 	      [lu]="1536 32" [is]="16000000" [hg]="64000000 4096" [wc]="8000000 20000"
+	      [tsp]="17"
 	      [qs]="8000000 16384") ;;
 large)
 	TMO=$TMO_CAP
@@ -133,6 +136,7 @@ large)
 	      [is]="200000000"          # 2.5 s (2^25: 0.6 s, 2^27: 2.1 s); 3 x 800 MB shared
 	      [hg]="32000000 65536 120" # 3.2 s (27 ms a pass)
 	      [wc]="8000000 200000 4"   # 3.3 s (0.83 s a pass)
+	      [tsp]="19"                # 4.9 s (18: 1.7 s, 20: 5.6 s)
 	      [qs]="32000000 65536")    # about 4 s (1 M keys: 0.12 s)
 	# is needs 2.4 GB of shared region (keys, staging, output)
 	EXTRA_ENV=(DSM_HEAP_SIZE="${DSM_HEAP_SIZE:-4G}") ;;
@@ -141,6 +145,7 @@ counts)
 	REPS=1
 	SIZE=([sor]="1024 20" [mm]="256" [km]="100000 16 5" [nb]="2048 2"
 	      [lu]="512 32" [is]="1000000" [hg]="1000000 4096" [wc]="200000 20000"
+	      [tsp]="13"
 	      [qs]="1000000 4096") ;;
 esac
 
@@ -355,7 +360,7 @@ for app in $APPS; do
 	for n in $NODES; do
 		if [ "$MODE" != counts ]; then
 			run "$app" pthreads - - "$n"
-			[ -n "$MPIRUN" ] && run "$app" mpi - - "$n"
+			[ -n "$MPIRUN" ] && [[ "$NO_MPI" != *" $app "* ]] && run "$app" mpi - - "$n"
 		fi
 		for p in $PROTOCOLS; do
 			run "$app" dsm tcp "$p" "$n"

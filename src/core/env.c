@@ -626,8 +626,8 @@ static const struct env_var env_table[] = {
 	  "consecutive releases (its diffs then stop), off keeps homes where "
 	  "DSM_HOME put them", on_off, p_migrate },
 	{ "DSM_TAPEWORM", "on", "on",
-	  "Tapeworm (docs/tapes.md; hlrc): on prefetches for the locks and "
-	  "barriers a program marks (dsm_tapeworm_lock/barrier), auto for "
+	  "Tapeworm (docs/tapes.md; hlrc, lrc): on prefetches for the locks "
+	  "and barriers a program marks (dsm_tapeworm_lock/barrier), auto for "
 	  "every lock and barrier (each learns its tape and stops prefetching "
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },

@@ -20,13 +20,8 @@
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
+#include "tape/hooks.h"
 #include "vm/diff.h"
-
-
-/* In a diff request's "after" interval: this writer is the page's only one
- * in the requested notices, so its diffs may be merged into one (nothing
- * of another writer's can fall between them). Interval ids stay below. */
-#define LRC_ONLY_WRITER 0x80000000u
 #define set_prot dsm__proto_set_prot
 
 /* --- the page state machine (docs/protocols/lrc.md) --- */
@@ -149,7 +144,7 @@ int dsm__lrc_flush_twin(struct dsm_node *n, size_t p)
 /* Mark page p's unrequested notices requested; per writer j the range of
  * their intervals is (lo[j], hi[j]] (hi[j] == 0: none). Returns 0 if some
  * notice was already requested (then nothing is marked and all == 0). */
-static int collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark)
+int dsm__lrc_collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark)
 {
 	memset(hi, 0, DSM_MAX_NODES * sizeof(*hi));
 	for (struct lrc_notice *q = lp->pending; q; q = q->next) {
@@ -191,14 +186,14 @@ static void batch_page(struct dsm_node *n, size_t q, const uint32_t *hi_p,
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
 
 	if (lq->replies_left || !lq->pending || lq->whole || lq->gc_hold ||
-	    n->region->pages[q].state != DSM_PAGE_INVALID || !collect(lq, lo, hi, 0))
+	    n->region->pages[q].state != DSM_PAGE_INVALID || !dsm__lrc_collect(lq, lo, hi, 0))
 		return;
 	for (int j = 0; j < n->count; j++) {
 		int s = hi[j] ? slot_of(hi_p, j) : 0;
 		if (hi[j] && (s < 0 || b->cnt[s] >= LRC_BATCH_PAGES))
 			return;
 	}
-	collect(lq, lo, hi, 1);
+	dsm__lrc_collect(lq, lo, hi, 1);
 	int writers = 0;
 	for (int j = 0; j < n->count; j++)
 		writers += hi[j] != 0;
@@ -231,7 +226,7 @@ int dsm__lrc_fetch_start(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 	uint32_t lo[DSM_MAX_NODES], hi[DSM_MAX_NODES];
 	int sent = 0;
 
-	collect(lp, lo, hi, 1);
+	dsm__lrc_collect(lp, lo, hi, 1);
 	int writers = 0;
 	for (int j = 0; j < n->count; j++)
 		writers += hi[j] != 0;
@@ -321,6 +316,8 @@ static int twin_page(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		return err;
 	if ((err = dsm__lrc_step(n, p, pg, LRC_EV_TWIN)))
 		return err;
+	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)n->id, /* tape hook */
+		       dsm__lrc_cur_interval(LS(n)));
 	DSM_STAT_ADD(n, local_faults, 1);
 	return set_prot(n, p, pg);
 }
@@ -352,6 +349,9 @@ static int lrc_advance(struct dsm_node *n, size_t p, int want_write,
 
 	if (pg->state != DSM_PAGE_INVALID)
 		return (err = twin_page(n, p, pg)) ? err : DSM_FAULT_RETRY;
+	if (LS(n)->pages[p].tape == LRC_TAPE_HELD && /* tape hook: prefetched */
+	    (err = dsm__lrc_tape_use(n, p, pg)))
+		return err;
 	if (!LS(n)->pages[p].replies_left && !LS(n)->pages[p].gc_hold)
 		dsm__lrc_fetch(n, p, ob, arg); /* held: GC wakes us */
 	return DSM_FAULT_WAIT;
@@ -493,6 +493,8 @@ static int on_diff_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	for (size_t off = 0; !err && off < m->length; off += 12)
 		err = serve_block(n, dsm__get_le32(x + off), dsm__get_le32(x + off + 4),
 				  dsm__get_le32(x + off + 8), &out);
+	if (!err)
+		dsm__lrc_tape_served(n, m); /* tape hook */
 	pthread_mutex_unlock(&n->region->lock);
 	if (!err) {
 		rep.payload = out.data;
@@ -584,6 +586,7 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		v[i++] = q;
 	}
 	qsort(v, cnt, sizeof(*v), cmp_notice);
+	uint32_t from = cnt ? v[cnt - 1]->iv->creator : (uint32_t)st->me;
 	for (i = 0; i < cnt; i++) {
 		if (!err)
 			err = apply_notice(n, p, v[i]);
@@ -593,7 +596,11 @@ static int apply_fetched(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	}
 	free(v);
 	st->recent[st->recent_pos++ % LRC_RECENT] = (uint32_t)p;
+	if (lp->tape) /* tape hook: a prefetch (lrc_tape.c), not a miss */
+		return dsm__lrc_tape_applied(n, p, pg, from, err);
 	DSM_STAT_ADD(n, remote_fetches, 1);
+	dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, from, /* tape hook */
+		       dsm__lrc_cur_interval(st));
 	if (!lp->pending && !err && !(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY)))
 		err = set_prot(n, p, pg);
 	dsm__page_wake(pg);
@@ -694,9 +701,15 @@ static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
 	lp->whole = 0;
 	lp->replies_left = 0;
-	DSM_STAT_ADD(n, remote_fetches, 1);
+	if (!lp->tape) { /* tape hook: a tape's prefetch is not a miss */
+		DSM_STAT_ADD(n, remote_fetches, 1);
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src,
+			       dsm__lrc_cur_interval(LS(n)));
+	}
 	if (lp->pending) {
 		dsm__lrc_fetch_start(n, p, &ob, NULL);
+	} else if (lp->tape) { /* tape hook: hold or validate it (lrc_tape.c) */
+		err = dsm__lrc_tape_applied(n, p, pg, m->src, 0);
 	} else if (!(err = dsm__lrc_step(n, p, pg, LRC_EV_APPLY))) {
 		err = set_prot(n, p, pg);
 		LS(n)->recent[LS(n)->recent_pos++ % LRC_RECENT] = (uint32_t)p;

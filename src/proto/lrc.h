@@ -74,9 +74,23 @@ struct lrc_page {
 	uint8_t whole;            /* fetch the whole page from whole_src first */
 	uint16_t whole_src;       /* a node whose copy has every write <= the
 				   * GC that dropped this page's notices */
+	uint8_t tape;             /* tape hooks (lrc_tape.c): LRC_TAPE_* */
+	uint16_t tape_from;       /* HELD: the newest writer whose diff it has */
 	struct lrc_own_diff *diffs;
 	struct lrc_notice *pending; /* unapplied notices, oldest first */
 };
+
+/* lrc_page.tape: ASKED(_TRACK): a tape fetch of the page's diffs is in
+ * flight (replies_left counts it); HELD: INVALID and inaccessible, but
+ * every noticed diff is applied: the first access validates it locally
+ * (a used prediction). A notice arriving meanwhile makes it a plain
+ * invalid page again (lrc_tape.c, docs/tapes.md). */
+enum { LRC_TAPE_ASKED = 1, LRC_TAPE_ASKED_TRACK = 2, LRC_TAPE_HELD = 3 };
+
+/* In a diff request's "after" interval: this writer is the page's only one
+ * in the requested notices, so its diffs may be merged into one (nothing
+ * of another writer's can fall between them). Interval ids stay below. */
+#define LRC_ONLY_WRITER 0x80000000u
 
 struct lrc_chunk {
 	struct lrc_chunk *next;
@@ -167,6 +181,32 @@ int dsm__lrc_fetch(struct dsm_node *n, size_t p, struct dsm_outbox *ob,
 		   struct lrc_batch *b);
 void dsm__lrc_protect_list(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			   int prot);
+/* Mark page p's unrequested notices requested (mark) and give, per writer
+ * j, the range (lo[j], hi[j]] of their intervals (hi[j] == 0: none).
+ * Returns 0 if some notice was already requested (then, without mark,
+ * nothing is marked). Caller holds the lock. */
+int dsm__lrc_collect(struct lrc_page *lp, uint32_t *lo, uint32_t *hi, int mark);
+
+/* lrc_tape.c — tape hooks (src/tape/hooks.h); region lock held.
+ *  applied: p's fetched diffs are applied and its tape flag is set
+ *    (apply_fetched; from: the newest writer): hold or validate a tape
+ *    fetch's page; a stale HELD page (fetched by a demand batch) is
+ *    validated as a miss. Wakes the page.
+ *  use: a fault on a HELD page: validate the held copy (DSM_FAULT_RETRY),
+ *    or 0 if a later notice made it stale (flag cleared: fetch as usual).
+ *  served: note the pages of a diff request served (REQUEST events).
+ *  closing: the interval closes, its written pages listed (after the
+ *    kernel-tracked ones are collected): note them (WRITE events). */
+int dsm__lrc_tape_applied(struct dsm_node *n, size_t p, struct dsm_page *pg,
+			  uint32_t from, int err);
+int dsm__lrc_tape_use(struct dsm_node *n, size_t p, struct dsm_page *pg);
+void dsm__lrc_tape_served(struct dsm_node *n, const struct dsm_msg *m);
+void dsm__lrc_tape_closing(struct dsm_node *n);
+/* The interval this node's writes belong to now (tape events). */
+static inline uint32_t dsm__lrc_cur_interval(const struct lrc_state *st)
+{
+	return st->vc[st->me] + 1;
+}
 
 /* lrc_iv.c — intervals */
 int dsm__lrc_close_interval(struct dsm_node *n);

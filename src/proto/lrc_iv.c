@@ -117,6 +117,7 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 		return 0; /* a one-node job: pages stay writable, no intervals */
 	pthread_mutex_lock(&n->region->lock);
 	err = dsm__lrc_wp_collect(n); /* kernel-tracked pages written: listed */
+	dsm__lrc_tape_closing(n); /* tape hook: what the kernel saw written */
 	if (!st->ndirty) {
 		pthread_mutex_unlock(&n->region->lock);
 		return err;

@@ -6,7 +6,9 @@
  * accesses and fills struct dsm_tape_proto (holes, batched fetch, its tape
  * messages). It knows nothing of Tapeworm: locks and barriers reach the
  * tape layer through the sync layer, never through a protocol file.
- * Implemented by hlrc (src/proto/hlrc_tape.c); lrc: next; sc: not at all
+ * Implemented by hlrc (src/proto/hlrc_tape.c) and lrc (src/proto/lrc_tape.c:
+ * holes name (interval, page, writer) per notice; fetches are batched diff
+ * requests, one per writer); sc: not at all
  * (its single-writer pages move on every access; a prefetched copy would
  * only be invalidated by the next writer's fault, docs/tapes.md).
  */
@@ -40,9 +42,11 @@ void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t in
 /* What a protocol implements. */
 struct dsm_tape_proto {
 	const char *protocol; /* the protocol's name (struct dsm_protocol_ops) */
-	/* Append (0, page, node to fetch it from) to out (dsm__tape_append)
-	 * for each of pages[0..count) that is not valid here and could be
-	 * fetched. Application thread, no lock held. */
+	/* Append the updates each of pages[0..count) that is not valid here
+	 * lacks and could be fetched to out (dsm__tape_append): hlrc one
+	 * (0, page, home) per page, lrc one (interval, page, writer) per
+	 * write notice, after (0, page, node) for a page to fetch whole.
+	 * Application thread, no lock held. */
 	int (*hole)(struct dsm_node *n, const uint32_t *pages, size_t count,
 		    struct dsm_tape *out);
 	/* Fetch those of pages[0..count) (sorted) that are not valid here, one
@@ -65,6 +69,7 @@ struct dsm_tape_proto {
 };
 
 extern const struct dsm_tape_proto dsm__tape_proto_hlrc;
+extern const struct dsm_tape_proto dsm__tape_proto_lrc;
 
 /* Append an event without keeping a tape's order (rec.c sorts later). */
 int dsm__tape_append(struct dsm_tape *t, uint32_t interval, uint32_t page,

@@ -51,7 +51,7 @@ int dsm__tape_fetch(struct dsm_node *n, const struct dsm_tape *t, int track,
 void dsm__tape_slot_counts(struct dsm_node *n, uint32_t slot, uint64_t *installed,
 			   uint64_t *used);
 void dsm__tape_slot_installed(struct dsm_node *n, uint32_t slot, uint64_t k);
-/* The protocol has tape hooks (hlrc). */
+/* The protocol has tape hooks (hlrc, lrc). */
 int dsm__tape_supported(struct dsm_node *n);
 
 #endif /* DSM_TAPE_INTERNAL_H */

@@ -58,7 +58,8 @@ static struct tape_node *TN(struct dsm_node *n)
 	return n ? n->tape_state : NULL;
 }
 
-static const struct dsm_tape_proto *const protos[] = { &dsm__tape_proto_hlrc };
+static const struct dsm_tape_proto *const protos[] = { &dsm__tape_proto_hlrc,
+							&dsm__tape_proto_lrc };
 
 static void *reserve(size_t size)
 {
@@ -206,6 +207,7 @@ void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t in
 	if (!tn || page >= tn->npages)
 		return;
 	__atomic_fetch_add(&tn->slots[tn->slot_of[page]].used, 1, __ATOMIC_RELAXED);
+	DSM_STAT_ADD(n, tape_pages_used, 1); /* only tracked (Tapeworm) copies are held */
 	dsm__tape_note(n, DSM_TAPE_READ, page, node, interval);
 }
 

@@ -181,6 +181,8 @@ static int apply(struct dsm_node *n, struct tw_node *tw, struct tw_obj *o,
 	o->st.tapes_applied++;
 	if (k > 0)
 		o->st.pages_prefetched += (uint64_t)k;
+	DSM_STAT_ADD(n, tapes_applied, 1);
+	DSM_STAT_ADD(n, tape_pages_prefetched, k > 0 ? (uint64_t)k : 0);
 	pthread_mutex_unlock(&tw->mu);
 	return k < 0 ? k : 0;
 }
@@ -207,6 +209,7 @@ void dsm__tw_barrier_enter(struct dsm_node *n, unsigned barrier)
 		o->prev = o->tape;
 		o->tape = t;
 		o->st.tapes_recorded++;
+		DSM_STAT_ADD(n, tapes_recorded, 1);
 		pthread_mutex_unlock(&tw->mu);
 	} else {
 		dsm_tape_free(t);
@@ -341,6 +344,7 @@ int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out)
 		}
 		pthread_mutex_lock(&tw->mu);
 		o->st.tapes_recorded++;
+		DSM_STAT_ADD(n, tapes_recorded, 1);
 		pthread_mutex_unlock(&tw->mu);
 	}
 	dsm_tape_free(t);

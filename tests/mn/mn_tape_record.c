@@ -20,37 +20,60 @@
  *     length that is not a list of pages, is refused with a NACK that
  *     fails the sender's wait with DSM_EPROTO (the job goes on); node 0
  *     logs why (expected "rejected" lines).
- * Exact assertions under hlrc (tape hooks); under the other protocols the
- * tapes are empty, hole/apply say -ENOTSUP, and the values are checked.
+ *  5. Node 0 writes A in five critical sections in a row; the write tape
+ *     of the last names all of A (under lrc with DSM_WRITE_DETECT=uffd
+ *     those pages are tracked by the kernel by then and cost no fault:
+ *     the tape layer asks lrc for them before the recording stops).
+ *     A recording spanning a critical section and its close names them
+ *     too (the close collects them: noted there).
+ *     Asserted under lrc: under hlrc A's home migrates to node 0, whose
+ *     writes to its own unshared pages cost no fault and are not seen.
+ * Exact assertions under hlrc and lrc (tape hooks; under lrc, which has
+ * no homes, node 1 also fetches A's diffs from node 0, so its read tape
+ * and node 0's request tape name A's pages too, and the hole names each
+ * page's write notice: (interval, page, writer)); under sc the tapes are
+ * empty, hole/apply say -ENOTSUP, and the values are checked.
  */
 #define MN_PROG "mn_tape_record"
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/node.h"
 #include "dsm_tape.h"
 #include "mn_util.h"
+#include "proto/proto.h"
 
 #define KP 6
 
 static size_t ps;
 
-/* t has exactly the pages of [base, base + KP pages), each with node. */
-static void expect_pages(const char *what, dsm_tape_t *t, const void *base, uint32_t node)
+/* t has exactly the pages of [base, base + KP pages) and, if base2 is
+ * not NULL, of [base2, base2 + KP pages), each with node. */
+static void expect_pages2(const char *what, dsm_tape_t *t, const void *base,
+			  const void *base2, uint32_t node)
 {
 	dsm_extent_t *want = dsm_extent_new(DSM_TAPE_PAGES);
 	struct dsm_tape_event e;
+	size_t k = base2 ? 2 * KP : KP;
 
 	CHECK(dsm_extent_add_range(want, base, KP * ps));
-	if (dsm_tape_count(t) != KP)
-		FAIL("%s tape has %zu events, expected %d", what, dsm_tape_count(t), KP);
-	for (size_t i = 0; i < KP; i++) {
+	if (base2)
+		CHECK(dsm_extent_add_range(want, base2, KP * ps));
+	if (dsm_tape_count(t) != k)
+		FAIL("%s tape has %zu events, expected %zu", what, dsm_tape_count(t), k);
+	for (size_t i = 0; i < k; i++) {
 		CHECK(dsm_tape_event(t, i, &e));
 		if (e.page != dsm_extent_value(want, i) || e.node != node)
 			FAIL("%s tape event %zu: page %u node %u, expected page %u node %u",
 			     what, i, e.page, e.node, dsm_extent_value(want, i), node);
 	}
 	dsm_extent_free(want);
+}
+
+static void expect_pages(const char *what, dsm_tape_t *t, const void *base, uint32_t node)
+{
+	expect_pages2(what, t, base, NULL, node);
 }
 
 static void fill(volatile uint64_t *p, uint64_t v)
@@ -73,7 +96,7 @@ int main(int argc, char **argv)
 	dsm_tape_t *t, *h = NULL;
 	dsm_extent_t *none = dsm_extent_new(DSM_TAPE_PAGES);
 	struct dsm_stats s0, s1;
-	int hooks;
+	int hooks, lrc;
 
 	ps = (size_t)sysconf(_SC_PAGESIZE);
 	if (nodes < 2) {
@@ -85,6 +108,8 @@ int main(int argc, char **argv)
 	if (!a || !b)
 		FAIL("dsm_alloc_collective_hint");
 	hooks = dsm_tape_hole(none, &h) == 0;
+	/* lrc: no homes; node 1 also fetches node 0's diffs of A */
+	lrc = !strcmp(dsm__get()->proto->name, "lrc");
 	dsm_tape_free(h);
 	dsm_extent_free(none);
 
@@ -115,13 +140,14 @@ int main(int argc, char **argv)
 		check(a, 100);
 		CHECK(dsm_tape_stop(rd));
 		if (hooks)
-			expect_pages("read", rd, (void *)b, 0); /* a: home here, no fetch */
+			expect_pages2("read", rd, (void *)b, lrc ? (void *)a : NULL,
+				      0); /* hlrc: a's home is here, no fetch */
 	}
 	CHECK(dsm_barrier(2));
 	if (me == 0) {
 		CHECK(dsm_tape_stop(req));
 		if (hooks)
-			expect_pages("request", req, (void *)b, 1);
+			expect_pages2("request", req, (void *)b, lrc ? (void *)a : NULL, 1);
 		dsm_tape_free(req);
 	}
 	/* 3. node 0's write tape of the next round travels to node 1 */
@@ -152,6 +178,14 @@ int main(int argc, char **argv)
 			expect_pages("pruned", w0, (void *)b, 0);
 			CHECK(dsm_tape_hole(pages, &h));
 			expect_pages("hole", h, (void *)b, 0);
+			for (size_t i = 0; lrc && i < KP; i++) { /* the notice's interval */
+				struct dsm_tape_event eh, ew;
+				CHECK(dsm_tape_event(h, i, &eh));
+				CHECK(dsm_tape_event(w0, i, &ew));
+				if (eh.interval != ew.interval)
+					FAIL("hole event %zu: interval %u, node 0 wrote the "
+					     "page in interval %u", i, eh.interval, ew.interval);
+			}
 			dsm_tape_free(h);
 		}
 		CHECK(dsm_stats(&s0));
@@ -196,6 +230,50 @@ int main(int argc, char **argv)
 			"as expected\n");
 	}
 	CHECK(dsm_barrier(4));
+	/* 5. a critical section's write tape names every page written, also
+	 * pages written in interval after interval (lrc under uffd: tracked
+	 * by the kernel, no fault; the tape layer asks for them at the stop) */
+	if (me == 0) {
+		struct dsm_stats w0, w1;
+		for (int r = 0; r < 5; r++) {
+			CHECK(dsm_lock_acquire(3));
+			if (r == 4) {
+				CHECK(dsm_stats(&w0));
+				if (!(t = dsm_tape_record(DSM_TAPE_WRITE)))
+					FAIL("dsm_tape_record(WRITE): errno %d", errno);
+			}
+			fill(a, 500 + (uint64_t)r);
+			if (r == 4) {
+				CHECK(dsm_tape_stop(t));
+				CHECK(dsm_stats(&w1));
+				printf("mn_tape_record: node 0: a critical section's write tape: "
+				       "%zu pages, %llu write faults\n", dsm_tape_count(t),
+				       (unsigned long long)(w1.write_faults - w0.write_faults));
+				if (lrc) /* hlrc: A's home moved here, its writes cost no fault */
+					expect_pages("write (locked, repeated)", t, (void *)a, 0);
+				dsm_tape_free(t);
+			}
+			CHECK(dsm_lock_release(3));
+		}
+		/* a recording across the close: what the close collects counts */
+		if (!(t = dsm_tape_record(DSM_TAPE_WRITE)))
+			FAIL("dsm_tape_record(WRITE): errno %d", errno);
+		CHECK(dsm_lock_acquire(3));
+		fill(a, 505);
+		CHECK(dsm_lock_release(3));
+		CHECK(dsm_lock_acquire(3));
+		CHECK(dsm_lock_release(3));
+		CHECK(dsm_tape_stop(t));
+		if (lrc)
+			expect_pages("write (across a close)", t, (void *)a, 0);
+		dsm_tape_free(t);
+	}
+	CHECK(dsm_barrier(5));
+	if (me == 1) {
+		CHECK(dsm_lock_acquire(3));
+		check(a, 505);
+		CHECK(dsm_lock_release(3));
+	}
 	CHECK(dsm_finalize());
 	return 0;
 }

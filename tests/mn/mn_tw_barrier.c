@@ -10,22 +10,28 @@
  * pages read after barrier 3 are fetched in one batch per home as the
  * node leaves barrier 3 next time, so the reads only fault locally.
  *
- * Asserted under hlrc (the protocol with tape hooks): with DSM_TAPEWORM
- * on (the default) phase 1 fetches at least PP pages per iteration and
- * phase 2 at most a tenth of that in all, sends and receives fewer
- * messages, and Tapeworm reports the prefetched pages as used; with
- * auto (every barrier replays) phase 2 alone is checked; with off, the
- * mark is ignored and phase 2 faults like phase 1. Every word read is
- * checked in every mode and protocol.
+ * Asserted under hlrc and lrc (the protocols with tape hooks): with
+ * DSM_TAPEWORM on (the default) phase 1 fetches at least PP pages per
+ * iteration and phase 2 at most a tenth of that in all, sends and
+ * receives fewer messages (lrc: no more diff messages — its faults
+ * already batch the diffs of pages used lately into one request per
+ * writer), and Tapeworm reports the prefetched pages as used; with auto
+ * (every barrier replays) phase 2 alone is checked; with off, the mark
+ * is ignored and phase 2 faults like phase 1. The node's Tapeworm
+ * counters in dsm_stats (tapes recorded and applied, pages prefetched and
+ * used) cover barrier 3's and are nonzero when Tapeworm works, zero under
+ * off and under sc. Every word read is checked in every mode and protocol.
  */
 #define MN_PROG "mn_tw_barrier"
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/node.h"
 #include "dsm_tape.h"
 #include "dsm_tapeworm.h"
 #include "mn_util.h"
+#include "proto/proto.h"
 
 #define PP 16    /* pages per node's block */
 #define ITER 12  /* iterations per phase */
@@ -40,6 +46,7 @@ static uint64_t val(int node, int phase, int it, size_t w)
 
 struct counts {
 	uint64_t fetches, msgs;
+	uint64_t diffmsgs; /* lrc's diff requests and replies, sent and received */
 };
 
 static struct counts snap(void)
@@ -47,7 +54,11 @@ static struct counts snap(void)
 	struct dsm_stats s;
 
 	CHECK(dsm_stats(&s));
-	return (struct counts){ s.remote_fetches, s.messages_sent + s.messages_recv };
+	return (struct counts){ s.remote_fetches, s.messages_sent + s.messages_recv,
+				s.msgs_sent_by_type[DSM_MSG_LRC_DIFF_REQ] +
+					s.msgs_recv_by_type[DSM_MSG_LRC_DIFF_REQ] +
+					s.msgs_sent_by_type[DSM_MSG_LRC_DIFF_REP] +
+					s.msgs_recv_by_type[DSM_MSG_LRC_DIFF_REP] };
 }
 
 static struct counts phase(volatile uint64_t *data, int nodes, int ph, unsigned a,
@@ -73,7 +84,8 @@ static struct counts phase(volatile uint64_t *data, int nodes, int ph, unsigned 
 		CHECK(dsm_barrier(b));
 	}
 	c1 = snap();
-	return (struct counts){ c1.fetches - c0.fetches, c1.msgs - c0.msgs };
+	return (struct counts){ c1.fetches - c0.fetches, c1.msgs - c0.msgs,
+				c1.diffmsgs - c0.diffmsgs };
 }
 
 int main(int argc, char **argv)
@@ -83,7 +95,7 @@ int main(int argc, char **argv)
 	dsm_extent_t *none = dsm_extent_new(DSM_TAPE_PAGES);
 	dsm_tape_t *h = NULL;
 	struct dsm_tw_stats st;
-	int mode = dsm_tapeworm_mode(), hooks, herr;
+	int mode = dsm_tapeworm_mode(), hooks, herr, lrc;
 
 	words = PP * ps / 8;
 	volatile uint64_t *data = dsm_alloc_collective_hint((size_t)nodes * PP * ps,
@@ -92,6 +104,7 @@ int main(int argc, char **argv)
 		FAIL("dsm_alloc_collective_hint");
 	herr = dsm_tape_hole(none, &h);
 	hooks = herr == 0;
+	lrc = !strcmp(dsm__get()->proto->name, "lrc");
 	if (herr && herr != -ENOTSUP)
 		FAIL("dsm_tape_hole(empty): %s", dsm_strerror(herr));
 	dsm_tape_free(h);
@@ -101,11 +114,12 @@ int main(int argc, char **argv)
 	struct counts with = phase(data, nodes, 2, 3, 4);
 	CHECK(dsm_tapeworm_stats(DSM_TW_BARRIER, 3, &st));
 	printf("mn_tw_barrier: node %d (%s, DSM_TAPEWORM=%d): %d iterations: "
-	       "without: %llu remote fetches, %llu messages; with: %llu remote "
-	       "fetches, %llu messages; prefetched %llu, used %llu\n", me,
+	       "without: %llu remote fetches, %llu messages (%llu diff); with: %llu "
+	       "remote fetches, %llu messages (%llu diff); prefetched %llu, used %llu\n", me,
 	       hooks ? "tape hooks" : "no tape hooks", mode, ITER - WARM,
 	       (unsigned long long)without.fetches, (unsigned long long)without.msgs,
-	       (unsigned long long)with.fetches, (unsigned long long)with.msgs,
+	       (unsigned long long)without.diffmsgs, (unsigned long long)with.fetches,
+	       (unsigned long long)with.msgs, (unsigned long long)with.diffmsgs,
 	       (unsigned long long)st.pages_prefetched, (unsigned long long)st.pages_used);
 	uint64_t base = (uint64_t)(ITER - WARM) * PP;
 	if (nodes > 1 && hooks && mode != DSM_TW_OFF) {
@@ -123,10 +137,43 @@ int main(int argc, char **argv)
 		if (without.fetches < base)
 			FAIL("unmarked barrier: %llu remote fetches, expected >= %llu",
 			     (unsigned long long)without.fetches, (unsigned long long)base);
-		if (with.msgs >= without.msgs)
+		if (!lrc && with.msgs >= without.msgs)
 			FAIL("messages did not drop: %llu with, %llu without",
 			     (unsigned long long)with.msgs, (unsigned long long)without.msgs);
+		if (lrc && with.diffmsgs > without.diffmsgs)
+			FAIL("diff messages grew: %llu with, %llu without",
+			     (unsigned long long)with.diffmsgs,
+			     (unsigned long long)without.diffmsgs);
 	}
+	/* The node's Tapeworm counters in dsm_stats (and DSM_STATS' JSON):
+	 * at least barrier 3's share when Tapeworm works, zero when off. */
+	struct dsm_stats ds;
+	CHECK(dsm_stats(&ds));
+	printf("mn_tw_barrier: node %d: dsm_stats: %llu tapes recorded, %llu applied, "
+	       "%llu pages prefetched, %llu used\n", me,
+	       (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+	       (unsigned long long)ds.tape_pages_prefetched,
+	       (unsigned long long)ds.tape_pages_used);
+	if (nodes > 1 && hooks && mode != DSM_TW_OFF &&
+	    (!ds.tapes_recorded || ds.tapes_recorded < st.tapes_recorded ||
+	     !ds.tapes_applied || ds.tapes_applied < st.tapes_applied ||
+	     !ds.tape_pages_used || ds.tape_pages_prefetched < st.pages_prefetched ||
+	     ds.tape_pages_used < st.pages_used))
+		FAIL("dsm_stats' Tapeworm counters (%llu recorded, %llu applied, %llu "
+		     "prefetched, %llu used) miss barrier 3's (%llu, %llu, %llu, %llu)",
+		     (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+		     (unsigned long long)ds.tape_pages_prefetched,
+		     (unsigned long long)ds.tape_pages_used,
+		     (unsigned long long)st.tapes_recorded, (unsigned long long)st.tapes_applied,
+		     (unsigned long long)st.pages_prefetched, (unsigned long long)st.pages_used);
+	if ((mode == DSM_TW_OFF || !hooks) &&
+	    (ds.tapes_recorded || ds.tapes_applied || ds.tape_pages_prefetched ||
+	     ds.tape_pages_used))
+		FAIL("Tapeworm off or no tape hooks, yet dsm_stats counts %llu tapes "
+		     "recorded, %llu applied, %llu pages prefetched, %llu used",
+		     (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
+		     (unsigned long long)ds.tape_pages_prefetched,
+		     (unsigned long long)ds.tape_pages_used);
 	if (nodes > 1 && hooks && mode == DSM_TW_OFF &&
 	    (with.fetches < base || st.pages_prefetched))
 		FAIL("DSM_TAPEWORM=off, yet the marked barrier prefetched %llu pages",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_apps.sh — every application benchmark (bench/apps/) once, on a small
 # input: sequential, pthreads (2 threads), MPI (mpirun -n 2) and libdsm
-# (dsmrun -n 2, under every protocol dsmrun lists). Each program checks its
+# (dsmrun -n 2, under every protocol dsmrun lists; sor, km and tsp also
+# with DSM_TAPEWORM=auto; tsp has no MPI version). Each program checks its
 # result against the sequential computation and exits non-zero on a
 # mismatch; this test fails if any does. Correctness only, no timing.
 #
@@ -22,7 +23,12 @@ SKIPPED=""
 # Small inputs: every program's positional arguments.
 declare -A ARGS=([sor]="64 5" [mm]="64" [km]="3000 5 3" [nb]="256 2"
 		 [lu]="128 32" [is]="50000" [hg]="100000 256" [wc]="20000 500"
-		 [qs]="100000 1024")
+		 [tsp]="10 3" [qs]="100000 1024")
+# Apps without an MPI version (not a skip).
+NO_MPI=" tsp qs "
+# Apps also run under DSM_TAPEWORM=auto (every lock and barrier replays
+# its tapes): the result must not change.
+TW_APPS=" sor km tsp "
 
 PROTOCOLS=$("$DSMRUN" --help 2>/dev/null | awk '
 	$1 == "DSM_PROTOCOL" { grab = 1; next }
@@ -50,7 +56,7 @@ check() {
 }
 
 [ -d "$APPS_DIR" ] || { echo "test_apps.sh: FAIL: $APPS_DIR not built"; exit 1; }
-for app in sor mm km nb lu is hg wc qs; do
+for app in sor mm km nb lu is hg wc tsp qs; do
 	# shellcheck disable=SC2086
 	set -- ${ARGS[$app]}
 	for v in seq pthreads dsm; do
@@ -60,11 +66,11 @@ for app in sor mm km nb lu is hg wc qs; do
 	check "$app pthreads 2" env APP_THREADS=2 "$APPS_DIR/${app}_pthreads" "$@"
 	for p in $PROTOCOLS; do
 		check "$app dsm 2 $p" "$DSMRUN" -n 2 --protocol "$p" "$APPS_DIR/${app}_dsm" "$@"
+		[[ "$TW_APPS" == *" $app "* ]] &&
+			check "$app dsm 2 $p tapeworm=auto" env DSM_TAPEWORM=auto \
+				"$DSMRUN" -n 2 --protocol "$p" "$APPS_DIR/${app}_dsm" "$@"
 	done
-	if [ "$app" = qs ]; then
-		echo "note  qs has no MPI version (a task queue under a lock)"
-		continue
-	fi
+	[[ "$NO_MPI" == *" $app "* ]] && continue
 	if [ -z "$MPIRUN" ] || [ ! -x "$APPS_DIR/${app}_mpi" ]; then
 		SKIPPED+=" $app"
 		continue
