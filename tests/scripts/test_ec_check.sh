@@ -43,10 +43,15 @@ expect() { # count pattern what
 		echo "ok: $3 reported"
 	fi
 }
-expect 1 "node 1: read of bound data without a hold at 0x[0-9a-f]*, bound to lock 1 " "read without a hold"
+# Without the CPU's read/write fault hint (DSM_FAULT_HINT=OFF, as in the
+# sanitizer build) the first fault on an invalid page cannot tell a write
+# from a read: the write without any hold is reported as a read first.
+reads=1 total=4
+[ "${DSM_TEST_FAULT_HINT:-1}" = 0 ] && reads=2 total=5
+expect $reads "node 1: read of bound data without a hold at 0x[0-9a-f]*, bound to lock 1 " "read without a hold"
 expect 2 "node 1: write to bound data without an exclusive hold at 0x[0-9a-f]*, bound to lock 1 " "writes without an exclusive hold (shared, none)"
 expect 1 "node 1: write to unbound shared data inside a critical section" "unbound write in a critical section"
-expect 4 "ec check: node" "reports in all"
+expect $total "ec check: node" "reports in all"
 grep -q "prog_ec_check(\|prog_ec_check+0x\|main+0x" "$OUT" ||
 	{ cat "$OUT"; fail "report mode: no backtrace naming the program"; }
 if [ "$FAILS" -ne 0 ]; then cat "$OUT"; fi
