@@ -1010,6 +1010,7 @@ static void hlrc_fini(struct dsm_node *n)
 
 	if (!st)
 		return;
+	dsm__proto_wp_fini(n);
 	dsm__hlrc_iv_free_all(st);
 	if (st->twins)
 		munmap(st->twins, st->npages * n->page_size);

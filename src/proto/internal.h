@@ -74,5 +74,6 @@ int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out
  * DSM_WRITE_DETECT says (wp_init.c); proto names the caller in the log.
  * 0 (tracker open, or none: the fault path), or DSM_ECONFIG. */
 int dsm__proto_wp_init(struct dsm_node *n, const char *proto);
+void dsm__proto_wp_fini(struct dsm_node *n);
 
 #endif /* DSM_PROTO_INTERNAL_H */

@@ -769,6 +769,7 @@ void dsm__lrc_fini(struct dsm_node *n)
 
 	if (!st)
 		return;
+	dsm__proto_wp_fini(n);
 	for (size_t p = 0; st->pages && p < n->region->npages; p++) {
 		struct lrc_notice *q = st->pages[p].pending;
 		while (q) {

@@ -30,3 +30,11 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto)
 	DSM_INFO(n, "%s: write detection: uffd", proto);
 	return 0;
 }
+
+/* Close the tracker (the protocol's fini: a node may init a protocol
+ * again on the same region, as the fuzzers do). */
+void dsm__proto_wp_fini(struct dsm_node *n)
+{
+	dsm__wp_close(n->region->wp);
+	n->region->wp = NULL;
+}
