@@ -634,7 +634,8 @@ static const struct env_var env_table[] = {
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },
 	{ "DSM_WRITE_DETECT", "auto", "auto",
-	  "lrc, hlrc homes and deterministic spaces: how a node learns which pages it "
+	  "lrc, hlrc homes (uffd only: auto keeps hlrc on faults) and "
+	  "deterministic spaces: how a node learns which pages it "
 	  "wrote in an interval (a space: in its run): uffd "
 	  "(the kernel records writes to pages written in earlier intervals: "
 	  "userfaultfd asynchronous write-protect and PAGEMAP_SCAN, Linux "
