@@ -621,12 +621,10 @@ static const struct env_var env_table[] = {
 	  "write it, decided at its first release), block (runs of 16 pages "
 	  "dealt round-robin), cyclic (page p on node p mod N) or node0",
 	  home_policies, p_home },
-	{ "DSM_HOME_MIGRATE", "off", "off",
-	  "hlrc: on moves a page's home to a node that alone wrote it in two "
-	  "consecutive releases (its diffs then stop), off keeps homes where "
-	  "DSM_HOME put them. Off by default: with several writers of a page "
-	  "under locks, migration loses an update in about 1 run in 30 "
-	  "(docs/protocols/hlrc.md, known bug)", on_off, p_migrate },
+	{ "DSM_HOME_MIGRATE", "on", "on",
+	  "hlrc and ec: on moves a page's home to a node that alone wrote it "
+	  "in two consecutive releases (its diffs then stop), off keeps homes "
+	  "where DSM_HOME put them", on_off, p_migrate },
 	{ "DSM_TAPEWORM", "on", "on",
 	  "Tapeworm (docs/tapes.md; hlrc, lrc): on prefetches for the locks "
 	  "and barriers a program marks (dsm_tapeworm_lock/barrier), auto for "

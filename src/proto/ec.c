@@ -887,13 +887,6 @@ static int ec_init(struct dsm_node *n)
 
 	if ((err = dsm__proto_hlrc.init(n)))
 		return err;
-	/* Unbound pages keep their homes: with ec's lock hand-offs (a node
-	 * re-acquires without a message) one node's consecutive releases of
-	 * an unbound page are common, its home then migrates often, and in
-	 * that case increments made under a lock were lost (mn_ec_random, 4
-	 * runs in about 150 with DSM_HOME_MIGRATE=on, none in 45 with off).
-	 * Until that is understood, ec runs hlrc without migration. */
-	HS(n)->migrate = 0;
 	if (!(es = calloc(1, sizeof(*es))))
 		return -ENOMEM;
 	n->ec_state = es;

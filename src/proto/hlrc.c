@@ -796,8 +796,13 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 		return 0;
 	if ((err = dsm__hlrc_wp_leave(n, p))) /* exact: did we write it? */
 		return err;
-	if (pg->state != DSM_PAGE_READ_SHARED || hp->dirty) {
-		hp->streak = 0; /* we write it too */
+	/* we write it too; or our own first-touch write is still being
+	 * flushed (our claim's answer was on its way when this diff came): its
+	 * twin predates the diffs just applied, and once the home had moved
+	 * our diff against it would undo them */
+	if (pg->state != DSM_PAGE_READ_SHARED || hp->dirty || hp->twinned ||
+	    hp->flushing) {
+		hp->streak = 0;
 		return 0;
 	}
 	if (hp->streak == 0 || hp->last_writer != src) {

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	int n = mn_init(&argc, &argv, 64);
 	const char *proto = getenv("DSM_PROTOCOL"), *mig = getenv("DSM_HOME_MIGRATE");
 	int check = n > 1 && (!proto || !*proto || strcmp(proto, "hlrc") == 0) &&
-		    mig && strcmp(mig, "on") == 0; /* off by default */
+		    !(mig && strcmp(mig, "off") == 0); /* on by default */
 	size_t wpp = 4096 / sizeof(uint64_t), per = B * wpp, words = (size_t)n * per;
 	volatile uint64_t *a = mn_alloc_collective((words + wpp) * sizeof(uint64_t));
 	volatile uint64_t *fs = a + words; /* the false-shared page */
