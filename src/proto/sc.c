@@ -347,8 +347,23 @@ static int sc_fault_loop(struct dsm_node *n, size_t p, int want_write)
 static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 {
 	__atomic_add_fetch(&ST(n)->faults, 1, __ATOMIC_RELAXED);
-	if (dsm__rp_on(n))
+	if (dsm__rp_on(n)) {
+		/* Without the CPU's hint, a fault on a page this node can read
+		 * is a write (one application thread: no install races it).
+		 * Deciding it here, not by a read first, keeps the number of
+		 * boundaries a write takes independent of whether the page was
+		 * initialised before (by a peer's request): record and replay
+		 * then count the same boundaries (docs/replay.md). */
+		if (want_write < 0) {
+			struct dsm_page *pg;
+			pthread_mutex_lock(&n->region->lock);
+			pg = pg_get(n, p);
+			if (pg->state == DSM_PAGE_READ_SHARED && (pg->prot & PROT_READ))
+				want_write = 1;
+			pthread_mutex_unlock(&n->region->lock);
+		}
 		return dsm__rp_fault(n, p, want_write);
+	}
 	return sc_fault_loop(n, p, want_write);
 }
 

@@ -274,7 +274,13 @@ int dsm__vm_fault(struct dsm_node *n, void *addr, int write_hint)
 		return err;
 	}
 	if (pg->state == DSM_PAGE_READ_SHARED) {
-		want_write = rs_fault_is_write(pg, p, write_hint);
+		/* Recording or replaying, the node has one application thread,
+		 * so no install races this fault: a fault on a readable page is
+		 * a write. (The retry below depends on timing, and it changed
+		 * how many faults reached the protocol between record and
+		 * replay: docs/replay.md, Limits.) */
+		want_write = write_hint < 0 && n->rp_mode ? 1 :
+			     rs_fault_is_write(pg, p, write_hint);
 		if (!want_write) { /* a read that another thread resolved */
 			pthread_mutex_unlock(&r->lock);
 			return 0;

@@ -8,16 +8,8 @@
 # printed: they may, which is the point. The race-free control (locked)
 # must give the exact sum recorded, replayed and plain, and three
 # applications of bench/apps record and replay with their own check.
-# Environment (set by CTest): DSMRUN, BIN_DIR, DSM_TEST_FAULT_HINT.
+# Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
-
-# Without the CPU's read/write fault hint (DSM_FAULT_HINT=OFF: the
-# sanitizer build) a recording made under load could not always be
-# replayed (docs/replay.md, Limits): reported as a skip, not run.
-if [ "${DSM_TEST_FAULT_HINT:-1}" = 0 ]; then
-	echo "SKIP: replay is tested with the fault hint only (this build has DSM_FAULT_HINT=OFF)"
-	exit 77
-fi
 
 DSMRUN=${DSMRUN:-build/dsmrun}
 BIN_DIR=${BIN_DIR:-build/tests}

@@ -10,13 +10,6 @@
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
-# As test_replay.sh: without the CPU's fault hint (the sanitizer build) a
-# recording could not always be replayed (docs/replay.md, Limits): a skip.
-if [ "${DSM_TEST_FAULT_HINT:-1}" = 0 ]; then
-	echo "SKIP: replay is tested with the fault hint only (this build has DSM_FAULT_HINT=OFF)"
-	exit 77
-fi
-
 DSMRUN=${DSMRUN:-build/dsmrun}
 BIN_DIR=${BIN_DIR:-build/tests}
 NODES=${RP_NODES:-2}
