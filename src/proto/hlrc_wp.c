@@ -55,24 +55,21 @@ static int written(struct dsm_node *n, size_t p)
 	return dsm__hlrc_home_wrote(n, p, pg);
 }
 
+/* Is listed page p still kernel-tracked? If not, it leaves the list. */
+static int still_tracked(void *arg, uint32_t p)
+{
+	struct hlrc_page *hp = &((struct hlrc_state *)arg)->pages[p];
+
+	if (!hp->ktrack)
+		hp->klisted = 0;
+	return hp->ktrack;
+}
+
 /* Kernel-tracked pages, compacted; their range in *lo..*hi. */
 static uint32_t compact(struct hlrc_state *st, uint32_t *lo, uint32_t *hi)
 {
-	uint32_t k = 0;
-
-	*lo = UINT32_MAX;
-	*hi = 0;
-	for (uint32_t i = 0; i < st->nktracked; i++) {
-		uint32_t p = st->ktracked[i];
-		if (!st->pages[p].ktrack) {
-			st->pages[p].klisted = 0;
-			continue;
-		}
-		st->ktracked[k++] = p;
-		*lo = p < *lo ? p : *lo;
-		*hi = p > *hi ? p : *hi;
-	}
-	return st->nktracked = k;
+	return st->nktracked = dsm__proto_wp_compact(st->ktracked, st->nktracked,
+						     still_tracked, st, lo, hi);
 }
 
 /*

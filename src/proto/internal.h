@@ -76,5 +76,11 @@ int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out
  * none: the fault path), or DSM_ECONFIG. */
 int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok);
 void dsm__proto_wp_fini(struct dsm_node *n);
+/* A protocol's list of kernel-tracked pages without those still(arg, p)
+ * says are no longer tracked (still() also unmarks them as listed), in
+ * place; returns the new count, and the pages' range in *lo..*hi. */
+uint32_t dsm__proto_wp_compact(uint32_t *list, uint32_t count,
+			       int (*still)(void *arg, uint32_t p), void *arg,
+			       uint32_t *lo, uint32_t *hi);
 
 #endif /* DSM_PROTO_INTERNAL_H */

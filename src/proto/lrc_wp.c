@@ -91,24 +91,21 @@ static void rest(struct dsm_node *n, size_t p)
 	dsm__lrc_step(n, p, &n->region->pages[p], LRC_EV_KEEP);
 }
 
+/* Is listed page p still tracked? If not, it leaves the list. */
+static int still_tracked(void *arg, uint32_t p)
+{
+	struct lrc_page *lp = &((struct lrc_state *)arg)->pages[p];
+
+	if (!lp->tracked)
+		lp->tlisted = 0;
+	return lp->tracked;
+}
+
 /* Tracked pages still tracked, compacted; their range in *lo..*hi. */
 static uint32_t compact(struct lrc_state *st, uint32_t *lo, uint32_t *hi)
 {
-	uint32_t k = 0;
-
-	*lo = UINT32_MAX;
-	*hi = 0;
-	for (uint32_t i = 0; i < st->ntracked; i++) {
-		uint32_t p = st->tracked[i];
-		if (!st->pages[p].tracked) {
-			st->pages[p].tlisted = 0;
-			continue;
-		}
-		st->tracked[k++] = p;
-		*lo = p < *lo ? p : *lo;
-		*hi = p > *hi ? p : *hi;
-	}
-	return st->ntracked = k;
+	return st->ntracked = dsm__proto_wp_compact(st->tracked, st->ntracked,
+						    still_tracked, st, lo, hi);
 }
 
 /*

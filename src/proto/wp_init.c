@@ -37,6 +37,25 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok)
 	return 0;
 }
 
+uint32_t dsm__proto_wp_compact(uint32_t *list, uint32_t count,
+			       int (*still)(void *arg, uint32_t p), void *arg,
+			       uint32_t *lo, uint32_t *hi)
+{
+	uint32_t k = 0;
+
+	*lo = UINT32_MAX;
+	*hi = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t p = list[i];
+		if (!still(arg, p))
+			continue;
+		list[k++] = p;
+		*lo = p < *lo ? p : *lo;
+		*hi = p > *hi ? p : *hi;
+	}
+	return k;
+}
+
 /* Close the tracker (the protocol's fini: a node may init a protocol
  * again on the same region, as the fuzzers do). */
 void dsm__proto_wp_fini(struct dsm_node *n)

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "dsm.h"
+#include "mn_hash.h"
 #include "mn_util.h"
 
 #define SIZE 16384   /* bytes per area */
@@ -47,20 +48,6 @@ struct seg {
 static struct seg segs[MAXSEG];
 static int nseg;
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
-static uint64_t h(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
-{
-	return mix(seed * 0x9e3779b97f4a7c15ull ^ mix(a * 31 + b * 1000003 + c));
-}
-
 static unsigned lock_id(uint64_t seed, int c)
 {
 	return (unsigned)(1000 + seed * L + (uint64_t)c);
@@ -73,10 +60,10 @@ static void layout(uint64_t seed)
 
 	nseg = 0;
 	while (off < SIZE && nseg < MAXSEG) {
-		uint32_t len = 1 + (uint32_t)(h(seed, 1, nseg, 0) % 300);
+		uint32_t len = 1 + (uint32_t)(mn_hash(seed, 1, nseg, 0) % 300);
 		if (len > SIZE - off || nseg == MAXSEG - 1)
 			len = SIZE - off;
-		segs[nseg++] = (struct seg){ off, len, (int)(h(seed, 2, nseg, 0) % L) };
+		segs[nseg++] = (struct seg){ off, len, (int)(mn_hash(seed, 2, nseg, 0) % L) };
 		off += len;
 	}
 }
@@ -84,12 +71,12 @@ static void layout(uint64_t seed)
 /* Critical section op of node on lock c: excl (1) or shared (0). */
 static int op_lock(uint64_t seed, int node, int op)
 {
-	return (int)(h(seed, 3, (uint64_t)node, (uint64_t)op) % L);
+	return (int)(mn_hash(seed, 3, (uint64_t)node, (uint64_t)op) % L);
 }
 
 static int op_excl(uint64_t seed, int node, int op)
 {
-	return h(seed, 4, (uint64_t)node, (uint64_t)op) % 5 != 0;
+	return mn_hash(seed, 4, (uint64_t)node, (uint64_t)op) % 5 != 0;
 }
 
 /* The additions of one exclusive op: to byte k of segment s, amount v. */
@@ -99,9 +86,9 @@ static int op_adds(uint64_t seed, int node, int op, int c, uint32_t *at, uint8_t
 	int n = 0;
 
 	for (int i = 0; i < nseg && n < max; i++) {
-		if (segs[i].lock != c || h(seed, 5, (uint64_t)(node * OPS + op), (uint64_t)i) % 3)
+		if (segs[i].lock != c || mn_hash(seed, 5, (uint64_t)(node * OPS + op), (uint64_t)i) % 3)
 			continue;
-		uint64_t x = h(seed, 6, (uint64_t)(node * OPS + op), (uint64_t)i);
+		uint64_t x = mn_hash(seed, 6, (uint64_t)(node * OPS + op), (uint64_t)i);
 		at[n] = segs[i].off + (uint32_t)(x % segs[i].len);
 		v[n++] = (uint8_t)(1 + (x >> 32) % 255);
 	}

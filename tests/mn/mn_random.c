@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dsm.h"
+#include "mn_hash.h"
 
 #define NW 1536      /* words per buffer (3 pages of 4 KiB) */
 #define K 8          /* counters, one lock each */
@@ -36,20 +37,6 @@ struct area {
 	uint64_t counter[K];
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
-static uint64_t h(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
-{
-	return mix(seed * 0x9e3779b97f4a7c15ull ^ mix(a * 31 + b * 1000003 + c));
-}
-
 /* Even seeds: every word's owner at random (false sharing everywhere).
  * Odd seeds: one owner per page (512 words), so pages have a single
  * writer within a program and another in the next one: under hlrc their
@@ -57,8 +44,8 @@ static uint64_t h(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
 static int owner(uint64_t seed, int nodes, int w)
 {
 	if (seed & 1)
-		return (int)(h(seed, 1, (uint64_t)w / 512, 7) % (uint64_t)nodes);
-	return (int)(h(seed, 1, (uint64_t)w, 0) % (uint64_t)nodes);
+		return (int)(mn_hash(seed, 1, (uint64_t)w / 512, 7) % (uint64_t)nodes);
+	return (int)(mn_hash(seed, 1, (uint64_t)w, 0) % (uint64_t)nodes);
 }
 
 /* One node's work in one round, on any area (shared or the reference). */
@@ -71,13 +58,13 @@ static void round_writes(volatile struct area *a, uint64_t seed, int nodes,
 	for (int w = 0; w < NW; w++) {
 		if (owner(seed, nodes, w) != node)
 			continue;
-		if (h(seed, 2, (uint64_t)w, (uint64_t)r) % 4 == 0) {
+		if (mn_hash(seed, 2, (uint64_t)w, (uint64_t)r) % 4 == 0) {
 			out[w] = in[w]; /* keep: the word still moves to the new buffer */
 			continue;
 		}
-		uint64_t v = h(seed, 3, (uint64_t)w, (uint64_t)r);
+		uint64_t v = mn_hash(seed, 3, (uint64_t)w, (uint64_t)r);
 		for (int k = 0; k < 3; k++) /* reads of any owner's words */
-			v += in[h(seed, 4 + (uint64_t)k, (uint64_t)w, (uint64_t)r) % NW];
+			v += in[mn_hash(seed, 4 + (uint64_t)k, (uint64_t)w, (uint64_t)r) % NW];
 		out[w] = v;
 	}
 }
@@ -85,7 +72,7 @@ static void round_writes(volatile struct area *a, uint64_t seed, int nodes,
 /* Amount node adds to counter c in round r (0: none). */
 static uint64_t add_amount(uint64_t seed, int node, int r, int c)
 {
-	uint64_t x = h(seed, 5, (uint64_t)(node * K + c), (uint64_t)r);
+	uint64_t x = mn_hash(seed, 5, (uint64_t)(node * K + c), (uint64_t)r);
 	return (x % 3 == 0) ? x % 1000 + 1 : 0;
 }
 
@@ -97,7 +84,7 @@ static int run_seed(volatile struct area *a, struct area *ref, uint64_t seed,
 	/* round 0 input: every node fills its own words of buffer 0 */
 	for (int w = 0; w < NW; w++)
 		if (owner(seed, nodes, w) == me)
-			a->buf[0][w] = h(seed, 6, (uint64_t)w, 0);
+			a->buf[0][w] = mn_hash(seed, 6, (uint64_t)w, 0);
 	if ((err = dsm_barrier(1)))
 		return err;
 	for (int r = 0; r < R; r++) {
@@ -118,7 +105,7 @@ static int run_seed(volatile struct area *a, struct area *ref, uint64_t seed,
 	/* the reference: all nodes' rounds, sequentially */
 	memset(ref, 0, sizeof(*ref));
 	for (int w = 0; w < NW; w++)
-		ref->buf[0][w] = h(seed, 6, (uint64_t)w, 0);
+		ref->buf[0][w] = mn_hash(seed, 6, (uint64_t)w, 0);
 	for (int r = 0; r < R; r++)
 		for (int nd = 0; nd < nodes; nd++) {
 			round_writes(ref, seed, nodes, nd, r);
