@@ -65,11 +65,11 @@ static int still_tracked(void *arg, uint32_t p)
 	return hp->ktrack;
 }
 
-/* Kernel-tracked pages, compacted; their range in *lo..*hi. */
-static uint32_t compact(struct hlrc_state *st, uint32_t *lo, uint32_t *hi)
+/* Kernel-tracked pages, compacted. */
+static uint32_t compact(struct hlrc_state *st)
 {
 	return st->nktracked = dsm__proto_wp_compact(st->ktracked, st->nktracked,
-						     still_tracked, st, lo, hi);
+						     still_tracked, st);
 }
 
 /*
@@ -82,21 +82,17 @@ int dsm__hlrc_wp_collect(struct dsm_node *n)
 {
 	struct hlrc_state *st = HS(n);
 	struct dsm_wp *wp = n->region->wp;
-	uint32_t lo, hi, *buf;
-	size_t at, next;
-	ssize_t got = 0;
+	uint32_t *buf;
+	ssize_t got = -ENOMEM;
 	int err = 0;
 
-	if (!wp || !compact(st, &lo, &hi))
+	if (!wp || !compact(st))
 		return 0;
-	if (!(buf = malloc((size_t)(hi - lo + 1) * sizeof(*buf))))
-		got = -ENOMEM;
-	for (at = lo; got >= 0 && at <= hi; at = next) {
-		got = dsm__wp_collect(wp, at, hi + 1 - at, buf, hi - lo + 1, &next);
-		for (ssize_t i = 0; i < got; i++)
-			if (st->pages[buf[i]].ktrack)
-				err = written(n, buf[i]) ?: err;
-	}
+	if ((buf = malloc((size_t)st->nktracked * sizeof(*buf))))
+		got = dsm__proto_wp_collect_list(wp, st->ktracked, st->nktracked, buf);
+	for (ssize_t i = 0; i < got; i++)
+		if (st->pages[buf[i]].ktrack)
+			err = written(n, buf[i]) ?: err;
 	if (got < 0)
 		for (uint32_t i = 0; i < st->nktracked; i++)
 			if (st->pages[st->ktracked[i]].ktrack)

@@ -78,9 +78,17 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok);
 void dsm__proto_wp_fini(struct dsm_node *n);
 /* A protocol's list of kernel-tracked pages without those still(arg, p)
  * says are no longer tracked (still() also unmarks them as listed), in
- * place; returns the new count, and the pages' range in *lo..*hi. */
+ * place; returns the new count. */
 uint32_t dsm__proto_wp_compact(uint32_t *list, uint32_t count,
-			       int (*still)(void *arg, uint32_t p), void *arg,
-			       uint32_t *lo, uint32_t *hi);
+			       int (*still)(void *arg, uint32_t p), void *arg);
+/* The pages of list[0..count) (sorted here) the kernel saw written since
+ * the last collect, into out (room for count), re-armed: one scan per run
+ * of neighbours, never over the pages between, which would arm pages
+ * nobody tracks (each would then cost its next write a kernel fault, every
+ * interval: what made hlrc slower with uffd, docs/write-detection.md).
+ * The count, or a negative errno. */
+struct dsm_wp;
+ssize_t dsm__proto_wp_collect_list(struct dsm_wp *wp, uint32_t *list, uint32_t count,
+				   uint32_t *out);
 
 #endif /* DSM_PROTO_INTERNAL_H */

@@ -50,22 +50,6 @@ void dsm__lrc_wp_track(struct dsm_node *n, size_t p)
 	}
 }
 
-/* Collect [lo, lo + count) completely; returns how many pages went to
- * out (room for count), or a negative errno. */
-static ssize_t scan(struct dsm_wp *wp, size_t lo, size_t count, uint32_t *out)
-{
-	size_t next, got = 0, end = lo + count;
-
-	while (lo < end) {
-		ssize_t r = dsm__wp_collect(wp, lo, end - lo, out + got, count - got, &next);
-		if (r < 0)
-			return r;
-		got += (size_t)r;
-		lo = next;
-	}
-	return (ssize_t)got;
-}
-
 /* Drop page p from tracking; not written since the last close, its twin
  * equals the page and goes (no diff), else it closes as a listed page. */
 static void untrack(struct dsm_node *n, size_t p)
@@ -101,11 +85,11 @@ static int still_tracked(void *arg, uint32_t p)
 	return lp->tracked;
 }
 
-/* Tracked pages still tracked, compacted; their range in *lo..*hi. */
-static uint32_t compact(struct lrc_state *st, uint32_t *lo, uint32_t *hi)
+/* Tracked pages still tracked, compacted. */
+static uint32_t compact(struct lrc_state *st)
 {
 	return st->ntracked = dsm__proto_wp_compact(st->tracked, st->ntracked,
-						    still_tracked, st, lo, hi);
+						    still_tracked, st);
 }
 
 /*
@@ -119,13 +103,14 @@ int dsm__lrc_wp_collect(struct dsm_node *n)
 {
 	struct lrc_state *st = LS(n);
 	struct dsm_wp *wp = n->region->wp;
-	uint32_t lo, hi, nu = 0, *buf, *idle;
+	uint32_t nu = 0, *buf, *idle;
 	ssize_t got;
 
-	if (!wp || !compact(st, &lo, &hi))
+	if (!wp || !compact(st))
 		return 0;
-	buf = malloc(2 * (size_t)(hi - lo + 1) * sizeof(*buf));
-	if (!buf || (got = scan(wp, lo, hi - lo + 1, buf)) < 0) {
+	buf = malloc(2 * (size_t)st->ntracked * sizeof(*buf));
+	if (!buf || (got = dsm__proto_wp_collect_list(wp, st->tracked, st->ntracked,
+						       buf)) < 0) {
 		for (uint32_t i = 0; i < st->ntracked; i++)
 			dsm__lrc_list_dirty(st, st->tracked[i]);
 		free(buf);
@@ -138,7 +123,7 @@ int dsm__lrc_wp_collect(struct dsm_node *n)
 		free(buf);
 		return 0;
 	}
-	idle = buf + (hi - lo + 1);
+	idle = buf + st->ntracked;
 	for (uint32_t i = 0; i < st->ntracked; i++) {
 		uint32_t p = st->tracked[i];
 		struct lrc_page *lp = &st->pages[p];
@@ -150,8 +135,8 @@ int dsm__lrc_wp_collect(struct dsm_node *n)
 			idle[nu++] = p;
 	}
 	if (nu) {
-		dsm__lrc_protect_list(n, idle, nu, PROT_READ); /* sorts idle */
-		got = scan(wp, idle[0], idle[nu - 1] - idle[0] + 1, buf);
+		dsm__lrc_protect_list(n, idle, nu, PROT_READ);
+		got = dsm__proto_wp_collect_list(wp, idle, nu, buf);
 		for (ssize_t i = 0; i < got; i++)
 			if (st->pages[buf[i]].tracked && !st->pages[buf[i]].dirty)
 				dsm__lrc_list_dirty(st, buf[i]); /* slipped in */
@@ -198,11 +183,11 @@ int dsm__lrc_wp_keep(struct dsm_node *n, size_t p)
 void dsm__lrc_wp_leave(struct dsm_node *n, size_t p)
 {
 	struct lrc_state *st = LS(n);
-	uint32_t one;
+	uint32_t one, page = (uint32_t)p;
 
 	if (!st->pages[p].tracked)
 		return;
-	if (scan(n->region->wp, p, 1, &one) != 0)
+	if (dsm__proto_wp_collect_list(n->region->wp, &page, 1, &one) != 0)
 		dsm__lrc_list_dirty(st, p); /* written (or unknown: assume so) */
 	untrack(n, p);
 }

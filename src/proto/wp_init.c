@@ -2,6 +2,9 @@
  * wp_init.c — the kernel write tracker of the application view
  * (vm/wp.h), shared by the protocols that use it (lrc_wp.c, hlrc_wp.c).
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "internal.h"
 #include "vm/wp.h"
 
@@ -38,22 +41,45 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok)
 }
 
 uint32_t dsm__proto_wp_compact(uint32_t *list, uint32_t count,
-			       int (*still)(void *arg, uint32_t p), void *arg,
-			       uint32_t *lo, uint32_t *hi)
+			       int (*still)(void *arg, uint32_t p), void *arg)
 {
 	uint32_t k = 0;
 
-	*lo = UINT32_MAX;
-	*hi = 0;
-	for (uint32_t i = 0; i < count; i++) {
-		uint32_t p = list[i];
-		if (!still(arg, p))
-			continue;
-		list[k++] = p;
-		*lo = p < *lo ? p : *lo;
-		*hi = p > *hi ? p : *hi;
-	}
+	for (uint32_t i = 0; i < count; i++)
+		if (still(arg, list[i]))
+			list[k++] = list[i];
 	return k;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+ssize_t dsm__proto_wp_collect_list(struct dsm_wp *wp, uint32_t *list, uint32_t count,
+				   uint32_t *out)
+{
+	size_t got = 0;
+
+	qsort(list, count, sizeof(*list), cmp_u32);
+	for (uint32_t i = 0, j; i < count; i = j) {
+		size_t at = list[i], next, end;
+		for (j = i + 1; j < count && list[j] == list[j - 1] + 1; j++)
+			;
+		end = (size_t)list[j - 1] + 1;
+		while (at < end) { /* a run's reports fit: they are its pages */
+			ssize_t r = dsm__wp_collect(wp, at, end - at, out + got,
+						    count - got, &next);
+			if (r < 0)
+				return r;
+			if (next <= at) /* no progress: cannot happen, never spin */
+				return -EIO;
+			got += (size_t)r;
+			at = next;
+		}
+	}
+	return (ssize_t)got;
 }
 
 /* Close the tracker (the protocol's fini: a node may init a protocol

@@ -114,7 +114,9 @@ static inline int dsm__wp_untrack(struct dsm_wp *w, size_t first, size_t count)
  * *next is where to continue: first + count when the range is done, less
  * when out filled up. Under uffd, pages in the range that are present but
  * were never tracked are reported too (the kernel cannot tell them
- * apart) and become armed: filter them out by what you track. The caller
+ * apart) and become armed: filter them out by what you track, and scan
+ * only runs of tracked pages (dsm__proto_wp_collect_list): an armed page
+ * nobody tracks costs its next write a kernel fault. The caller
  * reads a reported page's contents only after this returns: a write that
  * lands after that point is reported by the next collect.
  */

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "proto/internal.h"
 #include "vm/wp.h"
 
 #define NPAGES 512
@@ -132,6 +133,49 @@ static void test_exact(void **state)
 	assert_int_equal(dsm__wp_untrack(wp, 16, 200), 0);
 	poke(18, 6);
 	assert_int_equal(collect_all(16, 200, out, NPAGES) == 0 || mode == DSM_WP_UFFD, 1);
+}
+
+/* Is page p's PTE write-protected by userfaultfd (pagemap bit 57)? */
+static int uffd_armed(size_t p)
+{
+	uint64_t e = 0;
+	FILE *f = fopen("/proc/self/pagemap", "rb");
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, (long)(((uintptr_t)base / psz + p) * 8), SEEK_SET), 0);
+	assert_int_equal(fread(&e, sizeof(e), 1, f), 1);
+	fclose(f);
+	return (int)(e >> 57 & 1);
+}
+
+/* The protocols' collect over a list of tracked pages (proto/wp_init.c)
+ * reports the written ones, and never arms the untracked pages between
+ * them: an armed page nobody tracks costs its next write a kernel fault,
+ * every interval (hlrc's interior pages on Jacobi did, before). */
+static void test_list_runs(void **state)
+{
+	uint32_t list[] = { 40, 10, 11 }, out[3];
+
+	(void)state;
+	own_segv();
+	for (size_t p = 10; p <= 40; p++)
+		poke(p, 1); /* present, so a scan over them would arm them */
+	assert_int_equal(dsm__wp_track(wp, 10, 2), 0);
+	assert_int_equal(dsm__wp_track(wp, 40, 1), 0);
+	poke(11, 2);
+	poke(25, 2); /* untracked, between */
+	poke(40, 2);
+	assert_int_equal(dsm__proto_wp_collect_list(wp, list, 3, out), 2);
+	assert_int_equal(list[0], 10); /* sorted */
+	assert_int_equal(out[0], 11);
+	assert_int_equal(out[1], 40);
+	assert_int_equal(dsm__proto_wp_collect_list(wp, list, 3, out), 0); /* re-armed */
+	if (mode != DSM_WP_UFFD)
+		return;
+	assert_int_equal(uffd_armed(11), 1);
+	assert_int_equal(uffd_armed(40), 1);
+	for (size_t p = 12; p < 40; p++)
+		assert_int_equal(uffd_armed(p), 0);
 }
 
 static void test_small_buffer(void **state)
@@ -258,6 +302,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_present, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};
