@@ -14,9 +14,10 @@
 # marked ✔ or ✘: ec moves fewer bytes than lrc on every lock-based app
 # (qs, wa), and ec is the fastest of the three on qs and fft. Messages and
 # bytes are deterministic up to the lock order (qs's task queue, wa's
-# merge order); times are the fastest of R repetitions (default 3), the
-# protocols interleaved within each repetition so background load hits
-# them alike. Exit status 1 if a run failed or did not match the
+# merge order; qs's vary by 2x from run to run because tasks go to whoever
+# asks first): the table gives their median over R repetitions (default
+# 3) and qs's range; times are the fastest of the R, the protocols
+# interleaved within each repetition so background load hits them alike. Exit status 1 if a run failed or did not match the
 # sequential result (the goals never fail the script). Full: ~3 minutes
 # on 2 cores; --quick (smaller inputs, 1 repetition): ~40 s.
 set -u
@@ -58,13 +59,18 @@ else
 fi
 
 FAILED=0
-declare -A T M B OK
+declare -A T M B OK MS BS
+
+# median VALUES...: the middle value (the lower of the two middle ones).
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# range VALUES...: min-max in KiB.
+range() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f-%.0f", v[1] / 1024, v[NR] / 1024 }'; }
 
 # field NAME LINE: the value of NAME=... in an APP line.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# run KEY COMMAND...: one run; keeps the fastest time, and that run's
-# messages and bytes, under KEY.
+# run KEY COMMAND...: one run; keeps the fastest time under KEY and
+# every run's messages and bytes (MS, BS).
 run() {
 	local key=$1 line rc t
 	shift
@@ -81,9 +87,11 @@ run() {
 	t=$(field time_s "$line")
 	if [ -z "${T[$key]:-}" ] || awk -v a="$t" -v b="${T[$key]}" 'BEGIN { exit !(a < b) }'; then
 		T[$key]=$t
-		M[$key]=$(field msgs "$line")
-		B[$key]=$(field bytes "$line")
 	fi
+	MS[$key]="${MS[$key]:-} $(field msgs "$line")"
+	BS[$key]="${BS[$key]:-} $(field bytes "$line")"
+	M[$key]=$(median ${MS[$key]})
+	B[$key]=$(median ${BS[$key]})
 	[ "${OK[$key]:-}" = fail ] || OK[$key]=ok
 }
 
@@ -104,17 +112,18 @@ done
 fmt_bytes() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1024 }'; }
 
 {
-	echo "| app (args) | nodes | protocol | messages | KiB | time s | seq s | checked |"
-	echo "|---|---:|---|---:|---:|---:|---:|---|"
+	echo "| app (args) | nodes | protocol | messages | KiB | KiB range | time s | seq s | checked |"
+	echo "|---|---:|---|---:|---:|---:|---:|---:|---|"
 	for app in $APPS; do
 		for n in $NODES; do
 			for p in $PROTOS; do
 				k="$app.$p.$n"
 				if [ "${OK[$k]:-fail}" != ok ]; then
-					echo "| $app (${SIZE[$app]}) | $n | $p | — | — | — | ${T[$app.seq]:-?} | FAIL |"
+					echo "| $app (${SIZE[$app]}) | $n | $p | — | — | — | — | ${T[$app.seq]:-?} | FAIL |"
 					continue
 				fi
-				echo "| $app (${SIZE[$app]}) | $n | $p | ${M[$k]} | $(fmt_bytes "${B[$k]}") | ${T[$k]} | ${T[$app.seq]:-?} | ok |"
+				# shellcheck disable=SC2086
+				echo "| $app (${SIZE[$app]}) | $n | $p | ${M[$k]} | $(fmt_bytes "${B[$k]}") | $(range ${BS[$k]}) | ${T[$k]} | ${T[$app.seq]:-?} | ok |"
 			done
 		done
 	done
@@ -129,7 +138,7 @@ fmt_bytes() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1024 }'; }
 			[ -n "$e" ] && [ -n "$l" ] || continue
 			mark=✘
 			[ "$e" -lt "$l" ] && mark=✔
-			echo "- $mark $app at $n nodes: ec moves fewer bytes than lrc ($(fmt_bytes "$e") vs $(fmt_bytes "$l") KiB)"
+			echo "- $mark $app at $n nodes: ec moves fewer bytes than lrc (medians $(fmt_bytes "$e") vs $(fmt_bytes "$l") KiB)"
 		done
 	done
 	for app in $APPS; do

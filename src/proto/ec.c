@@ -207,6 +207,7 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 			memcpy(es->twins + p * es->page_size, dsm__page_rt(r, p),
 			       es->page_size);
 			es->pages[p].twinned = 1;
+			es->pages[p].idle = 0;
 			DSM_STAT_ADD(n, twins, 1);
 		}
 		if ((err = dsm__ec_step(n, p, EC_EV_WRITE)))
@@ -624,8 +625,14 @@ int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
 
 /* --- barriers: each node's changes to the barrier's data go to all --- */
 
-/* Diffs of barrier b's ranges on twinned pages, twins refreshed; a page
- * no hold keeps open and no other barrier shares loses its twin. */
+/* Diffs of barrier b's ranges on twinned pages, twins refreshed. A page
+ * written at this barrier or the one before keeps its twin and stays
+ * writable: phase codes (a transpose, a sweep) write the same pages in
+ * every phase or every other one, and a fault, a twin copy and two
+ * protection changes per page and phase cost more than comparing the page
+ * with its twin at each barrier. A page unchanged at two barriers in a
+ * row that no hold keeps open and no other barrier shares loses its twin
+ * and is write protected again. */
 static int bar_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		    unsigned npc, void *arg)
 {
@@ -634,21 +641,26 @@ static int bar_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 	struct dsm_buf *out = arg;
 	unsigned char *page = dsm__page_rt(n->region, p);
 	unsigned char *twin = es->twins + p * es->page_size;
-	size_t len, at;
+	size_t len = 4, at;
 	int err;
 
 	if (!ep->twinned)
 		return 0;
-	if ((len = dsm__ec_diff_encode(twin, page, pc, npc, es->scratch)) > 4) {
+	if (!dsm__diff_same(twin, page, es->page_size))
+		len = dsm__ec_diff_encode(twin, page, pc, npc, es->scratch);
+	if (len > 4) {
 		if ((err = entry_begin(out, 0, p, &at)) ||
 		    (err = dsm__buf_put(out, es->scratch, len)))
 			return err;
 		dsm__put_le32(out->data + at, (uint32_t)len);
 		DSM_STAT_ADD(n, diffs_created, 1);
+		ep->idle = 0;
+		for (unsigned k = 0; k < npc; k++)
+			memcpy(twin + pc[k].off, page + pc[k].off, pc[k].len);
+	} else if (ep->idle < 2) {
+		ep->idle++;
 	}
-	for (unsigned k = 0; k < npc; k++)
-		memcpy(twin + pc[k].off, page + pc[k].off, pc[k].len);
-	if (ep->open || ep->bar > 1)
+	if (ep->open || ep->bar > 1 || ep->idle < 2)
 		return 0;
 	ep->twinned = 0;
 	return dsm__ec_step(n, p, EC_EV_CLOSE) ?:

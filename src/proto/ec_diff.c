@@ -68,11 +68,17 @@ static size_t mask_encode(const unsigned char *twin, const unsigned char *page,
 	dsm__put_le32(out + 4, first);
 	dsm__put_le32(out + 8, span);
 	memset(mask, 0, nm);
-	for (uint32_t i = 0; i < span; i++)
+	for (uint32_t i = 0; i < span; i++) {
+		if (i % 8 == 0 && span - i >= 8 &&
+		    memcmp(page + first + i, twin + first + i, 8) == 0) {
+			i += 7; /* an unchanged word: its mask byte stays 0 */
+			continue;
+		}
 		if (page[first + i] != twin[first + i]) {
 			mask[i / 8] |= (unsigned char)(1u << (i % 8));
 			*data++ = page[first + i];
 		}
+	}
 	return (size_t)(data - out);
 }
 
@@ -124,13 +130,25 @@ static int mask_apply(unsigned char *page, size_t ps, const unsigned char *d, si
 	nm = (span + 7) / 8;
 	if (len < 12 + (size_t)nm)
 		return -EINVAL;
-	for (uint32_t i = 0; i < span; i++)
-		bits += (d[12 + i / 8] >> (i % 8)) & 1u;
+	for (uint32_t k = 0; k < nm; k++)
+		bits += (size_t)__builtin_popcount(d[12 + k]);
+	if ((span % 8) && (d[12 + nm - 1] >> (span % 8))) /* bits past the span */
+		return -EINVAL;
 	if (len != 12 + (size_t)nm + bits)
 		return -EINVAL;
-	for (uint32_t i = 0, j = 0; i < span; i++)
-		if ((d[12 + i / 8] >> (i % 8)) & 1u)
-			page[start + i] = d[12 + nm + j++];
+	const unsigned char *src = d + 12 + nm;
+	for (uint32_t k = 0; k < nm; k++) {
+		unsigned m = d[12 + k];
+		unsigned char *dst = page + start + 8 * (size_t)k;
+		if (m == 0xFFu) { /* a whole word */
+			memcpy(dst, src, 8);
+			src += 8;
+			continue;
+		}
+		for (unsigned b = 0; m; b++, m >>= 1)
+			if (m & 1u)
+				dst[b] = *src++;
+	}
 	return 0;
 }
 
