@@ -28,7 +28,7 @@ struct ec_page {
 	uint8_t twinned;  /* twin at ec_state.twins + p * page_size is live */
 	uint16_t open;    /* holds here of locks with ranges on the page */
 	uint8_t bar;      /* barrier bindings on the page (saturates) */
-	uint8_t idle;     /* barriers in a row that found it unchanged (max 2) */
+	uint8_t idle;     /* barriers in a row that found it unchanged (saturates) */
 };
 
 struct ec_lock;
