@@ -57,6 +57,23 @@ size_t dsm__ec_diff_runs(const unsigned char *twin, const unsigned char *page,
 	return o;
 }
 
+/* Bit 8i of the result set iff byte i of the (little-endian) word x is
+ * not zero: the bytes of two words that differ, from their xor. */
+static inline uint64_t byte_flags(uint64_t x)
+{
+	x |= x >> 4;
+	x |= x >> 2;
+	x |= x >> 1;
+	return x & 0x0101010101010101ull;
+}
+
+/* The xor of 8 bytes of page and twin at i, as a little-endian word. */
+static inline uint64_t word_xor(const unsigned char *page, const unsigned char *twin,
+				uint32_t i)
+{
+	return dsm__get_le64(page + i) ^ dsm__get_le64(twin + i);
+}
+
 /* The mask encoding of the changed bytes in [first, last]. */
 static size_t mask_encode(const unsigned char *twin, const unsigned char *page,
 			  uint32_t first, uint32_t last, unsigned char *out)
@@ -69,10 +86,17 @@ static size_t mask_encode(const unsigned char *twin, const unsigned char *page,
 	dsm__put_le32(out + 8, span);
 	memset(mask, 0, nm);
 	for (uint32_t i = 0; i < span; i++) {
-		if (i % 8 == 0 && span - i >= 8 &&
-		    memcmp(page + first + i, twin + first + i, 8) == 0) {
-			i += 7; /* an unchanged word: its mask byte stays 0 */
-			continue;
+		if (i % 8 == 0 && span - i >= 8) {
+			uint64_t t = byte_flags(word_xor(page, twin, first + i));
+			if (t == 0 || t == 0x0101010101010101ull) {
+				if (t) { /* a whole changed word */
+					mask[i / 8] = 0xFFu;
+					memcpy(data, page + first + i, 8);
+					data += 8;
+				}
+				i += 7;
+				continue;
+			}
 		}
 		if (page[first + i] != twin[first + i]) {
 			mask[i / 8] |= (unsigned char)(1u << (i % 8));
@@ -88,9 +112,23 @@ size_t dsm__ec_diff_encode(const unsigned char *twin, const unsigned char *page,
 	uint32_t first = 0, last = 0, runs = 0, changed = 0;
 	int prev = 0;
 
+	/* Count the changed bytes and their runs, a word at a time. */
 	for (unsigned k = 0; k < npc; k++) {
+		uint32_t i = pc[k].off, end = pc[k].off + pc[k].len;
 		prev = 0;
-		for (uint32_t i = pc[k].off; i < pc[k].off + pc[k].len; i++) {
+		for (; end - i >= 8; i += 8) {
+			uint64_t t = byte_flags(word_xor(page, twin, i));
+			if (t) {
+				uint64_t starts = t & ~((t << 8) | (uint64_t)prev);
+				if (!changed)
+					first = i + (uint32_t)__builtin_ctzll(t) / 8;
+				last = i + (uint32_t)(63 - __builtin_clzll(t)) / 8;
+				changed += (uint32_t)__builtin_popcountll(t);
+				runs += (uint32_t)__builtin_popcountll(starts);
+			}
+			prev = (int)(t >> 56);
+		}
+		for (; i < end; i++) {
 			int d = page[i] != twin[i];
 			if (d) {
 				if (!changed)
