@@ -224,4 +224,50 @@ size_t qs_partition(uint32_t *v, size_t n);
 void qs_sort_leaf(uint32_t *v, size_t n);
 uint32_t *qs_seq(const struct qs *p, double *secs);
 
+/* ---- fft: 3-D FFT of an n x n x n complex array (n a power of two, at
+ * least 16) evolved iters times, as NAS FT: each iteration a forward FFT,
+ * a multiplication by exp(-4 pi^2 alpha t |k|^2), an inverse FFT. The
+ * array a[x][y][z] is cut into x-planes; the z and y transforms are done
+ * on a's planes, then a is transposed into b[z][y][x] (cut into z-planes)
+ * for the x transforms, and b is transposed back: two transposes (all to
+ * all) per iteration, each between barriers. Every line is transformed
+ * by the same code in every version: bitwise-exact check. */
+struct fft {
+	size_t n;
+	int iters;
+};
+struct fft_c {
+	double re, im;
+};
+void fft_params(struct fft *p, int argc, char **argv); /* [N [ITERS]] */
+void fft_gen(const struct fft *p, struct fft_c *a, size_t x0, size_t x1); /* planes */
+/* In place transform of n values v[0], v[stride], ...; dir -1 forward,
+ * +1 inverse (unscaled). */
+void fft_line(struct fft_c *v, size_t n, size_t stride, int dir);
+/* a's x-planes [x0, x1): the z then y transforms (dir -1), or the y then
+ * z transforms scaled by 1/n^3 (dir +1). */
+void fft_yz(const struct fft *p, struct fft_c *a, size_t x0, size_t x1, int dir);
+/* dst's planes [z0, z1) from src: dst[z][y][x] = src[x][y][z] (a to b,
+ * and b back to a: the transpose is its own inverse). */
+void fft_transpose(const struct fft *p, struct fft_c *dst, const struct fft_c *src,
+		   size_t z0, size_t z1);
+/* b's z-planes [z0, z1): forward x transform, evolution of iteration it,
+ * inverse x transform. */
+void fft_x(const struct fft *p, struct fft_c *b, size_t z0, size_t z1, int it);
+struct fft_c *fft_seq(const struct fft *p, double *secs); /* final a */
+
+/* ---- wa: water-like n-body with a lock per molecule (SPLASH-2
+ * water-nsquared's pattern; the force kernel is nb's): each worker
+ * computes the pairs of its molecules (i with the next n/2) into a
+ * private array, then adds each touched molecule's force into the shared
+ * one under that molecule's lock; a barrier; each worker moves its own
+ * molecules (taking and zeroing their forces under their locks); a
+ * barrier. Checked against nb_seq within NB_TOL. */
+struct wa {
+	size_t n;
+	int steps;
+};
+void wa_params(struct wa *p, int argc, char **argv); /* [N [STEPS]] */
+double *wa_seq(const struct wa *p, double *secs); /* final pos[3n] */
+
 #endif /* APPS_APPS_H */

@@ -296,7 +296,7 @@ targets() {
 
 		if (dp == "" || !(dp in pseen)) { printf("\nNo libdsm runs under the default protocol (%s): no targets.\n", dp); exit }
 		nbyt = split("sor lu mm is", bapps, " "); for (i = 1; i <= nbyt; i++) isbyt[bapps[i]] = 1
-		lockapps = "nb km hg wc tsp qs"
+		lockapps = "nb km hg wc tsp qs wa"
 		npth = 0; nopth = 0; npslow = 0; nbok = 0; nbn = 0; listpth = ""; listslow = ""; listb = ""
 		sorline = "not run ✘"
 		rows = ""

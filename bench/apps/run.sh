@@ -85,7 +85,7 @@ if [ "$MODE" = counts ]; then
 	: "${APPS:=sor nb}"
 	: "${NODES:=2 4 8 16 32}"
 else
-	: "${APPS:=sor mm km nb lu is hg wc tsp qs}"
+	: "${APPS:=sor mm km nb lu is hg wc tsp qs fft wa}"
 	: "${NODES:=1 2 4 8}"
 fi
 
@@ -108,7 +108,7 @@ mkdir -p "$LOGS" "$STATS"
 # input). TMO: the fixed per-run timeout (large: set per app from the
 # sequential run, see TMO_FACTOR).
 declare -A SIZE
-NO_MPI=" tsp qs " # apps without an MPI version
+NO_MPI=" tsp qs fft wa " # apps without an MPI version
 EXTRA_ENV=()
 case "$MODE" in
 quick)
@@ -117,14 +117,14 @@ quick)
 	SIZE=([sor]="1024 30" [mm]="384" [km]="100000 16 10" [nb]="2048 3"
 	      [lu]="512 32" [is]="1000000" [hg]="16000000 4096" [wc]="1000000 20000"
 	      [tsp]="15"
-	      [qs]="1000000 4096") ;;
+	      [qs]="1000000 4096" [fft]="32 4" [wa]="512 3") ;;
 full)
 	TMO=120
 	: "${REPS:=3}"
 	SIZE=([sor]="2048 50" [mm]="1024" [km]="1000000 16 20" [nb]="4096 10"
 	      [lu]="1536 32" [is]="16000000" [hg]="64000000 4096" [wc]="8000000 20000"
 	      [tsp]="17"
-	      [qs]="8000000 16384") ;;
+	      [qs]="8000000 16384" [fft]="64 8" [wa]="2048 3") ;;
 large)
 	TMO=$TMO_CAP
 	: "${REPS:=3}"
@@ -137,7 +137,8 @@ large)
 	      [hg]="32000000 65536 120" # 3.2 s (27 ms a pass)
 	      [wc]="8000000 200000 4"   # 3.3 s (0.83 s a pass)
 	      [tsp]="19"                # 4.9 s (18: 1.7 s, 20: 5.6 s)
-	      [qs]="32000000 65536")    # about 4 s (1 M keys: 0.12 s)
+	      [qs]="32000000 65536"     # about 4 s (1 M keys: 0.12 s)
+	      [fft]="128 8" [wa]="8192 3") # not calibrated
 	# is needs 2.4 GB of shared region (keys, staging, output)
 	EXTRA_ENV=(DSM_HEAP_SIZE="${DSM_HEAP_SIZE:-4G}") ;;
 counts)
@@ -146,7 +147,7 @@ counts)
 	SIZE=([sor]="1024 20" [mm]="256" [km]="100000 16 5" [nb]="2048 2"
 	      [lu]="512 32" [is]="1000000" [hg]="1000000 4096" [wc]="200000 20000"
 	      [tsp]="13"
-	      [qs]="1000000 4096") ;;
+	      [qs]="1000000 4096" [fft]="32 2" [wa]="512 2") ;;
 esac
 
 # The values after "one of:" on the help line of a DSM_* variable.

@@ -207,6 +207,7 @@ static int ec_fault(struct dsm_node *n, size_t p, int want_write)
 			memcpy(es->twins + p * es->page_size, dsm__page_rt(r, p),
 			       es->page_size);
 			es->pages[p].twinned = 1;
+			es->pages[p].idle = 0;
 			DSM_STAT_ADD(n, twins, 1);
 		}
 		if ((err = dsm__ec_step(n, p, EC_EV_WRITE)))
@@ -227,18 +228,15 @@ out:
 
 /* Call fn for every page of l's ranges with the ranges' pieces on it
  * (offsets in the page, sorted, not touching). */
-struct piece {
-	uint32_t off, len;
-};
 #define MAX_PIECES 256
-typedef int (*page_fn)(struct dsm_node *n, size_t p, const struct piece *pc,
+typedef int (*page_fn)(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		       unsigned npc, void *arg);
 
 static int each_page_of(struct dsm_node *n, const size_t *roff, const size_t *rlen,
 			unsigned nr, page_fn fn, void *arg)
 {
 	size_t ps = ES(n)->page_size, cur = (size_t)-1;
-	struct piece pc[MAX_PIECES];
+	struct ec_piece pc[MAX_PIECES];
 	unsigned npc = 0;
 	int err;
 
@@ -252,7 +250,7 @@ static int each_page_of(struct dsm_node *n, const size_t *roff, const size_t *rl
 				cur = p;
 				npc = 0;
 			}
-			pc[npc++] = (struct piece){ (uint32_t)(a - p * ps), (uint32_t)(b - a) };
+			pc[npc++] = (struct ec_piece){ (uint32_t)(a - p * ps), (uint32_t)(b - a) };
 			a = b;
 		}
 	}
@@ -370,11 +368,11 @@ int dsm__ec_span_push(struct ec_span **a, unsigned *len, unsigned *cap,
 	return 0;
 }
 
-static int open_page(struct dsm_node *n, size_t p, const struct piece *pc,
+static int open_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		     unsigned npc, void *arg);
 
 /* A hold's count on page p is taken back while its lock's pages change. */
-static int unopen_page(struct dsm_node *n, size_t p, const struct piece *pc,
+static int unopen_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		       unsigned npc, void *arg)
 {
 	(void)pc;
@@ -495,35 +493,6 @@ static int entry_begin(struct dsm_buf *out, uint64_t time, size_t p, size_t *at)
 	return dsm__buf_put(out, h, sizeof(h));
 }
 
-/* The diff of page vs twin restricted to the pieces, byte-exact, in
- * src/vm/diff.h's encoding; its length (4: no change). */
-static size_t diff_pieces(const unsigned char *twin, const unsigned char *page,
-			  const struct piece *pc, unsigned npc, unsigned char *out)
-{
-	size_t o = 4;
-	uint32_t runs = 0;
-
-	for (unsigned k = 0; k < npc; k++) {
-		uint32_t i = pc[k].off, end = pc[k].off + pc[k].len;
-		while (i < end) {
-			if (page[i] == twin[i]) {
-				i++;
-				continue;
-			}
-			uint32_t s = i;
-			while (i < end && page[i] != twin[i])
-				i++;
-			dsm__put_le32(out + o, s);
-			dsm__put_le32(out + o + 4, i - s);
-			memcpy(out + o + 8, page + s, i - s);
-			o += 8 + (i - s);
-			runs++;
-		}
-	}
-	dsm__put_le32(out, runs | DSM_DIFF_MAGIC << 24);
-	return o;
-}
-
 struct close_arg {
 	struct ec_lock *lock;
 	int excl;
@@ -535,7 +504,7 @@ struct close_arg {
 /* A hold of a lock ends on page p: diff its pieces (exclusive), refresh
  * them in the twin, and when no hold is left drop the twin and write
  * protect (guard, with DSM_EC_CHECK). Region lock held. */
-static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
+static int close_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		      unsigned npc, void *arg)
 {
 	struct close_arg *a = arg;
@@ -546,7 +515,7 @@ static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	int err = 0;
 
 	if (ep->twinned && a->excl) {
-		size_t len = diff_pieces(twin, page, pc, npc, es->scratch), at;
+		size_t len = dsm__ec_diff_runs(twin, page, pc, npc, es->scratch), at;
 		if (len > 4) {
 			if ((err = entry_begin(a->out, a->time, p, &at)) ||
 			    (err = dsm__buf_put(a->out, es->scratch, len)))
@@ -571,7 +540,7 @@ static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	return err ?: dsm__proto_set_prot(n, p, &n->region->pages[p]);
 }
 
-static int open_page(struct dsm_node *n, size_t p, const struct piece *pc,
+static int open_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		     unsigned npc, void *arg)
 {
 	struct ec_page *ep = &ES(n)->pages[p];
@@ -634,9 +603,9 @@ static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int tak
 			err = DSM_EPROTO;
 			break;
 		}
-		err = dsm__diff_apply(dsm__page_rt(r, page), es->page_size, p + 16, dl);
+		err = dsm__ec_diff_apply(dsm__page_rt(r, page), es->page_size, p + 16, dl);
 		if (!err && es->pages[page].twinned)
-			err = dsm__diff_apply(es->twins + (size_t)page * es->page_size,
+			err = dsm__ec_diff_apply(es->twins + (size_t)page * es->page_size,
 					      es->page_size, p + 16, dl);
 		if (!err)
 			DSM_STAT_ADD(n, diffs_applied, 1);
@@ -656,9 +625,17 @@ int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
 
 /* --- barriers: each node's changes to the barrier's data go to all --- */
 
-/* Diffs of barrier b's ranges on twinned pages, twins refreshed; a page
- * no hold keeps open and no other barrier shares loses its twin. */
-static int bar_page(struct dsm_node *n, size_t p, const struct piece *pc,
+/* Diffs of barrier b's ranges on twinned pages, twins refreshed. A
+ * twinned page stays writable until EC_BAR_IDLE barriers in a row found
+ * it unchanged: phase codes (a transpose, a sweep) write the same pages in
+ * every phase or every other one, often with the values they had (a
+ * relaxation's still regions), and a fault, a twin copy and two
+ * protection changes per page and phase cost more than comparing the page
+ * with its twin at each barrier (0.2 us unchanged). Then, if no hold keeps
+ * it open and no other barrier shares it, it loses its twin and is write
+ * protected again. */
+#define EC_BAR_IDLE 8
+static int bar_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		    unsigned npc, void *arg)
 {
 	struct ec_state *es = ES(n);
@@ -666,21 +643,26 @@ static int bar_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	struct dsm_buf *out = arg;
 	unsigned char *page = dsm__page_rt(n->region, p);
 	unsigned char *twin = es->twins + p * es->page_size;
-	size_t len, at;
+	size_t len = 4, at;
 	int err;
 
 	if (!ep->twinned)
 		return 0;
-	if ((len = diff_pieces(twin, page, pc, npc, es->scratch)) > 4) {
+	if (!dsm__diff_same(twin, page, es->page_size))
+		len = dsm__ec_diff_encode(twin, page, pc, npc, es->scratch);
+	if (len > 4) {
 		if ((err = entry_begin(out, 0, p, &at)) ||
 		    (err = dsm__buf_put(out, es->scratch, len)))
 			return err;
 		dsm__put_le32(out->data + at, (uint32_t)len);
 		DSM_STAT_ADD(n, diffs_created, 1);
+		ep->idle = 0;
+		for (unsigned k = 0; k < npc; k++)
+			memcpy(twin + pc[k].off, page + pc[k].off, pc[k].len);
+	} else if (ep->idle < EC_BAR_IDLE) {
+		ep->idle++;
 	}
-	for (unsigned k = 0; k < npc; k++)
-		memcpy(twin + pc[k].off, page + pc[k].off, pc[k].len);
-	if (ep->open || ep->bar > 1)
+	if (ep->open || ep->bar > 1 || ep->idle < EC_BAR_IDLE)
 		return 0;
 	ep->twinned = 0;
 	return dsm__ec_step(n, p, EC_EV_CLOSE) ?:
@@ -798,7 +780,7 @@ struct snap_arg {
 };
 
 /* Page p's pieces as they are now: one entry whose runs are the pieces. */
-static int snap_page(struct dsm_node *n, size_t p, const struct piece *pc,
+static int snap_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 		     unsigned npc, void *arg)
 {
 	struct snap_arg *a = arg;

@@ -28,6 +28,7 @@ struct ec_page {
 	uint8_t twinned;  /* twin at ec_state.twins + p * page_size is live */
 	uint16_t open;    /* holds here of locks with ranges on the page */
 	uint8_t bar;      /* barrier bindings on the page (saturates) */
+	uint8_t idle;     /* barriers in a row that found it unchanged (saturates) */
 };
 
 struct ec_lock;
@@ -35,6 +36,11 @@ struct ec_lock;
 /* A bound byte range in region offsets. */
 struct ec_span {
 	uint64_t off, len;
+};
+
+/* A binding's bytes on one page: offset in the page and length. */
+struct ec_piece {
+	uint32_t off, len;
 };
 
 /* A bound range, in region offsets (the table the fault path searches). */
@@ -154,6 +160,18 @@ int dsm__ec_learn_span(struct dsm_node *n, struct ec_lock *l, const struct ec_sp
 /* Append s to a span array. */
 int dsm__ec_span_push(struct ec_span **a, unsigned *len, unsigned *cap,
 		      const struct ec_span *s);
+
+/* ec_diff.c: encodings of updates (pure; docs/protocols/ec.md). The run
+ * encoding (src/vm/diff.h's) of the bytes of page that differ from twin
+ * within the pieces; the smaller of it and a byte-mask encoding (for
+ * barrier updates); either one applied to a page. out holds
+ * dsm__diff_max_size(page size) bytes; the length is returned (4: no
+ * change, run encoding). Apply: 0 or -EINVAL (nothing changed). */
+size_t dsm__ec_diff_runs(const unsigned char *twin, const unsigned char *page,
+			 const struct ec_piece *pc, unsigned npc, unsigned char *out);
+size_t dsm__ec_diff_encode(const unsigned char *twin, const unsigned char *page,
+			   const struct ec_piece *pc, unsigned npc, unsigned char *out);
+int dsm__ec_diff_apply(void *page, size_t page_size, const void *diff, size_t len);
 
 /* ec_lock.c */
 int dsm__ec_lock_acquire(struct dsm_node *n, unsigned lock, int mode);

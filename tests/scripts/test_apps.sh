@@ -23,9 +23,9 @@ SKIPPED=""
 # Small inputs: every program's positional arguments.
 declare -A ARGS=([sor]="64 5" [mm]="64" [km]="3000 5 3" [nb]="256 2"
 		 [lu]="128 32" [is]="50000" [hg]="100000 256" [wc]="20000 500"
-		 [tsp]="10 3" [qs]="100000 1024")
+		 [tsp]="10 3" [qs]="100000 1024" [fft]="16 2" [wa]="128 2")
 # Apps without an MPI version (not a skip).
-NO_MPI=" tsp qs "
+NO_MPI=" tsp qs fft wa "
 # Apps also run under DSM_TAPEWORM=auto (every lock and barrier replays
 # its tapes): the result must not change.
 TW_APPS=" sor km tsp "
@@ -56,7 +56,7 @@ check() {
 }
 
 [ -d "$APPS_DIR" ] || { echo "test_apps.sh: FAIL: $APPS_DIR not built"; exit 1; }
-for app in sor mm km nb lu is hg wc tsp qs; do
+for app in sor mm km nb lu is hg wc tsp qs fft wa; do
 	# shellcheck disable=SC2086
 	set -- ${ARGS[$app]}
 	for v in seq pthreads dsm; do
