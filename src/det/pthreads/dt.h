@@ -1,0 +1,186 @@
+/*
+ * dt.h — deterministic execution of unmodified pthreads programs
+ * (libdsm_dthreads, dthreads-style), private to src/det/pthreads.
+ *
+ * Every thread is a process. The executable's globals (its writable
+ * PT_LOAD minus RELRO) and the heap (our allocator, dt_heap.c) live in
+ * memfds. While the program has one thread they are mapped MAP_SHARED;
+ * from the first pthread_create on, every thread maps them MAP_PRIVATE
+ * (copy on write) read-only, records the pages it writes (SIGSEGV), and at
+ * each synchronisation point:
+ *   1. computes its diff (private page vs the file) while others still run;
+ *   2. arrives at the fence; when every running thread has arrived, the
+ *      serial phase starts: the arrived threads take turns in thread-id
+ *      (creation) order;
+ *   3. in its turn: applies its diff to the file (conflict check), drops
+ *      its private pages, re-protects, flushes stdio, performs its
+ *      synchronisation operation on the shared control block (may block);
+ *   4. when the last turn ends, every thread not blocked runs again.
+ * Nothing is committed during a parallel phase, so every thread's view is
+ * a function of the commit order only.
+ *
+ * Files: dt_core.c (control block, regions, tracking, diffs, fence),
+ *        dt_heap.c (malloc family), dt_sync.c (the pthreads surface).
+ */
+#ifndef DSM_DT_H
+#define DSM_DT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DT_MAXT 1024      /* threads over the program's life (ids) */
+#define DT_SLOTS 256      /* heap slots = threads alive at once */
+#define DT_NOBJ 16384     /* synchronisation objects alive at once */
+#define DT_MAXKEYS 1024   /* pthread keys */
+#define DT_PW 65536       /* page -> last committer, for conflict reports */
+
+/* Thread states (in the control block). */
+enum dt_state {
+	DT_FREE = 0,
+	DT_NEW,        /* created in this serial phase: runs at its end */
+	DT_RUN,        /* computing (parallel phase) */
+	DT_ARRIVED,    /* at the fence, waiting for its turn */
+	DT_DONE,       /* had its turn, runs at the phase's end */
+	DT_BLOCKED,    /* waits on a synchronisation object */
+	DT_WOKEN,      /* was blocked, runs at the phase's end */
+	DT_EXITED,
+};
+
+/* What a blocked thread waits on. */
+enum dt_wait {
+	DT_W_NONE = 0, DT_W_MUTEX, DT_W_COND, DT_W_BARRIER, DT_W_JOIN,
+	DT_W_RD, DT_W_WR, DT_W_SEM, DT_W_ONCE,
+};
+
+/* Synchronisation object kinds. */
+enum dt_kind {
+	DT_K_NONE = 0, DT_K_DEAD, DT_K_MUTEX, DT_K_COND, DT_K_BARRIER,
+	DT_K_RWLOCK, DT_K_SEM, DT_K_ONCE, DT_K_SPIN,
+};
+
+struct dt_thr {
+	int32_t state;       /* enum dt_state */
+	int32_t slot;        /* heap slot */
+	int32_t pid;
+	int32_t detached;
+	int32_t joiner;      /* id of the thread joining it, or -1 */
+	int32_t reaped;
+	uint64_t retval;
+	int32_t wnext;       /* next in the wait queue, or -1 */
+	int32_t wkind;       /* enum dt_wait */
+	uint64_t wobj;       /* address of the object waited on */
+	uint64_t wmutex;     /* cond wait: the mutex to take again */
+	int32_t timed;       /* a timed wait: may end with ETIMEDOUT */
+	int32_t result;      /* what the blocking call returns */
+	int32_t creator;
+	int32_t pad;
+};
+
+struct dt_obj {
+	uint64_t addr;       /* the object's address (0: free slot) */
+	int32_t kind;        /* enum dt_kind */
+	int32_t type;        /* mutex type; barrier count */
+	int32_t owner;       /* mutex/spin/once/rwlock writer: id or -1 */
+	int32_t count;       /* recursion depth; barrier arrivals; readers */
+	int64_t value;       /* semaphore value */
+	int32_t head, tail;  /* wait queue (thread ids) */
+};
+
+struct dt_ctl {
+	_Atomic uint32_t lock;
+	_Atomic uint32_t seq;   /* futex word: bumped at every turn change */
+	int32_t nthreads;       /* ids handed out */
+	int32_t nrun, narrived;
+	_Atomic int32_t turn;   /* id whose turn it is, or -1 */
+	uint64_t phase;
+	int32_t live;           /* threads not exited */
+	int32_t main_pid;
+	_Atomic int32_t exit_req, exit_status;
+	_Atomic int32_t crash_tid, crash_status;
+	_Atomic int32_t deadlock;
+	_Atomic int32_t conflict_stop;
+	uint64_t nconflicts;
+	int32_t slot_used[DT_SLOTS];
+	int32_t key_used[DT_MAXKEYS];
+	uint64_t key_dtor[DT_MAXKEYS];
+	struct { uint64_t page, phase; int32_t tid, pad; } pw[DT_PW];
+	struct dt_thr t[DT_MAXT];
+	struct dt_obj obj[DT_NOBJ];
+};
+
+/* A shared range: the executable's globals or the heap. */
+struct dt_region {
+	const char *name;
+	unsigned char *start;
+	size_t len, npages;
+	int fd;
+	unsigned char *shared;   /* MAP_SHARED view (the file) */
+	uint8_t *mark;           /* per page: 1 written this phase */
+	uint32_t *list;          /* written pages, in fault order */
+	_Atomic size_t nlist;
+	int all;                 /* protection failed: every resident page */
+};
+
+enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
+
+struct dt_proc {
+	int init, multi, me, is_main, outside; /* outside: a fork()ed child */
+	size_t page;
+	struct dt_ctl *ctl;
+	struct dt_region reg[2];  /* [0] heap, [1] globals */
+	int nreg;
+	int policy;               /* DT_CONF_* */
+	int delay_us;
+	int pidfd_main;
+	unsigned char *diff;      /* this phase's diff records */
+	size_t difflen, diffcap;
+	int in_exit;
+};
+
+extern struct dt_proc dt;
+
+/* --- dt_core.c --- */
+void dt__init(void);
+void dt__die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void dt__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void dt__lock(void);
+void dt__unlock(void);
+/* Enter a synchronisation point: on return it is this thread's turn
+ * (or the program is single-threaded); the ctl lock is held. */
+void dt__sync_enter(void);
+/* End the turn; block: wait until woken. Releases the lock. Returns the
+ * thread's result field (0 when not blocked). */
+int dt__sync_leave(int block);
+/* Make thread id runnable at the phase's end with result r. */
+void dt__wake(int id, int r);
+/* First pthread_create: switch the regions to private views. */
+void dt__go_multi(void);
+/* The heap region (dt_heap.c asks for it before the rest is set up). */
+int dt__heap_region(unsigned char **base, size_t *len);
+void dt__thread_start(int id);
+_Noreturn void dt__thread_exit(void *ret);
+/* Queues. */
+void dt__q_push(int32_t *head, int32_t *tail, int id);
+int dt__q_pop(int32_t *head, int32_t *tail);
+int dt__q_remove(int32_t *head, int32_t *tail, int id);
+struct dt_obj *dt__obj(const void *addr, int kind, int create);
+void dt__obj_free(const void *addr);
+
+/* --- dt_heap.c --- */
+int dt__heap_init(void);
+void dt__heap_slot_init(int slot);
+extern int dt__heap_slot;   /* this process's slot */
+extern unsigned char *dt__heap_base;
+extern size_t dt__heap_len;
+extern int dt__heap_fd;
+void dt__prefault(const void *p, size_t len);
+
+/* --- dt_sync.c --- */
+void dt__keys_reset(void);
+void dt__keys_run_dtors(void);
+/* Give mutex m to thread id or queue it; 1 when granted. */
+int dt__mutex_grant(struct dt_obj *m, int id);
+
+#endif

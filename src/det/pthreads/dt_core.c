@@ -1,0 +1,973 @@
+/*
+ * dt_core.c — libdsm_dthreads: the control block shared by every thread
+ * process, the shared regions (globals, heap), write tracking, diffs,
+ * commits and the fence (see dt.h for the protocol).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dt.h"
+
+struct dt_proc dt;
+
+#define DT_AHEAD 16              /* pages made writable per fault */
+#define DT_DIFF_RESERVE (64ull << 30)
+#define DT_STDIO_BUF (16u << 20)
+
+static struct sigaction old_segv;
+
+/* ---------------------------------------------------------------- messages */
+
+void dt__warn(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n = snprintf(buf, sizeof buf, "dsmdet: ");
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	/* straight to fd 2: diagnostics are not program output */
+	ssize_t w = write(2, buf, (size_t)n);
+	(void)w;
+}
+
+/* A broken invariant or a call that cannot be supported: say so and stop
+ * the program the way a failed assertion would. */
+void dt__die(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	dt__warn("%s", buf);
+	if (dt.ctl && !dt.is_main) {
+		atomic_store(&dt.ctl->exit_req, 1);
+		atomic_store(&dt.ctl->exit_status, 134);
+		atomic_fetch_add(&dt.ctl->seq, 1);
+		syscall(SYS_futex, &dt.ctl->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+	signal(SIGABRT, SIG_DFL);
+	abort();
+}
+
+/* ------------------------------------------------------------ futex, lock */
+
+static int futex_wait(_Atomic uint32_t *w, uint32_t v, long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	return (int)syscall(SYS_futex, w, FUTEX_WAIT, v, &ts, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void dt__lock(void)
+{
+	uint32_t z;
+	for (int spin = 0;; spin++) {
+		z = 0;
+		if (atomic_compare_exchange_weak(&dt.ctl->lock, &z, 1))
+			return;
+		if (spin > 100) {
+			z = atomic_exchange(&dt.ctl->lock, 2);
+			if (z == 0)
+				return;
+			futex_wait(&dt.ctl->lock, 2, 100);
+		}
+	}
+}
+
+void dt__unlock(void)
+{
+	if (atomic_exchange(&dt.ctl->lock, 0) == 2)
+		syscall(SYS_futex, &dt.ctl->lock, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void bump(void)
+{
+	atomic_fetch_add(&dt.ctl->seq, 1);
+	futex_wake_all(&dt.ctl->seq);
+}
+
+/* ------------------------------------------------------------------ queues */
+
+void dt__q_push(int32_t *head, int32_t *tail, int id)
+{
+	dt.ctl->t[id].wnext = -1;
+	if (*tail < 0)
+		*head = id;
+	else
+		dt.ctl->t[*tail].wnext = id;
+	*tail = id;
+}
+
+int dt__q_pop(int32_t *head, int32_t *tail)
+{
+	int id = *head;
+	if (id < 0)
+		return -1;
+	*head = dt.ctl->t[id].wnext;
+	if (*head < 0)
+		*tail = -1;
+	dt.ctl->t[id].wnext = -1;
+	return id;
+}
+
+int dt__q_remove(int32_t *head, int32_t *tail, int id)
+{
+	int prev = -1;
+	for (int c = *head; c >= 0; prev = c, c = dt.ctl->t[c].wnext) {
+		if (c != id)
+			continue;
+		int nx = dt.ctl->t[c].wnext;
+		if (prev < 0)
+			*head = nx;
+		else
+			dt.ctl->t[prev].wnext = nx;
+		if (*tail == id)
+			*tail = prev;
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- sync object table */
+
+static size_t obj_hash(uintptr_t a)
+{
+	a ^= a >> 29;
+	a *= 0xbf58476d1ce4e5b9ull;
+	a ^= a >> 32;
+	return (size_t)a & (DT_NOBJ - 1);
+}
+
+/* The table entry of the object at addr (kind: what the caller uses it
+ * as; an entry left by another kind on reused memory is started again).
+ * Caller holds the lock. */
+struct dt_obj *dt__obj(const void *addr, int kind, int create)
+{
+	uintptr_t a = (uintptr_t)addr;
+	size_t h = obj_hash(a);
+	struct dt_obj *tomb = NULL, *o = NULL;
+	for (size_t i = 0; i < DT_NOBJ; i++) {
+		o = &dt.ctl->obj[(h + i) & (DT_NOBJ - 1)];
+		if (o->addr == a && o->kind != DT_K_DEAD) {
+			if (o->kind != kind && o->head < 0 && create)
+				goto fresh;
+			return o;
+		}
+		if (o->addr == 0)
+			break;
+		if (o->kind == DT_K_DEAD && !tomb)
+			tomb = o;
+		o = NULL;
+	}
+	if (!create)
+		return NULL;
+	if (tomb)
+		o = tomb;
+	if (!o)
+		dt__die("more than %d synchronisation objects alive", DT_NOBJ);
+fresh:
+	memset(o, 0, sizeof *o);
+	o->addr = a;
+	o->kind = kind;
+	o->owner = -1;
+	o->head = o->tail = -1;
+	return o;
+}
+
+void dt__obj_free(const void *addr)
+{
+	struct dt_obj *o;
+	for (size_t i = 0; i < DT_NOBJ; i++) {
+		o = &dt.ctl->obj[(obj_hash((uintptr_t)addr) + i) & (DT_NOBJ - 1)];
+		if (o->addr == 0)
+			return;
+		if (o->addr == (uintptr_t)addr && o->kind != DT_K_DEAD) {
+			o->kind = DT_K_DEAD;
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- regions */
+
+static void *reserve(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int region_setup(struct dt_region *r, const char *name, void *start,
+			size_t len, int fd)
+{
+	r->name = name;
+	r->start = start;
+	r->len = len;
+	r->npages = len / dt.page;
+	r->fd = fd;
+	r->shared = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, fd, 0);
+	r->mark = reserve(r->npages);
+	r->list = reserve(r->npages * sizeof(uint32_t));
+	if (r->shared == MAP_FAILED || !r->mark || !r->list)
+		return -ENOMEM;
+	return 0;
+}
+
+int dt__heap_region(unsigned char **base, size_t *len)
+{
+	*base = dt__heap_base;
+	*len = dt__heap_len;
+	return 0;
+}
+
+struct seg { uintptr_t lo, hi; };
+
+static int find_exe_data(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct seg *s = arg;
+	uintptr_t relro = 0;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type == PT_GNU_RELRO)
+			relro = info->dlpi_addr + p->p_vaddr + p->p_memsz;
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + p->p_vaddr;
+		uintptr_t hi = lo + p->p_memsz;
+		if (relro > lo && relro < hi)
+			lo = relro;
+		s->lo = lo & ~(uintptr_t)(dt.page - 1);
+		s->hi = (hi + dt.page - 1) & ~(uintptr_t)(dt.page - 1);
+	}
+	return 1; /* the first object is the executable */
+}
+
+/* Move the executable's globals into a memfd, mapped shared for now. */
+static int globals_setup(void)
+{
+	struct seg s = { 0, 0 };
+	dl_iterate_phdr(find_exe_data, &s);
+	if (s.hi <= s.lo)
+		return 0;
+	size_t len = s.hi - s.lo;
+	int fd = (int)syscall(SYS_memfd_create, "dsmdet-globals", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)len) != 0)
+		return -errno;
+	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (tmp == MAP_FAILED)
+		return -errno;
+	memcpy(tmp, (void *)s.lo, len);
+	/* the copy is in place before the mapping moves: nothing runs between */
+	if (mmap((void *)s.lo, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0) == MAP_FAILED)
+		return -errno;
+	munmap(tmp, len);
+	return region_setup(&dt.reg[dt.nreg++], "globals", (void *)s.lo, len, fd);
+}
+
+/* ----------------------------------------------------------- write faults */
+
+static struct dt_region *region_of(uintptr_t a)
+{
+	for (int i = 0; i < dt.nreg; i++) {
+		struct dt_region *r = &dt.reg[i];
+		if (a >= (uintptr_t)r->start && a < (uintptr_t)r->start + r->len)
+			return r;
+	}
+	return NULL;
+}
+
+/* Record a write to page pi of r and make it (and up to DT_AHEAD - 1 clean
+ * pages after it) writable. 1 when recorded, 0 when already writable.
+ * Async-signal-safe. */
+static int note_write(struct dt_region *r, size_t pi)
+{
+	if (r->all || r->mark[pi])
+		return 0;
+	size_t n = 1;
+	while (n < DT_AHEAD && pi + n < r->npages && !r->mark[pi + n])
+		n++;
+	unsigned char *p = r->start + pi * dt.page;
+	if (mprotect(p, n * dt.page, PROT_READ | PROT_WRITE) != 0) {
+		n = 1;
+		if (mprotect(p, dt.page, PROT_READ | PROT_WRITE) != 0) {
+			/* out of mappings: the whole region goes writable and
+			 * every resident page is compared at the commit */
+			mprotect(r->start, r->len, PROT_READ | PROT_WRITE);
+			r->all = 1;
+			return 1;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		r->mark[pi + k] = 1;
+		r->list[atomic_fetch_add(&r->nlist, 1)] = (uint32_t)(pi + k);
+	}
+	return 1;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	struct dt_region *r = dt.multi ? region_of(a) : NULL;
+	if (r && note_write(r, (a - (uintptr_t)r->start) / dt.page))
+		return;
+	if (old_segv.sa_flags & SA_SIGINFO && old_segv.sa_sigaction) {
+		old_segv.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN &&
+	    old_segv.sa_handler) {
+		old_segv.sa_handler(sig);
+		return;
+	}
+	signal(SIGSEGV, SIG_DFL); /* fault again: crash with the signal */
+}
+
+/* Before the kernel writes into [p, p + len) (read(), fstat() ...):
+ * a kernel write to a read-only page fails with EFAULT instead of
+ * faulting, so the pages are recorded and opened first. */
+void dt__prefault(const void *p, size_t len)
+{
+	if (!dt.multi || !len)
+		return;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(dt.page - 1);
+	for (; a < (uintptr_t)p + len; a += dt.page) {
+		struct dt_region *r = region_of(a);
+		if (r)
+			note_write(r, (a - (uintptr_t)r->start) / dt.page);
+	}
+}
+
+static void install_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGSEGV);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* ------------------------------------------------------------------ diffs */
+
+struct dt_rec {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t pad;
+	/* len old bytes, len new bytes, padded to 8 */
+};
+
+static void diff_put(unsigned char *addr, const unsigned char *old,
+		     const unsigned char *nw, size_t len)
+{
+	size_t need = sizeof(struct dt_rec) + ((2 * len + 7) & ~(size_t)7);
+	if (dt.difflen + need > dt.diffcap)
+		dt__die("this thread wrote more than %llu GiB in one epoch",
+			(unsigned long long)(dt.diffcap >> 30));
+	struct dt_rec *rec = (struct dt_rec *)(dt.diff + dt.difflen);
+	rec->addr = (uintptr_t)addr;
+	rec->len = (uint32_t)len;
+	memcpy(rec + 1, old, len);
+	memcpy((unsigned char *)(rec + 1) + len, nw, len);
+	dt.difflen += need;
+}
+
+/* Byte-exact runs where the private page differs from the file. */
+static void diff_page(struct dt_region *r, size_t pi)
+{
+	const unsigned char *p = r->start + pi * dt.page;
+	const unsigned char *s = r->shared + pi * dt.page;
+	if (memcmp(p, s, dt.page) == 0)
+		return;
+	size_t i = 0;
+	while (i < dt.page) {
+		if (i % 8 == 0 && i + 8 <= dt.page &&
+		    *(const uint64_t *)(p + i) == *(const uint64_t *)(s + i)) {
+			i += 8;
+			continue;
+		}
+		if (p[i] == s[i]) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < dt.page && p[j] != s[j])
+			j++;
+		diff_put((unsigned char *)p + i, s + i, p + i, j - i);
+		i = j;
+	}
+}
+
+/* Parallel part of a sync point: this thread's writes of the epoch as
+ * records (the file does not change until every thread has arrived). */
+static void diff_compute(void)
+{
+	dt.difflen = 0;
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		if (r->all) {
+			size_t chunk = 16384; /* pages per mincore call */
+			unsigned char vec[16384];
+			for (size_t pi = 0; pi < r->npages; pi += chunk) {
+				size_t n = r->npages - pi < chunk ? r->npages - pi : chunk;
+				if (mincore(r->start + pi * dt.page, n * dt.page, vec) != 0)
+					continue;
+				for (size_t q = 0; q < n; q++)
+					if (vec[q] & 1)
+						diff_page(r, pi + q);
+			}
+			continue;
+		}
+		size_t n = atomic_load(&r->nlist);
+		for (size_t q = 0; q < n; q++)
+			diff_page(r, r->list[q]);
+	}
+}
+
+/* The last thread that committed page pg in this phase (for reports). */
+static int pw_get(uint64_t pg)
+{
+	size_t h = obj_hash((uintptr_t)pg) & (DT_PW - 1);
+	if (dt.ctl->pw[h].page == pg && dt.ctl->pw[h].phase == dt.ctl->phase)
+		return dt.ctl->pw[h].tid;
+	return -1;
+}
+
+static void pw_set(uint64_t pg)
+{
+	size_t h = obj_hash((uintptr_t)pg) & (DT_PW - 1);
+	dt.ctl->pw[h].page = pg;
+	dt.ctl->pw[h].phase = dt.ctl->phase;
+	dt.ctl->pw[h].tid = dt.me;
+}
+
+static void report_conflict(unsigned char *addr, size_t len)
+{
+	struct dt_region *r = region_of((uintptr_t)addr);
+	int other = pw_get((uintptr_t)addr / dt.page);
+	dt.ctl->nconflicts++;
+	dt__warn("conflict: threads %d and %d wrote the same %zu byte%s at %p "
+		 "(%s+0x%zx) with different values in epoch %llu; %s",
+		 other, dt.me, len, len == 1 ? "" : "s", (void *)addr,
+		 r ? r->name : "?", r ? (size_t)(addr - r->start) : 0,
+		 (unsigned long long)dt.ctl->phase,
+		 dt.policy == DT_CONF_ERROR ? "stopping (DSM_DET_CONFLICT=error)"
+					    : "thread with the later turn wins");
+}
+
+/* Apply this thread's records to the file, checking each byte against
+ * commits earlier in this serial phase. 1 if a conflict stops the program. */
+static int diff_apply(void)
+{
+	int stop = 0;
+	size_t off = 0;
+	while (off < dt.difflen) {
+		struct dt_rec *rec = (struct dt_rec *)(dt.diff + off);
+		size_t len = rec->len;
+		unsigned char *addr = (unsigned char *)(uintptr_t)rec->addr;
+		struct dt_region *r = region_of(rec->addr);
+		const unsigned char *old = (const unsigned char *)(rec + 1);
+		const unsigned char *nw = old + len;
+		unsigned char *s = r->shared + (addr - r->start);
+		off += sizeof *rec + ((2 * len + 7) & ~(size_t)7);
+		if (memcmp(s, old, len) == 0) {
+			memcpy(s, nw, len);
+		} else {
+			size_t i = 0;
+			while (i < len) {
+				if (s[i] == old[i] || s[i] == nw[i]) {
+					s[i] = nw[i];
+					i++;
+					continue;
+				}
+				size_t j = i;
+				while (j < len && s[j] != old[j] && s[j] != nw[j])
+					j++;
+				if (dt.policy != DT_CONF_LAST)
+					report_conflict(addr + i, j - i);
+				if (dt.policy == DT_CONF_ERROR)
+					stop = 1;
+				else
+					memcpy(s + i, nw + i, j - i);
+				i = j;
+			}
+		}
+		pw_set(rec->addr / dt.page);
+	}
+	return stop;
+}
+
+/* Drop this thread's private pages (the file has everything now) and
+ * write-protect the regions for the next epoch. */
+static void refresh(void)
+{
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		size_t n = atomic_load(&r->nlist);
+		if (r->all) {
+			madvise(r->start, r->len, MADV_DONTNEED);
+			for (size_t q = 0; q < n; q++)
+				r->mark[r->list[q]] = 0;
+		} else if (n) {
+			for (size_t q = 0; q < n; q++) {
+				size_t pi = r->list[q], e = pi + 1;
+				r->mark[pi] = 0;
+				while (q + 1 < n && r->list[q + 1] == e) {
+					r->mark[e++] = 0;
+					q++;
+				}
+				madvise(r->start + pi * dt.page, (e - pi) * dt.page,
+					MADV_DONTNEED);
+			}
+		}
+		if (r->all || n)
+			mprotect(r->start, r->len, PROT_READ);
+		r->all = 0;
+		atomic_store(&r->nlist, 0);
+	}
+}
+
+/* ------------------------------------------------------- init and teardown */
+
+static void on_exit_hook(int status, void *arg);
+
+static void stdio_setup(void)
+{
+	static char *bo, *be;
+	if (!bo)
+		bo = reserve(DT_STDIO_BUF), be = reserve(DT_STDIO_BUF);
+	/* fully buffered in private memory: written at the thread's turns */
+	if (bo)
+		setvbuf(stdout, bo, _IOFBF, DT_STDIO_BUF);
+	if (be)
+		setvbuf(stderr, be, _IOFBF, DT_STDIO_BUF);
+}
+
+static void read_env(void)
+{
+	const char *c = getenv("DSM_DET_CONFLICT");
+	dt.policy = DT_CONF_ERROR;
+	if (c && !strcmp(c, "report"))
+		dt.policy = DT_CONF_REPORT;
+	else if (c && (!strcmp(c, "last") || !strcmp(c, "last-writer-wins")))
+		dt.policy = DT_CONF_LAST;
+	else if (c && *c && strcmp(c, "error"))
+		dt__die("DSM_DET_CONFLICT=%s: expected error, report or last", c);
+	c = getenv("DSM_DET_DELAY_US");
+	dt.delay_us = c ? atoi(c) : 0;
+}
+
+void dt__init(void)
+{
+	if (dt.init)
+		return;
+	dt.init = 1;
+	dt.page = (size_t)sysconf(_SC_PAGESIZE);
+	if (dt__heap_init() != 0)
+		dt__die("cannot map the shared heap");
+	read_env();
+	dt.ctl = mmap(NULL, sizeof *dt.ctl, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (dt.ctl == MAP_FAILED)
+		dt__die("cannot map the control block: %s", strerror(errno));
+	dt.is_main = 1;
+	dt.me = 0;
+	dt.ctl->nthreads = 1;
+	dt.ctl->live = 1;
+	dt.ctl->nrun = 1;
+	dt.ctl->turn = -1;
+	dt.ctl->main_pid = getpid();
+	dt.ctl->t[0].state = DT_RUN;
+	dt.ctl->t[0].joiner = -1;
+	dt.ctl->t[0].pid = getpid();
+	dt.ctl->slot_used[0] = 1;
+	for (int i = 1; i < DT_MAXT; i++)
+		dt.ctl->t[i].joiner = -1;
+	dt.pidfd_main = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (region_setup(&dt.reg[dt.nreg++], "heap", dt__heap_base, dt__heap_len,
+			 dt__heap_fd) != 0)
+		dt__die("cannot map the heap's shared view");
+	if (globals_setup() != 0)
+		dt__die("cannot move the executable's globals into shared memory");
+	dt.diff = reserve(DT_DIFF_RESERVE);
+	dt.diffcap = dt.diff ? DT_DIFF_RESERVE : 0;
+	stdio_setup();
+	on_exit(on_exit_hook, NULL);
+}
+
+/* The regions' application views become private, write-protected copies
+ * of the files (the first pthread_create). */
+void dt__go_multi(void)
+{
+	fflush(NULL);
+	install_handler();
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		if (mmap(r->start, r->len, PROT_READ,
+			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
+			dt__die("cannot map %s privately: %s", r->name, strerror(errno));
+		atomic_store(&r->nlist, 0);
+		r->all = 0;
+	}
+	dt.multi = 1;
+}
+
+/* Back to shared views when the main thread is alone again. */
+static void go_single(void)
+{
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
+			dt__die("cannot map %s shared: %s", r->name, strerror(errno));
+	}
+	dt.multi = 0;
+}
+
+/* Kill every other thread process and reap the ones we can. */
+static void teardown(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	for (int i = 0; i < c->nthreads; i++) {
+		if (i == dt.me || c->t[i].pid <= 0 || c->t[i].reaped)
+			continue;
+		kill(c->t[i].pid, SIGKILL);
+	}
+	for (int i = 0; i < c->nthreads; i++) {
+		if (i == dt.me || c->t[i].pid <= 0 || c->t[i].reaped)
+			continue;
+		if (waitpid(c->t[i].pid, NULL, __WALL) == c->t[i].pid)
+			c->t[i].reaped = 1;
+	}
+}
+
+static const char *wait_name(int k)
+{
+	static const char *n[] = { "nothing", "a mutex", "a condition variable",
+				   "a barrier", "pthread_join", "a rwlock (read)",
+				   "a rwlock (write)", "a semaphore", "pthread_once" };
+	return k >= 0 && k < (int)(sizeof n / sizeof *n) ? n[k] : "?";
+}
+
+/* Something ended the program (exit from a thread, a crash, a deadlock,
+ * a conflict under error): the main process ends it, others just go. */
+static void abnormal(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	if (!dt.is_main)
+		_exit(0);
+	if (atomic_load(&c->exit_req)) {
+		teardown();
+		_exit(atomic_load(&c->exit_status));
+	}
+	if (atomic_load(&c->crash_tid) > 0) {
+		int st = atomic_load(&c->crash_status);
+		int tid = atomic_load(&c->crash_tid);
+		teardown();
+		fflush(NULL);
+		if (WIFSIGNALED(st)) {
+			dt__warn("thread %d was killed by signal %d (%s)", tid,
+				 WTERMSIG(st), strsignal(WTERMSIG(st)));
+			signal(WTERMSIG(st), SIG_DFL);
+			raise(WTERMSIG(st));
+		}
+		dt__warn("thread %d ended without pthread_exit (status %d)", tid,
+			 WEXITSTATUS(st));
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+	}
+	if (atomic_load(&c->deadlock)) {
+		teardown();
+		dt__warn("deadlock: every thread is blocked; stopping the program");
+		signal(SIGABRT, SIG_DFL);
+		raise(SIGABRT);
+		_exit(134);
+	}
+}
+
+static int is_abnormal(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	return atomic_load(&c->exit_req) || atomic_load(&c->crash_tid) > 0 ||
+	       atomic_load(&c->deadlock);
+}
+
+/* Reap thread processes that ended; one that ended without going through
+ * pthread_exit crashed. Non-main processes also notice a dead main. */
+static void liveness(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	if (!dt.is_main && dt.pidfd_main >= 0) {
+		struct pollfd p = { dt.pidfd_main, POLLIN, 0 };
+		if (poll(&p, 1, 0) == 1)
+			_exit(0);
+	}
+	for (int i = 1; i < c->nthreads; i++) {
+		struct dt_thr *t = &c->t[i];
+		int st;
+		if (i == dt.me || t->pid <= 0 || t->reaped)
+			continue;
+		if (waitpid(t->pid, &st, WNOHANG | __WALL) != t->pid)
+			continue;
+		t->reaped = 1;
+		if (t->state != DT_EXITED && !atomic_load(&c->exit_req)) {
+			atomic_store(&c->crash_status, st);
+			atomic_store(&c->crash_tid, i);
+			bump();
+		}
+	}
+}
+
+static int pred_turn(void) { return atomic_load(&dt.ctl->turn) == dt.me; }
+static int pred_run(void) { return dt.ctl->t[dt.me].state == DT_RUN; }
+static int pred_alone(void) { return dt.ctl->live == 0; }
+
+static void wait_until(int (*pred)(void))
+{
+	for (;;) {
+		uint32_t s = atomic_load(&dt.ctl->seq);
+		if (is_abnormal())
+			abnormal();
+		if (pred())
+			return;
+		if (futex_wait(&dt.ctl->seq, s, 100) != 0 && errno == ETIMEDOUT)
+			liveness();
+	}
+}
+
+/* ------------------------------------------------------------------ fence */
+
+static void start_serial(void)
+{
+	for (int i = 0; i < dt.ctl->nthreads; i++)
+		if (dt.ctl->t[i].state == DT_ARRIVED) {
+			atomic_store(&dt.ctl->turn, i);
+			break;
+		}
+	bump();
+}
+
+void dt__timeout(int id); /* dt_sync.c */
+
+static void diagnose_deadlock(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	dt__warn("deadlock in epoch %llu: no thread can run:",
+		 (unsigned long long)c->phase);
+	for (int i = 0; i < c->nthreads; i++) {
+		struct dt_thr *t = &c->t[i];
+		if (t->state == DT_BLOCKED)
+			dt__warn("  thread %d waits on %s at %p", i,
+				 wait_name(t->wkind), (void *)(uintptr_t)t->wobj);
+	}
+}
+
+/* The serial phase is over: every thread not blocked runs. With none,
+ * the earliest timed waiter (lowest id) times out; else a deadlock. */
+static void end_phase(void)
+{
+	struct dt_ctl *c = dt.ctl;
+	for (;;) {
+		c->nrun = 0;
+		for (int i = 0; i < c->nthreads; i++) {
+			int s = c->t[i].state;
+			if (s == DT_DONE || s == DT_WOKEN || s == DT_NEW)
+				c->t[i].state = DT_RUN;
+			if (c->t[i].state == DT_RUN)
+				c->nrun++;
+		}
+		if (c->nrun > 0 || c->live == 0 || is_abnormal())
+			break;
+		int timed = -1;
+		for (int i = 0; i < c->nthreads && timed < 0; i++)
+			if (c->t[i].state == DT_BLOCKED && c->t[i].timed)
+				timed = i;
+		if (timed < 0) {
+			diagnose_deadlock();
+			atomic_store(&c->deadlock, 1);
+			break;
+		}
+		dt__timeout(timed);
+	}
+	c->narrived = 0;
+	c->phase++;
+	atomic_store(&c->turn, -1);
+	bump();
+}
+
+void dt__wake(int id, int r)
+{
+	struct dt_thr *t = &dt.ctl->t[id];
+	t->result = r;
+	t->timed = 0;
+	t->wkind = DT_W_NONE;
+	t->state = DT_WOKEN;
+}
+
+static void delay(void)
+{
+	static unsigned seed;
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	usleep((useconds_t)(rand_r(&seed) % (unsigned)dt.delay_us));
+}
+
+void dt__sync_enter(void)
+{
+	if (dt.outside)
+		dt__die("a pthreads call in a process made by fork(): only exec or "
+			"_exit are supported there");
+	dt__init();
+	if (!dt.multi) {
+		dt__lock();
+		return;
+	}
+	if (dt.delay_us > 0)
+		delay();
+	diff_compute();
+	dt__lock();
+	if (is_abnormal()) {
+		dt__unlock();
+		abnormal();
+	}
+	dt.ctl->t[dt.me].state = DT_ARRIVED;
+	if (++dt.ctl->narrived == dt.ctl->nrun)
+		start_serial();
+	dt__unlock();
+	wait_until(pred_turn);
+	int stop = diff_apply();
+	refresh();
+	fflush(NULL);
+	if (stop) {
+		atomic_store(&dt.ctl->exit_status, 86);
+		atomic_store(&dt.ctl->exit_req, 1);
+		bump();
+		abnormal();
+	}
+	dt__lock();
+}
+
+/* mode 0: continue; 1: block until woken; 2: the thread exits (no wait). */
+int dt__sync_leave(int mode)
+{
+	struct dt_ctl *c = dt.ctl;
+	struct dt_thr *t = &c->t[dt.me];
+	if (mode == 1)
+		t->state = DT_BLOCKED;
+	else if (mode == 0)
+		t->state = DT_DONE;
+	int next = -1;
+	for (int i = dt.me + 1; i < c->nthreads; i++)
+		if (c->t[i].state == DT_ARRIVED) {
+			next = i;
+			break;
+		}
+	if (next >= 0) {
+		atomic_store(&c->turn, next);
+		bump();
+	} else {
+		end_phase();
+	}
+	if (mode == 0 && dt.multi && dt.is_main && c->live == 1)
+		go_single();
+	dt__unlock();
+	if (mode == 2)
+		return 0;
+	wait_until(pred_run);
+	return t->result;
+}
+
+/* -------------------------------------------------------- thread life */
+
+void dt__thread_start(int id)
+{
+	dt.me = id;
+	dt.is_main = 0;
+	dt.in_exit = 0;
+	dt__keys_reset();
+	if (getppid() == dt.ctl->main_pid)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	wait_until(pred_run);
+}
+
+void dt__thread_exit(void *ret)
+{
+	dt__keys_run_dtors();
+	dt__sync_enter();
+	struct dt_ctl *c = dt.ctl;
+	struct dt_thr *t = &c->t[dt.me];
+	t->retval = (uintptr_t)ret;
+	t->state = DT_EXITED;
+	c->live--;
+	if (t->slot >= 0)
+		c->slot_used[t->slot] = 0;
+	if (t->joiner >= 0)
+		dt__wake(t->joiner, 0);
+	dt__sync_leave(2);
+	if (!dt.is_main)
+		_exit(0);
+	/* the main thread called pthread_exit: the process ends with the last */
+	dt.in_exit = 1;
+	wait_until(pred_alone);
+	exit(0);
+}
+
+/* exit() or a return from main. In the main thread: take a turn (output
+ * of earlier turns written), then end every other thread. Elsewhere: the
+ * program ends with this status, at this turn. */
+static void on_exit_hook(int status, void *arg)
+{
+	(void)arg;
+	if (!dt.init || dt.outside || dt.in_exit)
+		return;
+	dt.in_exit = 1;
+	if (!dt.multi && dt.is_main)
+		return;
+	dt__sync_enter();
+	fflush(NULL);
+	if (dt.is_main) {
+		teardown();
+		dt__unlock();
+		return;
+	}
+	atomic_store(&dt.ctl->exit_status, status);
+	atomic_store(&dt.ctl->exit_req, 1);
+	bump();
+	dt__unlock();
+	_exit(status);
+}
+
+__attribute__((constructor)) static void dt_ctor(void)
+{
+	dt__init();
+}
