@@ -35,6 +35,7 @@
 #define DT_NOBJ 16384     /* synchronisation objects alive at once */
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
+#define DT_NBASE 65536    /* pages written by several threads per epoch */
 
 /* Thread states (in the control block). */
 enum dt_state {
@@ -106,6 +107,7 @@ struct dt_ctl {
 	int32_t key_used[DT_MAXKEYS];
 	uint64_t key_dtor[DT_MAXKEYS];
 	struct { uint64_t page, phase; int32_t tid, pad; } pw[DT_PW];
+	struct { uint64_t addr, phase; } base[DT_NBASE]; /* phase + 1 */
 	struct dt_thr t[DT_MAXT];
 	struct dt_obj obj[DT_NOBJ];
 };
@@ -121,6 +123,9 @@ struct dt_region {
 	uint32_t *list;          /* written pages, in fault order */
 	_Atomic size_t nlist;
 	int all;                 /* protection failed: every resident page */
+	uint32_t *dirty;         /* pages changed this phase (arrival) */
+	size_t ndirty;
+	_Atomic uint64_t *stamp; /* shared, per page: phase << 8 | writers */
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -134,8 +139,7 @@ struct dt_proc {
 	int policy;               /* DT_CONF_* */
 	int delay_us;
 	int pidfd_main;
-	unsigned char *diff;      /* this phase's diff records */
-	size_t difflen, diffcap;
+	unsigned char *basepool;  /* shared: DT_NBASE base pages */
 	int in_exit;
 };
 

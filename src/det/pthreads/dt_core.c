@@ -26,7 +26,6 @@
 struct dt_proc dt;
 
 #define DT_AHEAD 16              /* pages made writable per fault */
-#define DT_DIFF_RESERVE (64ull << 30)
 #define DT_STDIO_BUF (16u << 20)
 
 static struct sigaction old_segv;
@@ -235,7 +234,11 @@ static int region_setup(struct dt_region *r, const char *name, void *start,
 			 MAP_SHARED | MAP_NORESERVE, fd, 0);
 	r->mark = reserve(r->npages);
 	r->list = reserve(r->npages * sizeof(uint32_t));
-	if (r->shared == MAP_FAILED || !r->mark || !r->list)
+	r->dirty = reserve(r->npages * sizeof(uint32_t));
+	r->stamp = mmap(NULL, r->npages * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->shared == MAP_FAILED || !r->mark || !r->list || !r->dirty ||
+	    r->stamp == MAP_FAILED)
 		return -ENOMEM;
 	return 0;
 }
@@ -382,77 +385,48 @@ static void install_handler(void)
 
 /* ------------------------------------------------------------------ diffs */
 
-struct dt_rec {
-	uint64_t addr;
-	uint32_t len;
-	uint32_t pad;
-	/* len old bytes, len new bytes, padded to 8 */
-};
-
-static void diff_put(unsigned char *addr, const unsigned char *old,
-		     const unsigned char *nw, size_t len)
+/* Arrival (parallel): the pages this thread really changed (private page
+ * differs from the file, which nobody changes before every thread has
+ * arrived) go to its dirty list, and each page's writer count of this
+ * phase (shared stamp: phase << 8 | count) is raised. */
+static void stamp_inc(struct dt_region *r, size_t pi, uint64_t ph)
 {
-	size_t need = sizeof(struct dt_rec) + ((2 * len + 7) & ~(size_t)7);
-	if (dt.difflen + need > dt.diffcap)
-		dt__die("this thread wrote more than %llu GiB in one epoch",
-			(unsigned long long)(dt.diffcap >> 30));
-	struct dt_rec *rec = (struct dt_rec *)(dt.diff + dt.difflen);
-	rec->addr = (uintptr_t)addr;
-	rec->len = (uint32_t)len;
-	memcpy(rec + 1, old, len);
-	memcpy((unsigned char *)(rec + 1) + len, nw, len);
-	dt.difflen += need;
+	uint64_t old = atomic_load(&r->stamp[pi]), nw;
+	do {
+		nw = (old >> 8) == ph ? old + ((old & 0xff) < 0xff) : (ph << 8) | 1;
+	} while (!atomic_compare_exchange_weak(&r->stamp[pi], &old, nw));
 }
 
-/* Byte-exact runs where the private page differs from the file. */
-static void diff_page(struct dt_region *r, size_t pi)
+static void dirty_page(struct dt_region *r, size_t pi, uint64_t ph)
 {
-	const unsigned char *p = r->start + pi * dt.page;
-	const unsigned char *s = r->shared + pi * dt.page;
-	if (memcmp(p, s, dt.page) == 0)
+	if (memcmp(r->start + pi * dt.page, r->shared + pi * dt.page, dt.page) == 0)
 		return;
-	size_t i = 0;
-	while (i < dt.page) {
-		if (i % 8 == 0 && i + 8 <= dt.page &&
-		    *(const uint64_t *)(p + i) == *(const uint64_t *)(s + i)) {
-			i += 8;
-			continue;
-		}
-		if (p[i] == s[i]) {
-			i++;
-			continue;
-		}
-		size_t j = i;
-		while (j < dt.page && p[j] != s[j])
-			j++;
-		diff_put((unsigned char *)p + i, s + i, p + i, j - i);
-		i = j;
-	}
+	r->dirty[r->ndirty++] = (uint32_t)pi;
+	stamp_inc(r, pi, ph);
 }
 
-/* Parallel part of a sync point: this thread's writes of the epoch as
- * records (the file does not change until every thread has arrived). */
 static void diff_compute(void)
 {
-	dt.difflen = 0;
+	uint64_t ph = dt.ctl->phase;
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		r->ndirty = 0;
 		if (r->all) {
 			size_t chunk = 16384; /* pages per mincore call */
-			unsigned char vec[16384];
+			static unsigned char vec[16384];
 			for (size_t pi = 0; pi < r->npages; pi += chunk) {
 				size_t n = r->npages - pi < chunk ? r->npages - pi : chunk;
 				if (mincore(r->start + pi * dt.page, n * dt.page, vec) != 0)
 					continue;
 				for (size_t q = 0; q < n; q++)
 					if (vec[q] & 1)
-						diff_page(r, pi + q);
+						dirty_page(r, pi + q, ph);
 			}
 			continue;
 		}
 		size_t n = atomic_load(&r->nlist);
 		for (size_t q = 0; q < n; q++)
-			diff_page(r, r->list[q]);
+			dirty_page(r, r->list[q], ph);
 	}
 }
 
@@ -487,44 +461,84 @@ static void report_conflict(unsigned char *addr, size_t len)
 					    : "thread with the later turn wins");
 }
 
-/* Apply this thread's records to the file, checking each byte against
- * commits earlier in this serial phase. 1 if a conflict stops the program. */
+/* The page's content at the phase's start, for a page several threads
+ * changed: the first of them to commit saves it (the file is still
+ * unchanged then). In memory shared by all threads. */
+static const unsigned char *base_of(const unsigned char *file, uintptr_t addr)
+{
+	struct dt_ctl *c = dt.ctl;
+	size_t h = obj_hash(addr) & (DT_NBASE - 1);
+	for (size_t i = 0; i < DT_NBASE; i++, h = (h + 1) & (DT_NBASE - 1)) {
+		if (c->base[h].phase == c->phase + 1 && c->base[h].addr == addr)
+			return dt.basepool + h * dt.page;
+		if (c->base[h].phase != c->phase + 1) {
+			c->base[h].phase = c->phase + 1;
+			c->base[h].addr = addr;
+			memcpy(dt.basepool + h * dt.page, file, dt.page);
+			return dt.basepool + h * dt.page;
+		}
+	}
+	dt__die("more than %d pages written by several threads in one epoch", DT_NBASE);
+}
+
+/* Commit one page several threads changed: the bytes this thread changed
+ * (private vs base); a byte an earlier committer changed to another value
+ * is a conflict. 1 if the program must stop. */
+static int merge_page(unsigned char *priv, unsigned char *file, const unsigned char *base)
+{
+	int stop = 0;
+	size_t i = 0;
+	while (i < dt.page) {
+		if (i % 8 == 0 && *(const uint64_t *)(priv + i) == *(const uint64_t *)(base + i)) {
+			i += 8;
+			continue;
+		}
+		if (priv[i] == base[i]) {
+			i++;
+			continue;
+		}
+		if (file[i] == base[i] || file[i] == priv[i]) {
+			file[i] = priv[i];
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < dt.page && priv[j] != base[j] && file[j] != base[j] &&
+		       file[j] != priv[j])
+			j++;
+		if (dt.policy != DT_CONF_LAST)
+			report_conflict(priv + i, j - i);
+		if (dt.policy == DT_CONF_ERROR)
+			stop = 1;
+		else
+			memcpy(file + i, priv + i, j - i);
+		i = j;
+	}
+	return stop;
+}
+
+/* Turn: commit this thread's dirty pages. A page only this thread changed
+ * in this phase is copied whole (the file still holds its base); others
+ * are merged byte by byte against the saved base. 1 if a conflict stops
+ * the program. */
 static int diff_apply(void)
 {
 	int stop = 0;
-	size_t off = 0;
-	while (off < dt.difflen) {
-		struct dt_rec *rec = (struct dt_rec *)(dt.diff + off);
-		size_t len = rec->len;
-		unsigned char *addr = (unsigned char *)(uintptr_t)rec->addr;
-		struct dt_region *r = region_of(rec->addr);
-		const unsigned char *old = (const unsigned char *)(rec + 1);
-		const unsigned char *nw = old + len;
-		unsigned char *s = r->shared + (addr - r->start);
-		off += sizeof *rec + ((2 * len + 7) & ~(size_t)7);
-		if (memcmp(s, old, len) == 0) {
-			memcpy(s, nw, len);
-		} else {
-			size_t i = 0;
-			while (i < len) {
-				if (s[i] == old[i] || s[i] == nw[i]) {
-					s[i] = nw[i];
-					i++;
-					continue;
-				}
-				size_t j = i;
-				while (j < len && s[j] != old[j] && s[j] != nw[j])
-					j++;
-				if (dt.policy != DT_CONF_LAST)
-					report_conflict(addr + i, j - i);
-				if (dt.policy == DT_CONF_ERROR)
-					stop = 1;
-				else
-					memcpy(s + i, nw + i, j - i);
-				i = j;
-			}
+	uint64_t ph = dt.ctl->phase;
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		for (size_t q = 0; q < r->ndirty; q++) {
+			size_t pi = r->dirty[q];
+			unsigned char *priv = r->start + pi * dt.page;
+			unsigned char *file = r->shared + pi * dt.page;
+			uint64_t st = atomic_load(&r->stamp[pi]);
+			if ((st >> 8) != ph || (st & 0xff) <= 1)
+				memcpy(file, priv, dt.page);
+			else
+				stop |= merge_page(priv, file, base_of(file, (uintptr_t)priv));
+			pw_set((uintptr_t)priv / dt.page);
 		}
-		pw_set(rec->addr / dt.page);
+		r->ndirty = 0;
 	}
 	return stop;
 }
@@ -622,8 +636,10 @@ void dt__init(void)
 		dt__die("cannot map the heap's shared view");
 	if (globals_setup() != 0)
 		dt__die("cannot move the executable's globals into shared memory");
-	dt.diff = reserve(DT_DIFF_RESERVE);
-	dt.diffcap = dt.diff ? DT_DIFF_RESERVE : 0;
+	dt.basepool = mmap(NULL, (size_t)DT_NBASE * dt.page, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (dt.basepool == MAP_FAILED)
+		dt__die("cannot map the base pages' pool");
 	stdio_setup();
 	on_exit(on_exit_hook, NULL);
 }
