@@ -805,7 +805,10 @@ static void diagnose_deadlock(void)
 		 (unsigned long long)c->phase);
 	for (int i = 0; i < c->nthreads; i++) {
 		struct dt_thr *t = &c->t[i];
-		if (t->state == DT_BLOCKED)
+		if (t->state == DT_BLOCKED && t->wkind == DT_W_JOIN)
+			dt__warn("  thread %d waits in pthread_join for thread %d", i,
+				 (int)t->wobj);
+		else if (t->state == DT_BLOCKED)
 			dt__warn("  thread %d waits on %s at %p", i,
 				 wait_name(t->wkind), (void *)(uintptr_t)t->wobj);
 	}
