@@ -36,6 +36,7 @@
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
 #define DT_NBASE 65536    /* pages written by several threads per epoch */
+#define DT_LOG (1u << 22) /* commits logged per phase (beyond: drop all) */
 
 /* Thread states (in the control block). */
 enum dt_state {
@@ -103,6 +104,8 @@ struct dt_ctl {
 	_Atomic int32_t deadlock;
 	_Atomic int32_t conflict_stop;
 	uint64_t nconflicts;
+	_Atomic uint64_t nlog;
+	_Atomic int32_t log_over;
 	int32_t slot_used[DT_SLOTS];
 	int32_t key_used[DT_MAXKEYS];
 	uint64_t key_dtor[DT_MAXKEYS];
@@ -126,6 +129,7 @@ struct dt_region {
 	uint32_t *dirty;         /* pages changed this phase (arrival) */
 	size_t ndirty;
 	_Atomic uint64_t *stamp; /* shared, per page: phase << 8 | writers */
+	uint8_t *priv;           /* per page: this thread holds a private copy */
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -140,6 +144,7 @@ struct dt_proc {
 	int delay_us;
 	int pidfd_main;
 	unsigned char *basepool;  /* shared: DT_NBASE base pages */
+	uint64_t *log;            /* shared: DT_LOG commits of the phase */
 	int in_exit;
 };
 

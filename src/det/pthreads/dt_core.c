@@ -235,9 +235,10 @@ static int region_setup(struct dt_region *r, const char *name, void *start,
 	r->mark = reserve(r->npages);
 	r->list = reserve(r->npages * sizeof(uint32_t));
 	r->dirty = reserve(r->npages * sizeof(uint32_t));
+	r->priv = reserve(r->npages);
 	r->stamp = mmap(NULL, r->npages * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->shared == MAP_FAILED || !r->mark || !r->list || !r->dirty ||
+	if (r->shared == MAP_FAILED || !r->mark || !r->list || !r->dirty || !r->priv ||
 	    r->stamp == MAP_FAILED)
 		return -ENOMEM;
 	return 0;
@@ -517,6 +518,52 @@ static int merge_page(unsigned char *priv, unsigned char *file, const unsigned c
 	return stop;
 }
 
+/* The phase's commit log (shared): which thread committed which page, so
+ * that every thread drops its private copies of pages others changed. */
+static void log_commit(int k, size_t pi)
+{
+	uint64_t i = atomic_fetch_add(&dt.ctl->nlog, 1);
+	if (i >= DT_LOG) {
+		atomic_store(&dt.ctl->log_over, 1);
+		return;
+	}
+	dt.log[i] = ((uint64_t)dt.me << 40) | ((uint64_t)k << 39) | pi;
+}
+
+/* Drop every private page of this thread (its view becomes the files). */
+static void drop_all(void)
+{
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		madvise(r->start, r->len, MADV_DONTNEED);
+		madvise(r->priv, r->npages, MADV_DONTNEED);
+	}
+}
+
+/* After a serial phase this thread took part in: drop its private copies
+ * of the pages other threads committed in it. */
+static void resume(void)
+{
+	if (!dt.multi)
+		return;
+	if (atomic_load(&dt.ctl->log_over)) {
+		drop_all();
+		return;
+	}
+	uint64_t n = atomic_load(&dt.ctl->nlog);
+	for (uint64_t i = 0; i < n && i < DT_LOG; i++) {
+		uint64_t e = dt.log[i];
+		if ((int)(e >> 40) == dt.me)
+			continue;
+		struct dt_region *r = &dt.reg[(e >> 39) & 1];
+		size_t pi = e & ((1ull << 39) - 1);
+		if (r->priv[pi]) {
+			madvise(r->start + pi * dt.page, dt.page, MADV_DONTNEED);
+			r->priv[pi] = 0;
+		}
+	}
+}
+
 /* Turn: commit this thread's dirty pages. A page only this thread changed
  * in this phase is copied whole (the file still holds its base); others
  * are merged byte by byte against the saved base. 1 if a conflict stops
@@ -532,39 +579,35 @@ static int diff_apply(void)
 			unsigned char *priv = r->start + pi * dt.page;
 			unsigned char *file = r->shared + pi * dt.page;
 			uint64_t st = atomic_load(&r->stamp[pi]);
-			if ((st >> 8) != ph || (st & 0xff) <= 1)
+			if ((st >> 8) != ph || (st & 0xff) <= 1) {
 				memcpy(file, priv, dt.page);
-			else
+				r->priv[pi] = 1; /* equal to the file: kept */
+			} else {
 				stop |= merge_page(priv, file, base_of(file, (uintptr_t)priv));
+				madvise(priv, dt.page, MADV_DONTNEED);
+				r->priv[pi] = 0;
+			}
 			pw_set((uintptr_t)priv / dt.page);
+			log_commit(k, pi);
 		}
 		r->ndirty = 0;
 	}
 	return stop;
 }
 
-/* Drop this thread's private pages (the file has everything now) and
- * write-protect the regions for the next epoch. */
+/* After the commit: forget the epoch's written pages and write-protect
+ * the regions for the next one (private copies equal to the file stay;
+ * resume() drops those others change). */
 static void refresh(void)
 {
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
 		size_t n = atomic_load(&r->nlist);
+		for (size_t q = 0; q < n; q++)
+			r->mark[r->list[q]] = 0;
 		if (r->all) {
 			madvise(r->start, r->len, MADV_DONTNEED);
-			for (size_t q = 0; q < n; q++)
-				r->mark[r->list[q]] = 0;
-		} else if (n) {
-			for (size_t q = 0; q < n; q++) {
-				size_t pi = r->list[q], e = pi + 1;
-				r->mark[pi] = 0;
-				while (q + 1 < n && r->list[q + 1] == e) {
-					r->mark[e++] = 0;
-					q++;
-				}
-				madvise(r->start + pi * dt.page, (e - pi) * dt.page,
-					MADV_DONTNEED);
-			}
+			madvise(r->priv, r->npages, MADV_DONTNEED);
 		}
 		if (r->all || n)
 			mprotect(r->start, r->len, PROT_READ);
@@ -638,7 +681,9 @@ void dt__init(void)
 		dt__die("cannot move the executable's globals into shared memory");
 	dt.basepool = mmap(NULL, (size_t)DT_NBASE * dt.page, PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (dt.basepool == MAP_FAILED)
+	dt.log = mmap(NULL, DT_LOG * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (dt.basepool == MAP_FAILED || dt.log == MAP_FAILED)
 		dt__die("cannot map the base pages' pool");
 	stdio_setup();
 	on_exit(on_exit_hook, NULL);
@@ -669,6 +714,7 @@ static void go_single(void)
 		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s shared: %s", r->name, strerror(errno));
+		madvise(r->priv, r->npages, MADV_DONTNEED);
 	}
 	dt.multi = 0;
 }
@@ -788,6 +834,8 @@ static void wait_until(int (*pred)(void))
 
 static void start_serial(void)
 {
+	atomic_store(&dt.ctl->nlog, 0);
+	atomic_store(&dt.ctl->log_over, 0);
 	for (int i = 0; i < dt.ctl->nthreads; i++)
 		if (dt.ctl->t[i].state == DT_ARRIVED) {
 			atomic_store(&dt.ctl->turn, i);
@@ -926,6 +974,10 @@ int dt__sync_leave(int mode)
 	if (mode == 2)
 		return 0;
 	wait_until(pred_run);
+	if (mode == 1 && dt.multi)
+		drop_all(); /* phases passed while blocked */
+	else
+		resume();
 	return t->result;
 }
 
@@ -940,6 +992,7 @@ void dt__thread_start(int id)
 	if (getppid() == dt.ctl->main_pid)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	wait_until(pred_run);
+	drop_all(); /* the creator's private copies may be stale */
 }
 
 void dt__thread_exit(void *ret)
