@@ -4,6 +4,7 @@
  * commits and the fence (see dt.h for the protocol).
  */
 #include <errno.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
@@ -29,6 +30,51 @@ struct dt_proc dt;
 #define DT_STDIO_BUF (16u << 20)
 
 static struct sigaction old_segv;
+static int handler_on;
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+
+static int sys_sigaction(int sig, const struct sigaction *a, struct sigaction *o)
+{
+	if (!real_sigaction)
+		real_sigaction = (int (*)(int, const struct sigaction *,
+					  struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+	return real_sigaction(sig, a, o);
+}
+
+/* Restore sig's default action in the kernel (not through the program's
+ * view of SIGSEGV below). */
+void dt__sig_default(int sig)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sys_sigaction(sig, &sa, NULL);
+}
+
+/* The program's SIGSEGV handler is kept aside while ours tracks writes:
+ * faults that are not ours go to it. */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig == SIGSEGV && handler_on) {
+		if (old)
+			*old = old_segv;
+		if (act)
+			old_segv = *act;
+		return 0;
+	}
+	return sys_sigaction(sig, act, old);
+}
+
+sighandler_t signal(int sig, sighandler_t h)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(sig, &sa, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
 
 /* ---------------------------------------------------------------- messages */
 
@@ -64,7 +110,7 @@ void dt__die(const char *fmt, ...)
 		atomic_fetch_add(&dt.ctl->seq, 1);
 		syscall(SYS_futex, &dt.ctl->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}
-	signal(SIGABRT, SIG_DFL);
+	dt__sig_default(SIGABRT);
 	abort();
 }
 
@@ -355,7 +401,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		old_segv.sa_handler(sig);
 		return;
 	}
-	signal(SIGSEGV, SIG_DFL); /* fault again: crash with the signal */
+	dt__sig_default(SIGSEGV); /* fault again: crash with the signal */
 }
 
 /* Before the kernel writes into [p, p + len) (read(), fstat() ...):
@@ -381,7 +427,9 @@ static void install_handler(void)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigfillset(&sa.sa_mask);
 	sigdelset(&sa.sa_mask, SIGSEGV);
-	sigaction(SIGSEGV, &sa, &old_segv);
+	if (!handler_on)
+		sys_sigaction(SIGSEGV, &sa, &old_segv);
+	handler_on = 1;
 }
 
 /* ------------------------------------------------------------------ diffs */
@@ -763,7 +811,7 @@ static void abnormal(void)
 		if (WIFSIGNALED(st)) {
 			dt__warn("thread %d was killed by signal %d (%s)", tid,
 				 WTERMSIG(st), strsignal(WTERMSIG(st)));
-			signal(WTERMSIG(st), SIG_DFL);
+			dt__sig_default(WTERMSIG(st));
 			raise(WTERMSIG(st));
 		}
 		dt__warn("thread %d ended without pthread_exit (status %d)", tid,
@@ -773,7 +821,7 @@ static void abnormal(void)
 	if (atomic_load(&c->deadlock)) {
 		teardown();
 		dt__warn("deadlock: every thread is blocked; stopping the program");
-		signal(SIGABRT, SIG_DFL);
+		dt__sig_default(SIGABRT);
 		raise(SIGABRT);
 		_exit(134);
 	}
