@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vm/wp.h"
+
 #define DT_MAXT 1024      /* threads over the program's life (ids) */
 #define DT_SLOTS 256      /* heap slots = threads alive at once */
 #define DT_NOBJ 16384     /* synchronisation objects alive at once */
@@ -130,6 +132,7 @@ struct dt_region {
 	size_t ndirty;
 	_Atomic uint64_t *stamp; /* shared, per page: phase << 8 | writers */
 	uint8_t *priv;           /* per page: this thread holds a private copy */
+	struct dsm_wp wp;        /* kernel write detection (uffd), when on */
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -146,6 +149,9 @@ struct dt_proc {
 	unsigned char *basepool;  /* shared: DT_NBASE base pages */
 	uint64_t *log;            /* shared: DT_LOG commits of the phase */
 	int in_exit;
+	int wd_segv;              /* DSM_WRITE_DETECT=segv */
+	int kernel;               /* writes recorded by the kernel (uffd) */
+	uint32_t *wpbuf;          /* collect buffer */
 };
 
 extern struct dt_proc dt;

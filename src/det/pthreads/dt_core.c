@@ -409,7 +409,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
  * faulting, so the pages are recorded and opened first. */
 void dt__prefault(const void *p, size_t len)
 {
-	if (!dt.multi || !len)
+	if (!dt.multi || dt.kernel || !len)
 		return;
 	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(dt.page - 1);
 	for (; a < (uintptr_t)p + len; a += dt.page) {
@@ -433,6 +433,61 @@ static void install_handler(void)
 }
 
 /* ------------------------------------------------------------------ diffs */
+
+/* Kernel write detection (src/vm/wp_uffd.c: userfaultfd WP_ASYNC +
+ * PAGEMAP_SCAN): the regions stay writable, the kernel records the first
+ * write to each page (a system call's too, so no EFAULT) and the scan at
+ * arrival returns and re-arms them. Every process registers its own (a
+ * fork does not carry the registration). 0, or -1 (nothing registered). */
+static int kernel_open(void)
+{
+	const char *why = "";
+	int k;
+	for (k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		memset(&r->wp, 0, sizeof r->wp);
+		r->wp.ops = &dsm__wp_uffd;
+		r->wp.base = r->start;
+		r->wp.len = r->len;
+		r->wp.page = dt.page;
+		r->wp.npages = r->npages;
+		r->wp.flags = DSM_WP_F_PRESENT;
+		r->wp.fd = r->wp.pagemap = -1;
+		if (dsm__wp_uffd.open(&r->wp, &why) != 0)
+			break;
+	}
+	if (k == dt.nreg)
+		return 0;
+	while (k-- > 0)
+		dsm__wp_uffd.close(&dt.reg[k].wp);
+	if (getenv("DSM_WRITE_DETECT") && !strcmp(getenv("DSM_WRITE_DETECT"), "uffd"))
+		dt__warn("DSM_WRITE_DETECT=uffd: %s; using write faults", why);
+	return -1;
+}
+
+static void kernel_close(void)
+{
+	if (!dt.kernel)
+		return;
+	for (int k = 0; k < dt.nreg; k++)
+		dsm__wp_uffd.close(&dt.reg[k].wp);
+	dt.kernel = 0;
+}
+
+/* A new thread's process: its own registration, or the whole program
+ * falls back to faults (it cannot: the others already run without). */
+static void kernel_child(void)
+{
+	if (!dt.kernel)
+		return;
+	for (int k = 0; k < dt.nreg; k++) {
+		close(dt.reg[k].wp.fd);
+		close(dt.reg[k].wp.pagemap);
+	}
+	if (kernel_open() != 0)
+		dt__die("a new thread could not register userfaultfd write "
+			"detection; run with DSM_WRITE_DETECT=segv");
+}
 
 /* Arrival (parallel): the pages this thread really changed (private page
  * differs from the file, which nobody changes before every thread has
@@ -470,6 +525,21 @@ static void diff_compute(void)
 				for (size_t q = 0; q < n; q++)
 					if (vec[q] & 1)
 						dirty_page(r, pi + q, ph);
+			}
+			continue;
+		}
+		if (dt.kernel) {
+			size_t at = 0, next;
+			while (at < r->npages) {
+				ssize_t n = dsm__wp_uffd.collect(&r->wp, at, r->npages - at,
+								 dt.wpbuf, 65536, &next);
+				if (n < 0)
+					dt__die("PAGEMAP_SCAN failed: %s", strerror((int)-n));
+				for (ssize_t q = 0; q < n; q++)
+					dirty_page(r, dt.wpbuf[q], ph);
+				if (next <= at)
+					break;
+				at = next;
 			}
 			continue;
 		}
@@ -657,7 +727,7 @@ static void refresh(void)
 			madvise(r->start, r->len, MADV_DONTNEED);
 			madvise(r->priv, r->npages, MADV_DONTNEED);
 		}
-		if (r->all || n)
+		if ((r->all || n) && !dt.kernel)
 			mprotect(r->start, r->len, PROT_READ);
 		r->all = 0;
 		atomic_store(&r->nlist, 0);
@@ -690,6 +760,8 @@ static void read_env(void)
 		dt.policy = DT_CONF_LAST;
 	else if (c && *c && strcmp(c, "error"))
 		dt__die("DSM_DET_CONFLICT=%s: expected error, report or last", c);
+	c = getenv("DSM_WRITE_DETECT");
+	dt.wd_segv = c && !strcmp(c, "segv");
 	c = getenv("DSM_DET_DELAY_US");
 	dt.delay_us = c ? atoi(c) : 0;
 }
@@ -745,18 +817,28 @@ void dt__go_multi(void)
 	install_handler();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
-		if (mmap(r->start, r->len, PROT_READ,
+		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s privately: %s", r->name, strerror(errno));
 		atomic_store(&r->nlist, 0);
 		r->all = 0;
 	}
+	if (!dt.wpbuf)
+		dt.wpbuf = reserve(65536 * sizeof(uint32_t));
+	dt.kernel = !dt.wd_segv && dt.wpbuf && kernel_open() == 0;
+	if (!dt.kernel)
+		for (int k = 0; k < dt.nreg; k++)
+			mprotect(dt.reg[k].start, dt.reg[k].len, PROT_READ);
+	const char *lg = getenv("DSM_LOG");
+	if (lg && (!strcmp(lg, "info") || !strcmp(lg, "debug")))
+		dt__warn("write detection: %s", dt.kernel ? "uffd (kernel)" : "segv (faults)");
 	dt.multi = 1;
 }
 
 /* Back to shared views when the main thread is alone again. */
 static void go_single(void)
 {
+	kernel_close();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
 		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
@@ -1041,6 +1123,7 @@ void dt__thread_start(int id)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	wait_until(pred_run);
 	drop_all(); /* the creator's private copies may be stale */
+	kernel_child();
 }
 
 void dt__thread_exit(void *ret)
