@@ -24,32 +24,34 @@ while [ $# -gt 0 ]; do
 done
 DSMDET=$BUILD/dsmdet
 [ -x "$DSMDET" ] || { echo "no $DSMDET"; exit 1; }
-now() { date +%s.%N; }
-# run LABEL CMD...: min wall seconds over REPS runs on stdout, "fail" if any run fails
+# run CMD...: "wall cpu" (min wall seconds, min user+sys seconds of the
+# process and its children) over REPS runs; "fail fail" if any run fails
 run() {
-	local best="" t0 t1 out
+	local bw="" bc="" out
 	for _ in $(seq 1 "$REPS"); do
-		t0=$(now)
-		out=$(APP_THREADS=$T timeout 300 "$@" 2>&1) || { echo fail; return; }
-		t1=$(now)
-		echo "$out" | grep -q 'ok=1' || { echo fail; return; }
-		best=$(echo "$t0 $t1 ${best:-1e9}" | awk '{d=$2-$1; print (d<$3?d:$3)}')
+		out=$(APP_THREADS=$T timeout 300 /usr/bin/time -f "TIME %e %U %S" "$@" 2>&1) || { echo fail fail; return; }
+		echo "$out" | grep -q 'ok=1' || { echo fail fail; return; }
+		read -r w c < <(echo "$out" | awk '/^TIME /{print $2, $3 + $4}')
+		bw=$(awk -v a="$w" -v b="${bw:-1e9}" 'BEGIN{print (a<b?a:b)}')
+		bc=$(awk -v a="$c" -v b="${bc:-1e9}" 'BEGIN{print (a<b?a:b)}')
 	done
-	echo "$best"
+	echo "$bw $bc"
 }
-printf "%-6s %12s %12s %8s\n" app pthreads_s dsmdet_s ratio
-logsum=0; n=0
+printf "%-6s %10s %10s %7s %10s %10s %7s\n" app pthr_wall det_wall ratio pthr_cpu det_cpu ratio
+logsum=0; clogsum=0; n=0
 for app in $APPS; do
 	prog=$BUILD/bench/apps/${app}_pthreads
 	[ -x "$prog" ] || { echo "$app: no $prog"; continue; }
-	p=$(run "$prog"); d=$(run "$DSMDET" "$prog")
+	read -r p pc < <(run "$prog"); read -r d dc < <(run "$DSMDET" "$prog")
 	if [ "$p" = fail ] || [ "$d" = fail ]; then
-		printf "%-6s %12s %12s %8s\n" "$app" "$p" "$d" "-"
+		printf "%-6s %10s %10s %7s\n" "$app" "$p" "$d" "-"
 		continue
 	fi
 	r=$(awk -v a="$d" -v b="$p" 'BEGIN{printf "%.2f", a/b}')
-	printf "%-6s %12.3f %12.3f %8s\n" "$app" "$p" "$d" "$r"
-	logsum=$(awk -v s="$logsum" -v r="$r" 'BEGIN{print s+log(r)}'); n=$((n + 1))
+	rc=$(awk -v a="$dc" -v b="$pc" 'BEGIN{printf "%.2f", (b>0?a/b:1)}')
+	printf "%-6s %10.3f %10.3f %7s %10.2f %10.2f %7s\n" "$app" "$p" "$d" "$r" "$pc" "$dc" "$rc"
+	logsum=$(awk -v s="$logsum" -v r="$r" 'BEGIN{print s+log(r)}')
+	clogsum=$(awk -v s="$clogsum" -v r="$rc" 'BEGIN{print s+log(r)}'); n=$((n + 1))
 done
-[ $n -gt 0 ] && awk -v s="$logsum" -v n="$n" 'BEGIN{printf "geometric mean ratio (dsmdet / pthreads, %d apps, %d threads): %.2f\n", n, '"$T"', exp(s/n)}'
+[ $n -gt 0 ] && awk -v s="$logsum" -v c="$clogsum" -v n="$n" 'BEGIN{printf "geometric mean ratio (dsmdet / pthreads, %d apps, %d threads): wall %.2f, cpu %.2f\n", n, '"$T"', exp(s/n), exp(c/n)}'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (shared machine: timings are noisy)"
