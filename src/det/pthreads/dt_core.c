@@ -1157,8 +1157,16 @@ static void on_exit_hook(int status, void *arg)
 	if (!dt.init || dt.outside || dt.in_exit)
 		return;
 	dt.in_exit = 1;
-	if (!dt.multi && dt.is_main)
+	if (!dt.multi && dt.is_main) {
+		/* alone: reap the ended threads (their CPU time counts) */
+		for (int i = 1; i < dt.ctl->nthreads; i++) {
+			struct dt_thr *t = &dt.ctl->t[i];
+			if (t->pid > 0 && !t->reaped && t->state == DT_EXITED &&
+			    waitpid(t->pid, NULL, __WALL) == t->pid)
+				t->reaped = 1;
+		}
 		return;
+	}
 	dt__sync_enter();
 	fflush(NULL);
 	if (dt.is_main) {
