@@ -107,6 +107,8 @@ struct dt_ctl {
 	_Atomic int32_t conflict_stop;
 	uint64_t nconflicts;
 	_Atomic uint64_t nlog;
+	_Atomic uint64_t commit_phase; /* phase + 1 once its commit stage began */
+	int32_t ncommitted;
 	_Atomic int32_t log_over;
 	int32_t slot_used[DT_SLOTS];
 	int32_t key_used[DT_MAXKEYS];

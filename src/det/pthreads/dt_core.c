@@ -682,10 +682,34 @@ static void resume(void)
 	}
 }
 
-/* Turn: commit this thread's dirty pages. A page only this thread changed
- * in this phase is copied whole (the file still holds its base); others
- * are merged byte by byte against the saved base. 1 if a conflict stops
- * the program. */
+static int single_writer(struct dt_region *r, size_t pi, uint64_t ph)
+{
+	uint64_t st = atomic_load(&r->stamp[pi]);
+	return (st >> 8) != ph || (st & 0xff) <= 1;
+}
+
+/* Once every thread has arrived (writer counts final), before the turns
+ * and in parallel with the other threads: the pages only this thread
+ * changed are copied whole into the file (their result does not depend on
+ * any order) and its private copies kept (equal to the file now). */
+static void commit_single(void)
+{
+	uint64_t ph = dt.ctl->phase;
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		for (size_t q = 0; q < r->ndirty; q++) {
+			size_t pi = r->dirty[q];
+			if (!single_writer(r, pi, ph))
+				continue;
+			memcpy(r->shared + pi * dt.page, r->start + pi * dt.page, dt.page);
+			r->priv[pi] = 1;
+			log_commit(k, pi);
+		}
+	}
+}
+
+/* Turn: merge the pages several threads changed, byte by byte against
+ * the saved base, in turn order. 1 if a conflict stops the program. */
 static int diff_apply(void)
 {
 	int stop = 0;
@@ -694,17 +718,13 @@ static int diff_apply(void)
 		struct dt_region *r = &dt.reg[k];
 		for (size_t q = 0; q < r->ndirty; q++) {
 			size_t pi = r->dirty[q];
+			if (single_writer(r, pi, ph))
+				continue;
 			unsigned char *priv = r->start + pi * dt.page;
 			unsigned char *file = r->shared + pi * dt.page;
-			uint64_t st = atomic_load(&r->stamp[pi]);
-			if ((st >> 8) != ph || (st & 0xff) <= 1) {
-				memcpy(file, priv, dt.page);
-				r->priv[pi] = 1; /* equal to the file: kept */
-			} else {
-				stop |= merge_page(priv, file, base_of(file, (uintptr_t)priv));
-				madvise(priv, dt.page, MADV_DONTNEED);
-				r->priv[pi] = 0;
-			}
+			stop |= merge_page(priv, file, base_of(file, (uintptr_t)priv));
+			madvise(priv, dt.page, MADV_DONTNEED);
+			r->priv[pi] = 0;
 			pw_set((uintptr_t)priv / dt.page);
 			log_commit(k, pi);
 		}
@@ -962,16 +982,31 @@ static void wait_until(int (*pred)(void))
 
 /* ------------------------------------------------------------------ fence */
 
+/* Every running thread has arrived: the commit stage of the phase
+ * starts (each arrived thread commits its single-writer pages at once);
+ * the last to finish it gives the first turn. */
 static void start_serial(void)
 {
 	atomic_store(&dt.ctl->nlog, 0);
 	atomic_store(&dt.ctl->log_over, 0);
+	dt.ctl->ncommitted = 0;
+	atomic_store(&dt.ctl->commit_phase, dt.ctl->phase + 1);
+	bump();
+}
+
+static void first_turn(void)
+{
 	for (int i = 0; i < dt.ctl->nthreads; i++)
 		if (dt.ctl->t[i].state == DT_ARRIVED) {
 			atomic_store(&dt.ctl->turn, i);
 			break;
 		}
 	bump();
+}
+
+static int pred_commit(void)
+{
+	return atomic_load(&dt.ctl->commit_phase) == dt.ctl->phase + 1;
 }
 
 void dt__timeout(int id); /* dt_sync.c */
@@ -1063,6 +1098,12 @@ void dt__sync_enter(void)
 	dt.ctl->t[dt.me].state = DT_ARRIVED;
 	if (++dt.ctl->narrived == dt.ctl->nrun)
 		start_serial();
+	dt__unlock();
+	wait_until(pred_commit);
+	commit_single();
+	dt__lock();
+	if (++dt.ctl->ncommitted == dt.ctl->narrived)
+		first_turn();
 	dt__unlock();
 	wait_until(pred_turn);
 	int stop = diff_apply();
