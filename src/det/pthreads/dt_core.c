@@ -503,8 +503,15 @@ static void stamp_inc(struct dt_region *r, size_t pi, uint64_t ph)
 
 static void dirty_page(struct dt_region *r, size_t pi, uint64_t ph)
 {
-	if (memcmp(r->start + pi * dt.page, r->shared + pi * dt.page, dt.page) == 0)
+	/* a kept private copy the kernel reports was written for sure (it was
+	 * armed); other reports may be reads or untouched pages ahead */
+	if (!(dt.kernel && r->priv[pi]) &&
+	    memcmp(r->start + pi * dt.page, r->shared + pi * dt.page, dt.page) == 0) {
+		/* unchanged, but perhaps a private copy (a write of the same
+		 * bytes): resume() must drop it when another thread commits */
+		r->priv[pi] = 1;
 		return;
+	}
 	r->dirty[r->ndirty++] = (uint32_t)pi;
 	stamp_inc(r, pi, ph);
 }
@@ -1123,6 +1130,7 @@ int dt__sync_leave(int mode)
 {
 	struct dt_ctl *c = dt.ctl;
 	struct dt_thr *t = &c->t[dt.me];
+	uint64_t blocked_in = c->phase;
 	if (mode == 1)
 		t->state = DT_BLOCKED;
 	else if (mode == 0)
@@ -1145,8 +1153,10 @@ int dt__sync_leave(int mode)
 	if (mode == 2)
 		return 0;
 	wait_until(pred_run);
-	if (mode == 1 && dt.multi)
-		drop_all(); /* phases passed while blocked */
+	/* woken at the end of the phase it blocked in: that phase's log says
+	 * what changed (a barrier); after more phases, drop everything */
+	if (mode == 1 && dt.multi && c->phase != blocked_in + 1)
+		drop_all();
 	else
 		resume();
 	return t->result;
