@@ -10,7 +10,7 @@ static uint64_t init_data[4] = { 1, 2, 3, 4 };
 
 static void *half(void *arg)
 {
-	long id = (long)arg;
+	size_t id = (size_t)(long)arg;
 	for (size_t i = id * (WORDS / 2); i < (id + 1) * (WORDS / 2); i++)
 		big[i] = i * 2654435761u + (uint64_t)id;
 	return NULL;

@@ -192,7 +192,7 @@ extern int dt__heap_slot;   /* this process's slot */
 extern unsigned char *dt__heap_base;
 extern size_t dt__heap_len;
 extern int dt__heap_fd;
-void dt__prefault(const void *p, size_t len);
+void dt__prefault(uintptr_t p, size_t len);
 
 /* --- dt_sync.c --- */
 void dt__keys_reset(void);

@@ -407,12 +407,12 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 /* Before the kernel writes into [p, p + len) (read(), fstat() ...):
  * a kernel write to a read-only page fails with EFAULT instead of
  * faulting, so the pages are recorded and opened first. */
-void dt__prefault(const void *p, size_t len)
+void dt__prefault(uintptr_t p, size_t len)
 {
 	if (!dt.multi || dt.kernel || !len)
 		return;
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(dt.page - 1);
-	for (; a < (uintptr_t)p + len; a += dt.page) {
+	uintptr_t a = p & ~(uintptr_t)(dt.page - 1);
+	for (; a < p + len; a += dt.page) {
 		struct dt_region *r = region_of(a);
 		if (r)
 			note_write(r, (a - (uintptr_t)r->start) / dt.page);

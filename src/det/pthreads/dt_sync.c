@@ -934,13 +934,13 @@ void setlinebuf(FILE *f)
 /* The kernel cannot fault on a write-protected page: open them first. */
 ssize_t read(int fd, void *buf, size_t n)
 {
-	dt__prefault(buf, n);
+	dt__prefault((uintptr_t)buf, n);
 	return syscall(SYS_read, fd, buf, n);
 }
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	dt__prefault(buf, n);
+	dt__prefault((uintptr_t)buf, n);
 	return syscall(SYS_pread64, fd, buf, n, off);
 }
 
@@ -949,7 +949,7 @@ size_t fread(void *buf, size_t sz, size_t n, FILE *f)
 	static size_t (*real)(void *, size_t, size_t, FILE *);
 	if (!real)
 		real = (size_t(*)(void *, size_t, size_t, FILE *))dlsym(RTLD_NEXT, "fread");
-	dt__prefault(buf, sz * n);
+	dt__prefault((uintptr_t)buf, sz * n);
 	return real(buf, sz, n, f);
 }
 
@@ -971,12 +971,12 @@ FILE *fopen(const char *path, const char *mode)
 
 int fstat(int fd, struct stat *st)
 {
-	dt__prefault(st, sizeof *st);
+	dt__prefault((uintptr_t)st, sizeof *st);
 	return (int)syscall(SYS_fstat, fd, st);
 }
 
 int stat(const char *path, struct stat *st)
 {
-	dt__prefault(st, sizeof *st);
+	dt__prefault((uintptr_t)st, sizeof *st);
 	return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
