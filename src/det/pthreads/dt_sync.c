@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -67,6 +68,21 @@ static int free_slot(void)
 	return -1;
 }
 
+/* Out of ids: the lowest id of a thread that ended and was joined or
+ * detached (its pthread_t may be handed out again, as under pthreads). */
+static int reuse_id(void)
+{
+	for (int i = 1; i < C->nthreads; i++) {
+		struct dt_thr *t = &C->t[i];
+		if (t->state != DT_EXITED || (t->joiner != -2 && !t->detached))
+			continue;
+		if (!t->reaped && t->pid > 0)
+			waitpid(t->pid, NULL, WNOHANG | __WALL);
+		return i;
+	}
+	return -1;
+}
+
 int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		   void *(*fn)(void *), void *arg)
 {
@@ -81,15 +97,17 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			dt__die("cannot reserve the threads' stacks");
 	}
 	int slot = free_slot();
-	if (slot < 0 || C->nthreads >= DT_MAXT) {
-		dt__warn("pthread_create: too many threads (%d alive at most, %d in all)",
-			 DT_SLOTS, DT_MAXT);
+	int id = C->nthreads < DT_MAXT ? C->nthreads : reuse_id();
+	if (slot < 0 || id < 0) {
+		dt__warn("pthread_create: too many threads (%d alive at most, %d ids, "
+			 "reused once joined or detached and ended)", DT_SLOTS, DT_MAXT);
 		dt__sync_leave(0);
 		return EAGAIN;
 	}
 	if (!dt.multi)
 		dt__go_multi();
-	int id = C->nthreads++;
+	if (id == C->nthreads)
+		C->nthreads++;
 	struct dt_thr *t = &C->t[id];
 	memset(t, 0, sizeof *t);
 	t->state = DT_NEW;
@@ -105,7 +123,8 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	if (pid < 0) {
 		int e = errno;
 		t->state = DT_FREE;
-		C->nthreads--;
+		if (id == C->nthreads - 1)
+			C->nthreads--;
 		C->slot_used[slot] = 0;
 		C->live--;
 		dt__sync_leave(0);
