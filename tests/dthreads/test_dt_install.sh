@@ -24,6 +24,6 @@ out1=$("$tmp/linked") && out2=$("$tmp/linked") || { echo "FAIL: linked program e
 [ "$out1" = "$out2" ] || { echo "FAIL: linked program not deterministic"; exit 1; }
 [ "$(echo "$out1" | grep -v '^sched:')" = "$("$DIR/dt_malloc" | grep -v '^sched:')" ] ||
 	{ echo "FAIL: linked program's result differs from plain"; exit 1; }
-LD_DEBUG=bindings "$tmp/linked" 2>&1 | grep -q "libdsm_dthreads[^ ]* \[0\]: normal symbol \`pthread_create'" ||
+LD_DEBUG=bindings LD_DEBUG_OUTPUT="$tmp/bind" "$tmp/linked" >/dev/null; cat "$tmp"/bind.* | grep -q "libdsm_dthreads[^ ]* \[0\]: normal symbol \`pthread_create'" ||
 	{ echo "FAIL: linked program does not use libdsm_dthreads' pthread_create"; exit 1; }
 echo "ok: installed dsmdet and -ldsm_dthreads"

@@ -127,6 +127,8 @@ static void futex_wake_all(_Atomic uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+static void lock_stuck(void);
+
 void dt__lock(void)
 {
 	uint32_t z;
@@ -138,7 +140,8 @@ void dt__lock(void)
 			z = atomic_exchange(&dt.ctl->lock, 2);
 			if (z == 0)
 				return;
-			futex_wait(&dt.ctl->lock, 2, 100);
+			if (futex_wait(&dt.ctl->lock, 2, 100) != 0 && errno == ETIMEDOUT)
+				lock_stuck();
 		}
 	}
 }
@@ -967,6 +970,16 @@ static void liveness(void)
 			bump();
 		}
 	}
+}
+
+/* The control lock is still held after a timeout: its holder may have
+ * died (killed by a signal inside a turn). Reap and check as a wait
+ * does; a dead holder makes the program end (abnormal()). */
+static void lock_stuck(void)
+{
+	liveness();
+	if (is_abnormal())
+		abnormal();
 }
 
 static int pred_turn(void) { return atomic_load(&dt.ctl->turn) == dt.me; }
