@@ -8,7 +8,9 @@
  * library is looked for in $DSMDET_LIB, next to this executable (build
  * tree), then in ../<libdir> relative to it (installed tree).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
