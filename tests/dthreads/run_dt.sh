@@ -3,7 +3,8 @@
 # (compiled with -pthread only) under dsmdet RUNS times, half of them with
 # random delays (DSM_DET_DELAY_US in the runtime, DT_TEST_DELAY in the
 # program), and check that
-#  - every dsmdet run exits 0 and prints byte-identical output;
+#  - every dsmdet run exits 0 without a "dsmdet:" message on stderr and
+#    prints byte-identical output;
 #  - that output equals the program's own plain pthreads run, minus lines
 #    starting with "sched:" (those depend on the schedule under pthreads);
 #    with --sorted, equal as sorted lines (threads printing concurrently).
@@ -27,6 +28,9 @@ for i in $(seq 1 "$RUNS"); do
 	fi
 	rc=$?
 	[ $rc -eq 0 ] || { echo "FAIL: run $i exited $rc"; cat "$tmp/err"; exit 1; }
+	if grep -q '^dsmdet:' "$tmp/err"; then
+		echo "FAIL: run $i: the runtime complained:"; grep '^dsmdet:' "$tmp/err" | head -5; exit 1
+	fi
 	if [ "$i" -eq 1 ]; then
 		cp "$tmp/out" "$tmp/first"
 		grep -v '^sched:' "$tmp/out" >"$tmp/det.f"

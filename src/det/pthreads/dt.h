@@ -38,6 +38,7 @@
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
 #define DT_NBASE 65536    /* pages written by several threads per epoch */
+#define DT_MAXREG 8       /* shared regions */
 #define DT_LOG (1u << 22) /* commits logged per phase (beyond: drop all) */
 
 /* Thread states (in the control block). */
@@ -143,7 +144,8 @@ struct dt_proc {
 	int init, multi, me, is_main, outside; /* outside: a fork()ed child */
 	size_t page;
 	struct dt_ctl *ctl;
-	struct dt_region reg[2];  /* [0] heap, [1] globals */
+	struct dt_region reg[DT_MAXREG]; /* [0] heap, [1] globals, then the
+				  * program's shared anonymous mappings */
 	int nreg;
 	int policy;               /* DT_CONF_* */
 	int delay_us;
@@ -159,6 +161,8 @@ struct dt_proc {
 extern struct dt_proc dt;
 
 /* --- dt_core.c --- */
+/* mmap without the interposer (the runtime's own mappings). */
+void *dt__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void dt__init(void);
 void dt__die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void dt__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -264,9 +264,90 @@ void dt__obj_free(const void *addr)
 
 /* ---------------------------------------------------------------- regions */
 
+void *dt__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return MAP_FAILED;
+	}
+	return (void *)r;
+}
+
+static int region_setup(struct dt_region *r, const char *name, void *start,
+			size_t len, int fd);
+
+/* The program's shared anonymous mappings are shared between its threads
+ * like the heap: a memfd, tracked and committed. Only while the program
+ * has one thread (the others would not have the mapping). */
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!dt.init || dt.outside || !(flags & MAP_SHARED) || !(flags & MAP_ANONYMOUS))
+		return dt__mmap(addr, len, prot, flags, fd, off);
+	if (dt.multi) {
+		dt__warn("mmap(MAP_SHARED|MAP_ANONYMOUS) while threads run is not "
+			 "supported (the other threads could not see it): failing it");
+		errno = ENOTSUP;
+		return MAP_FAILED;
+	}
+	if (dt.nreg >= DT_MAXREG || prot != (PROT_READ | PROT_WRITE)) {
+		dt__warn("mmap(MAP_SHARED|MAP_ANONYMOUS): %s: not shared between threads",
+			 dt.nreg >= DT_MAXREG ? "too many shared mappings" : "not read-write");
+		errno = ENOTSUP;
+		return MAP_FAILED;
+	}
+	size_t l = (len + dt.page - 1) & ~(dt.page - 1);
+	int mfd = (int)syscall(SYS_memfd_create, "dsmdet-shm", MFD_CLOEXEC);
+	if (mfd < 0)
+		return MAP_FAILED;
+	if (ftruncate(mfd, (off_t)l) != 0) {
+		close(mfd);
+		return MAP_FAILED;
+	}
+	void *p = dt__mmap(addr, l, prot, (flags & ~(MAP_ANONYMOUS | MAP_PRIVATE)) | MAP_SHARED,
+			   mfd, 0);
+	if (p == MAP_FAILED || region_setup(&dt.reg[dt.nreg], "shm", p, l, mfd) != 0) {
+		close(mfd);
+		return MAP_FAILED;
+	}
+	dt.nreg++;
+	return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+/* Unmapping one of those regions (alone) forgets it. */
+int munmap(void *addr, size_t len)
+{
+	for (int k = 2; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		if (r->start != addr)
+			continue;
+		if (dt.multi) {
+			dt__warn("munmap of a shared mapping while threads run: not supported");
+			errno = ENOTSUP;
+			return -1;
+		}
+		syscall(SYS_munmap, r->shared, r->len);
+		syscall(SYS_munmap, r->mark, r->npages);
+		syscall(SYS_munmap, r->list, r->npages * sizeof(uint32_t));
+		syscall(SYS_munmap, r->dirty, r->npages * sizeof(uint32_t));
+		syscall(SYS_munmap, r->priv, r->npages);
+		syscall(SYS_munmap, r->stamp, r->npages * sizeof(uint64_t));
+		close(r->fd);
+		memmove(r, r + 1, (size_t)(dt.nreg - k - 1) * sizeof *r);
+		dt.nreg--;
+		break;
+	}
+	return (int)syscall(SYS_munmap, addr, len) == 0 ? 0 : -1;
+}
+
 static void *reserve(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	void *p = dt__mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -279,13 +360,13 @@ static int region_setup(struct dt_region *r, const char *name, void *start,
 	r->len = len;
 	r->npages = len / dt.page;
 	r->fd = fd;
-	r->shared = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	r->shared = dt__mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_NORESERVE, fd, 0);
 	r->mark = reserve(r->npages);
 	r->list = reserve(r->npages * sizeof(uint32_t));
 	r->dirty = reserve(r->npages * sizeof(uint32_t));
 	r->priv = reserve(r->npages);
-	r->stamp = mmap(NULL, r->npages * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	r->stamp = dt__mmap(NULL, r->npages * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (r->shared == MAP_FAILED || !r->mark || !r->list || !r->dirty || !r->priv ||
 	    r->stamp == MAP_FAILED)
@@ -337,12 +418,12 @@ static int globals_setup(void)
 	int fd = (int)syscall(SYS_memfd_create, "dsmdet-globals", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)len) != 0)
 		return -errno;
-	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *tmp = dt__mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (tmp == MAP_FAILED)
 		return -errno;
 	memcpy(tmp, (void *)s.lo, len);
 	/* the copy is in place before the mapping moves: nothing runs between */
-	if (mmap((void *)s.lo, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+	if (dt__mmap((void *)s.lo, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 fd, 0) == MAP_FAILED)
 		return -errno;
 	munmap(tmp, len);
@@ -655,7 +736,7 @@ static void log_commit(int k, size_t pi)
 		atomic_store(&dt.ctl->log_over, 1);
 		return;
 	}
-	dt.log[i] = ((uint64_t)dt.me << 40) | ((uint64_t)k << 39) | pi;
+	dt.log[i] = ((uint64_t)dt.me << 40) | ((uint64_t)k << 37) | pi;
 }
 
 /* Drop every private page of this thread (its view becomes the files). */
@@ -683,8 +764,8 @@ static void resume(void)
 		uint64_t e = dt.log[i];
 		if ((int)(e >> 40) == dt.me)
 			continue;
-		struct dt_region *r = &dt.reg[(e >> 39) & 1];
-		size_t pi = e & ((1ull << 39) - 1);
+		struct dt_region *r = &dt.reg[(e >> 37) & 7];
+		size_t pi = e & ((1ull << 37) - 1);
 		if (r->priv[pi]) {
 			madvise(r->start + pi * dt.page, dt.page, MADV_DONTNEED);
 			r->priv[pi] = 0;
@@ -805,7 +886,7 @@ void dt__init(void)
 	if (dt__heap_init() != 0)
 		dt__die("cannot map the shared heap");
 	read_env();
-	dt.ctl = mmap(NULL, sizeof *dt.ctl, PROT_READ | PROT_WRITE,
+	dt.ctl = dt__mmap(NULL, sizeof *dt.ctl, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (dt.ctl == MAP_FAILED)
 		dt__die("cannot map the control block: %s", strerror(errno));
@@ -829,9 +910,9 @@ void dt__init(void)
 		dt__die("cannot map the heap's shared view");
 	if (globals_setup() != 0)
 		dt__die("cannot move the executable's globals into shared memory");
-	dt.basepool = mmap(NULL, (size_t)DT_NBASE * dt.page, PROT_READ | PROT_WRITE,
+	dt.basepool = dt__mmap(NULL, (size_t)DT_NBASE * dt.page, PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	dt.log = mmap(NULL, DT_LOG * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	dt.log = dt__mmap(NULL, DT_LOG * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (dt.basepool == MAP_FAILED || dt.log == MAP_FAILED)
 		dt__die("cannot map the base pages' pool");
@@ -847,7 +928,7 @@ void dt__go_multi(void)
 	install_handler();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
-		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
+		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s privately: %s", r->name, strerror(errno));
 		atomic_store(&r->nlist, 0);
@@ -871,7 +952,7 @@ static void go_single(void)
 	kernel_close();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
-		if (mmap(r->start, r->len, PROT_READ | PROT_WRITE,
+		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s shared: %s", r->name, strerror(errno));
 		madvise(r->priv, r->npages, MADV_DONTNEED);
@@ -1172,6 +1253,13 @@ int dt__sync_leave(int mode)
 		drop_all();
 	else
 		resume();
+	if (dt.multi && dt.is_main && c->live == 1) {
+		/* woken alone (joined the last thread): shared views again */
+		dt__lock();
+		if (c->live == 1)
+			go_single();
+		dt__unlock();
+	}
 	return t->result;
 }
 

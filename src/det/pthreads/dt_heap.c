@@ -71,7 +71,7 @@ int dt__heap_init(void)
 	int fd = (int)syscall(SYS_memfd_create, "dsmdet-heap", 1u /* CLOEXEC */);
 	if (fd < 0 || ftruncate(fd, (off_t)HEAP_LEN) != 0)
 		return -1;
-	void *p = mmap(NULL, HEAP_LEN, PROT_READ | PROT_WRITE,
+	void *p = dt__mmap(NULL, HEAP_LEN, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return -1;

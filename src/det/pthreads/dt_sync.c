@@ -91,7 +91,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		pthread_attr_getdetachstate(attr, &detached);
 	dt__sync_enter();
 	if (!stacks) {
-		stacks = mmap(NULL, DT_SLOTS * STACK_SLOT, PROT_READ | PROT_WRITE,
+		stacks = dt__mmap(NULL, DT_SLOTS * STACK_SLOT, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (stacks == MAP_FAILED)
 			dt__die("cannot reserve the threads' stacks");
@@ -922,7 +922,7 @@ pid_t fork(void)
 		__fpurge(stdout);
 		__fpurge(stderr);
 		for (int k = 0; k < dt.nreg; k++)
-			mmap(dt.reg[k].start, dt.reg[k].len, PROT_READ | PROT_WRITE,
+			dt__mmap(dt.reg[k].start, dt.reg[k].len, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, dt.reg[k].fd, 0);
 		dt.multi = 0;
 		dt.outside = 1;
@@ -980,7 +980,7 @@ FILE *fopen(const char *path, const char *mode)
 	FILE *f = real(path, mode);
 	if (f && dt.init) {
 		/* its buffer in private memory: the kernel writes it */
-		void *b = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+		void *b = dt__mmap(NULL, 65536, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b != MAP_FAILED)
 			setvbuf(f, b, _IOFBF, 65536);
