@@ -189,6 +189,32 @@ int dt__q_remove(int32_t *head, int32_t *tail, int id);
 struct dt_obj *dt__obj(const void *addr, int kind, int create);
 void dt__obj_free(const void *addr);
 
+static inline size_t dt__hash(uintptr_t a)
+{
+	a ^= a >> 29;
+	a *= 0xbf58476d1ce4e5b9ull;
+	a ^= a >> 32;
+	return (size_t)a & (DT_NOBJ - 1);
+}
+
+/* --- dt_track.c --- */
+void dt__sig_default(int sig);
+struct dt_region *dt__region_of(uintptr_t a);
+void dt__install_handler(void);
+/* Kernel write detection for every region of this process: 0 or -1. */
+int dt__kernel_open(void);
+void dt__kernel_close(void);
+void dt__kernel_child(void);
+/* Arrival: this epoch's changed pages, writer counts raised. */
+void dt__diff_compute(void);
+/* Commit stage: single-writer pages, in parallel. */
+void dt__commit_single(void);
+/* Turn: multi-writer pages merged; 1 if a conflict stops the program. */
+int dt__diff_apply(void);
+void dt__refresh(void);
+void dt__drop_all(void);
+void dt__resume(void);
+
 /* --- dt_heap.c --- */
 int dt__heap_init(void);
 void dt__heap_slot_init(int slot);
