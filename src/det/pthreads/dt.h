@@ -156,6 +156,8 @@ struct dt_proc {
 	int wd_segv;              /* DSM_WRITE_DETECT=segv */
 	int kernel;               /* writes recorded by the kernel (uffd) */
 	uint32_t *wpbuf;          /* collect buffer */
+	int check;                /* DSM_DET_CHECK=1: verify kept copies */
+	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */
 };
 
 extern struct dt_proc dt;
@@ -214,6 +216,8 @@ int dt__diff_apply(void);
 void dt__refresh(void);
 void dt__drop_all(void);
 void dt__resume(void);
+/* DSM_DET_CHECK=1: abort if a kept private copy differs from the file. */
+void dt__check_kept(const char *where, uint64_t blocked_in);
 
 /* --- dt_heap.c --- */
 int dt__heap_init(void);

@@ -404,6 +404,8 @@ static void read_env(void)
 	dt.wd_segv = c && !strcmp(c, "segv");
 	c = getenv("DSM_DET_DELAY_US");
 	dt.delay_us = c ? atoi(c) : 0;
+	c = getenv("DSM_DET_CHECK");
+	dt.check = c && atoi(c) > 0;
 }
 
 void dt__init(void)
@@ -593,7 +595,11 @@ static void lock_stuck(void)
 }
 
 static int pred_turn(void) { return atomic_load(&dt.ctl->turn) == dt.me; }
-static int pred_run(void) { return dt.ctl->t[dt.me].state == DT_RUN; }
+/* acquire: pairs with end_phase()'s release (the new epoch is visible) */
+static int pred_run(void)
+{
+	return __atomic_load_n(&dt.ctl->t[dt.me].state, __ATOMIC_ACQUIRE) == DT_RUN;
+}
 static int pred_alone(void) { return dt.ctl->live == 0; }
 
 static void wait_until(int (*pred)(void))
@@ -657,21 +663,32 @@ static void diagnose_deadlock(void)
 	}
 }
 
+static int runnable(int s)
+{
+	return s == DT_DONE || s == DT_WOKEN || s == DT_NEW || s == DT_RUN;
+}
+
 /* The serial phase is over: every thread not blocked runs. With none,
- * the earliest timed waiter (lowest id) times out; else a deadlock. */
+ * the earliest timed waiter (lowest id) times out; else a deadlock.
+ *
+ * The new epoch (phase, narrived, turn) is published BEFORE any thread
+ * is made DT_RUN: a thread that sees its state turn DT_RUN runs at once,
+ * without the lock, and reads c->phase (the writer-count stamps of its
+ * diff, the blocked_in check of dt__sync_leave). With the states set
+ * first, a thread that got to run while the last turn's process was
+ * between the two (preempted on a loaded machine) stamped its pages with
+ * the finished epoch: the writer counts of the new one restarted at 1,
+ * two threads each took a page for theirs alone and the later whole-page
+ * copy undid the other's commit (dt_cond: "items 1001"). */
 static void end_phase(void)
 {
 	struct dt_ctl *c = dt.ctl;
+	int nrun;
 	for (;;) {
-		c->nrun = 0;
-		for (int i = 0; i < c->nthreads; i++) {
-			int s = c->t[i].state;
-			if (s == DT_DONE || s == DT_WOKEN || s == DT_NEW)
-				c->t[i].state = DT_RUN;
-			if (c->t[i].state == DT_RUN)
-				c->nrun++;
-		}
-		if (c->nrun > 0 || c->live == 0 || is_abnormal())
+		nrun = 0;
+		for (int i = 0; i < c->nthreads; i++)
+			nrun += runnable(c->t[i].state);
+		if (nrun > 0 || c->live == 0 || is_abnormal())
 			break;
 		int timed = -1;
 		for (int i = 0; i < c->nthreads && timed < 0; i++)
@@ -684,9 +701,14 @@ static void end_phase(void)
 		}
 		dt__timeout(timed);
 	}
+	c->nrun = nrun;
 	c->narrived = 0;
 	c->phase++;
 	atomic_store(&c->turn, -1);
+	/* release: the epoch above is visible to a thread that sees DT_RUN */
+	for (int i = 0; i < c->nthreads; i++)
+		if (runnable(c->t[i].state) && c->t[i].state != DT_RUN)
+			__atomic_store_n(&c->t[i].state, DT_RUN, __ATOMIC_RELEASE);
 	bump();
 }
 
@@ -725,6 +747,11 @@ void dt__sync_enter(void)
 		dt__unlock();
 		abnormal();
 	}
+	if (dt.check && dt.diff_phase != dt.ctl->phase)
+		dt__die("DSM_DET_CHECK: thread %d computed its diff in epoch %llu "
+			"but arrives in epoch %llu (ran before its epoch began)",
+			dt.me, (unsigned long long)dt.diff_phase,
+			(unsigned long long)dt.ctl->phase);
 	dt.ctl->t[dt.me].state = DT_ARRIVED;
 	if (++dt.ctl->narrived == dt.ctl->nrun)
 		start_serial();
@@ -782,6 +809,7 @@ int dt__sync_leave(int mode)
 		dt__drop_all();
 	else
 		dt__resume();
+	dt__check_kept(mode == 1 ? "woken" : "resumed", mode == 1 ? (int64_t)blocked_in : -1);
 	if (dt.multi && dt.is_main && c->live == 1) {
 		/* woken alone (joined the last thread): shared views again */
 		dt__lock();

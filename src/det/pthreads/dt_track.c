@@ -239,6 +239,7 @@ static void dirty_page(struct dt_region *r, size_t pi, uint64_t ph)
 void dt__diff_compute(void)
 {
 	uint64_t ph = dt.ctl->phase;
+	dt.diff_phase = ph;
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
 		r->ndirty = 0;
@@ -405,6 +406,49 @@ void dt__resume(void)
 		if (r->priv[pi]) {
 			madvise(r->start + pi * dt.page, dt.page, MADV_DONTNEED);
 			r->priv[pi] = 0;
+		}
+	}
+}
+
+/* DSM_DET_CHECK=1: at a resume, every kept private copy (priv set, not
+ * written since the turn's refresh) must equal the file: nobody changes
+ * the files before this thread arrives again, so a difference is a stale
+ * view the commit log failed to drop. Aborts with the page's location. */
+void dt__check_kept(const char *where, uint64_t blocked_in)
+{
+	if (!dt.check || !dt.multi)
+		return;
+	for (int k = 0; k < dt.nreg; k++) {
+		struct dt_region *r = &dt.reg[k];
+		/* only the resident pages of the priv array can hold a mark */
+		size_t step = dt.page, nvec = (r->npages + step - 1) / step;
+		unsigned char vec[4096];
+		for (size_t v0 = 0; v0 < nvec; v0 += sizeof vec) {
+		size_t nv = nvec - v0 < sizeof vec ? nvec - v0 : sizeof vec;
+		size_t lo = v0 * step, hi = (v0 + nv) * step;
+		if (hi > r->npages)
+			hi = r->npages;
+		if (mincore(r->priv + lo, hi - lo, vec) != 0)
+			memset(vec, 1, nv);
+		for (size_t pi = lo; pi < hi; pi++) {
+			if (!(vec[(pi - lo) / step] & 1)) {
+				pi = lo + ((pi - lo) / step + 1) * step - 1;
+				continue;
+			}
+			if (!r->priv[pi] || r->mark[pi])
+				continue;
+			if (memcmp(r->start + pi * dt.page, r->shared + pi * dt.page,
+				   dt.page) == 0)
+				continue;
+			size_t b = 0;
+			while (r->start[pi * dt.page + b] == r->shared[pi * dt.page + b])
+				b++;
+			dt__die("DSM_DET_CHECK: thread %d (%s, blocked in epoch %lld, "
+				"now epoch %llu): kept private copy of %s page %zu "
+				"differs from the file at byte %zu",
+				dt.me, where, (long long)blocked_in,
+				(unsigned long long)dt.ctl->phase, r->name, pi, b);
+		}
 		}
 	}
 }
