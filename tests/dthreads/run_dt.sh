@@ -9,6 +9,8 @@
 #    starting with "sched:" (those depend on the schedule under pthreads);
 #    with --sorted, equal as sorted lines (threads printing concurrently).
 # The expected output comes from the plain run, never from dsmdet.
+# Every run has DSM_DET_CHECK on (1 or 2; DT_CHECK=N forces one level):
+# a broken runtime invariant aborts with a "dsmdet:" message.
 set -u
 DSMDET=${1:?dsmdet}; PROG=${2:?program}; RUNS=${3:-20}; MODE=${4:-}
 BUILD=${BIN_DIR:-$(dirname "$DSMDET")}
@@ -21,6 +23,14 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 grep -v '^sched:' "$tmp/plain" >"$tmp/plain.f"
 [ "$MODE" = --sorted ] && sort "$tmp/plain.f" -o "$tmp/plain.f"
 for i in $(seq 1 "$RUNS"); do
+	# the runtime's own invariant checks (docs/det-pthreads.md): the cheap
+	# one (epoch at arrival) in every run, kept private copies vs the files
+	# at every resume in runs 3, 4, 7, 8, ... (DT_CHECK=N: level N in all)
+	if [ $((i % 4)) -ge 3 ] || [ $((i % 4)) -eq 0 ]; then
+		export DSM_DET_CHECK=${DT_CHECK:-2}
+	else
+		export DSM_DET_CHECK=${DT_CHECK:-1}
+	fi
 	if [ $((i % 2)) -eq 0 ]; then
 		DSM_DET_DELAY_US=${DT_DELAY_US:-300} DT_TEST_DELAY=1 timeout 60 "$DSMDET" "$PROG" >"$tmp/out" 2>"$tmp/err"
 	else

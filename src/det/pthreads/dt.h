@@ -156,8 +156,10 @@ struct dt_proc {
 	int wd_segv;              /* DSM_WRITE_DETECT=segv */
 	int kernel;               /* writes recorded by the kernel (uffd) */
 	uint32_t *wpbuf;          /* collect buffer */
-	int check;                /* DSM_DET_CHECK=1: verify kept copies */
+	int check;                /* DSM_DET_CHECK: 1 epoch at arrival, 2 also
+				   * every kept private copy at resume */
 	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */
+	int test_end_delay_us;    /* DSM_DET_TEST_END_DELAY_US (tests only) */
 };
 
 extern struct dt_proc dt;
@@ -216,7 +218,7 @@ int dt__diff_apply(void);
 void dt__refresh(void);
 void dt__drop_all(void);
 void dt__resume(void);
-/* DSM_DET_CHECK=1: abort if a kept private copy differs from the file. */
+/* DSM_DET_CHECK=2: abort if a kept private copy differs from the file. */
 void dt__check_kept(const char *where, uint64_t blocked_in);
 
 /* --- dt_heap.c --- */

@@ -405,7 +405,9 @@ static void read_env(void)
 	c = getenv("DSM_DET_DELAY_US");
 	dt.delay_us = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_CHECK");
-	dt.check = c && atoi(c) > 0;
+	dt.check = c ? atoi(c) : 0;
+	c = getenv("DSM_DET_TEST_END_DELAY_US");
+	dt.test_end_delay_us = c ? atoi(c) : 0;
 }
 
 void dt__init(void)
@@ -705,10 +707,21 @@ static void end_phase(void)
 	c->narrived = 0;
 	c->phase++;
 	atomic_store(&c->turn, -1);
-	/* release: the epoch above is visible to a thread that sees DT_RUN */
-	for (int i = 0; i < c->nthreads; i++)
-		if (runnable(c->t[i].state) && c->t[i].state != DT_RUN)
-			__atomic_store_n(&c->t[i].state, DT_RUN, __ATOMIC_RELEASE);
+	/* release: the epoch above is visible to a thread that sees DT_RUN.
+	 * Tests (DSM_DET_TEST_END_DELAY_US): sleep once the first thread is
+	 * runnable, so that it runs while end_phase has not returned: what
+	 * is published after that point is read stale. */
+	int slept = dt.test_end_delay_us <= 0;
+	for (int i = 0; i < c->nthreads; i++) {
+		if (!runnable(c->t[i].state) || c->t[i].state == DT_RUN)
+			continue;
+		__atomic_store_n(&c->t[i].state, DT_RUN, __ATOMIC_RELEASE);
+		if (!slept) {
+			slept = 1;
+			futex_wake_all(&c->seq); /* let it see DT_RUN now */
+			usleep((useconds_t)dt.test_end_delay_us);
+		}
+	}
 	bump();
 }
 

@@ -410,13 +410,13 @@ void dt__resume(void)
 	}
 }
 
-/* DSM_DET_CHECK=1: at a resume, every kept private copy (priv set, not
+/* DSM_DET_CHECK=2: at a resume, every kept private copy (priv set, not
  * written since the turn's refresh) must equal the file: nobody changes
  * the files before this thread arrives again, so a difference is a stale
  * view the commit log failed to drop. Aborts with the page's location. */
 void dt__check_kept(const char *where, uint64_t blocked_in)
 {
-	if (!dt.check || !dt.multi)
+	if (dt.check < 2 || !dt.multi)
 		return;
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
