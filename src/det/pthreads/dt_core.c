@@ -81,29 +81,28 @@ static void futex_wake_all(_Atomic uint32_t *w)
 
 static void lock_stuck(void);
 
+/* Drepper's "mutex2": 0 free, 1 held, 2 held with (perhaps) sleepers.
+ * Once a locker has gone past spinning it only ever takes the lock with
+ * the exchange to 2: taking it with 0 -> 1 after a sleep (as this did)
+ * hid the other sleepers, whose wake-up the next unlock then skipped
+ * (each slept until its 100 ms timeout: the "lost wake-ups"). */
 void dt__lock(void)
 {
 	uint32_t z;
-	for (int spin = 0;; spin++) {
+	for (int spin = 0; spin <= 100; spin++) {
 		z = 0;
 		if (atomic_compare_exchange_weak(&dt.ctl->lock, &z, 1))
 			return;
-		if (spin > 100) {
-			z = atomic_exchange(&dt.ctl->lock, 2);
-			if (z == 0)
-				return;
-			if (futex_wait(&dt.ctl->lock, 2, 100) != 0 && errno == ETIMEDOUT)
-				lock_stuck();
-		}
 	}
+	while (atomic_exchange(&dt.ctl->lock, 2) != 0)
+		if (futex_wait(&dt.ctl->lock, 2, 100) != 0 && errno == ETIMEDOUT)
+			lock_stuck();
 }
 
-/* Wakes every waiter: with FUTEX_WAKE 1 a waiter was left asleep until its
- * 100 ms timeout now and then (seen in dt_barrier; cause not found yet). */
 void dt__unlock(void)
 {
 	if (atomic_exchange(&dt.ctl->lock, 0) == 2)
-		syscall(SYS_futex, &dt.ctl->lock, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+		syscall(SYS_futex, &dt.ctl->lock, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 static void bump(void)
