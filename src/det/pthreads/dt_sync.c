@@ -148,8 +148,12 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		dt__die("setcontext failed");
 	}
 	t->pid = pid;
-	*th = TH(id);
 	dt__sync_leave(0);
+	/* written after the turn, like any write of the thread's next epoch:
+	 * a private copy made in the turn (after this thread's commit) misses
+	 * what later turns commit to the page, and dt__resume() does not drop
+	 * it (not marked private yet) or drops it with this write (marked) */
+	*th = TH(id);
 	return 0;
 }
 
@@ -293,17 +297,19 @@ void dt__keys_run_dtors(void)
 int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
 	dt__sync_enter();
-	int r = EAGAIN;
+	int r = EAGAIN, got = -1;
 	for (int k = 0; k < DT_MAXKEYS; k++)
 		if (!C->key_used[k]) {
 			C->key_used[k] = 1;
 			C->key_dtor[k] = (uintptr_t)dtor;
-			*key = (pthread_key_t)k;
 			keyval[k] = NULL;
+			got = k;
 			r = 0;
 			break;
 		}
 	dt__sync_leave(0);
+	if (got >= 0)
+		*key = (pthread_key_t)got; /* after the turn: see pthread_create */
 	return r;
 }
 
@@ -873,8 +879,9 @@ int sem_getvalue(sem_t *s, int *v)
 {
 	dt__sync_enter();
 	struct dt_obj *o = dt__obj(s, DT_K_SEM, 1);
-	*v = (int)o->value;
+	int val = (int)o->value;
 	dt__sync_leave(0);
+	*v = val; /* after the turn: see pthread_create */
 	return 0;
 }
 
