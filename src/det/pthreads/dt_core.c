@@ -793,6 +793,14 @@ int dt__sync_leave(int mode)
 	struct dt_ctl *c = dt.ctl;
 	struct dt_thr *t = &c->t[dt.me];
 	uint64_t blocked_in = c->phase;
+	/* a page written in the turn (after this thread's commit) misses the
+	 * later turns' commits: the runtime must write the program's memory
+	 * only outside turns (seen on the fault path only) */
+	for (int k = 0; dt.check && dt.multi && !dt.kernel && k < dt.nreg; k++)
+		if (atomic_load(&dt.reg[k].nlist))
+			dt__die("DSM_DET_CHECK: thread %d wrote %s page %u during "
+				"its turn (epoch %llu)", dt.me, dt.reg[k].name,
+				dt.reg[k].list[0], (unsigned long long)c->phase);
 	if (mode == 1)
 		t->state = DT_BLOCKED;
 	else if (mode == 0)
