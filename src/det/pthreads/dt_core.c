@@ -777,7 +777,13 @@ void dt__sync_enter(void)
 	wait_until(pred_turn);
 	int stop = dt__diff_apply();
 	dt__refresh();
-	fflush(NULL);
+	/* stdout and stderr only (libc's data, outside the regions): the
+	 * program's own streams (fopen: in the heap region) are data like any
+	 * other, flushed when the program's code does; flushing them here
+	 * wrote the heap in the turn (and two threads flushing the same
+	 * stream in one phase conflicted) */
+	fflush(stdout);
+	fflush(stderr);
 	if (stop) {
 		atomic_store(&dt.ctl->exit_status, 86);
 		atomic_store(&dt.ctl->exit_req, 1);

@@ -118,7 +118,10 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	t->creator = dt.me;
 	C->slot_used[slot] = 1;
 	C->live++;
-	fflush(NULL); /* the child must not inherit buffered output */
+	/* the child must not inherit buffered output (the program's own
+	 * streams are in the regions: the child sees their committed state) */
+	fflush(stdout);
+	fflush(stderr);
 	pid_t pid = real_fork();
 	if (pid < 0) {
 		int e = errno;
