@@ -15,7 +15,12 @@
  *   3. in its turn: applies its diff to the file (conflict check), drops
  *      its private pages, re-protects, flushes stdio, performs its
  *      synchronisation operation on the shared control block (may block);
- *   4. when the last turn ends, every thread not blocked runs again.
+ *   4. when the last turn ends, the new epoch (phase number, arrival
+ *      count, turn) is published, THEN every thread not blocked is made
+ *      DT_RUN: it runs at once, without the lock, and reads the epoch.
+ * The runtime never writes the program's memory during a turn (a page
+ * copied then misses the later turns' commits). DSM_DET_CHECK=1/2 checks
+ * these invariants and the kept private copies (docs/det-pthreads.md).
  * Nothing is committed during a parallel phase, so every thread's view is
  * a function of the commit order only.
  *
