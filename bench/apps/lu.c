@@ -16,9 +16,11 @@ void lu_params(struct lu *p, int argc, char **argv)
 	p->nb = p->n / p->b;
 }
 
+/* Blocks are stored column by column: block column J (owned by one node
+ * or rank in the parallel versions) and the step-k panel are contiguous. */
 double *lu_block(const struct lu *p, double *a, size_t bi, size_t bj)
 {
-	return a + (bi * p->nb + bj) * p->b * p->b;
+	return a + (bj * p->nb + bi) * p->b * p->b;
 }
 
 /* Uniform [0,1) entries, n added on the diagonal: no pivoting needed. */
