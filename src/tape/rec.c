@@ -194,8 +194,15 @@ void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
 	if (!tn || kind < DSM_TAPE_WRITE || kind > DSM_TAPE_REQUEST)
 		return;
 	l = &tn->log[kind];
-	if (!l->nrec || page >= tn->npages || l->seen[page] > l->newest)
-		return; /* nothing records, or the newest recording has it */
+	if (!l->nrec || page >= tn->npages)
+		return; /* nothing records */
+	if (l->seen[page] > l->newest) { /* the newest recording has the page */
+		uint64_t q = l->seen[page] - 1;
+		/* a request tape names every requester: a page asked by one
+		 * node after another is an event per change of requester */
+		if (kind != DSM_TAPE_REQUEST || q < l->base || l->ev[q - l->base].node == node)
+			return;
+	}
 	if (l->total - l->base >= l->cap)
 		compact(l, oldest_start(tn, kind));
 	if (l->total - l->base >= l->cap) {

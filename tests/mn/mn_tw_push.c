@@ -102,8 +102,12 @@ static struct counts barrier_pass(volatile uint64_t *d, int pass)
 		if (me == 0)
 			write_block(d, pass, i, 0, 0, words);
 		CHECK(dsm_barrier(BAR_A));
+		struct counts x = snap();
 		if (me != 0)
 			check_block(d, pass, i, 0);
+		if (getenv("MN_DEBUG"))
+			fprintf(stderr, "node %d pass %d round %d: fetches %llu\n", me, pass, i,
+				(unsigned long long)(snap().fetches - x.fetches));
 		CHECK(dsm_barrier(BAR_B));
 	}
 	return minus(snap(), c0);
