@@ -7,12 +7,13 @@
  * each of its releases — a lock release or a barrier arrival, after the
  * protocol closed the interval (hlrc: the diffs are at their homes) — the
  * region pages it wrote since its last release are pushed to its
- * consumers: the nodes that asked it for region pages since then, and the
- * consumers of the last push that did not unsubscribe. One TAPE_PUSH per
- * consumer (per PUSH_BATCH pages), all with the same payload: this node's
- * vector of known intervals and, per page, a copy the protocol lets it
- * push (hlrc: pages it is home of; lrc: valid copies). The copy holds
- * every write of every interval in that vector.
+ * consumers, per region: the nodes that asked it for pages of the region
+ * since then, and the region's consumers of the last push that did not
+ * unsubscribe. One TAPE_PUSH per consumer (per PUSH_BATCH pages) with the
+ * pages of the regions it consumes: this node's vector of known intervals
+ * and, per page, a copy the protocol lets it push (hlrc: pages it is home
+ * of; lrc: valid copies). The copy holds every write of every interval in
+ * that vector.
  *
  * Consumer. A push is kept aside until this node knows every interval of
  * its vector (normally after the acquire or barrier that follows the
@@ -54,6 +55,7 @@ struct pc_region {
 	size_t first, last;       /* pages */
 	uint32_t slot;            /* prefetch slot of pushes received into it */
 	uint64_t pushes, pages;   /* sent: messages, pages */
+	uint64_t consumers;       /* nodes its last push went to */
 };
 
 /* A push waiting until this node knows its vector. */
@@ -69,8 +71,7 @@ struct pc_node {
 	int nreg, non;             /* regions, regions marked on */
 	struct dsm_tape *wrec;     /* this node's writes since its last release */
 	struct dsm_tape *rrec;     /* requests it served since its last push */
-	uint64_t consumers;        /* of the last push */
-	uint64_t unsub;            /* nodes that unsubscribed since */
+	uint64_t unsub;            /* nodes that unsubscribed since the last push */
 	uint32_t slot;             /* pushes into pages of no region marked here */
 	size_t npages;
 	struct pc_pend **pend;     /* per page (reserved) */
@@ -234,32 +235,41 @@ static uint32_t *region_pages(struct pc_node *pc, const struct dsm_tape *t, size
 	return v;
 }
 
-/* Nodes that asked for region pages, per the request tape t. */
-static uint64_t asked(struct dsm_node *n, struct pc_node *pc, const struct dsm_tape *t)
+/* Learn each region's consumers from the request tape t: the nodes that
+ * asked for its pages, and the last push's consumers that did not
+ * unsubscribe; into rcons (per region). mu held. */
+static void learn(struct dsm_node *n, struct pc_node *pc, const struct dsm_tape *t,
+		  uint64_t *rcons)
 {
-	uint64_t m = 0;
+	uint64_t got[PC_MAX] = { 0 };
 
 	for (size_t i = 0; t && i < dsm_tape_count(t); i++) {
 		struct dsm_tape_event ev;
+		struct pc_region *rg;
 		dsm_tape_event(t, i, &ev);
 		if (ev.node < (uint32_t)n->count && (int)ev.node != n->id &&
-		    region_of(pc, ev.page))
-			m |= 1ull << ev.node;
+		    (rg = region_of(pc, ev.page)))
+			got[rg - pc->r] |= 1ull << ev.node;
 	}
-	return m;
+	for (int i = 0; i < pc->nreg; i++) {
+		pc->r[i].consumers = got[i] | (pc->r[i].consumers & ~pc->unsub);
+		rcons[i] = pc->r[i].on ? pc->r[i].consumers : 0;
+	}
+	pc->unsub = 0;
 }
 
-/* The payload of a push: vc, then the pages that may be pushed; counts
- * them per region. Region lock taken here. */
+/* The pushable copies of pages[0..k) (those with consumers): *np entries
+ * {u32 page, page} after room for the vector, which is filled in; ridx:
+ * each entry's region. Region lock taken here. */
 static unsigned char *compose(struct dsm_node *n, struct pc_node *pc, const uint32_t *pages,
-			      size_t k, int to, size_t *len, size_t *npushed, int *err)
+			      size_t k, const uint64_t *rcons, int *ridx, size_t *np, int *err)
 {
 	const struct dsm_tape_proto *tp = dsm__tape_proto(n);
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, off = head;
 	unsigned char *b = malloc(head + k * (4 + ps));
 	uint32_t vc[DSM_MAX_NODES];
 
-	*npushed = 0;
+	*np = 0;
 	if (!b) {
 		*err = -ENOMEM;
 		return NULL;
@@ -267,60 +277,84 @@ static unsigned char *compose(struct dsm_node *n, struct pc_node *pc, const uint
 	pthread_mutex_lock(&n->region->lock);
 	tp->known(n, vc);
 	for (size_t i = 0; i < k && !*err; i++) {
-		int rc = tp->push_copy(n, pages[i], to, b + off + 4);
+		int r = (int)(region_of(pc, pages[i]) - pc->r), rc;
+		if (!rcons[r])
+			continue;
+		/* hlrc serves the copy to `to` (only noted as a request, and no
+		 * request tape of ours records while we compose) */
+		rc = tp->push_copy(n, pages[i], __builtin_ctzll(rcons[r]), b + off + 4);
 		if (rc < 0)
 			*err = rc;
 		if (rc != 1)
 			continue;
 		dsm__put_le32(b + off, pages[i]);
+		ridx[(*np)++] = r;
 		off += 4 + ps;
-		(*npushed)++;
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	for (int j = 0; j < n->count; j++)
 		dsm__put_le32(b + 4 * (size_t)j, vc[j]);
-	*len = off;
 	return b;
 }
 
-/* Send the payload to every consumer, PUSH_BATCH pages a message. */
-static int send_pushes(struct dsm_node *n, uint64_t cons, const unsigned char *b,
-		       size_t npushed, uint64_t *msgs)
+/* Send each consumer the entries of the regions it consumes, PUSH_BATCH
+ * pages a message; count messages and pages, per region too (mu taken). */
+static int send_pushes(struct dsm_node *n, struct pc_node *pc, const unsigned char *b,
+		       size_t np, const int *ridx, const uint64_t *rcons)
 {
-	size_t ps = n->page_size, head = 4 * (size_t)n->count;
-	unsigned char *m = malloc(head + PUSH_BATCH * (4 + ps));
+	size_t ps = n->page_size, head = 4 * (size_t)n->count, es = 4 + ps;
+	unsigned char *m = malloc(head + PUSH_BATCH * es);
+	uint64_t pages[PC_MAX] = { 0 }, pushes[PC_MAX] = { 0 }, msgs = 0, total = 0;
 	int err = 0;
 
-	*msgs = 0;
 	if (!m)
 		return -ENOMEM;
 	memcpy(m, b, head);
 	for (int c = 0; c < n->count && !err; c++) {
-		if (!(cons >> c & 1))
-			continue;
-		for (size_t s = 0; s < npushed && !err; s += PUSH_BATCH) {
-			size_t k = npushed - s < PUSH_BATCH ? npushed - s : PUSH_BATCH;
-			memcpy(m + head, b + head + s * (4 + ps), k * (4 + ps));
-			struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH, .arg = { k },
-					       .payload = m,
-					       .length = (uint32_t)(head + k * (4 + ps)) };
-			if (!(err = dsm__send(n, c, &msg)))
-				(*msgs)++;
+		uint8_t in[PC_MAX] = { 0 };
+		size_t k = 0;
+		for (size_t i = 0; i <= np && !err; i++) {
+			if (i < np && (rcons[ridx[i]] >> c & 1)) {
+				memcpy(m + head + k * es, b + head + i * es, es);
+				k++;
+				in[ridx[i]] = 1;
+				pages[ridx[i]]++;
+			}
+			if (k && (k == PUSH_BATCH || i == np)) {
+				struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH, .arg = { k },
+						       .payload = m,
+						       .length = (uint32_t)(head + k * es) };
+				if (!(err = dsm__send(n, c, &msg))) {
+					msgs++;
+					total += k;
+				}
+				k = 0;
+			}
 		}
+		for (int r = 0; r < PC_MAX; r++)
+			pushes[r] += in[r];
 	}
 	free(m);
+	DSM_STAT_ADD(n, tape_pushes_sent, msgs);
+	DSM_STAT_ADD(n, tape_pages_pushed, total);
+	pthread_mutex_lock(&pc->mu);
+	for (int r = 0; r < pc->nreg; r++) {
+		pc->r[r].pushes += pushes[r];
+		pc->r[r].pages += pages[r];
+	}
+	pthread_mutex_unlock(&pc->mu);
 	return err;
 }
 
 int dsm__pc_push(struct dsm_node *n)
 {
 	struct pc_node *pc = PC(n);
-	struct dsm_tape *w, *r = NULL;
+	struct dsm_tape *w, *r;
+	uint64_t rcons[PC_MAX] = { 0 };
 	uint32_t *pages;
 	unsigned char *b = NULL;
-	uint64_t cons = 0, msgs = 0;
-	size_t k = 0, len = 0, npushed = 0;
-	int err = 0, to = -1;
+	size_t k = 0, np = 0;
+	int *ridx = NULL, err = 0;
 
 	if (!pc || !__atomic_load_n(&pc->wrec, __ATOMIC_RELAXED))
 		return 0;
@@ -337,41 +371,19 @@ int dsm__pc_push(struct dsm_node *n)
 		r = pc->rrec;
 		pc->rrec = NULL;
 		dsm__tape_stop(n, r);
-		cons = asked(n, pc, r) | (pc->consumers & ~pc->unsub);
-		pc->consumers = cons;
-		pc->unsub = 0;
+		learn(n, pc, r, rcons);
 		dsm_tape_free(r);
-		for (int c = 0; c < n->count && to < 0; c++)
-			if (cons >> c & 1)
-				to = c;
-		/* serving the copies notes requests: not recorded (restarted after) */
-		if (to >= 0)
-			b = compose(n, pc, pages, k, to, &len, &npushed, &err);
+		if (!(ridx = malloc(k * sizeof(*ridx))))
+			err = -ENOMEM;
+		else /* serving copies notes requests: not recorded (restarted after) */
+			b = compose(n, pc, pages, k, rcons, ridx, &np, &err);
 		pc->rrec = dsm__tape_record(n, DSM_TAPE_REQUEST);
 	}
 	pthread_mutex_unlock(&pc->mu);
-	if (b && npushed && !err) {
-		int c = __builtin_popcountll(cons);
-		err = send_pushes(n, cons, b, npushed, &msgs);
-		DSM_STAT_ADD(n, tape_pushes_sent, msgs);
-		DSM_STAT_ADD(n, tape_pages_pushed, (uint64_t)npushed * (uint64_t)c);
-		pthread_mutex_lock(&pc->mu);
-		for (size_t i = 0, off = 4 * (size_t)n->count; i < npushed;
-		     i++, off += 4 + n->page_size) {
-			struct pc_region *rg = region_of(pc, dsm__get_le32(b + off));
-			if (rg)
-				rg->pages += (uint64_t)c;
-		}
-		for (int i = 0; i < pc->nreg; i++) /* a push per consumer, per region in it */
-			for (size_t j = 0, off = 4 * (size_t)n->count; j < npushed;
-			     j++, off += 4 + n->page_size)
-				if (region_of(pc, dsm__get_le32(b + off)) == &pc->r[i]) {
-					pc->r[i].pushes += (uint64_t)c;
-					break;
-				}
-		pthread_mutex_unlock(&pc->mu);
-	}
+	if (b && np && !err)
+		err = send_pushes(n, pc, b, np, ridx, rcons);
 	free(b);
+	free(ridx);
 	free(pages);
 	if (err && err != -ENOMEM) /* a hint lost; a dead peer fails the job elsewhere */
 		DSM_ERR(n, "tapeworm: a push failed: %s", dsm_strerror(err));
