@@ -150,7 +150,7 @@ static int can_push(struct dsm_node *n)
 	return tp && tp->push_take && dsm__tw_mode(n) != DSM_TW_OFF;
 }
 
-/* The region marked on here that holds page p, or NULL; mu or region lock. */
+/* The region marked on here that holds page p, or NULL; mu held. */
 static struct pc_region *region_of(struct pc_node *pc, size_t p)
 {
 	for (int i = 0; i < pc->nreg; i++)

@@ -2,7 +2,8 @@
  * tapeworm.c — Tapeworm (include/dsm_tapeworm.h, docs/tapes.md): update
  * locks and record-replay barriers on tapes, with the adaptive stop of
  * DSM_TAPEWORM=auto. Called by the sync layer (tapeworm.h); it knows the
- * protocol only through the tape layer.
+ * protocol only through the tape layer. Producer-consumer regions, which
+ * push instead of pulling, are in push.c.
  *
  * Per lock or barrier this node uses, an object keeps its prefetch slot
  * (whose used/installed counters come from the protocol's hit hook), the
