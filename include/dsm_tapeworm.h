@@ -12,6 +12,12 @@
  *    barrier b (until it reaches the next barrier) are fetched, when they
  *    are invalid, in one batched request per home (lrc: per writer) as it
  *    leaves b next time, instead of one fault each.
+ *  - Producer-consumer regions (dsm_tapeworm_region): at each release or
+ *    barrier arrival of a node that marked a region, the region pages it
+ *    wrote since its last release are pushed — one message per consumer
+ *    — to the nodes that consumed them last time (asked it for them, or
+ *    used its last push). The consumer finds them installed after its
+ *    acquire or barrier, instead of pulling them then.
  *
  * Prefetched pages are installed but kept inaccessible until first used,
  * so the first use is a cheap local fault that counts the prediction as
@@ -21,7 +27,8 @@
  *
  * DSM_TAPEWORM (same value on every node): "on" (the default) — only the
  * locks and barriers marked with the calls below; "auto" — every lock and
- * barrier, no source change; "off" — nothing (the marks are ignored).
+ * barrier, no source change (regions: only those marked, as under "on";
+ * auto does not guess regions); "off" — nothing (the marks are ignored).
  * Implemented under hlrc and lrc; under sc Tapeworm does nothing.
  *
  * Conventions as dsm.h: 0 or a negative errno; after dsm_init; any
@@ -30,6 +37,7 @@
 #ifndef DSM_TAPEWORM_H
 #define DSM_TAPEWORM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -44,6 +52,7 @@ extern "C" {
 /* Kinds of synchronisation objects, for dsm_tapeworm_stats. */
 #define DSM_TW_LOCK    1
 #define DSM_TW_BARRIER 2
+#define DSM_TW_REGION  3
 
 /* DSM_TW_OFF/ON/AUTO, or DSM_ENOTINIT. */
 int dsm_tapeworm_mode(void);
@@ -58,17 +67,58 @@ int dsm_tapeworm_lock(unsigned lock, int on);
 /* Mark (on = 1) or unmark (0) barrier as record-replay on this node. */
 int dsm_tapeworm_barrier(unsigned barrier, int on);
 
-/* What Tapeworm did for one lock or barrier on this node (kind
- * DSM_TW_LOCK or DSM_TW_BARRIER, id), or summed over all (kind 0). The
- * node's totals are also in struct dsm_stats (tapes_recorded,
- * tapes_applied, tape_pages_prefetched, tape_pages_used) and the
- * DSM_STATS JSON document. */
+/*
+ * Mark (on = 1) or unmark (0) [addr, addr + len) — rounded out to whole
+ * pages, inside the shared region — as a producer-consumer region on
+ * this node. While marked, at each of this node's lock releases and
+ * barrier arrivals (after the protocol published its writes) the pages
+ * of the region it wrote since its previous release are pushed to their
+ * consumers, one message per consumer (per 256 pages): the nodes that
+ * asked this node for pages of the region since its last push, plus the
+ * consumers of that push that did not unsubscribe. A consumer installs a
+ * pushed page as a held copy (as a Tapeworm prefetch: its first use is a
+ * local fault, counted as a used push) only if its protocol's write
+ * notices show that the copy has every write it must see; a stale copy
+ * is dropped, never read. A consumer whose pushes from a producer go
+ * unused (dropped, or overwritten unread) tells it to stop
+ * (TAPE_UNSUB); it is pushed to again after it asks for region pages.
+ *
+ * Mark the region on the nodes that write it (marking it on every node
+ * is simplest; consumers need no mark). hlrc: only pages this node is
+ * home of are pushed (so a producer should touch its region first, or
+ * homes should migrate to it); lrc: any page valid here. Consumers are
+ * learned from requests the producer serves: hlrc, at the home; lrc,
+ * diff requests to the writer. Results never depend on pushes.
+ *
+ * Returns the region's id (>= 0; the same id for the same range marked
+ * again) for dsm_tapeworm_stats(DSM_TW_REGION, id), DSM_ENOTINIT, -EINVAL
+ * (len 0, or outside the shared region), -ENOSPC (64 regions marked on
+ * this node), -ENOENT (unmarking a range never marked). Under sc and
+ * under DSM_TAPEWORM=off the mark is kept and has no effect (nothing is
+ * pushed; the call still succeeds, so one program runs under any
+ * protocol).
+ */
+int dsm_tapeworm_region(void *addr, size_t len, int on);
+
+/* What Tapeworm did for one lock, barrier or region on this node (kind
+ * DSM_TW_LOCK, DSM_TW_BARRIER or DSM_TW_REGION, id), or summed over all
+ * (kind 0, which also counts pushes received into pages of no region
+ * marked here). The node's totals are also in struct dsm_stats
+ * (tapes_recorded, tapes_applied, tape_pages_prefetched, tape_pages_used,
+ * tape_pushes_sent, tape_pages_pushed, tape_pushed_used,
+ * tape_pushed_dropped) and the DSM_STATS JSON document. */
 struct dsm_tw_stats {
 	uint64_t tapes_recorded;   /* phases / critical sections recorded */
 	uint64_t tapes_applied;    /* tapes whose prefetch was started */
 	uint64_t pages_prefetched; /* pages installed ahead of use */
 	uint64_t pages_used;       /* of those, used here: remote misses avoided */
 	uint64_t applies_skipped;  /* applications skipped: predictions unused */
+	/* regions (a producer's counts, and a consumer's for pushes into
+	 * the region's pages when it marked the region too) */
+	uint64_t pushes_sent;      /* push messages sent */
+	uint64_t pages_pushed;     /* pages in them, per consumer */
+	uint64_t pushed_used;      /* pushed pages used here: remote misses avoided */
+	uint64_t pushed_dropped;   /* kind 0 only: pushed pages dropped here */
 };
 
 /* Copy the counters into *out (zeros for an object never seen). 0,

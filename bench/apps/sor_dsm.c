@@ -4,9 +4,14 @@
  * boundaries and each node first-touches and computes only its own rows
  * (owner computes), reading its neighbours' edge rows through the shared
  * memory; one barrier per sweep. Node 0 checks the final grid.
+ * SOR_PUSH=1: each node marks its first and last row of both grids as a
+ * Tapeworm producer-consumer region (dsm_tapeworm_region), so its edge
+ * rows are pushed to its neighbours at each barrier (docs/tapes.md).
  *   dsmrun -n P sor_dsm [N [ITERS]]
  */
 #include <stdlib.h>
+
+#include <dsm_tapeworm.h>
 
 #include "apps.h"
 #include "common.h"
@@ -34,6 +39,12 @@ int main(int argc, char **argv)
 	}
 	first = lo < 1 ? 1 : lo;
 	last = hi > n - 1 ? n - 1 : hi;
+	if (getenv("SOR_PUSH") && atoi(getenv("SOR_PUSH")) && hi > lo)
+		for (int k = 0; k < 2; k++) {
+			if (dsm_tapeworm_region(g[k] + lo * n, n * sizeof(double), 1) < 0 ||
+			    dsm_tapeworm_region(g[k] + (hi - 1) * n, n * sizeof(double), 1) < 0)
+				ok = 0;
+		}
 	dapp_start(&d);
 	for (int it = 0; it < p.iters; it++) {
 		const double *s = g[it % 2];

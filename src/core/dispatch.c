@@ -44,6 +44,8 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_TAPE_REQ] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_TAPE_SEND] = { DSM_REQ_JOB, 0 }, /* a refused tape: the sender's
 						     job fails, naming why */
+	[DSM_MSG_TAPE_PUSH] = { DSM_REQ_JOB, 0 }, /* a refused push: likewise */
+	[DSM_MSG_TAPE_UNSUB] = { DSM_REQ_JOB, 0 },
 	/* replies: a thread here waits for them, so one that cannot be used
 	 * fails the job here instead of leaving that thread to time out */
 	[DSM_MSG_ALLOC_REP] = { DSM_REQ_REPLY, 0 },
@@ -262,6 +264,7 @@ void dsm__dispatch(struct dsm_node *n, const struct dsm_msg *m)
 		err = dsm__sync_handle(n, m);
 		break;
 	case DSM_MSG_TAPE_REQ: case DSM_MSG_TAPE_REP: case DSM_MSG_TAPE_SEND:
+	case DSM_MSG_TAPE_PUSH: case DSM_MSG_TAPE_UNSUB:
 		err = dsm__tape_handle(n, m);
 		break;
 	case DSM_MSG_ABORT:

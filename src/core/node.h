@@ -128,6 +128,7 @@ struct dsm_node {
 	void *coll_state;                        /* core/collective */
 	void *tape_state;                        /* src/tape: logs, prefetch slots */
 	void *tw_state;                          /* src/tape/tapeworm.c */
+	void *pc_state;                          /* src/tape/push.c */
 	void *rp_state;                          /* src/replay */
 	int rp_mode;                             /* src/replay: DSM_RP_OFF/... */
 	void *ec_state;                          /* src/proto/ec*.c (proto_state

@@ -66,7 +66,9 @@ void dsm__stats_unpack(const unsigned char *in, struct dsm_stats *s)
 	XX(map_resets) XX(messages_sent) XX(messages_recv) XX(bytes_sent)     \
 	XX(bytes_recv) XX(lock_acquires) XX(lock_wait_ns) XX(barriers)        \
 	XX(barrier_wait_ns) XX(fault_wait_ns) XX(tapes_recorded)              \
-	XX(tapes_applied) XX(tape_pages_prefetched) XX(tape_pages_used)
+	XX(tapes_applied) XX(tape_pages_prefetched) XX(tape_pages_used)        \
+	XX(tape_pushes_sent) XX(tape_pages_pushed) XX(tape_pushed_used)       \
+	XX(tape_pushed_dropped)
 
 /* One node's counters as a JSON object. */
 static void write_node(FILE *f, const struct dsm_stats *s, int id)

@@ -115,6 +115,7 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_HLRC_INTV_REP:
 	case DSM_MSG_TAPE_REP: /* up to 1024 pages with 12-byte headers */
 	case DSM_MSG_TAPE_SEND:
+	case DSM_MSG_TAPE_PUSH: /* vc, then up to 256 pages with 4-byte headers */
 		return 64 * MiB;
 	case DSM_MSG_HLRC_PAGE:
 	case DSM_MSG_SC_PAGE:

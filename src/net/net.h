@@ -65,17 +65,19 @@ struct dsm_node;
 	XX(TAPE_REQ, 36)   /* arg0 = token, arg1 = slot | track << 31; payload = u32 pages (src/tape) */ \
 	XX(TAPE_REP, 37)   /* arg0 = token, arg1 = as asked; payload = {u32 page, u32 what, u32 home|gen<<16, page?}... */ \
 	XX(TAPE_SEND, 38)  /* arg0 = tag; payload = a tape (dsm_tape_send) */ \
+	XX(TAPE_PUSH, 39)  /* arg0 = pages; payload = u32 vc[count], {u32 page, page}... (src/tape/push.c) */ \
 	XX(LRC_PAGE_REQ, 40) /* arg0 = page: send the whole page */            \
 	XX(LRC_PAGE_REP, 41) /* arg0 = page; payload = the page */             \
 	XX(EC_LOCK_REQ, 42) /* arg0 = lock, arg1 = mode | node << 8, arg2 = token; payload = u64 time seen */ \
 	XX(EC_LOCK_GRANT, 43) /* arg0 = lock, arg1 = mode | flags, arg2 = token; payload = src/proto/ec_lock.c */ \
-	XX(EC_LOCK_REL, 44) /* arg0 = lock (a shared hold ends); payload = protocol data */
+	XX(EC_LOCK_REL, 44) /* arg0 = lock (a shared hold ends); payload = protocol data */ \
+	XX(TAPE_UNSUB, 45) /* no args: stop pushing to the sender (src/tape/push.c) */
 
 enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 45 /* one past the highest type (< 48) */
+	DSM_MSG_TYPE_MAX_ = 46 /* one past the highest type (< 48) */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by

@@ -147,6 +147,10 @@ static inline uint32_t dsm__hlrc_cur_interval(struct hlrc_state *st)
 }
 
 /* hlrc_iv.c */
+/* Does an interval known here that is newer than vc (some (j, i > vc[j]))
+ * write page p? 1 also when such a record is no longer kept. Region lock
+ * held. (Tape pushes: hlrc_tape.c.) */
+int dsm__hlrc_wrote_after(struct dsm_node *n, uint32_t p, const uint32_t *vc);
 /* End the open interval: flush diffs to homes, record write notices. */
 int dsm__hlrc_close_interval(struct dsm_node *n);
 /* Learn wire records (creator, id, npages, {page, home}...): invalidate

@@ -53,6 +53,22 @@ static struct hlrc_interval *iv_find(struct hlrc_state *st, uint32_t j, uint32_t
 	return st->ivs[j][id - st->iv_base[j]];
 }
 
+int dsm__hlrc_wrote_after(struct dsm_node *n, uint32_t p, const uint32_t *vc)
+{
+	struct hlrc_state *st = HS(n);
+
+	for (uint32_t j = 0; j < (uint32_t)st->count; j++)
+		for (uint32_t id = vc[j] + 1; id <= st->vc[j]; id++) {
+			const struct hlrc_interval *iv = iv_find(st, j, id);
+			if (!iv)
+				return 1; /* collected: cannot tell */
+			for (uint32_t k = 0; k < iv->npages; k++)
+				if (iv->pages[2 * (size_t)k] == p)
+					return 1;
+		}
+	return 0;
+}
+
 static void iv_free(struct hlrc_interval *iv)
 {
 	if (iv)

@@ -354,6 +354,56 @@ static int tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 	}
 }
 
+/* --- producer-consumer pushes (src/tape/push.c) --- */
+
+static void tape_known(struct dsm_node *n, uint32_t *vc)
+{
+	memcpy(vc, HS(n)->vc, (size_t)n->count * sizeof(*vc));
+}
+
+/* Only the home pushes: its copy has every flushed diff, and serving it
+ * (as for a fetch) marks the page shared, so the home's next write to it
+ * is tracked and noticed. A non-home copy pushed behind the home's back
+ * could miss the home's untracked writes. */
+static int push_copy(struct dsm_node *n, uint32_t p, int to, unsigned char *buf)
+{
+	struct hlrc_state *st = HS(n);
+	uint32_t hg;
+	int rc;
+
+	if (p >= st->npages || st->pages[p].home != st->me)
+		return 0;
+	rc = dsm__hlrc_serve_copy(n, to, p, buf, &hg);
+	if (rc == 0)
+		return 1;
+	return rc < 0 && rc != DSM_EPROTO ? rc : 0;
+}
+
+/* Install a pushed copy as HELD (as a tracked tape fetch would) if it
+ * is current here: see hooks.h. Our own unflushed or unnoticed writes
+ * (dirty, twinned, flushing) and pages this node is home of are never
+ * overwritten; a page with a fetch in flight gets its data from it. */
+static int push_take(struct dsm_node *n, uint32_t p, int from, const uint32_t *vc,
+		     const unsigned char *data, uint32_t slot)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp;
+
+	(void)from;
+	if (p >= st->npages)
+		return DSM_PUSH_DROP;
+	hp = &st->pages[p];
+	if (hp->home == st->me || hp->home < 0 || hp->dirty || hp->twinned ||
+	    hp->flushing || hp->fetching || hp->tape ||
+	    dsm__hlrc_pg(n, p)->state != DSM_PAGE_INVALID ||
+	    dsm__hlrc_wrote_after(n, p, vc))
+		return DSM_PUSH_DROP;
+	memcpy(dsm__page_rt(n->region, p), data, n->page_size);
+	hp->tape = HLRC_TAPE_HELD;
+	dsm__tape_held(n, p, slot);
+	return DSM_PUSH_TAKEN;
+}
+
 const struct dsm_tape_proto dsm__tape_proto_hlrc = {
 	.protocol = "hlrc",
 	.hole = tape_hole,
@@ -361,4 +411,7 @@ const struct dsm_tape_proto dsm__tape_proto_hlrc = {
 	.handle = tape_handle,
 	.init = tape_init,
 	.sync = dsm__hlrc_wp_collect, /* kernel-recorded home writes */
+	.known = tape_known,
+	.push_copy = push_copy,
+	.push_take = push_take,
 };

@@ -209,6 +209,10 @@ static inline uint32_t dsm__lrc_cur_interval(const struct lrc_state *st)
 }
 
 /* lrc_iv.c — intervals */
+/* Does an interval known here that is newer than vc (some (j, i > vc[j]))
+ * write page p? 1 also when such a record is no longer kept. Region lock
+ * held. (Tape pushes: lrc_tape.c.) */
+int dsm__lrc_wrote_after(struct dsm_node *n, uint32_t p, const uint32_t *vc);
 int dsm__lrc_close_interval(struct dsm_node *n);
 int dsm__lrc_put_intervals(struct lrc_state *st, uint32_t creator, uint32_t after,
 			   uint32_t upto, struct dsm_buf *out);

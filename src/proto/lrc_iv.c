@@ -49,6 +49,22 @@ static struct lrc_interval *iv_find(struct lrc_state *st, uint32_t j, uint32_t i
 	return st->ivs[j][id - st->iv_base[j]];
 }
 
+int dsm__lrc_wrote_after(struct dsm_node *n, uint32_t p, const uint32_t *vc)
+{
+	struct lrc_state *st = LS(n);
+
+	for (uint32_t j = 0; j < (uint32_t)st->count; j++)
+		for (uint32_t id = vc[j] + 1; id <= st->vc[j]; id++) {
+			const struct lrc_interval *iv = iv_find(st, j, id);
+			if (!iv)
+				return 1; /* collected: cannot tell */
+			for (uint32_t k = 0; k < iv->npages; k++)
+				if (iv->pages[1 * (size_t)k] == p)
+					return 1;
+		}
+	return 0;
+}
+
 /* A new record; pages copied. */
 static struct lrc_interval *iv_new(struct lrc_state *st, uint32_t creator,
 				   uint32_t id, const uint32_t *vc,

@@ -359,6 +359,60 @@ static int tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 	return DSM_EPROTO;
 }
 
+/* --- producer-consumer pushes (src/tape/push.c) --- */
+
+static void tape_known(struct dsm_node *n, uint32_t *vc)
+{
+	memcpy(vc, LS(n)->vc, (size_t)n->count * sizeof(*vc));
+}
+
+/* A valid copy here has every diff of every interval known here. */
+static int push_copy(struct dsm_node *n, uint32_t p, int to, unsigned char *buf)
+{
+	(void)to;
+	if (p >= n->region->npages || dsm__lrc_pg(n, p)->state == DSM_PAGE_INVALID ||
+	    LS(n)->pages[p].whole || LS(n)->pages[p].gc_hold)
+		return 0;
+	memcpy(buf, dsm__page_rt(n->region, p), n->page_size);
+	return 1;
+}
+
+/* Install a pushed copy as HELD if it is current here (hooks.h): every
+ * pending notice is then covered by the copy and dropped, as if its diff
+ * had been applied. Not over our own writes the pusher did not know
+ * (wrote_iv), a fetch in flight, or a page a collection handles. */
+static int push_take(struct dsm_node *n, uint32_t p, int from, const uint32_t *vc,
+		     const unsigned char *data, uint32_t slot)
+{
+	struct lrc_state *st = LS(n);
+	struct lrc_page *lp;
+
+	if (p >= n->region->npages)
+		return DSM_PUSH_DROP;
+	lp = &st->pages[p];
+	if (dsm__lrc_pg(n, p)->state != DSM_PAGE_INVALID || lp->twin || lp->dirty ||
+	    lp->wrote_iv > vc[st->me] || lp->replies_left || lp->gc_hold || lp->whole ||
+	    (lp->tape && lp->tape != LRC_TAPE_HELD) || (lp->tape && !lp->pending))
+		return DSM_PUSH_DROP;
+	for (struct lrc_notice *q = lp->pending; q; q = q->next)
+		if (q->requested)
+			return DSM_PUSH_DROP;
+	if (dsm__lrc_wrote_after(n, p, vc))
+		return DSM_PUSH_DROP;
+	memcpy(dsm__page_rt(n->region, p), data, n->page_size);
+	for (struct lrc_notice *q = lp->pending, *nx; q; q = nx) {
+		nx = q->next;
+		st->mem -= sizeof(*q) + q->dlen;
+		free(q->diffs);
+		free(q);
+	}
+	lp->pending = NULL;
+	lp->tape = LRC_TAPE_HELD;
+	lp->tape_from = (uint16_t)from;
+	dsm__tape_held(n, p, slot);
+	return DSM_PUSH_TAKEN;
+}
+
 const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.protocol = "lrc",
 	.hole = tape_hole,
@@ -366,4 +420,7 @@ const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.handle = tape_handle,
 	.init = tape_init,
 	.sync = tape_sync, /* kernel-tracked writes */
+	.known = tape_known,
+	.push_copy = push_copy,
+	.push_take = push_take,
 };

@@ -310,6 +310,8 @@ int dsm_barrier(unsigned barrier)
 	dsm__tw_barrier_enter(n, barrier); /* Tapeworm: the phase's tape ends */
 	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier, &pay)))
 		goto out;
+	if ((err = dsm__pc_push(n))) /* Tapeworm: push the producer's region pages */
+		goto out;
 	err = barrier_wait(n, barrier, &pay, &out, &out_len);
 	if (!err && n->proto->barrier_leave)
 		err = n->proto->barrier_leave(n, barrier, out, out_len);

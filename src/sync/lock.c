@@ -368,6 +368,8 @@ static int release_send(struct dsm_node *n, unsigned lock, int mode)
 	}
 	if (n->proto->release && (err = n->proto->release(n, lock, mode, &pay)))
 		goto out;
+	if ((err = dsm__pc_push(n))) /* Tapeworm: push the producer's region pages */
+		goto out;
 	if (has_tape && (err = dsm__buf_put(&pay, tape.data, tape.len) ?:
 			       dsm__buf_put_u32(&pay, (uint32_t)tape.len)))
 		goto out;

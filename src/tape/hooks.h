@@ -66,7 +66,27 @@ struct dsm_tape_proto {
 	 * vm/wp.h), so a write recording starts and stops exactly. Region
 	 * lock held. May be NULL. */
 	int (*sync)(struct dsm_node *n);
+
+	/* Producer-consumer pushes (src/tape/push.c; docs/tapes.md). All
+	 * three run with the region lock held; NULL: the protocol cannot push.
+	 *  known: this node's vector of known intervals (count entries).
+	 *  push_copy: copy page p into buf if this node may push it (hlrc:
+	 *    its home is here, served to `to` as for a fetch so the home's next
+	 *    write is tracked; lrc: the copy here is valid). 1 copied, 0 not,
+	 *    or an error.
+	 *  push_take: a copy of p from node `from` that holds every write of
+	 *    every interval (j, i <= vc[j]); the caller checked that this node
+	 *    knows every interval of vc. Install it as a held copy for slot if
+	 *    p is invalid here and no interval known here that wrote p (nor
+	 *    this node's open interval) is newer than vc: PUSH_TAKEN; else
+	 *    PUSH_DROP (stale, or not needed). */
+	void (*known)(struct dsm_node *n, uint32_t *vc);
+	int (*push_copy)(struct dsm_node *n, uint32_t p, int to, unsigned char *buf);
+	int (*push_take)(struct dsm_node *n, uint32_t p, int from, const uint32_t *vc,
+			 const unsigned char *data, uint32_t slot);
 };
+
+enum { DSM_PUSH_DROP = 0, DSM_PUSH_TAKEN = 1 };
 
 extern const struct dsm_tape_proto dsm__tape_proto_hlrc;
 extern const struct dsm_tape_proto dsm__tape_proto_lrc;

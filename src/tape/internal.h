@@ -53,5 +53,25 @@ void dsm__tape_slot_counts(struct dsm_node *n, uint32_t slot, uint64_t *installe
 void dsm__tape_slot_installed(struct dsm_node *n, uint32_t slot, uint64_t k);
 /* The protocol has tape hooks (hlrc, lrc). */
 int dsm__tape_supported(struct dsm_node *n);
+/* The protocol's tape hooks, or NULL. */
+const struct dsm_tape_proto *dsm__tape_proto(struct dsm_node *n);
+/* Slot receives pushes: its hits count tape_pushed_used (push.c). */
+void dsm__tape_slot_mark_push(struct dsm_node *n, uint32_t slot);
+
+/* tapeworm.c */
+uint32_t dsm__tw_new_slot(struct dsm_node *n); /* 0 when none is left */
+int dsm__tw_mode(struct dsm_node *n);          /* DSM_TW_* */
+
+/* push.c: producer-consumer regions (dsm_tapeworm_region) */
+struct dsm_tw_stats;
+int dsm__pc_init(struct dsm_node *n);
+void dsm__pc_fini(struct dsm_node *n);
+/* TAPE_PUSH and TAPE_UNSUB. Service thread. */
+int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m);
+/* A held page was used (fault path, region lock held): 1 if it was a
+ * push, counted for its producer. */
+int dsm__pc_hit(struct dsm_node *n, uint32_t page);
+/* Add the region counters (kind 0: all, with the consumer's) to out. */
+void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stats *out);
 
 #endif /* DSM_TAPE_INTERNAL_H */

@@ -51,6 +51,7 @@ struct tape_node {
 	struct dsm_tape *rec[MAX_REC];      /* running recordings */
 	uint16_t *slot_of;                  /* per page: slot of a held prefetch */
 	struct { uint64_t installed, used; } slots[DSM_TAPE_SLOTS];
+	uint8_t push_slot[DSM_TAPE_SLOTS];  /* slot receives pushes (push.c) */
 };
 
 static struct tape_node *TN(struct dsm_node *n)
@@ -133,6 +134,17 @@ int dsm__tape_supported(struct dsm_node *n)
 	return TN(n) && TN(n)->proto;
 }
 
+const struct dsm_tape_proto *dsm__tape_proto(struct dsm_node *n)
+{
+	return TN(n) ? TN(n)->proto : NULL;
+}
+
+void dsm__tape_slot_mark_push(struct dsm_node *n, uint32_t slot)
+{
+	if (TN(n) && slot && slot < DSM_TAPE_SLOTS)
+		TN(n)->push_slot[slot] = 1;
+}
+
 static int on_send(struct dsm_node *n, const struct dsm_msg *m);
 
 int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m)
@@ -141,6 +153,8 @@ int dsm__tape_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 	if (tn && m->type == DSM_MSG_TAPE_SEND)
 		return on_send(n, m);
+	if (tn && (m->type == DSM_MSG_TAPE_PUSH || m->type == DSM_MSG_TAPE_UNSUB))
+		return dsm__pc_handle(n, m);
 	if (!tn || !tn->proto) {
 		dsm__reject(n, "%s: this node's protocol (%s) has no tape hooks",
 			    dsm__msg_type_name(m->type), n->proto->name);
@@ -180,8 +194,15 @@ void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
 	if (!tn || kind < DSM_TAPE_WRITE || kind > DSM_TAPE_REQUEST)
 		return;
 	l = &tn->log[kind];
-	if (!l->nrec || page >= tn->npages || l->seen[page] > l->newest)
-		return; /* nothing records, or the newest recording has it */
+	if (!l->nrec || page >= tn->npages)
+		return; /* nothing records */
+	if (l->seen[page] > l->newest) { /* the newest recording has the page */
+		uint64_t q = l->seen[page] - 1;
+		/* a request tape names every requester: a page asked by one
+		 * node after another is an event per change of requester */
+		if (kind != DSM_TAPE_REQUEST || q < l->base || l->ev[q - l->base].node == node)
+			return;
+	}
 	if (l->total - l->base >= l->cap)
 		compact(l, oldest_start(tn, kind));
 	if (l->total - l->base >= l->cap) {
@@ -207,7 +228,11 @@ void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t in
 	if (!tn || page >= tn->npages)
 		return;
 	__atomic_fetch_add(&tn->slots[tn->slot_of[page]].used, 1, __ATOMIC_RELAXED);
-	DSM_STAT_ADD(n, tape_pages_used, 1); /* only tracked (Tapeworm) copies are held */
+	/* only tracked (Tapeworm) copies are held: pulled or pushed */
+	if (tn->push_slot[tn->slot_of[page]] && dsm__pc_hit(n, page))
+		DSM_STAT_ADD(n, tape_pushed_used, 1);
+	else
+		DSM_STAT_ADD(n, tape_pages_used, 1);
 	dsm__tape_note(n, DSM_TAPE_READ, page, node, interval);
 }
 

@@ -2,7 +2,8 @@
  * tapeworm.c — Tapeworm (include/dsm_tapeworm.h, docs/tapes.md): update
  * locks and record-replay barriers on tapes, with the adaptive stop of
  * DSM_TAPEWORM=auto. Called by the sync layer (tapeworm.h); it knows the
- * protocol only through the tape layer.
+ * protocol only through the tape layer. Producer-consumer regions, which
+ * push instead of pulling, are in push.c.
  *
  * Per lock or barrier this node uses, an object keeps its prefetch slot
  * (whose used/installed counters come from the protocol's hit hook), the
@@ -61,7 +62,26 @@ int dsm__tw_init(struct dsm_node *n)
 	tw->next_slot = 1; /* slot 0: dsm_tape_apply */
 	pthread_mutex_init(&tw->mu, NULL);
 	n->tw_state = tw;
-	return 0;
+	return dsm__pc_init(n);
+}
+
+uint32_t dsm__tw_new_slot(struct dsm_node *n)
+{
+	struct tw_node *tw = TW(n);
+	uint32_t s = 0;
+
+	if (!tw)
+		return 0;
+	pthread_mutex_lock(&tw->mu);
+	if (tw->next_slot < DSM_TAPE_SLOTS)
+		s = tw->next_slot++;
+	pthread_mutex_unlock(&tw->mu);
+	return s;
+}
+
+int dsm__tw_mode(struct dsm_node *n)
+{
+	return TW(n) ? TW(n)->mode : DSM_TW_OFF;
 }
 
 static void add_stats(struct dsm_node *n, const struct tw_obj *o,
@@ -72,6 +92,7 @@ void dsm__tw_fini(struct dsm_node *n)
 	struct tw_node *tw = TW(n);
 	struct dsm_tw_stats sum = { 0 };
 
+	dsm__pc_fini(n);
 	if (!tw)
 		return;
 	for (int i = 0; i < TW_BUCKETS; i++)
@@ -243,10 +264,10 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier)
 	struct tw_node *tw = TW(n);
 	struct dsm_tape *t = NULL;
 	struct tw_obj *o;
-	int err = 0;
+	int err = dsm__pc_sync(n); /* pushes first: the prefetch skips them */
 
-	if (!active(n, tw, DSM_TW_BARRIER, barrier))
-		return 0;
+	if (err || !active(n, tw, DSM_TW_BARRIER, barrier))
+		return err;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, DSM_TW_BARRIER, barrier, 1);
 	/* The last two phases' tapes: a phase that alternates between two
@@ -282,6 +303,8 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 
 	if (!tw || tw->mode == DSM_TW_OFF || !dsm__tape_supported(n))
 		return 0;
+	if ((err = dsm__pc_sync(n))) /* pushes first: the prefetch skips them */
+		return err;
 	if (len) {
 		t = dsm_tape_decode(bytes, len, (uint32_t)n->region->npages,
 				    (uint32_t)n->count);
@@ -404,9 +427,11 @@ int dsm_tapeworm_stats(int kind, unsigned id, struct dsm_tw_stats *out)
 
 	if (!tw)
 		return DSM_ENOTINIT;
-	if (!out || (kind != 0 && kind != DSM_TW_LOCK && kind != DSM_TW_BARRIER))
+	if (!out || (kind != 0 && kind != DSM_TW_LOCK && kind != DSM_TW_BARRIER &&
+		     kind != DSM_TW_REGION))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
+	dsm__pc_stats(n, kind, id, out);
 	pthread_mutex_lock(&tw->mu);
 	for (int i = 0; i < TW_BUCKETS; i++)
 		for (struct tw_obj *o = tw->b[i]; o; o = o->next)

@@ -33,4 +33,14 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *tape,
 			  size_t len);
 int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out);
 
+/* Producer-consumer regions (push.c). push: at a release or barrier
+ * arrival, after the protocol closed the interval: push the region pages
+ * written since the last one to their consumers (0 or -ENOMEM; a push
+ * that cannot be sent is a lost hint, logged). sync: after an acquire or
+ * a barrier, before the Tapeworm prefetch: install the pushes this node
+ * now knows enough to check, and unsubscribe from producers whose pushes
+ * go unused. Application thread, no lock held. */
+int dsm__pc_push(struct dsm_node *n);
+int dsm__pc_sync(struct dsm_node *n);
+
 #endif /* DSM_TAPE_TAPEWORM_H */

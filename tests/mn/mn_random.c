@@ -16,7 +16,10 @@
  * node compares the whole area.
  *
  * Usage: mn_random [first_seed [count]] (default 0 200; env MN_RANDOM_SEEDS
- * may give "first:count" too).
+ * may give "first:count" too). MN_RANDOM_PUSH=1: every node marks the
+ * whole area as a Tapeworm producer-consumer region (dsm_tapeworm_region),
+ * so every node pushes what it writes to the nodes that read it last: the
+ * memory must still equal the reference.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include "dsm.h"
+#include "dsm_tapeworm.h"
 #include "mn_hash.h"
 
 #define NW 1536      /* words per buffer (3 pages of 4 KiB) */
@@ -166,6 +170,11 @@ int main(int argc, char **argv)
 	a = dsm_alloc_collective(sizeof(struct area));
 	if (!a)
 		return 1;
+	if (getenv("MN_RANDOM_PUSH") && atoi(getenv("MN_RANDOM_PUSH")) &&
+	    (err = dsm_tapeworm_region((void *)a, sizeof(struct area), 1)) < 0) {
+		fprintf(stderr, "mn_random: dsm_tapeworm_region: %s\n", dsm_strerror(err));
+		return 1;
+	}
 	for (uint64_t s = first; s < first + count && !bad; s++) {
 		if ((err = run_seed(a, &ref, s, me, nodes))) {
 			fprintf(stderr, "mn_random: node %d: seed %llu: %s\n", me,
@@ -186,5 +195,14 @@ int main(int argc, char **argv)
 		printf("mn_random: %d nodes, seeds %llu..%llu: memory equals the "
 		       "sequential reference\n", nodes, (unsigned long long)first,
 		       (unsigned long long)(first + count - 1));
+	struct dsm_stats st;
+	if (!bad && getenv("MN_RANDOM_PUSH") && !dsm_stats(&st))
+		printf("mn_random: node %d: %llu remote fetches, %llu pushes sent, %llu "
+		       "pages pushed, %llu pushed pages used, %llu dropped\n", me,
+		       (unsigned long long)st.remote_fetches,
+		       (unsigned long long)st.tape_pushes_sent,
+		       (unsigned long long)st.tape_pages_pushed,
+		       (unsigned long long)st.tape_pushed_used,
+		       (unsigned long long)st.tape_pushed_dropped);
 	return (dsm_finalize() || bad) ? 1 : 0;
 }
