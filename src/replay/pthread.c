@@ -14,6 +14,21 @@
  * the log records. The runtime's own mutexes and conditions (taken
  * inside the runtime, or not through these calls) go straight to libc.
  */
+/* This file defines the program's names (libc_names.h renames them in
+ * the rest of libdsm). */
+#undef pthread_create
+#undef pthread_join
+#undef pthread_exit
+#undef pthread_mutex_lock
+#undef pthread_mutex_trylock
+#undef pthread_mutex_unlock
+#undef pthread_cond_wait
+#undef pthread_cond_timedwait
+#undef pthread_cond_signal
+#undef pthread_cond_broadcast
+#undef pthread_barrier_init
+#undef pthread_barrier_wait
+#undef pthread_barrier_destroy
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +62,52 @@ REAL(int, pthread_cond_broadcast, pthread_cond_t *)
 REAL(int, pthread_barrier_init, pthread_barrier_t *, const pthread_barrierattr_t *, unsigned)
 REAL(int, pthread_barrier_wait, pthread_barrier_t *)
 REAL(int, pthread_barrier_destroy, pthread_barrier_t *)
+
+/* The runtime's own calls (libc_names.h): straight to libc. */
+#define LIBC(ret, name, params, args)                                         \
+	ret dsm__libc_##name params;                                          \
+	ret dsm__libc_##name params { return get_##name() args; }
+LIBC(int, pthread_create, (pthread_t *a, const pthread_attr_t *b, void *(*c)(void *), void *d),
+     (a, b, c, d))
+LIBC(int, pthread_join, (pthread_t a, void **b), (a, b))
+LIBC(int, pthread_mutex_lock, (pthread_mutex_t *a), (a))
+LIBC(int, pthread_mutex_trylock, (pthread_mutex_t *a), (a))
+LIBC(int, pthread_mutex_unlock, (pthread_mutex_t *a), (a))
+LIBC(int, pthread_cond_wait, (pthread_cond_t *a, pthread_mutex_t *b), (a, b))
+LIBC(int, pthread_cond_timedwait,
+     (pthread_cond_t *a, pthread_mutex_t *b, const struct timespec *c), (a, b, c))
+LIBC(int, pthread_cond_signal, (pthread_cond_t *a), (a))
+LIBC(int, pthread_cond_broadcast, (pthread_cond_t *a), (a))
+LIBC(int, pthread_barrier_init,
+     (pthread_barrier_t *a, const pthread_barrierattr_t *b, unsigned c), (a, b, c))
+LIBC(int, pthread_barrier_wait, (pthread_barrier_t *a), (a))
+LIBC(int, pthread_barrier_destroy, (pthread_barrier_t *a), (a))
+
+void dsm__libc_pthread_exit(void *ret) __attribute__((noreturn));
+void dsm__libc_pthread_exit(void *ret)
+{
+	get_pthread_exit()(ret);
+	__builtin_unreachable();
+}
+
+/* Resolve every real function at load time, not in a fault handler
+ * (dlsym is not async-signal-safe). */
+__attribute__((constructor)) static void resolve_all(void)
+{
+	get_pthread_create();
+	get_pthread_join();
+	get_pthread_exit();
+	get_pthread_mutex_lock();
+	get_pthread_mutex_trylock();
+	get_pthread_mutex_unlock();
+	get_pthread_cond_wait();
+	get_pthread_cond_timedwait();
+	get_pthread_cond_signal();
+	get_pthread_cond_broadcast();
+	get_pthread_barrier_init();
+	get_pthread_barrier_wait();
+	get_pthread_barrier_destroy();
+}
 
 void dsm__rp_pthread_arm(struct rp_sched *s)
 {
