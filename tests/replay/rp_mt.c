@@ -12,22 +12,28 @@
  *   hist     racy histogram (bins over several pages), no lock
  *   queue    racy work queue: a shared next index read and written with
  *            plain loads and stores (items done twice or skipped)
- *   sync     race-free: the node's threads synchronise among themselves
+ *   sync     race-free, ITERS / 50 rounds: the node's threads synchronise among themselves
  *            with a pthread mutex, a condition and a pthread barrier, and
  *            across nodes with dsm locks (taken by every thread) and
  *            dsm_barrier; prints the exact sums and ok=1 when they match
  *            the sequential result
+ *   jacobi   race-free: ITERS Jacobi sweeps over an N x N grid (RP_N,
+ *            default 128) split by rows over all threads; a pthread
+ *            barrier, dsm_barrier (thread 0) and a pthread barrier between
+ *            sweeps; node 0 compares with the sequential sweeps (ok=1)
  *   spin     thread 1 spins on a flag its node's thread 0 sets after a
  *            dsm_barrier, never entering the runtime: under record/replay
  *            the token holder starves its sibling, which must be reported
  *            (within 4 x DSM_TIMEOUT), not hang; plain runs end
  * RP_PERTURB=1 changes node 1's random sequence (a changed program).
+ * RP_TIME=1: node 0 prints the kernel's time (time_s=) on stderr.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dsm.h"
 
@@ -35,7 +41,6 @@
 #define NPAGES 8
 #define WORDS (NPAGES * PAGE / 8)
 #define MAXT 16
-#define ROUNDS 10
 
 struct shared {
 	volatile uint64_t w[WORDS];   /* counters / bins / items */
@@ -46,7 +51,7 @@ struct shared {
 
 static struct shared *s;
 static int id, count, nthreads;
-static long iters;
+static long iters, rounds; /* sync: ITERS / 50 rounds */
 static const char *mode;
 
 /* The node's own synchronisation among its threads (private memory). */
@@ -56,6 +61,8 @@ static pthread_barrier_t bar;
 static uint64_t local_sum;
 static int arrived, failed;
 static volatile int flag;
+static double *grid[2]; /* jacobi: two N x N grids, shared */
+static int gn;
 
 static uint64_t rng(uint64_t *x)
 {
@@ -131,7 +138,7 @@ static void k_sync(int t, int g)
 {
 	int err;
 
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < rounds; r++) {
 		pthread_mutex_lock(&mu);
 		local_sum += (uint64_t)g + 1;
 		if (t) {
@@ -158,7 +165,7 @@ static void k_sync(int t, int g)
 				return fail("dsm_lock_release", err);
 		}
 		pthread_barrier_wait(&bar);
-		if (t == 0 && (err = dsm_barrier(10 + (unsigned)r)))
+		if (t == 0 && (err = dsm_barrier(10 + (unsigned)(r % 8))))
 			return fail("dsm_barrier", err);
 		pthread_barrier_wait(&bar);
 	}
@@ -180,6 +187,28 @@ static void k_spin(int t)
 	}
 }
 
+/* One sweep of rows [lo, hi) from src into dst. */
+static void sweep(const double *src, double *dst, int n, int lo, int hi)
+{
+	for (int i = lo < 1 ? 1 : lo; i < hi && i < n - 1; i++)
+		for (int j = 1; j < n - 1; j++)
+			dst[i * n + j] = (src[(i - 1) * n + j] + src[(i + 1) * n + j] +
+					  src[i * n + j - 1] + src[i * n + j + 1]) / 4;
+}
+
+static void k_jacobi(int t, int g)
+{
+	int all = count * nthreads, rows = (gn + all - 1) / all, err;
+
+	for (long it = 0; it < iters; it++) {
+		sweep(grid[it & 1], grid[!(it & 1)], gn, g * rows, (g + 1) * rows);
+		pthread_barrier_wait(&bar);
+		if (t == 0 && (err = dsm_barrier(20)))
+			return fail("dsm_barrier", err);
+		pthread_barrier_wait(&bar);
+	}
+}
+
 static void *work(void *arg)
 {
 	int t = (int)(intptr_t)arg, g = id * nthreads + t;
@@ -194,6 +223,8 @@ static void *work(void *arg)
 		k_sync(t, g);
 	else if (!strcmp(mode, "spin"))
 		k_spin(t);
+	else if (!strcmp(mode, "jacobi"))
+		k_jacobi(t, g);
 	return NULL;
 }
 
@@ -218,12 +249,29 @@ static void report(void)
 		       (unsigned long long)done, (unsigned long long)s->next,
 		       (unsigned long long)nz);
 	if (!strcmp(mode, "sync")) {
-		uint64_t want = ROUNDS * all * (all + 1) / 2;
-		int ok = s->total == want && s->x == ROUNDS * all;
+		uint64_t want = (uint64_t)rounds * all * (all + 1) / 2;
+		int ok = s->total == want && s->x == (uint64_t)rounds * all;
 		for (uint64_t g = 0; g < all; g++)
-			ok = ok && s->w[g] == ROUNDS;
+			ok = ok && s->w[g] == (uint64_t)rounds;
 		printf("total %llu (want %llu), x %llu, ok=%d\n", (unsigned long long)s->total,
 		       (unsigned long long)want, (unsigned long long)s->x, ok);
+	}
+	if (!strcmp(mode, "jacobi")) {
+		size_t sz = (size_t)gn * (size_t)gn * sizeof(double);
+		double *a = malloc(sz), *b = malloc(sz), *c;
+		memcpy(a, grid[0], sz); /* the borders, never written */
+		memcpy(b, grid[0], sz);
+		for (int i = 1; i < gn - 1; i++)
+			for (int j = 1; j < gn - 1; j++)
+				a[i * gn + j] = b[i * gn + j] = 0;
+		for (long it = 0; it < iters; it++) {
+			sweep(a, b, gn, 0, gn);
+			c = a, a = b, b = c;
+		}
+		printf("grid %d, ok=%d, grid checksum %016llx\n", gn,
+		       !memcmp(a, grid[iters & 1], sz), (unsigned long long)fnv(a, sz));
+		free(a);
+		free(b);
 	}
 	printf("checksum %016llx\n", (unsigned long long)fnv(s, sizeof(*s)));
 }
@@ -236,6 +284,7 @@ int main(int argc, char **argv)
 	mode = argc > 1 ? argv[1] : "counter";
 	nthreads = argc > 2 ? atoi(argv[2]) : 2;
 	iters = argc > 3 ? atol(argv[3]) : 1000;
+	rounds = iters >= 50 ? iters / 50 : 1;
 	if (nthreads < 1 || nthreads > MAXT) {
 		fprintf(stderr, "THREADS: 1..%d\n", MAXT);
 		return 2;
@@ -256,11 +305,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_init(&bar, NULL, (unsigned)nthreads);
+	if (!strcmp(mode, "jacobi")) {
+		gn = getenv("RP_N") ? atoi(getenv("RP_N")) : 128;
+		for (int k = 0; k < 2; k++)
+			if (!(grid[k] = dsm_alloc_collective((size_t)gn * (size_t)gn * 8))) {
+				fprintf(stderr, "dsm_alloc_collective failed\n");
+				return 1;
+			}
+		if (id == 0) /* hot borders, cold inside */
+			for (int i = 0; i < gn; i++)
+				for (int j = 0; j < gn; j++)
+					grid[0][i * gn + j] = grid[1][i * gn + j] =
+						i == 0 || j == 0 || i == gn - 1 || j == gn - 1 ?
+						100.0 + i - j : 0.0;
+	}
 	/* Deal the pages out, so every node faults on pages the others hold. */
 	for (int k = id; k < NPAGES; k += count)
 		s->w[(size_t)k * (PAGE / 8) + 3] = 0;
 	if ((err = dsm_barrier(0)))
 		goto out;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int t = 1; t < nthreads; t++)
 		if ((err = pthread_create(&th[t], NULL, work, (void *)(intptr_t)t))) {
 			fprintf(stderr, "pthread_create: %s\n", strerror(err));
@@ -273,6 +338,10 @@ int main(int argc, char **argv)
 		return 1;
 	if ((err = dsm_barrier(1)))
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (id == 0 && getenv("RP_TIME"))
+		fprintf(stderr, "time_s=%.6f\n",
+			(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (id == 0)
 		report();
 	fflush(stdout);
