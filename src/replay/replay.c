@@ -2,7 +2,8 @@
  * replay.c — record and replay of racy programs by logging page ownership
  * transitions under sc (docs/replay.md).
  *
- * Boundaries. A node's application thread runs between boundaries: a
+ * Boundaries. A node's application thread (the holder of the node's run
+ * token when it has several: sched.c) runs between boundaries: a
  * boundary is a visit to the runtime (a fault that reaches the protocol,
  * a synchronisation call, dsm_malloc, dsm_finalize), numbered 1, 2, ...
  * Pages change hands on a node only while its thread is inside one:
