@@ -244,7 +244,7 @@ int pthread_mutex_unlock(pthread_mutex_t *m)
  * until the deadline: recording; when the log says: replaying), lock m. */
 static int cond_wait(struct rp_thr *t, pthread_cond_t *c, pthread_mutex_t *m, uint64_t dl)
 {
-	int r, err;
+	int r, err, signaled;
 
 	in_wrap = 1;
 	if ((r = unlock_app(t, m))) {
@@ -252,11 +252,12 @@ static int cond_wait(struct rp_thr *t, pthread_cond_t *c, pthread_mutex_t *m, ui
 		return r;
 	}
 	err = dsm__rp_sched_block(t->n, RP_P_COND, c, dl);
+	signaled = t->signaled; /* before lock_app, which may park again */
 	r = lock_app(t, m);
 	in_wrap = 0;
 	if (err)
 		return EDEADLK;
-	return r ? r : dl && !t->signaled ? ETIMEDOUT : 0;
+	return r ? r : dl && !signaled ? ETIMEDOUT : 0;
 }
 
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)

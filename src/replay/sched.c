@@ -195,8 +195,10 @@ int dsm__rp_sched_take(struct dsm_node *n)
 	struct rp_thr *t = self;
 	uint64_t t0 = dsm__now_ns();
 
+	/* park and obj stay until the take: a timed condition waiter that
+	 * expired is still a waiter a signal may pick until it runs (as it is
+	 * while replaying, where it waits for the log, not the clock) */
 	t->state = RP_T_READY;
-	t->park = RP_P_NONE;
 	for (;;) {
 		if (s->holder == t->idx)
 			break;
@@ -223,6 +225,8 @@ int dsm__rp_sched_take(struct dsm_node *n)
 		pthread_mutex_lock(&r->lock);
 	}
 	t->state = RP_T_IN;
+	t->park = RP_P_NONE;
+	t->timed = 0;
 	changed(s);
 	return 0;
 }
@@ -325,7 +329,6 @@ int dsm__rp_sched_block(struct dsm_node *n, int kind, const void *obj, uint64_t 
 	err = dsm__rp_sched_park(n, kind, obj);
 	if (!err)
 		err = wait_woken(n);
-	t->timed = 0;
 	if (!err)
 		err = dsm__rp_sched_take(n);
 	if (!err)
@@ -343,8 +346,9 @@ void dsm__rp_sched_wake(struct dsm_node *n, int kind, const void *obj, int all)
 	pthread_mutex_lock(&n->region->lock);
 	for (int i = 0; i < s->nthr; i++) {
 		struct rp_thr *t = s->thr[i];
-		if (!t || t->state != RP_T_PARKED || t->park != kind || t->obj != obj)
-			continue;
+		if (!t || t->park != kind || t->obj != obj ||
+		    !(t->state == RP_T_PARKED || (t->state == RP_T_READY && t->timed)))
+			continue; /* (an expired timed wait is still a waiter) */
 		if (all) {
 			t->state = RP_T_READY;
 			t->signaled = 1;

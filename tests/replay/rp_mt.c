@@ -13,7 +13,8 @@
  *   queue    racy work queue: a shared next index read and written with
  *            plain loads and stores (items done twice or skipped)
  *   sync     race-free, ITERS / 50 rounds: the node's threads synchronise among themselves
- *            with a pthread mutex, a condition and a pthread barrier, and
+ *            with a pthread mutex, a condition (plain and timed waits) and
+ *            a pthread barrier, and
  *            across nodes with dsm locks (taken by every thread) and
  *            dsm_barrier; prints the exact sums and ok=1 when they match
  *            the sequential result
@@ -145,8 +146,21 @@ static void k_sync(int t, int g)
 			arrived++;
 			pthread_cond_signal(&cv);
 		} else {
-			while (arrived < nthreads - 1)
-				pthread_cond_wait(&cv, &mu);
+			while (arrived < nthreads - 1) {
+				/* timed, 1 ms: expiries depend on timing and
+				 * are recorded (their order), then replayed */
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += 1000000;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				if (r & 1)
+					pthread_cond_timedwait(&cv, &mu, &ts);
+				else
+					pthread_cond_wait(&cv, &mu);
+			}
 			arrived = 0;
 		}
 		pthread_mutex_unlock(&mu);
