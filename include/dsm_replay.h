@@ -12,8 +12,10 @@
  * path is reported (node, page, version, boundary) as DSM_EDIVERGED
  * instead of hanging.
  *
- * Conventions as dsm.h: 0 or a negative errno; after dsm_init; one
- * application thread per node while recording or replaying.
+ * Conventions as dsm.h: 0 or a negative errno; after dsm_init. Several
+ * application threads per node are serialised by a per-node run token
+ * while recording or replaying (threads created with pthread_create after
+ * dsm_init; the token order is logged and replayed): docs/replay.md.
  */
 #ifndef DSM_REPLAY_H
 #define DSM_REPLAY_H

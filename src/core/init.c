@@ -219,6 +219,8 @@ int dsm_init(int *argc, char ***argv)
 	if (!err) {
 		__atomic_store_n(&dsm__node, n, __ATOMIC_RELEASE);
 		err = node_start(n);
+		if (!err)
+			dsm__rp_started(n); /* record/replay: the run token is armed */
 		if (err) {
 			__atomic_store_n(&dsm__node, NULL, __ATOMIC_RELEASE);
 			dsm__fault_uninstall();

@@ -349,7 +349,8 @@ static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 	__atomic_add_fetch(&ST(n)->faults, 1, __ATOMIC_RELAXED);
 	if (dsm__rp_on(n)) {
 		/* Without the CPU's hint, a fault on a page this node can read
-		 * is a write (one application thread: no install races it).
+		 * is a write (one application thread runs: the run token of
+		 * src/replay serialises a node's threads; no install races it).
 		 * Deciding it here, not by a read first, keeps the number of
 		 * boundaries a write takes independent of whether the page was
 		 * initialised before (by a peer's request): record and replay

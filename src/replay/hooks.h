@@ -58,6 +58,12 @@ static inline int dsm__rp_on(const struct dsm_node *n)
  * (returns the divergence). */
 int dsm__rp_init(struct dsm_node *n);
 int dsm__rp_fini(struct dsm_node *n);
+/* End of dsm_init: from here the program's pthread calls of the node's
+ * threads go through the run token (src/replay/pthread.c). */
+void dsm__rp_started(struct dsm_node *n);
+/* Open a boundary (region lock held): boundary + 1, the node is in the
+ * runtime. */
+void dsm__rp_boundary_open(struct dsm_node *n);
 /* Free the state, after the service thread stopped (node_destroy). */
 void dsm__rp_free(struct dsm_node *n);
 /* Start of dsm_finalize: its last boundary, never left. */
@@ -103,6 +109,12 @@ int dsm__rp_tick(struct dsm_node *n);
  * this boundary. Application thread. */
 int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id);
 int dsm__rp_sync_leave(struct dsm_node *n);
+/* Inside a synchronisation call, after its request or arrival was sent
+ * (in the run token's order, so a manager queues a node's requests in
+ * that order) and before the wait: with other application threads alive
+ * on the node, give up the run token for the wait (docs/replay.md).
+ * Application thread, no lock. */
+void dsm__rp_sync_park(struct dsm_node *n);
 /* Lock manager (sync lock held): the node the log says gets lock id
  * next (-1: any, not replaying); and the grant made. */
 int dsm__rp_grant_next(struct dsm_node *n, unsigned id);

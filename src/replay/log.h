@@ -33,7 +33,8 @@
 	XX(SYNC, 5, 2)    /* op (DSM_RP_OP_*), id: a synchronisation call */ \
 	XX(MALLOC, 6, 2)  /* size, offset: dsm_malloc's result */            \
 	XX(INPUT, 7, 1)   /* length, then the bytes: dsm_replay_input */      \
-	XX(END, 8, 0)     /* the node finished (dsm_finalize) */
+	XX(END, 8, 0)     /* the node finished (dsm_finalize) */          \
+	XX(SCHED, 9, 1)   /* thread: it took the node's run token here */
 
 enum dsm_rp_kind {
 #define XX(name, num, nf) DSM_RP_##name = num,

@@ -2,7 +2,8 @@
  * replay.c — record and replay of racy programs by logging page ownership
  * transitions under sc (docs/replay.md).
  *
- * Boundaries. A node's application thread runs between boundaries: a
+ * Boundaries. A node's application thread (the holder of the node's run
+ * token when it has several: sched.c) runs between boundaries: a
  * boundary is a visit to the runtime (a fault that reaches the protocol,
  * a synchronisation call, dsm_malloc, dsm_finalize), numbered 1, 2, ...
  * Pages change hands on a node only while its thread is inside one:
@@ -36,47 +37,11 @@
 #include "hooks.h"
 #include "log.h"
 #include "proto/internal.h"
+#include "state.h"
 #include "vm/vm.h"
 
 #define LOG_CAP (1u << 20)        /* record buffer: a block at most */
 #define FLUSH_NS 100000000ull      /* flush the log at least every 100 ms */
-
-struct rec_list {
-	struct dsm_rp_rec *v;
-	size_t n, cap, i; /* i: the next one replay expects */
-};
-
-/* A request or invalidation deferred by replay (service thread only). */
-struct rp_req {
-	size_t page;
-	int type; /* request message type, or 0: an invalidation */
-	int from; /* requester, or the writer */
-	struct rp_req *next;
-};
-
-struct rp_state {
-	const struct dsm_rp_proto *proto;
-	_Atomic uint64_t boundary; /* written under the region lock */
-	unsigned depth;            /* region lock: runtime visits open */
-	_Atomic uint32_t progress; /* futex word: a replayed event happened */
-	atomic_int threads;        /* application threads seen in the runtime */
-	atomic_int diverged;       /* 1: claimed, 2: why is written */
-	char why[320];             /* the divergence, once */
-	/* recording */
-	int fd;
-	pthread_mutex_t mu;        /* buf, len, prev */
-	unsigned char *buf;        /* block header, then len bytes of records */
-	size_t len;
-	uint64_t prev;             /* boundary of the last record */
-	uint64_t flushed_ns;
-	uint64_t bytes, records;
-	/* replaying */
-	unsigned char *file;
-	size_t file_len;
-	struct rec_list takes, gds, seq, grants;
-	uint64_t loaded;           /* records loaded so far (their order) */
-	struct rp_req *head;
-};
 
 static struct rp_state *RS(struct dsm_node *n) { return n->rp_state; }
 
@@ -115,6 +80,7 @@ static void sb_rec(struct sbuf *b, const struct dsm_rp_rec *r)
 			[DSM_RP_MALLOC] = { "size", "offset", NULL, NULL },
 			[DSM_RP_INPUT] = { "length", NULL, NULL, NULL },
 			[DSM_RP_END] = { NULL, NULL, NULL, NULL },
+			[DSM_RP_SCHED] = { "thread", NULL, NULL, NULL },
 		};
 		if (r->kind >= DSM_RP_KIND_END_ || !names[r->kind][i])
 			break;
@@ -128,12 +94,13 @@ static void sb_rec(struct sbuf *b, const struct dsm_rp_rec *r)
 }
 
 /* diverge()'s expect for a failure that is not about the log. */
-static const struct dsm_rp_rec not_the_log;
+const struct dsm_rp_rec dsm__rp_not_the_log;
+#define not_the_log dsm__rp_not_the_log
 
 /* Report a divergence once: stderr now (async-signal-safe); the job fails
  * from here, or from the service thread's next tick when called in the
  * fault path. Returns DSM_EDIVERGED. */
-static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec *expect)
+int dsm__rp_diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec *expect)
 {
 	struct rp_state *st = RS(n);
 	struct sbuf b = { .len = 0 };
@@ -169,6 +136,8 @@ static int diverge(struct dsm_node *n, const char *what, const struct dsm_rp_rec
 		dsm__fail(n, DSM_EDIVERGED, n->id, "%s", st->why);
 	return DSM_EDIVERGED;
 }
+
+#define diverge dsm__rp_diverge
 
 /* "what page P mode M version V peer X" into b. */
 static void sb_event(struct sbuf *b, int kind, size_t p, int mode, uint32_t v, int peer)
@@ -215,7 +184,7 @@ static int flush_locked(struct rp_state *st)
 
 /* Append a record (and INPUT's bytes) at the current boundary. No
  * malloc: async-signal-safe. 0, -E2BIG or a write error. */
-static int append(struct rp_state *st, struct dsm_rp_rec *r, const void *data, size_t dlen)
+int dsm__rp_append(struct rp_state *st, struct dsm_rp_rec *r, const void *data, size_t dlen)
 {
 	size_t room = LOG_CAP - DSM_RP_BLOCK_HDR;
 	int err = 0;
@@ -237,6 +206,8 @@ static int append(struct rp_state *st, struct dsm_rp_rec *r, const void *data, s
 	pthread_mutex_unlock(&st->mu);
 	return err;
 }
+
+#define append dsm__rp_append
 
 /* --- replaying: the log's expectations --- */
 
@@ -269,6 +240,8 @@ static int load_rec(void *arg, const struct dsm_rp_rec *rec)
 		return list_push(&st->gds, &r);
 	case DSM_RP_GRANT:
 		return list_push(&st->grants, &r);
+	case DSM_RP_SCHED:
+		return list_push(&st->scheds, &r);
 	case DSM_RP_END:
 		return 0;
 	default:
@@ -300,7 +273,7 @@ static int gd_due(struct rp_state *st, int kind, size_t p, int mode, int peer)
 {
 	const struct dsm_rp_rec *e = next_of(&st->gds);
 
-	if (!st->depth || !e || e->boundary != atomic_load(&st->boundary) ||
+	if (st->running || !e || e->boundary != atomic_load(&st->boundary) ||
 	    e->kind != kind || e->f[0] != p)
 		return 0;
 	return kind == DSM_RP_DROP || (e->f[1] == (uint64_t)mode && e->f[3] == (uint64_t)peer);
@@ -384,7 +357,7 @@ int dsm__rp_route(struct dsm_node *n, size_t p, int want_write, int owner, int d
 
 int dsm__rp_may_give(struct dsm_node *n)
 {
-	return n->rp_mode != DSM_RP_RECORDING || RS(n)->depth > 0;
+	return n->rp_mode != DSM_RP_RECORDING || !RS(n)->running;
 }
 
 static int enqueue(struct rp_state *st, size_t p, int type, int from)
@@ -409,7 +382,7 @@ int dsm__rp_gate_inv(struct dsm_node *n, size_t p, int writer, int live)
 {
 	struct rp_state *st = RS(n);
 
-	if (n->rp_mode == DSM_RP_RECORDING ? st->depth > 0
+	if (n->rp_mode == DSM_RP_RECORDING ? !st->running
 					   : !live || gd_due(st, DSM_RP_DROP, p, 0, 0))
 		return 0;
 	return enqueue(st, p, 0, writer) ? 0 : 1; /* no memory: apply now */
@@ -422,7 +395,7 @@ static int due(struct dsm_node *n, const struct rp_req *q)
 	int mode = q->type == st->proto->write_req_type ? DSM_RP_WRITE : DSM_RP_READ;
 
 	if (n->rp_mode == DSM_RP_RECORDING)
-		return st->depth > 0;
+		return !st->running;
 	if (!q->type)
 		return gd_due(st, DSM_RP_DROP, q->page, 0, 0);
 	return gd_due(st, DSM_RP_GIVE, q->page, mode, q->from) &&
@@ -471,6 +444,7 @@ int dsm__rp_tick(struct dsm_node *n)
 		dsm__fail(n, DSM_EDIVERGED, n->id, "%s", st->why);
 	while (serve_one(n))
 		;
+	dsm__rp_sched_tick(n);
 	if (n->rp_mode == DSM_RP_RECORDING && dsm__now_ns() - st->flushed_ns > FLUSH_NS) {
 		pthread_mutex_lock(&st->mu);
 		flush_locked(st);
@@ -479,31 +453,15 @@ int dsm__rp_tick(struct dsm_node *n)
 	return st->head ? 1 : 50;
 }
 
-/* Has this thread entered a boundary before (any node: one per process)? */
-static __thread int seen_here;
-
-/* Record/replay supports one application thread per node: a second one
- * entering the runtime is refused (DSM_EDIVERGED with the reason) rather
- * than left to interleave its boundaries unpredictably. Async-signal-safe. */
-static int one_thread(struct dsm_node *n)
+/* Open a boundary (region lock held): the node leaves program code; wake
+ * the service thread when work waits for it (async-signal-safe: an
+ * eventfd write). */
+void dsm__rp_boundary_open(struct dsm_node *n)
 {
 	struct rp_state *st = RS(n);
 
-	if (seen_here)
-		return 0;
-	seen_here = 1;
-	if (atomic_fetch_add(&st->threads, 1) == 0)
-		return 0;
-	return diverge(n, "a second application thread entered the runtime; record "
-		       "and replay support one application thread per node", &not_the_log);
-}
-
-/* Open a boundary (region lock held); wake the service thread when work
- * waits for it (async-signal-safe: an eventfd write). */
-static void enter_locked(struct dsm_node *n, struct rp_state *st)
-{
-	if (st->depth++ == 0)
-		atomic_store(&st->boundary, atomic_load(&st->boundary) + 1);
+	atomic_store(&st->boundary, atomic_load(&st->boundary) + 1);
+	st->running = 0;
 	if (st->head || st->proto->deferred(n))
 		n->tp->wake(n);
 }
@@ -548,16 +506,32 @@ static int takes_done(struct dsm_node *n)
 		       "holds", e);
 }
 
+/* Replaying, leaving a boundary with the token: its GIVE/DROP records
+ * happened and no TAKE of it is left. Region lock. */
+int dsm__rp_leave_checks(struct dsm_node *n)
+{
+	int err;
+
+	if (n->rp_mode != DSM_RP_REPLAYING)
+		return 0;
+	return (err = wait_boundary(n, SIZE_MAX, 0)) ? err : takes_done(n);
+}
+
 int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write)
 {
 	struct rp_state *st = RS(n);
 	struct dsm_region *r = n->region;
-	int err;
+	int err, open;
 
-	if ((err = one_thread(n)))
-		return err;
+	if ((open = dsm__rp_sched_open(n)) < 0)
+		return open;
 	pthread_mutex_lock(&r->lock);
-	enter_locked(n, st);
+	if (open) {
+		dsm__rp_boundary_open(n);
+		/* may hand the token to another thread first (a yield) */
+		if ((err = dsm__rp_sched_enter(n, 0)))
+			goto out;
+	}
 	pthread_mutex_unlock(&r->lock);
 	for (;;) {
 		if ((err = st->proto->fault(n, p, want_write))) {
@@ -582,67 +556,107 @@ int dsm__rp_fault(struct dsm_node *n, size_t p, int want_write)
 		}
 		pthread_mutex_unlock(&r->lock);
 	}
-	st->depth--;
+out:
+	dsm__rp_sched_close(n);
 	pthread_mutex_unlock(&r->lock);
 	return err;
 }
 
 /* --- hooks: sync side --- */
 
+/* Synchronisation calls whose wait parks the thread (gives up the run
+ * token) while other threads of the node live: their wait may depend on
+ * a sibling (a dsm lock it holds, its barrier arrival). */
+static int parks(int op)
+{
+	return op == DSM_RP_OP_ACQUIRE || op == DSM_RP_OP_BARRIER;
+}
+
 int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 {
 	struct rp_state *st = RS(n);
 	struct dsm_region *r = n->region;
 	struct dsm_rp_rec rec = { .kind = DSM_RP_SYNC, .f = { (uint64_t)op, id } };
-	int err = 0;
+	int err = 0, open, park = 0;
 
 	if (!n->rp_mode)
 		return 0;
-	if ((err = one_thread(n)))
-		return err;
+	if ((open = dsm__rp_sched_open(n)) < 0)
+		return open;
 	pthread_mutex_lock(&r->lock);
-	enter_locked(n, st);
-	pthread_mutex_unlock(&r->lock);
-	if (!op)
-		return 0;
-	if (n->rp_mode == DSM_RP_RECORDING)
-		return append(st, &rec, NULL, 0);
-	const struct dsm_rp_rec *e = next_of(&st->seq);
-	if (e && e->kind == DSM_RP_SYNC && e->boundary == atomic_load(&st->boundary) &&
-	    e->f[0] == (uint64_t)op && e->f[1] == id) {
-		st->seq.i++;
-		return 0;
+	if (open) {
+		dsm__rp_boundary_open(n);
+		park = parks(op) && dsm__rp_sched_parks(n);
+		err = dsm__rp_sched_enter(n, park);
 	}
-	struct sbuf b = { .len = 0 };
-	rec.boundary = atomic_load(&st->boundary);
-	sb_str(&b, "this run made ");
-	sb_rec(&b, &rec);
-	err = diverge(n, b.s, e);
+	pthread_mutex_unlock(&r->lock);
+	if (err || !op)
+		return err;
+	if (n->rp_mode == DSM_RP_RECORDING) {
+		err = append(st, &rec, NULL, 0);
+	} else {
+		const struct dsm_rp_rec *e = next_of(&st->seq);
+		if (e && e->kind == DSM_RP_SYNC && e->boundary == atomic_load(&st->boundary) &&
+		    e->f[0] == (uint64_t)op && e->f[1] == id) {
+			st->seq.i++;
+		} else {
+			struct sbuf b = { .len = 0 };
+			rec.boundary = atomic_load(&st->boundary);
+			sb_str(&b, "this run made ");
+			sb_rec(&b, &rec);
+			return diverge(n, b.s, e);
+		}
+	}
+	if (park) /* the wait will run without the token: dsm__rp_sync_park */
+		dsm__rp_self()->park_pending = 1;
 	return err;
+}
+
+void dsm__rp_sync_park(struct dsm_node *n)
+{
+	struct rp_thr *t;
+
+	if (!n->rp_mode || !(t = dsm__rp_self()) || !t->park_pending)
+		return;
+	t->park_pending = 0;
+	pthread_mutex_lock(&n->region->lock);
+	/* a divergence is reported; the wait goes on (its waiter is live) */
+	dsm__rp_sched_park(n, RP_P_RUNTIME, NULL);
+	pthread_mutex_unlock(&n->region->lock);
 }
 
 int dsm__rp_sync_leave(struct dsm_node *n)
 {
-	struct rp_state *st = RS(n);
 	struct dsm_region *r = n->region;
+	struct rp_thr *t = dsm__rp_self();
 	int err = 0;
 
 	if (!n->rp_mode)
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	if (n->rp_mode == DSM_RP_REPLAYING && !(err = wait_boundary(n, SIZE_MAX, 0)))
-		err = takes_done(n);
-	st->depth--;
+	if (t && t->depth == 1)
+		t->park_pending = 0;
+	if (t && t->depth == 1 && t->park == RP_P_RUNTIME) /* the token as the log says */
+		err = dsm__rp_sched_take(n);
+	if (!err)
+		err = dsm__rp_leave_checks(n);
+	dsm__rp_sched_close(n);
 	pthread_mutex_unlock(&r->lock);
 	return err;
 }
 
 void dsm__rp_finalizing(struct dsm_node *n)
 {
+	struct rp_thr *t = dsm__rp_self();
+
 	if (!n->rp_mode)
 		return;
+	if (t)
+		t->depth++; /* never left */
 	pthread_mutex_lock(&n->region->lock);
-	enter_locked(n, RS(n));
+	dsm__rp_boundary_open(n);
+	if (t)
+		t->state = RP_T_IN;
 	pthread_mutex_unlock(&n->region->lock);
 }
 
@@ -861,6 +875,8 @@ int dsm__rp_init(struct dsm_node *n)
 	n->rp_state = st;
 	err = mode == DSM_RP_RECORDING ? open_record(n, st) : open_replay(n, st);
 	if (!err)
+		err = dsm__rp_sched_init(n);
+	if (!err)
 		n->rp_mode = mode;
 	return err;
 }
@@ -869,7 +885,8 @@ int dsm__rp_init(struct dsm_node *n)
 static int check_used(struct dsm_node *n)
 {
 	struct rp_state *st = RS(n);
-	struct rec_list *ls[] = { &st->takes, &st->gds, &st->seq, &st->grants };
+	struct rec_list *ls[] = { &st->takes, &st->gds, &st->seq, &st->grants,
+				  &st->scheds };
 
 	for (size_t k = 0; k < sizeof(ls) / sizeof(ls[0]); k++)
 		if (ls[k]->i < ls[k]->n)
@@ -895,8 +912,9 @@ int dsm__rp_fini(struct dsm_node *n)
 	pthread_mutex_unlock(&st->mu);
 	if (!err && fsync(st->fd) < 0 && errno != EINVAL)
 		err = -errno;
-	DSM_INFO(n, "record: %llu records, %llu bytes", (unsigned long long)st->records,
-		 (unsigned long long)st->bytes);
+	DSM_INFO(n, "record: %llu records, %llu bytes, %d threads, %llu token hand-offs",
+		 (unsigned long long)st->records, (unsigned long long)st->bytes,
+		 st->sched.nthr, (unsigned long long)st->sched.switches);
 	return err;
 }
 
@@ -906,6 +924,7 @@ void dsm__rp_free(struct dsm_node *n)
 
 	if (!st)
 		return;
+	dsm__rp_sched_free(n);
 	while (st->head) {
 		struct rp_req *q = st->head;
 		st->head = q->next;
@@ -919,6 +938,7 @@ void dsm__rp_free(struct dsm_node *n)
 	free(st->gds.v);
 	free(st->seq.v);
 	free(st->grants.v);
+	free(st->scheds.v);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 	n->rp_state = NULL;

@@ -264,6 +264,7 @@ static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *i
 	}
 	if (err)
 		return err;
+	dsm__rp_sync_park(n); /* record/replay: the wait gives up the run token */
 	pthread_mutex_lock(&s->mu);
 	err = wait_released(n, id, epoch);
 	if (!err) {

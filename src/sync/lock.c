@@ -273,6 +273,7 @@ static int acquire_wait(struct dsm_node *n, unsigned id, int mode)
 	}
 	if (err)
 		dsm__waiter_complete(n, w.token, err, NULL);
+	dsm__rp_sync_park(n); /* record/replay: the wait gives up the run token */
 	err = dsm__waiter_wait(n, &w, 0);
 	if (err)
 		return err;

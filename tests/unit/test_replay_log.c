@@ -1,6 +1,6 @@
 /*
  * test_replay_log.c — the record/replay log format (src/replay/log.c):
- * round trips of every record kind over several blocks (boundaries,
+ * round trips of every record kind (SCHED included) over several blocks (boundaries,
  * large fields, INPUT bytes), and rejection with the right byte offset of
  * bad magic, version, checksum, truncation, a missing END, a record after
  * END, an unknown kind and overlong varints; every prefix and every
@@ -77,6 +77,7 @@ static void sample(struct logbuf *l)
 	lb_rec(l, DSM_RP_DROP, 9, 123456789012ull, 99, 0, 0, NULL);
 	lb_rec(l, DSM_RP_GRANT, 9, 5, 1, 3, 0, NULL);
 	lb_rec(l, DSM_RP_MALLOC, 10, 4096, 1ull << 40, 0, 0, NULL);
+	lb_rec(l, DSM_RP_SCHED, 10, 2, 0, 0, 0, NULL);
 	lb_rec(l, DSM_RP_TAKE, 1000000, UINT64_MAX, 2, UINT32_MAX, 63, NULL);
 	lb_rec(l, DSM_RP_END, 1000001, 0, 0, 0, 0, NULL);
 	lb_close(l);
@@ -122,7 +123,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(h.node, 3);
 	assert_int_equal(h.count, 4);
 	assert_int_equal(h.page_size, 4096);
-	assert_int_equal(s.n, 9);
+	assert_int_equal(s.n, 10);
 	assert_int_equal(s.r[0].kind, DSM_RP_SYNC);
 	assert_int_equal(s.r[0].boundary, 1);
 	assert_int_equal(s.r[1].kind, DSM_RP_TAKE);
@@ -136,10 +137,14 @@ static void test_round_trip(void **state)
 	assert_int_equal(s.r[4].f[0], 123456789012ull);
 	assert_int_equal(s.r[4].f[1], 99);
 	assert_int_equal(s.r[6].f[1], 1ull << 40);
-	assert_true(s.r[7].f[0] == UINT64_MAX);
-	assert_int_equal(s.r[7].f[2], UINT32_MAX);
-	assert_int_equal(s.r[7].boundary, 1000000);
-	assert_int_equal(s.r[8].kind, DSM_RP_END);
+	assert_int_equal(s.r[7].kind, DSM_RP_SCHED);
+	assert_int_equal(s.r[7].f[0], 2);
+	assert_int_equal(s.r[7].boundary, 10);
+	assert_true(s.r[8].f[0] == UINT64_MAX);
+	assert_int_equal(s.r[8].f[2], UINT32_MAX);
+	assert_int_equal(s.r[8].boundary, 1000000);
+	assert_int_equal(s.r[9].kind, DSM_RP_END);
+	assert_string_equal(dsm__rp_kind_name(DSM_RP_SCHED), "SCHED");
 	assert_string_equal(dsm__rp_kind_name(DSM_RP_GRANT), "GRANT");
 	assert_string_equal(dsm__rp_kind_name(0), "?");
 }
