@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hetero/hooks.h"
 #include "core/le.h"
 #include "ec.h"
 #include "hlrc.h"

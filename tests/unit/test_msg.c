@@ -123,7 +123,7 @@ static void test_type_names(void **state)
 static void test_max_len(void **state)
 {
 	(void)state;
-	assert_int_equal(dsm__msg_max_len(DSM_MSG_HELLO, PAGE), 122);
+	assert_int_equal(dsm__msg_max_len(DSM_MSG_HELLO, PAGE), 126); /* + u32 arch */
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_HEARTBEAT, PAGE), 0);
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_SC_INV_ACK, PAGE), 0);
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_PEERS, PAGE), DSM_MAX_NODES * 80);
@@ -206,7 +206,7 @@ static void test_reject_length(void **state)
 	(void)state;
 	static const struct { uint16_t type; uint32_t len; } bad[] = {
 		{ DSM_MSG_HEARTBEAT, 1 },      { DSM_MSG_FREE, 4 * DSM_MAX_NODES + 1 },
-		{ DSM_MSG_HELLO, 123 },        { DSM_MSG_ABORT, 257 },
+		{ DSM_MSG_HELLO, 127 },        { DSM_MSG_ABORT, 257 },
 		{ DSM_MSG_BCAST, (1u << 20) + 1 }, { DSM_MSG_LOCK_GRANT, (64u << 20) + 1 },
 		{ DSM_MSG_PEERS, DSM_MAX_NODES * 80 + 1 }, { DSM_MSG_STATS, 8193 },
 		{ DSM_MSG_LOCK_REQ, 4097 },    { DSM_MSG_FREE, 0xffffffffu },

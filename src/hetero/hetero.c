@@ -1,0 +1,409 @@
+/*
+ * hetero.c — the typed shared heap and the conversion hooks
+ * (include/dsm_type.h, hooks.h, docs/hetero.md).
+ *
+ * Every node keeps the same registry of types (registered in the same
+ * order) and a table from page number to the typed block that holds it:
+ * its type, its first page and the bytes of objects in it. A typed block
+ * is a page-aligned allocation of whole pages holding objects of one type
+ * only, packed from its start, so the table gives, for any byte of a
+ * page, the object and field it belongs to.
+ *
+ * The allocating node announces a new typed block to every node
+ * (TYPE_NOTE, answered with TYPE_ACK) before the allocation returns, so a
+ * node always knows a page's type before any of its data can reach it.
+ * The note carries the type's layout fingerprint: a node that registered a
+ * different layout under that id refuses it and the job fails naming the
+ * type.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/le.h"
+#include "core/node.h"
+#include "hetero/hooks.h"
+#include "hetero/type.h"
+#include "net/net.h"
+#include "vm/diff.h"
+#include "vm/vm.h"
+
+#define UNTYPED_LOG 1024 /* untyped allocations remembered for messages */
+
+/* The typed block a page belongs to (type 0: untyped). */
+struct ptype {
+	uint32_t type;
+	uint32_t first;  /* first page of the block */
+	uint64_t limit;  /* bytes of objects in the block: count * size */
+};
+
+struct untyped {
+	uint64_t off, size;
+	const char *kind;
+	const void *caller;
+};
+
+struct hetero {
+	pthread_mutex_t mu;          /* registry, table, log (writers) */
+	struct dsm_type_reg reg;
+	struct ptype *pages;         /* npages entries, calloc'd at init */
+	struct untyped log[UNTYPED_LOG];
+	unsigned log_next;
+};
+
+#define H(n) ((struct hetero *)(n)->hetero_state)
+
+int dsm__hetero_init(struct dsm_node *n)
+{
+	struct hetero *h = calloc(1, sizeof(*h));
+	size_t np = n->cfg.heap_size / n->page_size;
+
+	for (int i = 0; i < DSM_MAX_NODES; i++)
+		n->byte_order[i] = DSM_ARCH_SELF & 0xff;
+	n->hetero_swap = 0;
+	if (!h)
+		return -ENOMEM;
+	h->pages = calloc(np ? np : 1, sizeof(*h->pages)); /* untouched: lazily backed */
+	if (!h->pages) {
+		free(h);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&h->mu, NULL);
+	n->hetero_state = h;
+	return 0;
+}
+
+void dsm__hetero_fini(struct dsm_node *n)
+{
+	struct hetero *h = H(n);
+
+	if (!h)
+		return;
+	dsm__type_reg_free(&h->reg);
+	free(h->pages);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+	n->hetero_state = NULL;
+}
+
+static const char *order_name(unsigned o)
+{
+	return o == DSM_ARCH_BE ? "big-endian" : o == DSM_ARCH_LE ? "little-endian" : "?";
+}
+
+void dsm__hetero_note_untyped(struct dsm_node *n, uint64_t off, uint64_t size,
+			      const char *kind, const void *caller)
+{
+	struct hetero *h = H(n);
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->log[h->log_next++ % UNTYPED_LOG] = (struct untyped){ off, size, kind, caller };
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Refuse data of untyped page p from src: fail the message with a reason
+ * naming the page and, if this node made it, the allocation. */
+static int refuse(struct dsm_node *n, int src, size_t p)
+{
+	struct hetero *h = H(n);
+	uint64_t off = (uint64_t)p * n->page_size;
+	char alloc[160] = "an untyped allocation made on another node";
+	char why[400];
+
+	pthread_mutex_lock(&h->mu);
+	for (unsigned i = 0; i < UNTYPED_LOG && i < h->log_next; i++) {
+		const struct untyped *u = &h->log[i];
+		if (off + n->page_size > u->off && off < u->off + u->size) {
+			snprintf(alloc, sizeof(alloc), "%s(%llu) = %p, called from %p",
+				 u->kind, (unsigned long long)u->size,
+				 (void *)(n->region->app + u->off), u->caller);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	snprintf(why, sizeof(why), "untyped page %zu (%p) crosses byte orders (node %d, "
+		 "%s -> node %d, %s); it belongs to %s: allocate data shared "
+		 "between byte orders with dsm_typed_malloc",
+		 p, (void *)(n->region->app + off), src, order_name(n->byte_order[src]),
+		 n->id, order_name(n->byte_order[n->id]), alloc);
+	DSM_ERR(n, "hetero: %s", why);
+	dsm__reject(n, "%s", why);
+	return DSM_EPROTO;
+}
+
+/* The type and block of page p, or NULL if untyped. The entry is written
+ * before the allocation's notes are acknowledged, so before any data of
+ * the page can arrive: no lock is needed to read it. */
+static const struct dsm_ctype *page_type(struct dsm_node *n, size_t p,
+					 struct ptype *out)
+{
+	struct hetero *h = H(n);
+
+	if (p >= n->region->npages)
+		return NULL;
+	*out = h->pages[p];
+	return out->type ? dsm__type_get(&h->reg, (int)out->type) : NULL;
+}
+
+int dsm__hetero_conv_page(struct dsm_node *n, int src, size_t p, void *page)
+{
+	struct ptype pt;
+	const struct dsm_ctype *t = page_type(n, p, &pt);
+
+	if (!t)
+		return refuse(n, src, p);
+	dsm__type_swap(t, (uint64_t)(p - pt.first) * n->page_size, page,
+		       n->page_size, pt.limit);
+	return 0;
+}
+
+int dsm__hetero_conv_diff(struct dsm_node *n, int src, size_t p, const void *diff,
+			  size_t len)
+{
+	struct ptype pt;
+	const struct dsm_ctype *t = page_type(n, p, &pt);
+
+	if (!t)
+		return refuse(n, src, p);
+	/* the diff's bytes are the receive buffer or the caller's copy */
+	if (dsm__type_diff_swap(t, (uint64_t)(p - pt.first) * n->page_size, pt.limit,
+				(void *)diff, len, n->page_size)) {
+		dsm__reject(n, "diff of typed page %zu (type %s) from node %d splits a "
+			       "field or is malformed", p, t->name, src);
+		return DSM_EPROTO;
+	}
+	return 0;
+}
+
+long dsm__hetero_widen(struct dsm_node *n, size_t p, const void *page, void *diff,
+		       size_t len, size_t cap)
+{
+	/* may run on the fault path (lrc): no malloc for 4 KiB pages */
+	static __thread unsigned char tmp[18440]; /* dsm__diff_max_size(4096) */
+	struct ptype pt;
+	const struct dsm_ctype *t = page_type(n, p, &pt);
+	long w;
+
+	if (!t || len <= 4)
+		return (long)len; /* untyped: refused by a receiver of the other order */
+	if (cap > sizeof(tmp))
+		return -ENOSPC; /* mixed jobs support pages up to 4 KiB */
+	w = dsm__type_diff_widen(t, (uint64_t)(p - pt.first) * n->page_size, pt.limit,
+				 page, n->page_size, diff, len, tmp, cap);
+	if (w > 0)
+		memcpy(diff, tmp, (size_t)w);
+	return w;
+}
+
+/* ------------------------------------------------------------------ */
+/* registry and typed allocation                                       */
+
+dsm_type_t dsm_type_register(const char *name, size_t size,
+			     const struct dsm_field *fields, size_t nfields)
+{
+	struct dsm_node *n = dsm__get();
+	const char *why = NULL;
+	int id;
+
+	if (!n || !H(n))
+		return DSM_ENOTINIT;
+	if (size > n->page_size) {
+		DSM_ERR(n, "dsm_type_register(%s): %zu bytes is more than a page",
+			name ? name : "?", size);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&H(n)->mu);
+	id = dsm__type_add(&H(n)->reg, name, size, fields, nfields, &why);
+	pthread_mutex_unlock(&H(n)->mu);
+	if (id < 0)
+		DSM_ERR(n, "dsm_type_register(%s): %s", name ? name : "?",
+			why ? why : dsm_strerror(id));
+	return id;
+}
+
+/* Record a typed block in the page table. */
+static void set_block(struct dsm_node *n, uint32_t type, uint64_t off, uint64_t limit)
+{
+	struct hetero *h = H(n);
+	size_t first = off / n->page_size;
+	size_t np = (limit + n->page_size - 1) / n->page_size;
+
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < np && first + i < n->region->npages; i++)
+		h->pages[first + i] = (struct ptype){ type, (uint32_t)first, limit };
+	pthread_mutex_unlock(&h->mu);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* TYPE_NOTE: arg0 = token, arg1 = first page | type << 32, arg2 = limit;
+ * payload = u64 fingerprint (LE). TYPE_ACK: arg0 = token. */
+int dsm__hetero_handle(struct dsm_node *n, const struct dsm_msg *m)
+{
+	struct hetero *h = H(n);
+
+	if (m->type == DSM_MSG_TYPE_ACK)
+		return dsm__waiter_complete(n, m->arg[0], 0, NULL);
+	uint32_t type = (uint32_t)(m->arg[1] >> 32), first = (uint32_t)m->arg[1];
+	uint64_t limit = m->arg[2];
+	const struct dsm_ctype *t = dsm__type_get(&h->reg, (int)type);
+	if (m->length != 8 || !t || (uint64_t)first * n->page_size + limit >
+					    n->region->size || limit % t->size) {
+		dsm__reject(n, "typed block of type %u at page %u: unknown type or "
+			       "bad extent", type, first);
+		return DSM_EPROTO;
+	}
+	if (dsm__get_le64(m->payload) != t->fingerprint) {
+		dsm__reject(n, "type %u (%s) has another layout on node %u than on "
+			       "node %d: register the same types in the same order "
+			       "everywhere", type, t->name, m->src, n->id);
+		return DSM_EPROTO;
+	}
+	set_block(n, type, (uint64_t)first * n->page_size, limit);
+	struct dsm_msg a = { .type = DSM_MSG_TYPE_ACK, .arg = { m->arg[0] } };
+	return dsm__send(n, (int)m->src, &a);
+}
+
+/* Announce a typed block to every other node and wait for every ack. */
+static int announce(struct dsm_node *n, uint32_t type, uint64_t off, uint64_t limit,
+		    uint64_t fp)
+{
+	struct dsm_waiter w[DSM_MAX_NODES];
+	unsigned char pay[8];
+	int err = 0;
+
+	dsm__put_le64(pay, fp);
+	for (int i = 0; i < n->count; i++) {
+		if (i == n->id)
+			continue;
+		memset(&w[i], 0, sizeof(w[i]));
+		dsm__waiter_add(n, &w[i]);
+		struct dsm_msg m = { .type = DSM_MSG_TYPE_NOTE, .length = 8, .payload = pay,
+			.arg = { w[i].token, off / n->page_size | (uint64_t)type << 32, limit } };
+		int e = dsm__send(n, i, &m);
+		if (e) {
+			w[i].done = 1;
+			w[i].err = e;
+		}
+	}
+	for (int i = 0; i < n->count; i++) {
+		if (i == n->id)
+			continue;
+		int e = w[i].done && w[i].err ? w[i].err
+			: dsm__waiter_wait_for(n, &w[i], i, "a typed allocation's note");
+		err = err ? err : e;
+	}
+	return err;
+}
+
+/* Allocate and announce: the common part of both typed allocations. */
+static int typed_alloc(struct dsm_node *n, dsm_type_t type, size_t count,
+		       uint64_t *off)
+{
+	const struct dsm_ctype *t = dsm__type_get(&H(n)->reg, type);
+	uint64_t limit;
+	unsigned char *p;
+
+	if (!t || count == 0 || count > (UINT64_MAX / 2) / t->size)
+		return -EINVAL;
+	limit = (uint64_t)count * t->size;
+	/* at least a page: the heap gives page-aligned whole pages from there */
+	p = dsm_malloc(limit < n->page_size ? n->page_size : limit);
+	if (!p)
+		return errno == ENOMEM ? -ENOMEM : -EIO;
+	*off = (uint64_t)(p - n->region->app);
+	set_block(n, (uint32_t)type, *off, limit);
+	return announce(n, (uint32_t)type, *off, limit, t->fingerprint);
+}
+
+void *dsm_typed_malloc(dsm_type_t type, size_t count)
+{
+	struct dsm_node *n = dsm__get();
+	uint64_t off;
+	int err;
+
+	if (!n || !H(n)) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	if ((err = typed_alloc(n, type, count, &off))) {
+		errno = err == -ENOMEM ? ENOMEM : err == -EINVAL ? EINVAL : EIO;
+		return NULL;
+	}
+	return n->region->app + off;
+}
+
+void *dsm_typed_alloc_collective(dsm_type_t type, size_t count)
+{
+	struct dsm_node *n = dsm__get();
+	const struct dsm_ctype *t;
+	unsigned char msg[24] = { 0 }; /* LE: offset, error, fingerprint */
+	uint64_t off = 0;
+	int err = 0;
+
+	if (!n || !H(n)) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	if (n->id == 0)
+		err = typed_alloc(n, type, count, &off);
+	t = dsm__type_get(&H(n)->reg, type);
+	dsm__put_le64(msg, off);
+	dsm__put_le64(msg + 8, (uint64_t)-err);
+	dsm__put_le64(msg + 16, t ? t->fingerprint : 0);
+	if ((err = dsm_broadcast(msg, sizeof(msg), 0)) == 0)
+		err = -(int)dsm__get_le64(msg + 8);
+	if (!err && (!t || dsm__get_le64(msg + 16) != t->fingerprint)) {
+		DSM_ERR(n, "dsm_typed_alloc_collective: type %d differs from node 0's",
+			type);
+		err = -EINVAL;
+	}
+	if (err) {
+		errno = err == -ENOMEM ? ENOMEM : err == -EINVAL ? EINVAL : EIO;
+		return NULL;
+	}
+	return n->region->app + dsm__get_le64(msg);
+}
+
+int dsm_broadcast_typed(void *buf, dsm_type_t type, size_t count, int root)
+{
+	struct dsm_node *n = dsm__get();
+	const struct dsm_ctype *t;
+	int err;
+
+	if (!n || !H(n))
+		return DSM_ENOTINIT;
+	if (!(t = dsm__type_get(&H(n)->reg, type)) || root < 0 || root >= n->count ||
+	    count > SIZE_MAX / t->size)
+		return -EINVAL;
+	err = dsm_broadcast(buf, count * t->size, root);
+	if (!err && (n->hetero_swap >> root & 1)) /* receiver makes right */
+		dsm__type_swap(t, 0, buf, count * t->size, (uint64_t)count * t->size);
+	return err;
+}
+
+int dsm_type_of(const void *addr)
+{
+	struct dsm_node *n = dsm__get();
+	const unsigned char *a = addr;
+
+	if (!n || !H(n))
+		return DSM_ENOTINIT;
+	if (a < n->region->app || a >= n->region->app + n->region->size)
+		return -EINVAL;
+	return (int)H(n)->pages[(size_t)(a - n->region->app) / n->page_size].type;
+}
+
+int dsm_node_byte_order(int node)
+{
+	struct dsm_node *n = dsm__get();
+
+	if (!n)
+		return DSM_ENOTINIT;
+	if (node < 0 || node >= n->count)
+		return -EINVAL;
+	return n->byte_order[node];
+}
