@@ -49,6 +49,8 @@ struct hetero {
 	pthread_mutex_t mu;          /* registry, table, log (writers) */
 	struct dsm_type_reg reg;
 	struct ptype *pages;         /* npages entries, calloc'd at init */
+	uint64_t expect_fp[DSM_TYPE_MAX]; /* from notes for ids not registered
+					   * here yet: checked at registration */
 	struct untyped log[UNTYPED_LOG];
 	unsigned log_next;
 };
@@ -218,6 +220,13 @@ dsm_type_t dsm_type_register(const char *name, size_t size,
 	}
 	pthread_mutex_lock(&H(n)->mu);
 	id = dsm__type_add(&H(n)->reg, name, size, fields, nfields, &why);
+	if (id > 0 && H(n)->expect_fp[id] &&
+	    H(n)->expect_fp[id] != dsm__type_get(&H(n)->reg, id)->fingerprint) {
+		why = "another node allocated this type id with another layout "
+		      "(register the same types in the same order everywhere)";
+		dsm__type_reg_pop(&H(n)->reg);
+		id = -EINVAL;
+	}
 	pthread_mutex_unlock(&H(n)->mu);
 	if (id < 0)
 		DSM_ERR(n, "dsm_type_register(%s): %s", name ? name : "?",
@@ -248,18 +257,26 @@ int dsm__hetero_handle(struct dsm_node *n, const struct dsm_msg *m)
 	if (m->type == DSM_MSG_TYPE_ACK)
 		return dsm__waiter_complete(n, m->arg[0], 0, NULL);
 	uint32_t type = (uint32_t)(m->arg[1] >> 32), first = (uint32_t)m->arg[1];
-	uint64_t limit = m->arg[2];
-	const struct dsm_ctype *t = dsm__type_get(&h->reg, (int)type);
-	if (m->length != 8 || !t || (uint64_t)first * n->page_size + limit >
-					    n->region->size || limit % t->size) {
-		dsm__reject(n, "typed block of type %u at page %u: unknown type or "
-			       "bad extent", type, first);
+	uint64_t limit = m->arg[2], fp;
+	if (m->length != 8 || type == 0 || type >= DSM_TYPE_MAX ||
+	    (uint64_t)first * n->page_size + limit > n->region->size) {
+		dsm__reject(n, "typed block of type %u at page %u: bad type or extent",
+			    type, first);
 		return DSM_EPROTO;
 	}
-	if (dsm__get_le64(m->payload) != t->fingerprint) {
+	fp = dsm__get_le64(m->payload);
+	pthread_mutex_lock(&h->mu);
+	/* this node may not have registered the type yet: remember its layout */
+	const struct dsm_ctype *t = dsm__type_get(&h->reg, (int)type);
+	int bad = t ? t->fingerprint != fp || limit % t->size
+		    : h->expect_fp[type] && h->expect_fp[type] != fp;
+	if (!t && !bad)
+		h->expect_fp[type] = fp;
+	pthread_mutex_unlock(&h->mu);
+	if (bad) {
 		dsm__reject(n, "type %u (%s) has another layout on node %u than on "
 			       "node %d: register the same types in the same order "
-			       "everywhere", type, t->name, m->src, n->id);
+			       "everywhere", type, t ? t->name : "?", m->src, n->id);
 		return DSM_EPROTO;
 	}
 	set_block(n, type, (uint64_t)first * n->page_size, limit);

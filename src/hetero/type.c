@@ -207,7 +207,8 @@ int dsm__type_add(struct dsm_type_reg *r, const char *name, size_t size,
 		free(t);
 		return err;
 	}
-	r->t[++r->count] = t;
+	r->t[r->count + 1] = t; /* readers see the type before its id */
+	__atomic_store_n(&r->count, r->count + 1, __ATOMIC_RELEASE);
 	return r->count;
 }
 
@@ -221,9 +222,19 @@ void dsm__type_reg_free(struct dsm_type_reg *r)
 	r->count = 0;
 }
 
+void dsm__type_reg_pop(struct dsm_type_reg *r)
+{
+	if (r->count > 0) {
+		free(r->t[r->count]->ops);
+		free(r->t[r->count]);
+		r->t[r->count--] = NULL;
+	}
+}
+
 const struct dsm_ctype *dsm__type_get(const struct dsm_type_reg *r, int id)
 {
-	return id > 0 && id <= r->count ? r->t[id] : NULL;
+	return id > 0 && id <= __atomic_load_n(&r->count, __ATOMIC_ACQUIRE) ? r->t[id]
+									      : NULL;
 }
 
 /* ------------------------------------------------------------------ */

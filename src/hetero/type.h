@@ -43,6 +43,8 @@ struct dsm_type_reg {
 int dsm__type_add(struct dsm_type_reg *r, const char *name, size_t size,
 		  const struct dsm_field *f, size_t nf, const char **why);
 void dsm__type_reg_free(struct dsm_type_reg *r);
+/* Remove the last type added. */
+void dsm__type_reg_pop(struct dsm_type_reg *r);
 const struct dsm_ctype *dsm__type_get(const struct dsm_type_reg *r, int id);
 
 /*
