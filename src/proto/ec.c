@@ -548,6 +548,13 @@ static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
 
 	if (ep->twinned && a->excl) {
 		size_t len = diff_pieces(twin, page, pc, npc, es->scratch), at;
+		if (len > 4) { /* a mixed job: runs widened to whole fields */
+			long w = dsm__hetero_diff_out(n, p, page, es->scratch, len,
+						      dsm__diff_max_size(es->page_size));
+			if (w < 0)
+				return (int)w;
+			len = (size_t)w;
+		}
 		if (len > 4) {
 			if ((err = entry_begin(a->out, a->time, p, &at)) ||
 			    (err = dsm__buf_put(a->out, es->scratch, len)))
@@ -620,7 +627,11 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 	return err;
 }
 
-static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int take)
+/* src: the node whose byte order the diffs are in (a grant's sender: it
+ * logs what it applied in its own order), -1 for barrier data (mixed
+ * jobs: not converted, refused). */
+static int apply(struct dsm_node *n, int src, const unsigned char *p, size_t len,
+		 int take)
 {
 	struct ec_state *es = ES(n);
 	struct dsm_region *r = n->region;
@@ -635,6 +646,14 @@ static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int tak
 			err = DSM_EPROTO;
 			break;
 		}
+		if (src < 0 && n->hetero_swap) {
+			dsm__reject(n, "ec: data bound to a barrier (page %u) is not "
+				       "converted between byte orders", page);
+			err = DSM_EPROTO;
+			break;
+		}
+		if (src >= 0 && (err = dsm__hetero_diff_in(n, src, page, p + 16, dl)))
+			break;
 		err = dsm__diff_apply(dsm__page_rt(r, page), es->page_size, p + 16, dl);
 		if (!err && es->pages[page].twinned)
 			err = dsm__diff_apply(es->twins + (size_t)page * es->page_size,
@@ -650,9 +669,9 @@ static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int tak
 	return err;
 }
 
-int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
+int dsm__ec_apply(struct dsm_node *n, int src, const unsigned char *p, size_t len)
 {
-	return apply(n, p, len, 0);
+	return apply(n, src, p, len, 0);
 }
 
 /* --- barriers: each node's changes to the barrier's data go to all --- */
@@ -788,7 +807,7 @@ int dsm__ec_barrier_leave(struct dsm_node *n, unsigned barrier, const void *payl
 	if ((err = dsm__hlrc_barrier_leave(n, barrier, hl ? h : NULL, hl)))
 		return err;
 	pthread_mutex_lock(&es->mu);
-	err = apply(n, e, el, 1);
+	err = apply(n, -1, e, el, 1);
 	pthread_mutex_unlock(&es->mu);
 	return err;
 }
