@@ -797,7 +797,8 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 	struct dsm_page *pg = &n->region->pages[p];
 	int err;
 
-	if (!st->migrate || hp->gen == UINT16_MAX)
+	/* a migrating page travels unconverted: never in a mixed job */
+	if (!st->migrate || hp->gen == UINT16_MAX || n->hetero_swap)
 		return 0;
 	if ((err = dsm__hlrc_wp_leave(n, p))) /* exact: did we write it? */
 		return err;

@@ -2,7 +2,9 @@
  * hx_list.c — a linked list and a binary search tree of mixed-field
  * records (integers of every width, double, float, bool, chars, pointers)
  * built by every node under a lock in a mixed-byte-order job. Records are
- * 72 bytes, so some span page boundaries. Then each node doubles `val` of
+ * 72 bytes, so some span page boundaries. The last OWN records of each node
+ * come from its own dsm_typed_malloc (not collective): the other nodes
+ * learn their pages' type from its announcement. Then each node doubles `val` of
  * its own records. Every node walks the list and the tree and checks every
  * field of every record against what the sequential program computes.
  */
@@ -15,6 +17,7 @@
 #include "dsm_type.h"
 
 #define PER_NODE 48
+#define OWN 6 /* of them from this node's dsm_typed_malloc */
 
 struct rec {
 	int64_t key;
@@ -159,10 +162,15 @@ int main(int argc, char **argv)
 		FAIL("dsm_type_of: %d %d", dsm_type_of(pool), dsm_type_of(h));
 	CHECK(dsm_bind(1, h, sizeof(*h))); /* ec: the header and the pool */
 	CHECK(dsm_bind(1, pool, (size_t)count * PER_NODE * sizeof(*pool)));
+	struct rec *own = dsm_typed_malloc(trec, OWN);
+	if (!own || dsm_type_of(own) != trec)
+		FAIL("dsm_typed_malloc: %p, type %d", (void *)own, own ? dsm_type_of(own) : 0);
+	/* (not bound: under ec, unbound data follows release consistency) */
 	CHECK(dsm_barrier(0));
 	for (int i = 0; i < PER_NODE; i++) {
 		CHECK(dsm_lock_acquire(1));
-		struct rec *r = &pool[h->used++];
+		struct rec *r = i < PER_NODE - OWN ? &pool[h->used] : &own[i - (PER_NODE - OWN)];
+		h->used++;
 		fill(r, me, i);
 		insert(h, r);
 		h->inserted++;
