@@ -87,6 +87,15 @@ void *dsm_typed_alloc_collective(dsm_type_t t, size_t count);
 void *dsm_typed_malloc(dsm_type_t t, size_t count);
 
 /*
+ * Free a block from dsm_typed_malloc / dsm_typed_alloc_collective (once,
+ * from any node): its pages become untyped on every node, then the memory
+ * is freed. 0, -EINVAL (not the start of a typed block), or an error of
+ * the announcement (a peer failed). A typed block freed with dsm_free
+ * keeps its pages' type (docs/hetero.md).
+ */
+int dsm_typed_free(void *ptr);
+
+/*
  * dsm_broadcast of count objects of type t from root: the receivers of
  * the other byte order convert them. Collective; 0 or a negative error.
  */

@@ -258,13 +258,18 @@ int dsm__hetero_handle(struct dsm_node *n, const struct dsm_msg *m)
 		return dsm__waiter_complete(n, m->arg[0], 0, NULL);
 	uint32_t type = (uint32_t)(m->arg[1] >> 32), first = (uint32_t)m->arg[1];
 	uint64_t limit = m->arg[2], fp;
-	if (m->length != 8 || type == 0 || type >= DSM_TYPE_MAX ||
+	if (m->length != 8 || type >= DSM_TYPE_MAX ||
 	    (uint64_t)first * n->page_size + limit > n->region->size) {
 		dsm__reject(n, "typed block of type %u at page %u: bad type or extent",
 			    type, first);
 		return DSM_EPROTO;
 	}
 	fp = dsm__get_le64(m->payload);
+	if (type == 0) { /* dsm_typed_free: the block's pages are untyped again */
+		set_block(n, 0, (uint64_t)first * n->page_size, limit);
+		struct dsm_msg a = { .type = DSM_MSG_TYPE_ACK, .arg = { m->arg[0] } };
+		return dsm__send(n, (int)m->src, &a);
+	}
 	pthread_mutex_lock(&h->mu);
 	/* this node may not have registered the type yet: remember its layout */
 	const struct dsm_ctype *t = dsm__type_get(&h->reg, (int)type);
@@ -383,6 +388,31 @@ void *dsm_typed_alloc_collective(dsm_type_t type, size_t count)
 		return NULL;
 	}
 	return n->region->app + dsm__get_le64(msg);
+}
+
+int dsm_typed_free(void *ptr)
+{
+	struct dsm_node *n = dsm__get();
+	unsigned char *a = ptr;
+	struct ptype pt;
+	int err;
+
+	if (!n || !H(n))
+		return DSM_ENOTINIT;
+	if (!a)
+		return 0;
+	if (a < n->region->app || a >= n->region->app + n->region->size ||
+	    (size_t)(a - n->region->app) % n->page_size)
+		return -EINVAL;
+	size_t p = (size_t)(a - n->region->app) / n->page_size;
+	pt = H(n)->pages[p];
+	if (!pt.type || pt.first != p)
+		return -EINVAL; /* not the start of a typed block */
+	set_block(n, 0, (uint64_t)p * n->page_size, pt.limit);
+	if ((err = announce(n, 0, (uint64_t)p * n->page_size, pt.limit, 0)))
+		return err;
+	dsm_free(ptr);
+	return 0;
 }
 
 int dsm_broadcast_typed(void *buf, dsm_type_t type, size_t count, int root)

@@ -2,7 +2,9 @@
  * hx_counters.c — a lock-protected table of mixed-field counters in a
  * mixed-byte-order job (each counter bound to its lock for ec), and a
  * typed broadcast of parameters from the last node. Every node checks
- * every counter against the sequential sum of all nodes' increments.
+ * every counter against the sequential sum of all nodes' increments; then
+ * the last node frees the table with dsm_typed_free and every node sees
+ * its pages untyped.
  */
 #define MN_PROG "hx_counters"
 #include <stdint.h>
@@ -115,8 +117,15 @@ int main(int argc, char **argv)
 			     c, (unsigned long long)x.hits, (unsigned long long)hits[c],
 			     (long long)x.sum, (long long)sum[c], x.bumps, x.ratio, x.avg);
 	}
+	CHECK(dsm_barrier(2));
+	/* freed by the s390x node: its pages are untyped again everywhere */
+	if (me == count - 1)
+		CHECK(dsm_typed_free(t));
+	CHECK(dsm_barrier(3));
+	if (dsm_type_of(t) != 0)
+		FAIL("after dsm_typed_free the table's page has type %d", dsm_type_of(t));
 	printf("hx_counters: node %d (%s): %d counters match sequential\n", me,
 	       dsm_node_byte_order(me) == 2 ? "big-endian" : "little-endian", NC);
-	CHECK(dsm_barrier(2));
+	CHECK(dsm_barrier(4));
 	return dsm_finalize() ? 1 : 0;
 }

@@ -41,7 +41,7 @@ static void init(struct body *b)
 	}
 }
 
-static void advance(const struct body *in, struct body *out, int lo, int hi)
+static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
 {
 	const double dt = 0.01, soft = 0.1;
 
@@ -97,8 +97,8 @@ int main(int argc, char **argv)
 	CHECK(dsm_barrier(0));
 	int lo = NB * me / count, hi = NB * (me + 1) / count;
 	for (int s = 0; s < STEPS; s++) {
-		advance(b[s & 1], b[(s + 1) & 1], lo, hi);
-		advance(seq[s & 1], seq[(s + 1) & 1], 0, NB);
+		step_bodies(b[s & 1], b[(s + 1) & 1], lo, hi);
+		step_bodies(seq[s & 1], seq[(s + 1) & 1], 0, NB);
 		CHECK(dsm_barrier(1 + (unsigned)s));
 	}
 	for (int i = 0; i < NB; i++)
