@@ -525,6 +525,20 @@ static size_t diff_pieces(const unsigned char *twin, const unsigned char *page,
 	return o;
 }
 
+/* diff_pieces into es->scratch, then, in a mixed job, its runs widened to
+ * whole fields (src/hetero). Its length or a negative error. */
+static long diff_widened(struct dsm_node *n, size_t p, const unsigned char *twin,
+			 const unsigned char *page, const struct piece *pc, unsigned npc)
+{
+	struct ec_state *es = ES(n);
+	size_t len = diff_pieces(twin, page, pc, npc, es->scratch);
+
+	if (len <= 4)
+		return (long)len;
+	return dsm__hetero_diff_out(n, p, page, es->scratch, len,
+				    dsm__diff_max_size(es->page_size));
+}
+
 struct close_arg {
 	struct ec_lock *lock;
 	int excl;
@@ -547,14 +561,10 @@ static int close_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	int err = 0;
 
 	if (ep->twinned && a->excl) {
-		size_t len = diff_pieces(twin, page, pc, npc, es->scratch), at;
-		if (len > 4) { /* a mixed job: runs widened to whole fields */
-			long w = dsm__hetero_diff_out(n, p, page, es->scratch, len,
-						      dsm__diff_max_size(es->page_size));
-			if (w < 0)
-				return (int)w;
-			len = (size_t)w;
-		}
+		long w = diff_widened(n, p, twin, page, pc, npc);
+		size_t len = w > 0 ? (size_t)w : 0, at;
+		if (w < 0)
+			return (int)w;
 		if (len > 4) {
 			if ((err = entry_begin(a->out, a->time, p, &at)) ||
 			    (err = dsm__buf_put(a->out, es->scratch, len)))
@@ -628,8 +638,8 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 }
 
 /* src: the node whose byte order the diffs are in (a grant's sender: it
- * logs what it applied in its own order), -1 for barrier data (mixed
- * jobs: not converted, refused). */
+ * logs what it applied in its own order; a barrier's manager: it converted
+ * every arrival to its own order). */
 static int apply(struct dsm_node *n, int src, const unsigned char *p, size_t len,
 		 int take)
 {
@@ -646,13 +656,7 @@ static int apply(struct dsm_node *n, int src, const unsigned char *p, size_t len
 			err = DSM_EPROTO;
 			break;
 		}
-		if (src < 0 && n->hetero_swap) {
-			dsm__reject(n, "ec: data bound to a barrier (page %u) is not "
-				       "converted between byte orders", page);
-			err = DSM_EPROTO;
-			break;
-		}
-		if (src >= 0 && (err = dsm__hetero_diff_in(n, src, page, p + 16, dl)))
+		if ((err = dsm__hetero_diff_in(n, src, page, p + 16, dl)))
 			break;
 		err = dsm__diff_apply(dsm__page_rt(r, page), es->page_size, p + 16, dl);
 		if (!err && es->pages[page].twinned)
@@ -687,11 +691,14 @@ static int bar_page(struct dsm_node *n, size_t p, const struct piece *pc,
 	unsigned char *page = dsm__page_rt(n->region, p);
 	unsigned char *twin = es->twins + p * es->page_size;
 	size_t len, at;
+	long w;
 	int err;
 
 	if (!ep->twinned)
 		return 0;
-	if ((len = diff_pieces(twin, page, pc, npc, es->scratch)) > 4) {
+	if ((w = diff_widened(n, p, twin, page, pc, npc)) < 0)
+		return (int)w;
+	if ((len = (size_t)w) > 4) {
 		if ((err = entry_begin(out, 0, p, &at)) ||
 		    (err = dsm__buf_put(out, es->scratch, len)))
 			return err;
@@ -760,7 +767,20 @@ int dsm__ec_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 		return -ENOMEM;
 	err = dsm__hlrc_barrier_collect(n, barrier, node, hl ? h : NULL, hl, &st->h);
 	st->part[node].len = 0;
-	return err ?: dsm__buf_put(&st->part[node], e, el);
+	err = err ?: dsm__buf_put(&st->part[node], e, el);
+	/* a mixed job: every part in the manager's byte order (the receivers
+	 * convert from it) */
+	for (size_t at = 0; !err && (n->hetero_swap >> node & 1) &&
+			    at < st->part[node].len;) {
+		unsigned char *x = st->part[node].data + at;
+		size_t left = st->part[node].len - at;
+		uint32_t dl;
+		if (left < 16 || (dl = dsm__get_le32(x + 12)) > left - 16)
+			return DSM_EPROTO;
+		err = dsm__hetero_diff_in(n, node, dsm__get_le32(x + 8), x + 16, dl);
+		at += 16 + (size_t)dl;
+	}
+	return err;
 }
 
 int dsm__ec_barrier_release(struct dsm_node *n, unsigned barrier, int node,
@@ -807,7 +827,7 @@ int dsm__ec_barrier_leave(struct dsm_node *n, unsigned barrier, const void *payl
 	if ((err = dsm__hlrc_barrier_leave(n, barrier, hl ? h : NULL, hl)))
 		return err;
 	pthread_mutex_lock(&es->mu);
-	err = apply(n, -1, e, el, 1);
+	err = apply(n, (int)(barrier % (unsigned)n->count), e, el, 1); /* the manager */
 	pthread_mutex_unlock(&es->mu);
 	return err;
 }

@@ -3,6 +3,7 @@
  * by rows over the nodes, then A += C / 1000 in place (diffs) and C again;
  * every node checks every element of C, bit for bit, against its own
  * sequential computation. Typed pages of doubles (the uniform fast path).
+ * C is bound to the barriers after each product (ec: barrier data).
  */
 #define MN_PROG "hx_matrix"
 #include <stdint.h>
@@ -72,6 +73,10 @@ int main(int argc, char **argv)
 		memcpy(a, sa, sizeof(sa));
 		memcpy(b, sb, sizeof(sb));
 	}
+	/* ec: C travels with the barriers that end its computation (barrier
+	 * data: each node's diffs through the manager, converted) */
+	CHECK(dsm_bind_barrier(1, c, N * N * sizeof(double)));
+	CHECK(dsm_bind_barrier(4, c, N * N * sizeof(double)));
 	CHECK(dsm_barrier(0));
 	dsm_mul(a, b, c, me, count);
 	CHECK(dsm_barrier(1));
