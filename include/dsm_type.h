@@ -77,7 +77,10 @@ dsm_type_t dsm_type_register(const char *name, size_t size,
 /*
  * Allocate count objects of type t in whole pages that hold only this
  * allocation (the block is page aligned; objects are packed, so one may
- * span a page boundary). dsm_typed_alloc_collective: every node calls it
+ * span a page boundary); dsm_typed_malloc of less than half a page takes
+ * its objects from this node's size class of the type (a 4-page typed
+ * block shared by its small allocations, no message per allocation).
+ * dsm_typed_alloc_collective: every node calls it
  * with the same arguments and gets the same pointer; the page types are
  * known to every node when it returns. dsm_typed_malloc: any node; the
  * pages' type is announced to every node before it returns. Both return
@@ -88,8 +91,9 @@ void *dsm_typed_malloc(dsm_type_t t, size_t count);
 
 /*
  * Free a block from dsm_typed_malloc / dsm_typed_alloc_collective (once,
- * from any node): its pages become untyped on every node, then the memory
- * is freed. 0, -EINVAL (not the start of a typed block), or an error of
+ * from any node; a small allocation from a size class: on the node that
+ * made it): its pages become untyped on every node, then the memory is
+ * freed (a size class's block when every allocation from it is freed). 0, -EINVAL (not the start of a typed block), or an error of
  * the announcement (a peer failed). A typed block freed with dsm_free
  * keeps its pages' type (docs/hetero.md).
  */

@@ -31,6 +31,7 @@
 #include "vm/vm.h"
 
 #define UNTYPED_LOG 1024 /* untyped allocations remembered for messages */
+#define SLAB_PAGES 4     /* a size class's typed block (small allocations) */
 
 /* The typed block a page belongs to (type 0: untyped). */
 struct ptype {
@@ -45,8 +46,19 @@ struct untyped {
 	const void *caller;
 };
 
+/* A size class of one type on this node: a typed block of SLAB_PAGES
+ * pages whose slots small dsm_typed_malloc calls take in order. */
+struct slab {
+	uint64_t off;                /* the block */
+	uint32_t type, nslots;
+	uint32_t next;               /* first slot never handed out */
+	uint32_t live;               /* allocations not freed yet */
+	struct slab *link;
+};
+
 struct hetero {
-	pthread_mutex_t mu;          /* registry, table, log (writers) */
+	pthread_mutex_t mu;          /* registry, table, log, slabs */
+	struct slab *slabs;
 	struct dsm_type_reg reg;
 	struct ptype *pages;         /* npages entries, calloc'd at init */
 	uint64_t expect_fp[DSM_TYPE_MAX]; /* from notes for ids not registered
@@ -84,6 +96,11 @@ void dsm__hetero_fini(struct dsm_node *n)
 	if (!h)
 		return;
 	dsm__type_reg_free(&h->reg);
+	while (h->slabs) {
+		struct slab *s = h->slabs;
+		h->slabs = s->link;
+		free(s);
+	}
 	free(h->pages);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
@@ -341,9 +358,57 @@ static int typed_alloc(struct dsm_node *n, dsm_type_t type, size_t count,
 	return announce(n, (uint32_t)type, *off, limit, t->fingerprint);
 }
 
+/* Take count slots of type t from a slab with room; 0 with *off, or 1 if
+ * none has room. mu held. */
+static int slab_take(struct hetero *h, const struct dsm_ctype *t, uint32_t type,
+		     size_t count, uint64_t *off)
+{
+	for (struct slab *s = h->slabs; s; s = s->link)
+		if (s->type == type && s->nslots - s->next >= count) {
+			*off = s->off + (uint64_t)s->next * t->size;
+			s->next += (uint32_t)count;
+			s->live++;
+			return 0;
+		}
+	return 1;
+}
+
+/* A small allocation (under half a page): from this node's size class of
+ * the type, a new typed block (announced once) when it is full. */
+static int slab_alloc(struct dsm_node *n, dsm_type_t type, const struct dsm_ctype *t,
+		      size_t count, uint64_t *off)
+{
+	struct hetero *h = H(n);
+	uint32_t nslots = (uint32_t)(SLAB_PAGES * n->page_size / t->size);
+	struct slab *s;
+	int err;
+
+	pthread_mutex_lock(&h->mu);
+	err = slab_take(h, t, (uint32_t)type, count, off);
+	pthread_mutex_unlock(&h->mu);
+	if (err == 0)
+		return 0;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	/* not under mu: the announcement waits for the service threads */
+	if ((err = typed_alloc(n, type, nslots, &s->off))) {
+		free(s);
+		return err;
+	}
+	s->type = (uint32_t)type;
+	s->nslots = nslots;
+	pthread_mutex_lock(&h->mu);
+	s->link = h->slabs;
+	h->slabs = s;
+	err = slab_take(h, t, (uint32_t)type, count, off);
+	pthread_mutex_unlock(&h->mu);
+	return err ? -ENOMEM : 0;
+}
+
 void *dsm_typed_malloc(dsm_type_t type, size_t count)
 {
 	struct dsm_node *n = dsm__get();
+	const struct dsm_ctype *t;
 	uint64_t off;
 	int err;
 
@@ -351,7 +416,12 @@ void *dsm_typed_malloc(dsm_type_t type, size_t count)
 		errno = ENOTCONN;
 		return NULL;
 	}
-	if ((err = typed_alloc(n, type, count, &off))) {
+	t = dsm__type_get(&H(n)->reg, type);
+	if (t && count > 0 && count <= n->page_size / 2 / t->size)
+		err = slab_alloc(n, type, t, count, &off);
+	else
+		err = typed_alloc(n, type, count, &off);
+	if (err) {
 		errno = err == -ENOMEM ? ENOMEM : err == -EINVAL ? EINVAL : EIO;
 		return NULL;
 	}
@@ -390,6 +460,35 @@ void *dsm_typed_alloc_collective(dsm_type_t type, size_t count)
 	return n->region->app + dsm__get_le64(msg);
 }
 
+/* A small typed allocation at off in one of this node's slabs: 0 if the
+ * slab stays, 1 if it is now empty and full (removed; *blk = its block),
+ * 2 if off is in none of them. */
+static int slab_free(struct dsm_node *n, uint64_t off, unsigned char **blk)
+{
+	struct hetero *h = H(n);
+	int rc = 2;
+
+	pthread_mutex_lock(&h->mu);
+	for (struct slab **sp = &h->slabs; *sp; sp = &(*sp)->link) {
+		struct slab *s = *sp;
+		const struct dsm_ctype *t = dsm__type_get(&h->reg, (int)s->type);
+		if (off < s->off || off >= s->off + (uint64_t)s->nslots * t->size)
+			continue;
+		rc = 0;
+		if (s->live > 0)
+			s->live--;
+		if (s->live == 0 && s->next == s->nslots) { /* nothing more to give */
+			*blk = n->region->app + s->off;
+			*sp = s->link;
+			free(s);
+			rc = 1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
 int dsm_typed_free(void *ptr)
 {
 	struct dsm_node *n = dsm__get();
@@ -401,9 +500,21 @@ int dsm_typed_free(void *ptr)
 		return DSM_ENOTINIT;
 	if (!a)
 		return 0;
-	if (a < n->region->app || a >= n->region->app + n->region->size ||
-	    (size_t)(a - n->region->app) % n->page_size)
+	if (a < n->region->app || a >= n->region->app + n->region->size)
 		return -EINVAL;
+	switch ((err = slab_free(n, (uint64_t)(a - n->region->app), &a))) {
+	case 0:
+		return 0;       /* a slot of a slab still in use */
+	case 1:
+		break;          /* a whole slab to free: a is its block */
+	case 2:
+		if ((size_t)(a - n->region->app) % n->page_size == 0)
+			break;  /* not in a slab of this node: a block? */
+		/* fall through */
+	default:
+		return -EINVAL;
+	}
+	ptr = a;
 	size_t p = (size_t)(a - n->region->app) / n->page_size;
 	pt = H(n)->pages[p];
 	if (!pt.type || pt.first != p)

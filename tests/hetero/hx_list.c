@@ -3,8 +3,9 @@
  * records (integers of every width, double, float, bool, chars, pointers)
  * built by every node under a lock in a mixed-byte-order job. Records are
  * 72 bytes, so some span page boundaries. The last OWN records of each node
- * come from its own dsm_typed_malloc (not collective): the other nodes
- * learn their pages' type from its announcement. Then each node doubles `val` of
+ * come from its own dsm_typed_malloc, one record at a time (not
+ * collective; packed into the node's size class of the type): the other
+ * nodes learn their pages' type from its announcement. Then each node doubles `val` of
  * its own records. Every node walks the list and the tree and checks every
  * field of every record against what the sequential program computes.
  */
@@ -162,14 +163,21 @@ int main(int argc, char **argv)
 		FAIL("dsm_type_of: %d %d", dsm_type_of(pool), dsm_type_of(h));
 	CHECK(dsm_bind(1, h, sizeof(*h))); /* ec: the header and the pool */
 	CHECK(dsm_bind(1, pool, (size_t)count * PER_NODE * sizeof(*pool)));
-	struct rec *own = dsm_typed_malloc(trec, OWN);
-	if (!own || dsm_type_of(own) != trec)
-		FAIL("dsm_typed_malloc: %p, type %d", (void *)own, own ? dsm_type_of(own) : 0);
+	struct rec *own[OWN]; /* one at a time: packed in this node's size class */
+	for (int k = 0; k < OWN; k++) {
+		own[k] = dsm_typed_malloc(trec, 1);
+		if (!own[k] || dsm_type_of(own[k]) != trec)
+			FAIL("dsm_typed_malloc: %p, type %d", (void *)own[k],
+			     own[k] ? dsm_type_of(own[k]) : 0);
+		if (k > 0 && own[k] != own[k - 1] + 1)
+			FAIL("small typed allocations not packed: %p then %p",
+			     (void *)own[k - 1], (void *)own[k]);
+	}
 	/* (not bound: under ec, unbound data follows release consistency) */
 	CHECK(dsm_barrier(0));
 	for (int i = 0; i < PER_NODE; i++) {
 		CHECK(dsm_lock_acquire(1));
-		struct rec *r = i < PER_NODE - OWN ? &pool[h->used] : &own[i - (PER_NODE - OWN)];
+		struct rec *r = i < PER_NODE - OWN ? &pool[h->used] : own[i - (PER_NODE - OWN)];
 		h->used++;
 		fill(r, me, i);
 		insert(h, r);
@@ -195,5 +203,7 @@ int main(int argc, char **argv)
 	       dsm_node_byte_order(me) == 2 ? "big-endian" : "little-endian",
 	       count * PER_NODE);
 	CHECK(dsm_barrier(4));
+	for (int k = 0; k < OWN; k++)
+		CHECK(dsm_typed_free(own[k]));
 	return dsm_finalize() ? 1 : 0;
 }

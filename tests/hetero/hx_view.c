@@ -104,31 +104,31 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "swapped") || !strcmp(mode, "roundtrip"))
 		for (int p = 0; p < 2; p++)
 			dsm__type_swap(t, (uint64_t)p * PAGE, blk + p * PAGE, PAGE, limit);
+	int rc = 0;
 	if (!strcmp(mode, "roundtrip")) {
 		for (int p = 0; p < 2; p++)
 			dsm__type_swap(t, (uint64_t)p * PAGE, blk + p * PAGE, PAGE, limit);
 		if (memcmp(blk, orig, 2 * PAGE)) {
 			fprintf(stderr, "hx_view: FAIL: LE->BE->LE is not the identity\n");
-			return 1;
-		}
-		if (PAGE % sizeof(struct node) == 0) {
+			rc = 1;
+		} else if (PAGE % sizeof(struct node) == 0) {
 			fprintf(stderr, "hx_view: FAIL: no object spans the page boundary\n");
-			return 1;
+			rc = 1;
+		} else {
+			printf("hx_view: round trip of %zu objects (%zu bytes each) is the "
+			       "identity\n", count, sizeof(struct node));
 		}
-		printf("hx_view: round trip of %zu objects (%zu bytes each) is the identity\n",
-		       count, sizeof(struct node));
-		return 0;
-	}
-	if (strcmp(mode, "native") && strcmp(mode, "swapped")) {
+	} else if (strcmp(mode, "native") && strcmp(mode, "swapped")) {
 		fprintf(stderr, "usage: hx_view native|swapped|roundtrip\n");
-		return 2;
+		rc = 2;
+	} else {
+		printf("size %zu count %zu\n", sizeof(struct node), count);
+		for (uint64_t i = 0; i < limit; i++)
+			printf("%02x%s", blk[i], (i + 1) % 32 ? "" : "\n");
+		printf("\n");
 	}
-	printf("size %zu count %zu\n", sizeof(struct node), count);
-	for (uint64_t i = 0; i < limit; i++)
-		printf("%02x%s", blk[i], (i + 1) % 32 ? "" : "\n");
-	printf("\n");
 	dsm__type_reg_free(&reg);
 	free(blk);
 	free(orig);
-	return 0;
+	return rc;
 }
