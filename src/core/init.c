@@ -10,9 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
-#include "hetero/hooks.h"
 #include "replay/hooks.h"
 #include "vm/vm.h"
 

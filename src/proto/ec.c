@@ -24,9 +24,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hetero/hooks.h"
 #include "core/le.h"
 #include "ec.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"

@@ -27,8 +27,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hetero/hooks.h"
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"

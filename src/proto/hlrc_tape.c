@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hetero/hooks.h"
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hetero/hooks.h"
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"

@@ -32,8 +32,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hetero/hooks.h"
 #include "core/node.h"
+#include "hetero/hooks.h"
 #include "internal.h"
 #include "proto.h"
 #include "replay/hooks.h"
