@@ -323,16 +323,15 @@ static int announce(struct dsm_node *n, uint32_t type, uint64_t off, uint64_t li
 		struct dsm_msg m = { .type = DSM_MSG_TYPE_NOTE, .length = 8, .payload = pay,
 			.arg = { w[i].token, off / n->page_size | (uint64_t)type << 32, limit } };
 		int e = dsm__send(n, i, &m);
-		if (e) {
-			w[i].done = 1;
-			w[i].err = e;
+		if (e) { /* never answered: complete it ourselves */
+			uint64_t v[3] = { 0, 0, 0 };
+			dsm__waiter_complete(n, w[i].token, e, v);
 		}
 	}
-	for (int i = 0; i < n->count; i++) {
+	for (int i = 0; i < n->count; i++) { /* each wait also unlinks its waiter */
 		if (i == n->id)
 			continue;
-		int e = w[i].done && w[i].err ? w[i].err
-			: dsm__waiter_wait_for(n, &w[i], i, "a typed allocation's note");
+		int e = dsm__waiter_wait_for(n, &w[i], i, "a typed allocation's note");
 		err = err ? err : e;
 	}
 	return err;
