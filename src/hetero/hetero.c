@@ -134,8 +134,8 @@ static int refuse(struct dsm_node *n, int src, size_t p)
 	char why[400];
 
 	pthread_mutex_lock(&h->mu);
-	for (unsigned i = 0; i < UNTYPED_LOG && i < h->log_next; i++) {
-		const struct untyped *u = &h->log[i];
+	for (unsigned k = 1; k <= UNTYPED_LOG && k <= h->log_next; k++) { /* newest first */
+		const struct untyped *u = &h->log[(h->log_next - k) % UNTYPED_LOG];
 		if (off + n->page_size > u->off && off < u->off + u->size) {
 			snprintf(alloc, sizeof(alloc), "%s(%llu) = %p, called from %p",
 				 u->kind, (unsigned long long)u->size,
