@@ -3,7 +3,8 @@
  * handler installed before dsm_init, so libdsm chains to it every fault
  * outside the shared region (src/vm/fault.c). It writes the faulting
  * address, the program counter (and, on s390x, every general and
- * floating-point register) to stderr, then restores the default action:
+ * floating-point register, and 720 bytes of stack above %r15) to stderr,
+ * then restores the default action:
  * the access runs again and the process still dies with SIGSEGV (under
  * qemu-user: "uncaught target signal 11"), so nothing is hidden; the
  * registers say where it happened (docs/hetero.md, "qemu-user").
@@ -32,7 +33,7 @@ static size_t hx_wild_hex(char *b, const char *name, uint64_t v)
 
 static void hx_wild_segv(int sig, siginfo_t *si, void *ucv)
 {
-	char b[1400];
+	char b[8192];
 	size_t l = 0;
 	const char *head = "hx: SIGSEGV outside the shared region: ";
 	int main(int, char **);
@@ -57,6 +58,15 @@ static void hx_wild_segv(int sig, siginfo_t *si, void *ucv)
 		uint64_t u;
 		memcpy(&u, &uc->uc_mcontext.fpregs.fprs[i], 8);
 		l += hx_wild_hex(b + l, name, u);
+	}
+	/* the frames above the stack pointer: whose locals went where */
+	b[l++] = '\n';
+	for (const char *t = "stack above r15: "; *t; t++)
+		b[l++] = *t;
+	for (int o = 0; o < 720; o += 8) {
+		uint64_t v;
+		memcpy(&v, (const void *)(uintptr_t)(uc->uc_mcontext.gregs[15] + o), 8);
+		l += hx_wild_hex(b + l, "", v);
 	}
 #elif defined(__x86_64__) && defined(REG_RIP) /* _GNU_SOURCE */
 	const ucontext_t *uc = ucv;
