@@ -12,6 +12,7 @@
 
 #include "../mn/mn_util.h"
 #include "dsm_type.h"
+#include "hx_wild.h"
 
 #define NC 64
 #define NLOCKS 8
@@ -41,6 +42,7 @@ static int slot(int node, int i, int seed)
 
 int main(int argc, char **argv)
 {
+	hx_wild_install(); /* registers of a fault outside the region (hx_wild.h) */
 	int err = dsm_init(&argc, &argv);
 
 	if (err)

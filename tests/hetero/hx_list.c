@@ -16,6 +16,7 @@
 
 #include "../mn/mn_util.h"
 #include "dsm_type.h"
+#include "hx_wild.h"
 
 #define PER_NODE 48
 #define OWN 6 /* of them from this node's dsm_typed_malloc */
@@ -124,6 +125,7 @@ static void verify(struct hdr *h, int count, int round)
 
 int main(int argc, char **argv)
 {
+	hx_wild_install(); /* registers of a fault outside the region (hx_wild.h) */
 	int err = dsm_init(&argc, &argv);
 
 	if (err)

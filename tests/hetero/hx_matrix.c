@@ -11,6 +11,7 @@
 
 #include "../mn/mn_util.h"
 #include "dsm_type.h"
+#include "hx_wild.h"
 
 #define N 96 /* 96 * 96 doubles: 18 pages per matrix, rows span pages */
 
@@ -50,6 +51,8 @@ static void check(const double *c, int round)
 int main(int argc, char **argv)
 {
 	struct dsm_field f[] = { { DSM_FIELD_DOUBLE, 0, 1, 0 } };
+
+	hx_wild_install(); /* registers of a fault outside the region (hx_wild.h) */
 	int err = dsm_init(&argc, &argv);
 
 	if (err)

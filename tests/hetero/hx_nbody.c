@@ -12,6 +12,7 @@
 
 #include "../mn/mn_util.h"
 #include "dsm_type.h"
+#include "hx_wild.h"
 
 #define NB 150
 #define STEPS 6
@@ -70,6 +71,7 @@ static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
 
 int main(int argc, char **argv)
 {
+	hx_wild_install(); /* registers of a fault outside the region (hx_wild.h) */
 	int err = dsm_init(&argc, &argv);
 
 	if (err)
