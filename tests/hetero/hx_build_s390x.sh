@@ -23,7 +23,7 @@ cmake -S "$src" -B "$out" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/s390x-linux-gnu.cma
 	-DDSM_BUILD_HETERO_PROGS=ON >"$out.log" 2>&1 || { cat "$out.log"; echo "FAIL: cmake"; exit 1; }
 progs=$(cd "$src/tests/hetero" && ls hx_*.c | sed 's/\.c$//')
 # shellcheck disable=SC2086
-cmake --build "$out" -j2 --target $progs >>"$out.log" 2>&1 || { tail -40 "$out.log"; echo "FAIL: cross build"; exit 1; }
+cmake --build "$out" -j2 --target $progs qemu_mvc_race >>"$out.log" 2>&1 || { tail -40 "$out.log"; echo "FAIL: cross build"; exit 1; }
 # the machine really is big-endian, and runs here
 if ! "$QEMU" -L /usr/s390x-linux-gnu "$out/tests/hetero/hx_view" native >"$out/view.txt"; then
 	echo "FAIL: $out/tests/hetero/hx_view does not run under $QEMU"
@@ -31,5 +31,22 @@ if ! "$QEMU" -L /usr/s390x-linux-gnu "$out/tests/hetero/hx_view" native >"$out/v
 fi
 file "$out/tests/hetero/hx_view" 2>/dev/null | grep -q "MSB" || ! command -v file >/dev/null ||
 	{ echo "FAIL: the s390x build is not big-endian"; exit 1; }
+# The emulator's known defect (docs/hetero.md, "qemu-user"): a write fault
+# that hits an MVC during its copy is misreported (qemu 7.2) or kills qemu
+# (8.2 to 10.0 at least). Recorded, not a skip: hx_run.sh names it when a
+# test fails, so such a failure reads as what it probably is.
+rm -f "$out/qemu-defect"
+(ulimit -c 0; exec "$QEMU" -L /usr/s390x-linux-gnu "$out/tests/hetero/qemu_mvc_race" 2) >"$out/qemu_mvc_race.txt" 2>&1
+rc=$?
+cat "$out/qemu_mvc_race.txt"
+if [ $rc -ne 0 ]; then
+	{
+		echo "$("$QEMU" --version | head -1) fails tests/hetero/tools/qemu_mvc_race.c (exit $rc):"
+		sed 's/^/  /' "$out/qemu_mvc_race.txt"
+		echo "  a write fault during an s390x MVC is misreported or kills qemu when another"
+		echo "  thread changes the page's protection (docs/hetero.md, qemu-user section)"
+	} >"$out/qemu-defect"
+	echo "NOTE: $(head -1 "$out/qemu-defect")"
+fi
 touch "$out/.ok"
 echo "s390x build of $progs in $out"

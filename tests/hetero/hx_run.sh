@@ -14,6 +14,13 @@ if [ ! -e "$X_DIR/.ok" ]; then
 	exit 77
 fi
 ulimit -c 0 # qemu dumps core on the SIGBUS of a refused access
+# a failure under an emulator with the known MVC defect says so (the test
+# still fails: hx_build_s390x.sh, docs/hetero.md)
+defect_note() {
+	[ -e "$X_DIR/qemu-defect" ] || return 0
+	echo "NOTE: this qemu has a known defect that can fail this test:"
+	cat "$X_DIR/qemu-defect"
+}
 mode=$1
 shift
 out=$(mktemp)
@@ -29,10 +36,10 @@ run)
 	mixed "$n" "$xnode" "$proto" "$prog"
 	rc=$?
 	cat "$out"
-	[ $rc -eq 0 ] || { echo "FAIL: $prog under $proto, $n nodes (node $xnode s390x): exit $rc"; exit 1; }
+	[ $rc -eq 0 ] || { defect_note; echo "FAIL: $prog under $proto, $n nodes (node $xnode s390x): exit $rc"; exit 1; }
 	want=$n
 	got=$(grep -cE "match(es)? sequential" "$out")
-	[ "$got" -eq "$want" ] || { echo "FAIL: $got of $want nodes reported a match"; exit 1; }
+	[ "$got" -eq "$want" ] || { defect_note; echo "FAIL: $got of $want nodes reported a match"; exit 1; }
 	grep -q "node $xnode (big-endian)" "$out" || { echo "FAIL: node $xnode did not run big-endian"; exit 1; }
 	;;
 refuse)
