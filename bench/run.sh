@@ -157,6 +157,7 @@ for n in 2 4 8; do
 	run "barrier_n$n" "$n" bench_barrier
 done
 run diff 0 bench_diff
+run hetero 0 bench_hetero # byte-order conversion vs memcpy (docs/hetero.md)
 # false sharing under both protocols (the messages tell the story)
 SAVED_PROTO=("${PROTO[@]}")
 for p in sc lrc; do

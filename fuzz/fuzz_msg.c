@@ -68,7 +68,7 @@ static void fuzz_hello(const uint8_t *in, size_t len)
 	      h2.page_size == h.page_size && h2.heap_size == h.heap_size &&
 	      h2.wire_version == h.wire_version && h2.listen_port == h.listen_port &&
 	      !memcmp(h2.secret, h.secret, sizeof(h.secret)) &&
-	      !strcmp(h2.listen_host, h.listen_host));
+	      !strcmp(h2.listen_host, h.listen_host) && h2.arch == h.arch);
 	if (dsm__hello_check(&mine, &h, &why) == 0)
 		CHECK(h.wire_version == mine.wire_version &&
 		      !memcmp(h.secret, mine.secret, sizeof(h.secret)) &&

@@ -1,12 +1,14 @@
 #!/bin/bash
 # Install what building and testing libdsm needs, when it is missing.
 # Debian/Ubuntu: uses apt-get when run as root; otherwise prints the command.
-# Usage: tools/install-deps.sh [build|test|bench|mpi|fuzz]...
+# Usage: tools/install-deps.sh [build|test|bench|mpi|fuzz|hetero]...
 set -euo pipefail
 
 need_pkgs=()
+opt_pkgs=() # wanted, but the tests skip without them: a failure only warns
 have() { command -v "$1" >/dev/null 2>&1; }
 want() { need_pkgs+=("$@"); }
+want_opt() { opt_pkgs+=("$@"); }
 
 check_build() {
 	have cc || want gcc
@@ -22,6 +24,15 @@ check_test() {
 	have ip || want iproute2 # tests/scripts/test_netns.sh
 	check_mpi
 	check_fuzz
+	check_hetero
+}
+# A big-endian node for the mixed-byte-order tests (tests/hetero,
+# docs/hetero.md): the s390x cross compiler and qemu-user. Optional: where
+# they cannot be installed the hetero.* tests are reported as skipped.
+check_hetero() {
+	have s390x-linux-gnu-gcc || want_opt gcc-s390x-linux-gnu
+	[ -e /usr/s390x-linux-gnu/include/stdio.h ] || want_opt libc6-dev-s390x-cross
+	have qemu-s390x || want_opt qemu-user
 }
 # clang and its runtime libraries (libFuzzer; only recommended by clang,
 # so named here): the fuzz/ targets (make fuzz, part of make test).
@@ -53,9 +64,22 @@ for what in "$@"; do
 	bench) check_bench ;;
 	mpi) check_mpi ;;
 	fuzz) check_fuzz ;;
-	*) echo "install-deps: unknown set '$what' (build|test|bench|mpi|fuzz)" >&2; exit 2 ;;
+	hetero) check_hetero ;;
+	*) echo "install-deps: unknown set '$what' (build|test|bench|mpi|fuzz|hetero)" >&2; exit 2 ;;
 	esac
 done
+# optional packages first, on their own: their failure is not ours
+if [ ${#opt_pkgs[@]} -gt 0 ]; then
+	if [ "$(id -u)" -eq 0 ] && have apt-get; then
+		echo "install-deps: installing ${opt_pkgs[*]} (optional: mixed-byte-order tests)"
+		export DEBIAN_FRONTEND=noninteractive
+		{ apt-get update -q >/dev/null &&
+		  apt-get install -y -q --no-install-recommends "${opt_pkgs[@]}" >/dev/null; } ||
+			echo "install-deps: could not install ${opt_pkgs[*]}: the hetero.* tests will be skipped" >&2
+	else
+		echo "libdsm's mixed-byte-order tests want: ${opt_pkgs[*]} (skipped without them)" >&2
+	fi
+fi
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 
 mapfile -t pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bcast.h"
+#include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
 #include "replay/hooks.h"
@@ -257,6 +258,9 @@ void *dsm_malloc(size_t size)
 		set_errno(err);
 		return NULL;
 	}
+	if (n->hetero_swap) /* a mixed job: name it if a page is refused */
+		dsm__hetero_note_untyped(n, off, size, "dsm_malloc",
+					 __builtin_return_address(0));
 	return n->region->app + off;
 }
 
@@ -351,7 +355,16 @@ void *dsm_alloc_collective_hint(size_t size, int hint)
 		dsm__buf_free(&acq);
 		heap_order(n, 0);
 	}
+	/* the words travel little-endian: nodes may differ in byte order */
+	msg.off = htole64(msg.off);
+	msg.err = htole64(msg.err);
+	msg.len = htole64(msg.len);
+	msg.unused = htole64(msg.unused);
 	err = dsm_broadcast(&msg, sizeof(msg), 0);
+	msg.off = le64toh(msg.off);
+	msg.err = le64toh(msg.err);
+	msg.len = le64toh(msg.len);
+	msg.unused = le64toh(msg.unused);
 	if (!err && msg.err)
 		err = -(int)msg.err;
 	if (!err)
@@ -368,6 +381,9 @@ void *dsm_alloc_collective_hint(size_t size, int hint)
 		set_errno(err);
 		return NULL;
 	}
+	if (n->hetero_swap)
+		dsm__hetero_note_untyped(n, msg.off, size, "dsm_alloc_collective",
+					 __builtin_return_address(0));
 	return n->region->app + msg.off;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
 
@@ -42,6 +43,7 @@ static struct req_info req_table[DSM_STATS_MSG_TYPES] = {
 	[DSM_MSG_HLRC_CLAIM] = { DSM_REQ_TOKEN, 0 },
 	[DSM_MSG_HLRC_INTV_REQ] = { DSM_REQ_TOKEN, 2 },
 	[DSM_MSG_TAPE_REQ] = { DSM_REQ_TOKEN, 0 },
+	[DSM_MSG_TYPE_NOTE] = { DSM_REQ_TOKEN, 0 }, /* src/hetero */
 	[DSM_MSG_TAPE_SEND] = { DSM_REQ_JOB, 0 }, /* a refused tape: the sender's
 						     job fails, naming why */
 	[DSM_MSG_TAPE_PUSH] = { DSM_REQ_JOB, 0 }, /* a refused push: likewise */
@@ -266,6 +268,9 @@ void dsm__dispatch(struct dsm_node *n, const struct dsm_msg *m)
 	case DSM_MSG_TAPE_REQ: case DSM_MSG_TAPE_REP: case DSM_MSG_TAPE_SEND:
 	case DSM_MSG_TAPE_PUSH: case DSM_MSG_TAPE_UNSUB:
 		err = dsm__tape_handle(n, m);
+		break;
+	case DSM_MSG_TYPE_NOTE: case DSM_MSG_TYPE_ACK:
+		err = dsm__hetero_handle(n, m);
 		break;
 	case DSM_MSG_ABORT:
 		dsm__fail(n, DSM_EPEERDEAD, (int)m->arg[0],

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
 #include "replay/hooks.h"
@@ -141,6 +142,7 @@ static void node_destroy(struct dsm_node *n)
 		n->proto->fini(n);
 	dsm__sync_fini(n);
 	dsm__coll_fini(n);
+	dsm__hetero_fini(n);
 	dsm__region_close(n->region);
 	dsm__waitq_destroy(&n->waitq);
 	free(n);
@@ -178,7 +180,8 @@ static int node_start(struct dsm_node *n)
 			(unsigned long long)n->cfg.heap_size, why, dsm_strerror(err));
 		return err;
 	}
-	if ((err = dsm__coll_init(n)) || (err = dsm__sync_init(n)))
+	if ((err = dsm__coll_init(n)) || (err = dsm__sync_init(n)) ||
+	    (err = dsm__hetero_init(n))) /* byte orders: the transport sets them */
 		return err;
 	if ((err = n->tp->init(n))) {
 		DSM_ERR(n, "dsm_init: connecting the job failed: %s",

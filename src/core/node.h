@@ -150,7 +150,23 @@ struct dsm_node {
 	atomic_int test_nack_type; /* dsm__test_nack(): reject next request of it */
 
 	struct dsm_stats stats;    /* updated with relaxed atomics */
+
+	/* src/hetero: byte order per node (DSM_ARCH_LE/BE, set by the
+	 * transport) and the peers whose order differs from ours: 0 in a
+	 * homogeneous job, so receiving costs one test of this word */
+	uint8_t byte_order[DSM_MAX_NODES];
+	uint64_t hetero_swap;
+	void *hetero_state;        /* src/hetero/hetero.c: types, page types */
 };
+
+/* Record node's byte order (a transport, after its handshake). */
+static inline void dsm__node_set_byte_order(struct dsm_node *n, int node,
+					    unsigned order)
+{
+	n->byte_order[node] = (uint8_t)order;
+	if (order && n->byte_order[n->id] && order != n->byte_order[n->id])
+		n->hetero_swap |= 1ull << node;
+}
 
 /* The node, for the signal handler and the public API; NULL outside
  * dsm_init..dsm_finalize. */

@@ -16,10 +16,11 @@
 struct dsm_node;
 
 /* Encoded size of a HELLO payload (struct dsm_hello on the wire):
- * 4 x u32 + u64 + secret + u16 port + 64-byte host. */
-#define DSM_HELLO_WIRE_SIZE (4u * 4u + 8u + DSM_SECRET_LEN + 2u + 64u)
+ * 4 x u32 + u64 + secret + u16 port + 64-byte host + u32 arch. */
+#define DSM_HELLO_WIRE_SIZE (4u * 4u + 8u + DSM_SECRET_LEN + 2u + 64u + 4u)
 
-/* One record of the PEERS payload: u32 node id, u16 port, u16 reserved (0),
+/* One record of the PEERS payload: u32 node id, u16 port, u8 the node's
+ * byte order (DSM_ARCH_LE/BE, src/hetero), u8 reserved (0),
  * then a NUL-terminated numeric host in the remaining 72 bytes. */
 #define DSM_PEER_REC_SIZE 80u
 #define DSM_PEER_HOST_LEN 72u

@@ -667,8 +667,10 @@ static int check_hellos(struct dsm_node *n, struct mpi *t, const unsigned char *
 		const char *why = NULL;
 		const unsigned char *rec = all + (size_t)p * DSM_HELLO_WIRE_SIZE;
 		if (dsm__hello_decode(rec, DSM_HELLO_WIRE_SIZE, &h, &why) == 0 &&
-		    dsm__hello_check(me, &h, &why) == 0 && h.node_id == (uint32_t)p)
+		    dsm__hello_check(me, &h, &why) == 0 && h.node_id == (uint32_t)p) {
+			dsm__node_set_byte_order(n, p, h.arch & 0xff); /* src/hetero */
 			continue;
+		}
 		DSM_ERR(n, "mpi: rank %d does not match this rank: %s", p,
 			why ? why : "wrong rank in its HELLO");
 		return DSM_EPROTO;
@@ -694,6 +696,7 @@ static int mpi_init(struct dsm_node *n)
 	me.page_size = t->page_size;
 	me.wire_version = DSM_WIRE_VERSION;
 	me.heap_size = n->cfg.heap_size;
+	me.arch = DSM_ARCH_SELF;
 	dsm__hello_encode(&me, mine, sizeof(mine));
 	all = malloc((size_t)t->count * DSM_HELLO_WIRE_SIZE);
 	if (!all)

@@ -51,9 +51,9 @@ enum {
 	HELLO_OFF_SECRET = 24,  /* DSM_SECRET_LEN bytes */
 	HELLO_OFF_PORT = 24 + DSM_SECRET_LEN, /* u16 listen_port */
 	HELLO_OFF_HOST = 26 + DSM_SECRET_LEN, /* 64 bytes, NUL-terminated */
+	HELLO_OFF_ARCH = 90 + DSM_SECRET_LEN, /* u32 arch (DSM_ARCH_*) */
 };
-static_assert(HELLO_OFF_HOST + sizeof(((struct dsm_hello *)0)->listen_host) ==
-		      DSM_HELLO_WIRE_SIZE,
+static_assert(HELLO_OFF_ARCH + 4 == DSM_HELLO_WIRE_SIZE,
 	      "hello layout");
 
 #define MiB (1024u * 1024u)
@@ -124,6 +124,8 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_ABORT:
 	case DSM_MSG_NACK:
 		return 256;
+	case DSM_MSG_TYPE_NOTE: /* a layout fingerprint */
+		return 8;
 	case DSM_MSG_ALLOC_REP: /* what to acquire: a vector timestamp */
 	case DSM_MSG_FREE:      /* the free's release: a vector timestamp */
 		return 4 * DSM_MAX_NODES;
@@ -260,6 +262,7 @@ size_t dsm__hello_encode(const struct dsm_hello *h, unsigned char *out, size_t c
 	memcpy(out + HELLO_OFF_SECRET, h->secret, DSM_SECRET_LEN);
 	memcpy(out + HELLO_OFF_PORT, &port, 2);
 	memcpy(out + HELLO_OFF_HOST, h->listen_host, host_len);
+	put32(out + HELLO_OFF_ARCH, h->arch);
 	return DSM_HELLO_WIRE_SIZE;
 }
 
@@ -288,6 +291,7 @@ int dsm__hello_decode(const unsigned char *in, size_t len, struct dsm_hello *h,
 	memcpy(&port, in + HELLO_OFF_PORT, 2);
 	h->listen_port = be16toh(port);
 	memcpy(h->listen_host, in + HELLO_OFF_HOST, sizeof(h->listen_host));
+	h->arch = get32(in + HELLO_OFF_ARCH);
 	return 0;
 }
 
@@ -303,8 +307,9 @@ static int secret_equal(const uint8_t *a, const uint8_t *b)
 }
 
 /* Check a peer's HELLO against our parameters: same wire version, job
- * secret, node count, page size and heap size, and an id inside the job.
- * Returns 0 or DSM_EPROTO with *why naming the mismatch. */
+ * secret, node count, page size and heap size, an id inside the job, and
+ * the same word size and alignment rules (the byte order may differ: a
+ * mixed job converts typed pages, src/hetero). Returns 0 or DSM_EPROTO with *why naming the mismatch. */
 int dsm__hello_check(const struct dsm_hello *mine, const struct dsm_hello *theirs,
 		     const char **why)
 {
@@ -322,6 +327,13 @@ int dsm__hello_check(const struct dsm_hello *mine, const struct dsm_hello *their
 		bad = "heap size mismatch";
 	else if (theirs->node_id >= mine->node_count)
 		bad = "node id out of range";
+	else if ((theirs->arch >> 8 & 0xff) != (mine->arch >> 8 & 0xff))
+		bad = "word size mismatch (pointers differ in size)";
+	else if (theirs->arch >> 16 != mine->arch >> 16)
+		bad = "alignment rules mismatch (double or int64_t)";
+	else if ((mine->arch & 0xff) &&
+		 (theirs->arch & 0xff) != DSM_ARCH_LE && (theirs->arch & 0xff) != DSM_ARCH_BE)
+		bad = "unknown byte order";
 	if (bad) {
 		*why = bad;
 		return DSM_EPROTO;

@@ -71,13 +71,15 @@ struct dsm_node;
 	XX(EC_LOCK_REQ, 42) /* arg0 = lock, arg1 = mode | node << 8, arg2 = token; payload = u64 time seen */ \
 	XX(EC_LOCK_GRANT, 43) /* arg0 = lock, arg1 = mode | flags, arg2 = token; payload = src/proto/ec_lock.c */ \
 	XX(EC_LOCK_REL, 44) /* arg0 = lock (a shared hold ends); payload = protocol data */ \
-	XX(TAPE_UNSUB, 45) /* no args: stop pushing to the sender (src/tape/push.c) */
+	XX(TAPE_UNSUB, 45) /* no args: stop pushing to the sender (src/tape/push.c) */ \
+	XX(TYPE_NOTE, 46)  /* arg0 = token, arg1 = first page | type << 32, arg2 = bytes of objects; payload = u64 layout fingerprint (src/hetero) */ \
+	XX(TYPE_ACK, 47)   /* arg0 = token */
 
 enum dsm_msg_type {
 #define XX(name, num) DSM_MSG_##name = num,
 	DSM_MSG_TYPE_MAP(XX)
 #undef XX
-	DSM_MSG_TYPE_MAX_ = 46 /* one past the highest type (< 48) */
+	DSM_MSG_TYPE_MAX_ = 48 /* one past the highest type (<= DSM_STATS_MSG_TYPES) */
 };
 
 /* Host form of a message. payload points to `length` bytes: when decoded by
@@ -109,7 +111,19 @@ struct dsm_hello {
 	uint8_t  secret[DSM_SECRET_LEN];
 	uint16_t listen_port;  /* the sender's listening port, host order */
 	char     listen_host[64]; /* NUL-terminated numeric address */
+	uint32_t arch;         /* DSM_ARCH_*: byte order | word size << 8 |
+				* alignof(double) << 16 | alignof(int64_t) << 24 */
 };
+
+/* Byte orders in the low byte of dsm_hello.arch (and of the PEERS table);
+ * nodes of both may be in one job (src/hetero: typed pages converted). */
+#define DSM_ARCH_LE 1u
+#define DSM_ARCH_BE 2u
+/* This machine's arch word. */
+#define DSM_ARCH_SELF                                                          \
+	((__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? DSM_ARCH_BE : DSM_ARCH_LE) |   \
+	 (uint32_t)sizeof(void *) << 8 | (uint32_t)_Alignof(double) << 16 |       \
+	 (uint32_t)_Alignof(int64_t) << 24)
 
 const char *dsm__msg_type_name(unsigned type);
 /* Largest payload allowed for a type (page_size used for SC_PAGE). */

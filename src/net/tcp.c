@@ -647,6 +647,8 @@ static struct tcp *state_new(struct dsm_node *n)
 	t->me.page_size = t->page_size;
 	t->me.wire_version = DSM_WIRE_VERSION;
 	t->me.heap_size = n->cfg.heap_size;
+	t->me.arch = DSM_ARCH_SELF;
+	t->link[t->self].arch = DSM_ARCH_SELF;
 	memcpy(t->me.secret, n->cfg.secret, DSM_SECRET_LEN);
 	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return t;
@@ -695,6 +697,8 @@ static int tcp_init(struct dsm_node *n)
 				  : setup_member(n, t, chost, cport, deadline);
 	if (rc == 0) {
 		DSM_DEBUG(n, "tcp: node %d connected to %d peers", t->self, t->count - 1);
+		for (int i = 0; i < t->count; i++)
+			dsm__node_set_byte_order(n, i, t->link[i].arch & 0xff);
 		return 0;
 	}
 fail:

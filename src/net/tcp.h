@@ -51,6 +51,7 @@ struct link {
 	unsigned char *xbuf;         /* bytes read while sending (not parsed): */
 	size_t xcap, xlen;           /* they go after rbuf's before any read */
 	struct dsm_msg hdr;
+	uint32_t arch;               /* peer's DSM_ARCH_* word (HELLO or PEERS) */
 	uint16_t port;               /* peer's listening address */
 	char host[DSM_PEER_HOST_LEN];
 	char why[96];                /* storage for a formatted loss reason */

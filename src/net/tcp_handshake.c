@@ -85,12 +85,12 @@ size_t dsm__tcp_peers_encode(struct tcp *t, unsigned char *out)
 	for (int i = 0; i < t->count; i++) {
 		unsigned char *r = out + (size_t)i * DSM_PEER_REC_SIZE;
 		uint32_t id = htonl((uint32_t)i);
-		uint16_t port = htons(t->link[i].port), zero = 0;
+		uint16_t port = htons(t->link[i].port);
 
 		memset(r, 0, DSM_PEER_REC_SIZE);
 		memcpy(r, &id, 4);
 		memcpy(r + 4, &port, 2);
-		memcpy(r + 6, &zero, 2);
+		r[6] = (unsigned char)(t->link[i].arch & 0xff); /* byte order */
 		snprintf((char *)r + 8, DSM_PEER_HOST_LEN, "%s", t->link[i].host);
 	}
 	return (size_t)t->count * DSM_PEER_REC_SIZE;
@@ -105,17 +105,19 @@ int dsm__tcp_peers_decode(struct tcp *t, const unsigned char *in, size_t len)
 	for (int i = 0; i < t->count; i++) {
 		const unsigned char *r = in + (size_t)i * DSM_PEER_REC_SIZE;
 		uint32_t id;
-		uint16_t port, rsv;
+		uint16_t port;
 
 		memcpy(&id, r, 4);
 		memcpy(&port, r + 4, 2);
-		memcpy(&rsv, r + 6, 2);
-		if (ntohl(id) != (uint32_t)i || rsv != 0 ||
+		if (ntohl(id) != (uint32_t)i || r[7] != 0 ||
+		    (r[6] != DSM_ARCH_LE && r[6] != DSM_ARCH_BE) ||
 		    !memchr(r + 8, '\0', DSM_PEER_HOST_LEN))
 			return DSM_EPROTO;
 		if (i > 0 && port == 0)
 			return DSM_EPROTO;
 		t->link[i].port = ntohs(port);
+		if (i != t->self) /* word size and alignment: checked by HELLO */
+			t->link[i].arch = r[6] | (t->me.arch & ~0xffu);
 		memcpy(t->link[i].host, r + 8, DSM_PEER_HOST_LEN);
 	}
 	return 0;
@@ -294,6 +296,7 @@ static void pend_adopt(struct dsm_node *n, struct tcp *t, struct pend *p,
 	snprintf(l->host, sizeof(l->host), "%s", h->listen_host);
 	fix_wildcard(p->fd, l->host, sizeof(l->host));
 	l->port = h->listen_port;
+	l->arch = h->arch;
 	dsm__tcp_link_open(t, id, p->fd, 1, 2);
 	p->fd = -1;
 	DSM_DEBUG(n, "tcp: node %d connected from %s", id, p->addr);

@@ -26,6 +26,7 @@
 
 #include "core/le.h"
 #include "ec.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -493,6 +494,28 @@ static int entry_begin(struct dsm_buf *out, uint64_t time, size_t p, size_t *at)
 	return dsm__buf_put(out, h, sizeof(h));
 }
 
+/* The diff of page p (vs twin) over the pieces into es->scratch; its
+ * length (4: no change) or a negative error. mask_ok: the smaller of the
+ * run and mask encodings (ec_diff.c) may be used. In a mixed job only
+ * runs, widened to whole fields, so that receivers of another byte order
+ * can convert them (src/hetero). */
+static long diff_out(struct dsm_node *n, size_t p, const unsigned char *twin,
+		     const unsigned char *page, const struct ec_piece *pc, unsigned npc,
+		     int mask_ok)
+{
+	struct ec_state *es = ES(n);
+	size_t len;
+
+	if (mask_ok && !n->hetero_swap)
+		return dsm__diff_same(twin, page, es->page_size) ? 4 :
+		       (long)dsm__ec_diff_encode(twin, page, pc, npc, es->scratch);
+	len = dsm__ec_diff_runs(twin, page, pc, npc, es->scratch);
+	if (len <= 4)
+		return (long)len;
+	return dsm__hetero_diff_out(n, p, page, es->scratch, len,
+				    dsm__diff_max_size(es->page_size));
+}
+
 struct close_arg {
 	struct ec_lock *lock;
 	int excl;
@@ -515,7 +538,10 @@ static int close_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 	int err = 0;
 
 	if (ep->twinned && a->excl) {
-		size_t len = dsm__ec_diff_runs(twin, page, pc, npc, es->scratch), at;
+		long w = diff_out(n, p, twin, page, pc, npc, 0);
+		size_t len = w > 0 ? (size_t)w : 0, at;
+		if (w < 0)
+			return (int)w;
 		if (len > 4) {
 			if ((err = entry_begin(a->out, a->time, p, &at)) ||
 			    (err = dsm__buf_put(a->out, es->scratch, len)))
@@ -588,7 +614,11 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 	return err;
 }
 
-static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int take)
+/* src: the node whose byte order the diffs are in (a grant's sender: it
+ * logs what it applied in its own order; a barrier's manager: it converted
+ * every arrival to its own order). */
+static int apply(struct dsm_node *n, int src, const unsigned char *p, size_t len,
+		 int take)
 {
 	struct ec_state *es = ES(n);
 	struct dsm_region *r = n->region;
@@ -603,6 +633,8 @@ static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int tak
 			err = DSM_EPROTO;
 			break;
 		}
+		if ((err = dsm__hetero_diff_in(n, src, page, p + 16, dl)))
+			break;
 		err = dsm__ec_diff_apply(dsm__page_rt(r, page), es->page_size, p + 16, dl);
 		if (!err && es->pages[page].twinned)
 			err = dsm__ec_diff_apply(es->twins + (size_t)page * es->page_size,
@@ -618,9 +650,9 @@ static int apply(struct dsm_node *n, const unsigned char *p, size_t len, int tak
 	return err;
 }
 
-int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len)
+int dsm__ec_apply(struct dsm_node *n, int src, const unsigned char *p, size_t len)
 {
-	return apply(n, p, len, 0);
+	return apply(n, src, p, len, 0);
 }
 
 /* --- barriers: each node's changes to the barrier's data go to all --- */
@@ -643,14 +675,15 @@ static int bar_page(struct dsm_node *n, size_t p, const struct ec_piece *pc,
 	struct dsm_buf *out = arg;
 	unsigned char *page = dsm__page_rt(n->region, p);
 	unsigned char *twin = es->twins + p * es->page_size;
-	size_t len = 4, at;
+	size_t len, at;
+	long w;
 	int err;
 
 	if (!ep->twinned)
 		return 0;
-	if (!dsm__diff_same(twin, page, es->page_size))
-		len = dsm__ec_diff_encode(twin, page, pc, npc, es->scratch);
-	if (len > 4) {
+	if ((w = diff_out(n, p, twin, page, pc, npc, 1)) < 0)
+		return (int)w;
+	if ((len = (size_t)w) > 4) {
 		if ((err = entry_begin(out, 0, p, &at)) ||
 		    (err = dsm__buf_put(out, es->scratch, len)))
 			return err;
@@ -722,7 +755,20 @@ int dsm__ec_barrier_collect(struct dsm_node *n, unsigned barrier, int node,
 		return -ENOMEM;
 	err = dsm__hlrc_barrier_collect(n, barrier, node, hl ? h : NULL, hl, &st->h);
 	st->part[node].len = 0;
-	return err ?: dsm__buf_put(&st->part[node], e, el);
+	err = err ?: dsm__buf_put(&st->part[node], e, el);
+	/* a mixed job: every part in the manager's byte order (the receivers
+	 * convert from it) */
+	for (size_t at = 0; !err && (n->hetero_swap >> node & 1) &&
+			    at < st->part[node].len;) {
+		unsigned char *x = st->part[node].data + at;
+		size_t left = st->part[node].len - at;
+		uint32_t dl;
+		if (left < 16 || (dl = dsm__get_le32(x + 12)) > left - 16)
+			return DSM_EPROTO;
+		err = dsm__hetero_diff_in(n, node, dsm__get_le32(x + 8), x + 16, dl);
+		at += 16 + (size_t)dl;
+	}
+	return err;
 }
 
 int dsm__ec_barrier_release(struct dsm_node *n, unsigned barrier, int node,
@@ -769,7 +815,7 @@ int dsm__ec_barrier_leave(struct dsm_node *n, unsigned barrier, const void *payl
 	if ((err = dsm__hlrc_barrier_leave(n, barrier, hl ? h : NULL, hl)))
 		return err;
 	pthread_mutex_lock(&es->mu);
-	err = apply(n, e, el, 1);
+	err = apply(n, (int)(barrier % (unsigned)n->count), e, el, 1); /* the manager */
 	pthread_mutex_unlock(&es->mu);
 	return err;
 }

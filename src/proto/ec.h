@@ -137,7 +137,7 @@ int dsm__ec_close(struct dsm_node *n, struct ec_lock *l, int mode, uint64_t time
 		  struct dsm_buf *out);
 /* Apply log entries to the bound pages (and their twins). Caller holds
  * mu. 0 or DSM_EPROTO for a malformed entry. */
-int dsm__ec_apply(struct dsm_node *n, const unsigned char *p, size_t len);
+int dsm__ec_apply(struct dsm_node *n, int src, const unsigned char *p, size_t len);
 /* Barrier hooks (hlrc's, with the barrier's bound data beside). */
 int dsm__ec_barrier_enter(struct dsm_node *n, unsigned barrier, struct dsm_buf *out);
 int dsm__ec_barrier_collect(struct dsm_node *n, unsigned barrier, int node,

@@ -517,10 +517,11 @@ static int on_request(struct dsm_node *n, const struct dsm_msg *m)
 
 /* Learn a grant's updates: log them (or restart the log at a snapshot)
  * and apply them. mu held. */
-static int take_updates(struct dsm_node *n, struct ec_lock *l, uint32_t flags,
-			uint64_t time, const unsigned char *p, size_t len)
+static int take_updates(struct dsm_node *n, int src, struct ec_lock *l,
+			uint32_t flags, uint64_t time, const unsigned char *p, size_t len)
 {
-	int err = dsm__ec_apply(n, p, len);
+	int err = dsm__ec_apply(n, src, p, len); /* converted in place: logged
+						    in our byte order */
 
 	if (err || !len)
 		return err;
@@ -634,7 +635,7 @@ static int on_grant(struct dsm_node *n, const struct dsm_msg *m)
 		err = dsm__ec_learn_span(n, l, &s) ?:
 		      dsm__ec_span_push(&l->gl, &l->ngl, &l->glcap, &s);
 	}
-	err = err ?: take_updates(n, l, g.flags, g.time, g.upd, g.ulen);
+	err = err ?: take_updates(n, (int)m->src, l, g.flags, g.time, g.upd, g.ulen);
 	if (g.time > l->time)
 		l->time = g.time;
 	if (!err && mode == DSM_LOCK_EXCL)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -592,6 +593,9 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		len = dsm__diff_encode(twin_of(st, p, n->page_size),
 				       dsm__page_rt(n->region, p), n->page_size,
 				       scratch, max);
+		if (len > 0) /* a mixed job: runs widened to whole fields */
+			len = dsm__hetero_diff_out(n, p, dsm__page_rt(n->region, p),
+						   scratch, (size_t)len, max);
 		if (len < 0) {
 			err = (int)len;
 			break;
@@ -769,7 +773,8 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	} else if (!hp->stale) {
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		err = dsm__hlrc_fetched(n, p);
+		err = dsm__hetero_page_in(n, (int)m->src, p, dsm__page_rt(n->region, p)) ?:
+		      dsm__hlrc_fetched(n, p);
 		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src, /* tape hook */
 			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
@@ -792,7 +797,8 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 	struct dsm_page *pg = &n->region->pages[p];
 	int err;
 
-	if (!st->migrate || hp->gen == UINT16_MAX)
+	/* a migrating page travels unconverted: never in a mixed job */
+	if (!st->migrate || hp->gen == UINT16_MAX || n->hetero_swap)
 		return 0;
 	if ((err = dsm__hlrc_wp_leave(n, p))) /* exact: did we write it? */
 		return err;
@@ -856,6 +862,9 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 			err = dsm__buf_put_u32(&redir, p) ?:
 			      dsm__buf_put_u32(&redir, HLRC_HG(hp->home, hp->gen));
 			nredir++;
+		} else if ((err = dsm__hetero_diff_in(n, (int)m->src, p, d + off + 8,
+						      len))) {
+			break; /* refused: the reason is in reject_why */
 		} else if (dsm__diff_apply(dsm__page_rt(n->region, p), n->page_size,
 					   d + off + 8, len)) {
 			DSM_ERR(n, "hlrc: node %u sent a malformed diff for page %u",

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
@@ -288,6 +289,8 @@ static int take_entry(struct dsm_node *n, int src, const unsigned char *d,
 	hp->tape = 0;
 	if (what == WHAT_COPY && !hp->stale) {
 		memcpy(dsm__page_rt(n->region, p), d + 12, n->page_size);
+		if ((*err = dsm__hetero_page_in(n, src, p, dsm__page_rt(n->region, p))))
+			return 0;
 		installed = 1;
 		if (track) {
 			hp->tape = HLRC_TAPE_HELD;

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 
 #include "core/le.h"
+#include "hetero/hooks.h"
 #include "internal.h"
 #include "lrc.h"
 #include "proto.h"
@@ -112,6 +113,8 @@ int dsm__lrc_diff_against(struct dsm_node *n, size_t p, const unsigned char *cur
 	if (!d)
 		return -ENOMEM;
 	len = dsm__diff_encode(lp->twin, cur, n->page_size, d->data, max);
+	if (len > 0) /* a mixed job: runs widened to whole fields */
+		len = dsm__hetero_diff_out(n, p, cur, d->data, (size_t)len, max);
 	if (len < 0)
 		return (int)len;
 	d->interval = lp->twin_iv;
@@ -623,7 +626,8 @@ static int recv_block(struct dsm_node *n, uint32_t src, uint32_t p,
 		if (len - off < 8 || (dl = dsm__get_le32(d + off + 4)) > len - off - 8)
 			return DSM_EPROTO;
 		id = dsm__get_le32(d + off);
-		err = attach_diff(lp, src, id, d + off + 8, dl);
+		err = dsm__hetero_diff_in(n, (int)src, p, d + off + 8, dl) ?:
+		      attach_diff(lp, src, id, d + off + 8, dl);
 		LS(n)->mem += dl + 4;
 		off += 8 + (size_t)dl;
 	}
@@ -699,6 +703,10 @@ static int on_page_rep(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		return DSM_EPROTO;
 	}
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
+	if ((err = dsm__hetero_page_in(n, (int)m->src, p, dsm__page_rt(n->region, p)))) {
+		pthread_mutex_unlock(&n->region->lock);
+		return err; /* untyped page across byte orders: the job fails */
+	}
 	lp->whole = 0;
 	lp->replies_left = 0;
 	if (!lp->tape) { /* tape hook: a tape's prefetch is not a miss */

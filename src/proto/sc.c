@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 
 #include "core/node.h"
+#include "hetero/hooks.h"
 #include "internal.h"
 #include "proto.h"
 #include "replay/hooks.h"
@@ -558,6 +559,8 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p,
 	if (mode == MODE_READ ? sp->pending != PEND_READ : sp->pending != PEND_WRITE)
 		return DSM_EPROTO;
 	memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
+	if ((err = dsm__hetero_page_in(n, (int)m->src, p, dsm__page_rt(n->region, p))))
+		return err; /* untyped page across byte orders: the job fails */
 	DSM_STAT_ADD(n, remote_fetches, 1);
 	if (mode == MODE_READ)
 		return got_read_copy(n, m, p, pg, ob);

@@ -123,7 +123,7 @@ static void test_type_names(void **state)
 static void test_max_len(void **state)
 {
 	(void)state;
-	assert_int_equal(dsm__msg_max_len(DSM_MSG_HELLO, PAGE), 122);
+	assert_int_equal(dsm__msg_max_len(DSM_MSG_HELLO, PAGE), 126); /* + u32 arch */
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_HEARTBEAT, PAGE), 0);
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_SC_INV_ACK, PAGE), 0);
 	assert_int_equal(dsm__msg_max_len(DSM_MSG_PEERS, PAGE), DSM_MAX_NODES * 80);
@@ -206,7 +206,7 @@ static void test_reject_length(void **state)
 	(void)state;
 	static const struct { uint16_t type; uint32_t len; } bad[] = {
 		{ DSM_MSG_HEARTBEAT, 1 },      { DSM_MSG_FREE, 4 * DSM_MAX_NODES + 1 },
-		{ DSM_MSG_HELLO, 123 },        { DSM_MSG_ABORT, 257 },
+		{ DSM_MSG_HELLO, 127 },        { DSM_MSG_ABORT, 257 },
 		{ DSM_MSG_BCAST, (1u << 20) + 1 }, { DSM_MSG_LOCK_GRANT, (64u << 20) + 1 },
 		{ DSM_MSG_PEERS, DSM_MAX_NODES * 80 + 1 }, { DSM_MSG_STATS, 8193 },
 		{ DSM_MSG_LOCK_REQ, 4097 },    { DSM_MSG_FREE, 0xffffffffu },
@@ -420,10 +420,40 @@ static void test_hello_check_id(void **state)
 	expect_hello_reject(m_id, "node id");
 }
 
+/* The arch word (src/hetero): it round-trips; another byte order is
+ * accepted (a mixed job), another word size or alignment is refused. */
+static void test_hello_arch(void **state)
+{
+	struct dsm_hello mine = sample_hello(), theirs, out;
+	unsigned char buf[256];
+	const char *why = NULL;
+
+	(void)state;
+	mine.arch = DSM_ARCH_LE | 8u << 8 | 8u << 16 | 8u << 24;
+	theirs = mine;
+	theirs.arch = DSM_ARCH_BE | 8u << 8 | 8u << 16 | 8u << 24;
+	assert_int_equal(dsm__hello_encode(&theirs, buf, sizeof(buf)), 126);
+	assert_int_equal(dsm__hello_decode(buf, 126, &out, &why), 0);
+	assert_int_equal(out.arch, theirs.arch);
+	assert_int_equal(buf[125], DSM_ARCH_BE); /* big-endian u32 */
+	assert_int_equal(dsm__hello_check(&mine, &out, &why), 0);
+	theirs.arch = DSM_ARCH_BE | 4u << 8 | 8u << 16 | 8u << 24;
+	assert_int_equal(dsm__hello_check(&mine, &theirs, &why), DSM_EPROTO);
+	assert_non_null(strstr(why, "word size"));
+	theirs.arch = DSM_ARCH_LE | 8u << 8 | 4u << 16 | 8u << 24;
+	assert_int_equal(dsm__hello_check(&mine, &theirs, &why), DSM_EPROTO);
+	assert_non_null(strstr(why, "alignment"));
+	theirs.arch = 3u | 8u << 8 | 8u << 16 | 8u << 24;
+	assert_int_equal(dsm__hello_check(&mine, &theirs, &why), DSM_EPROTO);
+	assert_non_null(strstr(why, "byte order"));
+	assert_true((DSM_ARCH_SELF & 0xff) == DSM_ARCH_LE || (DSM_ARCH_SELF & 0xff) == DSM_ARCH_BE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_every_type),
+		cmocka_unit_test(test_hello_arch),
 		cmocka_unit_test(test_wire_layout),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_max_len),

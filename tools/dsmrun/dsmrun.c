@@ -65,6 +65,10 @@ struct opts {
 	const char *record, *replay; /* DSM_RECORD / DSM_REPLAY directories */
 	int tag_output;
 	char **argv; /* program and its arguments */
+	/* per node (heterogeneous jobs, docs/hetero.md): a command prefix
+	 * ("qemu-s390x -L /usr/s390x-linux-gnu") and another program file */
+	char *prefix[DSM_MAX_NODES];
+	const char *program[DSM_MAX_NODES];
 };
 
 /* One child's stdout or stderr pipe, with the partial line read so far. */
@@ -154,6 +158,10 @@ static void usage(FILE *f)
 		"      --record DIR   record the run's page ownership transitions into DIR\n"
 		"                     (sets DSM_RECORD; DSM_PROTOCOL=sc unless set; docs/replay.md)\n"
 		"      --replay DIR   replay the run recorded in DIR, in its order (sets DSM_REPLAY)\n"
+		"      --node-prefix K=CMD  start node K as CMD program args (CMD split at\n"
+		"                     spaces), e.g. 1='qemu-s390x -L /usr/s390x-linux-gnu'\n"
+		"      --node-program K=FILE  node K runs FILE instead of the program\n"
+		"                     (e.g. its s390x build; docs/hetero.md)\n"
 		"  -h, --help         print this help and every DSM_* variable\n"
 		"  -V, --version      print the version\n"
 		"\n"
@@ -197,7 +205,8 @@ static int parse_nodes(const char *s)
  * stop at the program name ("+"), so the program's own options pass. */
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_PROTOCOL = 256, OPT_STATS, OPT_TAG, OPT_TIMEOUT, OPT_RECORD, OPT_REPLAY };
+	enum { OPT_PROTOCOL = 256, OPT_STATS, OPT_TAG, OPT_TIMEOUT, OPT_RECORD, OPT_REPLAY,
+	       OPT_PREFIX, OPT_PROGRAM };
 	static const struct option longs[] = {
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
@@ -206,6 +215,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
+		{ "node-prefix", required_argument, NULL, OPT_PREFIX },
+		{ "node-program", required_argument, NULL, OPT_PROGRAM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -226,6 +237,21 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TIMEOUT: o->timeout = optarg; break;
 		case OPT_RECORD: o->record = optarg; break;
 		case OPT_REPLAY: o->replay = optarg; break;
+		case OPT_PREFIX:
+		case OPT_PROGRAM: {
+			char *end;
+			long k = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '=' || k < 0 || k >= DSM_MAX_NODES ||
+			    !end[1])
+				usage_error("--%s %s: expected K=VALUE with a node id K",
+					    c == OPT_PREFIX ? "node-prefix" : "node-program",
+					    optarg);
+			if (c == OPT_PREFIX)
+				o->prefix[k] = end + 1;
+			else
+				o->program[k] = end + 1;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			dsm__env_usage(stdout);
@@ -242,6 +268,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		usage_error("missing -n N (number of nodes)");
 	if (optind >= argc)
 		usage_error("missing the program to run");
+	for (int k = o->nodes; k < DSM_MAX_NODES; k++)
+		if (o->prefix[k] || o->program[k])
+			usage_error("--node-prefix/--node-program for node %d of %d", k,
+				    o->nodes);
 	if (o->record && o->replay)
 		usage_error("--record and --replay exclude each other");
 	if ((o->record || o->replay) && !o->protocol && !getenv("DSM_PROTOCOL"))
@@ -370,6 +400,22 @@ __attribute__((noreturn)) static void child_fail(int status_fd, int stage)
 	_exit(EXIT_NOEXEC);
 }
 
+/* In child k: exec the program, through node k's prefix and with its own
+ * program file if any. Returns only on failure (errno set). */
+static void exec_node(struct job *j, int k)
+{
+	char *args[256], *pre = j->o.prefix[k] ? strdup(j->o.prefix[k]) : NULL;
+	size_t na = 0;
+
+	for (char *s = pre ? strtok(pre, " ") : NULL; s && na < 64; s = strtok(NULL, " "))
+		args[na++] = s;
+	args[na++] = (char *)(j->o.program[k] ? j->o.program[k] : j->o.argv[0]);
+	for (int i = 1; j->o.argv[i] && na < 255; i++)
+		args[na++] = j->o.argv[i];
+	args[na] = NULL;
+	execvp(args[0], args);
+}
+
 /* In child k after fork: die with dsmrun, join the job's process group,
  * wire fds and environment, exec the program. Never returns. */
 __attribute__((noreturn)) static void child_exec(struct job *j, int k, int status_fd,
@@ -392,7 +438,7 @@ __attribute__((noreturn)) static void child_exec(struct job *j, int k, int statu
 	if (setenv("DSM_NODE_ID", id, 1) < 0 ||
 	    (k == 0 ? setenv("DSM_LISTEN_FD", "3", 1) : unsetenv("DSM_LISTEN_FD")) < 0)
 		child_fail(status_fd, 3);
-	execvp(j->o.argv[0], j->o.argv);
+	exec_node(j, k);
 	child_fail(status_fd, 0);
 }
 
