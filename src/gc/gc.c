@@ -188,8 +188,16 @@ int dsm_gc_fini(void)
 
 	if (!n || !G(n))
 		return -ENOTCONN;
-	err = dsm_barrier(GC_BARRIER);
+	const struct gc *g = G(n);
+	char *rows = g->rows, *pool = g->pool;
+	int me = g->me;
+
+	err = dsm_barrier(GC_BARRIER); /* nobody touches the arenas or boxes after it */
 	dsm__gc_fini(n);
+	if (!err && me == 0) { /* the region space, for a later dsm_gc_init */
+		dsm_free(pool);
+		dsm_free(rows);
+	}
 	return err;
 }
 

@@ -127,6 +127,20 @@ int main(int argc, char **argv)
 		       "%llu list entries sent by node 0\n", nn,
 		       (unsigned long long)s.collections, (unsigned long long)s.global_collections,
 		       (unsigned long long)s.rounds, (unsigned long long)s.entries_sent);
+	if (dsm_gc_init(0) != -EALREADY)
+		FAIL("a second dsm_gc_init was not refused");
+	/* Down and up again: the arenas' region space is given back and taken
+	 * again (fresh, empty lists). */
+	CHECK(dsm_gc_fini());
+	if (dsm_gc_collect() != -ENOTCONN)
+		FAIL("dsm_gc_collect after dsm_gc_fini");
+	CHECK(dsm_gc_init(0));
+	t = obj_type();
+	if (me == 0)
+		CHECK(dsm_gc_root_add((void **)&ring));
+	build(t, tab, nn, 0);
+	CHECK(dsm_gc_collect_global());
+	expect_live(1, "after dsm_gc_fini and dsm_gc_init");
 	CHECK(dsm_gc_fini());
 	CHECK(dsm_finalize());
 	return 0;
