@@ -11,7 +11,7 @@
  *   (b) after a global collection, exactly the reachable objects this
  *       node owns are live (bytes included); after a local one, at least.
  * The last round drops every root: a global collection leaves nothing.
- * Usage: gc_graph [objects per node per round] [rounds]
+ * Usage: gc_graph [objects per node per round] [rounds] [seed]
  */
 #define MN_PROG "gc_graph"
 #include "gc_util.h"
@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	nn = dsm_node_count();
 	M = argc > 1 ? atoi(argv[1]) : 150;
 	ROUNDS = argc > 2 ? atoi(argv[2]) : 9;
+	r.s = argc > 3 ? strtoull(argv[3], NULL, 0) : r.s;
 	nobj = nn * M * (ROUNDS + 1);
 	t = obj_type();
 	owner = calloc((size_t)nobj, sizeof(*owner));
