@@ -598,7 +598,7 @@ int main(int argc, char **argv)
 			struct dsm_gc_stats s;
 			if ((err = dsm_gc_collect()) || (err = dsm_gc_stats(&s)))
 				break;
-			say("gc: %llu objects live here (%llu bytes), %llu exported, %llu imported",
+			say("gc at u%d: %llu objects live here (%llu bytes), %llu exported, %llu imported", me,
 			    (unsigned long long)s.live_objects, (unsigned long long)s.live_bytes,
 			    (unsigned long long)s.exported, (unsigned long long)s.imported);
 		} else if (sscanf(line, "u%d %n", &u, &n) == 1 && n > 0 && u == me) {
