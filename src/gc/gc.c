@@ -28,6 +28,7 @@
  * roots). The service thread never takes it, so the collector may fault
  * on shared pages while holding it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,7 +47,41 @@
 #define ARENA_DEFAULT_MAX ((size_t)64 << 20)
 #define GLOBAL_AFTER 2              /* poor local collections before a global one */
 
-enum { E_ADD = 1, E_DROP = 2, E_MARK = 3 };
+/* List entries (kind in the top 4 bits of an address) and the phases of
+ * a collection (docs/gc.md), with their names for the log. */
+#define GC_ENTRY_MAP(XX) XX(ADD, 1) XX(DROP, 2) XX(MARK, 3)
+#define GC_PHASE_MAP(XX) \
+	XX(IDLE, 0) XX(SYNC, 1) XX(MARK, 2) XX(EXCHANGE, 3) XX(DROPS, 4) XX(SWEEP, 5) XX(STATUS, 6)
+enum gc_entry {
+#define XX(name, v) E_##name = v,
+	GC_ENTRY_MAP(XX)
+#undef XX
+};
+enum gc_phase {
+#define XX(name, v) P_##name = v,
+	GC_PHASE_MAP(XX)
+#undef XX
+};
+
+static const char *entry_name(unsigned k)
+{
+	switch (k) {
+#define XX(name, v) case v: return #name;
+	GC_ENTRY_MAP(XX)
+#undef XX
+	}
+	return "?";
+}
+
+static const char *phase_name(enum gc_phase p)
+{
+	switch (p) {
+#define XX(name, v) case P_##name: return #name;
+	GC_PHASE_MAP(XX)
+#undef XX
+	}
+	return "?";
+}
 #define E_KIND(e) ((unsigned)((e) >> 60))
 #define E_ADDR(e) ((e) & ((1ull << 60) - 1))
 
@@ -87,6 +122,7 @@ struct gc {
 	int global_next;
 	unsigned poor;
 	int marking_global;
+	enum gc_phase phase;
 	struct dsm_gc_stats st;
 };
 
@@ -368,6 +404,35 @@ int dsm_gc_stats(struct dsm_gc_stats *out)
 	return 0;
 }
 
+/* ---- phases -------------------------------------------------------------- */
+
+/* The legal transitions (docs/gc.md): IDLE -> SYNC -> MARK -> EXCHANGE
+ * (-> DROPS, local only) -> SWEEP -> STATUS -> IDLE; any phase -> IDLE on
+ * an error. Checked always (logged), asserted in debug builds. */
+static int legal(enum gc_phase from, enum gc_phase to, int global)
+{
+	switch (to) {
+	case P_IDLE: return 1;
+	case P_SYNC: return from == P_IDLE;
+	case P_MARK: return from == P_SYNC;
+	case P_EXCHANGE: return from == P_MARK;
+	case P_DROPS: return from == P_EXCHANGE && !global;
+	case P_SWEEP: return from == (global ? P_EXCHANGE : P_DROPS);
+	case P_STATUS: return from == P_SWEEP;
+	}
+	return 0;
+}
+
+static void set_phase(struct gc *g, enum gc_phase to)
+{
+	if (!legal(g->phase, to, g->marking_global)) { /* a broken invariant */
+		DSM_ERR(dsm__get(), "gc: illegal phase transition %s -> %s",
+			phase_name(g->phase), phase_name(to));
+		assert(!"illegal gc phase transition");
+	}
+	g->phase = to;
+}
+
 /* ---- marking ------------------------------------------------------------ */
 
 static int push_obj(struct gc *g, uint64_t start)
@@ -461,8 +526,13 @@ static int apply(struct gc *g, uint64_t e)
 	uint64_t v = E_ADDR(e), start;
 	struct gc_obj *o;
 
-	if (v < (uintptr_t)g->heap.base || v >= (uintptr_t)g->heap.base + g->arena)
+	if (v < (uintptr_t)g->heap.base || v >= (uintptr_t)g->heap.base + g->arena ||
+	    !E_KIND(e) || E_KIND(e) > E_MARK || (E_KIND(e) == E_MARK) != g->marking_global) {
+		DSM_ERR(dsm__get(), "gc: a %s entry for %#llx is not for this node's arena "
+			"or this collection (phase %s)", entry_name(E_KIND(e)),
+			(unsigned long long)v, phase_name(g->phase));
 		return -EPROTO;
+	}
 	o = gc_heap_find(&g->heap, v - (uintptr_t)g->heap.base, &start);
 	if (!o)
 		return 0; /* a stale word that looked like a reference: nothing to keep */
@@ -567,9 +637,11 @@ static int collect(struct gc *g, int global)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	global |= g->global_next;
+	g->marking_global = global;
+	set_phase(g, P_SYNC);
 	if ((err = dsm_barrier(GC_BARRIER)))
 		return err;
-	g->marking_global = global;
+	set_phase(g, P_MARK);
 	gc_set_clear(&g->cur);
 	if (global)
 		gc_heap_each(&g->heap, clear_rc, g);
@@ -578,15 +650,22 @@ static int collect(struct gc *g, int global)
 			return err;
 	if (!global)
 		gc_heap_each(&g->heap, mark_exported, g);
-	if (g->err || (err = drain(g)) || (err = rounds(g)))
+	if (g->err || (err = drain(g)))
 		return g->err ? g->err : err;
-	if (!global && ((err = queue_drops(g)) || (err = rounds(g))))
+	set_phase(g, P_EXCHANGE);
+	if ((err = rounds(g)))
 		return err;
+	if (!global) {
+		set_phase(g, P_DROPS);
+		if ((err = queue_drops(g)) || (err = rounds(g)))
+			return err;
+	}
 	{ /* the import list is this collection's import set */
 		struct gc_set t = g->imp;
 		g->imp = g->cur;
 		g->cur = t;
 	}
+	set_phase(g, P_SWEEP);
 	gc_heap_sweep(&g->heap, &fo, &fb);
 	gc_heap_each(&g->heap, count_exported, &exported);
 	g->st.freed_objects += fo;
@@ -594,11 +673,13 @@ static int collect(struct gc *g, int global)
 	g->st.exported = exported;
 	g->st.collections++;
 	g->st.global_collections += global;
+	set_phase(g, P_STATUS);
 	*status_of(g, g->me) = (struct status){ .freed_bytes = fb,
 		.live_bytes = g->heap.live_bytes, .exported = exported };
 	if ((err = dsm_barrier(GC_BARRIER)))
 		return err;
 	decide(g, global);
+	set_phase(g, P_IDLE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	g->st.last_pause_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
 			      (uint64_t)(t1.tv_nsec - t0.tv_nsec);
@@ -612,8 +693,12 @@ static int collect_entry(int global)
 
 	if (!(g = enter(&err)))
 		return err;
-	if ((err = collect(g, global)))
+	if ((err = collect(g, global))) {
+		DSM_ERR(dsm__get(), "gc: collection failed in phase %s: %s", phase_name(g->phase),
+			dsm_strerror(err));
 		g->err = err; /* the nodes' lists no longer agree: refuse further calls */
+		set_phase(g, P_IDLE);
+	}
 	pthread_mutex_unlock(&g->mu);
 	return err;
 }
