@@ -569,7 +569,8 @@ static int rounds(struct gc *g)
 				continue;
 			b = box_of(g, g->me, d);
 			k = v->n - v->at < BOX_CAP ? v->n - v->at : BOX_CAP;
-			memcpy(b->ent, v->v + v->at, k * 8);
+			if (k) /* v->v is NULL while nothing was ever queued */
+				memcpy(b->ent, v->v + v->at, k * 8);
 			b->n = k;
 			v->at += k;
 			if (v->at == v->n)

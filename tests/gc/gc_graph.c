@@ -196,6 +196,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)s.entries_sent, s.last_pause_ns / 1e6);
 	if (s.live_objects || s.freed_objects != s.allocated_objects)
 		FAIL("at the end: %llu live", (unsigned long long)s.live_objects);
+	free(cand);
+	free(stack);
+	free(seen);
+	free(reach);
+	free(roots);
+	free(edge);
+	free(owner);
 	CHECK(dsm_gc_fini());
 	CHECK(dsm_finalize());
 	return 0;
