@@ -97,6 +97,18 @@ int dsm_gc_root_add(void **slot);
 int dsm_gc_root_remove(void **slot);
 
 /*
+ * Register / unregister a range scanned conservatively at every
+ * collection of this node: every 8-byte aligned word in [addr, addr + len)
+ * (private or shared memory) that points into a live object keeps it
+ * alive, whatever the word really is (an integer that happens to look
+ * like a reference only retains an object: it never frees one). For
+ * tables of references the program keeps outside objects. Removal takes
+ * the addr given to add. 0, -EINVAL (NULL, len 0), -ENOENT, -ENOMEM.
+ */
+int dsm_gc_root_add_range(const void *addr, size_t len);
+int dsm_gc_root_remove_range(const void *addr);
+
+/*
  * A collection (collective: every node calls it; see the header comment
  * for the contract). Local collections plus import/export exchange; a
  * global one if local collections stopped reclaiming (docs/gc.md). 0 or a

@@ -114,6 +114,8 @@ struct gc {
 	struct gc_layout lay[GC_MAX_TYPES];
 	void ***roots;
 	size_t nroots, caproots;
+	struct range { const char *addr; size_t len; } *ranges; /* conservative roots */
+	size_t nranges, capranges;
 	struct gc_set imp;   /* import list: after the last collection */
 	struct gc_set cur;   /* import set of this collection */
 	struct vec out[DSM_MAX_NODES];
@@ -212,6 +214,7 @@ void dsm__gc_fini(struct dsm_node *n)
 	gc_set_free(&g->imp);
 	gc_set_free(&g->cur);
 	free(g->roots);
+	free(g->ranges);
 	free(g->stack);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
@@ -358,6 +361,51 @@ int dsm_gc_root_remove(void **slot)
 	return err;
 }
 
+int dsm_gc_root_add_range(const void *addr, size_t len)
+{
+	struct gc *g;
+	int err = 0;
+
+	if (!addr || !len)
+		return -EINVAL;
+	if (!(g = enter(&err)))
+		return err;
+	if (g->nranges == g->capranges) {
+		size_t cap = g->capranges ? 2 * g->capranges : 16;
+		struct range *r = realloc(g->ranges, cap * sizeof(*r));
+		if (!r) {
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+		g->ranges = r;
+		g->capranges = cap;
+	}
+	g->ranges[g->nranges++] = (struct range){ addr, len };
+out_unlock:
+	pthread_mutex_unlock(&g->mu);
+	return err;
+}
+
+int dsm_gc_root_remove_range(const void *addr)
+{
+	struct gc *g;
+	int err;
+
+	if (!addr)
+		return -EINVAL;
+	if (!(g = enter(&err)))
+		return err;
+	err = -ENOENT;
+	for (size_t i = g->nranges; i-- > 0;)
+		if (g->ranges[i].addr == addr) {
+			g->ranges[i] = g->ranges[--g->nranges];
+			err = 0;
+			break;
+		}
+	pthread_mutex_unlock(&g->mu);
+	return err;
+}
+
 int dsm_gc_owner(const void *addr)
 {
 	struct dsm_node *n = dsm__get();
@@ -474,6 +522,20 @@ static int consider(struct gc *g, uint64_t v)
 	if (!gc_set_has(&g->imp, v))
 		return vec_push(&g->out[owner], (uint64_t)E_ADD << 60 | v);
 	return 0;
+}
+
+/* The conservative roots: every aligned word of every registered range. */
+static int scan_ranges(struct gc *g)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < g->nranges; i++) {
+		uintptr_t a = ((uintptr_t)g->ranges[i].addr + 7) & ~(uintptr_t)7;
+		uintptr_t end = (uintptr_t)g->ranges[i].addr + g->ranges[i].len;
+		for (; !err && a + 8 <= end; a += 8)
+			err = consider(g, *(volatile const uint64_t *)a);
+	}
+	return err;
 }
 
 /* Scan the marked objects on the stack: their reference fields, read
@@ -649,6 +711,8 @@ static int collect(struct gc *g, int global)
 	for (size_t i = 0; i < g->nroots; i++)
 		if ((err = consider(g, (uint64_t)(uintptr_t)*(void *volatile *)g->roots[i])))
 			return err;
+	if ((err = scan_ranges(g)))
+		return err;
 	if (!global)
 		gc_heap_each(&g->heap, mark_exported, g);
 	if (g->err || (err = drain(g)))
