@@ -62,7 +62,8 @@ extern "C" {
  * node gets an arena of arena_bytes (rounded up to 64 KiB) in the region.
  * 0, -EALREADY, -ENOMEM (no room in the region), -ENOTSUP under the ec
  * protocol (data not bound to a lock or barrier is not kept coherent
- * there; docs/gc.md), or a barrier's error.
+ * there; docs/gc.md) or in a job of mixed byte order, or a barrier's
+ * error.
  */
 int dsm_gc_init(size_t arena_bytes);
 

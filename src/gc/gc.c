@@ -169,6 +169,8 @@ int dsm_gc_init(size_t arena_bytes)
 		return -EALREADY;
 	if (!strcmp(n->cfg.protocol, "ec"))
 		return -ENOTSUP; /* unbound data is not coherent under ec: docs/gc.md */
+	if (n->hetero_swap)
+		return -ENOTSUP; /* the arenas are untyped pages: docs/gc.md */
 	if (!(g = calloc(1, sizeof(*g))))
 		return -ENOMEM;
 	page = n->page_size;

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 	gc_start(&argc, &argv, 2);
 	nn = dsm_node_count();
 	A = argc > 1 ? atoi(argv[1]) : 5000;
-	R = argc > 2 ? atoi(argv[2]) : 40;
+	R = argc > 2 ? atoi(argv[2]) : 50;
 	t = obj_type();
 	heads = dsm_alloc_collective((size_t)nn * sizeof(*heads));
 	if (!heads)
