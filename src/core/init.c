@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "gc/hooks.h"
 #include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
@@ -143,6 +144,7 @@ static void node_destroy(struct dsm_node *n)
 	dsm__sync_fini(n);
 	dsm__coll_fini(n);
 	dsm__hetero_fini(n);
+	dsm__gc_fini(n);
 	dsm__region_close(n->region);
 	dsm__waitq_destroy(&n->waitq);
 	free(n);

@@ -157,6 +157,7 @@ struct dsm_node {
 	uint8_t byte_order[DSM_MAX_NODES];
 	uint64_t hetero_swap;
 	void *hetero_state;        /* src/hetero/hetero.c: types, page types */
+	void *gc_state;            /* src/gc/gc.c: the collector (dsm_gc_init) */
 };
 
 /* Record node's byte order (a transport, after its handshake). */

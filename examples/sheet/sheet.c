@@ -1,0 +1,618 @@
+/*
+ * sheet.c — a distributed spreadsheet on the collected heap (Java/DSM's
+ * example application; docs/gc.md, examples/sheet/README.md).
+ *
+ * Several users, one node each (user i is node i), share one sheet in the
+ * region. Node 0 reads command lines (a script file or stdin) and
+ * broadcasts each; the user it names runs it, and a barrier ends every
+ * line, so the users take turns. Cells hold numbers, text or formulas;
+ * a formula is parsed into an expression tree allocated with dsm_gc_malloc
+ * by the user who typed it, so the shared cells (owned by node 0) refer to
+ * trees owned by every node, and replacing a formula makes the old tree
+ * garbage for the collector. Each user works on a private *view*: what
+ * they wrote and what they incorporated; "check" lists the cells others
+ * changed since, "incorporate" brings them into the view and recalculates
+ * the formulas. The view's trees are roots of the user's node, so a tree
+ * replaced in the sheet stays alive until every view that shows it has
+ * incorporated the change.
+ *
+ * Commands (each line: "uN command args", or a job-wide "gc" / "quit"):
+ *   set CELL VALUE      number, text, or =formula (+ - * / ( ) SUM(A1:B3))
+ *   get CELL            the value in my view
+ *   show                my view, every non-empty cell I may read
+ *   check               cells others changed since I last incorporated
+ *   incorporate         bring them in, recalculate the formulas
+ *   region NAME A1:C3 u0=w u1=r u2=-    privileges (unlisted users: r)
+ *   lock NAME / unlock NAME             others cannot write a locked region
+ *   save FILE / load FILE               the sheet (cells I may read) as text
+ *   gc                  a collection on every node; each prints its live objects
+ * Usage: dsmrun -n 3 sheet [-o DIR] [SCRIPT]   (DIR/uN.out per user; stdin without SCRIPT)
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "dsm.h"
+#include "dsm_gc.h"
+
+#define ROWS 20
+#define COLS 10
+#define NCELL (ROWS * COLS)
+#define MAXU 8
+#define NREG 16
+#define SHEET_LOCK 1
+
+enum { EMPTY, NUM, TEXT, FORMULA };
+enum { E_NUM = 1, E_REF, E_ADD, E_SUB, E_MUL, E_DIV, E_NEG, E_SUM };
+
+struct expr {
+	int32_t op, r0, c0, r1, c1;
+	double num;
+	struct expr *a, *b;
+};
+
+struct cell {
+	int32_t kind, writer;
+	uint64_t version;
+	double num;
+	char text[40]; /* text, or a formula's source */
+	struct expr *f;
+};
+
+struct region {
+	char name[16];
+	int32_t r0, c0, r1, c1, used, owner, locked_by;
+	uint8_t perm[MAXU]; /* 0 none, 1 read, 2 write */
+};
+
+struct shared {
+	uint64_t version;
+	struct region reg[NREG];
+};
+
+static int me, nusers;
+static dsm_type_t expr_t, cell_t;
+static struct cell *cells;      /* root: the sheet (owned by node 0) */
+static struct shared *sh;
+static struct cell view[NCELL]; /* my view; view[i].f are roots */
+static uint64_t seen[NCELL];
+static FILE *out;
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* ---- cells and formulas ---------------------------------------------------- */
+
+static int parse_ref(const char **s, int *r, int *c)
+{
+	const char *p = *s;
+	char col = (char)toupper((unsigned char)*p);
+
+	if (col < 'A' || col >= 'A' + COLS || !isdigit((unsigned char)p[1]))
+		return -1;
+	*c = col - 'A';
+	*r = (int)strtol(p + 1, (char **)&p, 10) - 1;
+	if (*r < 0 || *r >= ROWS)
+		return -1;
+	*s = p;
+	return 0;
+}
+
+static void cell_name(int i, char buf[8])
+{
+	snprintf(buf, 8, "%c%d", 'A' + i % COLS, (i / COLS + 1) % 100);
+}
+
+static struct expr *node(int op)
+{
+	struct expr *e = dsm_gc_malloc(expr_t, 1);
+	if (e)
+		e->op = op;
+	return e;
+}
+
+static struct expr *p_expr(const char **s);
+
+static void skip(const char **s)
+{
+	while (**s == ' ')
+		(*s)++;
+}
+
+static struct expr *p_factor(const char **s)
+{
+	struct expr *e;
+
+	skip(s);
+	if (**s == '(') {
+		(*s)++;
+		e = p_expr(s);
+		skip(s);
+		if (!e || **s != ')')
+			return NULL;
+		(*s)++;
+		return e;
+	}
+	if (**s == '-') {
+		(*s)++;
+		struct expr *a = p_factor(s);
+		if (!a || !(e = node(E_NEG)))
+			return NULL;
+		e->a = a;
+		return e;
+	}
+	if (!strncasecmp(*s, "SUM(", 4)) {
+		*s += 4;
+		if (!(e = node(E_SUM)) || parse_ref(s, &e->r0, &e->c0) || *(*s)++ != ':' ||
+		    parse_ref(s, &e->r1, &e->c1) || *(*s)++ != ')')
+			return NULL;
+		return e;
+	}
+	if (isdigit((unsigned char)**s) || **s == '.') {
+		if (!(e = node(E_NUM)))
+			return NULL;
+		e->num = strtod(*s, (char **)s);
+		return e;
+	}
+	if (!(e = node(E_REF)) || parse_ref(s, &e->r0, &e->c0))
+		return NULL;
+	return e;
+}
+
+static struct expr *p_binary(const char **s, int term)
+{
+	struct expr *l = term ? p_factor(s) : p_binary(s, 1);
+
+	for (;;) {
+		skip(s);
+		char o = **s;
+		int op = term ? (o == '*' ? E_MUL : o == '/' ? E_DIV : 0)
+			      : (o == '+' ? E_ADD : o == '-' ? E_SUB : 0);
+		if (!l || !op)
+			return l;
+		(*s)++;
+		struct expr *r = term ? p_factor(s) : p_binary(s, 1), *e;
+		if (!r || !(e = node(op)))
+			return NULL;
+		e->a = l;
+		e->b = r;
+		l = e; /* the subtrees are reachable only from here: no collection runs now */
+	}
+}
+
+static struct expr *p_expr(const char **s)
+{
+	return p_binary(s, 0);
+}
+
+static double value(int i, int depth);
+
+static double eval(const struct expr *e, int depth)
+{
+	double v = 0;
+
+	if (!e || depth > 64)
+		return 0;
+	switch (e->op) {
+	case E_NUM: return e->num;
+	case E_REF: return value(e->r0 * COLS + e->c0, depth + 1);
+	case E_ADD: return eval(e->a, depth + 1) + eval(e->b, depth + 1);
+	case E_SUB: return eval(e->a, depth + 1) - eval(e->b, depth + 1);
+	case E_MUL: return eval(e->a, depth + 1) * eval(e->b, depth + 1);
+	case E_DIV: return eval(e->a, depth + 1) / eval(e->b, depth + 1);
+	case E_NEG: return -eval(e->a, depth + 1);
+	case E_SUM:
+		for (int r = e->r0; r <= e->r1; r++)
+			for (int c = e->c0; c <= e->c1; c++)
+				v += value(r * COLS + c, depth + 1);
+		return v;
+	}
+	return 0;
+}
+
+/* A cell's value in my view. */
+static double value(int i, int depth)
+{
+	return view[i].kind == NUM ? view[i].num
+	     : view[i].kind == FORMULA ? eval(view[i].f, depth) : 0;
+}
+
+/* ---- privileges and locks -------------------------------------------------- */
+
+static int covers(const struct region *g, int i)
+{
+	int r = i / COLS, c = i % COLS;
+	return g->used && r >= g->r0 && r <= g->r1 && c >= g->c0 && c <= g->c1;
+}
+
+/* My privilege on cell i (0 none, 1 read, 2 write): the least that the
+ * regions covering it give; write where no region does. */
+static int perm(int i)
+{
+	int p = 2;
+
+	for (int k = 0; k < NREG; k++)
+		if (covers(&sh->reg[k], i) && sh->reg[k].perm[me] < p)
+			p = sh->reg[k].perm[me];
+	return p;
+}
+
+static const struct region *locked_by_other(int i)
+{
+	for (int k = 0; k < NREG; k++)
+		if (covers(&sh->reg[k], i) && sh->reg[k].locked_by >= 0 &&
+		    sh->reg[k].locked_by != me)
+			return &sh->reg[k];
+	return NULL;
+}
+
+static struct region *find_region(const char *name)
+{
+	for (int k = 0; k < NREG; k++)
+		if (sh->reg[k].used && !strcmp(sh->reg[k].name, name))
+			return &sh->reg[k];
+	return NULL;
+}
+
+/* ---- commands (run under the sheet lock) ----------------------------------- */
+
+static void show_cell(int i)
+{
+	char n[8];
+
+	cell_name(i, n);
+	if (view[i].kind == TEXT)
+		say("%s = '%s", n, view[i].text);
+	else if (view[i].kind == FORMULA)
+		say("%s = %g (=%s)", n, value(i, 0), view[i].text);
+	else if (view[i].kind == NUM)
+		say("%s = %g", n, view[i].num);
+	else
+		say("%s is empty", n);
+}
+
+static void cmd_set(const char *ref, const char *val)
+{
+	const char *s = ref, *src;
+	const struct region *g;
+	struct cell c = { .kind = NUM, .writer = me };
+	int r, col, i;
+	char *end;
+
+	if (parse_ref(&s, &r, &col) || *s)
+		return say("set %s: no such cell", ref);
+	i = r * COLS + col;
+	if (perm(i) < 2)
+		return say("set %s: refused: no write privilege", ref);
+	if ((g = locked_by_other(i)))
+		return say("set %s: refused: region %s is locked by u%d", ref, g->name,
+			   g->locked_by);
+	if (*val == '=') {
+		src = val + 1;
+		c.kind = FORMULA;
+		if (!(c.f = p_expr(&src)) || *src)
+			return say("set %s: bad formula", ref);
+		snprintf(c.text, sizeof(c.text), "%s", val + 1);
+	} else {
+		c.num = strtod(val, &end);
+		if (end == val || *end) {
+			c.kind = TEXT;
+			snprintf(c.text, sizeof(c.text), "%s", val[0] == '\'' ? val + 1 : val);
+		}
+	}
+	c.version = ++sh->version;
+	cells[i] = c;
+	view[i] = c;
+	seen[i] = c.version;
+	if (c.kind == FORMULA)
+		say("set %s = %g", ref, value(i, 0));
+	else
+		say("set %s", ref);
+}
+
+/* Cells others changed since I last incorporated (and that I may read). */
+static int changed(int *list)
+{
+	int n = 0;
+
+	for (int i = 0; i < NCELL; i++)
+		if (cells[i].version > seen[i] && cells[i].writer != me && perm(i) >= 1)
+			list[n++] = i;
+	return n;
+}
+
+static void cmd_check(void)
+{
+	int list[NCELL], n = changed(list);
+	char buf[NCELL * 5] = "", nm[8];
+
+	for (int k = 0; k < n; k++) {
+		cell_name(list[k], nm);
+		strcat(strcat(buf, " "), nm);
+	}
+	say("changed by others:%s", n ? buf : " none");
+}
+
+static void cmd_incorporate(void)
+{
+	int list[NCELL], n = changed(list);
+	double before[NCELL];
+	char buf[NCELL * 24] = "", nm[8], v[24];
+
+	for (int i = 0; i < NCELL; i++)
+		before[i] = value(i, 0);
+	for (int k = 0; k < n; k++) {
+		view[list[k]] = cells[list[k]];
+		seen[list[k]] = cells[list[k]].version;
+	}
+	for (int i = 0; i < NCELL; i++) {
+		int mine = 1;
+		for (int k = 0; k < n; k++)
+			mine &= list[k] != i;
+		if (view[i].kind == FORMULA && mine && value(i, 0) != before[i]) {
+			cell_name(i, nm);
+			snprintf(v, sizeof(v), " %s=%g", nm, value(i, 0));
+			strcat(buf, v);
+		}
+	}
+	say("incorporated %d cell%s; recalculated:%s", n, n == 1 ? "" : "s",
+	    buf[0] ? buf : " none");
+}
+
+static void cmd_region(char *args)
+{
+	char *name = strtok(args, " "), *range = strtok(NULL, " "), *tok;
+	struct region g = { .used = 1, .owner = me, .locked_by = -1 };
+	const char *s = range;
+	int k;
+
+	if (!name || !range || parse_ref(&s, &g.r0, &g.c0) || *s++ != ':' ||
+	    parse_ref(&s, &g.r1, &g.c1) || *s || strlen(name) >= sizeof(g.name))
+		return say("region: usage: region NAME A1:B2 u0=w u1=r u2=-");
+	if (find_region(name))
+		return say("region %s: refused: exists", name);
+	for (k = 0; k < MAXU; k++)
+		g.perm[k] = 1;
+	while ((tok = strtok(NULL, " "))) {
+		int u = -1;
+		char p = 0;
+		if (sscanf(tok, "u%d=%c", &u, &p) != 2 || u < 0 || u >= MAXU ||
+		    !strchr("rw-", p))
+			return say("region %s: bad privilege %s", name, tok);
+		g.perm[u] = p == 'w' ? 2 : p == 'r' ? 1 : 0;
+	}
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	for (k = 0; k < NREG && sh->reg[k].used; k++)
+		;
+	if (k == NREG)
+		return say("region %s: refused: too many regions", name);
+	sh->reg[k] = g;
+	say("region %s defined", name);
+}
+
+static void cmd_lock(const char *name, int lock)
+{
+	struct region *g = find_region(name);
+	int ok = 1;
+
+	if (!g)
+		return say("%s %s: no such region", lock ? "lock" : "unlock", name);
+	for (int i = 0; i < NCELL && lock; i++)
+		if (covers(g, i) && perm(i) < 2)
+			ok = 0;
+	if (lock && !ok)
+		return say("lock %s: refused: no write privilege", name);
+	if (lock && g->locked_by >= 0 && g->locked_by != me)
+		return say("lock %s: refused: locked by u%d", name, g->locked_by);
+	if (!lock && g->locked_by != me)
+		return say("unlock %s: refused: not locked by me", name);
+	g->locked_by = lock ? me : -1;
+	say("%s %s", lock ? "locked" : "unlocked", name);
+}
+
+static void cmd_save(const char *file)
+{
+	FILE *f = fopen(file, "w");
+	char nm[8];
+
+	if (!f)
+		return say("save %s: %s", file, strerror(errno));
+	for (int i = 0; i < NCELL; i++) {
+		const struct cell *c = &cells[i];
+		if (c->kind == EMPTY || perm(i) < 1)
+			continue;
+		cell_name(i, nm);
+		if (c->kind == NUM)
+			fprintf(f, "%s %.17g\n", nm, c->num);
+		else
+			fprintf(f, "%s %s%s\n", nm, c->kind == FORMULA ? "=" : "'", c->text);
+	}
+	fclose(f);
+	say("saved %s", file);
+}
+
+static void cmd_load(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char line[128], *sp;
+
+	if (!f)
+		return say("load %s: %s", file, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if ((sp = strchr(line, ' '))) {
+			*sp = 0;
+			cmd_set(line, sp + 1);
+		}
+	}
+	fclose(f);
+	say("loaded %s", file);
+}
+
+static void run(char *cmd)
+{
+	char *verb = strtok(cmd, " "), *a = strtok(NULL, " "), *rest = strtok(NULL, "");
+	int r, c;
+
+	if (!verb)
+		return;
+	if (dsm_lock_acquire(SHEET_LOCK))
+		return say("the sheet lock failed");
+	if (!strcmp(verb, "set") && a && rest)
+		cmd_set(a, rest);
+	else if (!strcmp(verb, "get") && a) {
+		const char *s = a;
+		if (parse_ref(&s, &r, &c) || *s)
+			say("get %s: no such cell", a);
+		else if (perm(r * COLS + c) < 1)
+			say("get %s: refused: no read privilege", a);
+		else
+			show_cell(r * COLS + c);
+	} else if (!strcmp(verb, "show")) {
+		for (int i = 0; i < NCELL; i++)
+			if (view[i].kind != EMPTY && perm(i) >= 1)
+				show_cell(i);
+	} else if (!strcmp(verb, "check"))
+		cmd_check();
+	else if (!strcmp(verb, "incorporate"))
+		cmd_incorporate();
+	else if (!strcmp(verb, "region") && a) {
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%s %s", a, rest ? rest : "");
+		cmd_region(buf);
+	} else if ((!strcmp(verb, "lock") || !strcmp(verb, "unlock")) && a)
+		cmd_lock(a, verb[0] == 'l');
+	else if (!strcmp(verb, "save") && a)
+		cmd_save(a);
+	else if (!strcmp(verb, "load") && a)
+		cmd_load(a);
+	else
+		say("unknown command: %s", verb);
+	dsm_lock_release(SHEET_LOCK);
+}
+
+static int setup(void)
+{
+	struct dsm_field ef[] = {
+		DSM_FIELD(struct expr, op, DSM_FIELD_I32), DSM_FIELD(struct expr, r0, DSM_FIELD_I32),
+		DSM_FIELD(struct expr, c0, DSM_FIELD_I32), DSM_FIELD(struct expr, r1, DSM_FIELD_I32),
+		DSM_FIELD(struct expr, c1, DSM_FIELD_I32), DSM_FIELD(struct expr, num, DSM_FIELD_DOUBLE),
+		DSM_FIELD(struct expr, a, DSM_FIELD_PTR), DSM_FIELD(struct expr, b, DSM_FIELD_PTR),
+	};
+	struct dsm_field cf[] = {
+		DSM_FIELD(struct cell, kind, DSM_FIELD_I32), DSM_FIELD(struct cell, writer, DSM_FIELD_I32),
+		DSM_FIELD(struct cell, version, DSM_FIELD_U64), DSM_FIELD(struct cell, num, DSM_FIELD_DOUBLE),
+		DSM_FIELD_N(struct cell, text, DSM_FIELD_CHAR, 40), DSM_FIELD(struct cell, f, DSM_FIELD_PTR),
+	};
+	int err;
+
+	if ((err = dsm_gc_init(0)))
+		return err;
+	expr_t = dsm_gc_type_register("expr", sizeof(struct expr), ef, 8);
+	cell_t = dsm_gc_type_register("cell", sizeof(struct cell), cf, 6);
+	if (expr_t <= 0 || cell_t <= 0)
+		return expr_t <= 0 ? expr_t : cell_t;
+	if (!(sh = dsm_alloc_collective(sizeof(*sh))))
+		return -ENOMEM;
+	if (me == 0) {
+		if (!(cells = dsm_gc_malloc(cell_t, NCELL)))
+			return -ENOMEM;
+		for (int k = 0; k < NREG; k++)
+			sh->reg[k].locked_by = -1;
+	}
+	if ((err = dsm_broadcast(&cells, sizeof(cells), 0)) ||
+	    (err = dsm_gc_root_add((void **)&cells)))
+		return err;
+	for (int i = 0; i < NCELL; i++)
+		if ((err = dsm_gc_root_add((void **)&view[i].f)))
+			return err;
+	return dsm_barrier(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *script = NULL;
+	FILE *in = stdin;
+	char line[256];
+	int err = dsm_init(&argc, &argv);
+
+	if (err) {
+		fprintf(stderr, "sheet: dsm_init: %s\n", dsm_strerror(err));
+		return 1;
+	}
+	me = dsm_node_id();
+	nusers = dsm_node_count();
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			dir = argv[++i];
+		else
+			script = argv[i];
+	}
+	out = stdout;
+	if (dir) {
+		snprintf(line, sizeof(line), "%s/u%d.out", dir, me);
+		if (!(out = fopen(line, "w"))) {
+			fprintf(stderr, "sheet: %s: %s\n", line, strerror(errno));
+			return 1;
+		}
+	}
+	if (me == 0 && script && !(in = fopen(script, "r"))) {
+		fprintf(stderr, "sheet: %s: %s\n", script, strerror(errno));
+		return 1;
+	}
+	if (nusers > MAXU || (err = setup())) {
+		fprintf(stderr, "sheet: setup: %s\n", nusers > MAXU ? "too many users" : dsm_strerror(err));
+		return 1;
+	}
+	for (;;) {
+		int u = -1, n = 0;
+
+		if (me == 0) {
+			if (!script && isatty(0)) {
+				printf("sheet> ");
+				fflush(stdout);
+			}
+			if (!fgets(line, sizeof(line), in))
+				strcpy(line, "quit");
+			line[strcspn(line, "\r\n")] = 0;
+		}
+		if ((err = dsm_broadcast(line, sizeof(line), 0)))
+			break;
+		if (!strcmp(line, "quit"))
+			break;
+		if (!strcmp(line, "gc")) {
+			struct dsm_gc_stats s;
+			if ((err = dsm_gc_collect()) || (err = dsm_gc_stats(&s)))
+				break;
+			say("gc at u%d: %llu objects live here (%llu bytes), %llu exported, %llu imported", me,
+			    (unsigned long long)s.live_objects, (unsigned long long)s.live_bytes,
+			    (unsigned long long)s.exported, (unsigned long long)s.imported);
+		} else if (sscanf(line, "u%d %n", &u, &n) == 1 && n > 0 && u == me) {
+			fprintf(out, "u%d> %s\n", me, line + n);
+			run(line + n);
+		}
+		if ((err = dsm_barrier(2)))
+			break;
+	}
+	if (err)
+		fprintf(stderr, "sheet: node %d: %s\n", me, dsm_strerror(err));
+	if (!err)
+		err = dsm_gc_fini();
+	if (dir)
+		fclose(out);
+	return dsm_finalize() || err ? 1 : 0;
+}
