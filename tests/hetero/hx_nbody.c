@@ -60,7 +60,12 @@ static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
 			for (int k = 0; k < 3; k++)
 				a[k] += in[j].mass * d[k] * inv;
 		}
-		out[i] = in[i];
+		/* field by field, not `out[i] = in[i]`: gcc makes that one MVC,
+		 * which qemu-user emulates racily against another thread's
+		 * mprotect (docs/hetero.md, "qemu-user") */
+		out[i].mass = in[i].mass;
+		out[i].id = in[i].id;
+		out[i].radius = in[i].radius;
 		for (int k = 0; k < 3; k++) {
 			out[i].vel[k] = in[i].vel[k] + a[k] * dt;
 			out[i].pos[k] = in[i].pos[k] + out[i].vel[k] * dt;
