@@ -43,7 +43,7 @@
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
 #define DT_NBASE 65536    /* pages written by several threads per epoch */
-#define DT_MAXREG 8       /* shared regions */
+#define DT_MAXREG 16      /* shared regions */
 #define DT_LOG (1u << 22) /* commits logged per phase (beyond: drop all) */
 
 /* Thread states (in the control block). */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -220,13 +221,32 @@ void *dt__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 static int region_setup(struct dt_region *r, const char *name, void *start,
 			size_t len, int fd);
 
+/* A new region at the program's request: a memfd of l bytes mapped at addr
+ * (a hint, or MAP_FIXED in flags) shared for now, tracked and committed like
+ * the heap. Returns the mapping, or MAP_FAILED with errno (the memfd is
+ * closed then). */
+static void *new_region(const char *name, void *addr, size_t l, int prot,
+			int flags, int mfd)
+{
+	void *p = dt__mmap(addr, l, prot,
+			   (flags & ~(MAP_ANONYMOUS | MAP_PRIVATE)) | MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED || region_setup(&dt.reg[dt.nreg], name, p, l, mfd) != 0) {
+		int e = p == MAP_FAILED ? errno : ENOMEM;
+		if (p != MAP_FAILED)
+			syscall(SYS_munmap, p, l);
+		close(mfd);
+		errno = e;
+		return MAP_FAILED;
+	}
+	dt.nreg++;
+	return p;
+}
+
 /* The program's shared anonymous mappings are shared between its threads
  * like the heap: a memfd, tracked and committed. Only while the program
  * has one thread (the others would not have the mapping). */
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static void *shared_anon(void *addr, size_t len, int prot, int flags)
 {
-	if (!dt.init || dt.outside || !(flags & MAP_SHARED) || !(flags & MAP_ANONYMOUS))
-		return dt__mmap(addr, len, prot, flags, fd, off);
 	if (dt.multi) {
 		dt__warn("mmap(MAP_SHARED|MAP_ANONYMOUS) while threads run is not "
 			 "supported (the other threads could not see it): failing it");
@@ -247,14 +267,83 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		close(mfd);
 		return MAP_FAILED;
 	}
-	void *p = dt__mmap(addr, l, prot, (flags & ~(MAP_ANONYMOUS | MAP_PRIVATE)) | MAP_SHARED,
-			   mfd, 0);
-	if (p == MAP_FAILED || region_setup(&dt.reg[dt.nreg], "shm", p, l, mfd) != 0) {
+	return new_region("shm", addr, l, prot, flags, mfd);
+}
+
+/* Copy len bytes of fd from off into the start of mfd (sendfile, which
+ * copies inside the kernel; pread through a mapping where it refuses).
+ * Stops early at the end of the file: the rest stays zero, as the tail
+ * of the file's last page reads under mmap. 0 or -1 with errno. */
+static int copy_in(int mfd, int fd, off_t off, size_t len)
+{
+	off_t o = off;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = sendfile(mfd, fd, &o, len - done);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done == len)
+		return 0;
+	unsigned char *p = dt__mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	int rc = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
+		if (n <= 0) {
+			rc = n < 0 ? -1 : 0;
+			break;
+		}
+		done += (size_t)n;
+	}
+	syscall(SYS_munmap, p, len);
+	return rc;
+}
+
+/* A writable private mapping of a file, made while the program has one
+ * thread, is memory of the program like its heap: its threads write into
+ * it (Phoenix's word_count upper-cases and cuts the words of its input in
+ * place, then sorts pointers into it) and must see each other's writes.
+ * It becomes a region: a memfd holding a copy of the file's bytes (the
+ * file itself is never written, as under MAP_PRIVATE). Beyond the end of
+ * the file it reads zeros where a native mapping would raise SIGBUS. With
+ * no room for another region, the plain private mapping (each thread its
+ * own copy, as before) and a warning. */
+static void *private_file(void *addr, size_t len, int prot, int flags, int fd,
+			  off_t off)
+{
+	if (dt.nreg >= DT_MAXREG) {
+		dt__warn("mmap of a file (MAP_PRIVATE, writable): too many shared "
+			 "mappings: each thread gets its own copy");
+		return dt__mmap(addr, len, prot, flags, fd, off);
+	}
+	size_t l = (len + dt.page - 1) & ~(dt.page - 1);
+	int mfd = (int)syscall(SYS_memfd_create, "dsmdet-file", MFD_CLOEXEC);
+	if (mfd < 0)
+		return MAP_FAILED;
+	if (ftruncate(mfd, (off_t)l) != 0 || copy_in(mfd, fd, off, len) != 0) {
+		int e = errno;
 		close(mfd);
+		errno = e;
 		return MAP_FAILED;
 	}
-	dt.nreg++;
-	return p;
+	return new_region("file", addr, l, prot, flags, mfd);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!dt.init || dt.outside)
+		return dt__mmap(addr, len, prot, flags, fd, off);
+	if ((flags & MAP_SHARED) && (flags & MAP_ANONYMOUS))
+		return shared_anon(addr, len, prot, flags);
+	if ((flags & MAP_PRIVATE) && !(flags & MAP_ANONYMOUS) && fd >= 0 && !dt.multi &&
+	    (prot & PROT_WRITE) && !(prot & PROT_EXEC) && len > 0)
+		return private_file(addr, len, prot, flags, fd, off);
+	return dt__mmap(addr, len, prot, flags, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
