@@ -5,7 +5,11 @@
  * on the threads' writes). Under dsmdet the threads are processes, so the
  * mapping must be shared between them like the heap (it once was private
  * to each: main saw no NULs and strcmp ran off the end into SIGBUS). The
- * file on disk must stay unchanged (MAP_PRIVATE). */
+ * file on disk must stay unchanged (MAP_PRIVATE). The file's size is a
+ * multiple of the page and the mapping one byte longer, as Phoenix maps
+ * st_size + 1: the page beyond the end faults with SIGBUS if touched.
+ * Main writes into the mapping before the threads (a word's first letter):
+ * the threads must see that too. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,6 +70,8 @@ int main(void)
 		}
 		fputc('\n', f);
 	}
+	while (ftell(f) % 4096)
+		fputc('\n', f);
 	fflush(f);
 	struct stat st;
 	fstat(fd, &st);
@@ -75,6 +81,7 @@ int main(void)
 		perror("mmap");
 		return 1;
 	}
+	data[0] = 'q'; /* main's own write, before the threads */
 	pthread_t t[2];
 	struct part p[2] = { { 0, half, 0 }, { half, len, 1 } };
 	for (int i = 0; i < 2; i++)

@@ -43,7 +43,7 @@
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
 #define DT_NBASE 65536    /* pages written by several threads per epoch */
-#define DT_MAXREG 16      /* shared regions */
+#define DT_MAXREG 16      /* shared regions (4 bits in a commit log entry) */
 #define DT_LOG (1u << 22) /* commits logged per phase (beyond: drop all) */
 
 /* Thread states (in the control block). */
@@ -141,6 +141,11 @@ struct dt_region {
 	_Atomic uint64_t *stamp; /* shared, per page: phase << 8 | writers */
 	uint8_t *priv;           /* per page: this thread holds a private copy */
 	struct dsm_wp wp;        /* kernel write detection (uffd), when on */
+	int lazy;                /* a file mapping this process still sees as
+				  * the file (read-only while threads run) */
+	_Atomic int *filled;     /* shared: the memfd holds the mapping's bytes */
+	size_t fill_len;         /* bytes of the view the file backs (beyond:
+				  * SIGBUS natively, zeros in the memfd) */
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -187,6 +192,13 @@ int dt__sync_leave(int block);
 void dt__wake(int id, int r);
 /* First pthread_create: switch the regions to private views. */
 void dt__go_multi(void);
+/* A lazy file region (dt_core.c): make this process's view the memfd,
+ * filling it first if nobody has. Async-signal-safe. */
+void dt__lazy_fill(struct dt_region *r);
+/* Every lazy region some thread filled: switch this process's view. */
+void dt__lazy_sync(void);
+/* Kernel write detection for one region of this process: 0 or -1. */
+int dt__kernel_open_region(struct dt_region *r);
 /* The heap region (dt_heap.c asks for it before the rest is set up). */
 int dt__heap_region(unsigned char **base, size_t *len);
 void dt__thread_start(int id);

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,49 +270,20 @@ static void *shared_anon(void *addr, size_t len, int prot, int flags)
 	return new_region("shm", addr, l, prot, flags, mfd);
 }
 
-/* Copy len bytes of fd from off into the start of mfd (sendfile, which
- * copies inside the kernel; pread through a mapping where it refuses).
- * Stops early at the end of the file: the rest stays zero, as the tail
- * of the file's last page reads under mmap. 0 or -1 with errno. */
-static int copy_in(int mfd, int fd, off_t off, size_t len)
-{
-	off_t o = off;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = sendfile(mfd, fd, &o, len - done);
-		if (n == 0)
-			return 0;
-		if (n < 0)
-			break;
-		done += (size_t)n;
-	}
-	if (done == len)
-		return 0;
-	unsigned char *p = dt__mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	int rc = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
-		if (n <= 0) {
-			rc = n < 0 ? -1 : 0;
-			break;
-		}
-		done += (size_t)n;
-	}
-	syscall(SYS_munmap, p, len);
-	return rc;
-}
-
 /* A writable private mapping of a file, made while the program has one
  * thread, is memory of the program like its heap: its threads write into
  * it (Phoenix's word_count upper-cases and cuts the words of its input in
- * place, then sorts pointers into it) and must see each other's writes.
- * It becomes a region: a memfd holding a copy of the file's bytes (the
- * file itself is never written, as under MAP_PRIVATE). Beyond the end of
- * the file it reads zeros where a native mapping would raise SIGBUS. With
- * no room for another region, the plain private mapping (each thread its
- * own copy, as before) and a warning. */
+ * place, then main sorts pointers into it) and must see each other's
+ * writes. It becomes a region backed by a memfd, lazily: most programs
+ * map their input writable and only read it, and copying a large file up
+ * front costs more than their whole run. So every thread keeps the file's
+ * view (read-only while threads run) until one writes into it; that write
+ * fills the memfd from the view (which holds what main wrote before its
+ * threads; no commit can happen meanwhile, as the writer has not arrived)
+ * and switches that thread to the memfd. The others switch at their next
+ * resume (dt__lazy_sync), before they can see a commit. The file itself
+ * is never written. With no room for another region: the plain private
+ * mapping (each thread its own copy) and a warning. */
 static void *private_file(void *addr, size_t len, int prot, int flags, int fd,
 			  off_t off)
 {
@@ -325,13 +296,61 @@ static void *private_file(void *addr, size_t len, int prot, int flags, int fd,
 	int mfd = (int)syscall(SYS_memfd_create, "dsmdet-file", MFD_CLOEXEC);
 	if (mfd < 0)
 		return MAP_FAILED;
-	if (ftruncate(mfd, (off_t)l) != 0 || copy_in(mfd, fd, off, len) != 0) {
+	_Atomic int *filled = dt__mmap(NULL, dt.page, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *p = filled == MAP_FAILED ? MAP_FAILED : dt__mmap(addr, l, prot, flags, fd, off);
+	struct dt_region *r = &dt.reg[dt.nreg];
+	if (p == MAP_FAILED || ftruncate(mfd, (off_t)l) != 0 ||
+	    region_setup(r, "file", p, l, mfd) != 0) {
 		int e = errno;
+		if (p != MAP_FAILED)
+			syscall(SYS_munmap, p, l);
+		if (filled != MAP_FAILED)
+			syscall(SYS_munmap, filled, dt.page);
 		close(mfd);
 		errno = e;
 		return MAP_FAILED;
 	}
-	return new_region("file", addr, l, prot, flags, mfd);
+	struct stat st;
+	size_t backed = 0;
+	if (fstat(fd, &st) == 0 && st.st_size > off)
+		backed = ((size_t)(st.st_size - off) + dt.page - 1) & ~(dt.page - 1);
+	r->fill_len = backed < l ? backed : l;
+	r->lazy = 1;
+	r->filled = filled;
+	dt.nreg++;
+	return p;
+}
+
+/* The view goes from the file to the memfd (private copy-on-write, like
+ * every region's while threads run), write-tracked from now on. */
+void dt__lazy_fill(struct dt_region *r)
+{
+	if (!r->lazy)
+		return;
+	if (!atomic_load(r->filled)) {
+		/* racing fillers copy the same bytes: every view is equal */
+		memcpy(r->shared, r->start, r->fill_len);
+		atomic_store(r->filled, 1);
+	}
+	if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
+		dt__die("cannot map %s privately: %s", r->name, strerror(errno));
+	r->lazy = 0;
+	if (dt.kernel) {
+		if (dt__kernel_open_region(r) != 0)
+			dt__die("could not register userfaultfd write detection for a "
+				"file mapping; run with DSM_WRITE_DETECT=segv");
+	} else {
+		mprotect(r->start, r->len, PROT_READ);
+	}
+}
+
+void dt__lazy_sync(void)
+{
+	for (int k = 0; k < dt.nreg; k++)
+		if (dt.reg[k].lazy && atomic_load(dt.reg[k].filled))
+			dt__lazy_fill(&dt.reg[k]);
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -369,6 +388,8 @@ int munmap(void *addr, size_t len)
 		syscall(SYS_munmap, r->dirty, r->npages * sizeof(uint32_t));
 		syscall(SYS_munmap, r->priv, r->npages);
 		syscall(SYS_munmap, r->stamp, r->npages * sizeof(uint64_t));
+		if (r->filled)
+			syscall(SYS_munmap, (void *)r->filled, dt.page);
 		close(r->fd);
 		memmove(r, r + 1, (size_t)(dt.nreg - k - 1) * sizeof *r);
 		dt.nreg--;
@@ -549,18 +570,23 @@ void dt__go_multi(void)
 	dt__install_handler();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		atomic_store(&r->nlist, 0);
+		r->all = 0;
+		if (r->lazy) {
+			mprotect(r->start, r->len, PROT_READ);
+			continue;
+		}
 		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s privately: %s", r->name, strerror(errno));
-		atomic_store(&r->nlist, 0);
-		r->all = 0;
 	}
 	if (!dt.wpbuf)
 		dt.wpbuf = reserve(65536 * sizeof(uint32_t));
 	dt.kernel = !dt.wd_segv && dt.wpbuf && dt__kernel_open() == 0;
 	if (!dt.kernel)
 		for (int k = 0; k < dt.nreg; k++)
-			mprotect(dt.reg[k].start, dt.reg[k].len, PROT_READ);
+			if (!dt.reg[k].lazy)
+				mprotect(dt.reg[k].start, dt.reg[k].len, PROT_READ);
 	const char *lg = getenv("DSM_LOG");
 	if (lg && (!strcmp(lg, "info") || !strcmp(lg, "debug")))
 		dt__warn("write detection: %s", dt.kernel ? "uffd (kernel)" : "segv (faults)");
@@ -571,8 +597,13 @@ void dt__go_multi(void)
 static void go_single(void)
 {
 	dt__kernel_close();
+	dt__lazy_sync();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		if (r->lazy) { /* nobody wrote it: main's own view again */
+			mprotect(r->start, r->len, PROT_READ | PROT_WRITE);
+			continue;
+		}
 		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s shared: %s", r->name, strerror(errno));
