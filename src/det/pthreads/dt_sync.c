@@ -931,9 +931,14 @@ pid_t fork(void)
 		 * output buffered by the thread is not its to write */
 		__fpurge(stdout);
 		__fpurge(stderr);
-		for (int k = 0; k < dt.nreg; k++)
-			dt__mmap(dt.reg[k].start, dt.reg[k].len, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, dt.reg[k].fd, 0);
+		for (int k = 0; k < dt.nreg; k++) {
+			struct dt_region *r = &dt.reg[k];
+			if (r->lazy) /* still the file's view: keep it, writable */
+				mprotect(r->start, r->len, PROT_READ | PROT_WRITE);
+			else
+				dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0);
+		}
 		dt.multi = 0;
 		dt.outside = 1;
 	}
