@@ -5,8 +5,10 @@
 #
 #   bench/dthreads_compare.sh --dthreads DIR --phoenix DIR [--build BUILD]
 #       [--work DIR] [--reps R] [--progs "histogram kmeans ..."]
-#       [--apps "sor mm ..."] [--threads T]
+#       [--apps "sor mm ..."] [--threads T] [--report]
 #
+# --report: no runs; the table again from the results the last runs left
+#   in WORK/out (PROG.SYS.REP.res: exit status, wall, cpu).
 # --dthreads: a checkout of github.com/plasma-umass/dthreads (GPL; kept
 #   outside this tree, nothing is copied from it): its src/ is built with
 #   its own Makefile (libdthread.so) and the copies of Phoenix programs in
@@ -40,12 +42,13 @@
 # must be identical across dsmdet's runs and equal to the plain pthreads
 # run; dthreads' outputs are compared the same way. A failed run (exit
 # status, timeout, output) is shown in the table and kept out of the
-# geometric means.
+# geometric means; a run is stopped after TMO seconds (default 120: dthreads
+# hangs on some programs).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(dirname "$HERE")
 DTHREADS=""; PHOENIX=""; BUILD=$SRC/build-dev; WORK=/tmp/dthreads_compare
-REPS=3; T=2; TMO=${TMO:-300}
+REPS=3; T=2; TMO=${TMO:-120}; REPORT=0
 PROGS="histogram linear_regression string_match word_count matrix_multiply kmeans pca reverse_index"
 APPS="hg km mm wc sor lu nb is fft wa qs tsp"
 while [ $# -gt 0 ]; do
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--progs) PROGS=$2; shift ;;
 	--apps) APPS=$2; shift ;;
 	--threads) T=$2; shift ;;
+	--report) REPORT=1 ;;
 	*) echo "unknown option $1"; exit 2 ;;
 	esac
 	shift
@@ -164,6 +168,7 @@ run() {
 	# bench/apps' time_s=
 	grep -vE 'Completed|[Tt]ime' "$o.raw" | sed -E 's/time_s=[0-9.e+-]+//' >"$o"
 	[ -n "$C" ] || C=0
+	echo "$RC $W $C" >"$o.res"
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a < b) ? a : b}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b}'; }
@@ -177,8 +182,13 @@ for prog in $ALL; do
 	for rep in $(seq 1 "$REPS"); do
 		for sys in pt det dt; do
 			[ "${ST[$prog.$sys]:-ok}" = ok ] || continue
-			run "$sys" "$prog" "$rep"
 			local_o=$OUT/$prog.$sys.$rep
+			if [ "$REPORT" = 1 ]; then
+				[ -f "$local_o.res" ] || continue
+				read -r RC W C <"$local_o.res"
+			else
+				run "$sys" "$prog" "$rep"
+			fi
 			if [ "$RC" -ne 0 ]; then
 				[ "$RC" -eq 124 ] && ST[$prog.$sys]="timeout" || ST[$prog.$sys]="exit$RC"
 				continue
