@@ -24,8 +24,13 @@
  * Nothing is committed during a parallel phase, so every thread's view is
  * a function of the commit order only.
  *
- * Files: dt_core.c (control block, regions, tracking, diffs, fence),
- *        dt_heap.c (malloc family), dt_sync.c (the pthreads surface).
+ * Files: dt_core.c (control block, regions, init, fence, thread life),
+ *        dt_track.c (write detection, diffs, commits), dt_map.c (the
+ *        program's shared and file mappings), dt_heap.c (malloc family),
+ *        and the pthreads surface (dt_surface.h): dt_thread.c (threads,
+ *        keys, once), dt_lock.c (mutexes, spinlocks, rwlocks), dt_wait.c
+ *        (condition variables, barriers, semaphores, timeouts), dt_io.c
+ *        (fork, stdio, system calls writing into the program's memory).
  */
 #ifndef DSM_DT_H
 #define DSM_DT_H
@@ -43,7 +48,7 @@
 #define DT_MAXKEYS 1024   /* pthread keys */
 #define DT_PW 65536       /* page -> last committer, for conflict reports */
 #define DT_NBASE 65536    /* pages written by several threads per epoch */
-#define DT_MAXREG 8       /* shared regions */
+#define DT_MAXREG 16      /* shared regions (4 bits in a commit log entry) */
 #define DT_LOG (1u << 22) /* commits logged per phase (beyond: drop all) */
 
 /* Thread states (in the control block). */
@@ -141,6 +146,11 @@ struct dt_region {
 	_Atomic uint64_t *stamp; /* shared, per page: phase << 8 | writers */
 	uint8_t *priv;           /* per page: this thread holds a private copy */
 	struct dsm_wp wp;        /* kernel write detection (uffd), when on */
+	int lazy;                /* a file mapping this process still sees as
+				  * the file (read-only while threads run) */
+	_Atomic int *filled;     /* shared: the memfd holds the mapping's bytes */
+	size_t fill_len;         /* bytes of the view the file backs (beyond:
+				  * SIGBUS natively, zeros in the memfd) */
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -187,6 +197,18 @@ int dt__sync_leave(int block);
 void dt__wake(int id, int r);
 /* First pthread_create: switch the regions to private views. */
 void dt__go_multi(void);
+/* A lazy file region (dt_core.c): make this process's view the memfd,
+ * filling it first if nobody has. Async-signal-safe. */
+void dt__lazy_fill(struct dt_region *r);
+/* Every lazy region some thread filled: switch this process's view. */
+void dt__lazy_sync(void);
+/* Kernel write detection for one region of this process: 0 or -1. */
+int dt__kernel_open_region(struct dt_region *r);
+/* Region r: name, the application view [start, start + len) and the memfd
+ * behind it; maps the runtime's shared view and the tracking arrays.
+ * 0 or -ENOMEM. */
+int dt__region_setup(struct dt_region *r, const char *name, void *start,
+		     size_t len, int fd);
 /* The heap region (dt_heap.c asks for it before the rest is set up). */
 int dt__heap_region(unsigned char **base, size_t *len);
 void dt__thread_start(int id);
@@ -235,10 +257,14 @@ extern size_t dt__heap_len;
 extern int dt__heap_fd;
 void dt__prefault(uintptr_t p, size_t len);
 
-/* --- dt_sync.c --- */
+/* --- dt_thread.c --- */
 void dt__keys_reset(void);
 void dt__keys_run_dtors(void);
+/* --- dt_lock.c --- */
 /* Give mutex m to thread id or queue it; 1 when granted. */
 int dt__mutex_grant(struct dt_obj *m, int id);
+/* --- dt_wait.c --- */
+/* Thread id's timed wait ends with ETIMEDOUT (no thread could run). */
+void dt__timeout(int id);
 
 #endif

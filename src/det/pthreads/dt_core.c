@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -217,77 +218,6 @@ void *dt__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return (void *)r;
 }
 
-static int region_setup(struct dt_region *r, const char *name, void *start,
-			size_t len, int fd);
-
-/* The program's shared anonymous mappings are shared between its threads
- * like the heap: a memfd, tracked and committed. Only while the program
- * has one thread (the others would not have the mapping). */
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	if (!dt.init || dt.outside || !(flags & MAP_SHARED) || !(flags & MAP_ANONYMOUS))
-		return dt__mmap(addr, len, prot, flags, fd, off);
-	if (dt.multi) {
-		dt__warn("mmap(MAP_SHARED|MAP_ANONYMOUS) while threads run is not "
-			 "supported (the other threads could not see it): failing it");
-		errno = ENOTSUP;
-		return MAP_FAILED;
-	}
-	if (dt.nreg >= DT_MAXREG || prot != (PROT_READ | PROT_WRITE)) {
-		dt__warn("mmap(MAP_SHARED|MAP_ANONYMOUS): %s: not shared between threads",
-			 dt.nreg >= DT_MAXREG ? "too many shared mappings" : "not read-write");
-		errno = ENOTSUP;
-		return MAP_FAILED;
-	}
-	size_t l = (len + dt.page - 1) & ~(dt.page - 1);
-	int mfd = (int)syscall(SYS_memfd_create, "dsmdet-shm", MFD_CLOEXEC);
-	if (mfd < 0)
-		return MAP_FAILED;
-	if (ftruncate(mfd, (off_t)l) != 0) {
-		close(mfd);
-		return MAP_FAILED;
-	}
-	void *p = dt__mmap(addr, l, prot, (flags & ~(MAP_ANONYMOUS | MAP_PRIVATE)) | MAP_SHARED,
-			   mfd, 0);
-	if (p == MAP_FAILED || region_setup(&dt.reg[dt.nreg], "shm", p, l, mfd) != 0) {
-		close(mfd);
-		return MAP_FAILED;
-	}
-	dt.nreg++;
-	return p;
-}
-
-void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	return mmap(addr, len, prot, flags, fd, off);
-}
-
-/* Unmapping one of those regions (alone) forgets it. */
-int munmap(void *addr, size_t len)
-{
-	for (int k = 2; k < dt.nreg; k++) {
-		struct dt_region *r = &dt.reg[k];
-		if (r->start != addr)
-			continue;
-		if (dt.multi) {
-			dt__warn("munmap of a shared mapping while threads run: not supported");
-			errno = ENOTSUP;
-			return -1;
-		}
-		syscall(SYS_munmap, r->shared, r->len);
-		syscall(SYS_munmap, r->mark, r->npages);
-		syscall(SYS_munmap, r->list, r->npages * sizeof(uint32_t));
-		syscall(SYS_munmap, r->dirty, r->npages * sizeof(uint32_t));
-		syscall(SYS_munmap, r->priv, r->npages);
-		syscall(SYS_munmap, r->stamp, r->npages * sizeof(uint64_t));
-		close(r->fd);
-		memmove(r, r + 1, (size_t)(dt.nreg - k - 1) * sizeof *r);
-		dt.nreg--;
-		break;
-	}
-	return (int)syscall(SYS_munmap, addr, len) == 0 ? 0 : -1;
-}
-
 static void *reserve(size_t len)
 {
 	void *p = dt__mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -295,8 +225,8 @@ static void *reserve(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int region_setup(struct dt_region *r, const char *name, void *start,
-			size_t len, int fd)
+int dt__region_setup(struct dt_region *r, const char *name, void *start,
+		     size_t len, int fd)
 {
 	r->name = name;
 	r->start = start;
@@ -370,7 +300,7 @@ static int globals_setup(void)
 		 fd, 0) == MAP_FAILED)
 		return -errno;
 	munmap(tmp, len);
-	return region_setup(&dt.reg[dt.nreg++], "globals", (void *)s.lo, len, fd);
+	return dt__region_setup(&dt.reg[dt.nreg++], "globals", (void *)s.lo, len, fd);
 }
 
 /* ------------------------------------------------------- init and teardown */
@@ -437,7 +367,7 @@ void dt__init(void)
 		dt.ctl->t[i].joiner = -1;
 	dt.pidfd_main = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (region_setup(&dt.reg[dt.nreg++], "heap", dt__heap_base, dt__heap_len,
+	if (dt__region_setup(&dt.reg[dt.nreg++], "heap", dt__heap_base, dt__heap_len,
 			 dt__heap_fd) != 0)
 		dt__die("cannot map the heap's shared view");
 	if (globals_setup() != 0)
@@ -460,18 +390,23 @@ void dt__go_multi(void)
 	dt__install_handler();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		atomic_store(&r->nlist, 0);
+		r->all = 0;
+		if (r->lazy) {
+			mprotect(r->start, r->len, PROT_READ);
+			continue;
+		}
 		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s privately: %s", r->name, strerror(errno));
-		atomic_store(&r->nlist, 0);
-		r->all = 0;
 	}
 	if (!dt.wpbuf)
 		dt.wpbuf = reserve(65536 * sizeof(uint32_t));
 	dt.kernel = !dt.wd_segv && dt.wpbuf && dt__kernel_open() == 0;
 	if (!dt.kernel)
 		for (int k = 0; k < dt.nreg; k++)
-			mprotect(dt.reg[k].start, dt.reg[k].len, PROT_READ);
+			if (!dt.reg[k].lazy)
+				mprotect(dt.reg[k].start, dt.reg[k].len, PROT_READ);
 	const char *lg = getenv("DSM_LOG");
 	if (lg && (!strcmp(lg, "info") || !strcmp(lg, "debug")))
 		dt__warn("write detection: %s", dt.kernel ? "uffd (kernel)" : "segv (faults)");
@@ -482,8 +417,13 @@ void dt__go_multi(void)
 static void go_single(void)
 {
 	dt__kernel_close();
+	dt__lazy_sync();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		if (r->lazy) { /* nobody wrote it: main's own view again */
+			mprotect(r->start, r->len, PROT_READ | PROT_WRITE);
+			continue;
+		}
 		if (dt__mmap(r->start, r->len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED)
 			dt__die("cannot map %s shared: %s", r->name, strerror(errno));
@@ -645,8 +585,6 @@ static int pred_commit(void)
 {
 	return atomic_load(&dt.ctl->commit_phase) == dt.ctl->phase + 1;
 }
-
-void dt__timeout(int id); /* dt_sync.c */
 
 static void diagnose_deadlock(void)
 {

@@ -110,6 +110,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
 	struct dt_region *r = dt.multi ? dt__region_of(a) : NULL;
+	if (r && r->lazy) {
+		dt__lazy_fill(r); /* the write faults again, on the memfd's view */
+		return;
+	}
 	if (r && note_write(r, (a - (uintptr_t)r->start) / dt.page))
 		return;
 	if (old_segv.sa_flags & SA_SIGINFO && old_segv.sa_sigaction) {
@@ -129,12 +133,14 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
  * faulting, so the pages are recorded and opened first. */
 void dt__prefault(uintptr_t p, size_t len)
 {
-	if (!dt.multi || dt.kernel || !len)
+	if (!dt.multi || !len)
 		return;
 	uintptr_t a = p & ~(uintptr_t)(dt.page - 1);
 	for (; a < p + len; a += dt.page) {
 		struct dt_region *r = dt__region_of(a);
-		if (r)
+		if (r && r->lazy)
+			dt__lazy_fill(r);
+		if (r && !dt.kernel)
 			note_write(r, (a - (uintptr_t)r->start) / dt.page);
 	}
 }
@@ -159,29 +165,39 @@ void dt__install_handler(void)
  * write to each page (a system call's too, so no EFAULT) and the scan at
  * arrival returns and re-arms them. Every process registers its own (a
  * fork does not carry the registration). 0, or -1 (nothing registered). */
-int dt__kernel_open(void)
+int dt__kernel_open_region(struct dt_region *r)
 {
 	const char *why = "";
-	int k;
-	for (k = 0; k < dt.nreg; k++) {
-		struct dt_region *r = &dt.reg[k];
-		memset(&r->wp, 0, sizeof r->wp);
-		r->wp.ops = &dsm__wp_uffd;
-		r->wp.base = r->start;
-		r->wp.len = r->len;
-		r->wp.page = dt.page;
-		r->wp.npages = r->npages;
-		r->wp.flags = DSM_WP_F_PRESENT;
+	memset(&r->wp, 0, sizeof r->wp);
+	r->wp.fd = r->wp.pagemap = -1;
+	if (r->lazy)
+		return 0; /* the file's view: read-only, registered when filled */
+	r->wp.ops = &dsm__wp_uffd;
+	r->wp.base = r->start;
+	r->wp.len = r->len;
+	r->wp.page = dt.page;
+	r->wp.npages = r->npages;
+	r->wp.flags = DSM_WP_F_PRESENT;
+	if (dsm__wp_uffd.open(&r->wp, &why) != 0) {
 		r->wp.fd = r->wp.pagemap = -1;
-		if (dsm__wp_uffd.open(&r->wp, &why) != 0)
-			break;
+		if (getenv("DSM_WRITE_DETECT") && !strcmp(getenv("DSM_WRITE_DETECT"), "uffd"))
+			dt__warn("DSM_WRITE_DETECT=uffd: %s; using write faults", why);
+		return -1;
 	}
+	return 0;
+}
+
+int dt__kernel_open(void)
+{
+	int k;
+	for (k = 0; k < dt.nreg; k++)
+		if (dt__kernel_open_region(&dt.reg[k]) != 0)
+			break;
 	if (k == dt.nreg)
 		return 0;
 	while (k-- > 0)
-		dsm__wp_uffd.close(&dt.reg[k].wp);
-	if (getenv("DSM_WRITE_DETECT") && !strcmp(getenv("DSM_WRITE_DETECT"), "uffd"))
-		dt__warn("DSM_WRITE_DETECT=uffd: %s; using write faults", why);
+		if (dt.reg[k].wp.fd >= 0)
+			dsm__wp_uffd.close(&dt.reg[k].wp);
 	return -1;
 }
 
@@ -190,7 +206,8 @@ void dt__kernel_close(void)
 	if (!dt.kernel)
 		return;
 	for (int k = 0; k < dt.nreg; k++)
-		dsm__wp_uffd.close(&dt.reg[k].wp);
+		if (dt.reg[k].wp.fd >= 0)
+			dsm__wp_uffd.close(&dt.reg[k].wp);
 	dt.kernel = 0;
 }
 
@@ -201,8 +218,10 @@ void dt__kernel_child(void)
 	if (!dt.kernel)
 		return;
 	for (int k = 0; k < dt.nreg; k++) {
-		close(dt.reg[k].wp.fd);
-		close(dt.reg[k].wp.pagemap);
+		if (dt.reg[k].wp.fd >= 0)
+			close(dt.reg[k].wp.fd);
+		if (dt.reg[k].wp.pagemap >= 0)
+			close(dt.reg[k].wp.pagemap);
 	}
 	if (dt__kernel_open() != 0)
 		dt__die("a new thread could not register userfaultfd write "
@@ -243,6 +262,8 @@ void dt__diff_compute(void)
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
 		r->ndirty = 0;
+		if (r->lazy)
+			continue; /* read-only until filled: nothing written */
 		if (r->all) {
 			size_t chunk = 16384; /* pages per mincore call */
 			static unsigned char vec[16384];
@@ -373,14 +394,17 @@ static void log_commit(int k, size_t pi)
 		atomic_store(&dt.ctl->log_over, 1);
 		return;
 	}
-	dt.log[i] = ((uint64_t)dt.me << 40) | ((uint64_t)k << 37) | pi;
+	dt.log[i] = ((uint64_t)dt.me << 41) | ((uint64_t)k << 37) | pi;
 }
 
 /* Drop every private page of this thread (its view becomes the files). */
 void dt__drop_all(void)
 {
+	dt__lazy_sync();
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
+		if (r->lazy)
+			continue; /* the file's view holds no writes of this phase */
 		madvise(r->start, r->len, MADV_DONTNEED);
 		madvise(r->priv, r->npages, MADV_DONTNEED);
 	}
@@ -392,6 +416,7 @@ void dt__resume(void)
 {
 	if (!dt.multi)
 		return;
+	dt__lazy_sync();
 	if (atomic_load(&dt.ctl->log_over)) {
 		dt__drop_all();
 		return;
@@ -399,9 +424,9 @@ void dt__resume(void)
 	uint64_t n = atomic_load(&dt.ctl->nlog);
 	for (uint64_t i = 0; i < n && i < DT_LOG; i++) {
 		uint64_t e = dt.log[i];
-		if ((int)(e >> 40) == dt.me)
+		if ((int)(e >> 41) == dt.me)
 			continue;
-		struct dt_region *r = &dt.reg[(e >> 37) & 7];
+		struct dt_region *r = &dt.reg[(e >> 37) & 15];
 		size_t pi = e & ((1ull << 37) - 1);
 		if (r->priv[pi]) {
 			madvise(r->start + pi * dt.page, dt.page, MADV_DONTNEED);
