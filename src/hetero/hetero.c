@@ -261,8 +261,7 @@ static void set_block(struct dsm_node *n, uint32_t type, uint64_t off, uint64_t 
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < np && first + i < n->region->npages; i++)
 		h->pages[first + i] = (struct ptype){ type, (uint32_t)first, limit };
-	pthread_mutex_unlock(&h->mu);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	pthread_mutex_unlock(&h->mu); /* the release before the notes' acks */
 }
 
 /* TYPE_NOTE: arg0 = token, arg1 = first page | type << 32, arg2 = limit;
