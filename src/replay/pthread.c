@@ -38,6 +38,26 @@
 #include "state.h"
 #include "vm/vm.h"
 
+#ifdef DSM_NO_PTHREAD_WRAP
+/*
+ * The libFuzzer build (DSM_BUILD_FUZZ): clang links the sanitizer runtime,
+ * and with it its pthread interceptors, into the executable, where
+ * libdsm's definitions would replace them and dlsym(RTLD_NEXT) would then
+ * skip them (threads unknown to the sanitizer: LeakSanitizer reported the
+ * objects their stacks held as leaks). Nothing records there: libdsm
+ * defines no pthread names and calls libc's directly (CMakeLists.txt
+ * leaves out libc_names.h).
+ */
+void dsm__rp_pthread_arm(struct rp_sched *s)
+{
+	(void)s;
+}
+
+void dsm__rp_started(struct dsm_node *n)
+{
+	(void)n;
+}
+#else
 static struct rp_sched *_Atomic live;
 static __thread int in_wrap; /* inside a wrapper: its own calls go to libc */
 
@@ -463,3 +483,4 @@ void pthread_exit(void *ret)
 	get_pthread_exit()(ret);
 	__builtin_unreachable();
 }
+#endif /* DSM_NO_PTHREAD_WRAP */
