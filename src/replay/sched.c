@@ -425,7 +425,10 @@ void dsm__rp_sched_tick(struct dsm_node *n)
 {
 	struct rp_sched *s = S(n);
 	struct dsm_region *r = n->region;
-	uint64_t ran = dsm__now_ns() - atomic_load(&s->run_ns);
+	/* run_ns first, then the clock: the other order lets a run that
+	 * starts in between look 2^64 ns long (a false report, seen in CI) */
+	uint64_t since = atomic_load(&s->run_ns), now = dsm__now_ns();
+	uint64_t ran = now > since ? now - since : 0;
 	int waiting = -1, h;
 
 	if (ran < limit_ns(n) || atomic_load(&dsm__rp_st(n)->diverged))
@@ -437,6 +440,8 @@ void dsm__rp_sched_tick(struct dsm_node *n)
 			if (s->thr[i] && s->thr[i]->state == RP_T_READY)
 				waiting = i;
 	pthread_mutex_unlock(&r->lock);
+	if (atomic_load(&s->run_ns) != since)
+		return; /* the holder entered the runtime meanwhile: not stuck */
 	if (waiting >= 0) {
 		char buf[300];
 		snprintf(buf, sizeof(buf), "thread %d ran %llu ms without entering the runtime "
