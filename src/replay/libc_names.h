@@ -23,5 +23,17 @@
 #define pthread_barrier_init dsm__libc_pthread_barrier_init
 #define pthread_barrier_wait dsm__libc_pthread_barrier_wait
 #define pthread_barrier_destroy dsm__libc_pthread_barrier_destroy
+#define pthread_mutex_timedlock dsm__libc_pthread_mutex_timedlock
+#define pthread_once dsm__libc_pthread_once
+#define pthread_rwlock_rdlock dsm__libc_pthread_rwlock_rdlock
+#define pthread_rwlock_wrlock dsm__libc_pthread_rwlock_wrlock
+#define pthread_rwlock_timedrdlock dsm__libc_pthread_rwlock_timedrdlock
+#define pthread_rwlock_timedwrlock dsm__libc_pthread_rwlock_timedwrlock
+#define pthread_rwlock_unlock dsm__libc_pthread_rwlock_unlock
+#define pthread_spin_lock dsm__libc_pthread_spin_lock
+#define pthread_spin_unlock dsm__libc_pthread_spin_unlock
+#define sem_wait dsm__libc_sem_wait
+#define sem_timedwait dsm__libc_sem_timedwait
+#define sem_post dsm__libc_sem_post
 
 #endif /* DSM_REPLAY_LIBC_NAMES_H */

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "state.h"
+#include "wrap.h"
 #include "vm/vm.h"
 
 #ifdef DSM_NO_PTHREAD_WRAP
@@ -59,16 +60,9 @@ void dsm__rp_started(struct dsm_node *n)
 }
 #else
 static struct rp_sched *_Atomic live;
-static __thread int in_wrap; /* inside a wrapper: its own calls go to libc */
+__thread int dsm__rp_in_wrap; /* inside a wrapper: its own calls go to libc */
+#define in_wrap dsm__rp_in_wrap
 
-#define REAL(ret, name, ...)                                                  \
-	static ret (*real_##name)(__VA_ARGS__);                               \
-	static ret (*get_##name(void))(__VA_ARGS__)                           \
-	{                                                                     \
-		if (!real_##name)                                             \
-			real_##name = (ret(*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name); \
-		return real_##name;                                           \
-	}
 REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)
 REAL(int, pthread_join, pthread_t, void **)
 REAL(void, pthread_exit, void *)
@@ -83,10 +77,6 @@ REAL(int, pthread_barrier_init, pthread_barrier_t *, const pthread_barrierattr_t
 REAL(int, pthread_barrier_wait, pthread_barrier_t *)
 REAL(int, pthread_barrier_destroy, pthread_barrier_t *)
 
-/* The runtime's own calls (libc_names.h): straight to libc. */
-#define LIBC(ret, name, params, args)                                         \
-	ret dsm__libc_##name params;                                          \
-	ret dsm__libc_##name params { return get_##name() args; }
 LIBC(int, pthread_create, (pthread_t *a, const pthread_attr_t *b, void *(*c)(void *), void *d),
      (a, b, c, d))
 LIBC(int, pthread_join, (pthread_t a, void **b), (a, b))
@@ -142,7 +132,7 @@ void dsm__rp_started(struct dsm_node *n)
 
 /* The calling thread when it runs program code on a node that records or
  * replays; else NULL (forward to libc). */
-static struct rp_thr *app(void)
+struct rp_thr *dsm__rp_app(void)
 {
 	struct rp_thr *t = dsm__rp_self();
 	struct rp_sched *s;
@@ -152,6 +142,7 @@ static struct rp_thr *app(void)
 	s = atomic_load(&live);
 	return s == t->s ? t : NULL;
 }
+#define app dsm__rp_app
 
 static void held_add(struct rp_thr *t, const void *m)
 {

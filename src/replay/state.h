@@ -17,6 +17,7 @@
 #define RP_MAXT 256  /* application threads of a node over its life */
 #define RP_HELD 32   /* program mutexes a thread holds at once */
 #define RP_MAXBAR 64 /* program pthread barriers alive at once */
+#define RP_MAXONCE 64 /* program pthread_once objects tracked */
 
 struct rec_list {
 	struct dsm_rp_rec *v;
@@ -42,7 +43,7 @@ enum rp_tstate {
 
 /* What a parked thread waits on. */
 enum rp_park { RP_P_NONE = 0, RP_P_RUNTIME, RP_P_MUTEX, RP_P_COND, RP_P_BARRIER,
-	       RP_P_JOIN };
+	       RP_P_JOIN, RP_P_SYNC /* semaphores, rwlocks, spinlocks, once */ };
 
 struct rp_sched;
 
@@ -82,6 +83,7 @@ struct rp_sched {
 	uint64_t wseq;
 	_Atomic uint32_t seq;   /* futex word: the token changed hands */
 	struct rp_bar bars[RP_MAXBAR];
+	struct { const void *addr; int state; } once[RP_MAXONCE]; /* 1 runs, 2 done */
 	uint64_t switches;
 };
 
@@ -158,6 +160,11 @@ void dsm__rp_thread_exit(struct rp_thr *t);
 /* pthread.c: the program's pthread calls go through the token from
  * dsm__rp_started to dsm__rp_free. */
 void dsm__rp_pthread_arm(struct rp_sched *s);
+/* The calling thread when it runs program code on a recording or
+ * replaying node, else NULL; set while a wrapper runs (its own calls go
+ * to libc). pthread.c. */
+struct rp_thr *dsm__rp_app(void);
+extern __thread int dsm__rp_in_wrap;
 /* Service thread, no lock: a token holder that runs too long. */
 void dsm__rp_sched_tick(struct dsm_node *n);
 

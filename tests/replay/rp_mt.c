@@ -22,6 +22,15 @@
  *            default 128) split by rows over all threads; a pthread
  *            barrier, dsm_barrier (thread 0) and a pthread barrier between
  *            sweeps; node 0 compares with the sequential sweeps (ok=1)
+ *   prims    race-free, ITERS / 50 rounds: each round every thread takes, in
+ *            turn, a POSIX semaphore (sem_wait; sem_timedwait with 1 ms
+ *            deadlines in odd rounds), a rwlock (write; timed in odd
+ *            rounds, and a read), a spinlock, a mutex with
+ *            pthread_mutex_timedlock, and calls pthread_once; inside each
+ *            it reads a node counter, enters the runtime (a dsm lock) and
+ *            writes it back plus one, so a sibling wanting the object
+ *            waits while the holder is away; node 0 checks every node's
+ *            counters (ok=1)
  *   spin     thread 1 spins on a flag its node's thread 0 sets after a
  *            dsm_barrier, never entering the runtime: under record/replay
  *            the token holder starves its sibling, which must be reported
@@ -29,7 +38,9 @@
  * RP_PERTURB=1 changes node 1's random sequence (a changed program).
  * RP_TIME=1: node 0 prints the kernel's time (time_s=) on stderr.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +74,13 @@ static uint64_t local_sum;
 static int arrived, failed;
 static volatile int flag;
 static double *grid[2]; /* jacobi: two N x N grids, shared */
+/* prims: the node's objects and counters (private memory) */
+static sem_t sem;
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_spinlock_t spin;
+static pthread_mutex_t mu2 = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static uint64_t c_sem, c_rw, c_spin, c_mtx, c_once, c_read;
 static int gn;
 
 static uint64_t rng(uint64_t *x)
@@ -133,6 +151,20 @@ static void fail(const char *what, int err)
 	failed = 1;
 }
 
+/* CLOCK_REALTIME 1 ms from now (timed waits). */
+static struct timespec in_1ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 /* Race-free: pthread mutex/cond/barrier among the node's threads, dsm
  * locks and barriers across nodes. */
 static void k_sync(int t, int g)
@@ -149,13 +181,7 @@ static void k_sync(int t, int g)
 			while (arrived < nthreads - 1) {
 				/* timed, 1 ms: expiries depend on timing and
 				 * are recorded (their order), then replayed */
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_nsec += 1000000;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
+				struct timespec ts = in_1ms();
 				if (r & 1)
 					pthread_cond_timedwait(&cv, &mu, &ts);
 				else
@@ -183,6 +209,85 @@ static void k_sync(int t, int g)
 			return fail("dsm_barrier", err);
 		pthread_barrier_wait(&bar);
 	}
+}
+
+/* A C library call failed. */
+static void fail_c(const char *what, int err)
+{
+	fprintf(stderr, "node %d: %s: %s\n", id, what, strerror(err));
+	failed = 1;
+}
+
+/* prims: *c += 1 across a runtime visit (a dsm lock), so the object
+ * protecting it is held while the thread is away in the runtime. */
+static void bump(uint64_t *c)
+{
+	uint64_t v = *c;
+	int err;
+
+	if ((err = dsm_lock_acquire(4)) || (err = dsm_lock_release(4)))
+		fail("dsm lock", err);
+	*c = v + 1;
+}
+
+
+static void once_init(void)
+{
+	bump(&c_once);
+}
+
+static void k_prims(int t, int g)
+{
+	int err;
+
+	for (int r = 0; r < rounds; r++) {
+		struct timespec ts;
+		if (r & 1) {
+			do
+				ts = in_1ms();
+			while (sem_timedwait(&sem, &ts) && errno == ETIMEDOUT);
+		} else if (sem_wait(&sem)) {
+			return fail_c("sem_wait", errno);
+		}
+		bump(&c_sem);
+		sem_post(&sem);
+		if (r & 1) {
+			do
+				ts = in_1ms();
+			while ((err = pthread_rwlock_timedwrlock(&rw, &ts)) == ETIMEDOUT);
+		} else {
+			err = pthread_rwlock_wrlock(&rw);
+		}
+		if (err)
+			return fail_c("rwlock", err);
+		bump(&c_rw);
+		pthread_rwlock_unlock(&rw);
+		pthread_rwlock_rdlock(&rw);
+		if (c_rw > (uint64_t)(r + 1) * (uint64_t)nthreads)
+			c_read++; /* never: more writes than made */
+		pthread_rwlock_unlock(&rw);
+		pthread_spin_lock(&spin);
+		bump(&c_spin);
+		pthread_spin_unlock(&spin);
+		do
+			ts = in_1ms();
+		while ((err = pthread_mutex_timedlock(&mu2, &ts)) == ETIMEDOUT);
+		if (err)
+			return fail_c("pthread_mutex_timedlock", err);
+		bump(&c_mtx);
+		pthread_mutex_unlock(&mu2);
+		pthread_once(&once, once_init);
+		pthread_barrier_wait(&bar);
+		if (t == 0 && (err = dsm_barrier(10 + (unsigned)(r % 8))))
+			return fail("dsm_barrier", err);
+		pthread_barrier_wait(&bar);
+	}
+	if (t == 0) { /* this node's counters, in its own words of page 0 */
+		uint64_t *w = (uint64_t *)s->w + 8 * id;
+		w[0] = c_sem, w[1] = c_rw, w[2] = c_spin, w[3] = c_mtx, w[4] = c_once;
+		w[5] = c_read;
+	}
+	(void)g;
 }
 
 static void k_spin(int t)
@@ -235,6 +340,8 @@ static void *work(void *arg)
 		k_queue(g);
 	else if (!strcmp(mode, "sync"))
 		k_sync(t, g);
+	else if (!strcmp(mode, "prims"))
+		k_prims(t, g);
 	else if (!strcmp(mode, "spin"))
 		k_spin(t);
 	else if (!strcmp(mode, "jacobi"))
@@ -269,6 +376,19 @@ static void report(void)
 			ok = ok && s->w[g] == (uint64_t)rounds;
 		printf("total %llu (want %llu), x %llu, ok=%d\n", (unsigned long long)s->total,
 		       (unsigned long long)want, (unsigned long long)s->x, ok);
+	}
+	if (!strcmp(mode, "prims")) {
+		int ok = 1;
+		for (int k = 0; k < count; k++) {
+			const volatile uint64_t *w = s->w + 8 * k;
+			for (int c = 0; c < 4; c++)
+				ok = ok && w[c] == (uint64_t)rounds * (uint64_t)nthreads;
+			ok = ok && w[4] == 1 && w[5] == 0;
+		}
+		printf("prims: sem %llu rw %llu spin %llu mutex %llu once %llu per node, ok=%d\n",
+		       (unsigned long long)s->w[0], (unsigned long long)s->w[1],
+		       (unsigned long long)s->w[2], (unsigned long long)s->w[3],
+		       (unsigned long long)s->w[4], ok);
 	}
 	if (!strcmp(mode, "jacobi")) {
 		size_t sz = (size_t)gn * (size_t)gn * sizeof(double);
@@ -319,6 +439,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_init(&bar, NULL, (unsigned)nthreads);
+	sem_init(&sem, 0, 1);
+	pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
 	if (!strcmp(mode, "jacobi")) {
 		gn = getenv("RP_N") ? atoi(getenv("RP_N")) : 128;
 		for (int k = 0; k < 2; k++)

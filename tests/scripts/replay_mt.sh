@@ -3,13 +3,14 @@
 # per node (docs/replay.md, "Several threads per node"); ctest runs it as
 # script.test_replay_mt.<kernel> (tests/CMakeLists.txt).
 #
-# KERNEL counter|hist|queue|sync|jacobi (tests/replay/rp_mt.c) at 2 nodes x 2
+# KERNEL counter|hist|queue|sync|jacobi|prims (tests/replay/rp_mt.c) at 2 nodes x 2
 # threads and 2 nodes x 3 threads: record, then replay RP_REPEAT times
 # (default 20); every replay's output (results and a checksum of all the
 # shared data) must be byte-identical to the recording's. sync is
 # race-free (pthread mutex/cond/barrier between a node's threads, dsm
 # locks and barriers across nodes): plain, recorded and replayed runs
-# must all print ok=1 and the same sums; so must jacobi (sweeps compared
+# must all print ok=1 and the same sums; so must prims (semaphores,
+# rwlocks, spinlocks, timed mutex locks, pthread_once) and jacobi (sweeps compared
 # with the sequential ones), with ITERS/25 sweeps.
 #
 # KERNEL diverge: what must fail, and fail in bounded time:
@@ -142,7 +143,7 @@ for shape in $SHAPES; do
 		fail "$name: record failed"; cat "$WORK/rec"; continue
 	fi
 	grep -q '^checksum ' "$WORK/rec" || { fail "$name: no checksum"; cat "$WORK/rec"; continue; }
-	if [ "$KERNEL" = sync ] || [ "$KERNEL" = jacobi ]; then
+	if [ "$KERNEL" = sync ] || [ "$KERNEL" = jacobi ] || [ "$KERNEL" = prims ]; then
 		for f in plain1 plain2 rec; do
 			grep -q 'ok=1' "$WORK/$f" || { fail "$name: $f: not ok=1"; cat "$WORK/$f"; }
 		done
