@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "dsm.h"
+#include "rp_util.h"
 
 #define PAGE 4096
 #define NPAGES 8
@@ -82,24 +83,6 @@ static pthread_mutex_t mu2 = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static uint64_t c_sem, c_rw, c_spin, c_mtx, c_once, c_read;
 static int gn;
-
-static uint64_t rng(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-static uint64_t fnv(const volatile void *p, size_t len)
-{
-	const volatile unsigned char *b = p;
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
 
 static uint64_t seed_of(int g)
 {

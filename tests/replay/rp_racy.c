@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "dsm.h"
+#include "rp_util.h"
 #include "dsm_replay.h"
 
 #define PAGE 4096
@@ -38,24 +39,6 @@ struct shared {
 	volatile uint64_t next;     /* queue index, list tail */
 	volatile uint64_t acc[2];   /* Monte Carlo: hits, total */
 };
-
-static uint64_t rng(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static uint64_t fnv(const volatile void *p, size_t len)
-{
-	const volatile unsigned char *b = p;
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
 
 /* Racy increments of counters on different pages: the read and the
  * write of one increment may be separated by a transition. */
