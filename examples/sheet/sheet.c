@@ -534,8 +534,8 @@ static void run(char *cmd)
 	} else if (!strcmp(verb, "quit")) {
 		quitting = 1;
 		sh->nquit++;
-		say("u%d quit (%d of %d users); collections go on until all have quit", me,
-		    sh->nquit, nusers);
+		say("u%d quit (%d of %d users); %s", me, sh->nquit, nusers,
+		    sh->nquit < nusers ? "collections go on until all have quit" : "the job ends");
 	} else
 		say("unknown command: %s", verb);
 	dsm_lock_release(SHEET_LOCK);
@@ -725,6 +725,113 @@ static void user_path(char *buf, size_t size, const char *pattern, const char *s
 		snprintf(buf, size, "%s/u%d%s", pattern, me, suffix);
 }
 
+/* ---- attach: a user's terminal, outside the job ---------------------------- */
+
+/*
+ * sheet -a N: the terminal of user N (N >= 1; u0 types into dsmrun's own
+ * terminal). Runs outside dsmrun: sends every line typed here into user N's
+ * input and shows user N's output as it grows, without the node's echo of
+ * the lines typed here (the terminal shows them already). The end of input
+ * (Ctrl-D) sends quit; returns once the node reports that user N quit.
+ */
+struct attach {
+	int user, out_fd, quit_seen;
+	char pending[8][256]; /* lines sent whose echo is still to come */
+	int npending;
+	size_t len;
+	char buf[4096];
+};
+
+/* Print what arrived from the node, without the echoes of our lines; a
+ * partial echo waits for the rest. */
+static void attach_show(struct attach *a)
+{
+	char prompt[16], quitline[24];
+	size_t pl = (size_t)snprintf(prompt, sizeof(prompt), "u%d> ", a->user), n;
+
+	snprintf(quitline, sizeof(quitline), "u%d quit (", a->user);
+	while (a->len) {
+		char echo[260];
+		size_t el = a->npending ? (size_t)snprintf(echo, sizeof(echo), "%s\n", a->pending[0]) : 0;
+		if (el && a->len >= el && !memcmp(a->buf, echo, el)) {
+			n = el; /* our own line, echoed: drop it */
+			memmove(a->pending[0], a->pending[1], sizeof(a->pending[0]) * (size_t)--a->npending);
+		} else if (el && a->len < el && !memcmp(a->buf, echo, a->len)) {
+			return; /* maybe our echo: wait for the rest */
+		} else {
+			char *nl = memchr(a->buf, '\n', a->len);
+			n = a->len >= pl && !memcmp(a->buf, prompt, pl) ? pl : nl ? (size_t)(nl - a->buf) + 1 : a->len;
+			if (n >= strlen(quitline) && !memcmp(a->buf, quitline, strlen(quitline)))
+				a->quit_seen = 1;
+			fwrite(a->buf, 1, n, stdout);
+		}
+		memmove(a->buf, a->buf + n, a->len - n);
+		a->len -= n;
+	}
+	fflush(stdout);
+}
+
+/* Open user N's input for writing once its node has opened it (a FIFO
+ * with no reader refuses: ENXIO), waiting at most 30 s. */
+static int attach_open_input(const char *path)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENXIO && errno != ENOENT)
+			break;
+		if (tries == 0)
+			fprintf(stderr, "sheet: waiting for user's node to open %s\n", path);
+		poll(NULL, 0, 100);
+	}
+	return -1;
+}
+
+static int attach(int user, const char *ipat, const char *opat)
+{
+	struct attach a = { .user = user };
+	char ipath[256], opath[256], line[256];
+	struct input in = { .fd = 0 };
+	int fd, sent_quit = 0;
+	uint64_t quit_deadline = 0;
+
+	me = user;
+	user_path(ipath, sizeof(ipath), ipat ? ipat : "/tmp/sheet-u%d.in", ".in");
+	user_path(opath, sizeof(opath), opat ? opat : "/tmp/sheet-u%d.out", ".out");
+	/* The node truncates its output before it opens its input. */
+	if ((fd = attach_open_input(ipath)) < 0 || (a.out_fd = open(opath, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "sheet: %s: %s\n", fd < 0 ? ipath : opath, strerror(errno));
+		return 1;
+	}
+	fcntl(fd, F_SETFL, 0); /* blocking writes from here */
+	while (!a.quit_seen && (!sent_quit || quit_deadline-- > 0)) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		ssize_t r;
+		int got;
+		if (!sent_quit && poll(&p, 1, 50) > 0)
+			fill(&in);
+		else if (sent_quit)
+			poll(NULL, 0, 50);
+		while (!sent_quit && (got = take_line(&in, line, sizeof(line))) != 0) {
+			if (got < 0)
+				strcpy(line, "quit");
+			sent_quit |= got < 0 || !strcmp(line, "quit");
+			if (got > 0 && a.npending < 8) /* Ctrl-D: show the node's "quit" */
+				snprintf(a.pending[a.npending++], sizeof(a.pending[0]), "%s", line);
+			if (dprintf(fd, "%s\n", line) < 0)
+				return 1;
+			if (sent_quit)
+				quit_deadline = 100; /* 5 s for the node to say it */
+		}
+		while ((r = read(a.out_fd, a.buf + a.len, sizeof(a.buf) - a.len)) > 0) {
+			a.len += (size_t)r;
+			attach_show(&a);
+		}
+	}
+	return a.quit_seen ? 0 : 1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -734,7 +841,10 @@ static void usage(void)
 		"  and - is the terminal (stdin, stdout). An IN that does not exist is made\n"
 		"  a FIFO (read until quit); a regular file is read to its end.\n"
 		"  Defaults: u0 on the terminal; the others /tmp/sheet-u%%d.in (a FIFO)\n"
-		"  and /tmp/sheet-u%%d.out.\n");
+		"  and /tmp/sheet-u%%d.out.\n"
+		"       sheet -a N [-i IN] [-o OUT]\n"
+		"  (not under dsmrun) the terminal of user N: what is typed goes to user N's\n"
+		"  IN, user N's OUT is shown as it grows; Ctrl-D or quit leaves.\n");
 }
 
 int main(int argc, char **argv)
@@ -742,9 +852,18 @@ int main(int argc, char **argv)
 	const char *ipat = NULL, *opat = NULL;
 	char ipath[256], opath[256];
 	struct input in = { 0 };
-	int err = dsm_init(&argc, &argv), opt;
+	int err, opt, user = -1;
 
-	if (err) {
+	for (int i = 1; i + 1 < argc; i++) /* -a: a terminal, not a node */
+		if (!strcmp(argv[i], "-a"))
+			user = atoi(argv[i + 1]);
+	if (user >= 0) {
+		while ((opt = getopt(argc, argv, "a:i:o:")) != -1)
+			if (opt == 'i' || opt == 'o')
+				*(opt == 'i' ? &ipat : &opat) = optarg;
+		return attach(user, ipat, opat);
+	}
+	if ((err = dsm_init(&argc, &argv))) {
 		fprintf(stderr, "sheet: dsm_init: %s\n", dsm_strerror(err));
 		return 1;
 	}
@@ -775,13 +894,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sheet: %s: %s\n", ipath, strerror(-err));
 		return 1;
 	}
+	if (me && !ipat)
+		fprintf(stderr, "sheet: u%d's terminal: sheet -a %d (its input %s, output %s)\n", me,
+			me, ipath, opath);
 	if (nusers > MAXU || (err = setup())) {
 		fprintf(stderr, "sheet: setup: %s\n", nusers > MAXU ? "too many users" : dsm_strerror(err));
 		return 1;
 	}
-	if (me && !ipat)
-		fprintf(stderr, "sheet: u%d types into %s and reads %s (e.g. tail -f %s & cat > %s)\n",
-			me, ipath, opath, opath, ipath);
 	if ((err = user_loop(&in)))
 		fprintf(stderr, "sheet: node %d: %s\n", me, dsm_strerror(err));
 	if (!err)
