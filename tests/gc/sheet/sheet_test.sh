@@ -34,7 +34,7 @@ done
 # Read-write opens of a FIFO never block: the feeds are open before the job.
 exec 3<>"$dir/u0.in" 4<>"$dir/u1.in" 5<>"$dir/u2.in"
 "$dsmrun" -n 3 --protocol "$proto" "$sheet" -i "$dir/u%d.in" -o "$dir/u%d.out" \
-	>"$dir/job.log" 2>&1 &
+	>"$dir/job.log" 2>&1 3>&- 4>&- 5>&- &
 job=$!
 
 typed=(0 0 0)
