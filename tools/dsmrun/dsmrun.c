@@ -15,7 +15,9 @@
  * signals it forwards) and, with --tag-output, the children's output pipes.
  * When a node fails, the others get DSM_TIMEOUT to notice and exit on their
  * own, then SIGTERM, then SIGKILL. Children die with dsmrun (PDEATHSIG), so
- * even a SIGKILLed dsmrun leaves no orphan nodes.
+ * even a SIGKILLed dsmrun leaves no orphan nodes. In the foreground of a
+ * terminal, the job's group is made the terminal's foreground group while
+ * it runs (give_terminal), so a node may read the terminal.
  *
  * Naming the culprit: when one node dies the others fail soon after, and
  * the order in which the kernel reports them is arbitrary. So failures
