@@ -36,6 +36,8 @@
  *   lock NAME / unlock NAME             others cannot write a locked region
  *   save FILE / load FILE               the sheet (cells I may read) as text
  *   gc                  a collection on every node; each prints its live objects
+ *   mark N / wait uK N  for scripts: publish my mark N / wait (at most
+ *                       WAIT_MS) until user K's mark is at least N
  *   quit                leave; the job ends when every user has left
  */
 #include <ctype.h>
@@ -49,6 +51,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dsm.h"
@@ -62,6 +65,7 @@
 #define SHEET_LOCK 1
 #define IDLE_MS 100 /* how long a node waits for input before it looks for requests */
 #define NGEN 64     /* requesters of the last NGEN collections are remembered */
+#define WAIT_MS 60000 /* how long "wait uK N" waits at most */
 
 enum { EMPTY, NUM, TEXT, FORMULA };
 enum { E_NUM = 1, E_REF, E_ADD, E_SUB, E_MUL, E_DIV, E_NEG, E_SUM };
@@ -92,6 +96,8 @@ struct shared {
 	uint64_t gc_gen;       /* collections requested so far, job-wide */
 	int8_t gc_by[NGEN];    /* who asked for collection g: gc_by[g % NGEN] */
 	int32_t nquit;         /* users who have quit */
+	int32_t mark[MAXU];    /* each user's last "mark N" */
+	uint8_t gone[MAXU];    /* each user has quit */
 	struct region reg[NREG];
 };
 
@@ -111,6 +117,16 @@ static struct cell view[NCELL]; /* my view; view[i].f are roots */
 static uint64_t seen[NCELL];
 static FILE *out;
 static int quitting; /* this user has quit (set by the quit command) */
+static int wait_user = -1, wait_n; /* "wait uK N" in progress: K, N */
+static uint64_t wait_end;          /* its deadline, now_ms() */
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 static void say(const char *fmt, ...)
 {
@@ -531,8 +547,19 @@ static void run(char *cmd)
 	else if (!strcmp(verb, "gc")) {
 		sh->gc_by[sh->gc_gen % NGEN] = (int8_t)me;
 		sh->gc_gen++; /* every node's loop sees it and joins the collection */
+	} else if (!strcmp(verb, "mark") && a) {
+		sh->mark[me] = atoi(a);
+	} else if (!strcmp(verb, "wait")) {
+		if (!a || !rest || sscanf(a, "u%d", &wait_user) != 1 || wait_user < 0 ||
+		    wait_user >= nusers) {
+			wait_user = -1;
+			say("wait: usage: wait uK N (until user K's mark is at least N)");
+		}
+		wait_n = rest ? atoi(rest) : 0;
+		wait_end = now_ms() + WAIT_MS;
 	} else if (!strcmp(verb, "quit")) {
 		quitting = 1;
+		sh->gone[me] = 1;
 		sh->nquit++;
 		say("u%d quit (%d of %d users); %s", me, sh->nquit, nusers,
 		    sh->nquit < nusers ? "collections go on until all have quit" : "the job ends");
@@ -640,7 +667,8 @@ static int take_line(struct input *in, char *line, size_t size)
  * number, in the same order, whenever each notices the request. prompted
  * says a prompt is waiting on the output line (start a new line, and
  * return 1 in *reprompt). */
-static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *reprompt)
+static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *reprompt,
+			  int *mark, int *gone)
 {
 	uint64_t gen;
 	int by, err;
@@ -651,6 +679,8 @@ static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *repr
 		gen = sh->gc_gen;
 		by = sh->gc_by[*done % NGEN];
 		*all_quit = sh->nquit == nusers;
+		*mark = wait_user >= 0 ? sh->mark[wait_user] : 0;
+		*gone = wait_user >= 0 ? sh->gone[wait_user] : 0;
 		if ((err = dsm_lock_release(SHEET_LOCK)))
 			return err;
 		if (*done == gen)
@@ -676,17 +706,24 @@ static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *repr
 static int user_loop(struct input *in)
 {
 	uint64_t done = 0;
-	int prompted = 0, all_quit, err, r;
+	int prompted = 0, all_quit, err, r, mark, gone;
 	char line[256];
 
 	for (;;) {
 		int reprompt = 0;
-		if ((err = serve_requests(&done, &all_quit, prompted, &reprompt)))
+		if ((err = serve_requests(&done, &all_quit, prompted, &reprompt, &mark, &gone)))
 			return err;
 		if (all_quit)
 			return 0;
 		if (reprompt)
 			prompted = 0;
+		if (wait_user >= 0 && mark < wait_n && !gone && now_ms() < wait_end) {
+			poll(NULL, 0, IDLE_MS / 5);
+			continue;
+		}
+		if (wait_user >= 0 && mark < wait_n)
+			say("wait u%d %d: %s", wait_user, wait_n, gone ? "that user has quit" : "timed out");
+		wait_user = -1;
 		if (quitting) {
 			poll(NULL, 0, IDLE_MS);
 			continue;
