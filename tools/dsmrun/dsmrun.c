@@ -401,23 +401,23 @@ static int setup_signals(struct job *j)
  */
 static void give_terminal(struct job *j)
 {
-	if (isatty(0) && tcgetpgrp(0) == getpgrp() && tcsetpgrp(0, j->pgid) == 0)
-		j->tty_taken = 1;
+	sigset_t set;
+
+	if (!isatty(0) || tcgetpgrp(0) != getpgrp() || tcsetpgrp(0, j->pgid) < 0)
+		return;
+	j->tty_taken = 1;
+	/* dsmrun is in the background now: its messages (under stty tostop)
+	 * and take_terminal's tcsetpgrp would stop it with SIGTTOU unless it
+	 * is blocked. Nodes forked later start from j->old_mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 static void take_terminal(struct job *j)
 {
-	sigset_t set, old;
-
-	if (!j->tty_taken)
-		return;
-	/* From the background, tcsetpgrp sends SIGTTOU unless it is blocked. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	if (tcsetpgrp(0, getpgrp()) < 0)
+	if (j->tty_taken && tcsetpgrp(0, getpgrp()) < 0)
 		fprintf(stderr, "dsmrun: taking the terminal back: %s\n", strerror(errno));
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	j->tty_taken = 0;
 }
 
