@@ -662,11 +662,12 @@ static int take_line(struct input *in, char *line, size_t size)
 	return 1;
 }
 
-/* Join every collection requested and not yet run here; then whether all
- * users have quit. A collection is collective: every node runs the same
- * number, in the same order, whenever each notices the request. prompted
- * says a prompt is waiting on the output line (start a new line, and
- * return 1 in *reprompt). */
+/* Join every collection requested and not yet run here; then read, under
+ * the same lock, whether all users have quit and (during "wait uK N") user
+ * K's mark and whether K has quit. A collection is collective: every node
+ * runs the same number, in the same order, whenever each notices the
+ * request. prompted says a prompt is waiting on the output line (start a
+ * new line, and return 1 in *reprompt). */
 static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *reprompt,
 			  int *mark, int *gone)
 {
@@ -819,7 +820,7 @@ static int attach_open_input(const char *path)
 		if (errno != ENXIO && errno != ENOENT)
 			break;
 		if (tries == 0)
-			fprintf(stderr, "sheet: waiting for user's node to open %s\n", path);
+			fprintf(stderr, "sheet: waiting for the node to open %s\n", path);
 		poll(NULL, 0, 100);
 	}
 	return -1;
