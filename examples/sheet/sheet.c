@@ -43,6 +43,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -873,30 +874,35 @@ static int attach(int user, const char *ipat, const char *opat)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: dsmrun -n USERS sheet [-i IN] [-o OUT]\n"
+		"usage: dsmrun -n USERS sheet [-i|--input IN] [-o|--output OUT]\n"
 		"  user i (node i) reads commands from IN and writes to OUT; in both, %%d\n"
 		"  is replaced by i, a path without %%d is a directory (DIR/ui.in, DIR/ui.out),\n"
 		"  and - is the terminal (stdin, stdout). An IN that does not exist is made\n"
 		"  a FIFO (read until quit); a regular file is read to its end.\n"
 		"  Defaults: u0 on the terminal; the others /tmp/sheet-u%%d.in (a FIFO)\n"
 		"  and /tmp/sheet-u%%d.out.\n"
-		"       sheet -a N [-i IN] [-o OUT]\n"
+		"       sheet -a|--attach N [-i IN] [-o OUT]\n"
 		"  (not under dsmrun) the terminal of user N: what is typed goes to user N's\n"
 		"  IN, user N's OUT is shown as it grows; Ctrl-D or quit leaves.\n");
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "attach", required_argument, NULL, 'a' }, { "input", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *ipat = NULL, *opat = NULL;
 	char ipath[256], opath[256];
 	struct input in = { 0 };
 	int err, opt, user = -1;
 
 	for (int i = 1; i + 1 < argc; i++) /* -a: a terminal, not a node */
-		if (!strcmp(argv[i], "-a"))
+		if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--attach"))
 			user = atoi(argv[i + 1]);
 	if (user >= 0) {
-		while ((opt = getopt(argc, argv, "a:i:o:")) != -1)
+		while ((opt = getopt_long(argc, argv, "a:i:o:", longopts, NULL)) != -1)
 			if (opt == 'i' || opt == 'o')
 				*(opt == 'i' ? &ipat : &opat) = optarg;
 		return attach(user, ipat, opat);
@@ -907,14 +913,14 @@ int main(int argc, char **argv)
 	}
 	me = dsm_node_id();
 	nusers = dsm_node_count();
-	while ((opt = getopt(argc, argv, "i:o:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:o:h", longopts + 1, NULL)) != -1) {
 		if (opt == 'i')
 			ipat = optarg;
 		else if (opt == 'o')
 			opat = optarg;
 		else {
 			usage();
-			return 2;
+			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (optind < argc) {
