@@ -3,20 +3,30 @@
  * example application; docs/gc.md, examples/sheet/README.md).
  *
  * Several users, one node each (user i is node i), share one sheet in the
- * region. Node 0 reads command lines (a script file or stdin) and
- * broadcasts each; the user it names runs it, and a barrier ends every
- * line, so the users take turns. Cells hold numbers, text or formulas;
- * a formula is parsed into an expression tree allocated with dsm_gc_malloc
- * by the user who typed it, so the shared cells (owned by node 0) refer to
- * trees owned by every node, and replacing a formula makes the old tree
- * garbage for the collector. Each user works on a private *view*: what
- * they wrote and what they incorporated; "check" lists the cells others
- * changed since, "incorporate" brings them into the view and recalculates
- * the formulas. The view's trees are roots of the user's node, so a tree
- * replaced in the sheet stays alive until every view that shows it has
- * incorporated the change.
+ * region. Each user types at their own terminal: node i reads its own
+ * command stream (u0: the terminal dsmrun runs in; the others: a FIFO per
+ * user, see usage()) and runs its commands on its own, whenever they come,
+ * not in turns. Cells hold numbers, text or formulas; a formula is parsed
+ * into an expression tree allocated with dsm_gc_malloc by the user who
+ * typed it, so the shared cells (owned by node 0) refer to trees owned by
+ * every node, and replacing a formula makes the old tree garbage for the
+ * collector. Each user works on a private *view*: what they wrote and what
+ * they incorporated; "check" lists the cells others changed since,
+ * "incorporate" brings them into the view and recalculates the formulas.
+ * The view's trees are roots of the user's node, so a tree replaced in the
+ * sheet stays alive until every view that shows it has incorporated the
+ * change.
  *
- * Commands (each line: "uN command args", or a job-wide "gc" / "quit"):
+ * Collective operations (a collection, the end of the job) cannot wait for
+ * every user to type the same thing: "gc" raises a job-wide request (a
+ * generation counter in the region), which every node's loop reads after
+ * each command and whenever its input has been idle for IDLE_MS; all nodes
+ * then meet in dsm_gc_collect. "quit" (or the end of a user's input) marks
+ * the user as gone; a user who quit keeps joining collections, and the
+ * job ends when every user has quit. Every access to the shared sheet and
+ * to the requests is under the sheet's DSM lock.
+ *
+ * Commands (one per line, on the user's own stream):
  *   set CELL VALUE      number, text, or =formula (+ - * / ( ) SUM(A1:B3))
  *   get CELL            the value in my view
  *   show                my view, every non-empty cell I may read
@@ -26,16 +36,23 @@
  *   lock NAME / unlock NAME             others cannot write a locked region
  *   save FILE / load FILE               the sheet (cells I may read) as text
  *   gc                  a collection on every node; each prints its live objects
- * Usage: dsmrun -n 3 sheet [-o DIR] [SCRIPT]   (DIR/uN.out per user; stdin without SCRIPT)
+ *   mark N / wait uK N  for scripts: publish my mark N / wait (at most
+ *                       WAIT_MS) until user K's mark is at least N
+ *   quit                leave; the job ends when every user has left
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dsm.h"
@@ -47,6 +64,9 @@
 #define MAXU 8
 #define NREG 16
 #define SHEET_LOCK 1
+#define IDLE_MS 100 /* how long a node waits for input before it looks for requests */
+#define NGEN 64     /* requesters of the last NGEN collections are remembered */
+#define WAIT_MS 60000 /* how long "wait uK N" waits at most */
 
 enum { EMPTY, NUM, TEXT, FORMULA };
 enum { E_NUM = 1, E_REF, E_ADD, E_SUB, E_MUL, E_DIV, E_NEG, E_SUM };
@@ -71,9 +91,23 @@ struct region {
 	uint8_t perm[MAXU]; /* 0 none, 1 read, 2 write */
 };
 
+/* Under SHEET_LOCK. */
 struct shared {
 	uint64_t version;
+	uint64_t gc_gen;       /* collections requested so far, job-wide */
+	int8_t gc_by[NGEN];    /* who asked for collection g: gc_by[g % NGEN] */
+	int32_t nquit;         /* users who have quit */
+	int32_t mark[MAXU];    /* each user's last "mark N" */
+	uint8_t gone[MAXU];    /* each user has quit */
 	struct region reg[NREG];
+};
+
+/* A user's command stream, read without blocking: lines are taken from
+ * buf once complete, so poll() on fd tells the truth about what is left. */
+struct input {
+	int fd, tty, eof;
+	size_t len;
+	char buf[1024];
 };
 
 static int me, nusers;
@@ -83,6 +117,17 @@ static struct shared *sh;
 static struct cell view[NCELL]; /* my view; view[i].f are roots */
 static uint64_t seen[NCELL];
 static FILE *out;
+static int quitting; /* this user has quit (set by the quit command) */
+static int wait_user = -1, wait_n; /* "wait uK N" in progress: K, N */
+static uint64_t wait_end;          /* its deadline, now_ms() */
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 static void say(const char *fmt, ...)
 {
@@ -500,7 +545,26 @@ static void run(char *cmd)
 		cmd_save(a);
 	else if (!strcmp(verb, "load") && a)
 		cmd_load(a);
-	else
+	else if (!strcmp(verb, "gc")) {
+		sh->gc_by[sh->gc_gen % NGEN] = (int8_t)me;
+		sh->gc_gen++; /* every node's loop sees it and joins the collection */
+	} else if (!strcmp(verb, "mark") && a) {
+		sh->mark[me] = atoi(a);
+	} else if (!strcmp(verb, "wait")) {
+		if (!a || !rest || sscanf(a, "u%d", &wait_user) != 1 || wait_user < 0 ||
+		    wait_user >= nusers) {
+			wait_user = -1;
+			say("wait: usage: wait uK N (until user K's mark is at least N)");
+		}
+		wait_n = rest ? atoi(rest) : 0;
+		wait_end = now_ms() + WAIT_MS;
+	} else if (!strcmp(verb, "quit")) {
+		quitting = 1;
+		sh->gone[me] = 1;
+		sh->nquit++;
+		say("u%d quit (%d of %d users); %s", me, sh->nquit, nusers,
+		    sh->nquit < nusers ? "collections go on until all have quit" : "the job ends");
+	} else
 		say("unknown command: %s", verb);
 	dsm_lock_release(SHEET_LOCK);
 }
@@ -543,76 +607,349 @@ static int setup(void)
 	return dsm_barrier(1);
 }
 
+/* ---- the input streams and the loop ---------------------------------------- */
+
+/* Open user me's input: "-" is stdin; a path that does not exist becomes a
+ * FIFO; a FIFO is opened read-write, so it never reports end of file when
+ * a writer goes (commands may come from many "echo ... > FIFO"; the user
+ * leaves with quit); a regular file is read to its end. */
+static int open_input(const char *path, struct input *in)
+{
+	struct stat st;
+
+	in->fd = 0;
+	if (strcmp(path, "-")) {
+		if (stat(path, &st) < 0 && (errno != ENOENT || mkfifo(path, 0600) < 0))
+			return -errno;
+		if ((in->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+			return -errno;
+		if (fstat(in->fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {
+			close(in->fd);
+			if ((in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				return -errno;
+		}
+	}
+	in->tty = isatty(in->fd);
+	return 0;
+}
+
+/* Read what is there (call when poll() said so). */
+static void fill(struct input *in)
+{
+	ssize_t r = read(in->fd, in->buf + in->len, sizeof(in->buf) - in->len);
+
+	if (r > 0)
+		in->len += (size_t)r;
+	else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		in->eof = 1;
+}
+
+/* The next complete line (without its newline) into line: 1; none yet: 0;
+ * end of input and nothing left: -1. An overlong line is cut. */
+static int take_line(struct input *in, char *line, size_t size)
+{
+	char *nl = memchr(in->buf, '\n', in->len);
+	size_t n = nl ? (size_t)(nl - in->buf) : in->len;
+
+	if (!nl && !in->eof && in->len < sizeof(in->buf))
+		return 0;
+	if (!nl && in->len == 0)
+		return -1;
+	snprintf(line, size, "%.*s", (int)n, in->buf);
+	line[strcspn(line, "\r")] = 0;
+	n += nl ? 1 : 0;
+	memmove(in->buf, in->buf + n, in->len - n);
+	in->len -= n;
+	return 1;
+}
+
+/* Join every collection requested and not yet run here; then read, under
+ * the same lock, whether all users have quit and (during "wait uK N") user
+ * K's mark and whether K has quit. A collection is collective: every node
+ * runs the same number, in the same order, whenever each notices the
+ * request. prompted says a prompt is waiting on the output line (start a
+ * new line, and return 1 in *reprompt). */
+static int serve_requests(uint64_t *done, int *all_quit, int prompted, int *reprompt,
+			  int *mark, int *gone)
+{
+	uint64_t gen;
+	int by, err;
+
+	for (;;) {
+		if ((err = dsm_lock_acquire_shared(SHEET_LOCK)))
+			return err;
+		gen = sh->gc_gen;
+		by = sh->gc_by[*done % NGEN];
+		*all_quit = sh->nquit == nusers;
+		*mark = wait_user >= 0 ? sh->mark[wait_user] : 0;
+		*gone = wait_user >= 0 ? sh->gone[wait_user] : 0;
+		if ((err = dsm_lock_release(SHEET_LOCK)))
+			return err;
+		if (*done == gen)
+			return 0;
+		/* No quit is final while a request is pending: the last user to
+		 * quit had seen every request before, so all nodes see the same gen. */
+		struct dsm_gc_stats s;
+		if ((err = dsm_gc_collect()) || (err = dsm_gc_stats(&s)))
+			return err;
+		(*done)++;
+		if (prompted && !*reprompt)
+			fputc('\n', out);
+		*reprompt = prompted;
+		say("gc (asked by u%d) at u%d: %llu objects live here (%llu bytes), %llu exported, "
+		    "%llu imported", by, me, (unsigned long long)s.live_objects,
+		    (unsigned long long)s.live_bytes, (unsigned long long)s.exported,
+		    (unsigned long long)s.imported);
+	}
+}
+
+/* The user's loop: serve requests, prompt, wait for a line at most
+ * IDLE_MS, run it; until every user has quit. */
+static int user_loop(struct input *in)
+{
+	uint64_t done = 0;
+	int prompted = 0, all_quit, err, r, mark, gone;
+	char line[256];
+
+	for (;;) {
+		int reprompt = 0;
+		if ((err = serve_requests(&done, &all_quit, prompted, &reprompt, &mark, &gone)))
+			return err;
+		if (all_quit)
+			return 0;
+		if (reprompt)
+			prompted = 0;
+		if (wait_user >= 0 && mark < wait_n && !gone && now_ms() < wait_end) {
+			poll(NULL, 0, IDLE_MS / 5);
+			continue;
+		}
+		if (wait_user >= 0 && mark < wait_n)
+			say("wait u%d %d: %s", wait_user, wait_n, gone ? "that user has quit" : "timed out");
+		wait_user = -1;
+		if (quitting) {
+			poll(NULL, 0, IDLE_MS);
+			continue;
+		}
+		if (!prompted) {
+			fprintf(out, "u%d> ", me);
+			fflush(out);
+			prompted = 1;
+		}
+		if ((r = take_line(in, line, sizeof(line))) == 0) {
+			struct pollfd p = { .fd = in->fd, .events = POLLIN };
+			if (poll(&p, 1, IDLE_MS) > 0)
+				fill(in);
+			continue;
+		}
+		if (r < 0)
+			strcpy(line, "quit");
+		if (!in->tty || r < 0)
+			fprintf(out, "%s\n", line); /* the transcript shows what was typed */
+		prompted = 0;
+		run(line);
+	}
+}
+
+/* Expand a per-user path: PATTERN with %d replaced by the user's number;
+ * a pattern without %d names a directory holding u<i><suffix>. */
+static void user_path(char *buf, size_t size, const char *pattern, const char *suffix)
+{
+	const char *d = strstr(pattern, "%d");
+
+	if (!strcmp(pattern, "-"))
+		snprintf(buf, size, "-");
+	else if (d)
+		snprintf(buf, size, "%.*s%d%s", (int)(d - pattern), pattern, me, d + 2);
+	else
+		snprintf(buf, size, "%s/u%d%s", pattern, me, suffix);
+}
+
+/* ---- attach: a user's terminal, outside the job ---------------------------- */
+
+/*
+ * sheet -a N: the terminal of user N (N >= 1; u0 types into dsmrun's own
+ * terminal). Runs outside dsmrun: sends every line typed here into user N's
+ * input and shows user N's output as it grows, without the node's echo of
+ * the lines typed here (the terminal shows them already). The end of input
+ * (Ctrl-D) sends quit; returns once the node reports that user N quit.
+ */
+struct attach {
+	int user, out_fd, quit_seen;
+	char pending[8][256]; /* lines sent whose echo is still to come */
+	int npending;
+	size_t len;
+	char buf[4096];
+};
+
+/* Print what arrived from the node, without the echoes of our lines; a
+ * partial echo waits for the rest. */
+static void attach_show(struct attach *a)
+{
+	char prompt[16], quitline[24];
+	size_t pl = (size_t)snprintf(prompt, sizeof(prompt), "u%d> ", a->user), n;
+
+	snprintf(quitline, sizeof(quitline), "u%d quit (", a->user);
+	while (a->len) {
+		char echo[260];
+		size_t el = a->npending ? (size_t)snprintf(echo, sizeof(echo), "%s\n", a->pending[0]) : 0;
+		if (el && a->len >= el && !memcmp(a->buf, echo, el)) {
+			n = el; /* our own line, echoed: drop it */
+			memmove(a->pending[0], a->pending[1], sizeof(a->pending[0]) * (size_t)--a->npending);
+		} else if (el && a->len < el && !memcmp(a->buf, echo, a->len)) {
+			return; /* maybe our echo: wait for the rest */
+		} else {
+			char *nl = memchr(a->buf, '\n', a->len);
+			n = a->len >= pl && !memcmp(a->buf, prompt, pl) ? pl : nl ? (size_t)(nl - a->buf) + 1 : a->len;
+			if (n >= strlen(quitline) && !memcmp(a->buf, quitline, strlen(quitline)))
+				a->quit_seen = 1;
+			fwrite(a->buf, 1, n, stdout);
+		}
+		memmove(a->buf, a->buf + n, a->len - n);
+		a->len -= n;
+	}
+	fflush(stdout);
+}
+
+/* Open user N's input for writing once its node has opened it (a FIFO
+ * with no reader refuses: ENXIO), waiting at most 30 s. */
+static int attach_open_input(const char *path)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENXIO && errno != ENOENT)
+			break;
+		if (tries == 0)
+			fprintf(stderr, "sheet: waiting for the node to open %s\n", path);
+		poll(NULL, 0, 100);
+	}
+	return -1;
+}
+
+static int attach(int user, const char *ipat, const char *opat)
+{
+	struct attach a = { .user = user };
+	char ipath[256], opath[256], line[256];
+	struct input in = { .fd = 0 };
+	int fd, sent_quit = 0;
+	uint64_t quit_deadline = 0;
+
+	me = user;
+	user_path(ipath, sizeof(ipath), ipat ? ipat : "/tmp/sheet-u%d.in", ".in");
+	user_path(opath, sizeof(opath), opat ? opat : "/tmp/sheet-u%d.out", ".out");
+	/* The node truncates its output before it opens its input. */
+	if ((fd = attach_open_input(ipath)) < 0 || (a.out_fd = open(opath, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "sheet: %s: %s\n", fd < 0 ? ipath : opath, strerror(errno));
+		return 1;
+	}
+	fcntl(fd, F_SETFL, 0); /* blocking writes from here */
+	while (!a.quit_seen && (!sent_quit || quit_deadline-- > 0)) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		ssize_t r;
+		int got;
+		if (!sent_quit && poll(&p, 1, 50) > 0)
+			fill(&in);
+		else if (sent_quit)
+			poll(NULL, 0, 50);
+		while (!sent_quit && (got = take_line(&in, line, sizeof(line))) != 0) {
+			if (got < 0)
+				strcpy(line, "quit");
+			sent_quit |= got < 0 || !strcmp(line, "quit");
+			if (got > 0 && a.npending < 8) /* Ctrl-D: show the node's "quit" */
+				snprintf(a.pending[a.npending++], sizeof(a.pending[0]), "%s", line);
+			if (dprintf(fd, "%s\n", line) < 0)
+				return 1;
+			if (sent_quit)
+				quit_deadline = 100; /* 5 s for the node to say it */
+		}
+		while ((r = read(a.out_fd, a.buf + a.len, sizeof(a.buf) - a.len)) > 0) {
+			a.len += (size_t)r;
+			attach_show(&a);
+		}
+	}
+	return a.quit_seen ? 0 : 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: dsmrun -n USERS sheet [-i|--input IN] [-o|--output OUT]\n"
+		"  user i (node i) reads commands from IN and writes to OUT; in both, %%d\n"
+		"  is replaced by i, a path without %%d is a directory (DIR/ui.in, DIR/ui.out),\n"
+		"  and - is the terminal (stdin, stdout). An IN that does not exist is made\n"
+		"  a FIFO (read until quit); a regular file is read to its end.\n"
+		"  Defaults: u0 on the terminal; the others /tmp/sheet-u%%d.in (a FIFO)\n"
+		"  and /tmp/sheet-u%%d.out.\n"
+		"       sheet -a|--attach N [-i IN] [-o OUT]\n"
+		"  (not under dsmrun) the terminal of user N: what is typed goes to user N's\n"
+		"  IN, user N's OUT is shown as it grows; Ctrl-D or quit leaves.\n");
+}
+
 int main(int argc, char **argv)
 {
-	const char *dir = NULL, *script = NULL;
-	FILE *in = stdin;
-	char line[256];
-	int err = dsm_init(&argc, &argv);
+	static const struct option longopts[] = {
+		{ "attach", required_argument, NULL, 'a' }, { "input", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ipat = NULL, *opat = NULL;
+	char ipath[256], opath[256];
+	struct input in = { 0 };
+	int err, opt, user = -1;
 
-	if (err) {
+	for (int i = 1; i + 1 < argc; i++) /* -a: a terminal, not a node */
+		if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--attach"))
+			user = atoi(argv[i + 1]);
+	if (user >= 0) {
+		while ((opt = getopt_long(argc, argv, "a:i:o:", longopts, NULL)) != -1)
+			if (opt == 'i' || opt == 'o')
+				*(opt == 'i' ? &ipat : &opat) = optarg;
+		return attach(user, ipat, opat);
+	}
+	if ((err = dsm_init(&argc, &argv))) {
 		fprintf(stderr, "sheet: dsm_init: %s\n", dsm_strerror(err));
 		return 1;
 	}
 	me = dsm_node_id();
 	nusers = dsm_node_count();
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			dir = argv[++i];
-		else
-			script = argv[i];
-	}
-	out = stdout;
-	if (dir) {
-		snprintf(line, sizeof(line), "%s/u%d.out", dir, me);
-		if (!(out = fopen(line, "w"))) {
-			fprintf(stderr, "sheet: %s: %s\n", line, strerror(errno));
-			return 1;
+	while ((opt = getopt_long(argc, argv, "i:o:h", longopts + 1, NULL)) != -1) {
+		if (opt == 'i')
+			ipat = optarg;
+		else if (opt == 'o')
+			opat = optarg;
+		else {
+			usage();
+			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (me == 0 && script && !(in = fopen(script, "r"))) {
-		fprintf(stderr, "sheet: %s: %s\n", script, strerror(errno));
+	if (optind < argc) {
+		usage();
+		return 2;
+	}
+	user_path(ipath, sizeof(ipath), ipat ? ipat : me ? "/tmp/sheet-u%d.in" : "-", ".in");
+	user_path(opath, sizeof(opath), opat ? opat : me ? "/tmp/sheet-u%d.out" : "-", ".out");
+	out = stdout;
+	if (strcmp(opath, "-") && !(out = fopen(opath, "w"))) {
+		fprintf(stderr, "sheet: %s: %s\n", opath, strerror(errno));
 		return 1;
 	}
+	if ((err = open_input(ipath, &in))) {
+		fprintf(stderr, "sheet: %s: %s\n", ipath, strerror(-err));
+		return 1;
+	}
+	if (me && !ipat)
+		fprintf(stderr, "sheet: u%d's terminal: sheet -a %d (its input %s, output %s)\n", me,
+			me, ipath, opath);
 	if (nusers > MAXU || (err = setup())) {
 		fprintf(stderr, "sheet: setup: %s\n", nusers > MAXU ? "too many users" : dsm_strerror(err));
 		return 1;
 	}
-	for (;;) {
-		int u = -1, n = 0;
-
-		if (me == 0) {
-			if (!script && isatty(0)) {
-				printf("sheet> ");
-				fflush(stdout);
-			}
-			if (!fgets(line, sizeof(line), in))
-				strcpy(line, "quit");
-			line[strcspn(line, "\r\n")] = 0;
-		}
-		if ((err = dsm_broadcast(line, sizeof(line), 0)))
-			break;
-		if (!strcmp(line, "quit"))
-			break;
-		if (!strcmp(line, "gc")) {
-			struct dsm_gc_stats s;
-			if ((err = dsm_gc_collect()) || (err = dsm_gc_stats(&s)))
-				break;
-			say("gc at u%d: %llu objects live here (%llu bytes), %llu exported, %llu imported", me,
-			    (unsigned long long)s.live_objects, (unsigned long long)s.live_bytes,
-			    (unsigned long long)s.exported, (unsigned long long)s.imported);
-		} else if (sscanf(line, "u%d %n", &u, &n) == 1 && n > 0 && u == me) {
-			fprintf(out, "u%d> %s\n", me, line + n);
-			run(line + n);
-		}
-		if ((err = dsm_barrier(2)))
-			break;
-	}
-	if (err)
+	if ((err = user_loop(&in)))
 		fprintf(stderr, "sheet: node %d: %s\n", me, dsm_strerror(err));
 	if (!err)
 		err = dsm_gc_fini();
-	if (dir)
+	if (out != stdout)
 		fclose(out);
 	return dsm_finalize() || err ? 1 : 0;
 }

@@ -15,7 +15,9 @@
  * signals it forwards) and, with --tag-output, the children's output pipes.
  * When a node fails, the others get DSM_TIMEOUT to notice and exit on their
  * own, then SIGTERM, then SIGKILL. Children die with dsmrun (PDEATHSIG), so
- * even a SIGKILLed dsmrun leaves no orphan nodes.
+ * even a SIGKILLed dsmrun leaves no orphan nodes. In the foreground of a
+ * terminal, the job's group is made the terminal's foreground group while
+ * it runs (give_terminal), so a node may read the terminal.
  *
  * Naming the culprit: when one node dies the others fail soon after, and
  * the order in which the kernel reports them is arbitrary. So failures
@@ -98,6 +100,7 @@ struct job {
 	struct node node[DSM_MAX_NODES];
 	pid_t parent;     /* dsmrun's pid, checked by children after PDEATHSIG */
 	pid_t pgid;       /* the job's process group (node 0's pid) */
+	int tty_taken;    /* the job's group is the terminal's foreground group */
 	int listen_fd;
 	int sig_fd;
 	sigset_t old_mask;
@@ -389,6 +392,35 @@ static int setup_signals(struct job *j)
 	return j->sig_fd < 0 ? -1 : 0;
 }
 
+/*
+ * If dsmrun runs in the foreground of a terminal (its stdin), make the
+ * job's process group the foreground one, as a shell does for a job: a
+ * node that reads the terminal (node 0 of an interactive program) would
+ * otherwise be stopped by SIGTTIN, and Ctrl-C reaches the nodes directly.
+ * take_terminal() gives it back when the job is over.
+ */
+static void give_terminal(struct job *j)
+{
+	sigset_t set;
+
+	if (!isatty(0) || tcgetpgrp(0) != getpgrp() || tcsetpgrp(0, j->pgid) < 0)
+		return;
+	j->tty_taken = 1;
+	/* dsmrun is in the background now: its messages (under stty tostop)
+	 * and take_terminal's tcsetpgrp would stop it with SIGTTOU unless it
+	 * is blocked. Nodes forked later start from j->old_mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static void take_terminal(struct job *j)
+{
+	if (j->tty_taken && tcsetpgrp(0, getpgrp()) < 0)
+		fprintf(stderr, "dsmrun: taking the terminal back: %s\n", strerror(errno));
+	j->tty_taken = 0;
+}
+
 /* In a child that failed before exec: tell the parent and exit. */
 __attribute__((noreturn)) static void child_fail(int status_fd, int stage)
 {
@@ -512,8 +544,11 @@ static int spawn_node(struct job *j, int k)
 	}
 	j->node[k].pid = pid;
 	j->alive++;
-	if (k == 0)
+	if (k == 0) {
 		j->pgid = pid;
+		setpgid(pid, pid); /* as the child does: the group exists from here */
+		give_terminal(j);
+	}
 	rc = wait_exec(j, k, status[0]);
 	close(status[0]);
 	return rc;
@@ -933,8 +968,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dsmrun: signals: %s\n", strerror(errno));
 		return 1;
 	}
-	if ((rc = spawn_all(j)) != 0)
+	rc = spawn_all(j);
+	if (rc == 0)
+		supervise(j);
+	take_terminal(j);
+	if (rc != 0)
 		return rc;
-	supervise(j);
 	return j->exit_code < 0 ? 0 : j->exit_code;
 }
