@@ -39,7 +39,8 @@
 #include "tape/hooks.h"
 #include "vm/wp.h"
 
-#define BATCH 1024u      /* pages per LRC_DIFF_REQ */
+#define BATCH 256u       /* pages per LRC_DIFF_REQ: 12 bytes an entry after the
+			  * first, within its 4096-byte payload (net/msg.c) */
 #define SLICE_NS 100000000ull /* a waiting fetch re-checks for job failure */
 
 static int tape_init(struct dsm_node *n)
