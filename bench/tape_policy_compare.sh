@@ -4,7 +4,8 @@
 # native protocols: remote misses, messages, bytes and time per app and
 # node count under
 #   hlrc        native hlrc (first-touch homes, the default)
-#   hlrc-block  native hlrc with DSM_HOME=block (the emulation's homes)
+#   hlrc-block  native hlrc with DSM_HOME=block DSM_HOME_MIGRATE=off (the
+#               emulation's homes, which never move)
 #   lrc         native lrc
 #   lrc+hlrc    lrc with DSM_TAPE_POLICY=hlrc
 #   lrc+scope   lrc with DSM_TAPE_POLICY=scope
@@ -49,15 +50,15 @@ mkdir -p "$OUT/logs" || exit 1
 DSMRUN=$BUILD/dsmrun
 [ -x "$DSMRUN" ] || { echo "$0: no $DSMRUN (build first)" >&2; exit 1; }
 
-declare -A SIZE=([sor]="1024 30" [mm]="384" [km]="100000 16 10" [nb]="2048 3"
-		 [wc]="1000000 20000")
+declare -A SIZE=([sor]="512 40" [mm]="384" [km]="100000 16 10" [nb]="1024 4"
+		 [wc]="500000 20000")
 CONFIGS="hlrc hlrc-block lrc lrc+hlrc lrc+scope"
 
 # env_of CONFIG: the environment of a configuration
 env_of() {
 	case "$1" in
 	hlrc) echo "DSM_PROTOCOL=hlrc" ;;
-	hlrc-block) echo "DSM_PROTOCOL=hlrc DSM_HOME=block" ;;
+	hlrc-block) echo "DSM_PROTOCOL=hlrc DSM_HOME=block DSM_HOME_MIGRATE=off" ;;
 	lrc) echo "DSM_PROTOCOL=lrc" ;;
 	lrc+hlrc) echo "DSM_PROTOCOL=lrc DSM_TAPE_POLICY=hlrc" ;;
 	lrc+scope) echo "DSM_PROTOCOL=lrc DSM_TAPE_POLICY=scope" ;;
