@@ -82,11 +82,12 @@ run() {
 		env $(env_of "$cfg") DSM_TAPEWORM=off timeout 300 \
 			"$DSMRUN" -n "$n" "$BUILD/tests/mn_tape_policy" > "$log" 2>&1 || {
 			echo "$0: patterns $n $cfg: failed (see $log)" >&2; fail=1; return; }
-		# per node: "locks: F remote fetches (...), M msgs, B bytes sent; stencil: ..."
+		# per node: "locks: F remote fetches (...), phase: M msgs, B bytes sent;
+		# stencil: F remote fetches (...), M msgs, B bytes sent; ..."
 		awk -v n="$n" -v cfg="$cfg" -v r="$r" '
 		/^mn_tape_policy: node .*locks:/ {
 			s = $0; sub(/.*locks: /, "", s); split(s, a, /[ ,(;]+/)
-			lf += a[1]; lm += a[6]; lb += a[8]
+			lf += a[1]; lm += a[7]; lb += a[9]
 			s = $0; sub(/.*stencil: /, "", s); split(s, a, /[ ,(;]+/)
 			sf += a[1]; sm += a[6]; sb += a[8]; k++ }
 		END { if (k != n) exit 1
