@@ -422,6 +422,7 @@ const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.init = tape_init,
 	.sync = tape_sync, /* kernel-tracked writes */
 	.known = tape_known,
+	.wrote_after = dsm__lrc_wrote_after,
 	.push_copy = push_copy,
 	.push_take = push_take,
 };

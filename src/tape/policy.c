@@ -9,9 +9,11 @@
  * round-robin (or as DSM_HOME says: cyclic, node0; its default
  * first-touch needs an agreement lrc does not have, so it means block
  * here). At each release and barrier arrival a writer sends the pages it
- * wrote since its last one (a write tape) to their homes, whole, with
- * its vector of known intervals (TAPE_PUSH, kind TO_HOME); a page homed
- * at the writer is kept the same way locally. Each home keeps the newest
+ * wrote since its last one (a write tape) to their homes with its vector
+ * of known intervals (TAPE_PUSH, kind TO_HOME): as a diff against the
+ * copy it last sent there when no other node wrote the page since (the
+ * protocol's wrote_after), else whole; a page homed at the writer is kept
+ * locally. Each home keeps the newest
  * copy of each of its pages (the store) and, through push.c, installs it
  * for itself when current. After an acquire (the grant's tape, Tapeworm's
  * update-lock path) and after a barrier (the last two phases' read tapes,
@@ -22,9 +24,10 @@
  * check); a stale one is dropped and the page is faulted in from its
  * writers as lrc does. What is not emulated: demand misses (a fault
  * asks the writers for diffs, lrc's path: the tape layer cannot redirect
- * a fault); diffs (whole pages move both ways); merging concurrent
- * writers' copies at the home (the newest copy wins, the reader drops it
- * when another writer's interval is missing).
+ * a fault); diffs of pages several nodes write, and of pages from the
+ * home (whole pages); merging concurrent writers at the home (the newest
+ * copy wins, a diff made against a copy the home no longer has is
+ * ignored; a reader that knows the missing interval drops the copy).
  *
  * scope — scope consistency as update on acquire: every lock is an
  * update lock (its critical section's write tape goes with the grant;
@@ -34,7 +37,10 @@
  * writer). No adaptive stop: a protocol does not back off.
  *
  * Messages are TAPE_PUSH with arg1 the kind (no wire type is left free):
- *   TO_HOME  (3): the push format (push.c): arg0 pages; vc, {page, bytes}.
+ *   TO_HOME  (3): arg0 pages; u32 vc[count], then per page u32 page,
+ *                 u32 dlen and the page (dlen 0) or u32 base[count] (the
+ *                 vector of the copy the diff was made against) and a
+ *                 diff of dlen bytes (vm/diff.h).
  *   PULL     (1): arg0 pages, arg2 token; payload u32 pages.
  *   PULL_REP (2): arg0 groups, arg2 token; payload per group u32 k,
  *                 u32 vc[count], k x {u32 page, bytes}.
@@ -51,6 +57,7 @@
 #include "core/node.h"
 #include "internal.h"
 #include "proto/proto.h"
+#include "vm/diff.h"
 #include "vm/vm.h"
 
 #define HOME_RUN 16u     /* pages per home run (hlrc's DSM_HOME=block) */
@@ -77,6 +84,7 @@ struct pol_node {
 	struct dsm_tape *wrec;    /* hlrc: writes since the last release */
 	size_t npages;
 	struct home_copy **store; /* hlrc: per page homed here (reserved) */
+	struct home_copy **snap;  /* hlrc: per page, the copy last sent home */
 	uint64_t next_token;
 	struct pol_wait w[WAITS];
 };
@@ -127,8 +135,14 @@ int dsm__pol_init(struct dsm_node *n)
 	if (pl->mode == DSM_POL_HLRC) {
 		pl->store = mmap(NULL, pl->npages * sizeof(*pl->store), PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (pl->store == MAP_FAILED) {
-			pl->store = NULL;
+		pl->snap = mmap(NULL, pl->npages * sizeof(*pl->snap), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (pl->store == MAP_FAILED || pl->snap == MAP_FAILED) {
+			if (pl->store != MAP_FAILED)
+				munmap(pl->store, pl->npages * sizeof(*pl->store));
+			if (pl->snap != MAP_FAILED)
+				munmap(pl->snap, pl->npages * sizeof(*pl->snap));
+			pl->store = pl->snap = NULL;
 			return -ENOMEM;
 		}
 		if (!(pl->wrec = dsm__tape_record(n, DSM_TAPE_WRITE)))
@@ -151,6 +165,11 @@ void dsm__pol_fini(struct dsm_node *n)
 		for (size_t p = 0; p < pl->npages; p++)
 			free(pl->store[p]);
 		munmap(pl->store, pl->npages * sizeof(*pl->store));
+	}
+	if (pl->snap) {
+		for (size_t p = 0; p < pl->npages; p++)
+			free(pl->snap[p]);
+		munmap(pl->snap, pl->npages * sizeof(*pl->snap));
 	}
 	pthread_mutex_destroy(&pl->mu);
 	pthread_cond_destroy(&pl->cv);
@@ -185,37 +204,118 @@ static int store_put(struct dsm_node *n, struct pol_node *pl, uint32_t p, const 
 
 /* --- hlrc: the writer's release --- */
 
-/* Send home h the entries of e[0..k) homed there, BATCH a message. */
-static int send_home(struct dsm_node *n, int h, const unsigned char *e, const int *dest,
-		     size_t k, const uint32_t *vc)
+/* Per home, the entries of one release (push_home's format), grown. */
+struct obuf {
+	unsigned char *b;
+	size_t len, cap;
+	uint32_t k;
+};
+
+static int obuf_put(struct obuf *o, const void *x, size_t len)
 {
-	size_t ps = n->page_size, head = 4 * (size_t)n->count, es = 4 + ps, c = 0;
-	unsigned char *m = malloc(head + BATCH * es);
-	uint64_t msgs = 0, pages = 0;
+	if (o->len + len > o->cap) {
+		size_t cap = 2 * (o->len + len) + 4096;
+		unsigned char *b = realloc(o->b, cap);
+		if (!b)
+			return -ENOMEM;
+		o->b = b;
+		o->cap = cap;
+	}
+	memcpy(o->b + o->len, x, len);
+	o->len += len;
+	return 0;
+}
+
+/* Entry e of a TO_HOME payload at d (len left): its size, or 0 if it is
+ * malformed. {u32 page, u32 dlen}, then the page (dlen 0) or u32
+ * base[count] and a diff of dlen bytes. */
+static size_t entry_size(struct dsm_node *n, const unsigned char *d, size_t left)
+{
+	size_t ps = n->page_size, dlen, sz;
+
+	if (left < 8)
+		return 0;
+	dlen = dsm__get_le32(d + 4);
+	if (dlen > dsm__diff_max_size(ps))
+		return 0;
+	sz = dlen ? 8 + 4 * (size_t)n->count + dlen : 8 + ps;
+	return sz <= left ? sz : 0;
+}
+
+/* Send home h its entries (o), BATCH a message, after the vector. */
+static int send_home(struct dsm_node *n, int h, const struct obuf *o, const uint32_t *vc)
+{
+	size_t head = 4 * (size_t)n->count, off = 0;
+	unsigned char *m = malloc(head + o->len);
+	uint64_t msgs = 0;
 	int err = 0;
 
 	if (!m)
 		return -ENOMEM;
 	for (int j = 0; j < n->count; j++)
 		dsm__put_le32(m + 4 * (size_t)j, vc[j]);
-	for (size_t i = 0; i <= k && !err; i++) {
-		if (i < k && dest[i] == h)
-			memcpy(m + head + es * c++, e + es * i, es);
-		if (c && (c == BATCH || i == k)) {
-			struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH,
-					       .arg = { c, K_TO_HOME },
-					       .payload = m, .length = (uint32_t)(head + c * es) };
-			if (!(err = dsm__send(n, h, &msg))) {
-				msgs++;
-				pages += c;
-			}
-			c = 0;
-		}
+	while (off < o->len && !err) {
+		size_t at = off, c = 0, sz;
+		while (off < o->len && c < BATCH && (sz = entry_size(n, o->b + off, o->len - off)))
+			off += sz, c++;
+		memcpy(m + head, o->b + at, off - at);
+		struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH, .arg = { c, K_TO_HOME },
+				       .payload = m, .length = (uint32_t)(head + off - at) };
+		if (!(err = dsm__send(n, h, &msg)))
+			msgs++;
 	}
 	free(m);
 	DSM_STAT_ADD(n, tape_pushes_sent, msgs);
-	DSM_STAT_ADD(n, tape_pages_pushed, pages);
+	DSM_STAT_ADD(n, tape_pages_pushed, o->k);
 	return err;
+}
+
+/*
+ * One page for its home h: a diff against the copy last sent there (snap)
+ * when no other node wrote the page since (then the home's copy is that
+ * one, unless a concurrent writer's replaced it: the home ignores the
+ * diff), else the page. The page becomes the new snap. mu and the region
+ * lock held.
+ */
+static int put_page(struct dsm_node *n, struct pol_node *pl, struct obuf *o, uint32_t p,
+		    const unsigned char *page, const uint32_t *vc, unsigned char *dbuf)
+{
+	const struct dsm_tape_proto *tp = dsm__tape_proto(n);
+	struct home_copy *sn = pl->snap[p];
+	size_t ps = n->page_size, vcn = (size_t)n->count;
+	uint32_t v[DSM_MAX_NODES];
+	ssize_t dl = -1;
+	unsigned char h[8];
+	int err;
+
+	if (sn && tp->wrote_after) {
+		memcpy(v, sn->vc, vcn * 4);
+		v[n->id] = vc[n->id]; /* our own intervals are in the diff */
+		if (!tp->wrote_after(n, p, v))
+			dl = dsm__diff_encode(sn->data, page, ps, dbuf, ps / 2);
+	}
+	dsm__put_le32(h, p);
+	dsm__put_le32(h + 4, dl > 0 ? (uint32_t)dl : 0);
+	if ((err = obuf_put(o, h, 8)))
+		return err;
+	if (dl > 0) {
+		unsigned char b[4 * DSM_MAX_NODES];
+		for (size_t j = 0; j < vcn; j++)
+			dsm__put_le32(b + 4 * j, sn->vc[j]);
+		err = obuf_put(o, b, 4 * vcn) ?: obuf_put(o, dbuf, (size_t)dl);
+	} else {
+		err = obuf_put(o, page, ps);
+	}
+	o->k++;
+	if (err)
+		return err;
+	if (!sn && !(sn = pl->snap[p] = malloc(sizeof(*sn) + vcn * 4 + ps)))
+		return -ENOMEM;
+	sn->vc = (uint32_t *)(sn + 1);
+	sn->data = (unsigned char *)(sn->vc + vcn);
+	memcpy(sn->vc, vc, vcn * 4);
+	memcpy(sn->data, page, ps);
+	return 0;
 }
 
 int dsm__pol_release(struct dsm_node *n)
@@ -224,14 +324,14 @@ int dsm__pol_release(struct dsm_node *n)
 	const struct dsm_tape_proto *tp = dsm__tape_proto(n);
 	struct dsm_extent *ex = NULL;
 	struct dsm_tape *w;
+	struct obuf out[DSM_MAX_NODES];
 	uint32_t vc[DSM_MAX_NODES];
-	unsigned char *e = NULL;
-	int *dest = NULL, err = 0;
-	size_t k = 0, ps = n->page_size;
-	uint64_t homes = 0;
+	unsigned char *page = NULL, *dbuf = NULL;
+	int err = 0;
 
 	if (!pl || pl->mode != DSM_POL_HLRC)
 		return 0;
+	memset(out, 0, sizeof(out));
 	pthread_mutex_lock(&pl->mu);
 	w = pl->wrec;
 	if (w)
@@ -240,8 +340,7 @@ int dsm__pol_release(struct dsm_node *n)
 	pthread_mutex_unlock(&pl->mu);
 	if (!w || !(ex = dsm_tape_project(w, DSM_TAPE_PAGES)) || !dsm_extent_count(ex))
 		goto out;
-	size_t cnt = dsm_extent_count(ex);
-	if (!(e = malloc(cnt * (4 + ps))) || !(dest = malloc(cnt * sizeof(*dest)))) {
+	if (!(page = malloc(n->page_size)) || !(dbuf = malloc(n->page_size / 2))) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -249,29 +348,26 @@ int dsm__pol_release(struct dsm_node *n)
 	pthread_mutex_lock(&pl->mu);
 	pthread_mutex_lock(&n->region->lock);
 	tp->known(n, vc);
-	for (size_t i = 0; i < cnt; i++) {
+	for (size_t i = 0; i < dsm_extent_count(ex) && !err; i++) {
 		uint32_t p = dsm_extent_value(ex, i);
 		int h = home_of(n, p);
-		unsigned char *x = e + k * (4 + ps);
-		if (p >= pl->npages || tp->push_copy(n, p, h, x + 4) != 1)
+		if (p >= pl->npages || tp->push_copy(n, p, h, page) != 1)
 			continue;
-		if (h == n->id) { /* our own page: the store is the home's copy */
-			if ((err = store_put(n, pl, p, vc, x + 4)))
-				break;
-			continue;
-		}
-		dsm__put_le32(x, p);
-		dest[k++] = h;
-		homes |= 1ull << h;
+		if (h == n->id) /* our own page: the store is the home's copy */
+			err = store_put(n, pl, p, vc, page);
+		else
+			err = put_page(n, pl, &out[h], p, page, vc, dbuf);
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	pthread_mutex_unlock(&pl->mu);
 	for (int h = 0; h < n->count && !err; h++)
-		if (homes >> h & 1)
-			err = send_home(n, h, e, dest, k, vc);
+		if (out[h].k)
+			err = send_home(n, h, &out[h], vc);
 out:
-	free(e);
-	free(dest);
+	for (int h = 0; h < n->count; h++)
+		free(out[h].b);
+	free(page);
+	free(dbuf);
 	dsm_extent_free(ex);
 	dsm_tape_free(w);
 	if (err && err != -ENOMEM) /* a hint lost; a dead peer fails the job elsewhere */
@@ -501,28 +597,69 @@ bad:
 	return DSM_EPROTO;
 }
 
-/* A writer's pages for this home: kept in the store, and (push.c) for
- * this node's own copy when current. */
+/* A writer's pages for this home: into the store (a diff applies only
+ * to the copy it was made against), then (push.c) for this node's own
+ * copy when current. */
 static int on_to_home(struct dsm_node *n, struct pol_node *pl, const struct dsm_msg *m)
 {
 	const unsigned char *d = m->payload;
-	size_t k = m->arg[0], ps = n->page_size, head = 4 * (size_t)n->count;
+	size_t ps = n->page_size, vcn = (size_t)n->count, head = 4 * vcn, off = head, sz;
 	uint32_t vc[DSM_MAX_NODES];
-	int err;
+	unsigned char *mine, *x;
+	size_t k = 0;
+	int err = 0;
 
-	if ((err = dsm__pc_check(n, m)))
-		return err;
-	for (int j = 0; j < n->count; j++)
-		vc[j] = dsm__get_le32(d + 4 * (size_t)j);
+	if (m->length < head || m->arg[0] == 0 || m->arg[0] > BATCH)
+		goto bad;
+	for (uint64_t i = 0; i < m->arg[0]; i++, off += sz)
+		if (!(sz = entry_size(n, d + off, m->length - off)) ||
+		    dsm__get_le32(d + off) >= pl->npages)
+			goto bad;
+	if (off != m->length)
+		goto bad;
+	for (size_t j = 0; j < vcn; j++)
+		vc[j] = dsm__get_le32(d + 4 * j);
+	if (!(mine = malloc(m->arg[0] * (4 + ps))))
+		return -ENOMEM;
+	x = mine;
 	pthread_mutex_lock(&pl->mu);
-	for (size_t i = 0; i < k && !err; i++) {
-		const unsigned char *e = d + head + i * (4 + ps);
-		uint32_t p = dsm__get_le32(e);
-		if (home_of(n, p) == n->id)
-			err = store_put(n, pl, p, vc, e + 4);
+	for (off = head; off < m->length && !err; off += sz) {
+		uint32_t p = dsm__get_le32(d + off), dl = dsm__get_le32(d + off + 4);
+		struct home_copy *h = pl->store[p];
+		sz = entry_size(n, d + off, m->length - off);
+		if (home_of(n, p) != n->id)
+			continue; /* DSM_HOME differs between nodes: a lost hint */
+		if (!dl) {
+			err = store_put(n, pl, p, vc, d + off + 8);
+		} else {
+			int base = !!h;
+			for (size_t j = 0; h && j < vcn; j++)
+				base &= h->vc[j] == dsm__get_le32(d + off + 8 + 4 * j);
+			if (!base) /* another writer's copy replaced it: stale */
+				continue;
+			if (dsm__diff_apply(h->data, ps, d + off + 8 + head, dl)) {
+				pthread_mutex_unlock(&pl->mu);
+				free(mine);
+				goto bad;
+			}
+			memcpy(h->vc, vc, head);
+		}
+		if (!err && (h = pl->store[p]) && !memcmp(h->vc, vc, head)) {
+			dsm__put_le32(x, p);
+			memcpy(x + 4, h->data, ps);
+			x += 4 + ps;
+			k++;
+		}
 	}
 	pthread_mutex_unlock(&pl->mu);
-	return err ? err : dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, d + head, k);
+	if (!err && k)
+		err = dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, mine, k);
+	free(mine);
+	return err;
+bad:
+	dsm__reject(n, "tape policy: a malformed push to a home from node %u (%u bytes, "
+		    "%llu pages)", m->src, m->length, (unsigned long long)m->arg[0]);
+	return DSM_EPROTO;
 }
 
 int dsm__pol_handle(struct dsm_node *n, const struct dsm_msg *m)
