@@ -3,7 +3,8 @@
  * (DSM_TAPE_POLICY; Keleher, "Tapes", TOCS 2000, section 6;
  * docs/tapes.md, "Protocols emulated with tapes"). The protocol stays lrc:
  * a policy only moves data earlier, through the tape hooks (fetch, hole,
- * known, push_copy, push_take), so a correct program computes the same.
+ * known, wrote_after, push_copy, push_take), so a correct program
+ * computes the same.
  *
  * hlrc — home-based LRC. Page p has a home: runs of HOME_RUN pages dealt
  * round-robin (or as DSM_HOME says: cyclic, node0; its default
@@ -13,9 +14,8 @@
  * of known intervals (TAPE_PUSH, kind TO_HOME): as a diff against the
  * copy it last sent there when no other node wrote the page since (the
  * protocol's wrote_after), else whole; a page homed at the writer is kept
- * locally. Each home keeps the newest
- * copy of each of its pages (the store) and, through push.c, installs it
- * for itself when current. After an acquire (the grant's tape, Tapeworm's
+ * locally. Each home keeps the newest copy of each of its pages (the
+ * store) and, through push.c, installs it for itself when current. After an acquire (the grant's tape, Tapeworm's
  * update-lock path) and after a barrier (the last two phases' read tapes,
  * Tapeworm's record-replay path) a node asks the homes for the pages
  * those tapes name that are invalid here (PULL), waits for the answers
@@ -44,8 +44,9 @@
  *   PULL     (1): arg0 pages, arg2 token; payload u32 pages.
  *   PULL_REP (2): arg0 groups, arg2 token; payload per group u32 k,
  *                 u32 vc[count], k x {u32 page, bytes}.
- * Locks: pol_node.mu (the store, the waits), then push.c's and the region
- * lock; no lock held while sending.
+ * Locks: pol_node.mu (the store, the copies sent, the waits), then the
+ * region lock; push.c's locks are taken with neither held, and no lock is
+ * held while sending.
  */
 #include <errno.h>
 #include <stdlib.h>
