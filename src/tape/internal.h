@@ -73,9 +73,6 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__pc_hit(struct dsm_node *n, uint32_t page);
 /* Add the region counters (kind 0: all, with the consumer's) to out. */
 void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stats *out);
-/* Check a TAPE_PUSH in the push format (arg0 pages; u32 vc[count], then
- * {u32 page, page} each): 0, or DSM_EPROTO after rejecting it. */
-int dsm__pc_check(struct dsm_node *n, const struct dsm_msg *m);
 /* Take (install as held, or drop) or keep until vc is known here the k
  * pushed entries {u32 page, page} at d, copies covering vc from node
  * `from` (+ DSM_MAX_NODES: a policy's copy, never judged for

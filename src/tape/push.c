@@ -446,7 +446,8 @@ static int keep(struct pc_node *pc, size_t vcn, uint32_t p, int from, const uint
 	return 0;
 }
 
-int dsm__pc_check(struct dsm_node *n, const struct dsm_msg *m)
+/* Check a TAPE_PUSH: 0, or DSM_EPROTO after rejecting it. */
+static int check_push(struct dsm_node *n, const struct dsm_msg *m)
 {
 	const unsigned char *d = m->payload;
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, k = m->arg[0];
@@ -512,7 +513,7 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 	uint32_t vc[DSM_MAX_NODES];
 	int err;
 
-	if ((err = dsm__pc_check(n, m)))
+	if ((err = check_push(n, m)))
 		return err;
 	for (int j = 0; j < n->count; j++)
 		vc[j] = dsm__get_le32((const unsigned char *)m->payload + 4 * (size_t)j);
