@@ -30,6 +30,10 @@
  * barrier, no source change (regions: only those marked, as under "on";
  * auto does not guess regions); "off" — nothing (the marks are ignored).
  * Implemented under hlrc and lrc; under sc Tapeworm does nothing.
+ * DSM_TAPE_POLICY=hlrc|scope (lrc only: an update protocol emulated with
+ * tapes, docs/tapes.md) acts on every lock and barrier whatever
+ * DSM_TAPEWORM says, without the adaptive stop; its prefetches count in
+ * the statistics below.
  *
  * Conventions as dsm.h: 0 or a negative errno; after dsm_init; any
  * application thread; not from a signal handler.

@@ -68,6 +68,8 @@ static const char *const ec_checks[] = { "off", "report", "error", NULL };
 static const char *const home_policies[] = { "first-touch", "block", "cyclic", "node0", NULL };
 static const char *const on_off[] = { "off", "on", NULL };
 static const char *const tw_modes[] = { "off", "on", "auto", NULL };
+/* DSM_TAPE_POLICY, in the order of src/tape/internal.h's DSM_POL_* */
+static const char *const tape_policies[] = { "off", "hlrc", "scope", NULL };
 /* In enum dsm_wp_mode order (vm/wp.h). */
 static const char *const wp_modes[] = { "auto", "uffd", "segv", NULL };
 static const char *const transports[] = { "tcp", "mpi", NULL };
@@ -328,6 +330,17 @@ static int p_tapeworm(struct dsm_config *c, const struct env_var *v, const char 
 	if (i < 0)
 		return bad(v, s, "accepted: off, on or auto");
 	c->tapeworm = i; /* DSM_TW_OFF, DSM_TW_ON, DSM_TW_AUTO */
+	return 0;
+}
+
+/* DSM_TAPE_POLICY: an update protocol emulated with tapes over lrc. */
+static int p_tape_policy(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: off, hlrc or scope");
+	c->tape_policy = i; /* DSM_POL_OFF, DSM_POL_HLRC, DSM_POL_SCOPE */
 	return 0;
 }
 
@@ -631,6 +644,18 @@ static const struct env_var env_table[] = {
 	  "every lock and barrier (each learns its tape and stops prefetching "
 	  "while its predictions go unused), off for none; the same on every "
 	  "node", tw_modes, p_tapeworm },
+	{ "DSM_TAPE_POLICY", "off", "off",
+	  "lrc only (docs/tapes.md, \"Protocols emulated with tapes\"): an "
+	  "update protocol expressed as a tape policy over lrc: hlrc (each "
+	  "page has a home, runs of 16 pages dealt round-robin or as DSM_HOME "
+	  "says; at each release a writer pushes the pages it wrote to their "
+	  "homes, and after each acquire and barrier a node pulls from the "
+	  "homes the invalid pages its tapes predict), scope (every lock's "
+	  "critical-section write tape goes with its grant and its acquirer "
+	  "fetches it; at each barrier every node fetches every page the "
+	  "barrier invalidated) or off; hints only, results do not change; "
+	  "under another protocol dsm_init fails; the same on every node",
+	  tape_policies, p_tape_policy },
 	{ "DSM_WRITE_DETECT", "auto", "auto",
 	  "lrc, hlrc homes (uffd only: auto keeps hlrc on faults) and "
 	  "deterministic spaces: how a node learns which pages it "

@@ -55,6 +55,7 @@ struct dsm_config {
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
+	int tape_policy;         /* DSM_TAPE_POLICY: DSM_POL_* (src/tape/internal.h) */
 	int write_detect;        /* DSM_WRITE_DETECT: enum dsm_wp_mode (vm/wp.h) */
 	char record_dir[512];    /* DSM_RECORD: log directory, "" = off */
 	char replay_dir[512];    /* DSM_REPLAY: log directory, "" = off */
@@ -128,6 +129,7 @@ struct dsm_node {
 	void *coll_state;                        /* core/collective */
 	void *tape_state;                        /* src/tape: logs, prefetch slots */
 	void *tw_state;                          /* src/tape/tapeworm.c */
+	void *pol_state;                         /* src/tape/policy.c */
 	void *pc_state;                          /* src/tape/push.c */
 	void *rp_state;                          /* src/replay */
 	int rp_mode;                             /* src/replay: DSM_RP_OFF/... */

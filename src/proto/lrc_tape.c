@@ -39,7 +39,8 @@
 #include "tape/hooks.h"
 #include "vm/wp.h"
 
-#define BATCH 1024u      /* pages per LRC_DIFF_REQ */
+#define BATCH 256u       /* pages per LRC_DIFF_REQ: 12 bytes an entry after the
+			  * first, within its 4096-byte payload (net/msg.c) */
 #define SLICE_NS 100000000ull /* a waiting fetch re-checks for job failure */
 
 static int tape_init(struct dsm_node *n)
@@ -421,6 +422,7 @@ const struct dsm_tape_proto dsm__tape_proto_lrc = {
 	.init = tape_init,
 	.sync = tape_sync, /* kernel-tracked writes */
 	.known = tape_known,
+	.wrote_after = dsm__lrc_wrote_after,
 	.push_copy = push_copy,
 	.push_take = push_take,
 };

@@ -81,6 +81,11 @@ struct dsm_tape_proto {
 	 *    this node's open interval) is newer than vc: PUSH_TAKEN; else
 	 *    PUSH_DROP (stale, or not needed). */
 	void (*known)(struct dsm_node *n, uint32_t *vc);
+	/* Does an interval known here that is newer than vc (some (j, i >
+	 * vc[j])) write page p? 1 also when such a record is no longer kept.
+	 * Region lock held. NULL: unknown (src/tape/policy.c then sends
+	 * whole pages instead of diffs). */
+	int (*wrote_after)(struct dsm_node *n, uint32_t p, const uint32_t *vc);
 	int (*push_copy)(struct dsm_node *n, uint32_t p, int to, unsigned char *buf);
 	int (*push_take)(struct dsm_node *n, uint32_t p, int from, const uint32_t *vc,
 			 const unsigned char *data, uint32_t slot);

@@ -73,5 +73,30 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__pc_hit(struct dsm_node *n, uint32_t page);
 /* Add the region counters (kind 0: all, with the consumer's) to out. */
 void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stats *out);
+/* Take (install as held, or drop) or keep until vc is known here the k
+ * pushed entries {u32 page, page} at d, copies covering vc from node
+ * `from` (+ DSM_MAX_NODES: a policy's copy, never judged for
+ * unsubscribing). Service or application thread, no lock held. */
+int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
+		    const unsigned char *d, size_t k);
+
+/* policy.c: update protocols emulated with tapes (DSM_TAPE_POLICY) */
+enum { DSM_POL_OFF = 0, DSM_POL_HLRC = 1, DSM_POL_SCOPE = 2 }; /* env.c's order */
+int dsm__pol_init(struct dsm_node *n);
+void dsm__pol_fini(struct dsm_node *n);
+int dsm__pol_mode(struct dsm_node *n);
+/* At a release or barrier arrival, after the protocol closed the
+ * interval (hlrc: push the pages written since the last one to their
+ * homes). Application thread. */
+int dsm__pol_release(struct dsm_node *n);
+/* After an acquire (t: the grant's tape) or a barrier (t: the last
+ * phases' read tapes; scope ignores it): bring in what the policy says.
+ * slot: the lock's or barrier's prefetch slot. Returns the pages
+ * prefetched into slot (scope; hlrc's pulls count as pushes: 0) or an
+ * error. Application thread. */
+int dsm__pol_acquired(struct dsm_node *n, const struct dsm_tape *t, uint32_t slot);
+int dsm__pol_barrier(struct dsm_node *n, const struct dsm_tape *t, uint32_t slot);
+/* TAPE_PUSH with arg1 != 0 (a policy's message). Service thread. */
+int dsm__pol_handle(struct dsm_node *n, const struct dsm_msg *m);
 
 #endif /* DSM_TAPE_INTERNAL_H */

@@ -147,7 +147,8 @@ static int can_push(struct dsm_node *n)
 {
 	const struct dsm_tape_proto *tp = dsm__tape_proto(n);
 
-	return tp && tp->push_take && dsm__tw_mode(n) != DSM_TW_OFF;
+	return tp && tp->push_take &&
+	       (dsm__tw_mode(n) != DSM_TW_OFF || dsm__pol_mode(n) != DSM_POL_OFF);
 }
 
 /* The region marked on here that holds page p, or NULL; mu held. */
@@ -354,10 +355,10 @@ int dsm__pc_push(struct dsm_node *n)
 	uint32_t *pages;
 	unsigned char *b = NULL;
 	size_t k = 0, np = 0;
-	int *ridx = NULL, err = 0;
+	int *ridx = NULL, err = dsm__pol_release(n); /* a policy's pushes to homes */
 
-	if (!pc || !__atomic_load_n(&pc->wrec, __ATOMIC_RELAXED))
-		return 0;
+	if (err || !pc || !__atomic_load_n(&pc->wrec, __ATOMIC_RELAXED))
+		return err;
 	pthread_mutex_lock(&pc->mu);
 	if (!(w = pc->wrec)) {
 		pthread_mutex_unlock(&pc->mu);
@@ -405,17 +406,21 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 		 const uint32_t *vc, const unsigned char *data)
 {
 	struct pc_region *rg = region_of(pc, p);
-	int rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, rg ? rg->slot : pc->slot);
+	int judged = from < DSM_MAX_NODES; /* a policy's copies (+ DSM_MAX_NODES) are not */
+	int rc;
 
-	if (pc->pu[p]) /* an earlier push of p, never used */
+	from %= DSM_MAX_NODES;
+	rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, rg ? rg->slot : pc->slot);
+	if (pc->pu[p] && pc->pu[p] <= DSM_MAX_NODES) /* an earlier push of p, never used */
 		__atomic_fetch_add(&pc->wasted[pc->pu[p] - 1], 1, __ATOMIC_RELAXED);
 	pc->pu[p] = 0;
 	if (rc == DSM_PUSH_TAKEN) {
-		pc->pu[p] = (uint8_t)(from + 1);
+		pc->pu[p] = (uint8_t)(from + 1 + (judged ? 0 : DSM_MAX_NODES));
 		dsm__tape_slot_installed(n, rg ? rg->slot : pc->slot, 1);
 		return;
 	}
-	__atomic_fetch_add(&pc->wasted[from], 1, __ATOMIC_RELAXED);
+	if (judged)
+		__atomic_fetch_add(&pc->wasted[from], 1, __ATOMIC_RELAXED);
 	pc->dropped++;
 	DSM_STAT_ADD(n, tape_pushed_dropped, 1);
 }
@@ -441,13 +446,11 @@ static int keep(struct pc_node *pc, size_t vcn, uint32_t p, int from, const uint
 	return 0;
 }
 
-static int on_push(struct dsm_node *n, const struct dsm_msg *m)
+/* Check a TAPE_PUSH: 0, or DSM_EPROTO after rejecting it. */
+static int check_push(struct dsm_node *n, const struct dsm_msg *m)
 {
-	struct pc_node *pc = PC(n);
 	const unsigned char *d = m->payload;
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, k = m->arg[0];
-	uint32_t vc[DSM_MAX_NODES], mine[DSM_MAX_NODES];
-	int err = 0, now;
 
 	if (!can_push(n)) {
 		dsm__reject(n, "TAPE_PUSH from node %u: Tapeworm is off or the protocol (%s) "
@@ -460,30 +463,39 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 		return DSM_EPROTO;
 	}
 	for (size_t i = 0; i < k; i++)
-		if (dsm__get_le32(d + head + i * (4 + ps)) >= pc->npages) {
+		if (dsm__get_le32(d + head + i * (4 + ps)) >= PC(n)->npages) {
 			dsm__reject(n, "TAPE_PUSH from node %u names page %u, past the region",
 				    m->src, dsm__get_le32(d + head + i * (4 + ps)));
 			return DSM_EPROTO;
 		}
-	for (int j = 0; j < n->count; j++)
-		vc[j] = dsm__get_le32(d + 4 * (size_t)j);
+	return 0;
+}
+
+int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
+		    const unsigned char *d, size_t k)
+{
+	struct pc_node *pc = PC(n);
+	size_t ps = n->page_size;
+	uint32_t mine[DSM_MAX_NODES];
+	int err = 0, now;
+
 	pthread_mutex_lock(&pc->mu);
 	pthread_mutex_lock(&n->region->lock);
 	dsm__tape_proto(n)->known(n, mine);
 	now = covered(n, vc, mine);
 	for (size_t i = 0; now && i < k; i++) {
-		const unsigned char *e = d + head + i * (4 + ps);
+		const unsigned char *e = d + i * (4 + ps);
 		uint32_t p = dsm__get_le32(e);
 		if (pc->pend[p]) { /* an older push of p waiting: superseded */
 			free(pc->pend[p]);
 			pc->pend[p] = NULL;
 		}
-		take(n, pc, p, (int)m->src, vc, e + 4);
+		take(n, pc, p, from, vc, e + 4);
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	for (size_t i = 0; !now && i < k && !err; i++) {
-		const unsigned char *e = d + head + i * (4 + ps);
-		err = keep(pc, (size_t)n->count, dsm__get_le32(e), (int)m->src, vc, e + 4, ps);
+		const unsigned char *e = d + i * (4 + ps);
+		err = keep(pc, (size_t)n->count, dsm__get_le32(e), from, vc, e + 4, ps);
 	}
 	if (now) { /* drop the superseded entries from the list */
 		size_t j = 0;
@@ -494,6 +506,20 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 	}
 	pthread_mutex_unlock(&pc->mu);
 	return err;
+}
+
+static int on_push(struct dsm_node *n, const struct dsm_msg *m)
+{
+	uint32_t vc[DSM_MAX_NODES];
+	int err;
+
+	if ((err = check_push(n, m)))
+		return err;
+	for (int j = 0; j < n->count; j++)
+		vc[j] = dsm__get_le32((const unsigned char *)m->payload + 4 * (size_t)j);
+	return dsm__pc_receive(n, (int)m->src, vc,
+			       (const unsigned char *)m->payload + 4 * (size_t)n->count,
+			       (size_t)m->arg[0]);
 }
 
 int dsm__pc_sync(struct dsm_node *n)
@@ -546,6 +572,8 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 	if (!pc)
 		return DSM_EPROTO;
+	if (m->type == DSM_MSG_TAPE_PUSH && m->arg[1]) /* a policy's (policy.c) */
+		return dsm__pol_handle(n, m);
 	if (m->type == DSM_MSG_TAPE_PUSH)
 		return on_push(n, m);
 	if (m->length || m->src >= (uint32_t)n->count) {
@@ -566,7 +594,8 @@ int dsm__pc_hit(struct dsm_node *n, uint32_t page)
 	if (!pc || page >= pc->npages || !(f = pc->pu[page]))
 		return 0;
 	pc->pu[page] = 0;
-	__atomic_fetch_add(&pc->used[f - 1], 1, __ATOMIC_RELAXED);
+	if (f <= DSM_MAX_NODES)
+		__atomic_fetch_add(&pc->used[f - 1], 1, __ATOMIC_RELAXED);
 	return 1;
 }
 

@@ -62,7 +62,7 @@ int dsm__tw_init(struct dsm_node *n)
 	tw->next_slot = 1; /* slot 0: dsm_tape_apply */
 	pthread_mutex_init(&tw->mu, NULL);
 	n->tw_state = tw;
-	return dsm__pc_init(n);
+	return dsm__pc_init(n) ?: dsm__pol_init(n);
 }
 
 uint32_t dsm__tw_new_slot(struct dsm_node *n)
@@ -92,6 +92,7 @@ void dsm__tw_fini(struct dsm_node *n)
 	struct tw_node *tw = TW(n);
 	struct dsm_tw_stats sum = { 0 };
 
+	dsm__pol_fini(n);
 	dsm__pc_fini(n);
 	if (!tw)
 		return;
@@ -145,10 +146,12 @@ static int active(struct dsm_node *n, struct tw_node *tw, int kind, unsigned id)
 	struct tw_obj *o;
 	int on;
 
-	if (!tw || tw->mode == DSM_TW_OFF || !dsm__tape_supported(n))
+	if (!tw || !dsm__tape_supported(n))
 		return 0;
-	if (tw->mode == DSM_TW_AUTO)
-		return 1;
+	if (tw->mode == DSM_TW_AUTO || dsm__pol_mode(n) != DSM_POL_OFF)
+		return 1; /* a policy (policy.c) acts on every lock and barrier */
+	if (tw->mode == DSM_TW_OFF)
+		return 0;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, kind, id, 0);
 	on = o && o->marked;
@@ -188,12 +191,17 @@ static int worth_applying(struct dsm_node *n, struct tw_obj *o)
 	return 1;
 }
 
-/* Prefetch what t names for o (tracked), counting it. tw->mu not held. */
+/* Prefetch what t names for o (tracked), counting it: through the tape
+ * policy when one is on (policy.c), else from the tape's writers or
+ * homes. tw->mu not held. */
 static int apply(struct dsm_node *n, struct tw_node *tw, struct tw_obj *o,
 		 const struct dsm_tape *t)
 {
 	uint64_t inst, used;
-	int k = dsm__tape_fetch(n, t, 1, o->slot);
+	int pol = dsm__pol_mode(n);
+	int k = !pol ? dsm__tape_fetch(n, t, 1, o->slot)
+		: o->kind == DSM_TW_LOCK ? dsm__pol_acquired(n, t, o->slot)
+					   : dsm__pol_barrier(n, t, o->slot);
 
 	pthread_mutex_lock(&tw->mu);
 	dsm__tape_slot_counts(n, o->slot, &inst, &used);
@@ -266,15 +274,22 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier)
 	struct tw_obj *o;
 	int err = dsm__pc_sync(n); /* pushes first: the prefetch skips them */
 
+	int pol = dsm__pol_mode(n);
+
 	if (err || !active(n, tw, DSM_TW_BARRIER, barrier))
 		return err;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, DSM_TW_BARRIER, barrier, 1);
+	if (o && pol == DSM_POL_SCOPE) { /* every page the barrier invalidated */
+		pthread_mutex_unlock(&tw->mu);
+		err = apply(n, tw, o, NULL);
+		return err == -ENOTSUP ? 0 : err;
+	}
 	/* The last two phases' tapes: a phase that alternates between two
 	 * buffers (double-buffered sweeps) reads what it read two phases ago.
 	 * Only pages invalid now are fetched, so the older tape costs
 	 * nothing where it names pages still valid. */
-	if (o && o->tape && worth_applying(n, o) && (t = dsm_tape_new()) &&
+	if (o && o->tape && (pol || worth_applying(n, o)) && (t = dsm_tape_new()) &&
 	    (dsm_tape_add(t, o->tape) || (o->prev && dsm_tape_add(t, o->prev)))) {
 		dsm_tape_free(t);
 		t = NULL;
@@ -301,7 +316,9 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 	struct tw_obj *o;
 	int err = 0, go = 0;
 
-	if (!tw || tw->mode == DSM_TW_OFF || !dsm__tape_supported(n))
+	int pol = dsm__pol_mode(n);
+
+	if (!tw || (tw->mode == DSM_TW_OFF && !pol) || !dsm__tape_supported(n))
 		return 0;
 	if ((err = dsm__pc_sync(n))) /* pushes first: the prefetch skips them */
 		return err;
@@ -318,7 +335,7 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, DSM_TW_LOCK, lock, 1);
 	if (o && t && dsm_tape_count(t))
-		go = worth_applying(n, o);
+		go = pol || worth_applying(n, o); /* a policy does not back off */
 	pthread_mutex_unlock(&tw->mu);
 	if (!o) {
 		dsm_tape_free(t);
@@ -343,7 +360,7 @@ int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out)
 	size_t need;
 	int err;
 
-	if (!tw || tw->mode == DSM_TW_OFF)
+	if (!tw || (tw->mode == DSM_TW_OFF && !dsm__pol_mode(n)))
 		return 0;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, DSM_TW_LOCK, lock, 0);
