@@ -255,6 +255,10 @@ extern int dt__heap_slot;   /* this process's slot */
 extern unsigned char *dt__heap_base;
 extern size_t dt__heap_len;
 extern int dt__heap_fd;
+/* The heap's pages [first, first + count) (region page numbers) that can
+ * hold data: one range per slot ever used, up to its high-water mark
+ * (rounded up to 2 MiB). Returns the number of ranges (at most max). */
+int dt__heap_ranges(size_t *first, size_t *count, int max);
 void dt__prefault(uintptr_t p, size_t len);
 
 /* --- dt_thread.c --- */

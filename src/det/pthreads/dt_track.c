@@ -255,6 +255,23 @@ static void dirty_page(struct dt_region *r, size_t pi, uint64_t ph)
 	stamp_inc(r, pi, ph);
 }
 
+/* The kernel's record of the pages written in [first, first + count) of
+ * r since the last scan (re-armed as they are returned). */
+static void kernel_scan(struct dt_region *r, size_t first, size_t count, uint64_t ph)
+{
+	size_t at = first, end = first + count, next;
+	while (at < end) {
+		ssize_t n = dsm__wp_uffd.collect(&r->wp, at, end - at, dt.wpbuf, 65536, &next);
+		if (n < 0)
+			dt__die("PAGEMAP_SCAN failed: %s", strerror((int)-n));
+		for (ssize_t q = 0; q < n; q++)
+			dirty_page(r, dt.wpbuf[q], ph);
+		if (next <= at)
+			break;
+		at = next;
+	}
+}
+
 void dt__diff_compute(void)
 {
 	uint64_t ph = dt.ctl->phase;
@@ -278,18 +295,14 @@ void dt__diff_compute(void)
 			continue;
 		}
 		if (dt.kernel) {
-			size_t at = 0, next;
-			while (at < r->npages) {
-				ssize_t n = dsm__wp_uffd.collect(&r->wp, at, r->npages - at,
-								 dt.wpbuf, 65536, &next);
-				if (n < 0)
-					dt__die("PAGEMAP_SCAN failed: %s", strerror((int)-n));
-				for (ssize_t q = 0; q < n; q++)
-					dirty_page(r, dt.wpbuf[q], ph);
-				if (next <= at)
-					break;
-				at = next;
-			}
+			static size_t first[DT_SLOTS], count[DT_SLOTS];
+			int nr = 1;
+			first[0] = 0;
+			count[0] = r->npages;
+			if (r->start == dt__heap_base)
+				nr = dt__heap_ranges(first, count, DT_SLOTS);
+			for (int i = 0; i < nr; i++)
+				kernel_scan(r, first[i], count[i], ph);
 			continue;
 		}
 		size_t n = atomic_load(&r->nlist);
