@@ -248,6 +248,11 @@ void dt__resume(void);
 /* DSM_DET_CHECK=2: abort if a kept private copy differs from the file. */
 void dt__check_kept(const char *where, uint64_t blocked_in);
 
+/* --- dt_lock.c --- */
+/* In the turn (control lock held), before the thread's operation: the
+ * unlocks it deferred since its last synchronisation point (dt_lock.c). */
+void dt__release_pending(void);
+
 /* --- dt_heap.c --- */
 int dt__heap_init(void);
 void dt__heap_slot_init(int slot);

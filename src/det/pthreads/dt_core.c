@@ -687,6 +687,7 @@ void dt__sync_enter(void)
 	dt__init();
 	if (!dt.multi) {
 		dt__lock();
+		dt__release_pending();
 		return;
 	}
 	if (dt.delay_us > 0)
@@ -729,6 +730,7 @@ void dt__sync_enter(void)
 		abnormal();
 	}
 	dt__lock();
+	dt__release_pending();
 }
 
 /* mode 0: continue; 1: block until woken; 2: the thread exits (no wait). */
