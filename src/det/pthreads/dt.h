@@ -120,6 +120,9 @@ struct dt_ctl {
 	_Atomic uint64_t nlog;
 	_Atomic uint64_t commit_phase; /* phase + 1 once its commit stage began */
 	int32_t ncommitted;
+	/* DSM_DET_STATS: fences (phases with a commit stage), deferred
+	 * unlocks, take-backs, pages committed whole, pages merged */
+	_Atomic uint64_t st_fences, st_defer, st_takeback, st_single, st_merged;
 	_Atomic int32_t log_over;
 	int32_t slot_used[DT_SLOTS];
 	int32_t key_used[DT_MAXKEYS];
@@ -171,6 +174,7 @@ struct dt_proc {
 	int wd_segv;              /* DSM_WRITE_DETECT=segv */
 	int kernel;               /* writes recorded by the kernel (uffd) */
 	uint32_t *wpbuf;          /* collect buffer */
+	int stats;                /* DSM_DET_STATS: counts on stderr at the end */
 	int check;                /* DSM_DET_CHECK: 1 epoch at arrival, 2 also
 				   * every kept private copy at resume */
 	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */

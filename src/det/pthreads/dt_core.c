@@ -333,6 +333,10 @@ static void read_env(void)
 	dt.wd_segv = c && !strcmp(c, "segv");
 	c = getenv("DSM_DET_DELAY_US");
 	dt.delay_us = c ? atoi(c) : 0;
+	/* DSM_DET_STATS=1: main prints the fences, deferred unlocks and
+	 * pages committed on stderr when the program ends (default off) */
+	c = getenv("DSM_DET_STATS");
+	dt.stats = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_CHECK");
 	dt.check = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_TEST_END_DELAY_US");
@@ -580,6 +584,7 @@ static void start_serial(void)
 			break;
 		}
 	atomic_store(&dt.ctl->commit_phase, dt.ctl->phase + 1);
+	atomic_fetch_add_explicit(&dt.ctl->st_fences, 1, memory_order_relaxed);
 	bump();
 }
 
@@ -836,6 +841,16 @@ static void on_exit_hook(int status, void *arg)
 	if (!dt.init || dt.outside || dt.in_exit)
 		return;
 	dt.in_exit = 1;
+	if (dt.stats && dt.is_main) {
+		struct dt_ctl *c = dt.ctl;
+		dt__warn("stats: %llu fences, %llu unlocks deferred, %llu taken back, "
+			 "%llu pages committed whole, %llu merged",
+			 (unsigned long long)atomic_load(&c->st_fences),
+			 (unsigned long long)atomic_load(&c->st_defer),
+			 (unsigned long long)atomic_load(&c->st_takeback),
+			 (unsigned long long)atomic_load(&c->st_single),
+			 (unsigned long long)atomic_load(&c->st_merged));
+	}
 	if (!dt.multi && dt.is_main) {
 		/* alone: reap the ended threads (their CPU time counts) */
 		for (int i = 1; i < dt.ctl->nthreads; i++) {

@@ -147,6 +147,7 @@ static int defer_unlock(void *m, int kind)
 		return 0;
 	pend[npend] = m;
 	pend_kind[npend++] = kind;
+	atomic_fetch_add_explicit(&C->st_defer, 1, memory_order_relaxed);
 	return 1;
 }
 
@@ -157,6 +158,7 @@ static int take_back(void *m, int kind)
 	if (i < 0 || nelided >= DT_ELIDE)
 		return 0;
 	nelided++;
+	atomic_fetch_add_explicit(&C->st_takeback, 1, memory_order_relaxed);
 	pend[i] = pend[npend - 1];
 	pend_kind[i] = pend_kind[npend - 1];
 	npend--;

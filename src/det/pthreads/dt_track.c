@@ -503,7 +503,7 @@ static int single_writer(struct dt_region *r, size_t pi, uint64_t ph)
  * any order) and its private copies kept (equal to the file now). */
 void dt__commit_single(void)
 {
-	uint64_t ph = dt.ctl->phase;
+	uint64_t ph = dt.ctl->phase, n = 0;
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
 		for (size_t q = 0; q < r->ndirty; q++) {
@@ -513,8 +513,11 @@ void dt__commit_single(void)
 			memcpy(r->shared + pi * dt.page, r->start + pi * dt.page, dt.page);
 			r->priv[pi] = 1;
 			log_commit(k, pi);
+			n++;
 		}
 	}
+	if (n)
+		atomic_fetch_add_explicit(&dt.ctl->st_single, n, memory_order_relaxed);
 }
 
 /* Turn: merge the pages several threads changed, byte by byte against
@@ -536,6 +539,7 @@ int dt__diff_apply(void)
 			r->priv[pi] = 0;
 			pw_set((uintptr_t)priv / dt.page);
 			log_commit(k, pi);
+			atomic_fetch_add_explicit(&dt.ctl->st_merged, 1, memory_order_relaxed);
 		}
 		r->ndirty = 0;
 	}
