@@ -85,7 +85,7 @@ void dt__heap_slot_init(int s)
 
 int dt__heap_ranges(size_t *first, size_t *count, int max)
 {
-	const uint64_t pmd = 2ull << 20;
+	const uint64_t pmd = 64u << 10; /* slack past the last block */
 	int n = 0;
 	for (int s = 0; s < DT_SLOTS && n < max; s++) {
 		uint64_t hw = heap_hw ? atomic_load(&heap_hw[s]) : slot_size(s);
