@@ -248,6 +248,9 @@ void dt__commit_single(void);
 int dt__diff_apply(void);
 void dt__refresh(void);
 void dt__drop_all(void);
+/* Woken after more phases than the one it blocked in (b): drop the kept
+ * copies of the pages committed since b (their writer stamps). */
+void dt__drop_since(uint64_t b);
 void dt__resume(void);
 /* DSM_DET_CHECK=2: abort if a kept private copy differs from the file. */
 void dt__check_kept(const char *where, uint64_t blocked_in);
@@ -266,7 +269,7 @@ extern size_t dt__heap_len;
 extern int dt__heap_fd;
 /* The heap's pages [first, first + count) (region page numbers) that can
  * hold data: one range per slot ever used, up to its high-water mark
- * (rounded up to 2 MiB). Returns the number of ranges (at most max). */
+ * (rounded up to 64 KiB). Returns the number of ranges (at most max). */
 int dt__heap_ranges(size_t *first, size_t *count, int max);
 void dt__prefault(uintptr_t p, size_t len);
 

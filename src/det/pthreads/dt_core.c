@@ -779,9 +779,10 @@ int dt__sync_leave(int mode)
 		return 0;
 	wait_until(pred_run);
 	/* woken at the end of the phase it blocked in: that phase's log says
-	 * what changed (a barrier); after more phases, drop everything */
+	 * what changed (a barrier); after more phases, the pages' writer
+	 * stamps do */
 	if (mode == 1 && dt.multi && c->phase != blocked_in + 1)
-		dt__drop_all();
+		dt__drop_since(blocked_in);
 	else
 		dt__resume();
 	dt__check_kept(mode == 1 ? "woken" : "resumed", mode == 1 ? (int64_t)blocked_in : -1);
