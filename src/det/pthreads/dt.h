@@ -101,6 +101,9 @@ struct dt_obj {
 	int32_t count;       /* recursion depth; barrier arrivals; readers */
 	int64_t value;       /* semaphore value */
 	int32_t head, tail;  /* wait queue (thread ids) */
+	int32_t contended;   /* mutex/spin: a thread has queued on it once
+			      * (its unlocks are never deferred: dt_lock.c) */
+	int32_t pad;
 };
 
 struct dt_ctl {

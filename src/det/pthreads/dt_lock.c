@@ -43,6 +43,7 @@ int dt__mutex_grant(struct dt_obj *m, int id)
 		return 1;
 	}
 	dt__q_push(&m->head, &m->tail, id);
+	m->contended = 1;
 	t->wkind = DT_W_MUTEX;
 	t->wobj = m->addr;
 	return 0;
@@ -96,16 +97,22 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
  * times per epoch, so that a thread polling a flag under a mutex still
  * reaches a fence and lets the others in).
  *
+ * Only for a mutex no thread has ever queued on (o->contended): a
+ * deferred release makes the next thread wait for this thread's next
+ * synchronisation point instead of its unlock, i.e. also for whatever it
+ * computes after the unlock (a task queue's lock: the other thread would
+ * sit at the fence for a whole task, or 64 with take-backs). The first
+ * thread that queues on the mutex marks it, and from then on its unlocks
+ * are synchronisation points as before; a mutex taken in turn by threads
+ * that never meet on it (one per molecule, bench/apps wa) keeps them.
+ *
  * Deterministic: the decision reads the control block, which only
  * changes in turns, i.e. while every running thread, this one included,
  * waits at the fence (frozen while this thread runs), and this thread's
  * own list. Legal: it is the execution in which the thread kept the
- * mutex a little longer, and no thread could take it earlier anyway:
- * another thread's lock is a synchronisation point, whose fence waits for
- * this (running) thread to arrive; a thread already queued on the mutex
- * makes the unlock a synchronisation point as before. The writes of the
- * critical section are committed at that arrival, before the release is
- * performed in the turn, as they were before. */
+ * mutex until its next synchronisation point. The writes of the critical
+ * section are committed at that arrival, before the release is performed
+ * in the turn. */
 #define DT_PEND 64
 #define DT_ELIDE 64
 static void *pend[DT_PEND];
@@ -143,7 +150,8 @@ static int defer_unlock(void *m, int kind)
 		return 0;
 	/* read only, without the lock: frozen while this thread runs */
 	struct dt_obj *o = dt__obj(m, kind, 0);
-	if (!o || o->kind != kind || o->owner != dt.me || o->count != 1 || o->head >= 0)
+	if (!o || o->kind != kind || o->owner != dt.me || o->count != 1 || o->head >= 0 ||
+	    o->contended)
 		return 0;
 	pend[npend] = m;
 	pend_kind[npend++] = kind;
@@ -195,6 +203,7 @@ static int lock_common(void *m, int kind, int type, int mode /* 0 lock, 1 try, 2
 		return EBUSY;
 	}
 	dt__q_push(&o->head, &o->tail, dt.me);
+	o->contended = 1;
 	ME->wkind = DT_W_MUTEX;
 	ME->wobj = (uintptr_t)m;
 	ME->timed = mode == 2;
