@@ -101,9 +101,6 @@ struct dt_obj {
 	int32_t count;       /* recursion depth; barrier arrivals; readers */
 	int64_t value;       /* semaphore value */
 	int32_t head, tail;  /* wait queue (thread ids) */
-	int32_t contended;   /* mutex/spin: a thread has queued on it once
-			      * (its unlocks are never deferred: dt_lock.c) */
-	int32_t pad;
 };
 
 struct dt_ctl {
@@ -178,6 +175,8 @@ struct dt_proc {
 	int kernel;               /* writes recorded by the kernel (uffd) */
 	uint32_t *wpbuf;          /* collect buffer */
 	int stats;                /* DSM_DET_STATS: counts on stderr at the end */
+	int defer;                /* DSM_DET_DEFER: deferred unlocks (dt_lock.c) */
+	int takeback;             /* DSM_DET_TAKEBACK: take-backs per epoch */
 	int check;                /* DSM_DET_CHECK: 1 epoch at arrival, 2 also
 				   * every kept private copy at resume */
 	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */

@@ -337,6 +337,17 @@ static void read_env(void)
 	 * pages committed on stderr when the program ends (default off) */
 	c = getenv("DSM_DET_STATS");
 	dt.stats = c ? atoi(c) : 0;
+	/* DSM_DET_DEFER=0: every unlock is a synchronisation point (default
+	 * 1: an unlock nobody waits for is deferred to the thread's next one,
+	 * dt_lock.c); DSM_DET_TAKEBACK=N: locks of a mutex whose release is
+	 * pending taken back without a fence, at most N per epoch (default 64;
+	 * at least 1: a thread polling a flag under a mutex must reach fences) */
+	c = getenv("DSM_DET_DEFER");
+	dt.defer = c ? atoi(c) != 0 : 1;
+	c = getenv("DSM_DET_TAKEBACK");
+	dt.takeback = c ? atoi(c) : 64;
+	if (dt.takeback < 0)
+		dt.takeback = 0;
 	c = getenv("DSM_DET_CHECK");
 	dt.check = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_TEST_END_DELAY_US");

@@ -43,7 +43,6 @@ int dt__mutex_grant(struct dt_obj *m, int id)
 		return 1;
 	}
 	dt__q_push(&m->head, &m->tail, id);
-	m->contended = 1;
 	t->wkind = DT_W_MUTEX;
 	t->wobj = m->addr;
 	return 0;
@@ -93,18 +92,9 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
  * synchronisation point: the release is kept in this process's list and
  * performed at the start of the thread's next turn, before its operation
  * there (dt__release_pending, from dt__sync_enter). A lock of a mutex whose
- * release is pending takes it back without any fence (at most DT_ELIDE
- * times per epoch, so that a thread polling a flag under a mutex still
- * reaches a fence and lets the others in).
- *
- * Only for a mutex no thread has ever queued on (o->contended): a
- * deferred release makes the next thread wait for this thread's next
- * synchronisation point instead of its unlock, i.e. also for whatever it
- * computes after the unlock (a task queue's lock: the other thread would
- * sit at the fence for a whole task, or 64 with take-backs). The first
- * thread that queues on the mutex marks it, and from then on its unlocks
- * are synchronisation points as before; a mutex taken in turn by threads
- * that never meet on it (one per molecule, bench/apps wa) keeps them.
+ * release is pending takes it back without any fence (at most
+ * DSM_DET_TAKEBACK times per epoch, default 64, so that a thread polling a
+ * flag under a mutex still reaches a fence and lets the others in).
  *
  * Deterministic: the decision reads the control block, which only
  * changes in turns, i.e. while every running thread, this one included,
@@ -112,9 +102,14 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
  * own list. Legal: it is the execution in which the thread kept the
  * mutex until its next synchronisation point. The writes of the critical
  * section are committed at that arrival, before the release is performed
- * in the turn. */
+ * in the turn. The price: another thread's lock of the mutex waits for
+ * that next synchronisation point (its fence needs this thread), i.e.
+ * also for what this thread computes after the unlock; with take-backs a
+ * task queue's threads take turns by batches of up to DSM_DET_TAKEBACK
+ * tasks instead of working side by side (cheaper where fences cost more
+ * than tasks: Phoenix pca 13.7x -> 1.6x pthreads' CPU). DSM_DET_DEFER=0
+ * turns both off (dt_core.c reads it). */
 #define DT_PEND 64
-#define DT_ELIDE 64
 static void *pend[DT_PEND];
 static int pend_kind[DT_PEND];
 static int npend, nelided;
@@ -146,12 +141,11 @@ static int find_pending(const void *m, int kind)
 /* unlock without a fence: 1 if deferred */
 static int defer_unlock(void *m, int kind)
 {
-	if (!dt.multi || npend == DT_PEND || find_pending(m, kind) >= 0)
+	if (!dt.multi || !dt.defer || npend == DT_PEND || find_pending(m, kind) >= 0)
 		return 0;
 	/* read only, without the lock: frozen while this thread runs */
 	struct dt_obj *o = dt__obj(m, kind, 0);
-	if (!o || o->kind != kind || o->owner != dt.me || o->count != 1 || o->head >= 0 ||
-	    o->contended)
+	if (!o || o->kind != kind || o->owner != dt.me || o->count != 1 || o->head >= 0)
 		return 0;
 	pend[npend] = m;
 	pend_kind[npend++] = kind;
@@ -163,7 +157,7 @@ static int defer_unlock(void *m, int kind)
 static int take_back(void *m, int kind)
 {
 	int i = npend ? find_pending(m, kind) : -1;
-	if (i < 0 || nelided >= DT_ELIDE)
+	if (i < 0 || nelided >= dt.takeback)
 		return 0;
 	nelided++;
 	atomic_fetch_add_explicit(&C->st_takeback, 1, memory_order_relaxed);
@@ -203,7 +197,6 @@ static int lock_common(void *m, int kind, int type, int mode /* 0 lock, 1 try, 2
 		return EBUSY;
 	}
 	dt__q_push(&o->head, &o->tail, dt.me);
-	o->contended = 1;
 	ME->wkind = DT_W_MUTEX;
 	ME->wobj = (uintptr_t)m;
 	ME->timed = mode == 2;
