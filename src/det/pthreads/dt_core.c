@@ -340,8 +340,9 @@ static void read_env(void)
 	/* DSM_DET_DEFER=0: every unlock is a synchronisation point (default
 	 * 1: an unlock nobody waits for is deferred to the thread's next one,
 	 * dt_lock.c); DSM_DET_TAKEBACK=N: locks of a mutex whose release is
-	 * pending taken back without a fence, at most N per epoch (default 64;
-	 * at least 1: a thread polling a flag under a mutex must reach fences) */
+	 * pending taken back without a fence, at most N per epoch (default 64,
+	 * 0 none; bounded so that a thread polling a flag under a mutex still
+	 * reaches fences) */
 	c = getenv("DSM_DET_DEFER");
 	dt.defer = c ? atoi(c) != 0 : 1;
 	c = getenv("DSM_DET_TAKEBACK");
