@@ -120,6 +120,9 @@ struct dt_ctl {
 	_Atomic uint64_t nlog;
 	_Atomic uint64_t commit_phase; /* phase + 1 once its commit stage began */
 	int32_t ncommitted;
+	/* DSM_DET_STATS: fences (phases with a commit stage), deferred
+	 * unlocks, take-backs, pages committed whole, pages merged */
+	_Atomic uint64_t st_fences, st_defer, st_takeback, st_single, st_merged;
 	_Atomic int32_t log_over;
 	int32_t slot_used[DT_SLOTS];
 	int32_t key_used[DT_MAXKEYS];
@@ -171,6 +174,9 @@ struct dt_proc {
 	int wd_segv;              /* DSM_WRITE_DETECT=segv */
 	int kernel;               /* writes recorded by the kernel (uffd) */
 	uint32_t *wpbuf;          /* collect buffer */
+	int stats;                /* DSM_DET_STATS: counts on stderr at the end */
+	int defer;                /* DSM_DET_DEFER: deferred unlocks (dt_lock.c) */
+	int takeback;             /* DSM_DET_TAKEBACK: take-backs per epoch */
 	int check;                /* DSM_DET_CHECK: 1 epoch at arrival, 2 also
 				   * every kept private copy at resume */
 	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */
@@ -244,9 +250,17 @@ void dt__commit_single(void);
 int dt__diff_apply(void);
 void dt__refresh(void);
 void dt__drop_all(void);
+/* Woken after more phases than the one it blocked in (b): drop the kept
+ * copies of the pages committed since b (their writer stamps). */
+void dt__drop_since(uint64_t b);
 void dt__resume(void);
 /* DSM_DET_CHECK=2: abort if a kept private copy differs from the file. */
 void dt__check_kept(const char *where, uint64_t blocked_in);
+
+/* --- dt_lock.c --- */
+/* In the turn (control lock held), before the thread's operation: the
+ * unlocks it deferred since its last synchronisation point (dt_lock.c). */
+void dt__release_pending(void);
 
 /* --- dt_heap.c --- */
 int dt__heap_init(void);
@@ -255,6 +269,10 @@ extern int dt__heap_slot;   /* this process's slot */
 extern unsigned char *dt__heap_base;
 extern size_t dt__heap_len;
 extern int dt__heap_fd;
+/* The heap's pages [first, first + count) (region page numbers) that can
+ * hold data: one range per slot ever used, up to its high-water mark
+ * (rounded up to 64 KiB). Returns the number of ranges (at most max). */
+int dt__heap_ranges(size_t *first, size_t *count, int max);
 void dt__prefault(uintptr_t p, size_t len);
 
 /* --- dt_thread.c --- */

@@ -333,6 +333,22 @@ static void read_env(void)
 	dt.wd_segv = c && !strcmp(c, "segv");
 	c = getenv("DSM_DET_DELAY_US");
 	dt.delay_us = c ? atoi(c) : 0;
+	/* DSM_DET_STATS=1: main prints the fences, deferred unlocks and
+	 * pages committed on stderr when the program ends (default off) */
+	c = getenv("DSM_DET_STATS");
+	dt.stats = c ? atoi(c) : 0;
+	/* DSM_DET_DEFER=0: every unlock is a synchronisation point (default
+	 * 1: an unlock nobody waits for is deferred to the thread's next one,
+	 * dt_lock.c); DSM_DET_TAKEBACK=N: locks of a mutex whose release is
+	 * pending taken back without a fence, at most N per epoch (default 64,
+	 * 0 none; bounded so that a thread polling a flag under a mutex still
+	 * reaches fences) */
+	c = getenv("DSM_DET_DEFER");
+	dt.defer = c ? atoi(c) != 0 : 1;
+	c = getenv("DSM_DET_TAKEBACK");
+	dt.takeback = c ? atoi(c) : 64;
+	if (dt.takeback < 0)
+		dt.takeback = 0;
 	c = getenv("DSM_DET_CHECK");
 	dt.check = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_TEST_END_DELAY_US");
@@ -560,24 +576,27 @@ static void wait_until(int (*pred)(void))
 /* ------------------------------------------------------------------ fence */
 
 /* Every running thread has arrived: the commit stage of the phase
- * starts (each arrived thread commits its single-writer pages at once);
- * the last to finish it gives the first turn. */
+ * starts (each arrived thread commits its single-writer pages at once)
+ * and the first turn is given at once. A thread takes its turn after its
+ * own commit stage, not after everyone's: the turns touch only the pages
+ * several threads changed (merged against a base read from the file,
+ * which no single-writer commit changes) and the control block, and the
+ * last turn, which ends the phase, comes after every arrived thread's own
+ * turn, so after every commit (DSM_DET_CHECK=1 checks it). Waiting for
+ * the last committer cost a wake-up of the first thread in turn order per
+ * fence (and the others a spurious one). */
 static void start_serial(void)
 {
 	atomic_store(&dt.ctl->nlog, 0);
 	atomic_store(&dt.ctl->log_over, 0);
-	dt.ctl->ncommitted = 0;
-	atomic_store(&dt.ctl->commit_phase, dt.ctl->phase + 1);
-	bump();
-}
-
-static void first_turn(void)
-{
+	__atomic_store_n(&dt.ctl->ncommitted, 0, __ATOMIC_RELAXED);
 	for (int i = 0; i < dt.ctl->nthreads; i++)
 		if (dt.ctl->t[i].state == DT_ARRIVED) {
 			atomic_store(&dt.ctl->turn, i);
 			break;
 		}
+	atomic_store(&dt.ctl->commit_phase, dt.ctl->phase + 1);
+	atomic_fetch_add_explicit(&dt.ctl->st_fences, 1, memory_order_relaxed);
 	bump();
 }
 
@@ -640,6 +659,11 @@ static void end_phase(void)
 		}
 		dt__timeout(timed);
 	}
+	if (dt.check && __atomic_load_n(&c->ncommitted, __ATOMIC_ACQUIRE) != c->narrived)
+		dt__die("DSM_DET_CHECK: epoch %llu ends with %d of %d threads' commits "
+			"done", (unsigned long long)c->phase,
+			(int)__atomic_load_n(&c->ncommitted, __ATOMIC_ACQUIRE), c->narrived);
+	__atomic_store_n(&c->ncommitted, 0, __ATOMIC_RELAXED);
 	c->nrun = nrun;
 	c->narrived = 0;
 	c->phase++;
@@ -687,6 +711,7 @@ void dt__sync_enter(void)
 	dt__init();
 	if (!dt.multi) {
 		dt__lock();
+		dt__release_pending();
 		return;
 	}
 	if (dt.delay_us > 0)
@@ -708,10 +733,7 @@ void dt__sync_enter(void)
 	dt__unlock();
 	wait_until(pred_commit);
 	dt__commit_single();
-	dt__lock();
-	if (++dt.ctl->ncommitted == dt.ctl->narrived)
-		first_turn();
-	dt__unlock();
+	__atomic_fetch_add(&dt.ctl->ncommitted, 1, __ATOMIC_RELEASE);
 	wait_until(pred_turn);
 	int stop = dt__diff_apply();
 	dt__refresh();
@@ -729,6 +751,7 @@ void dt__sync_enter(void)
 		abnormal();
 	}
 	dt__lock();
+	dt__release_pending();
 }
 
 /* mode 0: continue; 1: block until woken; 2: the thread exits (no wait). */
@@ -768,9 +791,10 @@ int dt__sync_leave(int mode)
 		return 0;
 	wait_until(pred_run);
 	/* woken at the end of the phase it blocked in: that phase's log says
-	 * what changed (a barrier); after more phases, drop everything */
+	 * what changed (a barrier); after more phases, the pages' writer
+	 * stamps do */
 	if (mode == 1 && dt.multi && c->phase != blocked_in + 1)
-		dt__drop_all();
+		dt__drop_since(blocked_in);
 	else
 		dt__resume();
 	dt__check_kept(mode == 1 ? "woken" : "resumed", mode == 1 ? (int64_t)blocked_in : -1);
@@ -830,6 +854,16 @@ static void on_exit_hook(int status, void *arg)
 	if (!dt.init || dt.outside || dt.in_exit)
 		return;
 	dt.in_exit = 1;
+	if (dt.stats && dt.is_main) {
+		struct dt_ctl *c = dt.ctl;
+		dt__warn("stats: %llu fences, %llu unlocks deferred, %llu taken back, "
+			 "%llu pages committed whole, %llu merged",
+			 (unsigned long long)atomic_load(&c->st_fences),
+			 (unsigned long long)atomic_load(&c->st_defer),
+			 (unsigned long long)atomic_load(&c->st_takeback),
+			 (unsigned long long)atomic_load(&c->st_single),
+			 (unsigned long long)atomic_load(&c->st_merged));
+	}
 	if (!dt.multi && dt.is_main) {
 		/* alone: reap the ended threads (their CPU time counts) */
 		for (int i = 1; i < dt.ctl->nthreads; i++) {

@@ -86,8 +86,91 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
 	return dt__obj_destroy(m, DT_K_MUTEX, lock_busy);
 }
 
+/* ------------------------------------------------- deferred unlocks
+ *
+ * An unlock of a mutex (or spinlock) nobody waits for is not a
+ * synchronisation point: the release is kept in this process's list and
+ * performed at the start of the thread's next turn, before its operation
+ * there (dt__release_pending, from dt__sync_enter). A lock of a mutex whose
+ * release is pending takes it back without any fence (at most
+ * DSM_DET_TAKEBACK times per epoch, default 64, so that a thread polling a
+ * flag under a mutex still reaches a fence and lets the others in).
+ *
+ * Deterministic: the decision reads the control block, which only
+ * changes in turns, i.e. while every running thread, this one included,
+ * waits at the fence (frozen while this thread runs), and this thread's
+ * own list. Legal: it is the execution in which the thread kept the
+ * mutex until its next synchronisation point. The writes of the critical
+ * section are committed at that arrival, before the release is performed
+ * in the turn. The price: another thread's lock of the mutex waits for
+ * that next synchronisation point (its fence needs this thread), i.e.
+ * also for what this thread computes after the unlock; with take-backs a
+ * task queue's threads take turns by batches of up to DSM_DET_TAKEBACK
+ * tasks instead of working side by side (cheaper where fences cost more
+ * than tasks: Phoenix pca 13.7x -> 1.6x pthreads' CPU). DSM_DET_DEFER=0
+ * turns both off (dt_core.c reads it). */
+#define DT_PEND 64
+static void *pend[DT_PEND];
+static int pend_kind[DT_PEND];
+static int npend, nelided;
+
+void dt__release_pending(void)
+{
+	int n = npend;
+	npend = 0;
+	nelided = 0;
+	for (int i = 0; i < n; i++) {
+		struct dt_obj *o = dt__obj(pend[i], pend_kind[i], 0);
+		if (!o || o->owner != dt.me || --o->count > 0)
+			continue;
+		o->owner = -1;
+		int w = dt__q_pop(&o->head, &o->tail);
+		if (w >= 0)
+			dt__mutex_grant(o, w);
+	}
+}
+
+static int find_pending(const void *m, int kind)
+{
+	for (int i = 0; i < npend; i++)
+		if (pend[i] == m && pend_kind[i] == kind)
+			return i;
+	return -1;
+}
+
+/* unlock without a fence: 1 if deferred */
+static int defer_unlock(void *m, int kind)
+{
+	if (!dt.multi || !dt.defer || npend == DT_PEND || find_pending(m, kind) >= 0)
+		return 0;
+	/* read only, without the lock: frozen while this thread runs */
+	struct dt_obj *o = dt__obj(m, kind, 0);
+	if (!o || o->kind != kind || o->owner != dt.me || o->count != 1 || o->head >= 0)
+		return 0;
+	pend[npend] = m;
+	pend_kind[npend++] = kind;
+	atomic_fetch_add_explicit(&C->st_defer, 1, memory_order_relaxed);
+	return 1;
+}
+
+/* lock of a mutex whose release is pending: taken back, 1 */
+static int take_back(void *m, int kind)
+{
+	int i = npend ? find_pending(m, kind) : -1;
+	if (i < 0 || nelided >= dt.takeback)
+		return 0;
+	nelided++;
+	atomic_fetch_add_explicit(&C->st_takeback, 1, memory_order_relaxed);
+	pend[i] = pend[npend - 1];
+	pend_kind[i] = pend_kind[npend - 1];
+	npend--;
+	return 1;
+}
+
 static int lock_common(void *m, int kind, int type, int mode /* 0 lock, 1 try, 2 timed */)
 {
+	if (take_back(m, kind))
+		return 0;
 	dt__sync_enter();
 	struct dt_obj *o = dt__obj(m, kind, 1);
 	if (o->count == 0 && o->owner < 0)
@@ -123,6 +206,8 @@ static int lock_common(void *m, int kind, int type, int mode /* 0 lock, 1 try, 2
 
 static int unlock_common(void *m, int kind)
 {
+	if (defer_unlock(m, kind))
+		return 0;
 	dt__sync_enter();
 	struct dt_obj *o = dt__obj(m, kind, 1);
 	if (o->owner != dt.me) {
