@@ -49,6 +49,7 @@
 #define BOX_CAP (BOX_BYTES / 8 - 1)
 #define ARENA_DEFAULT_MAX ((size_t)64 << 20)
 #define GLOBAL_AFTER 2              /* poor local collections before a global one */
+#define PENDING_STEP ((size_t)64 * 1024) /* bytes scanned per hold of the region lock */
 
 /* List entries (kind in the top 4 bits of an address) and the phases of
  * a collection (docs/gc.md), with their names for the log. */
@@ -650,13 +651,21 @@ static int scan_pending(struct gc *g, struct dsm_region *r)
 		e = lseek(r->fd, d, SEEK_HOLE);
 		if (e < 0 || (size_t)e > r->size)
 			e = (off_t)r->size;
-		for (size_t a = (size_t)d & ~(size_t)7; !err && a + 8 <= (size_t)e; a += 8) {
+		for (size_t a = (size_t)d & ~(size_t)7; !err && a + 8 <= (size_t)e;) {
+			size_t stop = a + PENDING_STEP < (size_t)e ? a + PENDING_STEP : (size_t)e;
+
 			if (a >= own0 && a < own1) {
-				a = own1 - 8;
+				a = own1;
 				continue;
 			}
-			err = consider(g, __atomic_load_n((const uint64_t *)(r->rt + a),
-							  __ATOMIC_RELAXED));
+			if (a < own0 && stop > own0)
+				stop = own0;
+			/* the region lock orders the reads after incoming data
+			 * written through the runtime view; a step at a time */
+			pthread_mutex_lock(&r->lock);
+			for (; !err && a + 8 <= stop; a += 8)
+				err = consider(g, *(const uint64_t *)(r->rt + a));
+			pthread_mutex_unlock(&r->lock);
 		}
 		off = e;
 	}
