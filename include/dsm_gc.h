@@ -28,6 +28,10 @@
  * *global* collection marks from the roots only, across nodes, and frees
  * them. It runs when dsm_gc_collect_global is called, and on its own in a
  * dsm_gc_collect once local collections stop reclaiming (docs/gc.md).
+ * dsm_gc_collect_local collects one node alone, with no barrier: it keeps
+ * every object whose address left the node (in a page or a diff, which
+ * the protocols report) since the last collective collection, and frees
+ * the objects that were never published.
  *
  * The contract (what makes the collector sound under every protocol):
  *   - every reference a program keeps across a collection is in a root

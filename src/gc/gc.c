@@ -23,6 +23,12 @@
  *      node's status, barrier, and decide from every node's status
  *      whether the next collection is global.
  *
+ * dsm_gc_collect_local is none of that: one node marks from its roots,
+ * ranges, export list, escaped objects (the page-out hook,
+ * dsm__gc_escape_scan, sets their esc byte when page content pointing to
+ * them leaves the node) and the words it stored outside its arena
+ * (scan_pending), and sweeps; no barrier, no entry (docs/gc.md).
+ *
  * The mutex serialises the public calls of the node's threads; a
  * collection holds it throughout (stop-the-world for allocation and
  * roots). The service thread never takes it, so the collector may fault
