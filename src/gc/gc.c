@@ -37,9 +37,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -490,7 +490,8 @@ int dsm_gc_stats(struct dsm_gc_stats *out)
 
 /* The legal transitions (docs/gc.md): IDLE -> SYNC -> MARK -> EXCHANGE
  * (-> DROPS, local only) -> SWEEP -> STATUS -> IDLE; non-collective:
- * IDLE -> MARK -> SWEEP -> IDLE; any phase -> IDLE on an error. Checked always (logged), asserted in debug builds. */
+ * IDLE -> MARK -> SWEEP -> IDLE; any phase -> IDLE on an error. Checked
+ * always (logged), asserted in debug builds. */
 static int legal(enum gc_phase from, enum gc_phase to, int global, int solo)
 {
 	if (solo) /* dsm_gc_collect_local: IDLE -> MARK -> SWEEP -> IDLE */

@@ -15,9 +15,10 @@ void dsm__gc_fini(struct dsm_node *n);
  * Page content is leaving this node: data (len bytes, 8-byte aligned) is
  * either the copy of a page about to be sent (sc, lrc and hlrc page
  * serves, hlrc home migration, tape pushes) or the whole page a diff is
- * being encoded from (lrc, hlrc), or dsm_broadcast's buffer. Every aligned word pointing into a live
- * object of this node's arena marks that object *escaped*, so the node's
- * non-collective collections (dsm_gc_collect_local) keep it. The whole
+ * being encoded from (lrc, hlrc), or dsm_broadcast's buffer. Every
+ * aligned word pointing into a live object of this node's arena marks
+ * that object *escaped*, so the node's non-collective collections
+ * (dsm_gc_collect_local) keep it. The whole
  * page, not the diff: a diff carries only changed bytes (docs/gc.md).
  * Only the 8-byte aligned words of data are read.
  * Any thread (service thread, release path); never takes the collector
