@@ -21,8 +21,10 @@ void dsm__gc_fini(struct dsm_node *n);
  * (dsm_gc_collect_local) keep it. The whole
  * page, not the diff: a diff carries only changed bytes (docs/gc.md).
  * Only the 8-byte aligned words of data are read.
- * Any thread (service thread, release path); never takes the collector
- * mutex, only a lock never held across a fault. One load and a return
+ * Any thread: the service thread, the release path, and the write-fault
+ * path (lrc turns an old twin into a diff there), so it never takes the
+ * collector mutex, only a lock no holder ever faults under, and never
+ * allocates. One load and a return
  * without a collector.
  */
 void dsm__gc_escape_scan(struct dsm_node *n, const void *data, size_t len);
