@@ -28,6 +28,10 @@
  * *global* collection marks from the roots only, across nodes, and frees
  * them. It runs when dsm_gc_collect_global is called, and on its own in a
  * dsm_gc_collect once local collections stop reclaiming (docs/gc.md).
+ * dsm_gc_collect_local collects one node alone, with no barrier: it keeps
+ * every object whose address left the node (in a page or a diff, which
+ * the protocols report) since the last collective collection, and frees
+ * the objects that were never published.
  *
  * The contract (what makes the collector sound under every protocol):
  *   - every reference a program keeps across a collection is in a root
@@ -121,6 +125,26 @@ int dsm_gc_collect(void);
  * nodes, so cycles of garbage that span nodes are freed. */
 int dsm_gc_collect_global(void);
 
+/*
+ * A non-collective collection of this node alone: no barrier, no message,
+ * other nodes run on. Marks from this node's roots and ranges, its export
+ * list (rc > 0), its *escaped* objects (those whose address left the node
+ * in a page or a diff since the last collective collection: the
+ * protocols' page-out hook records it) and the words it stored into
+ * memory it does not trace (its copies of other arenas and of untyped
+ * shared memory, read conservatively), through its own objects; frees
+ * its objects not met. Objects never published are freed this way. The
+ * import and export lists do not change (dsm_gc_collect exchanges them).
+ *
+ * Contract: while it runs, no thread of this node stores references
+ * (other threads calling the collector wait); other nodes may do
+ * anything. References must leave a node only through the shared region
+ * or dsm_broadcast (not through files or sockets) — docs/gc.md. 0,
+ * -ENOTCONN (no dsm_gc_init; under ec dsm_gc_init refused with
+ * -ENOTSUP), -ENOMEM (nothing freed).
+ */
+int dsm_gc_collect_local(void);
+
 /* Counters of this node (bytes are object bytes, count * size). */
 struct dsm_gc_stats {
 	uint64_t live_objects, live_bytes;   /* owned here, after the last collection */
@@ -128,11 +152,13 @@ struct dsm_gc_stats {
 	uint64_t freed_objects, freed_bytes; /* ever, here */
 	uint64_t exported;                   /* objects on the export list */
 	uint64_t imported;                   /* references on the import list */
-	uint64_t collections, global_collections;
+	uint64_t collections, global_collections; /* collective ones */
 	uint64_t rounds;                     /* mailbox exchanges, all collections */
 	uint64_t entries_sent;               /* list entries sent, all collections */
 	uint64_t last_pause_ns;              /* wall time of the last collection */
 	uint64_t arena_bytes, arena_used;    /* arena size; bytes in chunks in use */
+	uint64_t local_collections;          /* dsm_gc_collect_local calls, done */
+	uint64_t escaped;                    /* live objects marked escaped now */
 };
 int dsm_gc_stats(struct dsm_gc_stats *out);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bcast.h"
+#include "gc/hooks.h"
 #include "hetero/hooks.h"
 #include "node.h"
 #include "proto/proto.h"
@@ -454,6 +455,7 @@ static int recv_bcast(struct dsm_node *n, const struct dsm_msg *m)
 /* Root: send len bytes to every peer in chunks. */
 static int send_bcast(struct dsm_node *n, const void *buf, size_t len, uint64_t seq)
 {
+	dsm__gc_page_out(n, buf, len); /* references in it escape (docs/gc.md) */
 	for (int dst = 0; dst < n->count; dst++) {
 		size_t off = 0;
 		if (dst == n->id)

@@ -160,6 +160,7 @@ struct dsm_node {
 	uint64_t hetero_swap;
 	void *hetero_state;        /* src/hetero/hetero.c: types, page types */
 	void *gc_state;            /* src/gc/gc.c: the collector (dsm_gc_init) */
+	int gc_hooks;              /* src/gc/gc.c: page-out hooks running (__atomic) */
 };
 
 /* Record node's byte order (a transport, after its handshake). */

@@ -23,6 +23,12 @@
  *      node's status, barrier, and decide from every node's status
  *      whether the next collection is global.
  *
+ * dsm_gc_collect_local is none of that: one node marks from its roots,
+ * ranges, export list, escaped objects (the page-out hook,
+ * dsm__gc_escape_scan, sets their esc byte when page content pointing to
+ * them leaves the node) and the words it stored outside its arena
+ * (scan_pending), and sweeps; no barrier, no entry (docs/gc.md).
+ *
  * The mutex serialises the public calls of the node's threads; a
  * collection holds it throughout (stop-the-world for allocation and
  * roots). The service thread never takes it, so the collector may fault
@@ -31,21 +37,25 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/node.h"
 #include "dsm.h"
 #include "dsm_gc.h"
 #include "gc/gc.h"
 #include "gc/hooks.h"
+#include "vm/vm.h"
 
 #define GC_BARRIER 0xfffffe00u      /* below DSM_BARRIER_INTERNAL: a full barrier */
 #define BOX_BYTES ((size_t)8192)
 #define BOX_CAP (BOX_BYTES / 8 - 1)
 #define ARENA_DEFAULT_MAX ((size_t)64 << 20)
 #define GLOBAL_AFTER 2              /* poor local collections before a global one */
+#define PENDING_STEP ((size_t)64 * 1024) /* bytes scanned per hold of the region lock */
 
 /* List entries (kind in the top 4 bits of an address) and the phases of
  * a collection (docs/gc.md), with their names for the log. */
@@ -105,6 +115,10 @@ struct vec {
 
 struct gc {
 	pthread_mutex_t mu;
+	/* The object table's shape (chunks, slots, live) against the
+	 * page-out hook, which reads it from any thread: taken by the hook,
+	 * by allocation and by the sweep, never across a fault. */
+	pthread_mutex_t tab_mu;
 	int me, nn, err;
 	char *pool;          /* the arenas: node i's at pool + i * arena */
 	size_t arena;
@@ -124,6 +138,7 @@ struct gc {
 	int global_next;
 	unsigned poor;
 	int marking_global;
+	int solo;            /* in dsm_gc_collect_local: no lists, no barriers */
 	enum gc_phase phase;
 	struct dsm_gc_stats st;
 };
@@ -185,6 +200,7 @@ int dsm_gc_init(size_t arena_bytes)
 	g->page = page;
 	g->row_bytes = (page + (size_t)g->nn * BOX_BYTES + page - 1) / page * page;
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->tab_mu, NULL);
 	g->rows = dsm_alloc_collective_hint((size_t)g->nn * g->row_bytes, DSM_PLACE_BLOCKED);
 	g->pool = g->rows ? dsm_alloc_collective_hint((size_t)g->nn * g->arena,
 						      DSM_PLACE_BLOCKED) : NULL;
@@ -192,6 +208,7 @@ int dsm_gc_init(size_t arena_bytes)
 	    gc_heap_init(&g->heap, g->pool + (size_t)g->me * g->arena, g->arena)) {
 		/* the collective allocations are freed with the region */
 		pthread_mutex_destroy(&g->mu);
+		pthread_mutex_destroy(&g->tab_mu);
 		gc_heap_fini(&g->heap);
 		free(g);
 		return -ENOMEM;
@@ -207,7 +224,11 @@ void dsm__gc_fini(struct dsm_node *n)
 
 	if (!g)
 		return;
-	n->gc_state = NULL;
+	/* A page-out hook that saw the state keeps it until it leaves
+	 * (dsm__gc_escape_scan: count up, then look). */
+	__atomic_store_n(&n->gc_state, NULL, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&n->gc_hooks, __ATOMIC_SEQ_CST))
+		sched_yield();
 	gc_heap_fini(&g->heap);
 	for (int i = 0; i < GC_MAX_TYPES; i++)
 		gc_layout_free(&g->lay[i]);
@@ -219,6 +240,7 @@ void dsm__gc_fini(struct dsm_node *n)
 	free(g->ranges);
 	free(g->stack);
 	pthread_mutex_destroy(&g->mu);
+	pthread_mutex_destroy(&g->tab_mu);
 	free(g);
 }
 
@@ -305,7 +327,9 @@ void *dsm_gc_malloc(dsm_type_t t, size_t count)
 		errno = EINVAL;
 		return NULL;
 	}
+	pthread_mutex_lock(&g->tab_mu);
 	off = gc_heap_alloc(&g->heap, bytes, (uint16_t)t);
+	pthread_mutex_unlock(&g->tab_mu); /* before the memset: it may fault */
 	if (off < 0) {
 		pthread_mutex_unlock(&g->mu);
 		errno = ENOMEM;
@@ -436,6 +460,12 @@ int dsm_gc_live(const void *addr)
 	return err;
 }
 
+static void count_escaped(void *arg, uint64_t off, struct gc_obj *o)
+{
+	(void)off;
+	*(uint64_t *)arg += __atomic_load_n(&o->esc, __ATOMIC_RELAXED) != 0;
+}
+
 int dsm_gc_stats(struct dsm_gc_stats *out)
 {
 	struct gc *g;
@@ -450,6 +480,8 @@ int dsm_gc_stats(struct dsm_gc_stats *out)
 	out->live_bytes = g->heap.live_bytes;
 	out->imported = g->imp.n;
 	out->arena_used = (uint64_t)g->heap.chunks_used * GC_CHUNK;
+	out->escaped = 0;
+	gc_heap_each(&g->heap, count_escaped, &out->escaped);
 	pthread_mutex_unlock(&g->mu);
 	return 0;
 }
@@ -457,10 +489,14 @@ int dsm_gc_stats(struct dsm_gc_stats *out)
 /* ---- phases -------------------------------------------------------------- */
 
 /* The legal transitions (docs/gc.md): IDLE -> SYNC -> MARK -> EXCHANGE
- * (-> DROPS, local only) -> SWEEP -> STATUS -> IDLE; any phase -> IDLE on
- * an error. Checked always (logged), asserted in debug builds. */
-static int legal(enum gc_phase from, enum gc_phase to, int global)
+ * (-> DROPS, local only) -> SWEEP -> STATUS -> IDLE; non-collective:
+ * IDLE -> MARK -> SWEEP -> IDLE; any phase -> IDLE on an error. Checked
+ * always (logged), asserted in debug builds. */
+static int legal(enum gc_phase from, enum gc_phase to, int global, int solo)
 {
+	if (solo) /* dsm_gc_collect_local: IDLE -> MARK -> SWEEP -> IDLE */
+		return to == P_IDLE || (to == P_MARK && from == P_IDLE) ||
+		       (to == P_SWEEP && from == P_MARK);
 	switch (to) {
 	case P_IDLE: return 1;
 	case P_SYNC: return from == P_IDLE;
@@ -475,7 +511,7 @@ static int legal(enum gc_phase from, enum gc_phase to, int global)
 
 static void set_phase(struct gc *g, enum gc_phase to)
 {
-	if (!legal(g->phase, to, g->marking_global)) { /* a broken invariant */
+	if (!legal(g->phase, to, g->marking_global, g->solo)) { /* a broken invariant */
 		DSM_ERR(dsm__get(), "gc: illegal phase transition %s -> %s",
 			phase_name(g->phase), phase_name(to));
 		assert(!"illegal gc phase transition");
@@ -510,7 +546,9 @@ static int consider(struct gc *g, uint64_t v)
 	if (v < pool || v >= pool + (uint64_t)g->nn * g->arena)
 		return 0;
 	owner = (int)((v - pool) / g->arena);
-	if (owner == g->me) {
+	if (owner == g->me || g->solo) {
+		if (owner != g->me)
+			return 0; /* non-collective: the import list stays as it is */
 		o = gc_heap_find(&g->heap, v - (uintptr_t)g->heap.base, &start);
 		if (!o || o->mark)
 			return 0; /* NULL-like garbage in a field, or done */
@@ -576,6 +614,76 @@ static void clear_rc(void *arg, uint64_t off, struct gc_obj *o)
 	(void)arg;
 	(void)off;
 	o->rc = 0;
+}
+
+/* A collective collection's lists are exact (docs/gc.md): the escapes
+ * recorded before it are no longer needed. */
+static void clear_esc(void *arg, uint64_t off, struct gc_obj *o)
+{
+	(void)arg;
+	(void)off;
+	__atomic_store_n(&o->esc, 0, __ATOMIC_RELAXED);
+}
+
+static void mark_escaped(void *arg, uint64_t off, struct gc_obj *o)
+{
+	struct gc *g = arg;
+
+	if (__atomic_load_n(&o->esc, __ATOMIC_RELAXED) && !o->mark) {
+		o->mark = 1;
+		if (push_obj(g, off))
+			g->err = -ENOMEM;
+	}
+}
+
+/* Non-collective collection: the references this node stored into memory
+ * it does not trace and has not sent yet (its copies of other arenas and
+ * of untyped shared memory) may still leave it. Every aligned word of
+ * the region's data outside this node's arena, read through the runtime
+ * view (no fault), is a conservative root. Holes of the memfd (never
+ * touched here) are skipped. */
+static int scan_pending(struct gc *g, struct dsm_region *r)
+{
+	size_t own0 = (size_t)(g->heap.base - (char *)r->app), own1 = own0 + g->arena;
+	off_t off = 0;
+	int err = 0;
+
+	while (!err && (size_t)off < r->size) {
+		off_t d = lseek(r->fd, off, SEEK_DATA), e;
+
+		if (d < 0 && errno == ENXIO)
+			break; /* no data after off */
+		if (d < 0)
+			d = off; /* no SEEK_DATA here: everything is data */
+		e = lseek(r->fd, d, SEEK_HOLE);
+		if (e < 0 || (size_t)e > r->size)
+			e = (off_t)r->size;
+		for (size_t a = (size_t)d & ~(size_t)7; !err && a + 8 <= (size_t)e;) {
+			size_t stop = a + PENDING_STEP < (size_t)e ? a + PENDING_STEP : (size_t)e;
+
+			if (a >= own0 && a < own1) {
+				a = own1;
+				continue;
+			}
+			if (a < own0 && stop > own0)
+				stop = own0;
+			/* the region lock orders the reads after incoming data
+			 * written through the runtime view; a step at a time */
+			pthread_mutex_lock(&r->lock);
+			for (; !err && a + 8 <= stop; a += 8)
+				err = consider(g, *(const uint64_t *)(r->rt + a));
+			pthread_mutex_unlock(&r->lock);
+		}
+		off = e;
+	}
+	return err;
+}
+
+static void unmark(void *arg, uint64_t off, struct gc_obj *o)
+{
+	(void)arg;
+	(void)off;
+	o->mark = 0;
 }
 
 static void count_exported(void *arg, uint64_t off, struct gc_obj *o)
@@ -733,7 +841,15 @@ static int collect(struct gc *g, int global)
 		g->cur = t;
 	}
 	set_phase(g, P_SWEEP);
+	/* The lists are exact (docs/gc.md): escapes recorded up to here are
+	 * not needed, and this sweep frees what is neither marked nor
+	 * exported. Hooks wait on tab_mu meanwhile; the escapes they record
+	 * after it (pages served before the STATUS barrier hold what they
+	 * held at SYNC) only retain. */
+	pthread_mutex_lock(&g->tab_mu);
+	gc_heap_each(&g->heap, clear_esc, g);
 	gc_heap_sweep(&g->heap, &fo, &fb);
+	pthread_mutex_unlock(&g->tab_mu);
 	gc_heap_each(&g->heap, count_exported, &exported);
 	g->st.freed_objects += fo;
 	g->st.freed_bytes += fb;
@@ -778,4 +894,106 @@ int dsm_gc_collect(void)
 int dsm_gc_collect_global(void)
 {
 	return collect_entry(1);
+}
+
+/* dsm_gc_collect_local: mark from the roots, the ranges, the export list,
+ * the escaped objects and the pending words (scan_pending) through this
+ * node's objects; sweep. No barrier, no message, no list change. */
+static int collect_solo(struct gc *g)
+{
+	struct timespec t0, t1;
+	uint64_t fo = 0, fb = 0;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	g->solo = 1;
+	g->marking_global = 0;
+	set_phase(g, P_MARK);
+	for (size_t i = 0; i < g->nroots; i++)
+		if ((err = consider(g, (uint64_t)(uintptr_t)*(void *volatile *)g->roots[i])))
+			return err;
+	if ((err = scan_ranges(g)) || (err = scan_pending(g, dsm__get()->region)))
+		return err;
+	gc_heap_each(&g->heap, mark_exported, g);
+	gc_heap_each(&g->heap, mark_escaped, g);
+	if (g->err || (err = drain(g)))
+		return g->err ? g->err : err;
+	set_phase(g, P_SWEEP);
+	/* Under tab_mu: an object the hook marks escaped before this keeps
+	 * its bit through the sweep; one it finds after was in a page all
+	 * along, so scan_pending or the marking saw it (docs/gc.md). */
+	pthread_mutex_lock(&g->tab_mu);
+	gc_heap_sweep(&g->heap, &fo, &fb);
+	pthread_mutex_unlock(&g->tab_mu);
+	g->st.freed_objects += fo;
+	g->st.freed_bytes += fb;
+	g->st.local_collections++;
+	set_phase(g, P_IDLE);
+	g->solo = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	g->st.last_pause_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
+			      (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+	return 0;
+}
+
+int dsm_gc_collect_local(void)
+{
+	struct gc *g;
+	int err;
+
+	if (!(g = enter(&err)))
+		return err;
+	if ((err = collect_solo(g))) {
+		/* Nothing was freed (a failure comes before the sweep) and no
+		 * list changed: the node may go on. */
+		DSM_ERR(dsm__get(), "gc: local collection failed in phase %s: %s",
+			phase_name(g->phase), dsm_strerror(err));
+		g->sn = 0;
+		gc_heap_each(&g->heap, unmark, g);
+		set_phase(g, P_IDLE);
+		g->solo = 0;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return err;
+}
+
+/* ---- the page-out hook (hooks.h) ------------------------------------------ */
+
+/* Mark escaped every live object of this node that a word of data points
+ * into. A first pass without the lock finds whether any word does. */
+static void escape_words(struct gc *g, const uint64_t *w, size_t nw)
+{
+	uintptr_t lo = (uintptr_t)g->heap.base;
+	size_t i = 0;
+
+	while (i < nw && __atomic_load_n(&w[i], __ATOMIC_RELAXED) - lo >= g->arena)
+		i++;
+	if (i == nw)
+		return;
+	pthread_mutex_lock(&g->tab_mu);
+	for (; i < nw; i++) {
+		uint64_t v = __atomic_load_n(&w[i], __ATOMIC_RELAXED) - lo, start;
+		struct gc_obj *o;
+
+		if (v < g->arena && (o = gc_heap_find(&g->heap, v, &start)) &&
+		    !__atomic_load_n(&o->esc, __ATOMIC_RELAXED))
+			__atomic_store_n(&o->esc, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&g->tab_mu);
+}
+
+void dsm__gc_escape_scan(struct dsm_node *n, const void *data, size_t len)
+{
+	struct gc *g;
+
+	/* Count up, then look: dsm__gc_fini clears the state, then waits for
+	 * the count to fall to 0 before it frees anything. */
+	__atomic_add_fetch(&n->gc_hooks, 1, __ATOMIC_SEQ_CST);
+	g = __atomic_load_n(&n->gc_state, __ATOMIC_SEQ_CST);
+	if (g) { /* references are stored aligned: the aligned words only */
+		uintptr_t a = ((uintptr_t)data + 7) & ~(uintptr_t)7, e = (uintptr_t)data + len;
+		if (a < e)
+			escape_words(g, (const uint64_t *)a, (e - a) / 8);
+	}
+	__atomic_sub_fetch(&n->gc_hooks, 1, __ATOMIC_RELEASE);
 }

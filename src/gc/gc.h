@@ -25,6 +25,9 @@ struct gc_obj {
 	uint16_t type;
 	uint8_t live;
 	uint8_t mark;
+	uint8_t esc;     /* escaped: its address left the node since the last
+			  * collective collection (set by the page-out hook on
+			  * any thread, __atomic only; docs/gc.md) */
 };
 
 enum gc_chunk_kind { GC_CH_FREE = 0, GC_CH_SMALL, GC_CH_LARGE, GC_CH_CONT };
@@ -62,8 +65,8 @@ void gc_heap_free(struct gc_heap *h, uint64_t off);
 /* Call fn(arg, off, obj) for every live object (in address order). */
 void gc_heap_each(struct gc_heap *h, void (*fn)(void *arg, uint64_t off, struct gc_obj *o),
 		  void *arg);
-/* Free every live object that is neither marked nor exported (rc 0) and
- * clear the marks of the others. Adds the freed objects and bytes. */
+/* Free every live object that is neither marked, exported (rc 0) nor
+ * escaped (esc, read atomically) and clear the marks of the others. Adds the freed objects and bytes. */
 void gc_heap_sweep(struct gc_heap *h, uint64_t *objects, uint64_t *bytes);
 
 /* A set of nonzero 64-bit values (addresses). */

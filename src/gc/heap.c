@@ -210,7 +210,7 @@ static void sweep_one(void *arg, uint64_t off, struct gc_obj *o)
 {
 	struct sweep *sw = arg;
 
-	if (o->mark || o->rc) {
+	if (o->mark || o->rc || __atomic_load_n(&o->esc, __ATOMIC_RELAXED)) {
 		o->mark = 0;
 		return;
 	}

@@ -590,6 +590,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		}
 		if (!hp->twinned)
 			continue;
+		dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
 		len = dsm__diff_encode(twin_of(st, p, n->page_size),
 				       dsm__page_rt(n->region, p), n->page_size,
 				       scratch, max);
@@ -697,6 +698,7 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	if (!dsm__hlrc_wp_share(n, p, pg))
 		err = set_prot(n, p, pg);
 	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, copy, n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
 		       dsm__hlrc_cur_interval(st));
 	return err;
@@ -820,6 +822,7 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 		hp->streak++;
 	if (hp->streak < MIGRATE_AFTER || *nmig >= FLUSH_CHUNK / n->page_size)
 		return 0;
+	dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
 	err = dsm__buf_put_u32(mig, p) ?: dsm__buf_put_u32(mig, hp->gen + 1u) ?:
 	      dsm__buf_put(mig, dsm__page_rt(n->region, p), n->page_size);
 	if (err)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/node.h"
+#include "gc/hooks.h" /* dsm__gc_page_out: where page content leaves the node */
 #include "proto.h"
 #include "vm/vm.h"
 

@@ -112,6 +112,7 @@ int dsm__lrc_diff_against(struct dsm_node *n, size_t p, const unsigned char *cur
 	d = dsm__lrc_arena_reserve(st, sizeof(*d) + max);
 	if (!d)
 		return -ENOMEM;
+	dsm__gc_page_out(n, cur, n->page_size);
 	len = dsm__diff_encode(lp->twin, cur, n->page_size, d->data, max);
 	if (len > 0) /* a mixed job: runs widened to whole fields */
 		len = dsm__hetero_diff_out(n, p, cur, d->data, (size_t)len, max);
@@ -676,6 +677,7 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		memcpy(buf, LS(n)->pages[p].twin, n->page_size);
 	else
 		memcpy(buf, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, buf, n->page_size);
 	pthread_mutex_unlock(&n->region->lock);
 	err = dsm__send(n, (int)m->src, &rep);
 	if (!err)

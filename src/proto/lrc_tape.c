@@ -375,6 +375,7 @@ static int push_copy(struct dsm_node *n, uint32_t p, int to, unsigned char *buf)
 	    LS(n)->pages[p].whole || LS(n)->pages[p].gc_hold)
 		return 0;
 	memcpy(buf, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, buf, n->page_size);
 	return 1;
 }
 

@@ -419,6 +419,7 @@ static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	set_prot(n, p, pg); /* write access revoked before the snapshot */
 	SP(n, p)->copyset |= bit(from);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, ST(n)->snap, n->page_size);
 	if ((err = note(n, DSM_RP_GIVE, p, MODE_READ, from)))
 		return err;
 	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p,
@@ -445,6 +446,7 @@ static int serve_write(struct dsm_node *n, size_t p, struct dsm_page *pg,
 		return err;
 	set_prot(n, p, pg);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, ST(n)->snap, n->page_size);
 	sp->flags &= (uint8_t)~SC_OWNER;
 	sp->copyset = 0;
 	sp->prob_owner = (int16_t)from;

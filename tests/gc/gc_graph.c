@@ -10,6 +10,13 @@
  *       checksum (ids and edges of every object reached);
  *   (b) after a global collection, exactly the reachable objects this
  *       node owns are live (bytes included); after a local one, at least.
+ * Non-collective collections (dsm_gc_collect_local) are interleaved: each
+ * node makes private garbage after its own mutations and collects alone
+ * while the others may still be mutating (the garbage must be freed), and
+ * collects alone again right after each collective collection, before
+ * the checks. Entries of ptrs (untyped shared memory, which a local
+ * collection scans conservatively) are cleared once their object is
+ * unreachable, so local collections can free such objects too.
  * The last round drops every root: a global collection leaves nothing.
  * Usage: gc_graph [objects per node per round] [rounds] [seed]
  */
@@ -17,6 +24,7 @@
 #include "gc_util.h"
 
 #define NR 6 /* root slots per node */
+#define JUNK 64 /* private garbage per node per round */
 
 static int nn, M, ROUNDS;
 static int *owner, (*edge)[4], (*roots)[NR];
@@ -165,9 +173,35 @@ int main(int argc, char **argv)
 				if (i == me)
 					slot[s] = y >= 0 ? ptrs[y] : NULL;
 			}
+		/* 2b. private garbage, a local collection: no barrier */
+		if (!last) {
+			struct dsm_gc_stats s0 = gc_stats(), s1;
+			struct obj *junk[JUNK];
+			for (int i = 0; i < JUNK; i++) {
+				/* arrays of 3: a size class only junk uses, so no stale
+				 * word in a page (a freed object's old address, which a
+				 * local collection's conservative scan would keep) can
+				 * point at it */
+				if (!(junk[i] = dsm_gc_malloc(t, 3)))
+					FAIL("dsm_gc_malloc: %s", strerror(errno));
+				junk[i]->e[1] = slot[i % NR];
+				junk[i]->e[2] = ptrs[cand[(size_t)i * 7 % (size_t)nc]];
+			}
+			CHECK(dsm_gc_collect_local());
+			for (int i = 0; i < JUNK; i++)
+				if (dsm_gc_live(junk[i]) != 0)
+					FAIL("round %d: private garbage %d survived a local collection",
+					     round, i);
+			s1 = gc_stats();
+			if (s1.freed_objects - s0.freed_objects < JUNK)
+				FAIL("round %d: a local collection freed %llu objects", round,
+				     (unsigned long long)(s1.freed_objects - s0.freed_objects));
+		}
 		CHECK(dsm_barrier(2));
-		/* 3. collect */
+		/* 3. collect (and alone, at once) */
 		CHECK(global ? dsm_gc_collect_global() : dsm_gc_collect());
+		struct dsm_gc_stats sg = gc_stats();
+		CHECK(dsm_gc_collect_local());
 		/* 4. check against the model */
 		model_reach(nobj);
 		for (int x = 0; x < nobj; x++) {
@@ -180,11 +214,15 @@ int main(int argc, char **argv)
 		if (walk(me, slot, nobj) != walk(me, NULL, nobj))
 			FAIL("round %d: checksum of the graph from my roots", round);
 		struct dsm_gc_stats s = gc_stats();
-		if (s.live_objects < mine || (global && s.live_objects != mine) ||
+		if (s.live_objects < mine || (global && sg.live_objects != mine) ||
 		    s.live_bytes != s.live_objects * sizeof(struct obj))
-			FAIL("round %d (%s): %llu objects live, %llu reachable", round,
-			     global ? "global" : "local", (unsigned long long)s.live_objects,
-			     (unsigned long long)mine);
+			FAIL("round %d (%s): %llu objects live (%llu after the collective "
+			     "collection), %llu reachable", round, global ? "global" : "local",
+			     (unsigned long long)s.live_objects,
+			     (unsigned long long)sg.live_objects, (unsigned long long)mine);
+		for (int x = 0; x < nobj; x++)
+			if (owner[x] == me && !reach[x] && x < base + nn * M && ptrs[x])
+				ptrs[x] = NULL;
 		CHECK(dsm_barrier(3));
 	}
 	struct dsm_gc_stats s = gc_stats();

@@ -140,23 +140,27 @@ static void test_sweep(void **st)
 		off[i] = gc_heap_alloc(&h, i == 5 ? GC_CHUNK : 100, 1);
 	gc_heap_find(&h, (uint64_t)off[0], &start)->mark = 1;
 	gc_heap_find(&h, (uint64_t)off[2], &start)->rc = 2;          /* exported */
+	gc_heap_find(&h, (uint64_t)off[3], &start)->esc = 1;         /* escaped */
 	gc_heap_find(&h, (uint64_t)off[5], &start)->mark = 1;        /* large */
 	gc_heap_sweep(&h, &fo, &fb);
-	assert_int_equal(fo, 3);
-	assert_int_equal(fb, 300);
-	assert_int_equal(h.live_objects, 3);
+	assert_int_equal(fo, 2);
+	assert_int_equal(fb, 200);
+	assert_int_equal(h.live_objects, 4);
+	assert_non_null(o = gc_heap_find(&h, (uint64_t)off[3], &start));
+	assert_int_equal(o->esc, 1); /* only a collective collection clears it */
 	assert_non_null(o = gc_heap_find(&h, (uint64_t)off[0], &start));
 	assert_int_equal(o->mark, 0); /* cleared for the next collection */
 	assert_non_null(o = gc_heap_find(&h, (uint64_t)off[2], &start));
 	assert_int_equal(o->rc, 2);
 	assert_null(gc_heap_find(&h, (uint64_t)off[1], &start));
 	assert_non_null(gc_heap_find(&h, (uint64_t)off[5] + 10, &start));
-	/* next sweep: nothing marked, only the exported one stays */
+	/* next sweep: nothing marked, only the exported and escaped ones stay */
 	fo = fb = 0;
 	gc_heap_sweep(&h, &fo, &fb);
 	assert_int_equal(fo, 2);
-	assert_int_equal(h.live_objects, 1);
+	assert_int_equal(h.live_objects, 2);
 	gc_heap_find(&h, (uint64_t)off[2], &start)->rc = 0;
+	gc_heap_find(&h, (uint64_t)off[3], &start)->esc = 0;
 	gc_heap_sweep(&h, &fo, &fb);
 	assert_int_equal(h.live_objects, 0);
 }
