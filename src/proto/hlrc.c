@@ -42,6 +42,7 @@
 #define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
+#define FRESH_FIRST 4            /* fresh run at a fault not following one */
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
@@ -62,6 +63,7 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[EV_MIGRATE_IN] = { R,      R,          -1,        -1 },
 	[EV_PLACED_HOME] = { -1,    W,          -1,        -1 },
 	[EV_PLACED_AWAY] = { -1,    I,          -1,        -1 },
+	[EV_OPEN_FRESH] = { -1,     D,          -1,        -1 },
 };
 #undef I
 #undef R
@@ -74,6 +76,7 @@ static const char *const event_names[EV_COUNT_] = {
 	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
 	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED", [EV_MIGRATE_IN] = "MIGRATE_IN",
 	[EV_PLACED_HOME] = "PLACED_HOME", [EV_PLACED_AWAY] = "PLACED_AWAY",
+	[EV_OPEN_FRESH] = "OPEN_FRESH",
 };
 static const struct dsm_page_machine hlrc_machine = {
 	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
@@ -144,6 +147,7 @@ static unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)
 static void twin_drop(struct dsm_node *n, size_t p)
 {
 	HS(n)->pages[p].twinned = 0;
+	HS(n)->pages[p].ztwin = 0;
 }
 
 static void list_dirty(struct hlrc_state *st, size_t p)
@@ -202,14 +206,66 @@ static int hlrc_ready(struct dsm_node *n, size_t p, int want_write, int *err)
 	return 1;
 }
 
+/* Is page p fresh: no home known (first touch, unclaimed), so nobody's
+ * write has reached this node and its copy is the zero page; nothing of
+ * ours pending on it. Region lock held. */
+static int is_fresh(struct hlrc_state *st, const struct dsm_page *pg, size_t p)
+{
+	const struct hlrc_page *hp = &st->pages[p];
+
+	return pg->state == DSM_PAGE_READ_SHARED && hp->home == HLRC_NO_HOME &&
+	       !hp->twinned && !hp->dirty && !hp->fresh && !hp->flushing &&
+	       !hp->fetching && !hp->tape && !hp->ktrack;
+}
+
+/*
+ * A write fault on fresh page p: open it and the fresh pages after it
+ * writable at once, each DIRTY with a zero twin (its copy is all zeros,
+ * so no copy is taken) and listed fresh, not dirty: the close diffs the
+ * written ones against zeros and leaves those still all zero fresh,
+ * unclaimed and unannounced (dsm__hlrc_close_fresh). The run is
+ * FRESH_FIRST pages, or twice the run of pages opened fresh just before p
+ * (a stream of writes walking forward: each fault doubles the run, as a
+ * readahead window; interleaved streams each keep their own), at most
+ * DSM_FRESH_RUN. One mprotect. Region lock held (fault path: no
+ * allocation).
+ */
+static int open_fresh(struct dsm_node *n, size_t p)
+{
+	struct hlrc_state *st = HS(n);
+	unsigned back = 0, win, k = 0;
+
+	while (back < st->fresh_max / 2 && back < p && st->pages[p - back - 1].fresh)
+		back++;
+	win = back ? 2 * back : FRESH_FIRST;
+	win = win > st->fresh_max ? st->fresh_max : win;
+	for (; k < win && p + k < st->npages; k++) {
+		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
+		struct hlrc_page *hq = &st->pages[p + k];
+		int err;
+		if (!is_fresh(st, pg, p + k))
+			break;
+		if ((err = dsm__hlrc_step(n, p + k, pg, EV_OPEN_FRESH)))
+			return err;
+		hq->fresh = 1;
+		hq->twinned = 1;
+		hq->ztwin = 1;
+		st->fresh[st->nfresh++] = (uint32_t)(p + k);
+	}
+	DSM_STAT_ADD(n, local_faults, 1);
+	return dsm__vm_protect(n->region, p, k, PROT_READ | PROT_WRITE);
+}
+
 /* First write in the interval to a valid page: the home just records it;
- * anyone else twins it first. */
+ * anyone else twins it first (a fresh page and its run: a zero twin). */
 static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	int err;
 
+	if (st->fresh_max && is_fresh(st, pg, p))
+		return open_fresh(n, p);
 	if (hp->home == st->me) {
 		hp->ktrack = 0; /* a fault now: back on the fault path */
 		err = dsm__hlrc_home_wrote(n, p, pg);
@@ -565,6 +621,22 @@ static int send_diffs(struct dsm_node *n, int home, struct dsm_buf *b)
 	return err;
 }
 
+/* A page opened fresh got a notice before the close decided it and has
+ * just been diffed against zeros: a written one joins the open interval's
+ * dirty list (its record must announce our bytes at the home), an
+ * unwritten one is forgotten. Region lock held. */
+static void fresh_noticed(struct dsm_node *n, size_t p, int written)
+{
+	struct hlrc_state *st = HS(n);
+
+	st->pages[p].fresh = 0;
+	if (!written)
+		return;
+	list_dirty(st, p);
+	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
+		       dsm__hlrc_cur_interval(st));
+}
+
 /* Diff pages[] against their twins into one buffer per home; pages that
  * turned out to be ours need no diff and become home pages. Region lock
  * held; the pages are write-protected (flushing). */
@@ -590,7 +662,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		}
 		if (!hp->twinned)
 			continue;
-		len = dsm__diff_encode(twin_of(st, p, n->page_size),
+		len = dsm__diff_encode(hp->ztwin ? st->zero : twin_of(st, p, n->page_size),
 				       dsm__page_rt(n->region, p), n->page_size,
 				       scratch, max);
 		if (len > 0) /* a mixed job: runs widened to whole fields */
@@ -602,11 +674,88 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		}
 		twin_drop(n, p);
 		DSM_STAT_ADD(n, diffs_created, 1);
+		if (hp->fresh) /* opened fresh, flushed for a notice: announced if written */
+			fresh_noticed(n, p, len > 0);
 		if (len == 0)
 			continue;
 		err = dsm__buf_put_u32(&out[hp->home], p) ?:
 		      dsm__buf_put_u32(&out[hp->home], (uint32_t)len) ?:
 		      dsm__buf_put(&out[hp->home], scratch, (size_t)len);
+	}
+	return err;
+}
+
+/* Is the page at a all zeros (a fresh page nobody wrote here)? */
+static int page_zero(const struct hlrc_state *st, const unsigned char *a, size_t ps)
+{
+	return memcmp(a, st->zero, ps) == 0;
+}
+
+/* A page opened fresh that stayed all zeros: fresh again (no home), or,
+ * if a placement hint gave it a home meanwhile, placed as it would have
+ * been (here: private; elsewhere: invalid, so the home's untracked writes
+ * are fetched). No claim, no notice. Region lock held. */
+static int fresh_unused(struct dsm_node *n, size_t p)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp = &st->pages[p];
+	struct dsm_page *pg = &n->region->pages[p];
+	int err = 0;
+
+	twin_drop(n, p);
+	hp->flushing = 0;
+	if (hp->home == st->me) {
+		err = dsm__hlrc_step(n, p, pg, EV_PLACED_HOME);
+		hp->shared = 0;
+	} else if (hp->home != HLRC_NO_HOME) {
+		err = dsm__hlrc_step(n, p, pg, EV_PLACED_AWAY);
+	}
+	dsm__page_wake(pg);
+	return err ?: set_prot(n, p, pg);
+}
+
+int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
+			  uint32_t *fl, uint32_t *nfl)
+{
+	struct hlrc_state *st = HS(n);
+	uint32_t *cand = fl + *nfl, nc = 0;
+	int err = 0;
+
+	for (uint32_t i = 0; i < st->nfresh && !err; i++) {
+		uint32_t p = st->fresh[i];
+		struct hlrc_page *hp = &st->pages[p];
+		struct dsm_page *pg = &n->region->pages[p];
+		if (!hp->fresh)
+			continue; /* decided at a notice already */
+		hp->fresh = 0;
+		if (pg->state != DSM_PAGE_DIRTY) {
+			/* a notice queued its flush, still on its way (another
+			 * thread): whatever it holds, our record announces it
+			 * once that flush is done (wait_flushes) */
+			pages[(*count)++] = p;
+			continue;
+		}
+		if (!(err = dsm__hlrc_step(n, p, pg, EV_CLOSE))) {
+			hp->flushing = 1;
+			cand[nc++] = p;
+		}
+	}
+	st->nfresh = 0;
+	dsm__hlrc_protect_state(n, cand, nc); /* revoke writes before looking */
+	/* written pages are appended to fl in place of the candidates:
+	 * never past the one being read */
+	for (uint32_t i = 0; i < nc; i++) {
+		uint32_t p = cand[i];
+		int e;
+		if (page_zero(st, dsm__page_rt(n->region, p), n->page_size)) {
+			if ((e = fresh_unused(n, p)))
+				err = err ?: e;
+			continue;
+		}
+		fl[(*nfl)++] = p;
+		pages[(*count)++] = p;
+		dsm__tape_note(n, DSM_TAPE_WRITE, p, (uint32_t)st->me, /* tape hook */
+			       dsm__hlrc_cur_interval(st));
 	}
 	return err;
 }
@@ -1034,6 +1183,9 @@ static void hlrc_fini(struct dsm_node *n)
 		munmap(st->dirty, st->npages * sizeof(*st->dirty));
 	if (st->ktracked)
 		munmap(st->ktracked, st->npages * sizeof(*st->ktracked));
+	if (st->fresh)
+		munmap(st->fresh, st->npages * sizeof(*st->fresh));
+	free(st->zero);
 	pthread_mutex_destroy(&st->close_mu);
 	free(st);
 	n->proto_state = NULL;
@@ -1052,6 +1204,7 @@ static int hlrc_init(struct dsm_node *n)
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
 	st->ra_next = SIZE_MAX;
+	st->fresh_max = n->count > 1 ? (unsigned)n->cfg.fresh_run : 0;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
 	/* Per-page tables and twins reserved, backed only where pages are
@@ -1059,8 +1212,11 @@ static int hlrc_init(struct dsm_node *n)
 	st->pages = reserve(np * sizeof(*st->pages));
 	st->dirty = reserve(np * sizeof(*st->dirty));
 	st->ktracked = reserve(np * sizeof(*st->ktracked));
+	st->fresh = reserve(np * sizeof(*st->fresh));
+	st->zero = calloc(1, n->page_size);
 	st->twins = reserve(np * n->page_size);
-	if (!st->pages || !st->dirty || !st->ktracked || !st->twins)
+	if (!st->pages || !st->dirty || !st->ktracked || !st->fresh || !st->zero ||
+	    !st->twins)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		st->iv_base[j] = 1;

@@ -40,6 +40,11 @@ struct hlrc_page {
 	uint8_t ktrack;    /* home, shared: writable, writes recorded by the
 			      kernel (hlrc_wp.c) instead of by a fault */
 	uint8_t klisted;   /* in hlrc_state.ktracked */
+	uint8_t fresh;     /* opened fresh (hlrc_state.fresh lists it, not
+			      dirty): DIRTY, zero twin, not yet known to be
+			      written; the close decides */
+	uint8_t ztwin;     /* twinned, and the twin is all zeros: the page
+			      was fresh (no home, never written here) */
 };
 
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
@@ -83,6 +88,11 @@ struct hlrc_state {
 	size_t ra_next;                      /* readahead: page after the last run */
 	unsigned ra_win;                     /* readahead window, pages */
 	uint32_t ndirty;
+	uint32_t *fresh;                     /* pages opened fresh (hlrc_page.fresh;
+					      * may list pages no longer fresh) */
+	uint32_t nfresh;
+	unsigned fresh_max;                  /* DSM_FRESH_RUN: 0 = off */
+	unsigned char *zero;                 /* a zero page: fresh pages' twin */
 	uint32_t *ktracked;                  /* pages with ktrack (may list
 					      * pages no longer tracked) */
 	uint32_t nktracked;
@@ -109,6 +119,7 @@ enum hlrc_event {
 	EV_MIGRATE_IN,/* the home moved here with its copy */
 	EV_PLACED_HOME,/* placement hint: an unused page is ours, writable */
 	EV_PLACED_AWAY,/* placement hint: an unused page's home is elsewhere */
+	EV_OPEN_FRESH,/* a fresh page (no home: zero) opened writable, zero twin */
 	EV_COUNT_
 };
 
@@ -131,6 +142,14 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
 /* The home's first write to page p (READ_SHARED) in the open interval:
  * WRITE, listed dirty, noted; no protection change. Region lock held. */
 int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
+/* Fresh pages (opened at a write fault with a zero twin, see hlrc.c):
+ * the close's part. Write-protect every page opened fresh in the open
+ * interval; those still all zero go back to fresh (no claim, no notice),
+ * the others join pages[] (the record; *count grows) and fl[] (to be
+ * flushed, diffed against zero). Both arrays have room for nfresh more.
+ * Region lock held. */
+int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
+			  uint32_t *fl, uint32_t *nfl);
 /* Kernel-recorded writes to the home's shared pages (hlrc_wp.c). */
 int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg);
 int dsm__hlrc_wp_collect(struct dsm_node *n);
