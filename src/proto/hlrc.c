@@ -298,36 +298,56 @@ int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return 0;
 }
 
+/* May page q join a whole-page request to home? Region lock held. */
+static int fetchable(struct dsm_node *n, size_t q, int16_t home)
+{
+	struct dsm_page *pg = dsm__hlrc_pg(n, q);
+	struct hlrc_page *hq = &HS(n)->pages[q];
+
+	return pg->state == DSM_PAGE_INVALID && hq->home == home && !hq->fetching &&
+	       !hq->flushing && !hq->tape /* tape hook: held or asked */;
+}
+
+static void mark_fetching(struct hlrc_page *hq, int16_t home)
+{
+	hq->fetching = 1;
+	hq->stale = 0;
+	hq->asked = home;
+}
+
 /*
- * Mark the invalid pages after p that the same home holds, as fetched
- * with p; returns how many pages (>= 1). Two kinds are taken: pages this
- * node fetched before (so it reads them: a fault on the first page of a
- * boundary row read every iteration then brings the whole row), up to
- * USED_RUN; and, when the faults walk forward through memory (this fault
- * is on the page after the last run fetched), a readahead window that
- * doubles with each such fault up to PREFETCH, as a file system reads
+ * Mark the invalid pages next to *p that the same home holds, as fetched
+ * with *p; returns how many pages (>= 1) from *first on. Two kinds are
+ * taken: pages this node fetched before (so it reads them: a fault on the
+ * first page of a boundary row read every iteration then brings the whole
+ * row), up to USED_RUN after p; and, when the faults walk through memory
+ * (this fault is on the page after the last run fetched, or on the page
+ * before it: glibc's memcpy copies large blocks backwards when source and
+ * destination alias within a page), a readahead window in that direction
+ * that doubles with each such fault up to PREFETCH, as a file system reads
  * ahead. Other pages are not taken: a copy makes a page shared at its
  * home and costs its writer a fault per interval.
  */
-static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
+static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home, size_t *first)
 {
 	struct hlrc_state *st = HS(n);
+	int fwd = p == st->ra_next, back = p + 1 == st->ra_lo;
 	unsigned k = 1, win;
 
-	win = p == st->ra_next ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
+	win = fwd || back ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
 	st->ra_win = win = win > PREFETCH ? PREFETCH : win;
+	*first = p;
 	for (; k < PREFETCH && p + k < st->npages; k++) {
-		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
-		struct hlrc_page *hq = &st->pages[p + k];
-		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
-		    hq->flushing || hq->tape /* tape hook: held or asked */ ||
-		    !((hq->used && k < USED_RUN) || k < win))
+		if (!fetchable(n, p + k, home) ||
+		    !((st->pages[p + k].used && k < USED_RUN) || k < win))
 			break;
-		hq->fetching = 1;
-		hq->stale = 0;
-		hq->asked = home;
+		mark_fetching(&st->pages[p + k], home);
 	}
-	st->ra_next = p + k;
+	if (k == 1 && back) /* walking backwards: the window before p */
+		for (; k < win && *first > 0 && fetchable(n, *first - 1, home); k++)
+			mark_fetching(&st->pages[--*first], home);
+	st->ra_next = *first + k;
+	st->ra_lo = *first;
 	return k;
 }
 
@@ -339,6 +359,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 {
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 	struct hlrc_page *hp = &HS(n)->pages[p];
+	size_t first;
+	unsigned k;
 	int err;
 
 	(void)arg;
@@ -364,8 +386,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		hp->stale = 0;
 		hp->used = 1; /* demanded: read here (prefetched pages are not) */
 		hp->asked = hp->home;
-		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
-				prefetch_run(n, p, hp->home), 0);
+		k = prefetch_run(n, p, hp->home, &first);
+		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, first, k, 0);
 	}
 	return DSM_FAULT_WAIT;
 }
@@ -1204,6 +1226,7 @@ static int hlrc_init(struct dsm_node *n)
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
 	st->ra_next = SIZE_MAX;
+	st->ra_lo = SIZE_MAX;
 	st->fresh_max = n->count > 1 ? (unsigned)n->cfg.fresh_run : 0;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);

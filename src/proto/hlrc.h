@@ -86,6 +86,7 @@ struct hlrc_state {
 	unsigned char *twins;                /* npages * page_size, NORESERVE */
 	uint32_t *dirty;                     /* pages written in the open interval */
 	size_t ra_next;                      /* readahead: page after the last run */
+	size_t ra_lo;                        /* readahead: first page of the last run */
 	unsigned ra_win;                     /* readahead window, pages */
 	uint32_t ndirty;
 	uint32_t *fresh;                     /* pages opened fresh (hlrc_page.fresh;

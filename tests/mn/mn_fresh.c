@@ -17,6 +17,11 @@
  * 3. Every node writes its own words (w mod N) of the same fresh pages in
  *    the same interval; all read every word after a barrier.
  *
+ * 4. Node 0 writes NB pages; after a barrier every other node reads them
+ *    from the last page to the first, one word per page.
+ *
+ * Under hlrc with first-touch homes the backward read costs at most one
+ * read fault per 4 pages (the readahead window grows backwards too).
  * Under hlrc with fresh runs on (DSM_FRESH_RUN unset or >= 16, first-touch
  * homes): the streams cost at most one write fault per 8 pages written,
  * and create no diff (a run opened past the end of a node's block must
@@ -37,6 +42,7 @@
 #define S 256u                      /* pages per node's block */
 #define NQ 4u                       /* pages of part 2 */
 #define NC 4u                       /* pages of part 3 */
+#define NB 128u                     /* pages of part 4 */
 #define BAR 1u
 #define L 3u
 
@@ -162,6 +168,7 @@ int main(int argc, char **argv)
 	volatile uint64_t *q = mn_alloc_collective(NQ * PS);
 	volatile uint64_t *c = mn_alloc_collective(NC * PS);
 	volatile uint64_t *flag = mn_alloc_collective(PS);
+	volatile uint64_t *r = mn_alloc_collective(NB * PS);
 	struct dsm_stats s0, s1;
 	size_t written = 0;
 
@@ -215,6 +222,22 @@ int main(int argc, char **argv)
 		c[i] = val(4, i);
 	CHECK(dsm_barrier(BAR));
 	check("shared fresh pages", c, NC * WPP, want_c, NULL);
+	CHECK(dsm_barrier(BAR));
+
+	/* 4: a backward read of another node's pages */
+	if (me == 0)
+		for (size_t i = 0; i < NB * WPP; i++)
+			r[i] = val(5, i);
+	CHECK(dsm_barrier(BAR));
+	stats(&s0);
+	for (size_t j = NB; me != 0 && j-- > 0;)
+		if (r[j * WPP + j % WPP] != val(5, j * WPP + j % WPP))
+			FAIL("backward read: page %zu word %zu is %llx", j, j % WPP,
+			     (unsigned long long)r[j * WPP + j % WPP]);
+	stats(&s1);
+	if (hlrc && me != 0 && (s1.read_faults - s0.read_faults) * 4 > NB)
+		FAIL("%llu read faults reading %u pages backwards: no readahead",
+		     (unsigned long long)(s1.read_faults - s0.read_faults), NB);
 	CHECK(dsm_barrier(BAR));
 	if (me == 0)
 		printf("mn_fresh: ok (%d nodes, fresh runs %s)\n", n,
