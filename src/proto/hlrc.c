@@ -247,7 +247,7 @@ static int open_fresh(struct dsm_node *n, size_t p)
 			break;
 		if ((err = dsm__hlrc_step(n, p + k, pg, EV_OPEN_FRESH)))
 			return err;
-		hq->fresh = 1;
+		hq->fresh = k ? HLRC_FRESH_RUN : HLRC_FRESH_HIT;
 		hq->twinned = 1;
 		hq->ztwin = 1;
 		st->fresh[st->nfresh++] = (uint32_t)(p + k);
@@ -697,7 +697,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		twin_drop(n, p);
 		DSM_STAT_ADD(n, diffs_created, 1);
 		if (hp->fresh) /* opened fresh, flushed for a notice: announced if written */
-			fresh_noticed(n, p, len > 0);
+			fresh_noticed(n, p, len > 0 || hp->fresh == HLRC_FRESH_HIT);
 		if (len == 0)
 			continue;
 		err = dsm__buf_put_u32(&out[hp->home], p) ?:
@@ -707,10 +707,43 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 	return err;
 }
 
-/* Is the page at a all zeros (a fresh page nobody wrote here)? */
-static int page_zero(const struct hlrc_state *st, const unsigned char *a, size_t ps)
+/*
+ * Did this node touch page p of the region since it was last fresh? A
+ * page of the memfd that no view ever wrote (or read) is a hole: never
+ * written, so all zeros, and nothing here to claim. A page that is not a
+ * hole was written, perhaps with zeros only (Jacobi's interior starts at
+ * 0.0: such a page must become its writer's, as any written page), or
+ * read: it counts as written. Swapped-out pages of a memfd are data to
+ * SEEK_DATA, so a written page is never taken for a hole. Pages are asked
+ * in increasing order; *s remembers the extent of the last answer, so a
+ * run costs one or two lseek calls, not one per page. If lseek fails, the
+ * page counts as written.
+ */
+struct seen {
+	size_t to;  /* offsets below this one are known ... */
+	int data;   /* ... to be data (1) or a hole (0) */
+};
+
+static int touched(struct dsm_region *r, size_t p, struct seen *s)
 {
-	return memcmp(a, st->zero, ps) == 0;
+	off_t off = (off_t)(p * r->page_size), d, h;
+
+	if ((size_t)off < s->to)
+		return s->data;
+	d = lseek(r->fd, off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) { /* no data from off to the end */
+		s->to = r->size;
+		return s->data = 0;
+	}
+	if (d < 0)
+		return 1;
+	if (d > off) {
+		s->to = (size_t)d;
+		return s->data = 0;
+	}
+	h = lseek(r->fd, off, SEEK_HOLE);
+	s->to = h > off ? (size_t)h : (size_t)off + r->page_size;
+	return s->data = 1;
 }
 
 /* A page opened fresh that stayed all zeros: fresh again (no home), or,
@@ -741,6 +774,7 @@ int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
 {
 	struct hlrc_state *st = HS(n);
 	uint32_t *cand = fl + *nfl, nc = 0;
+	struct seen seen = { 0, 0 };
 	int err = 0;
 
 	for (uint32_t i = 0; i < st->nfresh && !err; i++) {
@@ -749,8 +783,8 @@ int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
 		struct dsm_page *pg = &n->region->pages[p];
 		if (!hp->fresh)
 			continue; /* decided at a notice already */
-		hp->fresh = 0;
 		if (pg->state != DSM_PAGE_DIRTY) {
+			hp->fresh = 0;
 			/* a notice queued its flush, still on its way (another
 			 * thread): whatever it holds, our record announces it
 			 * once that flush is done (wait_flushes) */
@@ -768,8 +802,10 @@ int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
 	 * never past the one being read */
 	for (uint32_t i = 0; i < nc; i++) {
 		uint32_t p = cand[i];
-		int e;
-		if (page_zero(st, dsm__page_rt(n->region, p), n->page_size)) {
+		struct hlrc_page *hp = &st->pages[p];
+		int e, hit = hp->fresh == HLRC_FRESH_HIT;
+		hp->fresh = 0;
+		if (!hit && !touched(n->region, p, &seen)) {
 			if ((e = fresh_unused(n, p)))
 				err = err ?: e;
 			continue;

@@ -41,8 +41,9 @@ struct hlrc_page {
 			      kernel (hlrc_wp.c) instead of by a fault */
 	uint8_t klisted;   /* in hlrc_state.ktracked */
 	uint8_t fresh;     /* opened fresh (hlrc_state.fresh lists it, not
-			      dirty): DIRTY, zero twin, not yet known to be
-			      written; the close decides */
+			      dirty): DIRTY, zero twin; HLRC_FRESH_RUN: not
+			      known to be written (the close decides),
+			      HLRC_FRESH_HIT: its own write fault opened it */
 	uint8_t ztwin;     /* twinned, and the twin is all zeros: the page
 			      was fresh (no home, never written here) */
 };
@@ -50,6 +51,9 @@ struct hlrc_page {
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
  * a tracked prefetch installed; the first access validates it. ASKED: a
  * tape fetch for it is in flight (with fetching set). */
+#define HLRC_FRESH_RUN 1
+#define HLRC_FRESH_HIT 2
+
 #define HLRC_TAPE_HELD 1
 #define HLRC_TAPE_ASKED 2
 
