@@ -222,7 +222,7 @@ static int is_fresh(struct hlrc_state *st, const struct dsm_page *pg, size_t p)
  * A write fault on fresh page p: open it and the fresh pages after it
  * writable at once, each DIRTY with a zero twin (its copy is all zeros,
  * so no copy is taken) and listed fresh, not dirty: the close diffs the
- * written ones against zeros and leaves those still all zero fresh,
+ * written ones against zeros and leaves those never touched fresh,
  * unclaimed and unannounced (dsm__hlrc_close_fresh). The run is
  * FRESH_FIRST pages, or twice the run of pages opened fresh just before p
  * (a stream of writes walking forward: each fault doubles the run, as a
@@ -746,7 +746,7 @@ static int touched(struct dsm_region *r, size_t p, struct seen *s)
 	return s->data = 1;
 }
 
-/* A page opened fresh that stayed all zeros: fresh again (no home), or,
+/* A page opened fresh that this node never touched: fresh again (no home), or,
  * if a placement hint gave it a home meanwhile, placed as it would have
  * been (here: private; elsewhere: invalid, so the home's untracked writes
  * are fetched). No claim, no notice. Region lock held. */

@@ -149,7 +149,8 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
 int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
 /* Fresh pages (opened at a write fault with a zero twin, see hlrc.c):
  * the close's part. Write-protect every page opened fresh in the open
- * interval; those still all zero go back to fresh (no claim, no notice),
+ * interval; those never touched (memfd holes) go back to fresh (no claim,
+ * no notice),
  * the others join pages[] (the record; *count grows) and fl[] (to be
  * flushed, diffed against zero). Both arrays have room for nfresh more.
  * Region lock held. */
