@@ -909,44 +909,57 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	return err;
 }
 
-static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+/* Send the copies of count pages from first (copies: count pages) in one
+ * HLRC_PAGE: arg1 = 0 for one page, 2 for a run. */
+static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
+		       const unsigned char *copies)
 {
-	struct hlrc_state *st = HS(n);
-	uint32_t hg;
-	int err = 0;
+	struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { first, count > 1 ? 2 : 0 },
+			     .payload = copies, .length = (uint32_t)(count * n->page_size) };
 
-	pthread_mutex_lock(&n->region->lock);
-	if ((err = dsm__hlrc_serve_copy(n, to, p, copy, &hg)) == 1) {
-		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p, 1, hg } };
-		pthread_mutex_unlock(&n->region->lock);
-		return dsm__send(n, to, &r);
-	}
-	if (err)
-		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
-			to, p, st->pages[p].home);
-	pthread_mutex_unlock(&n->region->lock);
-	if (!err) {
-		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p },
-				     .payload = copy, .length = (uint32_t)n->page_size };
-		DSM_STAT_ADD(n, pages_sent, 1);
-		err = dsm__send(n, to, &r);
-	}
-	return err;
+	if (!count)
+		return 0;
+	DSM_STAT_ADD(n, pages_sent, count);
+	return dsm__send(n, to, &r);
 }
 
+/* A peer asks for arg1 pages from p: copy each (dsm__hlrc_serve_copy) and
+ * answer the run in one message, as TAPE_REP does: one send instead of
+ * one per page. A page whose home moved away gets its own reply saying
+ * where (the run is sent up to it first, and goes on after it). */
 static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
-	unsigned char *copy;
+	struct hlrc_state *st = HS(n);
+	size_t ps = n->page_size, first = p, run = 0;
 	uint64_t k = m->arg[1] ? m->arg[1] : 1;
-	int err = 0;
+	int to = (int)m->src, err = 0;
+	unsigned char *copies;
 
 	if (k > PREFETCH || p + k > n->region->npages)
 		return DSM_EPROTO;
-	if (!(copy = malloc(n->page_size)))
+	if (!(copies = malloc(k * ps)))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < k && !err; i++)
-		err = serve_page(n, (int)m->src, p + i, copy);
-	free(copy);
+	for (uint64_t i = 0; i < k && !err; i++) {
+		uint32_t hg;
+		pthread_mutex_lock(&n->region->lock);
+		err = dsm__hlrc_serve_copy(n, to, p + i, copies + run * ps, &hg);
+		if (err < 0 || err > 1)
+			DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
+				to, p + i, st->pages[p + i].home);
+		pthread_mutex_unlock(&n->region->lock);
+		if (err == 1) { /* moved: what we have so far, then where it went */
+			struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
+					     .arg = { p + i, 1, hg } };
+			err = send_copies(n, to, first, run, copies) ?: dsm__send(n, to, &r);
+			first = p + i + 1;
+			run = 0;
+		} else if (!err) {
+			run++;
+		}
+	}
+	/* after an error too: the pages copied before it were asked for */
+	err = send_copies(n, to, first, run, copies) ?: err;
+	free(copies);
 	return err;
 }
 
@@ -957,38 +970,56 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 	return dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
 }
 
-/* The home's copy arrived: install it through the runtime view, unless a
- * newer notice came meanwhile (then the faulting thread asks again). */
-static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+/* Page p's copy (or, with data NULL, where its home moved: hg) arrived
+ * from src: install it through the runtime view, unless a newer notice
+ * came meanwhile (then the faulting thread asks again). Region lock held. */
+static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned char *data,
+		     uint64_t hg)
 {
 	struct hlrc_page *hp = &HS(n)->pages[p];
-	struct dsm_page *pg;
+	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 	int err = 0;
 
-	if (m->arg[1] > 1 || m->length != (m->arg[1] ? 0 : n->page_size) ||
-	    (m->arg[1] && HLRC_HG_HOME(m->arg[2]) >= n->count))
-		return DSM_EPROTO;
-	pthread_mutex_lock(&n->region->lock);
-	pg = dsm__hlrc_pg(n, p);
-	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || (int)m->src != hp->asked) {
+	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || src != hp->asked) {
 		err = DSM_EPROTO;
-	} else if (m->arg[1]) { /* moved: the faulting thread asks again */
-		if (hlrc_learn_home(hp, HLRC_HG_HOME(m->arg[2]), HLRC_HG_GEN(m->arg[2])))
+	} else if (!data) { /* moved: the faulting thread asks again */
+		if (hlrc_learn_home(hp, HLRC_HG_HOME(hg), HLRC_HG_GEN(hg)))
 			hp->bounce = 0;
 		else
 			hp->bounce += hp->bounce < UINT16_MAX;
 	} else if (!hp->stale) {
 		hp->bounce = 0;
-		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		err = dsm__hetero_page_in(n, (int)m->src, p, dsm__page_rt(n->region, p)) ?:
+		memcpy(dsm__page_rt(n->region, p), data, n->page_size);
+		err = dsm__hetero_page_in(n, src, p, dsm__page_rt(n->region, p)) ?:
 		      dsm__hlrc_fetched(n, p);
-		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src, /* tape hook */
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, (uint32_t)src, /* tape hook */
 			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
 	hp->fetching = 0;
 	hp->stale = 0;
 	dsm__page_wake(pg);
+	return err;
+}
+
+/* HLRC_PAGE: arg1 = 0: one page's copy; 1: its home moved to arg2; 2: the
+ * copies of length / page_size pages from arg0 (at most PREFETCH). */
+static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	size_t ps = n->page_size, k = m->arg[1] == 2 ? m->length / ps : 1;
+	int err = 0;
+
+	if (m->arg[1] > 2 || (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
+	    (m->arg[1] != 1 && (m->length != k * ps || k == 0 || k > PREFETCH ||
+				p + k > n->region->npages)))
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t i = 0; i < k; i++) {
+		int e = install_copy(n, (int)m->src, p + i,
+				  m->arg[1] == 1 ? NULL : (const unsigned char *)m->payload + i * ps,
+				  m->arg[2]);
+		err = err ?: e;
+	}
 	pthread_mutex_unlock(&n->region->lock);
 	return err;
 }

@@ -22,7 +22,8 @@
  *    from the last page to the first, one word per page.
  *
  * Under hlrc with first-touch homes the backward read costs at most one
- * read fault per 4 pages (the readahead window grows backwards too).
+ * read fault and one message received per 4 pages (the readahead window
+ * grows backwards too, and a run comes in one reply).
  * Under hlrc with fresh runs on (DSM_FRESH_RUN unset or >= 16, first-touch
  * homes): the streams cost at most one write fault per 8 pages written,
  * and create no diff (a run opened past the end of a node's block must
@@ -248,6 +249,9 @@ int main(int argc, char **argv)
 	if (hlrc && me != 0 && (s1.read_faults - s0.read_faults) * 4 > NB)
 		FAIL("%llu read faults reading %u pages backwards: no readahead",
 		     (unsigned long long)(s1.read_faults - s0.read_faults), NB);
+	if (hlrc && me != 0 && (s1.messages_recv - s0.messages_recv) * 4 > NB)
+		FAIL("%llu messages received for %u pages: a reply per page",
+		     (unsigned long long)(s1.messages_recv - s0.messages_recv), NB);
 	CHECK(dsm_barrier(BAR));
 	if (me == 0)
 		printf("mn_fresh: ok (%d nodes, fresh runs %s)\n", n,
