@@ -877,11 +877,10 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 
 /* --- service thread --- */
 
-/* A peer asks for whole pages we are home of (arg1 of them from arg0).
- * A private page becomes shared: write-protect it first, so every later
- * write is tracked, then copy it. One reply per page; for a page whose
- * home moved away, the reply says where it went (arg1 = 1, arg2 = home |
- * gen << 16). */
+/* Serve page p we are home of to node `to` (see on_page_req): a private
+ * page becomes shared: write-protect it first, so every later write is
+ * tracked, then copy it. For a page whose home moved away, 1 and *hg:
+ * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
 int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
 			 uint32_t *hg)
 {
