@@ -639,11 +639,11 @@ static const struct env_var env_table[] = {
 	{ "DSM_FRESH_RUN", "64", "64",
 	  "hlrc: a write fault on a fresh page (no home yet, so all zero "
 	  "here) opens up to this many fresh pages from it writable at once, "
-	  "with a zero twin (4, or twice the run opened just before "
-	  "the page: a stream of writes doubles it); at the release, pages this node never touched (still "
-	  "holes of the region's memfd) are left fresh, unclaimed and "
-	  "unannounced; 0 turns this off (a fresh page is "
-	  "twinned, claimed and announced like any other page written; "
+	  "with a zero twin (4, or twice the run opened just before the "
+	  "page: a stream of writes doubles it); at the release, pages this "
+	  "node never touched (still holes of the region's memfd) are left "
+	  "fresh, unclaimed and unannounced; 0 turns this off (a fresh page "
+	  "is twinned, claimed and announced like any other page written; "
 	  "docs/protocols/hlrc.md)", NULL, p_fresh_run },
 	{ "DSM_TAPEWORM", "on", "on",
 	  "Tapeworm (docs/tapes.md; hlrc, lrc): on prefetches for the locks "
