@@ -311,6 +311,17 @@ static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *
 	return 0;
 }
 
+/* DSM_FRESH_RUN: how many fresh pages hlrc opens at one write fault. */
+static int p_fresh_run(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long k;
+
+	if (parse_int_range(s, 0, 1024, &k) < 0)
+		return bad(v, s, "accepted: pages 0 to 1024 (0: off)");
+	c->fresh_run = (int)k;
+	return 0;
+}
+
 /* DSM_EC_CHECK: ec's detector of accesses to bound data without a hold. */
 static int p_ec_check(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -638,6 +649,15 @@ static const struct env_var env_table[] = {
 	  "hlrc and ec: on moves a page's home to a node that alone wrote it "
 	  "in two consecutive releases (its diffs then stop), off keeps homes "
 	  "where DSM_HOME put them", on_off, p_migrate },
+	{ "DSM_FRESH_RUN", "64", "64",
+	  "hlrc: a write fault on a fresh page (no home yet, so all zero "
+	  "here) opens up to this many fresh pages from it writable at once, "
+	  "with a zero twin (4, or twice the run opened just before the "
+	  "page: a stream of writes doubles it); at the release, pages this "
+	  "node never touched (still holes of the region's memfd) are left "
+	  "fresh, unclaimed and unannounced; 0 turns this off (a fresh page "
+	  "is twinned, claimed and announced like any other page written; "
+	  "docs/protocols/hlrc.md)", NULL, p_fresh_run },
 	{ "DSM_TAPEWORM", "on", "on",
 	  "Tapeworm (docs/tapes.md; hlrc, lrc): on prefetches for the locks "
 	  "and barriers a program marks (dsm_tapeworm_lock/barrier), auto for "

@@ -915,6 +915,8 @@ static int ec_init(struct dsm_node *n)
 
 	if ((err = dsm__proto_hlrc.init(n)))
 		return err;
+	/* hlrc's fresh runs would open pages ec may bind: off */
+	HS(n)->fresh_max = 0;
 	if (!(es = calloc(1, sizeof(*es))))
 		return -ENOMEM;
 	n->ec_state = es;

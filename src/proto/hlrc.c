@@ -42,6 +42,7 @@
 #define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
+#define FRESH_FIRST 4            /* fresh run at a fault not following one */
 
 /* --- checked transitions (docs/protocols/hlrc.md) --- */
 
@@ -62,6 +63,7 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[EV_MIGRATE_IN] = { R,      R,          -1,        -1 },
 	[EV_PLACED_HOME] = { -1,    W,          -1,        -1 },
 	[EV_PLACED_AWAY] = { -1,    I,          -1,        -1 },
+	[EV_OPEN_FRESH] = { -1,     D,          -1,        -1 },
 };
 #undef I
 #undef R
@@ -74,6 +76,7 @@ static const char *const event_names[EV_COUNT_] = {
 	[EV_CLOSE_HOME] = "CLOSE_HOME", [EV_SERVE] = "SERVE",
 	[EV_NOTICE] = "NOTICE", [EV_CLAIMED] = "CLAIMED", [EV_MIGRATE_IN] = "MIGRATE_IN",
 	[EV_PLACED_HOME] = "PLACED_HOME", [EV_PLACED_AWAY] = "PLACED_AWAY",
+	[EV_OPEN_FRESH] = "OPEN_FRESH",
 };
 static const struct dsm_page_machine hlrc_machine = {
 	.proto = "hlrc", .nevents = EV_COUNT_, .event_names = event_names,
@@ -144,6 +147,7 @@ static unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)
 static void twin_drop(struct dsm_node *n, size_t p)
 {
 	HS(n)->pages[p].twinned = 0;
+	HS(n)->pages[p].ztwin = 0;
 }
 
 static void list_dirty(struct hlrc_state *st, size_t p)
@@ -202,14 +206,66 @@ static int hlrc_ready(struct dsm_node *n, size_t p, int want_write, int *err)
 	return 1;
 }
 
+/* Is page p fresh: no home known (first touch, unclaimed), so nobody's
+ * write has reached this node and its copy is the zero page; nothing of
+ * ours pending on it. Region lock held. */
+static int is_fresh(struct hlrc_state *st, const struct dsm_page *pg, size_t p)
+{
+	const struct hlrc_page *hp = &st->pages[p];
+
+	return pg->state == DSM_PAGE_READ_SHARED && hp->home == HLRC_NO_HOME &&
+	       !hp->twinned && !hp->dirty && !hp->fresh && !hp->flushing &&
+	       !hp->fetching && !hp->tape && !hp->ktrack;
+}
+
+/*
+ * A write fault on fresh page p: open it and the fresh pages after it
+ * writable at once, each DIRTY with a zero twin (its copy is all zeros,
+ * so no copy is taken) and listed fresh, not dirty: the close diffs the
+ * written ones against zeros and leaves those never touched fresh,
+ * unclaimed and unannounced (dsm__hlrc_close_fresh). The run is
+ * FRESH_FIRST pages, or twice the run of pages opened fresh just before p
+ * (a stream of writes walking forward: each fault doubles the run, as a
+ * readahead window; interleaved streams each keep their own), at most
+ * DSM_FRESH_RUN. One mprotect. Region lock held (fault path: no
+ * allocation).
+ */
+static int open_fresh(struct dsm_node *n, size_t p)
+{
+	struct hlrc_state *st = HS(n);
+	unsigned back = 0, win, k = 0;
+
+	while (back < st->fresh_max / 2 && back < p && st->pages[p - back - 1].fresh)
+		back++;
+	win = back ? 2 * back : FRESH_FIRST;
+	win = win > st->fresh_max ? st->fresh_max : win;
+	for (; k < win && p + k < st->npages; k++) {
+		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
+		struct hlrc_page *hq = &st->pages[p + k];
+		int err;
+		if (!is_fresh(st, pg, p + k))
+			break;
+		if ((err = dsm__hlrc_step(n, p + k, pg, EV_OPEN_FRESH)))
+			return err;
+		hq->fresh = k ? HLRC_FRESH_RUN : HLRC_FRESH_HIT;
+		hq->twinned = 1;
+		hq->ztwin = 1;
+		st->fresh[st->nfresh++] = (uint32_t)(p + k);
+	}
+	DSM_STAT_ADD(n, local_faults, 1);
+	return dsm__vm_protect(n->region, p, k, PROT_READ | PROT_WRITE);
+}
+
 /* First write in the interval to a valid page: the home just records it;
- * anyone else twins it first. */
+ * anyone else twins it first (a fresh page and its run: a zero twin). */
 static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
 	int err;
 
+	if (st->fresh_max && is_fresh(st, pg, p))
+		return open_fresh(n, p);
 	if (hp->home == st->me) {
 		hp->ktrack = 0; /* a fault now: back on the fault path */
 		err = dsm__hlrc_home_wrote(n, p, pg);
@@ -242,36 +298,56 @@ int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	return 0;
 }
 
+/* May page q join a whole-page request to home? Region lock held. */
+static int fetchable(struct dsm_node *n, size_t q, int16_t home)
+{
+	struct dsm_page *pg = dsm__hlrc_pg(n, q);
+	struct hlrc_page *hq = &HS(n)->pages[q];
+
+	return pg->state == DSM_PAGE_INVALID && hq->home == home && !hq->fetching &&
+	       !hq->flushing && !hq->tape /* tape hook: held or asked */;
+}
+
+static void mark_fetching(struct hlrc_page *hq, int16_t home)
+{
+	hq->fetching = 1;
+	hq->stale = 0;
+	hq->asked = home;
+}
+
 /*
- * Mark the invalid pages after p that the same home holds, as fetched
- * with p; returns how many pages (>= 1). Two kinds are taken: pages this
- * node fetched before (so it reads them: a fault on the first page of a
- * boundary row read every iteration then brings the whole row), up to
- * USED_RUN; and, when the faults walk forward through memory (this fault
- * is on the page after the last run fetched), a readahead window that
- * doubles with each such fault up to PREFETCH, as a file system reads
+ * Mark the invalid pages next to *p that the same home holds, as fetched
+ * with *p; returns how many pages (>= 1) from *first on. Two kinds are
+ * taken: pages this node fetched before (so it reads them: a fault on the
+ * first page of a boundary row read every iteration then brings the whole
+ * row), up to USED_RUN after p; and, when the faults walk through memory
+ * (this fault is on the page after the last run fetched, or on the page
+ * before it: glibc's memcpy copies large blocks backwards when source and
+ * destination alias within a page), a readahead window in that direction
+ * that doubles with each such fault up to PREFETCH, as a file system reads
  * ahead. Other pages are not taken: a copy makes a page shared at its
  * home and costs its writer a fault per interval.
  */
-static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home)
+static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home, size_t *first)
 {
 	struct hlrc_state *st = HS(n);
+	int fwd = p == st->ra_next, back = p + 1 == st->ra_lo;
 	unsigned k = 1, win;
 
-	win = p == st->ra_next ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
+	win = fwd || back ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
 	st->ra_win = win = win > PREFETCH ? PREFETCH : win;
+	*first = p;
 	for (; k < PREFETCH && p + k < st->npages; k++) {
-		struct dsm_page *pg = dsm__hlrc_pg(n, p + k);
-		struct hlrc_page *hq = &st->pages[p + k];
-		if (pg->state != DSM_PAGE_INVALID || hq->home != home || hq->fetching ||
-		    hq->flushing || hq->tape /* tape hook: held or asked */ ||
-		    !((hq->used && k < USED_RUN) || k < win))
+		if (!fetchable(n, p + k, home) ||
+		    !((st->pages[p + k].used && k < USED_RUN) || k < win))
 			break;
-		hq->fetching = 1;
-		hq->stale = 0;
-		hq->asked = home;
+		mark_fetching(&st->pages[p + k], home);
 	}
-	st->ra_next = p + k;
+	if (k == 1 && back) /* walking backwards: the window before p */
+		for (; k < win && *first > 0 && fetchable(n, *first - 1, home); k++)
+			mark_fetching(&st->pages[--*first], home);
+	st->ra_next = *first + k;
+	st->ra_lo = *first;
 	return k;
 }
 
@@ -283,6 +359,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 {
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 	struct hlrc_page *hp = &HS(n)->pages[p];
+	size_t first;
+	unsigned k;
 	int err;
 
 	(void)arg;
@@ -308,8 +386,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		hp->stale = 0;
 		hp->used = 1; /* demanded: read here (prefetched pages are not) */
 		hp->asked = hp->home;
-		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, p,
-				prefetch_run(n, p, hp->home), 0);
+		k = prefetch_run(n, p, hp->home, &first);
+		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, first, k, 0);
 	}
 	return DSM_FAULT_WAIT;
 }
@@ -565,6 +643,22 @@ static int send_diffs(struct dsm_node *n, int home, struct dsm_buf *b)
 	return err;
 }
 
+/* A page opened fresh got a notice before the close decided it and has
+ * just been diffed against zeros: a written one joins the open interval's
+ * dirty list (its record must announce our bytes at the home), an
+ * unwritten one is forgotten. Region lock held. */
+static void fresh_noticed(struct dsm_node *n, size_t p, int written)
+{
+	struct hlrc_state *st = HS(n);
+
+	st->pages[p].fresh = 0;
+	if (!written)
+		return;
+	list_dirty(st, p);
+	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
+		       dsm__hlrc_cur_interval(st));
+}
+
 /* Diff pages[] against their twins into one buffer per home; pages that
  * turned out to be ours need no diff and become home pages. Region lock
  * held; the pages are write-protected (flushing). */
@@ -591,7 +685,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		if (!hp->twinned)
 			continue;
 		dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
-		len = dsm__diff_encode(twin_of(st, p, n->page_size),
+		len = dsm__diff_encode(hp->ztwin ? st->zero : twin_of(st, p, n->page_size),
 				       dsm__page_rt(n->region, p), n->page_size,
 				       scratch, max);
 		if (len > 0) /* a mixed job: runs widened to whole fields */
@@ -603,11 +697,124 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		}
 		twin_drop(n, p);
 		DSM_STAT_ADD(n, diffs_created, 1);
+		if (hp->fresh) /* opened fresh, flushed for a notice: announced if written */
+			fresh_noticed(n, p, len > 0 || hp->fresh == HLRC_FRESH_HIT);
 		if (len == 0)
 			continue;
 		err = dsm__buf_put_u32(&out[hp->home], p) ?:
 		      dsm__buf_put_u32(&out[hp->home], (uint32_t)len) ?:
 		      dsm__buf_put(&out[hp->home], scratch, (size_t)len);
+	}
+	return err;
+}
+
+/*
+ * Did this node touch page p of the region since it was last fresh? A
+ * page of the memfd that no view ever wrote (or read) is a hole: never
+ * written, so all zeros, and nothing here to claim. A page that is not a
+ * hole was written, perhaps with zeros only (Jacobi's interior starts at
+ * 0.0: such a page must become its writer's, as any written page), or
+ * read: it counts as written. Swapped-out pages of a memfd are data to
+ * SEEK_DATA, so a written page is never taken for a hole. Pages are asked
+ * in increasing order; *s remembers the extent of the last answer, so a
+ * run costs one or two lseek calls, not one per page. If lseek fails, the
+ * page counts as written.
+ */
+struct seen {
+	size_t to;  /* offsets below this one are known ... */
+	int data;   /* ... to be data (1) or a hole (0) */
+};
+
+static int touched(struct dsm_region *r, size_t p, struct seen *s)
+{
+	off_t off = (off_t)(p * r->page_size), d, h;
+
+	if ((size_t)off < s->to)
+		return s->data;
+	d = lseek(r->fd, off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) { /* no data from off to the end */
+		s->to = r->size;
+		return s->data = 0;
+	}
+	if (d < 0)
+		return 1;
+	if (d > off) {
+		s->to = (size_t)d;
+		return s->data = 0;
+	}
+	h = lseek(r->fd, off, SEEK_HOLE);
+	s->to = h > off ? (size_t)h : (size_t)off + r->page_size;
+	return s->data = 1;
+}
+
+/* A page opened fresh that this node never touched: fresh again (no home), or,
+ * if a placement hint gave it a home meanwhile, placed as it would have
+ * been (here: private; elsewhere: invalid, so the home's untracked writes
+ * are fetched). No claim, no notice. Region lock held. */
+static int fresh_unused(struct dsm_node *n, size_t p)
+{
+	struct hlrc_state *st = HS(n);
+	struct hlrc_page *hp = &st->pages[p];
+	struct dsm_page *pg = &n->region->pages[p];
+	int err = 0;
+
+	twin_drop(n, p);
+	hp->flushing = 0;
+	if (hp->home == st->me) {
+		err = dsm__hlrc_step(n, p, pg, EV_PLACED_HOME);
+		hp->shared = 0;
+	} else if (hp->home != HLRC_NO_HOME) {
+		err = dsm__hlrc_step(n, p, pg, EV_PLACED_AWAY);
+	}
+	dsm__page_wake(pg);
+	return err ?: set_prot(n, p, pg);
+}
+
+int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
+			  uint32_t *fl, uint32_t *nfl)
+{
+	struct hlrc_state *st = HS(n);
+	uint32_t *cand = fl + *nfl, nc = 0;
+	struct seen seen = { 0, 0 };
+	int err = 0;
+
+	for (uint32_t i = 0; i < st->nfresh && !err; i++) {
+		uint32_t p = st->fresh[i];
+		struct hlrc_page *hp = &st->pages[p];
+		struct dsm_page *pg = &n->region->pages[p];
+		if (!hp->fresh)
+			continue; /* decided at a notice already */
+		if (pg->state != DSM_PAGE_DIRTY) {
+			hp->fresh = 0;
+			/* a notice queued its flush, still on its way (another
+			 * thread): whatever it holds, our record announces it
+			 * once that flush is done (wait_flushes) */
+			pages[(*count)++] = p;
+			continue;
+		}
+		if (!(err = dsm__hlrc_step(n, p, pg, EV_CLOSE))) {
+			hp->flushing = 1;
+			cand[nc++] = p;
+		}
+	}
+	st->nfresh = 0;
+	dsm__hlrc_protect_state(n, cand, nc); /* revoke writes before looking */
+	/* written pages are appended to fl in place of the candidates:
+	 * never past the one being read */
+	for (uint32_t i = 0; i < nc; i++) {
+		uint32_t p = cand[i];
+		struct hlrc_page *hp = &st->pages[p];
+		int e, hit = hp->fresh == HLRC_FRESH_HIT;
+		hp->fresh = 0;
+		if (!hit && !touched(n->region, p, &seen)) {
+			if ((e = fresh_unused(n, p)))
+				err = err ?: e;
+			continue;
+		}
+		fl[(*nfl)++] = p;
+		pages[(*count)++] = p;
+		dsm__tape_note(n, DSM_TAPE_WRITE, p, (uint32_t)st->me, /* tape hook */
+			       dsm__hlrc_cur_interval(st));
 	}
 	return err;
 }
@@ -671,11 +878,10 @@ int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
 
 /* --- service thread --- */
 
-/* A peer asks for whole pages we are home of (arg1 of them from arg0).
- * A private page becomes shared: write-protect it first, so every later
- * write is tracked, then copy it. One reply per page; for a page whose
- * home moved away, the reply says where it went (arg1 = 1, arg2 = home |
- * gen << 16). */
+/* Serve page p we are home of to node `to` (see on_page_req): a private
+ * page becomes shared: write-protect it first, so every later write is
+ * tracked, then copy it. For a page whose home moved away, 1 and *hg:
+ * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
 int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
 			 uint32_t *hg)
 {
@@ -704,44 +910,57 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	return err;
 }
 
-static int serve_page(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+/* Send the copies of count pages from first (copies: count pages) in one
+ * HLRC_PAGE: arg1 = 0 for one page, 2 for a run. */
+static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
+		       const unsigned char *copies)
 {
-	struct hlrc_state *st = HS(n);
-	uint32_t hg;
-	int err = 0;
+	struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { first, count > 1 ? 2 : 0 },
+			     .payload = copies, .length = (uint32_t)(count * n->page_size) };
 
-	pthread_mutex_lock(&n->region->lock);
-	if ((err = dsm__hlrc_serve_copy(n, to, p, copy, &hg)) == 1) {
-		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p, 1, hg } };
-		pthread_mutex_unlock(&n->region->lock);
-		return dsm__send(n, to, &r);
-	}
-	if (err)
-		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
-			to, p, st->pages[p].home);
-	pthread_mutex_unlock(&n->region->lock);
-	if (!err) {
-		struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE, .arg = { p },
-				     .payload = copy, .length = (uint32_t)n->page_size };
-		DSM_STAT_ADD(n, pages_sent, 1);
-		err = dsm__send(n, to, &r);
-	}
-	return err;
+	if (!count)
+		return 0;
+	DSM_STAT_ADD(n, pages_sent, count);
+	return dsm__send(n, to, &r);
 }
 
+/* A peer asks for arg1 pages from p: copy each (dsm__hlrc_serve_copy) and
+ * answer the run in one message, as TAPE_REP does: one send instead of
+ * one per page. A page whose home moved away gets its own reply saying
+ * where (the run is sent up to it first, and goes on after it). */
 static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
-	unsigned char *copy;
+	struct hlrc_state *st = HS(n);
+	size_t ps = n->page_size, first = p, run = 0;
 	uint64_t k = m->arg[1] ? m->arg[1] : 1;
-	int err = 0;
+	int to = (int)m->src, err = 0;
+	unsigned char *copies;
 
 	if (k > PREFETCH || p + k > n->region->npages)
 		return DSM_EPROTO;
-	if (!(copy = malloc(n->page_size)))
+	if (!(copies = malloc(k * ps)))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < k && !err; i++)
-		err = serve_page(n, (int)m->src, p + i, copy);
-	free(copy);
+	for (uint64_t i = 0; i < k && !err; i++) {
+		uint32_t hg;
+		pthread_mutex_lock(&n->region->lock);
+		err = dsm__hlrc_serve_copy(n, to, p + i, copies + run * ps, &hg);
+		if (err < 0 || err > 1)
+			DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
+				to, p + i, st->pages[p + i].home);
+		pthread_mutex_unlock(&n->region->lock);
+		if (err == 1) { /* moved: what we have so far, then where it went */
+			struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
+					     .arg = { p + i, 1, hg } };
+			err = send_copies(n, to, first, run, copies) ?: dsm__send(n, to, &r);
+			first = p + i + 1;
+			run = 0;
+		} else if (!err) {
+			run++;
+		}
+	}
+	/* after an error too: the pages copied before it were asked for */
+	err = send_copies(n, to, first, run, copies) ?: err;
+	free(copies);
 	return err;
 }
 
@@ -752,38 +971,56 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 	return dsm__hlrc_step(n, p, pg, EV_FETCHED) ?: set_prot(n, p, pg);
 }
 
-/* The home's copy arrived: install it through the runtime view, unless a
- * newer notice came meanwhile (then the faulting thread asks again). */
-static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+/* Page p's copy (or, with data NULL, where its home moved: hg) arrived
+ * from src: install it through the runtime view, unless a newer notice
+ * came meanwhile (then the faulting thread asks again). Region lock held. */
+static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned char *data,
+		     uint64_t hg)
 {
 	struct hlrc_page *hp = &HS(n)->pages[p];
-	struct dsm_page *pg;
+	struct dsm_page *pg = dsm__hlrc_pg(n, p);
 	int err = 0;
 
-	if (m->arg[1] > 1 || m->length != (m->arg[1] ? 0 : n->page_size) ||
-	    (m->arg[1] && HLRC_HG_HOME(m->arg[2]) >= n->count))
-		return DSM_EPROTO;
-	pthread_mutex_lock(&n->region->lock);
-	pg = dsm__hlrc_pg(n, p);
-	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || (int)m->src != hp->asked) {
+	if (!hp->fetching || pg->state != DSM_PAGE_INVALID || src != hp->asked) {
 		err = DSM_EPROTO;
-	} else if (m->arg[1]) { /* moved: the faulting thread asks again */
-		if (hlrc_learn_home(hp, HLRC_HG_HOME(m->arg[2]), HLRC_HG_GEN(m->arg[2])))
+	} else if (!data) { /* moved: the faulting thread asks again */
+		if (hlrc_learn_home(hp, HLRC_HG_HOME(hg), HLRC_HG_GEN(hg)))
 			hp->bounce = 0;
 		else
 			hp->bounce += hp->bounce < UINT16_MAX;
 	} else if (!hp->stale) {
 		hp->bounce = 0;
-		memcpy(dsm__page_rt(n->region, p), m->payload, n->page_size);
-		err = dsm__hetero_page_in(n, (int)m->src, p, dsm__page_rt(n->region, p)) ?:
+		memcpy(dsm__page_rt(n->region, p), data, n->page_size);
+		err = dsm__hetero_page_in(n, src, p, dsm__page_rt(n->region, p)) ?:
 		      dsm__hlrc_fetched(n, p);
-		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, m->src, /* tape hook */
+		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, (uint32_t)src, /* tape hook */
 			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
 	}
 	hp->fetching = 0;
 	hp->stale = 0;
 	dsm__page_wake(pg);
+	return err;
+}
+
+/* HLRC_PAGE: arg1 = 0: one page's copy; 1: its home moved to arg2; 2: the
+ * copies of length / page_size pages from arg0 (at most PREFETCH). */
+static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
+{
+	size_t ps = n->page_size, k = m->arg[1] == 2 ? m->length / ps : 1;
+	int err = 0;
+
+	if (m->arg[1] > 2 || (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
+	    (m->arg[1] != 1 && (m->length != k * ps || k == 0 || k > PREFETCH ||
+				p + k > n->region->npages)))
+		return DSM_EPROTO;
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t i = 0; i < k; i++) {
+		int e = install_copy(n, (int)m->src, p + i,
+				  m->arg[1] == 1 ? NULL : (const unsigned char *)m->payload + i * ps,
+				  m->arg[2]);
+		err = err ?: e;
+	}
 	pthread_mutex_unlock(&n->region->lock);
 	return err;
 }
@@ -1037,6 +1274,9 @@ static void hlrc_fini(struct dsm_node *n)
 		munmap(st->dirty, st->npages * sizeof(*st->dirty));
 	if (st->ktracked)
 		munmap(st->ktracked, st->npages * sizeof(*st->ktracked));
+	if (st->fresh)
+		munmap(st->fresh, st->npages * sizeof(*st->fresh));
+	free(st->zero);
 	pthread_mutex_destroy(&st->close_mu);
 	free(st);
 	n->proto_state = NULL;
@@ -1055,6 +1295,8 @@ static int hlrc_init(struct dsm_node *n)
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
 	st->ra_next = SIZE_MAX;
+	st->ra_lo = SIZE_MAX;
+	st->fresh_max = n->count > 1 ? (unsigned)n->cfg.fresh_run : 0;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);
 	/* Per-page tables and twins reserved, backed only where pages are
@@ -1062,8 +1304,11 @@ static int hlrc_init(struct dsm_node *n)
 	st->pages = reserve(np * sizeof(*st->pages));
 	st->dirty = reserve(np * sizeof(*st->dirty));
 	st->ktracked = reserve(np * sizeof(*st->ktracked));
+	st->fresh = reserve(np * sizeof(*st->fresh));
+	st->zero = calloc(1, n->page_size);
 	st->twins = reserve(np * n->page_size);
-	if (!st->pages || !st->dirty || !st->ktracked || !st->twins)
+	if (!st->pages || !st->dirty || !st->ktracked || !st->fresh || !st->zero ||
+	    !st->twins)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		st->iv_base[j] = 1;

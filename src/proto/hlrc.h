@@ -40,11 +40,20 @@ struct hlrc_page {
 	uint8_t ktrack;    /* home, shared: writable, writes recorded by the
 			      kernel (hlrc_wp.c) instead of by a fault */
 	uint8_t klisted;   /* in hlrc_state.ktracked */
+	uint8_t fresh;     /* opened fresh (hlrc_state.fresh lists it, not
+			      dirty): DIRTY, zero twin; HLRC_FRESH_RUN: not
+			      known to be written (the close decides),
+			      HLRC_FRESH_HIT: its own write fault opened it */
+	uint8_t ztwin;     /* twinned, and the twin is all zeros: the page
+			      was fresh (no home, never written here) */
 };
 
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
  * a tracked prefetch installed; the first access validates it. ASKED: a
  * tape fetch for it is in flight (with fetching set). */
+#define HLRC_FRESH_RUN 1
+#define HLRC_FRESH_HIT 2
+
 #define HLRC_TAPE_HELD 1
 #define HLRC_TAPE_ASKED 2
 
@@ -81,8 +90,14 @@ struct hlrc_state {
 	unsigned char *twins;                /* npages * page_size, NORESERVE */
 	uint32_t *dirty;                     /* pages written in the open interval */
 	size_t ra_next;                      /* readahead: page after the last run */
+	size_t ra_lo;                        /* readahead: first page of the last run */
 	unsigned ra_win;                     /* readahead window, pages */
 	uint32_t ndirty;
+	uint32_t *fresh;                     /* pages opened fresh (hlrc_page.fresh;
+					      * may list pages no longer fresh) */
+	uint32_t nfresh;
+	unsigned fresh_max;                  /* DSM_FRESH_RUN: 0 = off */
+	unsigned char *zero;                 /* a zero page: fresh pages' twin */
 	uint32_t *ktracked;                  /* pages with ktrack (may list
 					      * pages no longer tracked) */
 	uint32_t nktracked;
@@ -109,6 +124,7 @@ enum hlrc_event {
 	EV_MIGRATE_IN,/* the home moved here with its copy */
 	EV_PLACED_HOME,/* placement hint: an unused page is ours, writable */
 	EV_PLACED_AWAY,/* placement hint: an unused page's home is elsewhere */
+	EV_OPEN_FRESH,/* a fresh page (no home: zero) opened writable, zero twin */
 	EV_COUNT_
 };
 
@@ -131,6 +147,15 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
 /* The home's first write to page p (READ_SHARED) in the open interval:
  * WRITE, listed dirty, noted; no protection change. Region lock held. */
 int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
+/* Fresh pages (opened at a write fault with a zero twin, see hlrc.c):
+ * the close's part. Write-protect every page opened fresh in the open
+ * interval; those never touched (memfd holes) go back to fresh (no claim,
+ * no notice),
+ * the others join pages[] (the record; *count grows) and fl[] (to be
+ * flushed, diffed against zero). Both arrays have room for nfresh more.
+ * Region lock held. */
+int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
+			  uint32_t *fl, uint32_t *nfl);
 /* Kernel-recorded writes to the home's shared pages (hlrc_wp.c). */
 int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg);
 int dsm__hlrc_wp_collect(struct dsm_node *n);

@@ -201,7 +201,7 @@ static int wait_flushes(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 int dsm__hlrc_close_interval(struct dsm_node *n)
 {
 	struct hlrc_state *st = HS(n);
-	uint32_t *pages = NULL, *fl = NULL, count, nfl = 0;
+	uint32_t *pages = NULL, *fl = NULL, count, room, nfl = 0;
 	struct hlrc_interval *iv;
 	int err = 0;
 
@@ -211,12 +211,15 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 	pthread_mutex_lock(&n->region->lock);
 	err = dsm__hlrc_wp_collect(n); /* kernel-recorded home writes: listed */
 	count = st->ndirty;
-	if (count && (!(pages = malloc(count * 4)) || !(fl = malloc(count * 4))))
+	room = count + st->nfresh;
+	if (room && (!(pages = malloc(room * 4)) || !(fl = malloc(room * 4))))
 		err = -ENOMEM;
-	if (count && !err) {
+	if (room && !err) {
 		memcpy(pages, st->dirty, count * 4);
 		st->ndirty = 0;
 		err = close_pages(n, pages, count, fl, &nfl);
+		/* pages opened fresh: the written ones join the record */
+		err = dsm__hlrc_close_fresh(n, pages, &count, fl, &nfl) ?: err;
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	if (nfl) /* even after a failed close: the queued pages must not stay flushing */
