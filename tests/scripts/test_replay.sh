@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_replay.sh — record and replay of racy programs (docs/replay.md).
 # For each racy kernel of tests/replay/rp_racy.c at 2 and 4 nodes: record
-# a run with dsmrun --record, then replay it RP_REPEAT times (default 5;
-# the 20 with RP_REPEAT=20) and require every replay's output
+# a run with dsmrun --record, then replay it RP_REPEAT times (default 20,
+# the count; RP_REPEAT=100 RP_NODES="2 4 8" for its target) and require every replay's output
 # (results and a checksum of all shared memory) to be byte-identical to
 # the recording's. Plain runs are made too and whether they differ is
 # printed: they may, which is the point. The race-free control (locked)
@@ -14,7 +14,7 @@ set -u
 DSMRUN=${DSMRUN:-build/dsmrun}
 BIN_DIR=${BIN_DIR:-build/tests}
 PROG=$BIN_DIR/rp_racy
-REPEAT=${RP_REPEAT:-5}
+REPEAT=${RP_REPEAT:-20}
 ITERS=${RP_ITERS:-1000}
 NODES=${RP_NODES:-2 4}
 KERNELS=${RP_KERNELS:-counter hist list queue mc}
