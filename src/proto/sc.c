@@ -52,7 +52,8 @@
 	XX(UPGRADE)      /* owner's read copy made writable, no copies */  \
 	XX(SERVE_READ)   /* owner sent a read copy to a peer */            \
 	XX(SERVE_WRITE)  /* owner gave the page to a writer */             \
-	XX(INVALIDATE)   /* a writer invalidated this copy */
+	XX(INVALIDATE)   /* a writer invalidated this copy */         \
+	XX(DOWNGRADE)    /* record/replay: owner write-protects at a barrier */
 
 enum sc_event {
 #define XX(name) EV_##name,
@@ -78,6 +79,7 @@ static const signed char next_state[EV_COUNT_][DSM_PAGE_STATE_COUNT_] = {
 	[EV_SERVE_READ]  = { -1,     R,          R,         -1 },
 	[EV_SERVE_WRITE] = { -1,     I,          I,         -1 },
 	[EV_INVALIDATE]  = { I,      I,          -1,        -1 },
+	[EV_DOWNGRADE]   = { -1,     -1,         R,         -1 },
 };
 #undef I
 #undef R
@@ -97,6 +99,9 @@ enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
 #define SC_HOLD  0x02 /* obtained recently: serve others after the hold */
 #define SC_MIGR  0x04 /* adaptive: migratory here, read faults fetch it W */
 #define SC_LASTR 0x08 /* adaptive: this node's last fetch of it was a read */
+#define SC_DG    0x10 /* record/replay: write-protected at the last barrier */
+#define SC_INW   0x20 /* record/replay: in the written set of this interval */
+#define DG_PIN 2      /* rewritten after this many barrier downgrades: kept */
 #define MIGR_AFTER 2  /* read-then-write fetches that make a page migratory */
 #define THRASH_WINDOW_NS 10000000ull /* transition rate measured per 10 ms */
 
@@ -115,6 +120,7 @@ struct sc_page {
 	uint32_t version;    /* ownership moves so far (record/replay) */
 	int16_t giver;       /* node the page in flight comes from */
 	uint8_t rw;          /* adaptive: write fetches of a read copy */
+	uint8_t dg;          /* record/replay: rewritten after a downgrade */
 	uint32_t rfault;     /* adaptive: the fault that fetched the read copy */
 };
 
@@ -137,6 +143,9 @@ struct sc_state {
 	uint64_t win_start;  /* adaptive: start of the rate window */
 	uint32_t win_count;  /* adaptive: transitions in it */
 	uint32_t faults;     /* adaptive: faults so far (sc_fault calls) */
+	size_t *wset;        /* record/replay: pages taken for writing since the
+			      * last barrier (reserved, npages; SC_INW) */
+	size_t nw;
 };
 
 static struct sc_state *ST(struct dsm_node *n) { return n->proto_state; }
@@ -244,6 +253,28 @@ static void note_fetch(struct dsm_node *n, struct sc_page *sp, int write, int re
 	sp->flags &= (uint8_t)~SC_LASTR;
 }
 
+/* Record/replay: this node took page p for writing. A page written again
+ * after a barrier write-protected it counts towards keeping it writable
+ * (DG_PIN); every page taken goes into the barrier's written set once.
+ * Async-signal-safe (the set is reserved, one entry per page). Region
+ * lock held. */
+static void note_written(struct dsm_node *n, size_t p, struct sc_page *sp)
+{
+	struct sc_state *st = ST(n);
+
+	if (!st->wset)
+		return;
+	if (sp->flags & SC_DG) {
+		sp->flags &= (uint8_t)~SC_DG;
+		if (sp->dg < 255)
+			sp->dg++;
+	}
+	if (!(sp->flags & SC_INW)) {
+		sp->flags |= SC_INW;
+		st->wset[st->nw++] = p;
+	}
+}
+
 /* Does the page's state allow the access? */
 static int allows(const struct dsm_page *pg, int want_write)
 {
@@ -265,6 +296,7 @@ static int start_upgrade(struct dsm_node *n, size_t p, struct dsm_page *pg,
 			return err;
 		sp->copyset = 0;
 		sp->version++;
+		note_written(n, p, sp);
 		DSM_STAT_ADD(n, local_faults, 1);
 		return note(n, DSM_RP_TAKE, p, MODE_WRITE, n->id);
 	}
@@ -371,10 +403,17 @@ static int sc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* ---------------- service thread ---------------- */
 
-/* Is the page ours and free to hand out now? Expires an ended hold. */
-static int servable(struct dsm_node *n, struct sc_page *sp, uint64_t now)
+/* Is the page ours and free to hand out now? Expires an ended hold. While
+ * recording, a page is handed out only inside a boundary of this node's
+ * thread, except a read copy of a page it holds read-only: that changes
+ * nothing the thread can see (a "free" GIVE, docs/replay.md). */
+static int servable(struct dsm_node *n, size_t p, struct sc_page *sp, int write,
+		    uint64_t now)
 {
-	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE || !dsm__rp_may_give(n))
+	if (!(sp->flags & SC_OWNER) || sp->pending != PEND_NONE)
+		return 0;
+	if (!dsm__rp_may_give(n) &&
+	    (write || n->region->pages[p].state != DSM_PAGE_READ_SHARED))
 		return 0;
 	if (sp->flags & SC_HOLD) {
 		uint64_t hold = ST(n)->hold_ns;
@@ -412,6 +451,7 @@ static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
 		      int from, struct dsm_outbox *ob)
 {
 	struct dsm_msg *m;
+	int mode = pg->state == DSM_PAGE_READ_SHARED ? MODE_READ | DSM_RP_FREE : MODE_READ;
 	int err;
 
 	if ((err = sc_step(n, p, pg, EV_SERVE_READ)))
@@ -420,7 +460,7 @@ static int serve_read(struct dsm_node *n, size_t p, struct dsm_page *pg,
 	SP(n, p)->copyset |= bit(from);
 	memcpy(ST(n)->snap, dsm__page_rt(n->region, p), n->page_size);
 	dsm__gc_page_out(n, ST(n)->snap, n->page_size);
-	if ((err = note(n, DSM_RP_GIVE, p, MODE_READ, from)))
+	if ((err = note(n, DSM_RP_GIVE, p, mode, from)))
 		return err;
 	m = dsm__outbox_add(ob, from, DSM_MSG_SC_PAGE, p,
 			    MODE_READ | (uint64_t)SP(n, p)->version << 8, 0);
@@ -477,7 +517,7 @@ static int on_request(struct dsm_node *n, size_t p, int type, int from,
 		DSM_STAT_ADD(n, forwards, 1);
 		return 0;
 	}
-	if (!sp->ndefer && servable(n, sp, dsm__now_ns()))
+	if (!sp->ndefer && servable(n, p, sp, write, dsm__now_ns()))
 		return write ? serve_write(n, p, pg, from, ob)
 			     : serve_read(n, p, pg, from, ob);
 	if ((err = defer(n, p, type, from)))
@@ -502,6 +542,7 @@ static int complete_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	sp->version++;
 	count_transition(n);
 	note_fetch(n, sp, 1, sp->giver != n->id);
+	note_written(n, p, sp);
 	if (!err)
 		err = note(n, DSM_RP_TAKE, p, MODE_WRITE, sp->giver);
 	dsm__page_wake(pg);
@@ -657,7 +698,8 @@ static int sc_tick(struct dsm_node *n)
 		if (!(sp->flags & SC_OWNER) && sp->pending != PEND_WRITE) {
 			done = 1; /* page moved on: pass the request along */
 			dsm__outbox_add(&ob, sp->prob_owner, q->type, q->page, (uint64_t)q->from, 0);
-		} else if (servable(n, sp, dsm__now_ns())) {
+		} else if (servable(n, q->page, sp, q->type == DSM_MSG_SC_WRITE_REQ,
+				    dsm__now_ns())) {
 			done = 1;
 			err = q->type == DSM_MSG_SC_WRITE_REQ
 				      ? serve_write(n, q->page, pg, q->from, &ob)
@@ -762,6 +804,8 @@ static void sc_fini(struct dsm_node *n)
 	}
 	if (st->pages)
 		munmap(st->pages, st->npages * sizeof(*st->pages));
+	if (st->wset)
+		munmap(st->wset, st->npages * sizeof(*st->wset));
 	free(st->snap);
 	free(st);
 	n->proto_state = NULL;
@@ -783,6 +827,9 @@ static int sc_init(struct dsm_node *n)
 	st->adapt = n->cfg.sc_adapt == 1 ||
 		    (n->cfg.sc_adapt == 2 && (n->cfg.record_dir[0] || n->cfg.replay_dir[0]));
 	st->hold_ns = (uint64_t)n->cfg.hold_us * 1000;
+	if ((n->cfg.record_dir[0] || n->cfg.replay_dir[0]) &&
+	    !(st->wset = reserve(st->npages * sizeof(*st->wset))))
+		return -ENOMEM;
 	st->win_start = dsm__now_ns();
 	if (n->id == 0 && mprotect(n->region->app, n->region->size, PROT_READ) < 0)
 		return -errno;
@@ -810,6 +857,40 @@ static int rp_can_serve(struct dsm_node *n, size_t p, uint32_t version)
 	       sp->version == version;
 }
 
+static int rp_can_serve_free(struct dsm_node *n, size_t p, uint32_t version)
+{
+	return rp_can_serve(n, p, version) &&
+	       pg_get(n, p)->state == DSM_PAGE_READ_SHARED;
+}
+
+/* A barrier (the node's thread inside it): write-protect the pages taken
+ * for writing since the last barrier, except those rewritten DG_PIN times
+ * after such a downgrade (written every interval: they stay writable, the
+ * issue's pinned exclusive pages). Reads of what a node wrote before the
+ * barrier are then served at once, as free GIVEs, wherever its thread is.
+ * Depends only on the node's transitions, so a replay does the same. */
+static int rp_barrier(struct dsm_node *n)
+{
+	struct sc_state *st = ST(n);
+	int err = 0;
+
+	for (size_t i = 0; i < st->nw; i++) {
+		size_t p = st->wset[i];
+		struct dsm_page *pg = pg_get(n, p);
+		struct sc_page *sp = SP(n, p);
+
+		sp->flags &= (uint8_t)~SC_INW;
+		if (err || !(sp->flags & SC_OWNER) || sp->pending != PEND_NONE ||
+		    pg->state != DSM_PAGE_WRITE_EXCLUSIVE || sp->dg >= DG_PIN)
+			continue;
+		if (!(err = sc_step(n, p, pg, EV_DOWNGRADE)))
+			err = set_prot(n, p, pg);
+		sp->flags |= SC_DG;
+	}
+	st->nw = 0;
+	return err;
+}
+
 static int rp_serve(struct dsm_node *n, size_t p, int type, int from,
 		    struct dsm_outbox *ob)
 {
@@ -823,7 +904,9 @@ const struct dsm_rp_proto dsm__rp_proto_sc = {
 	.fault = sc_fault_loop,
 	.allowed = rp_allowed,
 	.can_serve = rp_can_serve,
+	.can_serve_free = rp_can_serve_free,
 	.serve = rp_serve,
+	.barrier = rp_barrier,
 	.inv = apply_inv,
 	.deferred = rp_deferred,
 	.read_req_type = DSM_MSG_SC_READ_REQ,

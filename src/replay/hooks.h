@@ -33,11 +33,17 @@ struct dsm_rp_proto {
 	/* Can page p be served now (owned here at this version, nothing in
 	 * flight)? */
 	int (*can_serve)(struct dsm_node *n, size_t p, uint32_t version);
+	/* Can a read copy of p be served as a free GIVE now (can_serve, and
+	 * held read-only here)? */
+	int (*can_serve_free)(struct dsm_node *n, size_t p, uint32_t version);
 	/* Serve a deferred request (its message type) from node `from`. */
 	int (*serve)(struct dsm_node *n, size_t p, int type, int from,
 		     struct dsm_outbox *ob);
 	/* Apply a deferred invalidation from writer. */
 	int (*inv)(struct dsm_node *n, size_t p, int writer, struct dsm_outbox *ob);
+	/* A barrier call, inside its boundary, before it waits: pages may
+	 * change protection (deterministically: a replay does the same). */
+	int (*barrier)(struct dsm_node *n);
 	/* Requests the protocol itself holds until a boundary (recording). */
 	unsigned (*deferred)(struct dsm_node *n);
 	int read_req_type, write_req_type; /* message types of the requests */

@@ -48,7 +48,10 @@ enum { DSM_RP_OP_BARRIER = 1, DSM_RP_OP_ACQUIRE, DSM_RP_OP_RELEASE,
        DSM_RP_OP_COLLECTIVE, DSM_RP_OP_FREE };
 
 /* Modes of TAKE/GIVE (sc's MODE_READ/MODE_WRITE). */
-enum { DSM_RP_READ = 1, DSM_RP_WRITE = 2 };
+/* TAKE/GIVE modes; a GIVE of a read copy of a page the giver holds
+ * read-only is marked FREE (READ | FREE): it may happen while the giver's
+ * thread computes (docs/replay.md, "Free read copies"). */
+enum { DSM_RP_READ = 1, DSM_RP_WRITE = 2, DSM_RP_FREE = 4 };
 
 struct dsm_rp_rec {
 	uint8_t kind;              /* enum dsm_rp_kind */
@@ -56,6 +59,8 @@ struct dsm_rp_rec {
 	uint64_t f[4];             /* the kind's fields, unused ones 0 */
 	const unsigned char *data; /* INPUT: f[0] bytes, inside the parsed buffer */
 	uint64_t order;            /* reader's use: position in the log */
+	uint64_t prev;             /* replay's use: order + 1 of the previous
+				    * TAKE/GIVE/DROP of the same page, or 0 */
 };
 
 struct dsm_rp_header {

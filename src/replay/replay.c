@@ -236,6 +236,9 @@ static int load_rec(void *arg, const struct dsm_rp_rec *rec)
 	case DSM_RP_TAKE:
 		return list_push(&st->takes, &r);
 	case DSM_RP_GIVE:
+		if (r.f[1] & DSM_RP_FREE)
+			return list_push(&st->frees, &r);
+		return list_push(&st->gds, &r);
 	case DSM_RP_DROP:
 		return list_push(&st->gds, &r);
 	case DSM_RP_GRANT:
@@ -274,7 +277,7 @@ static int gd_due(struct rp_state *st, int kind, size_t p, int mode, int peer)
 	const struct dsm_rp_rec *e = next_of(&st->gds);
 
 	if (st->running || !e || e->boundary != atomic_load(&st->boundary) ||
-	    e->kind != kind || e->f[0] != p)
+	    e->kind != kind || e->f[0] != p || !dsm__rp_prev_done(st, e))
 		return 0;
 	return kind == DSM_RP_DROP || (e->f[1] == (uint64_t)mode && e->f[3] == (uint64_t)peer);
 }
@@ -319,9 +322,19 @@ int dsm__rp_note(struct dsm_node *n, int kind, size_t p, int mode, uint32_t vers
 			dsm__write_str("dsm: record: cannot write the log\n");
 		return 0;
 	}
+	if (kind == DSM_RP_GIVE && (mode & DSM_RP_FREE)) {
+		if (dsm__rp_free_note(st, r.f)) {
+			bump(st);
+			dsm__page_wake(&n->region->pages[p]);
+			return 0;
+		}
+		sb_event(&b, kind, p, mode, version, peer);
+		return diverge(n, b.s, NULL);
+	}
 	e = next_of(l);
 	if (e && e->boundary == atomic_load(&st->boundary) &&
-	    !memcmp(e->f, r.f, sizeof(r.f))) {
+	    !memcmp(e->f, r.f, sizeof(r.f)) && dsm__rp_prev_done(st, e)) {
+		st->done[e->order] = 1;
 		l->i++;
 		bump(st);
 		dsm__page_wake(&n->region->pages[p]); /* a fault may wait for it */
@@ -341,7 +354,7 @@ int dsm__rp_route(struct dsm_node *n, size_t p, int want_write, int owner, int d
 	if (n->rp_mode != DSM_RP_REPLAYING)
 		return dflt;
 	if (e && e->boundary == atomic_load(&st->boundary) && e->f[0] == p &&
-	    gd_before(st, e, p))
+	    (gd_before(st, e, p) || !dsm__rp_prev_done(st, e)))
 		return DSM_RP_NOT_YET; /* the page leaves here first */
 	if (e && e->boundary == atomic_load(&st->boundary) && e->f[0] == p &&
 	    e->f[1] == (uint64_t)mode && e->f[3] < (uint64_t)n->count &&
@@ -398,6 +411,8 @@ static int due(struct dsm_node *n, const struct rp_req *q)
 		return !st->running;
 	if (!q->type)
 		return gd_due(st, DSM_RP_DROP, q->page, 0, 0);
+	if (mode == DSM_RP_READ && dsm__rp_free_due(n, q->page, q->from))
+		return 1;
 	return gd_due(st, DSM_RP_GIVE, q->page, mode, q->from) &&
 	       st->proto->can_serve(n, q->page, (uint32_t)next_of(&st->gds)->f[2]);
 }
@@ -606,6 +621,11 @@ int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 			sb_rec(&b, &rec);
 			return diverge(n, b.s, e);
 		}
+	}
+	if (!err && op == DSM_RP_OP_BARRIER) { /* pages may be write-protected */
+		pthread_mutex_lock(&r->lock);
+		err = st->proto->barrier(n);
+		pthread_mutex_unlock(&r->lock);
 	}
 	if (park) /* the wait will run without the token: dsm__rp_sync_park */
 		dsm__rp_self()->park_pending = 1;
@@ -835,6 +855,8 @@ static int open_replay(struct dsm_node *n, struct rp_state *st)
 		return err;
 	}
 	err = dsm__rp_parse(st->file, st->file_len, &h, load_rec, st, &bad, &why);
+	if (!err && (err = dsm__rp_free_index(st)))
+		return err;
 	if (err) {
 		DSM_ERR(n, "DSM_REPLAY: %s is not a usable log: %s at byte %zu", path,
 			why, bad);
@@ -886,7 +908,7 @@ static int check_used(struct dsm_node *n)
 {
 	struct rp_state *st = RS(n);
 	struct rec_list *ls[] = { &st->takes, &st->gds, &st->seq, &st->grants,
-				  &st->scheds };
+				  &st->scheds, &st->frees };
 
 	for (size_t k = 0; k < sizeof(ls) / sizeof(ls[0]); k++)
 		if (ls[k]->i < ls[k]->n)
@@ -939,6 +961,8 @@ void dsm__rp_free(struct dsm_node *n)
 	free(st->seq.v);
 	free(st->grants.v);
 	free(st->scheds.v);
+	free(st->frees.v);
+	free(st->done);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 	n->rp_state = NULL;

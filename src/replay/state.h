@@ -107,6 +107,8 @@ struct rp_state {
 	unsigned char *file;
 	size_t file_len;
 	struct rec_list takes, gds, seq, grants, scheds;
+	struct rec_list frees;     /* free GIVEs (free.c), used ones kind 0 */
+	unsigned char *done;       /* by order: the TAKE/GIVE/DROP happened */
 	uint64_t loaded;           /* records loaded so far (their order) */
 	struct rp_req *head;
 };
@@ -123,6 +125,16 @@ int dsm__rp_append(struct rp_state *st, struct dsm_rp_rec *r, const void *data, 
 /* Replaying: wait until the current boundary's GIVE/DROP happened, then
  * check no TAKE of it is left (region lock held). */
 int dsm__rp_leave_checks(struct dsm_node *n);
+
+/* free.c: free GIVEs (read copies of read-only pages). Region lock. */
+/* After loading: each TAKE/GIVE/DROP's previous record of its page. */
+int dsm__rp_free_index(struct rp_state *st);
+/* Has record r's page's previous record on this node happened? */
+int dsm__rp_prev_done(const struct rp_state *st, const struct dsm_rp_rec *r);
+/* Is a read request for p from `from` the next free GIVE of p, due now? */
+int dsm__rp_free_due(struct dsm_node *n, size_t p, int from);
+/* A free GIVE with fields f happened: 1 if it was the one due (now used). */
+int dsm__rp_free_note(struct rp_state *st, const uint64_t f[4]);
 
 /* sched.c: the run token. All with the region lock held unless said. */
 /* The thread of dsm_init is thread 0 and holds the token. */

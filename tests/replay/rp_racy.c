@@ -17,6 +17,16 @@
  *   locked   the counter kernel under a lock: race-free, exact result
  *   fshare   write-heavy false sharing: each node increments its own word
  *            of one page (race-free, exact; for adaptive CREW's figures)
+ *   phases   barrier-separated rounds: each node rewrites its pages (some
+ *            every round, some every other), then reads everyone's and
+ *            now and then stores into what it read (read copies of pages
+ *            held read-only after a barrier, "free" GIVEs, then racy
+ *            upgrades that must invalidate them)
+ *   idle     node 0 writes all pages, then, after a barrier, computes for
+ *            RP_IDLE_MS (default 0) without entering the runtime while
+ *            the others read every page: while recording, those read
+ *            copies must not wait for node 0's thread (free GIVEs); with
+ *            RP_IDLE_MS above 4 x DSM_TIMEOUT a wait would fail the run
  * RP_PERTURB=1 in the environment changes node 1's random sequence (a
  * changed program that takes another path, for the divergence test).
  */
@@ -122,6 +132,60 @@ static int k_mc(struct shared *s, int id, long iters)
 	return 0;
 }
 
+static int k_phases(struct shared *s, int id, int count, long iters)
+{
+	uint64_t seed = 777u + (uint64_t)id * 31u, sum = 0;
+	long rounds = iters / 100 + 2;
+	int err;
+
+	for (long r = 0; r < rounds; r++) {
+		for (int k = id; k < NPAGES; k += count)
+			if (k % 2 == 0 || r % 2 == 0)
+				for (size_t w = 0; w < PAGE / 8; w += 64)
+					s->w[(size_t)k * (PAGE / 8) + w] += (uint64_t)r + 1;
+		if ((err = dsm_barrier(3)))
+			return err;
+		for (int i = 0; i < 100; i++) {
+			size_t w = (size_t)(rng(&seed) % WORDS);
+			sum = sum * 31 + s->w[w];
+			if (rng(&seed) % 16 == 0)
+				s->w[w] = sum; /* racy: another node may read it now */
+		}
+		if ((err = dsm_barrier(4)))
+			return err;
+	}
+	s->acc[id % 2] += sum; /* racy when nodes share a slot */
+	return 0;
+}
+
+static int k_idle(struct shared *s, int id)
+{
+	const char *ms = getenv("RP_IDLE_MS");
+	uint64_t sum = 0;
+	int err;
+
+	if (id == 0)
+		for (size_t w = 0; w < WORDS; w += 8)
+			s->w[w] = w * 3 + 1;
+	if ((err = dsm_barrier(3)))
+		return err;
+	if (id == 0) { /* computing, no runtime call: no boundary */
+		struct timespec t = { 0, 0 };
+		long v = ms ? atol(ms) : 0;
+		t.tv_sec = v / 1000;
+		t.tv_nsec = (v % 1000) * 1000000L;
+		nanosleep(&t, NULL);
+	} else {
+		for (size_t w = 0; w < WORDS; w += 8)
+			sum += s->w[w];
+		if (sum != (uint64_t)(WORDS / 8) * (WORDS / 8 - 1) / 2 * 24 + WORDS / 8) {
+			fprintf(stderr, "node %d: idle: sum %llu\n", id, (unsigned long long)sum);
+			return DSM_EPROTO;
+		}
+	}
+	return 0;
+}
+
 static void report(struct shared *s, const char *mode)
 {
 	printf("mode %s\n", mode);
@@ -151,9 +215,9 @@ static void report(struct shared *s, const char *mode)
 		for (int i = 0; i < 24; i++)
 			printf(" %llo", (unsigned long long)s->w[i]);
 		printf("\n");
-	} else if (!strcmp(mode, "mc")) {
-		printf("hits %llu of %llu\n", (unsigned long long)s->acc[0],
-		       (unsigned long long)s->acc[1]);
+	} else if (!strcmp(mode, "mc") || !strcmp(mode, "phases")) {
+		printf("%s %llu of %llu\n", mode[0] == 'm' ? "hits" : "sums",
+		       (unsigned long long)s->acc[0], (unsigned long long)s->acc[1]);
 	}
 	printf("checksum %016llx\n", (unsigned long long)fnv(s, sizeof(*s)));
 }
@@ -196,6 +260,10 @@ int main(int argc, char **argv)
 		k_queue(s, id, iters);
 	else if (!strcmp(mode, "mc"))
 		err = k_mc(s, id, iters);
+	else if (!strcmp(mode, "phases"))
+		err = k_phases(s, id, count, iters);
+	else if (!strcmp(mode, "idle"))
+		err = k_idle(s, id);
 	else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;

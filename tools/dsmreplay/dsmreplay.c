@@ -23,6 +23,7 @@
 struct summary {
 	int verbose;
 	uint64_t count[DSM_RP_KIND_END_];
+	uint64_t free_gives; /* read copies of read-only pages (docs/replay.md) */
 	uint64_t last_boundary;
 	uint64_t index;
 };
@@ -32,6 +33,8 @@ static int on_rec(void *arg, const struct dsm_rp_rec *r)
 	struct summary *s = arg;
 
 	s->count[r->kind]++;
+	if (r->kind == DSM_RP_GIVE && (r->f[1] & DSM_RP_FREE))
+		s->free_gives++;
 	s->last_boundary = r->boundary;
 	s->index++;
 	if (s->verbose)
@@ -76,6 +79,9 @@ static int check_file(const char *path, int verbose)
 		if (s.count[k])
 			printf("  %-6s %llu\n", dsm__rp_kind_name(k),
 			       (unsigned long long)s.count[k]);
+	if (s.free_gives)
+		printf("  (GIVE  %llu of them free: read copies of read-only pages)\n",
+		       (unsigned long long)s.free_gives);
 	free(buf);
 	if (err) {
 		printf("%s: %s at byte %zu\n", path, why, bad);
