@@ -45,7 +45,7 @@ enum dsm_rp_kind {
 
 /* SYNC ops */
 enum { DSM_RP_OP_BARRIER = 1, DSM_RP_OP_ACQUIRE, DSM_RP_OP_RELEASE,
-       DSM_RP_OP_COLLECTIVE, DSM_RP_OP_FREE };
+       DSM_RP_OP_COLLECTIVE, DSM_RP_OP_FREE, DSM_RP_OP_TAPE_RECV };
 
 /* Modes of TAKE/GIVE (sc's MODE_READ/MODE_WRITE). */
 /* TAKE/GIVE modes; a GIVE of a read copy of a page the giver holds

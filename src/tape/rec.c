@@ -19,6 +19,8 @@
 #include "core/node.h"
 #include "internal.h"
 #include "proto/proto.h"
+#include "replay/hooks.h"
+#include "dsm_replay.h"
 #include "tapeworm.h"
 #include "vm/vm.h"
 
@@ -519,13 +521,14 @@ static int on_send(struct dsm_node *n, const struct dsm_msg *m)
 	return 0;
 }
 
-/* Unlink the oldest mail with tag; mb_mu held. */
-static struct mail *take_mail(struct tape_node *tn, unsigned tag)
+/* Unlink the oldest mail with tag (from node `from`, or any when -1);
+ * mb_mu held. */
+static struct mail *take_mail(struct tape_node *tn, unsigned tag, int from)
 {
 	struct mail **pp = &tn->mb_head, *prev = NULL;
 
 	for (; *pp; prev = *pp, pp = &(*pp)->next)
-		if ((*pp)->tag == tag) {
+		if ((*pp)->tag == tag && (from < 0 || (*pp)->from == from)) {
 			struct mail *m = *pp;
 			*pp = m->next;
 			if (tn->mb_tail == m)
@@ -535,21 +538,17 @@ static struct mail *take_mail(struct tape_node *tn, unsigned tag)
 	return NULL;
 }
 
-int dsm_tape_recv(unsigned tag, int timeout_ms, dsm_tape_t **out, int *from)
+/* Wait for mail with tag from `want` (-1: any) until limit ns. */
+static struct mail *wait_mail(struct dsm_node *n, unsigned tag, int want, uint64_t limit,
+			      int *errp)
 {
-	struct dsm_node *n = dsm__get();
 	struct tape_node *tn = TN(n);
-	uint64_t limit, t0 = dsm__now_ns();
+	uint64_t t0 = dsm__now_ns();
 	struct mail *m = NULL;
 	int err = 0;
 
-	if (!tn)
-		return DSM_ENOTINIT;
-	if (!out)
-		return -EINVAL;
-	limit = timeout_ms < 0 ? dsm__reply_deadline_ns(n) : (uint64_t)timeout_ms * 1000000u;
 	pthread_mutex_lock(&tn->mb_mu);
-	while (!(m = take_mail(tn, tag)) && !(err = atomic_load(&n->failed))) {
+	while (!(m = take_mail(tn, tag, want)) && !(err = atomic_load(&n->failed))) {
 		struct timespec ts;
 		if (dsm__now_ns() - t0 >= limit) {
 			err = DSM_ETIMEDOUT;
@@ -564,8 +563,59 @@ int dsm_tape_recv(unsigned tag, int timeout_ms, dsm_tape_t **out, int *from)
 		pthread_cond_timedwait(&tn->mb_cv, &tn->mb_mu, &ts);
 	}
 	pthread_mutex_unlock(&tn->mb_mu);
+	*errp = err;
+	return m;
+}
+
+/* Record/replay (docs/replay.md): a receive is a boundary (the pages this
+ * node holds can move while it waits), and which sender's tape it took,
+ * or that it timed out, is an input of the run: recorded after the wait,
+ * read before it when replaying (then only that sender's tape is taken,
+ * and a recorded timeout returns at once). The wait keeps the node's run
+ * token. */
+static int rp_outcome(int *want, int *err)
+{
+	int64_t v[2] = { *want, *err };
+	int e = dsm_replay_input(v, sizeof(v)); /* records, or returns the record */
+
+	*want = (int)v[0];
+	*err = (int)v[1];
+	return e;
+}
+
+int dsm_tape_recv(unsigned tag, int timeout_ms, dsm_tape_t **out, int *from)
+{
+	struct dsm_node *n = dsm__get();
+	struct tape_node *tn = TN(n);
+	uint64_t limit;
+	struct mail *m = NULL;
+	int err = 0, want = -1, rp, e = 0;
+
+	if (!tn)
+		return DSM_ENOTINIT;
+	if (!out)
+		return -EINVAL;
+	limit = timeout_ms < 0 ? dsm__reply_deadline_ns(n) : (uint64_t)timeout_ms * 1000000u;
+	if ((rp = dsm__rp_on(n)) && (err = dsm__rp_sync_enter(n, DSM_RP_OP_TAPE_RECV, tag)))
+		return err;
+	if (rp == DSM_RP_REPLAYING && !(err = rp_outcome(&want, &e)) && e)
+		err = e; /* the recording timed out here */
+	if (!err)
+		m = wait_mail(n, tag, want, limit, &err);
+	if (rp == DSM_RP_RECORDING) {
+		want = m ? m->from : -1;
+		e = rp_outcome(&want, &err);
+		err = err ? err : e;
+	}
+	if (rp && (e = dsm__rp_sync_leave(n)) && !err)
+		err = e;
 	if (!m)
 		return err;
+	if (err) { /* the replay diverged: the tape stays unread */
+		dsm_tape_free(m->t);
+		free(m);
+		return err;
+	}
 	*out = m->t;
 	if (from)
 		*from = m->from;

@@ -5,11 +5,9 @@
 # checks (exit 0; their printed message counts may differ, the memory may
 # not). The programs with several application threads per node
 # (mn_threads*, mn_fetch_once) run them under the run token
-# (docs/replay.md, "Several threads per node"). Not mn_tape_policy: it
-# passes a token between nodes with dsm_tape_send/recv and no barrier, and
-# a node waiting in dsm_tape_recv is not at a boundary, so under recording
-# the pages it holds do not move and the ring stops (docs/replay.md,
-# Limits); it tests lrc's tape policies, not sc.
+# (docs/replay.md, "Several threads per node"). mn_tape_policy passes a
+# token between nodes with dsm_tape_send/recv and no barrier: a receive
+# is a boundary and its sender an input of the run.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 
@@ -26,7 +24,6 @@ n_progs=0
 for prog in "$BIN_DIR"/mn_*; do
 	[ -x "$prog" ] || continue
 	name=$(basename "$prog")
-	[ "$name" = mn_tape_policy ] && continue
 	args=()
 	[ "$name" = mn_random ] && args=(0 20)
 	rm -rf "$WORK/log"
