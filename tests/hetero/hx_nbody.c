@@ -4,6 +4,8 @@
  * the previous step's array into the next (double-buffered, a barrier per
  * step); every node checks every body, bit for bit, against its own
  * sequential run. Bodies are 72 bytes: some span page boundaries.
+ * tools/hx_nbody_diag.c includes this file with HX_NBODY_DIAG defined and
+ * fills in the hooks below (a diagnostic build under qemu-user).
  */
 #define MN_PROG "hx_nbody"
 #include <math.h>
@@ -27,6 +29,16 @@ struct body {
 };
 
 static struct body seq[2][NB];
+static int cur_step; /* the step being computed (the diagnostic reports it) */
+
+#ifdef HX_NBODY_DIAG
+/* body i read body j (its r2); body i of [lo, hi) is done */
+static void diag_read(const struct body *in, int i, int j, double r2);
+static void diag_done(const struct body *in, struct body *out, int i, int lo);
+#else
+#define diag_read(in, i, j, r2) ((void)0)
+#define diag_done(in, out, i, lo) ((void)0)
+#endif
 
 static void init(struct body *b)
 {
@@ -42,35 +54,42 @@ static void init(struct body *b)
 	}
 }
 
-static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
+static void step_one(const struct body *in, struct body *out, int i)
 {
 	const double dt = 0.01, soft = 0.1;
+	double a[3] = { 0, 0, 0 };
 
-	for (int i = lo; i < hi; i++) {
-		double a[3] = { 0, 0, 0 };
-		for (int j = 0; j < NB; j++) {
-			if (j == i)
-				continue;
-			double d[3], r2 = soft;
-			for (int k = 0; k < 3; k++) {
-				d[k] = in[j].pos[k] - in[i].pos[k];
-				r2 += d[k] * d[k];
-			}
-			double inv = 1.0 / (sqrt(r2) * r2);
-			for (int k = 0; k < 3; k++)
-				a[k] += in[j].mass * d[k] * inv;
-		}
-		/* field by field, not `out[i] = in[i]`: gcc makes that one MVC,
-		 * which qemu-user emulates racily against another thread's
-		 * mprotect (docs/hetero.md, "qemu-user") */
-		out[i].mass = in[i].mass;
-		out[i].id = in[i].id;
-		out[i].radius = in[i].radius;
+	for (int j = 0; j < NB; j++) {
+		if (j == i)
+			continue;
+		double d[3], r2 = soft;
 		for (int k = 0; k < 3; k++) {
-			out[i].vel[k] = in[i].vel[k] + a[k] * dt;
-			out[i].pos[k] = in[i].pos[k] + out[i].vel[k] * dt;
+			d[k] = in[j].pos[k] - in[i].pos[k];
+			r2 += d[k] * d[k];
 		}
-		out[i].steps = in[i].steps + 1;
+		diag_read(in, i, j, r2);
+		double inv = 1.0 / (sqrt(r2) * r2);
+		for (int k = 0; k < 3; k++)
+			a[k] += in[j].mass * d[k] * inv;
+	}
+	/* field by field, not `out[i] = in[i]`: gcc makes that one MVC,
+	 * which qemu-user emulates racily against another thread's
+	 * mprotect (docs/hetero.md, "qemu-user") */
+	out[i].mass = in[i].mass;
+	out[i].id = in[i].id;
+	out[i].radius = in[i].radius;
+	for (int k = 0; k < 3; k++) {
+		out[i].vel[k] = in[i].vel[k] + a[k] * dt;
+		out[i].pos[k] = in[i].pos[k] + out[i].vel[k] * dt;
+	}
+	out[i].steps = in[i].steps + 1;
+}
+
+static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
+{
+	for (int i = lo; i < hi; i++) {
+		step_one(in, out, i);
+		diag_done(in, out, i, lo);
 	}
 }
 
@@ -104,6 +123,7 @@ int main(int argc, char **argv)
 	CHECK(dsm_barrier(0));
 	int lo = NB * me / count, hi = NB * (me + 1) / count;
 	for (int s = 0; s < STEPS; s++) {
+		cur_step = s;
 		step_bodies(b[s & 1], b[(s + 1) & 1], lo, hi);
 		step_bodies(seq[s & 1], seq[(s + 1) & 1], 0, NB);
 		CHECK(dsm_barrier(1 + (unsigned)s));

@@ -1,5 +1,5 @@
 /*
- * hx_nbody_diag.c — a diagnostic variant of ../hx_nbody.c (not built by
+ * hx_nbody_diag.c — a diagnostic build of ../hx_nbody.c (not built by
  * CMake; docs/hetero.md, "qemu-user"). The same shared-memory program,
  * so it runs as node 0 beside the ordinary host hx_nbody; for the first
  * body of its slice (the one during which it takes its read faults) it
@@ -7,141 +7,49 @@
  * present, and prints "hx_diag:" lines if the result or any input
  * differs; a fault outside the region dumps the registers (hx_wild.h).
  *   s390x-linux-gnu-gcc -O2 -g -D_GNU_SOURCE -ffp-contract=off -std=gnu11 \
- *     -Iinclude -Isrc tests/hetero/tools/hx_nbody_diag.c -o hx_nbody_diag \
- *     build/tests/hetero/s390x/libdsm_internal.a -lm -lpthread
+ *     -Iinclude -Isrc -Itests/hetero tests/hetero/tools/hx_nbody_diag.c \
+ *     -o hx_nbody_diag build/tests/hetero/s390x/libdsm_internal.a -lm -lpthread
  *   build/dsmrun -n 3 --protocol sc --node-prefix "0=qemu-s390x -L /usr/s390x-linux-gnu" \
  *     --node-program 0=./hx_nbody_diag build/tests/hetero/hx_nbody
  */
-/* (the original header follows)
- * hx_nbody.c — an n-body step loop over an array of body structs in a
- * mixed-byte-order job: each node advances its slice of the bodies from
- * the previous step's array into the next (double-buffered, a barrier per
- * step); every node checks every body, bit for bit, against its own
- * sequential run. Bodies are 72 bytes: some span page boundaries.
- */
-#define MN_PROG "hx_nbody"
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
+#define HX_NBODY_DIAG 1
+#include "../hx_nbody.c"
 
-#include "../../mn/mn_util.h"
-#include "dsm_type.h"
-#include "../hx_wild.h"
+static double rec[NB][5]; /* what the last body computed read */
+static int again_pass;     /* diag_done's recomputation: not recorded */
 
-#define NB 150
-#define STEPS 6
-
-struct body {
-	double pos[3];
-	double vel[3];
-	double mass;
-	int32_t id;
-	float radius;
-	int64_t steps;
-};
-
-static struct body seq[2][NB];
-
-static void init(struct body *b)
+static void diag_read(const struct body *in, int i, int j, double r2)
 {
-	for (int i = 0; i < NB; i++) {
-		memset(&b[i], 0, sizeof(b[i]));
-		for (int k = 0; k < 3; k++) {
-			b[i].pos[k] = (double)((i * 37 + k * 11) % 101) - 50.0;
-			b[i].vel[k] = (double)((i * 13 + k * 7) % 9) * 0.01;
-		}
-		b[i].mass = 1.0 + (double)(i % 7);
-		b[i].id = i;
-		b[i].radius = 0.5f + (float)(i % 3);
-	}
+	(void)i;
+	if (again_pass)
+		return;
+	rec[j][0] = in[j].pos[0];
+	rec[j][1] = in[j].pos[1];
+	rec[j][2] = in[j].pos[2];
+	rec[j][3] = in[j].mass;
+	rec[j][4] = r2;
 }
 
-static int cur_step;
-static double rec[NB][5];
-static void step_one(const struct body *in, struct body *out, int i, int record)
+/* The first body of the slice: computed again now that its pages are
+ * present, and its inputs compared with what the first pass read. */
+static void diag_done(const struct body *in, struct body *out, int i, int lo)
 {
-	const double dt = 0.01, soft = 0.1;
-	double a[3] = { 0, 0, 0 };
-	for (int j = 0; j < NB; j++) {
-		if (j == i)
-			continue;
-		double d[3], r2 = soft;
-		for (int k = 0; k < 3; k++) {
-			d[k] = in[j].pos[k] - in[i].pos[k];
-			r2 += d[k] * d[k];
-		}
-		if (record) { rec[j][0] = in[j].pos[0]; rec[j][1] = in[j].pos[1]; rec[j][2] = in[j].pos[2]; rec[j][3] = in[j].mass; rec[j][4] = r2; }
-		double inv = 1.0 / (sqrt(r2) * r2);
-		for (int k = 0; k < 3; k++)
-			a[k] += in[j].mass * d[k] * inv;
-	}
-	out[i] = in[i];
-	for (int k = 0; k < 3; k++) {
-		out[i].vel[k] = in[i].vel[k] + a[k] * dt;
-		out[i].pos[k] = in[i].pos[k] + out[i].vel[k] * dt;
-	}
-	out[i].steps = in[i].steps + 1;
-}
-static void step_bodies(const struct body *in, struct body *out, int lo, int hi)
-{
-	for (int i = lo; i < hi; i++) {
-		step_one(in, out, i, i == lo);
-		if (i == lo) {
-			struct body again;
-			step_one(in, &again - i, i, 0); /* no faults now */
-			if (memcmp(&again, &out[i], sizeof(again)))
-				printf("hx_diag: node %d step %d: body %d first %.17g second %.17g\n", me, cur_step, i, out[i].pos[0], again.pos[0]);
-			for (int j = 0; j < NB; j++)
-				if (j != i && (rec[j][0] != in[j].pos[0] || rec[j][1] != in[j].pos[1] || rec[j][2] != in[j].pos[2] || rec[j][3] != in[j].mass))
-					printf("hx_diag: node %d step %d: body %d read %.17g %.17g %.17g m %.17g, now %.17g %.17g %.17g m %.17g\n", me, cur_step, j, rec[j][0], rec[j][1], rec[j][2], rec[j][3], in[j].pos[0], in[j].pos[1], in[j].pos[2], in[j].mass);
-			fflush(stdout);
-		}
-	}
-}
+	struct body again;
 
-int main(int argc, char **argv)
-{
-	hx_wild_install();
-	int err = dsm_init(&argc, &argv);
-
-	if (err)
-		return fail_err("dsm_init", err);
-	me = dsm_node_id();
-	int count = dsm_node_count();
-	struct dsm_field f[] = {
-		DSM_FIELD_N(struct body, pos, DSM_FIELD_DOUBLE, 3),
-		DSM_FIELD_N(struct body, vel, DSM_FIELD_DOUBLE, 3),
-		DSM_FIELD(struct body, mass, DSM_FIELD_DOUBLE),
-		DSM_FIELD(struct body, id, DSM_FIELD_I32),
-		DSM_FIELD(struct body, radius, DSM_FIELD_FLOAT),
-		DSM_FIELD(struct body, steps, DSM_FIELD_I64),
-	};
-	dsm_type_t tb = dsm_type_register("body", sizeof(struct body), f, 6);
-	if (tb <= 0)
-		FAIL("dsm_type_register: %d", tb);
-	struct body *b[2] = { dsm_typed_alloc_collective(tb, NB),
-			      dsm_typed_alloc_collective(tb, NB) };
-	if (!b[0] || !b[1])
-		FAIL("dsm_typed_alloc_collective failed");
-	if (me == 0)
-		init(b[0]);
-	init(seq[0]);
-	CHECK(dsm_barrier(0));
-	int lo = NB * me / count, hi = NB * (me + 1) / count;
-	for (int s = 0; s < STEPS; s++) {
-		cur_step = s; step_bodies(b[s & 1], b[(s + 1) & 1], lo, hi);
-		step_bodies(seq[s & 1], seq[(s + 1) & 1], 0, NB);
-		CHECK(dsm_barrier(1 + (unsigned)s));
-	}
-	for (int i = 0; i < NB; i++)
-		if (memcmp(&b[STEPS & 1][i], &seq[STEPS & 1][i], sizeof(struct body)))
-			FAIL("body %d differs from sequential: pos %.17g %.17g %.17g / %.17g "
-			     "%.17g %.17g, steps %lld", i, b[STEPS & 1][i].pos[0],
-			     b[STEPS & 1][i].pos[1], b[STEPS & 1][i].pos[2],
-			     seq[STEPS & 1][i].pos[0], seq[STEPS & 1][i].pos[1],
-			     seq[STEPS & 1][i].pos[2], (long long)b[STEPS & 1][i].steps);
-	printf("hx_nbody: node %d (%s): %d bodies after %d steps match sequential\n", me,
-	       dsm_node_byte_order(me) == 2 ? "big-endian" : "little-endian", NB, STEPS);
-	CHECK(dsm_barrier(100));
-	return dsm_finalize() ? 1 : 0;
+	if (i != lo || out == seq[0] || out == seq[1])
+		return;
+	again_pass = 1;
+	step_one(in, &again - i, i); /* no faults now */
+	again_pass = 0;
+	if (memcmp(&again, &out[i], sizeof(again)))
+		printf("hx_diag: node %d step %d: body %d first %.17g second %.17g\n", me,
+		       cur_step, i, out[i].pos[0], again.pos[0]);
+	for (int j = 0; j < NB; j++)
+		if (j != i && (rec[j][0] != in[j].pos[0] || rec[j][1] != in[j].pos[1] ||
+			       rec[j][2] != in[j].pos[2] || rec[j][3] != in[j].mass))
+			printf("hx_diag: node %d step %d: body %d read %.17g %.17g %.17g m %.17g,"
+			       " now %.17g %.17g %.17g m %.17g\n", me, cur_step, j, rec[j][0],
+			       rec[j][1], rec[j][2], rec[j][3], in[j].pos[0], in[j].pos[1],
+			       in[j].pos[2], in[j].mass);
+	fflush(stdout);
 }
