@@ -10,6 +10,12 @@
  * arrival or cannot be sent its release gets or sends a NACK; a peer that
  * entered dsm_finalize instead (a mismatched collective) is detected here
  * and fails the job naming both nodes.
+ *
+ * Payloads (the protocol's: write notices, ec's barrier data) longer than
+ * BAR_CHUNK travel as chunks of BAR_CHUNK bytes, each ARRIVE/RELEASE
+ * carrying (offset << 32 | total) in arg2 (0: not chunked), reassembled
+ * by the receiver (core/bcast.h's checks: a chunk that does not fit is
+ * refused) before the barrier sees the payload.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/bcast.h"
 #include "core/node.h"
 #include "proto/proto.h"
 #include "replay/hooks.h"
@@ -24,6 +31,96 @@
 #include "tape/tapeworm.h"
 
 static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
+
+#define BAR_CHUNK (UINT32_C(16) << 20) /* under the transport's 64 MiB */
+
+/* A chunked payload being reassembled: from node src, of type, barrier
+ * id. Guarded by s->mu. */
+struct bar_frag {
+	int src;
+	uint16_t type;
+	unsigned id;
+	struct dsm_bcast_asm a;
+	struct bar_frag *next;
+};
+
+void dsm__barrier_frags_free(struct dsm_sync *s)
+{
+	while (s->frags) {
+		struct bar_frag *f = s->frags;
+		s->frags = f->next;
+		dsm__bcast_asm_fini(&f->a);
+		free(f);
+	}
+}
+
+/* Send a barrier message, in chunks when its payload is long. */
+static int send_bar(struct dsm_node *n, int dst, uint16_t type, unsigned id,
+		    uint64_t epoch, const void *data, size_t len)
+{
+	struct dsm_msg m = { .type = type, .arg = { id, epoch },
+			     .payload = data, .length = (uint32_t)len };
+	int err = 0;
+
+	if (len <= BAR_CHUNK)
+		return dsm__send(n, dst, &m);
+	if (len > DSM_BCAST_MAX)
+		return -EMSGSIZE;
+	for (size_t off = 0; off < len && !err; off += BAR_CHUNK) {
+		m.arg[2] = (uint64_t)off << 32 | len;
+		m.payload = (const unsigned char *)data + off;
+		m.length = (uint32_t)(len - off < BAR_CHUNK ? len - off : BAR_CHUNK);
+		err = dsm__send(n, dst, &m);
+	}
+	return err;
+}
+
+/* A chunk of m's payload: filed; when it completes the payload, *whole
+ * gets it (malloc'd, *len its length) and the chunk's record goes. 0 or
+ * DSM_EPROTO / -ENOMEM. Service thread. */
+static int add_chunk(struct dsm_node *n, const struct dsm_msg *m, void **whole,
+		     size_t *len)
+{
+	struct dsm_sync *s = S(n);
+	uint64_t total = m->arg[2] & 0xffffffffu, off = m->arg[2] >> 32;
+	struct bar_frag **pp, *f;
+	const char *why = "";
+	int err = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (pp = &s->frags; (f = *pp); pp = &f->next)
+		if (f->src == (int)m->src && f->type == m->type && f->id == (unsigned)m->arg[0])
+			break;
+	if (!f) { /* the first chunk announces the total */
+		if (!(f = calloc(1, sizeof(*f))))
+			err = -ENOMEM;
+		else if ((err = dsm__bcast_asm_init(&f->a, total, BAR_CHUNK)))
+			err = err == -ENOMEM ? err : DSM_EPROTO;
+		if (err) {
+			free(f);
+			pthread_mutex_unlock(&s->mu);
+			return err;
+		}
+		f->src = (int)m->src;
+		f->type = m->type;
+		f->id = (unsigned)m->arg[0];
+		*pp = f;
+	}
+	if ((err = dsm__bcast_asm_add(&f->a, total, off, m->payload, m->length, &why)))
+		dsm__reject(n, "barrier %u: chunk at %llu of %llu bytes from node %u: %s",
+			    (unsigned)m->arg[0], (unsigned long long)off,
+			    (unsigned long long)total, m->src, why);
+	if (!err && dsm__bcast_asm_done(&f->a)) {
+		*whole = f->a.buf;
+		*len = (size_t)f->a.total;
+		f->a.buf = NULL;
+		*pp = f->next;
+		dsm__bcast_asm_fini(&f->a);
+		free(f);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
 
 /* Manager record, created at epoch 1; caller holds s->mu. */
 static struct bar_mgr *bmgr_get(struct dsm_sync *s, unsigned id)
@@ -108,10 +205,7 @@ static void mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
 				pthread_mutex_unlock(&S(n)->mu);
 			}
 		} else if (!err) {
-			struct dsm_msg m = { .type = DSM_MSG_BAR_RELEASE,
-					     .arg = { id, epoch }, .payload = pay.data,
-					     .length = (uint32_t)pay.len };
-			err = dsm__send(n, d, &m);
+			err = send_bar(n, d, DSM_MSG_BAR_RELEASE, id, epoch, pay.data, pay.len);
 			if (err == DSM_EPEERDEAD)
 				err = 0; /* the transport reports the lost node */
 		}
@@ -258,9 +352,7 @@ static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *i
 	if (mgr == n->id) {
 		err = mgr_arrive(n, id, epoch, n->id, in->data, in->len);
 	} else {
-		struct dsm_msg m = { .type = DSM_MSG_BAR_ARRIVE, .arg = { id, epoch },
-				     .payload = in->data, .length = (uint32_t)in->len };
-		err = dsm__send(n, mgr, &m);
+		err = send_bar(n, mgr, DSM_MSG_BAR_ARRIVE, id, epoch, in->data, in->len);
 	}
 	if (err)
 		return err;
@@ -332,21 +424,27 @@ out:
 int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
 	unsigned id = (unsigned)m->arg[0];
+	void *whole = NULL;
+	size_t len = m->length;
+	int err = 0;
 
-	switch (m->type) {
-	case DSM_MSG_BAR_ARRIVE:
-		if ((int)(id % (unsigned)n->count) != n->id)
-			return DSM_EPROTO;
-		return mgr_arrive(n, id, m->arg[1], (int)m->src, m->payload, m->length);
-	case DSM_MSG_BAR_RELEASE: {
-		int err = 0;
-		void *copy = dup_bytes(m->payload, m->length, &err);
-		pthread_mutex_lock(&S(n)->mu);
-		released(S(n), id, m->arg[1], copy, copy ? m->length : 0);
-		pthread_mutex_unlock(&S(n)->mu);
+	if (m->type != DSM_MSG_BAR_ARRIVE && m->type != DSM_MSG_BAR_RELEASE)
+		return DSM_EPROTO;
+	if (m->type == DSM_MSG_BAR_ARRIVE && (int)(id % (unsigned)n->count) != n->id)
+		return DSM_EPROTO;
+	if (m->arg[2]) { /* a chunk: the barrier sees the whole payload */
+		if ((err = add_chunk(n, m, &whole, &len)) || !whole)
+			return err;
+	}
+	if (m->type == DSM_MSG_BAR_ARRIVE) {
+		err = mgr_arrive(n, id, m->arg[1], (int)m->src, whole ? whole : m->payload, len);
+		free(whole);
 		return err;
 	}
-	default:
-		return DSM_EPROTO;
-	}
+	if (!whole)
+		whole = dup_bytes(m->payload, m->length, &err);
+	pthread_mutex_lock(&S(n)->mu);
+	released(S(n), id, m->arg[1], whole, whole ? len : 0);
+	pthread_mutex_unlock(&S(n)->mu);
+	return err;
 }

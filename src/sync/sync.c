@@ -106,6 +106,7 @@ void dsm__sync_fini(struct dsm_node *n)
 	dsm__sync_clear(&s->held, NULL, NULL);
 	dsm__sync_clear(&s->bmgr, bar_mgr_free, n);
 	dsm__sync_clear(&s->blocal, bar_local_free, NULL);
+	dsm__barrier_frags_free(s);
 	while (s->binds) {
 		struct bind_rec *b = s->binds;
 		s->binds = b->next;

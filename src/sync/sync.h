@@ -99,6 +99,7 @@ struct dsm_sync {
 	struct sync_table blocal;   /* struct bar_local: barriers here */
 	struct bind_rec *binds;
 	uint64_t fin_mask;   /* nodes known to be in dsm_finalize */
+	struct bar_frag *frags; /* barrier payloads arriving in chunks (barrier.c) */
 };
 
 /* Tapeworm (src/tape/tapeworm.h): a LOCK_REL with arg2 = 1, and a
@@ -109,6 +110,8 @@ struct dsm_sync {
 /* Ids from here up are reserved for the runtime's own barriers. */
 #define DSM_BARRIER_INTERNAL 0xffffff00u
 
+/* Free the partial chunked barrier payloads (dsm__sync_fini). */
+void dsm__barrier_frags_free(struct dsm_sync *s);
 int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m);
 
