@@ -38,7 +38,7 @@
 
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
-#define PREFETCH 32              /* pages one HLRC_PAGE_REQ may ask for */
+#define PREFETCH DSM_HLRC_RUN_MAX /* pages one HLRC_PAGE_REQ may ask for */
 #define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
@@ -377,12 +377,10 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 
 /* --- service thread --- */
 
-/* Serve page p we are home of to node `to` (see on_page_req): a private
- * page becomes shared: write-protect it first, so every later write is
- * tracked, then copy it. For a page whose home moved away, 1 and *hg:
- * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
-int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
-			 uint32_t *hg)
+/* Serving page p to node `to`, first half (see dsm__hlrc_serve_copy): 0
+ * and *track: p must be write-protected before its copy is taken; 1 and
+ * *hg when its home moved; DSM_EPROTO when we hold no valid copy. */
+static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg, int *track)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
@@ -398,14 +396,64 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
 		return err;
 	hp->shared = 1;
-	/* before the copy: later writes are tracked (by the kernel, or by
-	 * write-protecting the page) */
-	if (!dsm__hlrc_wp_share(n, p, pg))
-		err = set_prot(n, p, pg);
+	/* later writes are tracked by the kernel, or by write-protecting */
+	*track = !dsm__hlrc_wp_share(n, p, pg) && pg->prot != dsm__page_state_prot(pg->state);
+	return 0;
+}
+
+/* Second half, once p is write-protected: the copy itself. */
+static void serve_end(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+{
 	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
 	dsm__gc_page_out(n, copy, n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
-		       dsm__hlrc_cur_interval(st));
+		       dsm__hlrc_cur_interval(HS(n)));
+}
+
+/* Serve page p we are home of to node `to` (see on_page_req): a private
+ * page becomes shared: write-protect it first, so every later write is
+ * tracked, then copy it. For a page whose home moved away, 1 and *hg:
+ * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
+int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
+			 uint32_t *hg)
+{
+	int track = 0, err = serve_begin(n, p, hg, &track);
+
+	if (err)
+		return err;
+	if (track)
+		err = set_prot(n, p, &n->region->pages[p]);
+	serve_end(n, to, p, copy);
+	return err;
+}
+
+/*
+ * Serve up to k pages from p in one go, as dsm__hlrc_serve_copy each, but
+ * with one mprotect for the run (write-protected before any copy is
+ * taken: a write after it faults and waits for the region lock, held
+ * here). Stops before a page whose home moved (returns 1, *hg) or on an
+ * error (returned, reported); *run: the pages copied. Region lock held.
+ */
+static int serve_run(struct dsm_node *n, int to, size_t p, size_t k,
+		     unsigned char *copies, size_t *run, uint32_t *hg)
+{
+	uint32_t prot[PREFETCH], nprot = 0;
+	int err = 0, track;
+
+	for (*run = 0; *run < k; ++*run) {
+		track = 0;
+		if ((err = serve_begin(n, p + *run, hg, &track)))
+			break;
+		if (track)
+			prot[nprot++] = (uint32_t)(p + *run);
+	}
+	if (err < 0 || err > 1)
+		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
+			to, p + *run, HS(n)->pages[p + *run].home);
+	if (nprot)
+		dsm__hlrc_protect_state(n, prot, nprot);
+	for (size_t i = 0; i < *run; i++)
+		serve_end(n, to, p + i, copies + i * n->page_size);
 	return err;
 }
 
@@ -423,14 +471,13 @@ static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
 	return dsm__send(n, to, &r);
 }
 
-/* A peer asks for arg1 pages from p: copy each (dsm__hlrc_serve_copy) and
- * answer the run in one message, as TAPE_REP does: one send instead of
- * one per page. A page whose home moved away gets its own reply saying
- * where (the run is sent up to it first, and goes on after it). */
+/* A peer asks for arg1 pages from p: copy each (serve_run) and answer
+ * the run in one message, as TAPE_REP does: one send instead of one per
+ * page. A page whose home moved away gets its own reply saying where
+ * (the run is sent up to it first, and goes on after it). */
 static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
-	struct hlrc_state *st = HS(n);
-	size_t ps = n->page_size, first = p, run = 0;
+	size_t ps = n->page_size, i = 0;
 	uint64_t k = m->arg[1] ? m->arg[1] : 1;
 	int to = (int)m->src, err = 0;
 	unsigned char *copies;
@@ -439,26 +486,22 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		return DSM_EPROTO;
 	if (!(copies = malloc(k * ps)))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < k && !err; i++) {
-		uint32_t hg;
+	while (i < k && !err) {
+		size_t run = 0;
+		uint32_t hg = 0;
 		pthread_mutex_lock(&n->region->lock);
-		err = dsm__hlrc_serve_copy(n, to, p + i, copies + run * ps, &hg);
-		if (err < 0 || err > 1)
-			DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
-				to, p + i, st->pages[p + i].home);
+		err = serve_run(n, to, p + i, k - i, copies, &run, &hg);
 		pthread_mutex_unlock(&n->region->lock);
-		if (err == 1) { /* moved: what we have so far, then where it went */
+		/* after an error too: the pages copied before it were asked for */
+		err = send_copies(n, to, p + i, run, copies) ?: err;
+		i += run;
+		if (err == 1) { /* moved: then where it went */
 			struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
 					     .arg = { p + i, 1, hg } };
-			err = send_copies(n, to, first, run, copies) ?: dsm__send(n, to, &r);
-			first = p + i + 1;
-			run = 0;
-		} else if (!err) {
-			run++;
+			err = dsm__send(n, to, &r);
+			i++;
 		}
 	}
-	/* after an error too: the pages copied before it were asked for */
-	err = send_copies(n, to, first, run, copies) ?: err;
 	free(copies);
 	return err;
 }
@@ -472,9 +515,11 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 
 /* Page p's copy (or, with data NULL, where its home moved: hg) arrived
  * from src: install it through the runtime view, unless a newer notice
- * came meanwhile (then the faulting thread asks again). Region lock held. */
+ * came meanwhile (then the faulting thread asks again); *installed: it
+ * is READ_SHARED now, its protection left to the caller (one mprotect per
+ * run). Region lock held. */
 static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned char *data,
-		     uint64_t hg)
+			uint64_t hg, int *installed)
 {
 	struct hlrc_page *hp = &HS(n)->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
@@ -491,7 +536,8 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), data, n->page_size);
 		err = dsm__hetero_page_in(n, src, p, dsm__page_rt(n->region, p)) ?:
-		      dsm__hlrc_fetched(n, p);
+		      dsm__hlrc_step(n, p, pg, EV_FETCHED);
+		*installed = !err;
 		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, (uint32_t)src, /* tape hook */
 			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
@@ -507,6 +553,7 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
 	size_t ps = n->page_size, k = m->arg[1] == 2 ? m->length / ps : 1;
+	uint32_t done[PREFETCH], ndone = 0;
 	int err = 0;
 
 	if (m->arg[1] > 2 || (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
@@ -515,11 +562,16 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t i = 0; i < k; i++) {
-		int e = install_copy(n, (int)m->src, p + i,
-				  m->arg[1] == 1 ? NULL : (const unsigned char *)m->payload + i * ps,
-				  m->arg[2]);
+		int in = 0, e = install_copy(n, (int)m->src, p + i,
+					     m->arg[1] == 1 ? NULL
+							    : (const unsigned char *)m->payload + i * ps,
+					     m->arg[2], &in);
 		err = err ?: e;
+		if (in)
+			done[ndone++] = (uint32_t)(p + i);
 	}
+	/* the waiters woken above need the lock, held until this is done */
+	dsm__hlrc_protect_state(n, done, ndone);
 	pthread_mutex_unlock(&n->region->lock);
 	return err;
 }
