@@ -98,9 +98,11 @@ void fft_transpose(const struct fft *p, struct fft_c *dst, const struct fft_c *s
 {
 	size_t n = p->n;
 
-	for (size_t z = z0; z < z1; z++)
+	/* src in address order (under DSM, a remote block is read as a
+	 * stream: fetched in readahead runs, not a page per fault) */
+	for (size_t x = 0; x < n; x++)
 		for (size_t y = 0; y < n; y++)
-			for (size_t x = 0; x < n; x++)
+			for (size_t z = z0; z < z1; z++)
 				dst[(z * n + y) * n + x] = src[(x * n + y) * n + z];
 }
 

@@ -138,7 +138,8 @@ large)
 	      [wc]="8000000 200000 4"   # 3.3 s (0.83 s a pass)
 	      [tsp]="19"                # 4.9 s (18: 1.7 s, 20: 5.6 s)
 	      [qs]="32000000 65536"     # about 4 s (1 M keys: 0.12 s)
-	      [fft]="128 8" [wa]="8192 3") # not calibrated
+	      [fft]="128 8"             # 2.2 s
+	      [wa]="20480 3")           # 2.8 s of CPU (8192: 0.45 s, 16384: 1.8 s; O(n^2))
 	# is needs 2.4 GB of shared region (keys, staging, output)
 	EXTRA_ENV=(DSM_HEAP_SIZE="${DSM_HEAP_SIZE:-4G}") ;;
 counts)

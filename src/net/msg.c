@@ -117,8 +117,8 @@ uint32_t dsm__msg_max_len(unsigned type, uint32_t page_size)
 	case DSM_MSG_TAPE_SEND:
 	case DSM_MSG_TAPE_PUSH: /* vc, then up to 256 pages with 4-byte headers */
 		return 64 * MiB;
-	case DSM_MSG_HLRC_PAGE: /* a run of up to 32 pages (hlrc.c PREFETCH) */
-		return 32 * page_size;
+	case DSM_MSG_HLRC_PAGE: /* a run of pages (hlrc.c PREFETCH) */
+		return DSM_HLRC_RUN_MAX * page_size;
 	case DSM_MSG_SC_PAGE:
 	case DSM_MSG_LRC_PAGE_REP:
 		return page_size;

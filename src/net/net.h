@@ -19,6 +19,7 @@ struct dsm_node;
 #define DSM_WIRE_HDR_SIZE 48u
 #define DSM_SECRET_LEN   32u  /* bytes of the job secret on the wire */
 #define DSM_MAX_NODES    64   /* copysets are 64-bit masks */
+#define DSM_HLRC_RUN_MAX 128  /* pages in one HLRC_PAGE run (hlrc.c) */
 
 /*
  * Message types with their numbers (never 0) — one X-macro generates the

@@ -1,8 +1,9 @@
 /*
  * hlrc.c — home-based lazy release consistency (Princeton HLRC, JIAJIA):
- * the fault path, whole-page service from the home, diff flushing to
- * homes and first-touch home claims. Intervals, locks and barriers are in
- * hlrc_iv.c; docs/protocols/hlrc.md has the state machine and flows.
+ * the fault path, whole-page service from the home and applying writers'
+ * diffs there. The release path (first-touch home claims, diff flushing to
+ * homes, closing fresh pages) is in hlrc_rel.c; intervals, locks and
+ * barriers are in hlrc_iv.c; docs/protocols/hlrc.md has the state machine and flows.
  *
  * Every page has a home whose copy is always up to date: a non-home
  * writer diffs its pages against their twins at each release and sends
@@ -37,8 +38,7 @@
 
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
-#define FLUSH_CHUNK (4u << 20)   /* diff bytes per HLRC_DIFF message */
-#define PREFETCH 32              /* pages one HLRC_PAGE_REQ may ask for */
+#define PREFETCH DSM_HLRC_RUN_MAX /* pages one HLRC_PAGE_REQ may ask for */
 #define USED_RUN 8               /* of which pages read before, at most */
 #define MIGRATE_AFTER 2          /* flushes by one writer alone: home moves */
 #define BOUNCE_MAX 60000         /* redirects to a home that is not one yet */
@@ -137,33 +137,6 @@ struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p)
 	return pg;
 }
 
-static unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)
-{
-	return st->twins + p * ps;
-}
-
-/* The twin is no longer needed; its memory goes back in release_twins,
- * in runs and outside the region lock. */
-static void twin_drop(struct dsm_node *n, size_t p)
-{
-	HS(n)->pages[p].twinned = 0;
-	HS(n)->pages[p].ztwin = 0;
-}
-
-static void list_dirty(struct hlrc_state *st, size_t p)
-{
-	if (!st->pages[p].dirty) {
-		st->pages[p].dirty = 1;
-		st->dirty[st->ndirty++] = (uint32_t)p;
-	}
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Give pages[] (sorted here) the protection their states allow, one
  * mprotect per run of neighbours that need the same. Caller holds the
  * region lock. */
@@ -171,7 +144,7 @@ void dsm__hlrc_protect_state(struct dsm_node *n, uint32_t *pages, uint32_t count
 {
 	struct dsm_page *pt = n->region->pages;
 
-	qsort(pages, count, sizeof(*pages), cmp_u32);
+	qsort(pages, count, sizeof(*pages), hlrc_cmp_u32);
 	for (uint32_t i = 0; i < count;) {
 		int want = dsm__page_state_prot(pt[pages[i]].state);
 		uint32_t j = i + 1;
@@ -402,488 +375,12 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 	return dsm__proto_fault_loop(n, p, want_write == 1, &hlrc_fault_ops, NULL);
 }
 
-/* --- flushing diffs to homes (application threads) --- */
-
-/* Ask each directory node (page mod count) to make us the home of the
- * unclaimed pages among pages[]; record the answers. The first claim a
- * directory sees wins, so every node learns the same home. */
-static int claim_homes(struct dsm_node *n, const uint32_t *pages, uint32_t count)
-{
-	struct hlrc_state *st = HS(n);
-	struct dsm_buf req[DSM_MAX_NODES] = { 0 };
-	struct dsm_waiter w[DSM_MAX_NODES];
-	int asked[DSM_MAX_NODES] = { 0 }, err = 0;
-
-	pthread_mutex_lock(&n->region->lock);
-	for (uint32_t i = 0; i < count && !err; i++) {
-		uint32_t p = pages[i], d = p % (uint32_t)n->count;
-		if (st->pages[p].home != HLRC_NO_HOME)
-			continue;
-		if (d == (uint32_t)st->me) /* we are its directory: first wins */
-			st->pages[p].home = (int16_t)st->me;
-		else
-			err = dsm__buf_put_u32(&req[d], p);
-	}
-	pthread_mutex_unlock(&n->region->lock);
-	for (int d = 0; d < n->count && !err; d++) {
-		if (!req[d].len)
-			continue;
-		dsm__waiter_add(n, &w[d]);
-		asked[d] = 1;
-		struct dsm_msg m = { .type = DSM_MSG_HLRC_CLAIM, .arg = { w[d].token },
-				     .payload = req[d].data, .length = (uint32_t)req[d].len };
-		if ((err = dsm__send(n, d, &m)))
-			dsm__waiter_complete(n, w[d].token, err, NULL);
-	}
-	for (int d = 0; d < n->count; d++) {
-		int e = 0;
-		if (asked[d] && !(e = dsm__waiter_wait_for(n, &w[d], d, "HLRC_CLAIM")) &&
-		    w[d].len != req[d].len)
-			e = DSM_EPROTO;
-		pthread_mutex_lock(&n->region->lock);
-		for (size_t off = 0; asked[d] && !e && off < req[d].len; off += 4) {
-			uint32_t p = dsm__get_le32(req[d].data + off);
-			uint32_t hg = dsm__get_le32((unsigned char *)w[d].data + off);
-			if (HLRC_HG_HOME(hg) >= n->count)
-				e = DSM_EPROTO;
-			else
-				hlrc_learn_home(&st->pages[p], HLRC_HG_HOME(hg),
-						HLRC_HG_GEN(hg));
-		}
-		pthread_mutex_unlock(&n->region->lock);
-		if (asked[d])
-			free(w[d].data);
-		dsm__buf_free(&req[d]);
-		err = err ? err : e;
-	}
-	return err;
-}
-
-/*
- * Diff batches on their way: entries {u32 page, u32 len, diff} for one
- * home. A home that no longer is one answers with where the page went
- * (a redirect); the entry is sent there next. wait: the redirect named no
- * newer home (the new home has not heard of its migration yet): pause
- * before asking again.
- */
-struct diff_job {
-	int home;
-	int wait;
-	struct dsm_buf b;
-};
-
-struct diff_jobs {
-	struct diff_job *v;
-	size_t len, cap;
-};
-
-static struct dsm_buf *job_for(struct diff_jobs *q, size_t from, int home, int wait)
-{
-	for (size_t i = from; i < q->len; i++)
-		if (q->v[i].home == home && q->v[i].wait == wait)
-			return &q->v[i].b;
-	if (q->len == q->cap) {
-		size_t cap = q->cap ? 2 * q->cap : 4;
-		struct diff_job *v = realloc(q->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		q->v = v;
-		q->cap = cap;
-	}
-	q->v[q->len] = (struct diff_job){ .home = home, .wait = wait };
-	return &q->v[q->len++].b;
-}
-
-/* The home of page p moved here (gen g), with its current copy: install
- * it. The page is flushing, so no thread here writes it meanwhile, and the
- * copy holds every change the old home applied, ours included. */
-static int adopt_home(struct dsm_node *n, uint32_t p, uint16_t g,
-		      const unsigned char *copy)
-{
-	struct hlrc_state *st = HS(n);
-	struct hlrc_page *hp;
-	struct dsm_page *pg;
-	int err = 0;
-
-	if (p >= st->npages)
-		return DSM_EPROTO;
-	pthread_mutex_lock(&n->region->lock);
-	pg = dsm__hlrc_pg(n, p);
-	hp = &st->pages[p];
-	if (!hp->flushing || (pg->state != DSM_PAGE_INVALID &&
-			      pg->state != DSM_PAGE_READ_SHARED)) {
-		err = DSM_EPROTO;
-	} else if ((hp->home == HLRC_NO_HOME || g > hp->gen) &&
-		   !(err = dsm__hlrc_step(n, p, pg, EV_MIGRATE_IN))) {
-		hlrc_learn_home(hp, st->me, g);
-		memcpy(dsm__page_rt(n->region, p), copy, n->page_size);
-		hp->shared = 1; /* the old home and readers hold copies */
-		hp->streak = 0;
-		err = set_prot(n, p, pg);
-	}
-	pthread_mutex_unlock(&n->region->lock);
-	return err;
-}
-
-/* Route the chunk's redirected entries (redirects are in entry order) to
- * the homes the redirects name, as new jobs after index i. */
-static int route_redirects(struct dsm_node *n, struct diff_jobs *q, size_t i,
-			   const unsigned char *chunk, size_t len,
-			   const unsigned char *r, uint32_t nredir)
-{
-	struct hlrc_state *st = HS(n);
-	int from = q->v[i].home, err = 0;
-	uint32_t k = 0;
-
-	for (size_t off = 0; off < len && k < nredir && !err;) {
-		uint32_t p = dsm__get_le32(chunk + off), sz = 8 + dsm__get_le32(chunk + off + 4);
-		if (p == dsm__get_le32(r + 8 * (size_t)k)) {
-			uint32_t hg = dsm__get_le32(r + 8 * (size_t)k + 4);
-			int to, wait = 0;
-			struct dsm_buf *b;
-			if (HLRC_HG_HOME(hg) >= n->count)
-				return DSM_EPROTO;
-			pthread_mutex_lock(&n->region->lock);
-			if (!hlrc_learn_home(&st->pages[p], HLRC_HG_HOME(hg), HLRC_HG_GEN(hg)))
-				wait = st->pages[p].home == from;
-			to = st->pages[p].home;
-			pthread_mutex_unlock(&n->region->lock);
-			k++;
-			if (to != st->me) { /* here, the copy has our bytes */
-				if (!(b = job_for(q, i + 1, to, wait)))
-					return -ENOMEM;
-				err = dsm__buf_put(b, chunk + off, sz);
-			}
-		}
-		off += sz;
-	}
-	return err ? err : k == nredir ? 0 : DSM_EPROTO;
-}
-
-/* What a home's acknowledgement carries besides the error: redirects
- * {page, home | gen << 16} for entries it is not the home of, then
- * migrations {page, gen, copy} of pages whose home is now this node. */
-static int take_ack(struct dsm_node *n, struct diff_jobs *q, size_t i,
-		    const unsigned char *chunk, size_t len, const struct dsm_waiter *w)
-{
-	uint32_t nredir = (uint32_t)(w->val[2] >> 32), nmig = (uint32_t)w->val[2];
-	const unsigned char *d = w->data;
-	size_t rl = 8 * (size_t)nredir, ml = (8 + n->page_size) * (size_t)nmig;
-	int err = 0;
-
-	if (nredir > len / 8 || nmig > len || w->len != rl + ml)
-		return DSM_EPROTO;
-	for (uint32_t k = 0; k < nmig && !err; k++) {
-		const unsigned char *e = d + rl + (8 + n->page_size) * (size_t)k;
-		uint32_t g = dsm__get_le32(e + 4);
-		err = g > UINT16_MAX ? DSM_EPROTO : adopt_home(n, dsm__get_le32(e), (uint16_t)g, e + 8);
-	}
-	if (!err && nredir)
-		err = route_redirects(n, q, i, chunk, len, d, nredir);
-	return err;
-}
-
-/* Send job i in chunks; wait for each acknowledgement. */
-static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
-{
-	size_t off = 0;
-	int err = 0;
-
-	while (off < q->v[i].b.len && !err) {
-		const unsigned char *data = q->v[i].b.data;
-		size_t end = off, blen = q->v[i].b.len;
-		int home = q->v[i].home, e;
-		struct dsm_waiter w;
-		while (end < blen && (end == off || end - off < FLUSH_CHUNK))
-			end += 8 + dsm__get_le32(data + end + 4);
-		dsm__waiter_add(n, &w);
-		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
-				     .payload = data + off, .length = (uint32_t)(end - off) };
-		if ((err = dsm__send(n, home, &m)))
-			dsm__waiter_complete(n, w.token, err, NULL);
-		err = dsm__waiter_wait_for(n, &w, home, "HLRC_DIFF") ?: err;
-		if (!err && w.val[1])
-			err = (int)(int64_t)w.val[1];
-		/* even a refused batch may have moved homes here: take them */
-		if (!w.err && (e = take_ack(n, q, i, data + off, end - off, &w)))
-			err = err ? err : e;
-		free(w.data);
-		off = end;
-	}
-	return err;
-}
-
-/* Send one home its diffs and wait for every acknowledgement, following
- * redirects to where pages' homes moved, within the peer timeout. */
-static int send_diffs(struct dsm_node *n, int home, struct dsm_buf *b)
-{
-	struct diff_jobs q = { 0 };
-	uint64_t ms = n->cfg.timeout_ms > 0 ? (uint64_t)n->cfg.timeout_ms : 10000;
-	uint64_t deadline = dsm__now_ns() + ms * 1000000u;
-	int err = 0;
-
-	if (!job_for(&q, 0, home, 0))
-		return -ENOMEM;
-	q.v[0].b = *b; /* borrowed: not freed here */
-	for (size_t i = 0; i < q.len && !err; i++) {
-		if (q.v[i].wait) {
-			if (dsm__now_ns() > deadline) {
-				DSM_ERR(n, "hlrc: node %d keeps redirecting diffs to itself",
-					q.v[i].home);
-				err = DSM_EPROTO;
-				break;
-			}
-			usleep(200);
-		}
-		err = send_job(n, &q, i);
-	}
-	for (size_t i = 1; i < q.len; i++)
-		dsm__buf_free(&q.v[i].b);
-	free(q.v);
-	return err;
-}
-
-/* A page opened fresh got a notice before the close decided it and has
- * just been diffed against zeros: a written one joins the open interval's
- * dirty list (its record must announce our bytes at the home), an
- * unwritten one is forgotten. Region lock held. */
-static void fresh_noticed(struct dsm_node *n, size_t p, int written)
-{
-	struct hlrc_state *st = HS(n);
-
-	st->pages[p].fresh = 0;
-	if (!written)
-		return;
-	list_dirty(st, p);
-	dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
-		       dsm__hlrc_cur_interval(st));
-}
-
-/* Diff pages[] against their twins into one buffer per home; pages that
- * turned out to be ours need no diff and become home pages. Region lock
- * held; the pages are write-protected (flushing). */
-static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t count,
-			struct dsm_buf *out, unsigned char *scratch, uint32_t *nmine)
-{
-	struct hlrc_state *st = HS(n);
-	size_t max = dsm__diff_max_size(n->page_size);
-	int err = 0;
-
-	for (uint32_t i = 0; i < count && !err; i++) {
-		uint32_t p = pages[i];
-		struct hlrc_page *hp = &st->pages[p];
-		struct dsm_page *pg = &n->region->pages[p];
-		ssize_t len;
-		if (hp->home == st->me) {
-			if ((err = dsm__hlrc_step(n, p, pg, EV_CLAIMED)))
-				break;
-			twin_drop(n, p);
-			hp->shared = 0; /* our notice will cover every old copy */
-			(*nmine)++;
-			continue;
-		}
-		if (!hp->twinned)
-			continue;
-		dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
-		len = dsm__diff_encode(hp->ztwin ? st->zero : twin_of(st, p, n->page_size),
-				       dsm__page_rt(n->region, p), n->page_size,
-				       scratch, max);
-		if (len > 0) /* a mixed job: runs widened to whole fields */
-			len = dsm__hetero_diff_out(n, p, dsm__page_rt(n->region, p),
-						   scratch, (size_t)len, max);
-		if (len < 0) {
-			err = (int)len;
-			break;
-		}
-		twin_drop(n, p);
-		DSM_STAT_ADD(n, diffs_created, 1);
-		if (hp->fresh) /* opened fresh, flushed for a notice: announced if written */
-			fresh_noticed(n, p, len > 0 || hp->fresh == HLRC_FRESH_HIT);
-		if (len == 0)
-			continue;
-		err = dsm__buf_put_u32(&out[hp->home], p) ?:
-		      dsm__buf_put_u32(&out[hp->home], (uint32_t)len) ?:
-		      dsm__buf_put(&out[hp->home], scratch, (size_t)len);
-	}
-	return err;
-}
-
-/*
- * Did this node touch page p of the region since it was last fresh? A
- * page of the memfd that no view ever wrote (or read) is a hole: never
- * written, so all zeros, and nothing here to claim. A page that is not a
- * hole was written, perhaps with zeros only (Jacobi's interior starts at
- * 0.0: such a page must become its writer's, as any written page), or
- * read: it counts as written. Swapped-out pages of a memfd are data to
- * SEEK_DATA, so a written page is never taken for a hole. Pages are asked
- * in increasing order; *s remembers the extent of the last answer, so a
- * run costs one or two lseek calls, not one per page. If lseek fails, the
- * page counts as written.
- */
-struct seen {
-	size_t to;  /* offsets below this one are known ... */
-	int data;   /* ... to be data (1) or a hole (0) */
-};
-
-static int touched(struct dsm_region *r, size_t p, struct seen *s)
-{
-	off_t off = (off_t)(p * r->page_size), d, h;
-
-	if ((size_t)off < s->to)
-		return s->data;
-	d = lseek(r->fd, off, SEEK_DATA);
-	if (d < 0 && errno == ENXIO) { /* no data from off to the end */
-		s->to = r->size;
-		return s->data = 0;
-	}
-	if (d < 0)
-		return 1;
-	if (d > off) {
-		s->to = (size_t)d;
-		return s->data = 0;
-	}
-	h = lseek(r->fd, off, SEEK_HOLE);
-	s->to = h > off ? (size_t)h : (size_t)off + r->page_size;
-	return s->data = 1;
-}
-
-/* A page opened fresh that this node never touched: fresh again (no home), or,
- * if a placement hint gave it a home meanwhile, placed as it would have
- * been (here: private; elsewhere: invalid, so the home's untracked writes
- * are fetched). No claim, no notice. Region lock held. */
-static int fresh_unused(struct dsm_node *n, size_t p)
-{
-	struct hlrc_state *st = HS(n);
-	struct hlrc_page *hp = &st->pages[p];
-	struct dsm_page *pg = &n->region->pages[p];
-	int err = 0;
-
-	twin_drop(n, p);
-	hp->flushing = 0;
-	if (hp->home == st->me) {
-		err = dsm__hlrc_step(n, p, pg, EV_PLACED_HOME);
-		hp->shared = 0;
-	} else if (hp->home != HLRC_NO_HOME) {
-		err = dsm__hlrc_step(n, p, pg, EV_PLACED_AWAY);
-	}
-	dsm__page_wake(pg);
-	return err ?: set_prot(n, p, pg);
-}
-
-int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
-			  uint32_t *fl, uint32_t *nfl)
-{
-	struct hlrc_state *st = HS(n);
-	uint32_t *cand = fl + *nfl, nc = 0;
-	struct seen seen = { 0, 0 };
-	int err = 0;
-
-	for (uint32_t i = 0; i < st->nfresh && !err; i++) {
-		uint32_t p = st->fresh[i];
-		struct hlrc_page *hp = &st->pages[p];
-		struct dsm_page *pg = &n->region->pages[p];
-		if (!hp->fresh)
-			continue; /* decided at a notice already */
-		if (pg->state != DSM_PAGE_DIRTY) {
-			hp->fresh = 0;
-			/* a notice queued its flush, still on its way (another
-			 * thread): whatever it holds, our record announces it
-			 * once that flush is done (wait_flushes) */
-			pages[(*count)++] = p;
-			continue;
-		}
-		if (!(err = dsm__hlrc_step(n, p, pg, EV_CLOSE))) {
-			hp->flushing = 1;
-			cand[nc++] = p;
-		}
-	}
-	st->nfresh = 0;
-	dsm__hlrc_protect_state(n, cand, nc); /* revoke writes before looking */
-	/* written pages are appended to fl in place of the candidates:
-	 * never past the one being read */
-	for (uint32_t i = 0; i < nc; i++) {
-		uint32_t p = cand[i];
-		struct hlrc_page *hp = &st->pages[p];
-		int e, hit = hp->fresh == HLRC_FRESH_HIT;
-		hp->fresh = 0;
-		if (!hit && !touched(n->region, p, &seen)) {
-			if ((e = fresh_unused(n, p)))
-				err = err ?: e;
-			continue;
-		}
-		fl[(*nfl)++] = p;
-		pages[(*count)++] = p;
-		dsm__tape_note(n, DSM_TAPE_WRITE, p, (uint32_t)st->me, /* tape hook */
-			       dsm__hlrc_cur_interval(st));
-	}
-	return err;
-}
-
-/* Give the twin memory of pages[] (sorted here) back to the kernel, one
- * madvise per run of neighbours. Their faults still wait (flushing), so
- * no thread twins them meanwhile. */
-static void release_twins(struct dsm_node *n, uint32_t *pages, uint32_t count)
-{
-	struct hlrc_state *st = HS(n);
-
-	qsort(pages, count, sizeof(*pages), cmp_u32);
-	for (uint32_t i = 0; i < count;) {
-		uint32_t j = i + 1;
-		while (j < count && pages[j] <= pages[j - 1] + 1)
-			j++;
-		madvise(twin_of(st, pages[i], n->page_size),
-			(size_t)(pages[j - 1] - pages[i] + 1) * n->page_size, MADV_DONTNEED);
-		i = j;
-	}
-}
-
-/* The flush itself (see hlrc.h). Faults on the pages wait meanwhile. */
-int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count)
-{
-	struct hlrc_state *st = HS(n);
-	struct dsm_buf out[DSM_MAX_NODES] = { 0 };
-	unsigned char *scratch = malloc(dsm__diff_max_size(n->page_size));
-	uint32_t nmine = 0;
-	int err = scratch ? 0 : -ENOMEM;
-
-	if (!err)
-		err = claim_homes(n, pages, count);
-	pthread_mutex_lock(&n->region->lock);
-	if (!err)
-		err = encode_diffs(n, pages, count, out, scratch, &nmine);
-	if (nmine) /* pages now ours: writable again, in runs */
-		dsm__hlrc_protect_state(n, pages, count);
-	pthread_mutex_unlock(&n->region->lock);
-	for (int h = 0; h < n->count; h++) {
-		if (!err && out[h].len)
-			err = send_diffs(n, h, &out[h]);
-		dsm__buf_free(&out[h]);
-	}
-	release_twins(n, pages, count);
-	pthread_mutex_lock(&n->region->lock);
-	for (uint32_t i = 0; i < count; i++) {
-		st->pages[pages[i]].flushing = 0;
-		if (err) /* the home may lack these bytes: fail their readers */
-			twin_drop(n, pages[i]);
-		dsm__page_wake(&n->region->pages[pages[i]]);
-	}
-	pthread_mutex_unlock(&n->region->lock);
-	free(scratch);
-	if (err)
-		dsm__fail(n, err < 0 ? err : DSM_EPROTO, n->id,
-			  "hlrc: node %d could not flush its changes to their homes: %s",
-			  n->id, dsm_strerror(err));
-	return err;
-}
-
 /* --- service thread --- */
 
-/* Serve page p we are home of to node `to` (see on_page_req): a private
- * page becomes shared: write-protect it first, so every later write is
- * tracked, then copy it. For a page whose home moved away, 1 and *hg:
- * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
-int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
-			 uint32_t *hg)
+/* Serving page p to node `to`, first half (see dsm__hlrc_serve_copy): 0
+ * and *track: p must be write-protected before its copy is taken; 1 and
+ * *hg when its home moved; DSM_EPROTO when we hold no valid copy. */
+static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg, int *track)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
@@ -899,14 +396,64 @@ int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *co
 	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
 		return err;
 	hp->shared = 1;
-	/* before the copy: later writes are tracked (by the kernel, or by
-	 * write-protecting the page) */
-	if (!dsm__hlrc_wp_share(n, p, pg))
-		err = set_prot(n, p, pg);
+	/* later writes are tracked by the kernel, or by write-protecting */
+	*track = !dsm__hlrc_wp_share(n, p, pg) && pg->prot != dsm__page_state_prot(pg->state);
+	return 0;
+}
+
+/* Second half, once p is write-protected: the copy itself. */
+static void serve_end(struct dsm_node *n, int to, size_t p, unsigned char *copy)
+{
 	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
 	dsm__gc_page_out(n, copy, n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
-		       dsm__hlrc_cur_interval(st));
+		       dsm__hlrc_cur_interval(HS(n)));
+}
+
+/* Serve page p we are home of to node `to` (see on_page_req): a private
+ * page becomes shared: write-protect it first, so every later write is
+ * tracked, then copy it. For a page whose home moved away, 1 and *hg:
+ * where it went (the reply says arg1 = 1, arg2 = home | gen << 16). */
+int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
+			 uint32_t *hg)
+{
+	int track = 0, err = serve_begin(n, p, hg, &track);
+
+	if (err)
+		return err;
+	if (track)
+		err = set_prot(n, p, &n->region->pages[p]);
+	serve_end(n, to, p, copy);
+	return err;
+}
+
+/*
+ * Serve up to k pages from p in one go, as dsm__hlrc_serve_copy each, but
+ * with one mprotect for the run (write-protected before any copy is
+ * taken: a write after it faults and waits for the region lock, held
+ * here). Stops before a page whose home moved (returns 1, *hg) or on an
+ * error (returned, reported); *run: the pages copied. Region lock held.
+ */
+static int serve_run(struct dsm_node *n, int to, size_t p, size_t k,
+		     unsigned char *copies, size_t *run, uint32_t *hg)
+{
+	uint32_t prot[PREFETCH], nprot = 0;
+	int err = 0, track;
+
+	for (*run = 0; *run < k; ++*run) {
+		track = 0;
+		if ((err = serve_begin(n, p + *run, hg, &track)))
+			break;
+		if (track)
+			prot[nprot++] = (uint32_t)(p + *run);
+	}
+	if (err < 0 || err > 1)
+		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
+			to, p + *run, HS(n)->pages[p + *run].home);
+	if (nprot)
+		dsm__hlrc_protect_state(n, prot, nprot);
+	for (size_t i = 0; i < *run; i++)
+		serve_end(n, to, p + i, copies + i * n->page_size);
 	return err;
 }
 
@@ -924,14 +471,13 @@ static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
 	return dsm__send(n, to, &r);
 }
 
-/* A peer asks for arg1 pages from p: copy each (dsm__hlrc_serve_copy) and
- * answer the run in one message, as TAPE_REP does: one send instead of
- * one per page. A page whose home moved away gets its own reply saying
- * where (the run is sent up to it first, and goes on after it). */
+/* A peer asks for arg1 pages from p: copy each (serve_run) and answer
+ * the run in one message, as TAPE_REP does: one send instead of one per
+ * page. A page whose home moved away gets its own reply saying where
+ * (the run is sent up to it first, and goes on after it). */
 static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
-	struct hlrc_state *st = HS(n);
-	size_t ps = n->page_size, first = p, run = 0;
+	size_t ps = n->page_size, i = 0;
 	uint64_t k = m->arg[1] ? m->arg[1] : 1;
 	int to = (int)m->src, err = 0;
 	unsigned char *copies;
@@ -940,26 +486,22 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		return DSM_EPROTO;
 	if (!(copies = malloc(k * ps)))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < k && !err; i++) {
-		uint32_t hg;
+	while (i < k && !err) {
+		size_t run = 0;
+		uint32_t hg = 0;
 		pthread_mutex_lock(&n->region->lock);
-		err = dsm__hlrc_serve_copy(n, to, p + i, copies + run * ps, &hg);
-		if (err < 0 || err > 1)
-			DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
-				to, p + i, st->pages[p + i].home);
+		err = serve_run(n, to, p + i, k - i, copies, &run, &hg);
 		pthread_mutex_unlock(&n->region->lock);
-		if (err == 1) { /* moved: what we have so far, then where it went */
+		/* after an error too: the pages copied before it were asked for */
+		err = send_copies(n, to, p + i, run, copies) ?: err;
+		i += run;
+		if (err == 1) { /* moved: then where it went */
 			struct dsm_msg r = { .type = DSM_MSG_HLRC_PAGE,
 					     .arg = { p + i, 1, hg } };
-			err = send_copies(n, to, first, run, copies) ?: dsm__send(n, to, &r);
-			first = p + i + 1;
-			run = 0;
-		} else if (!err) {
-			run++;
+			err = dsm__send(n, to, &r);
+			i++;
 		}
 	}
-	/* after an error too: the pages copied before it were asked for */
-	err = send_copies(n, to, first, run, copies) ?: err;
 	free(copies);
 	return err;
 }
@@ -973,9 +515,11 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p)
 
 /* Page p's copy (or, with data NULL, where its home moved: hg) arrived
  * from src: install it through the runtime view, unless a newer notice
- * came meanwhile (then the faulting thread asks again). Region lock held. */
+ * came meanwhile (then the faulting thread asks again); *installed: it
+ * is READ_SHARED now, its protection left to the caller (one mprotect per
+ * run). Region lock held. */
 static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned char *data,
-		     uint64_t hg)
+			uint64_t hg, int *installed)
 {
 	struct hlrc_page *hp = &HS(n)->pages[p];
 	struct dsm_page *pg = dsm__hlrc_pg(n, p);
@@ -992,7 +536,8 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 		hp->bounce = 0;
 		memcpy(dsm__page_rt(n->region, p), data, n->page_size);
 		err = dsm__hetero_page_in(n, src, p, dsm__page_rt(n->region, p)) ?:
-		      dsm__hlrc_fetched(n, p);
+		      dsm__hlrc_step(n, p, pg, EV_FETCHED);
+		*installed = !err;
 		dsm__tape_note(n, DSM_TAPE_READ, (uint32_t)p, (uint32_t)src, /* tape hook */
 			       dsm__hlrc_cur_interval(HS(n)));
 		DSM_STAT_ADD(n, remote_fetches, 1);
@@ -1008,6 +553,7 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
 	size_t ps = n->page_size, k = m->arg[1] == 2 ? m->length / ps : 1;
+	uint32_t done[PREFETCH], ndone = 0;
 	int err = 0;
 
 	if (m->arg[1] > 2 || (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
@@ -1016,11 +562,16 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t i = 0; i < k; i++) {
-		int e = install_copy(n, (int)m->src, p + i,
-				  m->arg[1] == 1 ? NULL : (const unsigned char *)m->payload + i * ps,
-				  m->arg[2]);
+		int in = 0, e = install_copy(n, (int)m->src, p + i,
+					     m->arg[1] == 1 ? NULL
+							    : (const unsigned char *)m->payload + i * ps,
+					     m->arg[2], &in);
 		err = err ?: e;
+		if (in)
+			done[ndone++] = (uint32_t)(p + i);
 	}
+	/* the waiters woken above need the lock, held until this is done */
+	dsm__hlrc_protect_state(n, done, ndone);
 	pthread_mutex_unlock(&n->region->lock);
 	return err;
 }
@@ -1057,7 +608,7 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 	}
 	if (hp->streak < MIGRATE_AFTER)
 		hp->streak++;
-	if (hp->streak < MIGRATE_AFTER || *nmig >= FLUSH_CHUNK / n->page_size)
+	if (hp->streak < MIGRATE_AFTER || *nmig >= HLRC_FLUSH_CHUNK / n->page_size)
 		return 0;
 	dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
 	err = dsm__buf_put_u32(mig, p) ?: dsm__buf_put_u32(mig, hp->gen + 1u) ?:

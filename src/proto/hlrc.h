@@ -112,6 +112,39 @@ struct hlrc_state {
 
 static inline struct hlrc_state *HS(struct dsm_node *n) { return n->proto_state; }
 
+/* Diff bytes per HLRC_DIFF message (and the most pages one ack migrates). */
+#define HLRC_FLUSH_CHUNK (4u << 20)
+
+/* Page p's twin, at a fixed place in the twins mapping. */
+static inline unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)
+{
+	return st->twins + p * ps;
+}
+
+/* The twin is no longer needed; its memory goes back in release_twins
+ * (hlrc_rel.c), in runs and outside the region lock. */
+static inline void twin_drop(struct dsm_node *n, size_t p)
+{
+	HS(n)->pages[p].twinned = 0;
+	HS(n)->pages[p].ztwin = 0;
+}
+
+/* List page p in the open interval's dirty list (once). */
+static inline void list_dirty(struct hlrc_state *st, size_t p)
+{
+	if (!st->pages[p].dirty) {
+		st->pages[p].dirty = 1;
+		st->dirty[st->ndirty++] = (uint32_t)p;
+	}
+}
+
+/* qsort order of page numbers. */
+static inline int hlrc_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Page events, checked by one table (hlrc.c; docs/protocols/hlrc.md). */
 enum hlrc_event {
 	EV_FETCHED,   /* whole page arrived from the home */
@@ -132,10 +165,6 @@ enum hlrc_event {
 int dsm__hlrc_step(struct dsm_node *n, size_t p, struct dsm_page *pg,
 		   enum hlrc_event ev);
 struct dsm_page *dsm__hlrc_pg(struct dsm_node *n, size_t p);
-/* Flush the diffs of pages (marked flushing, twinned) to their homes,
- * resolving unknown homes first; wait for every home's acknowledgement.
- * Application thread, region lock not held. */
-int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count);
 int dsm__hlrc_handle(struct dsm_node *n, const struct dsm_msg *m);
 /* Set pages[] (sorted in place, duplicates allowed) to the protection
  * their states allow, in runs. Caller holds the region lock. */
@@ -147,15 +176,6 @@ int dsm__hlrc_fetched(struct dsm_node *n, size_t p);
 /* The home's first write to page p (READ_SHARED) in the open interval:
  * WRITE, listed dirty, noted; no protection change. Region lock held. */
 int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
-/* Fresh pages (opened at a write fault with a zero twin, see hlrc.c):
- * the close's part. Write-protect every page opened fresh in the open
- * interval; those never touched (memfd holes) go back to fresh (no claim,
- * no notice),
- * the others join pages[] (the record; *count grows) and fl[] (to be
- * flushed, diffed against zero). Both arrays have room for nfresh more.
- * Region lock held. */
-int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
-			  uint32_t *fl, uint32_t *nfl);
 /* Kernel-recorded writes to the home's shared pages (hlrc_wp.c). */
 int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg);
 int dsm__hlrc_wp_collect(struct dsm_node *n);
@@ -170,6 +190,20 @@ static inline uint32_t dsm__hlrc_cur_interval(struct hlrc_state *st)
 {
 	return st->vc[st->me] + 1;
 }
+
+/* hlrc_rel.c */
+/* Flush the diffs of pages (marked flushing, twinned) to their homes,
+ * resolving unknown homes first; wait for every home's acknowledgement.
+ * Application thread, region lock not held. */
+int dsm__hlrc_flush(struct dsm_node *n, uint32_t *pages, uint32_t count);
+/* Fresh pages (opened at a write fault with a zero twin, see hlrc.c):
+ * the close's part. Write-protect every page opened fresh in the open
+ * interval; those never touched (memfd holes) go back to fresh (no claim,
+ * no notice), the others join pages[] (the record; *count grows) and fl[]
+ * (to be flushed, diffed against zero). Both arrays have room for nfresh
+ * more. Region lock held. */
+int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
+			  uint32_t *fl, uint32_t *nfl);
 
 /* hlrc_iv.c */
 /* Does an interval known here that is newer than vc (some (j, i > vc[j]))

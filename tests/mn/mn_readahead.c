@@ -1,0 +1,69 @@
+/*
+ * mn_readahead.c — hlrc fetches a stream of reads in runs that grow to
+ * DSM_HLRC_RUN_MAX pages, each installed and unprotected at once.
+ *
+ * Node 0 writes NP pages whose home it is (placement hint 0); barrier;
+ * every other node reads one word of each page in order and checks it.
+ * Under hlrc every page is fetched exactly once (remote_fetches grows by
+ * NP), and the readahead window doubles with each fault that follows the
+ * last run (1, 2, 4, ... pages) up to the run limit: 2048 pages take
+ * about 22 faults with runs of up to 128 pages (68 with 32), so more than
+ * NP / 64 read faults, or as many messages received, fail the test. The
+ * other protocols only check the values.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MN_PROG "mn_readahead"
+#include "mn_util.h"
+
+#define NP 2048u
+
+static uint64_t val(size_t p)
+{
+	return p * 0x9e3779b97f4a7c15ull + 1;
+}
+
+int main(int argc, char **argv)
+{
+	int n = mn_init(&argc, &argv, 64);
+	const char *proto = getenv("DSM_PROTOCOL");
+	int hlrc = !proto || !*proto || strcmp(proto, "hlrc") == 0;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), wpp = ps / sizeof(uint64_t);
+	volatile uint64_t *a = dsm_alloc_collective_hint(NP * ps, 0);
+	struct dsm_stats s0, s1;
+
+	if (!a)
+		FAIL("dsm_alloc_collective_hint: errno %d", errno);
+	if (me == 0)
+		for (size_t p = 0; p < NP; p++)
+			a[p * wpp + p % wpp] = val(p);
+	CHECK(dsm_barrier(1));
+	CHECK(dsm_stats(&s0));
+	for (size_t p = 0; me != 0 && p < NP; p++)
+		if (a[p * wpp + p % wpp] != val(p))
+			FAIL("page %zu: read %llx, node 0 wrote %llx", p,
+			     (unsigned long long)a[p * wpp + p % wpp],
+			     (unsigned long long)val(p));
+	CHECK(dsm_stats(&s1));
+	if (hlrc && me != 0) {
+		unsigned long long f = s1.read_faults - s0.read_faults;
+		unsigned long long r = s1.messages_recv - s0.messages_recv;
+		unsigned long long got = s1.remote_fetches - s0.remote_fetches;
+		if (got != NP)
+			FAIL("%llu pages fetched reading %u (want each once)", got, NP);
+		if (f * 64 > NP)
+			FAIL("%llu read faults reading %u pages in order: runs too short",
+			     f, NP);
+		if (r * 64 > NP)
+			FAIL("%llu messages received for %u pages: runs too short", r, NP);
+		if (me == 1)
+			printf("mn_readahead: %u pages: %llu faults, %llu messages: ok\n",
+			       NP, f, r);
+	}
+	CHECK(dsm_barrier(2));
+	(void)n;
+	return dsm_finalize() ? 1 : 0;
+}
