@@ -123,6 +123,17 @@ struct dsm_tw_stats {
 	uint64_t pages_pushed;     /* pages in them, per consumer */
 	uint64_t pushed_used;      /* pushed pages used here: remote misses avoided */
 	uint64_t pushed_dropped;   /* kind 0 only: pushed pages dropped here */
+	/* kind 0 only, counted under every DSM_TAPEWORM value: remote misses
+	 * on pages this node had never read before in the run (the first
+	 * miss on each page: compulsory, no history of its reads predicts
+	 * them; docs/tapes.md, "The floor") */
+	uint64_t first_misses;
+	/* DSM_TAPEWORM=auto's pushes (no region marked), a producer's counts
+	 * per lock or barrier (kind 0: all): pages its consumers reported
+	 * wasted (dropped, or pushed again before being read), and pushes
+	 * skipped because more than half of the last ones were wasted */
+	uint64_t pushes_wasted;
+	uint64_t pushes_skipped;
 };
 
 /* Copy the counters into *out (zeros for an object never seen). 0,
