@@ -120,6 +120,9 @@ static void part1(volatile uint64_t *a, int autop)
 	       (unsigned long long)c.pushes);
 	if (!autop || me == 0)
 		return;
+	if ((double)c.msgs > MSG_PER_ROUND * (double)rounds)
+		FAIL("%llu messages in %llu rounds (want <= %.1f a round: the push alone)",
+		     (unsigned long long)c.msgs, (unsigned long long)rounds, MSG_PER_ROUND);
 	if (c.fetches)
 		FAIL("auto pushes left %llu remote fetches in %llu rounds",
 		     (unsigned long long)c.fetches, (unsigned long long)rounds);
@@ -127,9 +130,6 @@ static void part1(volatile uint64_t *a, int autop)
 		FAIL("%llu pushed pages used in %llu rounds (want >= %llu)",
 		     (unsigned long long)c.used, (unsigned long long)rounds,
 		     (unsigned long long)(rounds * PP));
-	if ((double)c.msgs > MSG_PER_ROUND * (double)rounds)
-		FAIL("%llu messages in %llu rounds (want <= %.1f a round: the push alone)",
-		     (unsigned long long)c.msgs, (unsigned long long)rounds, MSG_PER_ROUND);
 }
 
 static void part2(volatile uint64_t *b, int autop)
