@@ -27,8 +27,14 @@
  *
  * DSM_TAPEWORM (same value on every node): "on" (the default) — only the
  * locks and barriers marked with the calls below; "auto" — every lock and
- * barrier, no source change (regions: only those marked, as under "on";
- * auto does not guess regions); "off" — nothing (the marks are ignored).
+ * barrier, no source change, and auto pushes: at each lock release and
+ * barrier arrival a node pushes every page it wrote since its last one
+ * to the nodes that asked it for that page (the requests it served), one
+ * message per consumer, unless that consumer reported the page's push
+ * with this lock or barrier wasted (until it asks for the page again),
+ * or more than half of this lock's or barrier's recent pushed pages were
+ * wasted (backoff, as for prefetches); "off" — nothing (the marks are
+ * ignored).
  * Implemented under hlrc and lrc; under sc Tapeworm does nothing.
  * DSM_TAPE_POLICY=hlrc|scope (lrc only: an update protocol emulated with
  * tapes, docs/tapes.md) acts on every lock and barrier whatever
