@@ -53,6 +53,8 @@
 #define AP_EVAL 4         /* auto: pushed pages before an object is judged */
 #define AP_BACKOFF 64     /* auto: most pushes skipped in a row */
 #define WASTE_MAX 4096    /* consumer: wasted pages reported per sync point */
+#define WASTE_MIN 4      /* consumer: wasted pages a report waits for */
+#define AGE 2            /* consumer: sync points an auto push may wait for use */
 #define PC_WASTE 16       /* TAPE_PUSH arg1: wasted pages (policy.c uses 1-3) */
 
 /* Auto pushes at one lock or barrier (the producer's view): pages pushed
@@ -62,6 +64,7 @@ struct ap_obj {
 	unsigned id;
 	uint64_t pushes, pages, wasted, skipped;
 	uint64_t snap_pages, snap_wasted;
+	uint64_t dpages, dwasted;  /* decayed: halved at each judgement */
 	unsigned skip, backoff;
 };
 
@@ -117,6 +120,11 @@ struct pc_node {
 	/* consumer: pushed pages wasted since the last sync point, to report */
 	struct { uint32_t from, page, slot; } *waste;
 	uint16_t *pslot;           /* per page: slot of the held push (pu) */
+	/* consumer: auto pushes held and not used yet, aged at sync points */
+	uint32_t *alist, *aseq;    /* pages; per page: sync count at install */
+	uint8_t *inal;             /* per page: in alist */
+	size_t nalist;
+	uint32_t syncs;            /* dsm__pc_sync calls */
 	size_t nwaste;
 	uint64_t waste_full;       /* producers whose wasted pages overflowed */
 };
@@ -154,7 +162,9 @@ int dsm__pc_init(struct dsm_node *n)
 	pc->slot = dsm__tw_new_slot(n);
 	dsm__tape_slot_mark_push(n, pc->slot);
 	if (!(pc->waste = malloc(WASTE_MAX * sizeof(*pc->waste))) ||
-	    !(pc->pslot = reserve(np * sizeof(*pc->pslot))))
+	    !(pc->pslot = reserve(np * sizeof(*pc->pslot))) ||
+	    !(pc->alist = reserve(np * sizeof(*pc->alist))) ||
+	    !(pc->aseq = reserve(np * sizeof(*pc->aseq))) || !(pc->inal = reserve(np)))
 		return -ENOMEM;
 	/* auto pushes: Tapeworm auto, a protocol that takes pushes, no policy */
 	if (dsm__tw_mode(n) == DSM_TW_AUTO && n->cfg.tape_policy == DSM_POL_OFF &&
@@ -180,6 +190,15 @@ void dsm__pc_fini(struct dsm_node *n)
 
 	if (!pc)
 		return;
+	for (int i = 0; i < pc->nobj; i++)
+		if (pc->obj[i].pages)
+			DSM_INFO(n, "tapeworm: auto pushes at %s %u: %llu messages, %llu pages, "
+				 "%llu reported wasted, %llu pushes skipped",
+				 pc->obj[i].kind == DSM_TW_LOCK ? "lock" : "barrier", pc->obj[i].id,
+				 (unsigned long long)pc->obj[i].pushes,
+				 (unsigned long long)pc->obj[i].pages,
+				 (unsigned long long)pc->obj[i].wasted,
+				 (unsigned long long)pc->obj[i].skipped);
 	if (pc->wrec)
 		dsm__tape_stop(n, pc->wrec);
 	if (pc->rrec)
@@ -208,6 +227,12 @@ void dsm__pc_fini(struct dsm_node *n)
 	free(pc->waste);
 	if (pc->pslot)
 		munmap(pc->pslot, pc->npages * sizeof(*pc->pslot));
+	if (pc->alist)
+		munmap(pc->alist, pc->npages * sizeof(*pc->alist));
+	if (pc->aseq)
+		munmap(pc->aseq, pc->npages * sizeof(*pc->aseq));
+	if (pc->inal)
+		munmap(pc->inal, pc->npages);
 	pthread_mutex_destroy(&pc->mu);
 	free(pc);
 	n->pc_state = NULL;
@@ -431,10 +456,13 @@ static struct ap_obj *ap_obj(struct pc_node *pc)
 	return &pc->obj[pc->nobj++];
 }
 
-/* Push now at o? Judges the pushes since the last judgement: consumers
- * reported more than half of at least AP_EVAL pushed pages wasted (never
- * read, or stale) starts a backoff of skipped pushes (1, 3, 7, ... 63),
- * as a Tapeworm prefetch's; a good judgement resets it. mu held. */
+/* Push now at o? Judges o's hit rate: pushed pages and pages consumers
+ * reported wasted (never read, superseded, or stale), both decayed by
+ * half at each judgement (reports come late and in bursts, so a window
+ * of its own would be judged on the wrong pushes). More than half wasted
+ * (of at least AP_EVAL pages) starts or doubles a backoff of skipped
+ * pushes (1, 3, 7, ... 63), as a Tapeworm prefetch's; under a quarter
+ * wasted resets it. mu held. */
 static int ap_worth(struct ap_obj *o)
 {
 	uint64_t dp = o->pages - o->snap_pages, dw = o->wasted - o->snap_wasted;
@@ -448,7 +476,9 @@ static int ap_worth(struct ap_obj *o)
 		return 1;
 	o->snap_pages = o->pages;
 	o->snap_wasted = o->wasted;
-	if (2 * dw > dp) {
+	o->dpages = o->dpages / 2 + dp;
+	o->dwasted = o->dwasted / 2 + dw;
+	if (2 * o->dwasted > o->dpages) {
 		o->backoff = o->backoff ? 2 * o->backoff : 2;
 		if (o->backoff > AP_BACKOFF)
 			o->backoff = AP_BACKOFF;
@@ -456,7 +486,8 @@ static int ap_worth(struct ap_obj *o)
 		o->skipped++;
 		return 0;
 	}
-	o->backoff = 0;
+	if (4 * o->dwasted < o->dpages)
+		o->backoff = 0;
 	return 1;
 }
 
@@ -646,11 +677,11 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 {
 	struct pc_region *rg = region_of(pc, p);
 	int judged = from < DSM_MAX_NODES; /* a policy's copies (+ DSM_MAX_NODES) are not */
-	int rc;
+	int rc, aged;
 
 	from %= DSM_MAX_NODES;
-	if (!slot)
-		slot = rg ? rg->slot : pc->slot;
+	aged = slot && !rg; /* an auto push (it came with a lock or barrier) */
+	slot = rg ? rg->slot : slot ? slot : pc->slot;
 	rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, slot);
 	if (pc->pu[p] && pc->pu[p] <= DSM_MAX_NODES) /* an earlier push of p, never used */
 		wasted(pc, pc->pu[p] - 1, p, pc->pslot[p]);
@@ -658,6 +689,13 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 	if (rc == DSM_PUSH_TAKEN) {
 		pc->pu[p] = (uint8_t)(from + 1 + (judged ? 0 : DSM_MAX_NODES));
 		pc->pslot[p] = (uint16_t)slot;
+		if (aged && judged) {
+			pc->aseq[p] = pc->syncs;
+			if (!pc->inal[p]) {
+				pc->inal[p] = 1;
+				pc->alist[pc->nalist++] = p;
+			}
+		}
 		dsm__tape_slot_installed(n, slot, 1);
 		return;
 	}
@@ -665,6 +703,18 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 		wasted(pc, from, p, slot);
 	pc->dropped++;
 	DSM_STAT_ADD(n, tape_pushed_dropped, 1);
+}
+
+/* A waiting push of p is superseded by a newer one, never installed: an
+ * auto push (it came with a lock or barrier) counts as wasted. mu held. */
+static void superseded(struct pc_node *pc, uint32_t p)
+{
+	struct pc_pend *e = pc->pend[p];
+
+	if (e->slot && e->from < DSM_MAX_NODES && !region_of(pc, p))
+		wasted(pc, e->from, p, e->slot);
+	free(e);
+	pc->pend[p] = NULL;
 }
 
 /* Keep page p's push until its vector is known here; mu held. */
@@ -682,7 +732,7 @@ static int keep(struct pc_node *pc, size_t vcn, uint32_t p, int from, const uint
 	memcpy(e->vc, vc, vcn * 4);
 	memcpy(e->data, data, ps);
 	if (pc->pend[p])
-		free(pc->pend[p]); /* superseded */
+		superseded(pc, p);
 	else
 		pc->plist[pc->nplist++] = p;
 	pc->pend[p] = e;
@@ -729,10 +779,8 @@ int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
 	for (size_t i = 0; now && i < k; i++) {
 		const unsigned char *e = d + i * (4 + ps);
 		uint32_t p = dsm__get_le32(e);
-		if (pc->pend[p]) { /* an older push of p waiting: superseded */
-			free(pc->pend[p]);
-			pc->pend[p] = NULL;
-		}
+		if (pc->pend[p]) /* an older push of p waiting: superseded */
+			superseded(pc, p);
 		take(n, pc, p, from, vc, e + 4, slot);
 	}
 	pthread_mutex_unlock(&n->region->lock);
@@ -769,19 +817,55 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 			       (size_t)m->arg[0], slot);
 }
 
-/* The wasted pages to report, per producer: u32 page lists (pl[i],
- * plen[i] pages), or NULL when none (or no memory: a lost hint). Empties
- * the list. mu held. */
-static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, size_t *plen)
+/* An auto push installed AGE sync points ago and still not used is
+ * wasted (a held page the notices dropped, or one nobody reads):
+ * reported as such, no longer counted as a push. mu held. */
+static void age(struct dsm_node *n, struct pc_node *pc)
+{
+	size_t j = 0;
+
+	pthread_mutex_lock(&n->region->lock);
+	for (size_t i = 0; i < pc->nalist; i++) {
+		uint32_t p = pc->alist[i];
+		uint8_t f = pc->pu[p];
+		if (f && f <= DSM_MAX_NODES && pc->syncs - pc->aseq[p] < AGE) {
+			pc->alist[j++] = p; /* installed lately */
+			continue;
+		}
+		if (f && f <= DSM_MAX_NODES) {
+			wasted(pc, f - 1, p, pc->pslot[p]);
+			pc->pu[p] = 0;
+		}
+		pc->inal[p] = 0;
+	}
+	pc->nalist = j;
+	pc->syncs++;
+	pthread_mutex_unlock(&n->region->lock);
+}
+
+/* The wasted pages to report, per producer: {u32 page, u32 tag} lists
+ * (pl[i], plen[i] entries), or NULL when none (or no memory: a lost
+ * hint). A producer with fewer than WASTE_MIN entries, and not to be
+ * unsubscribed from, waits for more (one message for several sync
+ * points). Empties the list of what it reports. mu held. */
+static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, uint64_t unsub,
+				    size_t *plen)
 {
 	unsigned char **pl = NULL;
+	size_t cnt[DSM_MAX_NODES] = { 0 }, j = 0;
 
 	memset(plen, 0, (size_t)n->count * sizeof(*plen));
+	for (size_t i = 0; i < pc->nwaste; i++)
+		cnt[pc->waste[i].from]++;
 	if (pc->nwaste && (pl = calloc((size_t)n->count, sizeof(*pl)))) {
 		for (size_t i = 0; i < pc->nwaste; i++) {
 			uint32_t f = pc->waste[i].from;
 			if (f == (uint32_t)n->id)
 				continue;
+			if (cnt[f] < WASTE_MIN && !(unsub >> f & 1)) {
+				pc->waste[j++] = pc->waste[i]; /* later */
+				continue;
+			}
 			if (!pl[f] && !(pl[f] = malloc(WASTE_MAX * 8)))
 				continue;
 			dsm__put_le32(pl[f] + 8 * plen[f], pc->waste[i].page);
@@ -789,7 +873,7 @@ static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, size
 				      dsm__tw_slot_tag(n, pc->waste[i].slot));
 		}
 	}
-	pc->nwaste = 0;
+	pc->nwaste = pl ? j : 0;
 	return pl;
 }
 
@@ -823,6 +907,7 @@ int dsm__pc_sync(struct dsm_node *n)
 		pc->nplist = j;
 		pthread_mutex_unlock(&n->region->lock);
 	}
+	age(n, pc);
 	/* judge the producers: wasted pushes and none used since last time */
 	for (int i = 0; i < n->count; i++) {
 		uint32_t w = __atomic_exchange_n(&pc->wasted[i], 0, __ATOMIC_RELAXED);
@@ -832,7 +917,7 @@ int dsm__pc_sync(struct dsm_node *n)
 	}
 	unsub |= pc->waste_full & ~(1ull << n->id);
 	pc->waste_full = 0;
-	pl = report_waste(n, pc, plen);
+	pl = report_waste(n, pc, unsub, plen);
 	pthread_mutex_unlock(&pc->mu);
 	for (int i = 0; i < n->count && !err; i++) {
 		struct dsm_msg m = { .type = DSM_MSG_TAPE_UNSUB };
