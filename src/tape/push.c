@@ -54,6 +54,9 @@
 #define AP_BACKOFF 64     /* auto: most pushes skipped in a row */
 #define WASTE_MAX 4096    /* consumer: wasted pages reported per sync point */
 #define WASTE_MIN 4      /* consumer: wasted pages a report waits for */
+#define ACK_PAGES 64     /* consumer: auto-pushed pages received between reports */
+#define CREDIT 256       /* producer: auto-pushed pages to a consumer without
+			    a report from it, before it stops pushing there */
 #define AGE 2            /* consumer: sync points an auto push may wait for use */
 #define PC_WASTE 16       /* TAPE_PUSH arg1: wasted pages (policy.c uses 1-3) */
 
@@ -115,6 +118,10 @@ struct pc_node {
 	uint16_t *ptag;            /* per page: 1 + the ap_obj that pushed it last */
 	uint16_t *veto;            /* per page: 1 + an ap_obj whose push of it was
 				      wasted: not pushed there until asked again */
+	uint64_t owed[DSM_MAX_NODES]; /* producer: pages pushed to each since its
+					 last report (flow control: CREDIT) */
+	uint64_t rcvd[DSM_MAX_NODES]; /* consumer: auto-pushed pages from each
+					 since the last report to it */
 	struct ap_obj obj[AP_OBJS];
 	int nobj;
 	/* consumer: pushed pages wasted since the last sync point, to report */
@@ -459,7 +466,8 @@ static struct ap_obj *ap_obj(struct pc_node *pc)
 /* Push now at o? Judges o's hit rate: pushed pages and pages consumers
  * reported wasted (never read, superseded, or stale), both decayed by
  * half at each judgement (reports come late and in bursts, so a window
- * of its own would be judged on the wrong pushes). More than half wasted
+ * of its own would be judged on the wrong pushes; CREDIT bounds what
+ * goes out unjudged). More than half wasted
  * (of at least AP_EVAL pages) starts or doubles a backoff of skipped
  * pushes (1, 3, 7, ... 63), as a Tapeworm prefetch's; under a quarter
  * wasted resets it. mu held. */
@@ -558,9 +566,14 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 	size_t c = e ? dsm_extent_count(e) : 0, k = 0;
 	int go = 0;
 
+	uint64_t nocredit = 0; /* consumers that owe a report */
+
 	*o = NULL;
 	if (pc->autop && c && (*o = ap_obj(pc)))
 		go = ap_worth(*o);
+	for (int j = 0; j < DSM_MAX_NODES; j++)
+		if (pc->owed[j] >= CREDIT)
+			nocredit |= 1ull << j;
 	*pages = malloc((c ? c : 1) * sizeof(**pages));
 	*mask = malloc((c ? c : 1) * sizeof(**mask));
 	*ridx = malloc((c ? c : 1) * sizeof(**ridx));
@@ -574,6 +587,8 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 		uint64_t m = rg				     ? rcons[rg - pc->r]
 			     : go && p < pc->npages && pc->veto[p] != *o - pc->obj + 1 ? pc->cons[p]
 										  : 0;
+		if (!rg)
+			m &= ~nocredit;
 		if (!m)
 			continue;
 		(*pages)[k] = p;
@@ -582,6 +597,28 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 	}
 	dsm_extent_free(e);
 	return k;
+}
+
+/* An auto push's counts: o's pages and messages (a message per consumer
+ * no region counts), each page's last object, what each consumer owes a
+ * report for. mu held. */
+static void count_auto(struct pc_node *pc, struct ap_obj *o, const uint32_t *pages,
+		       const int *ridx, const size_t *eidx, const uint64_t *emask, size_t np)
+{
+	uint64_t acons = 0, rc = 0; /* consumers of auto entries, of region entries */
+
+	for (size_t i = 0; i < np; i++) {
+		if (ridx[eidx[i]] >= 0) {
+			rc |= emask[i];
+			continue;
+		}
+		pc->ptag[pages[eidx[i]]] = (uint16_t)(o - pc->obj + 1);
+		o->pages += (uint64_t)__builtin_popcountll(emask[i]);
+		acons |= emask[i];
+		for (uint64_t m = emask[i]; m; m &= m - 1)
+			pc->owed[__builtin_ctzll(m)]++;
+	}
+	o->pushes += (uint64_t)__builtin_popcountll(acons & ~rc);
 }
 
 int dsm__pc_push(struct dsm_node *n)
@@ -626,17 +663,8 @@ int dsm__pc_push(struct dsm_node *n)
 				  o ? (uint64_t)o->kind << 32 | o->id : 0, &msgs, &sent);
 	pthread_mutex_lock(&pc->mu);
 	count_regions(pc, ridx, eidx, emask, np);
-	uint64_t acons = 0, rc = 0; /* consumers of auto entries, of region entries */
-	for (size_t i = 0; o && i < np; i++)
-		if (ridx[eidx[i]] < 0) {
-			pc->ptag[pages[eidx[i]]] = (uint16_t)(o - pc->obj + 1);
-			o->pages += (uint64_t)__builtin_popcountll(emask[i]);
-			acons |= emask[i];
-		} else {
-			rc |= emask[i];
-		}
-	if (o && msgs) /* a message per consumer (no region counts it) */
-		o->pushes += (uint64_t)__builtin_popcountll(acons & ~rc);
+	if (o && msgs)
+		count_auto(pc, o, pages, ridx, eidx, emask, np);
 	pthread_mutex_unlock(&pc->mu);
 	free(b);
 	free(ridx);
@@ -810,8 +838,12 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 		vc[j] = dsm__get_le32((const unsigned char *)m->payload + 4 * (size_t)j);
 	/* an auto push names the lock or barrier it came with: its hits count
 	 * for that object's prefetch slot here (its hit rate) */
-	if (m->arg[2] >> 32 == DSM_TW_LOCK || m->arg[2] >> 32 == DSM_TW_BARRIER)
+	if (m->arg[2] >> 32 == DSM_TW_LOCK || m->arg[2] >> 32 == DSM_TW_BARRIER) {
 		slot = dsm__tw_obj_slot(n, (int)(m->arg[2] >> 32), (unsigned)m->arg[2]);
+		pthread_mutex_lock(&PC(n)->mu);
+		PC(n)->rcvd[m->src] += m->arg[0];
+		pthread_mutex_unlock(&PC(n)->mu);
+	}
 	return dsm__pc_receive(n, (int)m->src, vc,
 			       (const unsigned char *)m->payload + 4 * (size_t)n->count,
 			       (size_t)m->arg[0], slot);
@@ -849,20 +881,27 @@ static void age(struct dsm_node *n, struct pc_node *pc)
  * unsubscribed from, waits for more (one message for several sync
  * points). Empties the list of what it reports. mu held. */
 static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, uint64_t unsub,
-				    size_t *plen)
+				    size_t *plen, uint64_t *send)
 {
 	unsigned char **pl = NULL;
 	size_t cnt[DSM_MAX_NODES] = { 0 }, j = 0;
 
 	memset(plen, 0, (size_t)n->count * sizeof(*plen));
+	*send = 0;
 	for (size_t i = 0; i < pc->nwaste; i++)
 		cnt[pc->waste[i].from]++;
-	if (pc->nwaste && (pl = calloc((size_t)n->count, sizeof(*pl)))) {
+	for (int f = 0; f < n->count; f++) /* a report (maybe empty) acknowledges */
+		if (f != n->id && (pc->rcvd[f] >= ACK_PAGES || cnt[f] >= WASTE_MIN ||
+				   (unsub >> f & 1 && cnt[f]))) {
+			*send |= 1ull << f;
+			pc->rcvd[f] = 0;
+		}
+	if ((pc->nwaste || *send) && (pl = calloc((size_t)n->count, sizeof(*pl)))) {
 		for (size_t i = 0; i < pc->nwaste; i++) {
 			uint32_t f = pc->waste[i].from;
 			if (f == (uint32_t)n->id)
 				continue;
-			if (cnt[f] < WASTE_MIN && !(unsub >> f & 1)) {
+			if (!(*send >> f & 1)) {
 				pc->waste[j++] = pc->waste[i]; /* later */
 				continue;
 			}
@@ -873,7 +912,12 @@ static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, uint
 				      dsm__tw_slot_tag(n, pc->waste[i].slot));
 		}
 	}
+	for (int f = 0; pl && f < n->count; f++)
+		if (*send >> f & 1 && !pl[f] && !(pl[f] = malloc(8)))
+			*send &= ~(1ull << f);
 	pc->nwaste = pl ? j : 0;
+	if (!pl)
+		*send = 0;
 	return pl;
 }
 
@@ -883,7 +927,7 @@ int dsm__pc_sync(struct dsm_node *n)
 	uint32_t mine[DSM_MAX_NODES];
 	unsigned char **pl;
 	size_t plen[DSM_MAX_NODES];
-	uint64_t unsub = 0;
+	uint64_t unsub = 0, rep = 0;
 	size_t j = 0;
 	int err = 0;
 
@@ -917,11 +961,11 @@ int dsm__pc_sync(struct dsm_node *n)
 	}
 	unsub |= pc->waste_full & ~(1ull << n->id);
 	pc->waste_full = 0;
-	pl = report_waste(n, pc, unsub, plen);
+	pl = report_waste(n, pc, unsub, plen, &rep);
 	pthread_mutex_unlock(&pc->mu);
 	for (int i = 0; i < n->count && !err; i++) {
 		struct dsm_msg m = { .type = DSM_MSG_TAPE_UNSUB };
-		if (pl && plen[i]) { /* the wasted pages, and (arg2) stop all */
+		if (rep >> i & 1) { /* the wasted pages, and (arg2) stop all */
 			m.type = DSM_MSG_TAPE_PUSH;
 			m.arg[0] = plen[i];
 			m.arg[1] = PC_WASTE;
@@ -950,7 +994,7 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	if (m->type == DSM_MSG_TAPE_PUSH && !m->arg[1])
 		return on_push(n, m);
 	if (m->type == DSM_MSG_TAPE_UNSUB ? m->length != 0 :
-	    !m->arg[0] || m->arg[0] > WASTE_MAX || m->length != 8 * m->arg[0]) {
+	    m->arg[0] > WASTE_MAX || m->length != 8 * m->arg[0]) {
 		dsm__reject(n, "%s from node %u: %u bytes for %llu pages",
 			    m->type == DSM_MSG_TAPE_UNSUB ? "TAPE_UNSUB" : "TAPE_PUSH (wasted)",
 			    m->src, m->length, (unsigned long long)m->arg[0]);
@@ -959,8 +1003,10 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m)
 	if (m->src >= (uint32_t)n->count)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&pc->mu);
-	if (m->type == DSM_MSG_TAPE_PUSH) /* the wasted pages, counted */
+	if (m->type == DSM_MSG_TAPE_PUSH) { /* the wasted pages, counted; a report */
 		ap_unsub(pc, (int)m->src, m->payload, (size_t)m->arg[0]);
+		pc->owed[m->src] = 0;
+	}
 	if (m->type == DSM_MSG_TAPE_UNSUB || m->arg[2]) { /* stop all */
 		pc->unsub |= 1ull << m->src;
 		ap_unsub(pc, (int)m->src, NULL, 0);
