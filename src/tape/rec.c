@@ -146,7 +146,7 @@ const struct dsm_tape_proto *dsm__tape_proto(struct dsm_node *n)
 void dsm__tape_slot_mark_push(struct dsm_node *n, uint32_t slot)
 {
 	if (TN(n) && slot && slot < DSM_TAPE_SLOTS)
-		TN(n)->push_slot[slot] = 1;
+		__atomic_store_n(&TN(n)->push_slot[slot], 1, __ATOMIC_RELAXED); /* read by faults */
 }
 
 static int on_send(struct dsm_node *n, const struct dsm_msg *m);
@@ -252,7 +252,8 @@ void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t in
 		return;
 	__atomic_fetch_add(&tn->slots[tn->slot_of[page]].used, 1, __ATOMIC_RELAXED);
 	/* only tracked (Tapeworm) copies are held: pulled or pushed */
-	if (tn->push_slot[tn->slot_of[page]] && dsm__pc_hit(n, page))
+	if (__atomic_load_n(&tn->push_slot[tn->slot_of[page]], __ATOMIC_RELAXED) &&
+	    dsm__pc_hit(n, page))
 		DSM_STAT_ADD(n, tape_pushed_used, 1);
 	else
 		DSM_STAT_ADD(n, tape_pages_used, 1);

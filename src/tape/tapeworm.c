@@ -150,11 +150,12 @@ uint32_t dsm__tw_obj_slot(struct dsm_node *n, int kind, unsigned id)
 	if (!tw)
 		return 0;
 	pthread_mutex_lock(&tw->mu);
-	if ((o = obj_get(tw, kind, id, 1)) && !o->push_slot && tw->next_slot < DSM_TAPE_SLOTS)
+	if ((o = obj_get(tw, kind, id, 1)) && !o->push_slot && tw->next_slot < DSM_TAPE_SLOTS) {
 		o->push_slot = tw->next_slot++;
+		dsm__tape_slot_mark_push(n, o->push_slot); /* before any push uses it */
+	}
 	s = o ? o->push_slot : 0;
 	pthread_mutex_unlock(&tw->mu);
-	dsm__tape_slot_mark_push(n, s);
 	return s;
 }
 
