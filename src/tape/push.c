@@ -30,8 +30,15 @@
  * region lock held) takes neither mu nor malloc: per-page bytes and
  * atomics only. Messages are sent with no lock held.
  *
+ * Under DSM_TAPEWORM=auto every written page is pushed likewise to the
+ * nodes that asked for it, with no region marked; the learning, waste
+ * reports and flow control of those pushes are in autopush.c.
+ *
  * TAPE_PUSH (39): arg0 pages; payload u32 vc[node count], then per page
- *   u32 page and the page's bytes.
+ *   u32 page and the page's bytes; arg2: kind << 32 | id of the lock or
+ *   barrier an auto push came with (0: none). With arg1 = 16 (PC_WASTE):
+ *   a consumer's report, arg0 entries {u32 page, u32 kind << 28 | id}
+ *   wasted, arg2 = 1: unsubscribe as a whole.
  * TAPE_UNSUB (45): no arguments, no payload.
  */
 #include <errno.h>
@@ -47,94 +54,7 @@
 #include "tapeworm.h"
 #include "vm/vm.h"
 
-#define PC_MAX 64         /* regions per node */
-#define PUSH_BATCH 256u   /* pages per TAPE_PUSH (1 MiB of 4 KiB pages) */
-#define AP_OBJS 256       /* auto: locks and barriers judged per node */
-#define AP_EVAL 4         /* auto: pushed pages before an object is judged */
-#define AP_BACKOFF 64     /* auto: most pushes skipped in a row */
-#define WASTE_MAX 4096    /* consumer: wasted pages reported per sync point */
-#define WASTE_MIN 4      /* consumer: wasted pages a report waits for */
-#define ACK_PAGES 64     /* consumer: auto-pushed pages received between reports */
-#define CREDIT 256       /* producer: auto-pushed pages to a consumer without
-			    a report from it, before it stops pushing there */
-#define AGE 2            /* consumer: sync points an auto push may wait for use */
-#define PC_WASTE 16       /* TAPE_PUSH arg1: wasted pages (policy.c uses 1-3) */
-
-/* Auto pushes at one lock or barrier (the producer's view): pages pushed
- * and pages its consumers reported wasted; the backoff that stops it. */
-struct ap_obj {
-	int kind;                 /* DSM_TW_LOCK or DSM_TW_BARRIER */
-	unsigned id;
-	uint64_t pushes, pages, wasted, skipped;
-	uint64_t snap_pages, snap_wasted;
-	uint64_t dpages, dwasted;  /* decayed: halved at each judgement */
-	unsigned skip, backoff;
-};
-
-/* The lock or barrier this thread is releasing or arriving at (set by
- * tapeworm.c before the protocol's release, read by dsm__pc_push). */
-static __thread int at_kind;
-static __thread unsigned at_id;
-
-struct pc_region {
-	int on;
-	size_t first, last;       /* pages */
-	uint32_t slot;            /* prefetch slot of pushes received into it */
-	uint64_t pushes, pages;   /* sent: messages, pages */
-	uint64_t consumers;       /* nodes its last push went to */
-};
-
-/* A push waiting until this node knows its vector. */
-struct pc_pend {
-	int from;
-	uint32_t slot;            /* 0: the region's, or pc->slot */
-	uint32_t *vc;             /* node count entries, then the page */
-	unsigned char *data;
-};
-
-struct pc_node {
-	pthread_mutex_t mu;
-	struct pc_region r[PC_MAX];
-	int nreg, non;             /* regions, regions marked on */
-	struct dsm_tape *wrec;     /* this node's writes since its last release */
-	struct dsm_tape *rrec;     /* requests it served since its last push */
-	uint64_t unsub;            /* nodes that unsubscribed since the last push */
-	uint32_t slot;             /* pushes into pages of no region marked here */
-	size_t npages;
-	struct pc_pend **pend;     /* per page (reserved) */
-	uint32_t *plist;           /* pages with a pend */
-	size_t nplist;
-	uint8_t *pu;               /* per page: 1 + producer of a held push not
-				      used yet (region lock) */
-	uint32_t wasted[DSM_MAX_NODES], used[DSM_MAX_NODES]; /* atomics */
-	uint64_t dropped;          /* pushed pages dropped here */
-	/* DSM_TAPEWORM=auto: every written page to the nodes that asked this
-	 * node for it (no region marked; docs/tapes.md, "Auto pushes") */
-	int autop;
-	uint64_t *cons;            /* per page: its consumers (reserved) */
-	uint8_t *inlist;           /* per page: in clist */
-	uint32_t *clist;           /* pages with consumers */
-	size_t nclist;
-	uint16_t *ptag;            /* per page: 1 + the ap_obj that pushed it last */
-	uint16_t *veto;            /* per page: 1 + an ap_obj whose push of it was
-				      wasted: not pushed there until asked again */
-	uint64_t owed[DSM_MAX_NODES]; /* producer: pages pushed to each since its
-					 last report (flow control: CREDIT) */
-	uint64_t rcvd[DSM_MAX_NODES]; /* consumer: auto-pushed pages from each
-					 since the last report to it */
-	struct ap_obj obj[AP_OBJS];
-	int nobj;
-	/* consumer: pushed pages wasted since the last sync point, to report */
-	struct { uint32_t from, page, slot; } *waste;
-	uint16_t *pslot;           /* per page: slot of the held push (pu) */
-	/* consumer: auto pushes held and not used yet, aged at sync points */
-	uint32_t *alist, *aseq;    /* pages; per page: sync count at install */
-	uint8_t *inal;             /* per page: in alist */
-	size_t nalist;
-	uint32_t syncs;            /* dsm__pc_sync calls */
-	size_t nwaste;
-	uint64_t waste_full;       /* producers whose wasted pages overflowed */
-};
+#include "push.h"
 
 static struct pc_node *PC(struct dsm_node *n)
 {
@@ -197,15 +117,7 @@ void dsm__pc_fini(struct dsm_node *n)
 
 	if (!pc)
 		return;
-	for (int i = 0; i < pc->nobj; i++)
-		if (pc->obj[i].pages)
-			DSM_INFO(n, "tapeworm: auto pushes at %s %u: %llu messages, %llu pages, "
-				 "%llu reported wasted, %llu pushes skipped",
-				 pc->obj[i].kind == DSM_TW_LOCK ? "lock" : "barrier", pc->obj[i].id,
-				 (unsigned long long)pc->obj[i].pushes,
-				 (unsigned long long)pc->obj[i].pages,
-				 (unsigned long long)pc->obj[i].wasted,
-				 (unsigned long long)pc->obj[i].skipped);
+	dsm__ap_log(n, pc);
 	if (pc->wrec)
 		dsm__tape_stop(n, pc->wrec);
 	if (pc->rrec)
@@ -442,117 +354,10 @@ static void count_regions(struct pc_node *pc, const int *ridx, const size_t *eid
 		pc->r[r].pushes += (uint64_t)__builtin_popcountll(cons[r]);
 }
 
-/* --- auto pushes (DSM_TAPEWORM=auto) --- */
 
-void dsm__pc_at(int kind, unsigned id)
-{
-	at_kind = kind;
-	at_id = id;
-}
 
-/* The object pushes are made at now (this thread's), created on first
- * use; NULL when the table is full. mu held. */
-static struct ap_obj *ap_obj(struct pc_node *pc)
-{
-	for (int i = 0; i < pc->nobj; i++)
-		if (pc->obj[i].kind == at_kind && pc->obj[i].id == at_id)
-			return &pc->obj[i];
-	if (pc->nobj == AP_OBJS || !at_kind)
-		return NULL;
-	pc->obj[pc->nobj] = (struct ap_obj){ .kind = at_kind, .id = at_id };
-	return &pc->obj[pc->nobj++];
-}
 
-/* Push now at o? Judges o's hit rate: pushed pages and pages consumers
- * reported wasted (never read, superseded, or stale), both decayed by
- * half at each judgement (reports come late and in bursts, so a window
- * of its own would be judged on the wrong pushes; CREDIT bounds what
- * goes out unjudged). More than half wasted
- * (of at least AP_EVAL pages) starts or doubles a backoff of skipped
- * pushes (1, 3, 7, ... 63), as a Tapeworm prefetch's; under a quarter
- * wasted resets it. mu held. */
-static int ap_worth(struct ap_obj *o)
-{
-	uint64_t dp = o->pages - o->snap_pages, dw = o->wasted - o->snap_wasted;
 
-	if (o->skip) {
-		o->skip--;
-		o->skipped++;
-		return 0;
-	}
-	if (dp < AP_EVAL)
-		return 1;
-	o->snap_pages = o->pages;
-	o->snap_wasted = o->wasted;
-	o->dpages = o->dpages / 2 + dp;
-	o->dwasted = o->dwasted / 2 + dw;
-	if (2 * o->dwasted > o->dpages) {
-		o->backoff = o->backoff ? 2 * o->backoff : 2;
-		if (o->backoff > AP_BACKOFF)
-			o->backoff = AP_BACKOFF;
-		o->skip = o->backoff - 1;
-		o->skipped++;
-		return 0;
-	}
-	if (4 * o->dwasted < o->dpages)
-		o->backoff = 0;
-	return 1;
-}
-
-/* Learn consumers from the request tape t: page p asked by node c (the
- * requests this node served: who reads its pages). mu held. */
-static void ap_learn(struct dsm_node *n, struct pc_node *pc, const struct dsm_tape *t)
-{
-	for (size_t i = 0; t && i < dsm_tape_count(t); i++) {
-		struct dsm_tape_event ev;
-		dsm_tape_event(t, i, &ev);
-		if (ev.node >= (uint32_t)n->count || (int)ev.node == n->id || ev.page >= pc->npages)
-			continue;
-		pc->cons[ev.page] |= 1ull << ev.node;
-		pc->veto[ev.page] = 0; /* asked again: push it wherever it was wasted */
-		if (!pc->inlist[ev.page]) {
-			pc->inlist[ev.page] = 1;
-			pc->clist[pc->nclist++] = ev.page;
-		}
-	}
-}
-
-/* A consumer stops: drop it from every page (pages: NULL), or the k
- * {u32 page, u32 tag} at pages were wasted there: each counts as wasted
- * at the lock or barrier it was pushed with (tag: dsm__tw_slot_tag) and
- * is not pushed with it again until some node asks for it (veto); the
- * page's consumers stay, so its pushes with other objects go on (a page
- * written in two phases and read after one). Without a known object the
- * consumer is dropped from the page. mu held. */
-static void ap_unsub(struct pc_node *pc, int c, const unsigned char *pages, size_t k)
-{
-	uint64_t bit = 1ull << c;
-
-	if (!pc->autop)
-		return;
-	if (!pages) {
-		for (size_t i = 0; i < pc->nclist; i++)
-			pc->cons[pc->clist[i]] &= ~bit;
-		return;
-	}
-	for (size_t i = 0; i < k; i++) {
-		uint32_t p = dsm__get_le32(pages + 8 * i), tag = dsm__get_le32(pages + 8 * i + 4);
-		int j = 0;
-		if (p >= pc->npages)
-			continue;
-		while (j < pc->nobj && (pc->obj[j].kind != (int)(tag >> 28) ||
-					pc->obj[j].id != (tag & 0x0fffffffu)))
-			j++;
-		if (j < pc->nobj) {
-			pc->obj[j].wasted++;
-			pc->veto[p] = (uint16_t)(j + 1);
-			continue;
-		}
-		if (pc->ptag[p] && pc->ptag[p] <= pc->nobj) /* no tag: the last pusher */
-			pc->obj[pc->ptag[p] - 1].wasted++;
-		pc->cons[p] &= ~bit;
-	}
-}
 
 /* --- producer entry point --- */
 
@@ -569,8 +374,8 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 	uint64_t nocredit = 0; /* consumers that owe a report */
 
 	*o = NULL;
-	if (pc->autop && c && (*o = ap_obj(pc)))
-		go = ap_worth(*o);
+	if (pc->autop && c && (*o = dsm__ap_obj(pc)))
+		go = dsm__ap_worth(*o);
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		if (pc->owed[j] >= CREDIT)
 			nocredit |= 1ull << j;
@@ -599,27 +404,6 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 	return k;
 }
 
-/* An auto push's counts: o's pages and messages (a message per consumer
- * no region counts), each page's last object, what each consumer owes a
- * report for. mu held. */
-static void count_auto(struct pc_node *pc, struct ap_obj *o, const uint32_t *pages,
-		       const int *ridx, const size_t *eidx, const uint64_t *emask, size_t np)
-{
-	uint64_t acons = 0, rc = 0; /* consumers of auto entries, of region entries */
-
-	for (size_t i = 0; i < np; i++) {
-		if (ridx[eidx[i]] >= 0) {
-			rc |= emask[i];
-			continue;
-		}
-		pc->ptag[pages[eidx[i]]] = (uint16_t)(o - pc->obj + 1);
-		o->pages += (uint64_t)__builtin_popcountll(emask[i]);
-		acons |= emask[i];
-		for (uint64_t m = emask[i]; m; m &= m - 1)
-			pc->owed[__builtin_ctzll(m)]++;
-	}
-	o->pushes += (uint64_t)__builtin_popcountll(acons & ~rc);
-}
 
 int dsm__pc_push(struct dsm_node *n)
 {
@@ -647,7 +431,7 @@ int dsm__pc_push(struct dsm_node *n)
 		dsm__tape_stop(n, r);
 		learn(n, pc, r, rcons);
 		if (pc->autop)
-			ap_learn(n, pc, r);
+			dsm__ap_learn(n, pc, r);
 		dsm_tape_free(r);
 	}
 	k = plan(pc, w, rcons, &pages, &mask, &ridx, &o);
@@ -664,7 +448,7 @@ int dsm__pc_push(struct dsm_node *n)
 	pthread_mutex_lock(&pc->mu);
 	count_regions(pc, ridx, eidx, emask, np);
 	if (o && msgs)
-		count_auto(pc, o, pages, ridx, eidx, emask, np);
+		dsm__ap_count(pc, o, pages, ridx, eidx, emask, np);
 	pthread_mutex_unlock(&pc->mu);
 	free(b);
 	free(ridx);
@@ -687,17 +471,6 @@ static int covered(const struct dsm_node *n, const uint32_t *vc, const uint32_t 
 	return 1;
 }
 
-/* A push of page p from producer `from` was wasted here (dropped, or
- * never read before the next push of p): report it at the next sync
- * point, so an auto producer stops pushing p here. mu held. */
-static void wasted(struct pc_node *pc, int from, uint32_t p, uint32_t slot)
-{
-	__atomic_fetch_add(&pc->wasted[from], 1, __ATOMIC_RELAXED);
-	if (pc->nwaste < WASTE_MAX)
-		pc->waste[pc->nwaste++] = (typeof(*pc->waste)){ (uint32_t)from, p, slot };
-	else
-		pc->waste_full |= 1ull << from;
-}
 
 /* Hand page p's push to the protocol; mu and the region lock held. */
 static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
@@ -712,7 +485,7 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 	slot = rg ? rg->slot : slot ? slot : pc->slot;
 	rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, slot);
 	if (pc->pu[p] && pc->pu[p] <= DSM_MAX_NODES) /* an earlier push of p, never used */
-		wasted(pc, pc->pu[p] - 1, p, pc->pslot[p]);
+		dsm__ap_wasted(pc, pc->pu[p] - 1, p, pc->pslot[p]);
 	pc->pu[p] = 0;
 	if (rc == DSM_PUSH_TAKEN) {
 		pc->pu[p] = (uint8_t)(from + 1 + (judged ? 0 : DSM_MAX_NODES));
@@ -728,7 +501,7 @@ static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
 		return;
 	}
 	if (judged)
-		wasted(pc, from, p, slot);
+		dsm__ap_wasted(pc, from, p, slot);
 	pc->dropped++;
 	DSM_STAT_ADD(n, tape_pushed_dropped, 1);
 }
@@ -740,7 +513,7 @@ static void superseded(struct pc_node *pc, uint32_t p)
 	struct pc_pend *e = pc->pend[p];
 
 	if (e->slot && e->from < DSM_MAX_NODES && !region_of(pc, p))
-		wasted(pc, e->from, p, e->slot);
+		dsm__ap_wasted(pc, e->from, p, e->slot);
 	free(e);
 	pc->pend[p] = NULL;
 }
@@ -849,77 +622,7 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 			       (size_t)m->arg[0], slot);
 }
 
-/* An auto push installed AGE sync points ago and still not used is
- * wasted (a held page the notices dropped, or one nobody reads):
- * reported as such, no longer counted as a push. mu held. */
-static void age(struct dsm_node *n, struct pc_node *pc)
-{
-	size_t j = 0;
 
-	pthread_mutex_lock(&n->region->lock);
-	for (size_t i = 0; i < pc->nalist; i++) {
-		uint32_t p = pc->alist[i];
-		uint8_t f = pc->pu[p];
-		if (f && f <= DSM_MAX_NODES && pc->syncs - pc->aseq[p] < AGE) {
-			pc->alist[j++] = p; /* installed lately */
-			continue;
-		}
-		if (f && f <= DSM_MAX_NODES) {
-			wasted(pc, f - 1, p, pc->pslot[p]);
-			pc->pu[p] = 0;
-		}
-		pc->inal[p] = 0;
-	}
-	pc->nalist = j;
-	pc->syncs++;
-	pthread_mutex_unlock(&n->region->lock);
-}
-
-/* The wasted pages to report, per producer: {u32 page, u32 tag} lists
- * (pl[i], plen[i] entries), or NULL when none (or no memory: a lost
- * hint). A producer with fewer than WASTE_MIN entries, and not to be
- * unsubscribed from, waits for more (one message for several sync
- * points). Empties the list of what it reports. mu held. */
-static unsigned char **report_waste(struct dsm_node *n, struct pc_node *pc, uint64_t unsub,
-				    size_t *plen, uint64_t *send)
-{
-	unsigned char **pl = NULL;
-	size_t cnt[DSM_MAX_NODES] = { 0 }, j = 0;
-
-	memset(plen, 0, (size_t)n->count * sizeof(*plen));
-	*send = 0;
-	for (size_t i = 0; i < pc->nwaste; i++)
-		cnt[pc->waste[i].from]++;
-	for (int f = 0; f < n->count; f++) /* a report (maybe empty) acknowledges */
-		if (f != n->id && (pc->rcvd[f] >= ACK_PAGES || cnt[f] >= WASTE_MIN ||
-				   (unsub >> f & 1 && cnt[f]))) {
-			*send |= 1ull << f;
-			pc->rcvd[f] = 0;
-		}
-	if ((pc->nwaste || *send) && (pl = calloc((size_t)n->count, sizeof(*pl)))) {
-		for (size_t i = 0; i < pc->nwaste; i++) {
-			uint32_t f = pc->waste[i].from;
-			if (f == (uint32_t)n->id)
-				continue;
-			if (!(*send >> f & 1)) {
-				pc->waste[j++] = pc->waste[i]; /* later */
-				continue;
-			}
-			if (!pl[f] && !(pl[f] = malloc(WASTE_MAX * 8)))
-				continue;
-			dsm__put_le32(pl[f] + 8 * plen[f], pc->waste[i].page);
-			dsm__put_le32(pl[f] + 8 * plen[f]++ + 4,
-				      dsm__tw_slot_tag(n, pc->waste[i].slot));
-		}
-	}
-	for (int f = 0; pl && f < n->count; f++)
-		if (*send >> f & 1 && !pl[f] && !(pl[f] = malloc(8)))
-			*send &= ~(1ull << f);
-	pc->nwaste = pl ? j : 0;
-	if (!pl)
-		*send = 0;
-	return pl;
-}
 
 int dsm__pc_sync(struct dsm_node *n)
 {
@@ -951,7 +654,7 @@ int dsm__pc_sync(struct dsm_node *n)
 		pc->nplist = j;
 		pthread_mutex_unlock(&n->region->lock);
 	}
-	age(n, pc);
+	dsm__ap_age(n, pc);
 	/* judge the producers: wasted pushes and none used since last time */
 	for (int i = 0; i < n->count; i++) {
 		uint32_t w = __atomic_exchange_n(&pc->wasted[i], 0, __ATOMIC_RELAXED);
@@ -961,7 +664,7 @@ int dsm__pc_sync(struct dsm_node *n)
 	}
 	unsub |= pc->waste_full & ~(1ull << n->id);
 	pc->waste_full = 0;
-	pl = report_waste(n, pc, unsub, plen, &rep);
+	pl = dsm__ap_report(n, pc, unsub, plen, &rep);
 	pthread_mutex_unlock(&pc->mu);
 	for (int i = 0; i < n->count && !err; i++) {
 		struct dsm_msg m = { .type = DSM_MSG_TAPE_UNSUB };
@@ -1004,12 +707,12 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m)
 		return DSM_EPROTO;
 	pthread_mutex_lock(&pc->mu);
 	if (m->type == DSM_MSG_TAPE_PUSH) { /* the wasted pages, counted; a report */
-		ap_unsub(pc, (int)m->src, m->payload, (size_t)m->arg[0]);
+		dsm__ap_unsub(pc, (int)m->src, m->payload, (size_t)m->arg[0]);
 		pc->owed[m->src] = 0;
 	}
 	if (m->type == DSM_MSG_TAPE_UNSUB || m->arg[2]) { /* stop all */
 		pc->unsub |= 1ull << m->src;
-		ap_unsub(pc, (int)m->src, NULL, 0);
+		dsm__ap_unsub(pc, (int)m->src, NULL, 0);
 	}
 	pthread_mutex_unlock(&pc->mu);
 	return 0;
