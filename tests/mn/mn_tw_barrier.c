@@ -16,7 +16,9 @@
  * receives fewer messages besides the barriers' own (lrc: no more diff messages — its faults
  * already batch the diffs of pages used lately into one request per
  * writer), and Tapeworm reports the prefetched pages as used; with auto
- * (every barrier replays) phase 2 alone is checked; with off, the mark
+ * (every barrier replays, and the writers push their blocks to their
+ * readers: pushed pages count as barrier 3's pushed_used and in
+ * tape_pushed_used) phase 2 alone is checked; with off, the mark
  * is ignored and phase 2 faults like phase 1. The node's Tapeworm
  * counters in dsm_stats (tapes recorded and applied, pages prefetched and
  * used) cover barrier 3's and are nonzero when Tapeworm works, zero under
