@@ -25,6 +25,10 @@
  *     pushed copies are stale and must be dropped: the data costs
  *     nothing).
  * Under on, off, sc and ec: every value checked; no auto push is sent.
+ * The floor (dsm_tapeworm_stats' first_misses), hlrc and lrc under off:
+ * each consumer's compulsory misses are exactly its first reads of A and
+ * B (2 PP), fewer than its remote fetches (fails if every miss counts:
+ * checked).
  */
 #define MN_PROG "mn_tw_autopush"
 #include <stdint.h>
@@ -185,7 +189,19 @@ int main(int argc, char **argv)
 	part1(a, autop);
 	part2(b, autop);
 	struct dsm_stats ds;
+	struct dsm_tw_stats tw;
 	CHECK(dsm_stats(&ds));
+	CHECK(dsm_tapeworm_stats(0, 0, &tw));
+	printf("mn_tw_autopush: node %d: %llu remote fetches, %llu compulsory\n", me,
+	       (unsigned long long)ds.remote_fetches, (unsigned long long)tw.first_misses);
+	/* the floor: a consumer's first reads of A and B, PP pages each, are
+	 * its compulsory misses (under off every later read of A misses too,
+	 * and is not one) */
+	if (hooks && nodes > 1 && me > 0 && dsm_tapeworm_mode() == DSM_TW_OFF &&
+	    (tw.first_misses != 2 * PP || ds.remote_fetches <= tw.first_misses))
+		FAIL("%llu compulsory misses of %llu remote fetches (want %d, and fewer "
+		     "than the fetches)", (unsigned long long)tw.first_misses,
+		     (unsigned long long)ds.remote_fetches, 2 * PP);
 	if (!autop && ds.tape_pushes_sent)
 		FAIL("%llu pushes sent with no region marked and Tapeworm not auto",
 		     (unsigned long long)ds.tape_pushes_sent);
