@@ -27,8 +27,14 @@
  *
  * DSM_TAPEWORM (same value on every node): "on" (the default) — only the
  * locks and barriers marked with the calls below; "auto" — every lock and
- * barrier, no source change (regions: only those marked, as under "on";
- * auto does not guess regions); "off" — nothing (the marks are ignored).
+ * barrier, no source change, and auto pushes: at each lock release and
+ * barrier arrival a node pushes every page it wrote since its last one
+ * to the nodes that asked it for that page (the requests it served), one
+ * message per consumer, unless that consumer reported the page's push
+ * with this lock or barrier wasted (until it asks for the page again),
+ * or more than half of this lock's or barrier's recent pushed pages were
+ * wasted (backoff, as for prefetches); "off" — nothing (the marks are
+ * ignored).
  * Implemented under hlrc and lrc; under sc Tapeworm does nothing.
  * DSM_TAPE_POLICY=hlrc|scope (lrc only: an update protocol emulated with
  * tapes, docs/tapes.md) acts on every lock and barrier whatever
@@ -123,6 +129,17 @@ struct dsm_tw_stats {
 	uint64_t pages_pushed;     /* pages in them, per consumer */
 	uint64_t pushed_used;      /* pushed pages used here: remote misses avoided */
 	uint64_t pushed_dropped;   /* kind 0 only: pushed pages dropped here */
+	/* kind 0 only, counted under every DSM_TAPEWORM value: remote misses
+	 * on pages this node had never read before in the run (the first
+	 * miss on each page: compulsory, no history of its reads predicts
+	 * them; docs/tapes.md, "The floor") */
+	uint64_t first_misses;
+	/* DSM_TAPEWORM=auto's pushes (no region marked), a producer's counts
+	 * per lock or barrier (kind 0: all): pages its consumers reported
+	 * wasted (dropped, or pushed again before being read), and pushes
+	 * skipped because more than half of the last ones were wasted */
+	uint64_t pushes_wasted;
+	uint64_t pushes_skipped;
 };
 
 /* Copy the counters into *out (zeros for an object never seen). 0,

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "common.h"
+#include "dsm_tapeworm.h"
 
-#define SLOT_BYTES app_round_up(sizeof(struct dsm_stats), APP_PAGE)
+/* a slot: the node's dsm_stats, then its compulsory misses (u64) */
+#define SLOT_BYTES app_round_up(sizeof(struct dsm_stats) + 8, APP_PAGE)
 #define N_WORDS (sizeof(struct dsm_stats) / sizeof(uint64_t))
 
 static void check(struct dapp *d, const char *what, int err)
@@ -29,6 +31,20 @@ static void check(struct dapp *d, const char *what, int err)
 static struct dsm_stats *slot(struct dapp *d, int k)
 {
 	return (struct dsm_stats *)((char *)d->slots + (size_t)k * SLOT_BYTES);
+}
+
+/* Remote misses on pages the node had never read (dsm_tapeworm_stats'
+ * first_misses; 0 where the protocol has no tape hooks). */
+static unsigned long long first_misses(void)
+{
+	struct dsm_tw_stats tw;
+
+	return dsm_tapeworm_stats(0, 0, &tw) ? 0 : tw.first_misses;
+}
+
+static uint64_t *first_slot(struct dapp *d, int k)
+{
+	return (uint64_t *)(slot(d, k) + 1);
 }
 
 void dapp_init(struct dapp *d, const char *app, int *argc, char ***argv)
@@ -95,6 +111,7 @@ void dapp_start(struct dapp *d)
 {
 	dapp_barrier(d);
 	check(d, "dsm_stats", dsm_stats(&d->st0));
+	d->first0 = first_misses();
 	d->t0 = app_now();
 }
 
@@ -110,6 +127,7 @@ void dapp_stop(struct dapp *d)
 	for (size_t w = 0; w < N_WORDS; w++)
 		a[w] -= b[w];
 	d->st0 = now; /* now the delta */
+	d->first0 = first_misses() - d->first0;
 }
 
 /* Node 0: the measured counters summed over all nodes, as key=value:
@@ -123,7 +141,7 @@ static void totals(struct dapp *d, char *buf, size_t len)
 {
 	unsigned long long msgs = 0, bytes = 0, faults = 0, diffs = 0, fetch = 0;
 	unsigned long long bars = 0, locks = 0, bmsgs = 0, bbytes = 0;
-	unsigned long long lmsgs = 0, lbytes = 0;
+	unsigned long long lmsgs = 0, lbytes = 0, first = 0;
 
 	for (int k = 0; k < d->np; k++) {
 		const struct dsm_stats *s = slot(d, k);
@@ -132,6 +150,7 @@ static void totals(struct dapp *d, char *buf, size_t len)
 		faults += s->read_faults + s->write_faults;
 		diffs += s->diffs_created;
 		fetch += s->remote_fetches;
+		first += *first_slot(d, k);
 		bars += s->barriers;
 		locks += s->lock_acquires;
 		for (int t = 0; t < DSM_STATS_MSG_TYPES; t++) {
@@ -150,8 +169,8 @@ static void totals(struct dapp *d, char *buf, size_t len)
 	}
 	snprintf(buf, len, "msgs=%llu bytes=%llu faults=%llu diffs=%llu"
 		 " fetches=%llu barriers=%llu locks=%llu bar_msgs=%llu"
-		 " bar_bytes=%llu lock_msgs=%llu lock_bytes=%llu", msgs, bytes,
-		 faults, diffs, fetch, bars, locks, bmsgs, bbytes, lmsgs, lbytes);
+		 " bar_bytes=%llu lock_msgs=%llu lock_bytes=%llu first_misses=%llu", msgs,
+		 bytes, faults, diffs, fetch, bars, locks, bmsgs, bbytes, lmsgs, lbytes, first);
 }
 
 int dapp_finish(struct dapp *d, int ok)
@@ -161,6 +180,7 @@ int dapp_finish(struct dapp *d, int ok)
 
 	check(d, "dsm_broadcast", dsm_broadcast(&verdict, sizeof verdict, 0));
 	*slot(d, d->me) = d->st0;
+	*first_slot(d, d->me) = d->first0;
 	dapp_barrier(d);
 	if (d->me == 0) {
 		totals(d, extra, sizeof extra);

@@ -17,6 +17,7 @@ struct dapp {
 	const char *proto;       /* DSM_PROTOCOL, or "default" */
 	struct dsm_stats *slots; /* shared: one page-padded slot per node */
 	struct dsm_stats st0;    /* counters at dapp_start */
+	unsigned long long first0; /* compulsory misses at dapp_start (dsm_tapeworm_stats) */
 	double t0, seconds;
 };
 

@@ -51,6 +51,8 @@ int dsm__tape_fetch(struct dsm_node *n, const struct dsm_tape *t, int track,
 void dsm__tape_slot_counts(struct dsm_node *n, uint32_t slot, uint64_t *installed,
 			   uint64_t *used);
 void dsm__tape_slot_installed(struct dsm_node *n, uint32_t slot, uint64_t k);
+/* Remote misses on pages this node had never read (compulsory). */
+uint64_t dsm__tape_first_misses(struct dsm_node *n);
 /* The protocol has tape hooks (hlrc, lrc). */
 int dsm__tape_supported(struct dsm_node *n);
 /* The protocol's tape hooks, or NULL. */
@@ -61,6 +63,13 @@ void dsm__tape_slot_mark_push(struct dsm_node *n, uint32_t slot);
 /* tapeworm.c */
 uint32_t dsm__tw_new_slot(struct dsm_node *n); /* 0 when none is left */
 int dsm__tw_mode(struct dsm_node *n);          /* DSM_TW_* */
+/* The slot of the auto pushes that come with lock or barrier (kind, id)
+ * here (a push slot of its own: judged apart from its pulls); 0 when
+ * none is left. Takes Tapeworm's lock: call with no lock or pc_node.mu. */
+uint32_t dsm__tw_obj_slot(struct dsm_node *n, int kind, unsigned id);
+/* The lock or barrier whose push slot is slot, as kind << 28 | (id & 0x0fffffff);
+ * 0 when slot is no lock's or barrier's. Takes Tapeworm's lock. */
+uint32_t dsm__tw_slot_tag(struct dsm_node *n, uint32_t slot);
 
 /* push.c: producer-consumer regions (dsm_tapeworm_region) */
 struct dsm_tw_stats;
@@ -71,6 +80,9 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m);
 /* A held page was used (fault path, region lock held): 1 if it was a
  * push, counted for its producer. */
 int dsm__pc_hit(struct dsm_node *n, uint32_t page);
+/* The lock or barrier (DSM_TW_LOCK/BARRIER, id) this thread releases or
+ * arrives at: the next dsm__pc_push's auto pushes count for it. */
+void dsm__pc_at(int kind, unsigned id);
 /* Add the region counters (kind 0: all, with the consumer's) to out. */
 void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stats *out);
 /* Take (install as held, or drop) or keep until vc is known here the k
@@ -78,7 +90,7 @@ void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stat
  * `from` (+ DSM_MAX_NODES: a policy's copy, never judged for
  * unsubscribing). Service or application thread, no lock held. */
 int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
-		    const unsigned char *d, size_t k);
+		    const unsigned char *d, size_t k, uint32_t slot);
 
 /* policy.c: update protocols emulated with tapes (DSM_TAPE_POLICY) */
 enum { DSM_POL_OFF = 0, DSM_POL_HLRC = 1, DSM_POL_SCOPE = 2 }; /* env.c's order */

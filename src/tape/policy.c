@@ -580,7 +580,7 @@ static int on_pull_rep(struct dsm_node *n, struct pol_node *pl, const struct dsm
 		for (size_t i = 0; i < k; i++)
 			if (dsm__get_le32(d + off + i * (4 + ps)) >= pl->npages)
 				goto bad;
-		err = dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, d + off, k);
+		err = dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, d + off, k, 0);
 		off += k * (4 + ps);
 	}
 	if (off != m->length)
@@ -654,7 +654,7 @@ static int on_to_home(struct dsm_node *n, struct pol_node *pl, const struct dsm_
 	}
 	pthread_mutex_unlock(&pl->mu);
 	if (!err && k)
-		err = dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, mine, k);
+		err = dsm__pc_receive(n, (int)m->src + DSM_MAX_NODES, vc, mine, k, 0);
 	free(mine);
 	return err;
 bad:

@@ -30,8 +30,15 @@
  * region lock held) takes neither mu nor malloc: per-page bytes and
  * atomics only. Messages are sent with no lock held.
  *
+ * Under DSM_TAPEWORM=auto every written page is pushed likewise to the
+ * nodes that asked for it, with no region marked; the learning, waste
+ * reports and flow control of those pushes are in autopush.c.
+ *
  * TAPE_PUSH (39): arg0 pages; payload u32 vc[node count], then per page
- *   u32 page and the page's bytes.
+ *   u32 page and the page's bytes; arg2: kind << 32 | id of the lock or
+ *   barrier an auto push came with (0: none). With arg1 = 16 (PC_WASTE):
+ *   a consumer's report, arg0 entries {u32 page, u32 kind << 28 | id}
+ *   wasted, arg2 = 1: unsubscribe as a whole.
  * TAPE_UNSUB (45): no arguments, no payload.
  */
 #include <errno.h>
@@ -47,41 +54,7 @@
 #include "tapeworm.h"
 #include "vm/vm.h"
 
-#define PC_MAX 64         /* regions per node */
-#define PUSH_BATCH 256u   /* pages per TAPE_PUSH (1 MiB of 4 KiB pages) */
-
-struct pc_region {
-	int on;
-	size_t first, last;       /* pages */
-	uint32_t slot;            /* prefetch slot of pushes received into it */
-	uint64_t pushes, pages;   /* sent: messages, pages */
-	uint64_t consumers;       /* nodes its last push went to */
-};
-
-/* A push waiting until this node knows its vector. */
-struct pc_pend {
-	int from;
-	uint32_t *vc;             /* node count entries, then the page */
-	unsigned char *data;
-};
-
-struct pc_node {
-	pthread_mutex_t mu;
-	struct pc_region r[PC_MAX];
-	int nreg, non;             /* regions, regions marked on */
-	struct dsm_tape *wrec;     /* this node's writes since its last release */
-	struct dsm_tape *rrec;     /* requests it served since its last push */
-	uint64_t unsub;            /* nodes that unsubscribed since the last push */
-	uint32_t slot;             /* pushes into pages of no region marked here */
-	size_t npages;
-	struct pc_pend **pend;     /* per page (reserved) */
-	uint32_t *plist;           /* pages with a pend */
-	size_t nplist;
-	uint8_t *pu;               /* per page: 1 + producer of a held push not
-				      used yet (region lock) */
-	uint32_t wasted[DSM_MAX_NODES], used[DSM_MAX_NODES]; /* atomics */
-	uint64_t dropped;          /* pushed pages dropped here */
-};
+#include "push.h"
 
 static struct pc_node *PC(struct dsm_node *n)
 {
@@ -95,6 +68,8 @@ static void *reserve(size_t size)
 
 	return p == MAP_FAILED ? NULL : p;
 }
+
+static void recordings(struct dsm_node *n, struct pc_node *pc, int on);
 
 int dsm__pc_init(struct dsm_node *n)
 {
@@ -113,6 +88,26 @@ int dsm__pc_init(struct dsm_node *n)
 		return -ENOMEM;
 	pc->slot = dsm__tw_new_slot(n);
 	dsm__tape_slot_mark_push(n, pc->slot);
+	if (!(pc->waste = malloc(WASTE_MAX * sizeof(*pc->waste))) ||
+	    !(pc->pslot = reserve(np * sizeof(*pc->pslot))) ||
+	    !(pc->alist = reserve(np * sizeof(*pc->alist))) ||
+	    !(pc->aseq = reserve(np * sizeof(*pc->aseq))) || !(pc->inal = reserve(np)))
+		return -ENOMEM;
+	/* auto pushes: Tapeworm auto, a protocol that takes pushes, no policy */
+	if (dsm__tw_mode(n) == DSM_TW_AUTO && n->cfg.tape_policy == DSM_POL_OFF &&
+	    dsm__tape_proto(n) && dsm__tape_proto(n)->push_take) {
+		pc->cons = reserve(np * sizeof(*pc->cons));
+		pc->inlist = reserve(np);
+		pc->clist = reserve(np * sizeof(*pc->clist));
+		pc->ptag = reserve(np * sizeof(*pc->ptag));
+		pc->veto = reserve(np * sizeof(*pc->veto));
+		if (!pc->cons || !pc->inlist || !pc->clist || !pc->ptag || !pc->veto)
+			return -ENOMEM;
+		pc->autop = 1;
+		pthread_mutex_lock(&pc->mu);
+		recordings(n, pc, 1);
+		pthread_mutex_unlock(&pc->mu);
+	}
 	return 0;
 }
 
@@ -122,6 +117,7 @@ void dsm__pc_fini(struct dsm_node *n)
 
 	if (!pc)
 		return;
+	dsm__ap_log(n, pc);
 	if (pc->wrec)
 		dsm__tape_stop(n, pc->wrec);
 	if (pc->rrec)
@@ -137,6 +133,25 @@ void dsm__pc_fini(struct dsm_node *n)
 		munmap(pc->plist, pc->npages * sizeof(*pc->plist));
 	if (pc->pu)
 		munmap(pc->pu, pc->npages);
+	if (pc->cons)
+		munmap(pc->cons, pc->npages * sizeof(*pc->cons));
+	if (pc->inlist)
+		munmap(pc->inlist, pc->npages);
+	if (pc->clist)
+		munmap(pc->clist, pc->npages * sizeof(*pc->clist));
+	if (pc->ptag)
+		munmap(pc->ptag, pc->npages * sizeof(*pc->ptag));
+	if (pc->veto)
+		munmap(pc->veto, pc->npages * sizeof(*pc->veto));
+	free(pc->waste);
+	if (pc->pslot)
+		munmap(pc->pslot, pc->npages * sizeof(*pc->pslot));
+	if (pc->alist)
+		munmap(pc->alist, pc->npages * sizeof(*pc->alist));
+	if (pc->aseq)
+		munmap(pc->aseq, pc->npages * sizeof(*pc->aseq));
+	if (pc->inal)
+		munmap(pc->inal, pc->npages);
 	pthread_mutex_destroy(&pc->mu);
 	free(pc);
 	n->pc_state = NULL;
@@ -163,7 +178,7 @@ static struct pc_region *region_of(struct pc_node *pc, size_t p)
 /* Start (on) or stop the producer's recordings; mu held. */
 static void recordings(struct dsm_node *n, struct pc_node *pc, int on)
 {
-	if (on && can_push(n)) {
+	if ((on || pc->autop) && can_push(n)) {
 		if (!pc->wrec)
 			pc->wrec = dsm__tape_record(n, DSM_TAPE_WRITE);
 		if (!pc->rrec)
@@ -217,25 +232,6 @@ int dsm_tapeworm_region(void *addr, size_t len, int on)
 
 /* --- producer --- */
 
-/* The region pages of t (a write tape), sorted; *k of them. */
-static uint32_t *region_pages(struct pc_node *pc, const struct dsm_tape *t, size_t *k)
-{
-	struct dsm_extent *e = dsm_tape_project(t, DSM_TAPE_PAGES);
-	uint32_t *v = NULL;
-
-	*k = 0;
-	if (!e)
-		return NULL;
-	if (dsm_extent_count(e) && (v = malloc(dsm_extent_count(e) * sizeof(*v))))
-		for (size_t i = 0; i < dsm_extent_count(e); i++) {
-			uint32_t p = dsm_extent_value(e, i);
-			if (region_of(pc, p))
-				v[(*k)++] = p;
-		}
-	dsm_extent_free(e);
-	return v;
-}
-
 /* Learn each region's consumers from the request tape t: the nodes that
  * asked for its pages, and the last push's consumers that did not
  * unsubscribe; into rcons (per region). mu held. */
@@ -259,11 +255,12 @@ static void learn(struct dsm_node *n, struct pc_node *pc, const struct dsm_tape 
 	pc->unsub = 0;
 }
 
-/* The pushable copies of pages[0..k) (those with consumers): *np entries
- * {u32 page, page} after room for the vector, which is filled in; ridx:
- * each entry's region. Region lock taken here. */
-static unsigned char *compose(struct dsm_node *n, struct pc_node *pc, const uint32_t *pages,
-			      size_t k, const uint64_t *rcons, int *ridx, size_t *np, int *err)
+/* The pushable copies of pages[0..k) with consumers (mask[i]): *np
+ * entries {u32 page, page} after room for the vector, which is filled in;
+ * emask, eidx: each entry's consumers and index in pages. Region lock
+ * taken here. */
+static unsigned char *compose(struct dsm_node *n, const uint32_t *pages, const uint64_t *mask,
+			      size_t k, uint64_t *emask, size_t *eidx, size_t *np, int *err)
 {
 	const struct dsm_tape_proto *tp = dsm__tape_proto(n);
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, off = head;
@@ -278,18 +275,19 @@ static unsigned char *compose(struct dsm_node *n, struct pc_node *pc, const uint
 	pthread_mutex_lock(&n->region->lock);
 	tp->known(n, vc);
 	for (size_t i = 0; i < k && !*err; i++) {
-		int r = (int)(region_of(pc, pages[i]) - pc->r), rc;
-		if (!rcons[r])
+		int rc;
+		if (!mask[i])
 			continue;
 		/* hlrc serves the copy to `to` (only noted as a request, and no
 		 * request tape of ours records while we compose) */
-		rc = tp->push_copy(n, pages[i], __builtin_ctzll(rcons[r]), b + off + 4);
+		rc = tp->push_copy(n, pages[i], __builtin_ctzll(mask[i]), b + off + 4);
 		if (rc < 0)
 			*err = rc;
 		if (rc != 1)
 			continue;
 		dsm__put_le32(b + off, pages[i]);
-		ridx[(*np)++] = r;
+		emask[*np] = mask[i];
+		eidx[(*np)++] = i;
 		off += 4 + ps;
 	}
 	pthread_mutex_unlock(&n->region->lock);
@@ -298,31 +296,28 @@ static unsigned char *compose(struct dsm_node *n, struct pc_node *pc, const uint
 	return b;
 }
 
-/* Send each consumer the entries of the regions it consumes, PUSH_BATCH
- * pages a message; count messages and pages, per region too (mu taken). */
-static int send_pushes(struct dsm_node *n, struct pc_node *pc, const unsigned char *b,
-		       size_t np, const int *ridx, const uint64_t *rcons)
+/* Send each consumer its entries (emask), PUSH_BATCH pages a message;
+ * per entry, the pages sent go to sent[eidx] (messages: msent). */
+static int send_pushes(struct dsm_node *n, const unsigned char *b, size_t np,
+		       const uint64_t *emask, uint64_t tag, uint64_t *msgs_out,
+		       uint64_t *pages_out)
 {
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, es = 4 + ps;
 	unsigned char *m = malloc(head + PUSH_BATCH * es);
-	uint64_t pages[PC_MAX] = { 0 }, pushes[PC_MAX] = { 0 }, msgs = 0, total = 0;
+	uint64_t msgs = 0, total = 0;
 	int err = 0;
 
 	if (!m)
 		return -ENOMEM;
 	memcpy(m, b, head);
 	for (int c = 0; c < n->count && !err; c++) {
-		uint8_t in[PC_MAX] = { 0 };
 		size_t k = 0;
 		for (size_t i = 0; i <= np && !err; i++) {
-			if (i < np && (rcons[ridx[i]] >> c & 1)) {
-				memcpy(m + head + k * es, b + head + i * es, es);
-				k++;
-				in[ridx[i]] = 1;
-				pages[ridx[i]]++;
-			}
+			if (i < np && (emask[i] >> c & 1))
+				memcpy(m + head + k++ * es, b + head + i * es, es);
 			if (k && (k == PUSH_BATCH || i == np)) {
-				struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH, .arg = { k },
+				struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH,
+						       .arg = { k, 0, tag },
 						       .payload = m,
 						       .length = (uint32_t)(head + k * es) };
 				if (!(err = dsm__send(n, c, &msg))) {
@@ -332,29 +327,94 @@ static int send_pushes(struct dsm_node *n, struct pc_node *pc, const unsigned ch
 				k = 0;
 			}
 		}
-		for (int r = 0; r < PC_MAX; r++)
-			pushes[r] += in[r];
 	}
 	free(m);
 	DSM_STAT_ADD(n, tape_pushes_sent, msgs);
 	DSM_STAT_ADD(n, tape_pages_pushed, total);
-	pthread_mutex_lock(&pc->mu);
-	for (int r = 0; r < pc->nreg; r++) {
-		pc->r[r].pushes += pushes[r];
-		pc->r[r].pages += pages[r];
-	}
-	pthread_mutex_unlock(&pc->mu);
+	*msgs_out = msgs;
+	*pages_out = total;
 	return err;
 }
+
+/* Per region, the messages and pages a push sent (approximated per
+ * region from its entries: a message per consumer of each region). */
+static void count_regions(struct pc_node *pc, const int *ridx, const size_t *eidx,
+			  const uint64_t *emask, size_t np)
+{
+	uint64_t cons[PC_MAX] = { 0 };
+
+	for (size_t i = 0; i < np; i++) {
+		int r = ridx[eidx[i]];
+		if (r < 0)
+			continue;
+		cons[r] |= emask[i];
+		pc->r[r].pages += (uint64_t)__builtin_popcountll(emask[i]);
+	}
+	for (int r = 0; r < pc->nreg; r++)
+		pc->r[r].pushes += (uint64_t)__builtin_popcountll(cons[r]);
+}
+
+
+
+
+
+
+/* --- producer entry point --- */
+
+/* The pages to push now and their consumers: region pages to their
+ * region's consumers, under auto every other written page to the nodes
+ * that asked for it. mu held. *o: the auto object, if any pushes. */
+static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t *rcons,
+		   uint32_t **pages, uint64_t **mask, int **ridx, struct ap_obj **o)
+{
+	struct dsm_extent *e = dsm_tape_project(w, DSM_TAPE_PAGES);
+	size_t c = e ? dsm_extent_count(e) : 0, k = 0;
+	int go = 0;
+
+	uint64_t nocredit = 0; /* consumers that owe a report */
+
+	*o = NULL;
+	if (pc->autop && c && (*o = dsm__ap_obj(pc)))
+		go = dsm__ap_worth(*o);
+	for (int j = 0; j < DSM_MAX_NODES; j++)
+		if (pc->owed[j] >= CREDIT)
+			nocredit |= 1ull << j;
+	*pages = malloc((c ? c : 1) * sizeof(**pages));
+	*mask = malloc((c ? c : 1) * sizeof(**mask));
+	*ridx = malloc((c ? c : 1) * sizeof(**ridx));
+	if (!*pages || !*mask || !*ridx) {
+		dsm_extent_free(e);
+		return 0;
+	}
+	for (size_t i = 0; i < c; i++) {
+		uint32_t p = dsm_extent_value(e, i);
+		struct pc_region *rg = region_of(pc, p);
+		uint64_t m = rg				     ? rcons[rg - pc->r]
+			     : go && p < pc->npages && pc->veto[p] != *o - pc->obj + 1 ? pc->cons[p]
+										  : 0;
+		if (!rg)
+			m &= ~nocredit;
+		if (!m)
+			continue;
+		(*pages)[k] = p;
+		(*mask)[k] = m;
+		(*ridx)[k++] = rg ? (int)(rg - pc->r) : -1;
+	}
+	dsm_extent_free(e);
+	return k;
+}
+
 
 int dsm__pc_push(struct dsm_node *n)
 {
 	struct pc_node *pc = PC(n);
 	struct dsm_tape *w, *r;
-	uint64_t rcons[PC_MAX] = { 0 };
-	uint32_t *pages;
+	struct ap_obj *o = NULL;
+	uint64_t rcons[PC_MAX] = { 0 }, *mask = NULL, *emask = NULL, msgs = 0, sent = 0;
+
+	uint32_t *pages = NULL;
 	unsigned char *b = NULL;
-	size_t k = 0, np = 0;
+	size_t k = 0, np = 0, *eidx = NULL;
 	int *ridx = NULL, err = dsm__pol_release(n); /* a policy's pushes to homes */
 
 	if (err || !pc || !__atomic_load_n(&pc->wrec, __ATOMIC_RELAXED))
@@ -366,25 +426,35 @@ int dsm__pc_push(struct dsm_node *n)
 	}
 	dsm__tape_stop(n, w);
 	pc->wrec = dsm__tape_record(n, DSM_TAPE_WRITE);
-	pages = region_pages(pc, w, &k);
-	dsm_tape_free(w);
-	if (k && pc->rrec) { /* something to push: who consumes it? */
-		r = pc->rrec;
+	if ((r = pc->rrec)) { /* who consumes what? */
 		pc->rrec = NULL;
 		dsm__tape_stop(n, r);
 		learn(n, pc, r, rcons);
+		if (pc->autop)
+			dsm__ap_learn(n, pc, r);
 		dsm_tape_free(r);
-		if (!(ridx = malloc(k * sizeof(*ridx))))
-			err = -ENOMEM;
-		else /* serving copies notes requests: not recorded (restarted after) */
-			b = compose(n, pc, pages, k, rcons, ridx, &np, &err);
-		pc->rrec = dsm__tape_record(n, DSM_TAPE_REQUEST);
 	}
+	k = plan(pc, w, rcons, &pages, &mask, &ridx, &o);
+	dsm_tape_free(w);
+	if (k && (!(emask = malloc(k * sizeof(*emask))) || !(eidx = malloc(k * sizeof(*eidx)))))
+		err = -ENOMEM;
+	else if (k) /* serving copies notes requests: not recorded (restarted after) */
+		b = compose(n, pages, mask, k, emask, eidx, &np, &err);
+	pc->rrec = dsm__tape_record(n, DSM_TAPE_REQUEST);
 	pthread_mutex_unlock(&pc->mu);
 	if (b && np && !err)
-		err = send_pushes(n, pc, b, np, ridx, rcons);
+		err = send_pushes(n, b, np, emask,
+				  o ? (uint64_t)o->kind << 32 | o->id : 0, &msgs, &sent);
+	pthread_mutex_lock(&pc->mu);
+	count_regions(pc, ridx, eidx, emask, np);
+	if (o && msgs)
+		dsm__ap_count(pc, o, pages, ridx, eidx, emask, np);
+	pthread_mutex_unlock(&pc->mu);
 	free(b);
 	free(ridx);
+	free(mask);
+	free(emask);
+	free(eidx);
 	free(pages);
 	if (err && err != -ENOMEM) /* a hint lost; a dead peer fails the job elsewhere */
 		DSM_ERR(n, "tapeworm: a push failed: %s", dsm_strerror(err));
@@ -401,45 +471,69 @@ static int covered(const struct dsm_node *n, const uint32_t *vc, const uint32_t 
 	return 1;
 }
 
-/* Hand page p's push to the protocol; region lock held. */
+
+/* Hand page p's push to the protocol; mu and the region lock held. */
 static void take(struct dsm_node *n, struct pc_node *pc, uint32_t p, int from,
-		 const uint32_t *vc, const unsigned char *data)
+		 const uint32_t *vc, const unsigned char *data, uint32_t slot)
 {
 	struct pc_region *rg = region_of(pc, p);
 	int judged = from < DSM_MAX_NODES; /* a policy's copies (+ DSM_MAX_NODES) are not */
-	int rc;
+	int rc, aged;
 
 	from %= DSM_MAX_NODES;
-	rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, rg ? rg->slot : pc->slot);
+	aged = slot && !rg; /* an auto push (it came with a lock or barrier) */
+	slot = rg ? rg->slot : slot ? slot : pc->slot;
+	rc = dsm__tape_proto(n)->push_take(n, p, from, vc, data, slot);
 	if (pc->pu[p] && pc->pu[p] <= DSM_MAX_NODES) /* an earlier push of p, never used */
-		__atomic_fetch_add(&pc->wasted[pc->pu[p] - 1], 1, __ATOMIC_RELAXED);
+		dsm__ap_wasted(pc, pc->pu[p] - 1, p, pc->pslot[p]);
 	pc->pu[p] = 0;
 	if (rc == DSM_PUSH_TAKEN) {
 		pc->pu[p] = (uint8_t)(from + 1 + (judged ? 0 : DSM_MAX_NODES));
-		dsm__tape_slot_installed(n, rg ? rg->slot : pc->slot, 1);
+		pc->pslot[p] = (uint16_t)slot;
+		if (aged && judged) {
+			pc->aseq[p] = pc->syncs;
+			if (!pc->inal[p]) {
+				pc->inal[p] = 1;
+				pc->alist[pc->nalist++] = p;
+			}
+		}
+		dsm__tape_slot_installed(n, slot, 1);
 		return;
 	}
 	if (judged)
-		__atomic_fetch_add(&pc->wasted[from], 1, __ATOMIC_RELAXED);
+		dsm__ap_wasted(pc, from, p, slot);
 	pc->dropped++;
 	DSM_STAT_ADD(n, tape_pushed_dropped, 1);
 }
 
+/* A waiting push of p is superseded by a newer one, never installed: an
+ * auto push (it came with a lock or barrier) counts as wasted. mu held. */
+static void superseded(struct pc_node *pc, uint32_t p)
+{
+	struct pc_pend *e = pc->pend[p];
+
+	if (e->slot && e->from < DSM_MAX_NODES && !region_of(pc, p))
+		dsm__ap_wasted(pc, e->from, p, e->slot);
+	free(e);
+	pc->pend[p] = NULL;
+}
+
 /* Keep page p's push until its vector is known here; mu held. */
 static int keep(struct pc_node *pc, size_t vcn, uint32_t p, int from, const uint32_t *vc,
-		const unsigned char *data, size_t ps)
+		const unsigned char *data, size_t ps, uint32_t slot)
 {
 	struct pc_pend *e = malloc(sizeof(*e) + vcn * 4 + ps);
 
 	if (!e)
 		return -ENOMEM;
 	e->from = from;
+	e->slot = slot;
 	e->vc = (uint32_t *)(e + 1);
 	e->data = (unsigned char *)(e->vc + vcn);
 	memcpy(e->vc, vc, vcn * 4);
 	memcpy(e->data, data, ps);
 	if (pc->pend[p])
-		free(pc->pend[p]); /* superseded */
+		superseded(pc, p);
 	else
 		pc->plist[pc->nplist++] = p;
 	pc->pend[p] = e;
@@ -472,7 +566,7 @@ static int check_push(struct dsm_node *n, const struct dsm_msg *m)
 }
 
 int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
-		    const unsigned char *d, size_t k)
+		    const unsigned char *d, size_t k, uint32_t slot)
 {
 	struct pc_node *pc = PC(n);
 	size_t ps = n->page_size;
@@ -486,16 +580,14 @@ int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
 	for (size_t i = 0; now && i < k; i++) {
 		const unsigned char *e = d + i * (4 + ps);
 		uint32_t p = dsm__get_le32(e);
-		if (pc->pend[p]) { /* an older push of p waiting: superseded */
-			free(pc->pend[p]);
-			pc->pend[p] = NULL;
-		}
-		take(n, pc, p, from, vc, e + 4);
+		if (pc->pend[p]) /* an older push of p waiting: superseded */
+			superseded(pc, p);
+		take(n, pc, p, from, vc, e + 4, slot);
 	}
 	pthread_mutex_unlock(&n->region->lock);
 	for (size_t i = 0; !now && i < k && !err; i++) {
 		const unsigned char *e = d + i * (4 + ps);
-		err = keep(pc, (size_t)n->count, dsm__get_le32(e), from, vc, e + 4, ps);
+		err = keep(pc, (size_t)n->count, dsm__get_le32(e), from, vc, e + 4, ps, slot);
 	}
 	if (now) { /* drop the superseded entries from the list */
 		size_t j = 0;
@@ -510,23 +602,35 @@ int dsm__pc_receive(struct dsm_node *n, int from, const uint32_t *vc,
 
 static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 {
-	uint32_t vc[DSM_MAX_NODES];
+	uint32_t vc[DSM_MAX_NODES], slot = 0;
 	int err;
 
 	if ((err = check_push(n, m)))
 		return err;
 	for (int j = 0; j < n->count; j++)
 		vc[j] = dsm__get_le32((const unsigned char *)m->payload + 4 * (size_t)j);
+	/* an auto push names the lock or barrier it came with: its hits count
+	 * for that object's prefetch slot here (its hit rate) */
+	if (m->arg[2] >> 32 == DSM_TW_LOCK || m->arg[2] >> 32 == DSM_TW_BARRIER) {
+		slot = dsm__tw_obj_slot(n, (int)(m->arg[2] >> 32), (unsigned)m->arg[2]);
+		pthread_mutex_lock(&PC(n)->mu);
+		PC(n)->rcvd[m->src] += m->arg[0];
+		pthread_mutex_unlock(&PC(n)->mu);
+	}
 	return dsm__pc_receive(n, (int)m->src, vc,
 			       (const unsigned char *)m->payload + 4 * (size_t)n->count,
-			       (size_t)m->arg[0]);
+			       (size_t)m->arg[0], slot);
 }
+
+
 
 int dsm__pc_sync(struct dsm_node *n)
 {
 	struct pc_node *pc = PC(n);
 	uint32_t mine[DSM_MAX_NODES];
-	uint64_t unsub = 0;
+	unsigned char **pl;
+	size_t plen[DSM_MAX_NODES];
+	uint64_t unsub = 0, rep = 0;
 	size_t j = 0;
 	int err = 0;
 
@@ -543,13 +647,14 @@ int dsm__pc_sync(struct dsm_node *n)
 				pc->plist[j++] = p;
 				continue;
 			}
-			take(n, pc, p, e->from, e->vc, e->data);
+			take(n, pc, p, e->from, e->vc, e->data, e->slot);
 			free(e);
 			pc->pend[p] = NULL;
 		}
 		pc->nplist = j;
 		pthread_mutex_unlock(&n->region->lock);
 	}
+	dsm__ap_age(n, pc);
 	/* judge the producers: wasted pushes and none used since last time */
 	for (int i = 0; i < n->count; i++) {
 		uint32_t w = __atomic_exchange_n(&pc->wasted[i], 0, __ATOMIC_RELAXED);
@@ -557,12 +662,27 @@ int dsm__pc_sync(struct dsm_node *n)
 		if (w && !u && i != n->id)
 			unsub |= 1ull << i;
 	}
+	unsub |= pc->waste_full & ~(1ull << n->id);
+	pc->waste_full = 0;
+	pl = dsm__ap_report(n, pc, unsub, plen, &rep);
 	pthread_mutex_unlock(&pc->mu);
-	for (int i = 0; i < n->count && !err; i++)
-		if (unsub >> i & 1) {
-			struct dsm_msg m = { .type = DSM_MSG_TAPE_UNSUB };
+	for (int i = 0; i < n->count && !err; i++) {
+		struct dsm_msg m = { .type = DSM_MSG_TAPE_UNSUB };
+		if (rep >> i & 1) { /* the wasted pages, and (arg2) stop all */
+			m.type = DSM_MSG_TAPE_PUSH;
+			m.arg[0] = plen[i];
+			m.arg[1] = PC_WASTE;
+			m.arg[2] = unsub >> i & 1;
+			m.payload = pl[i];
+			m.length = (uint32_t)(8 * plen[i]);
+			err = dsm__send(n, i, &m);
+		} else if (unsub >> i & 1) {
 			err = dsm__send(n, i, &m);
 		}
+	}
+	for (int i = 0; pl && i < n->count; i++)
+		free(pl[i]);
+	free(pl);
 	return err;
 }
 
@@ -572,16 +692,28 @@ int dsm__pc_handle(struct dsm_node *n, const struct dsm_msg *m)
 
 	if (!pc)
 		return DSM_EPROTO;
-	if (m->type == DSM_MSG_TAPE_PUSH && m->arg[1]) /* a policy's (policy.c) */
-		return dsm__pol_handle(n, m);
-	if (m->type == DSM_MSG_TAPE_PUSH)
+	if (m->type == DSM_MSG_TAPE_PUSH && m->arg[1] && m->arg[1] != PC_WASTE)
+		return dsm__pol_handle(n, m); /* a policy's (policy.c) */
+	if (m->type == DSM_MSG_TAPE_PUSH && !m->arg[1])
 		return on_push(n, m);
-	if (m->length || m->src >= (uint32_t)n->count) {
-		dsm__reject(n, "TAPE_UNSUB from node %u with a payload", m->src);
+	if (m->type == DSM_MSG_TAPE_UNSUB ? m->length != 0 :
+	    m->arg[0] > WASTE_MAX || m->length != 8 * m->arg[0]) {
+		dsm__reject(n, "%s from node %u: %u bytes for %llu pages",
+			    m->type == DSM_MSG_TAPE_UNSUB ? "TAPE_UNSUB" : "TAPE_PUSH (wasted)",
+			    m->src, m->length, (unsigned long long)m->arg[0]);
 		return DSM_EPROTO;
 	}
+	if (m->src >= (uint32_t)n->count)
+		return DSM_EPROTO;
 	pthread_mutex_lock(&pc->mu);
-	pc->unsub |= 1ull << m->src;
+	if (m->type == DSM_MSG_TAPE_PUSH) { /* the wasted pages, counted; a report */
+		dsm__ap_unsub(pc, (int)m->src, m->payload, (size_t)m->arg[0]);
+		pc->owed[m->src] = 0;
+	}
+	if (m->type == DSM_MSG_TAPE_UNSUB || m->arg[2]) { /* stop all */
+		pc->unsub |= 1ull << m->src;
+		dsm__ap_unsub(pc, (int)m->src, NULL, 0);
+	}
 	pthread_mutex_unlock(&pc->mu);
 	return 0;
 }
@@ -604,9 +736,20 @@ void dsm__pc_stats(struct dsm_node *n, int kind, unsigned id, struct dsm_tw_stat
 	struct pc_node *pc = PC(n);
 	uint64_t inst, used;
 
-	if (!pc || (kind && kind != DSM_TW_REGION))
+	if (!pc)
 		return;
 	pthread_mutex_lock(&pc->mu);
+	for (int i = 0; i < pc->nobj; i++) /* auto pushes, per lock or barrier */
+		if (!kind || (pc->obj[i].kind == kind && pc->obj[i].id == id)) {
+			out->pushes_sent += pc->obj[i].pushes;
+			out->pages_pushed += pc->obj[i].pages;
+			out->pushes_wasted += pc->obj[i].wasted;
+			out->pushes_skipped += pc->obj[i].skipped;
+		}
+	if (kind && kind != DSM_TW_REGION) {
+		pthread_mutex_unlock(&pc->mu);
+		return;
+	}
 	if (!kind) {
 		dsm__tape_slot_counts(n, pc->slot, &inst, &used);
 		out->pushed_used += used;

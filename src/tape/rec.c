@@ -54,6 +54,8 @@ struct tape_node {
 	uint16_t *slot_of;                  /* per page: slot of a held prefetch */
 	struct { uint64_t installed, used; } slots[DSM_TAPE_SLOTS];
 	uint8_t push_slot[DSM_TAPE_SLOTS];  /* slot receives pushes (push.c) */
+	uint8_t *ever;                      /* per page: read here before */
+	uint64_t first_misses;              /* misses on pages never read before */
 };
 
 static struct tape_node *TN(struct dsm_node *n)
@@ -95,7 +97,7 @@ int dsm__tape_init(struct dsm_node *n)
 		if (!l->ev || !l->seen)
 			return -ENOMEM;
 	}
-	if (!(tn->slot_of = reserve(np * sizeof(*tn->slot_of))))
+	if (!(tn->slot_of = reserve(np * sizeof(*tn->slot_of))) || !(tn->ever = reserve(np)))
 		return -ENOMEM;
 	if (tn->proto && tn->proto->init)
 		err = tn->proto->init(n);
@@ -120,6 +122,8 @@ void dsm__tape_fini(struct dsm_node *n)
 	}
 	if (tn->slot_of)
 		munmap(tn->slot_of, tn->npages * sizeof(*tn->slot_of));
+	if (tn->ever)
+		munmap(tn->ever, tn->npages);
 	for (struct mail *m = tn->mb_head, *nx; m; m = nx) {
 		nx = m->next;
 		dsm_tape_free(m->t);
@@ -144,7 +148,7 @@ const struct dsm_tape_proto *dsm__tape_proto(struct dsm_node *n)
 void dsm__tape_slot_mark_push(struct dsm_node *n, uint32_t slot)
 {
 	if (TN(n) && slot && slot < DSM_TAPE_SLOTS)
-		TN(n)->push_slot[slot] = 1;
+		__atomic_store_n(&TN(n)->push_slot[slot], 1, __ATOMIC_RELAXED); /* read by faults */
 }
 
 static int on_send(struct dsm_node *n, const struct dsm_msg *m);
@@ -187,15 +191,11 @@ static uint64_t oldest_start(struct tape_node *tn, int kind)
 	return o;
 }
 
-void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
-		    uint32_t interval)
+static void note(struct tape_node *tn, int kind, uint32_t page, uint32_t node,
+		 uint32_t interval)
 {
-	struct tape_node *tn = TN(n);
-	struct tape_log *l;
+	struct tape_log *l = &tn->log[kind];
 
-	if (!tn || kind < DSM_TAPE_WRITE || kind > DSM_TAPE_REQUEST)
-		return;
-	l = &tn->log[kind];
 	if (!l->nrec || page >= tn->npages)
 		return; /* nothing records */
 	if (l->seen[page] > l->newest) { /* the newest recording has the page */
@@ -215,6 +215,29 @@ void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
 	l->seen[page] = ++l->total;
 }
 
+/* A protocol's READ note is a remote miss (every call site counts
+ * remote_fetches with it): the first on a page never read here before is
+ * a compulsory miss, which no history of this node's reads can predict
+ * (docs/tapes.md, "The floor"). Counted whether or not anything records. */
+void dsm__tape_note(struct dsm_node *n, int kind, uint32_t page, uint32_t node,
+		    uint32_t interval)
+{
+	struct tape_node *tn = TN(n);
+
+	if (!tn || kind < DSM_TAPE_WRITE || kind > DSM_TAPE_REQUEST)
+		return;
+	if (kind == DSM_TAPE_READ && page < tn->npages && !tn->ever[page]) {
+		tn->ever[page] = 1;
+		__atomic_fetch_add(&tn->first_misses, 1, __ATOMIC_RELAXED);
+	}
+	note(tn, kind, page, node, interval);
+}
+
+uint64_t dsm__tape_first_misses(struct dsm_node *n)
+{
+	return TN(n) ? __atomic_load_n(&TN(n)->first_misses, __ATOMIC_RELAXED) : 0;
+}
+
 void dsm__tape_held(struct dsm_node *n, uint32_t page, uint32_t slot)
 {
 	struct tape_node *tn = TN(n);
@@ -231,11 +254,13 @@ void dsm__tape_hit(struct dsm_node *n, uint32_t page, uint32_t node, uint32_t in
 		return;
 	__atomic_fetch_add(&tn->slots[tn->slot_of[page]].used, 1, __ATOMIC_RELAXED);
 	/* only tracked (Tapeworm) copies are held: pulled or pushed */
-	if (tn->push_slot[tn->slot_of[page]] && dsm__pc_hit(n, page))
+	if (__atomic_load_n(&tn->push_slot[tn->slot_of[page]], __ATOMIC_RELAXED) &&
+	    dsm__pc_hit(n, page))
 		DSM_STAT_ADD(n, tape_pushed_used, 1);
 	else
 		DSM_STAT_ADD(n, tape_pages_used, 1);
-	dsm__tape_note(n, DSM_TAPE_READ, page, node, interval);
+	tn->ever[page] = 1; /* read here, but not a miss */
+	note(tn, DSM_TAPE_READ, page, node, interval);
 }
 
 /* --- recording --- */

@@ -30,6 +30,7 @@ struct tw_obj {
 	unsigned id;
 	int marked;                /* dsm_tapeworm_lock/barrier(id, 1) */
 	uint32_t slot;             /* prefetch accounting slot */
+	uint32_t push_slot;        /* auto pushes that came with it (push.c); 0: none yet */
 	struct dsm_tape *tape;     /* barrier: the last phase's read tape */
 	struct dsm_tape *prev;     /* barrier: the phase's before (period 2) */
 	struct dsm_tape *rec;      /* running recording, or NULL */
@@ -140,6 +141,40 @@ static struct tw_obj *obj_get(struct tw_node *tw, int kind, unsigned id, int cre
 	return o;
 }
 
+uint32_t dsm__tw_obj_slot(struct dsm_node *n, int kind, unsigned id)
+{
+	struct tw_node *tw = TW(n);
+	struct tw_obj *o;
+	uint32_t s = 0;
+
+	if (!tw)
+		return 0;
+	pthread_mutex_lock(&tw->mu);
+	if ((o = obj_get(tw, kind, id, 1)) && !o->push_slot && tw->next_slot < DSM_TAPE_SLOTS) {
+		o->push_slot = tw->next_slot++;
+		dsm__tape_slot_mark_push(n, o->push_slot); /* before any push uses it */
+	}
+	s = o ? o->push_slot : 0;
+	pthread_mutex_unlock(&tw->mu);
+	return s;
+}
+
+uint32_t dsm__tw_slot_tag(struct dsm_node *n, uint32_t slot)
+{
+	struct tw_node *tw = TW(n);
+	uint32_t tag = 0;
+
+	if (!tw || !slot)
+		return 0;
+	pthread_mutex_lock(&tw->mu);
+	for (int i = 0; i < TW_BUCKETS && !tag; i++)
+		for (struct tw_obj *o = tw->b[i]; o && !tag; o = o->next)
+			if (o->push_slot == slot)
+				tag = (uint32_t)o->kind << 28 | (o->id & 0x0fffffffu);
+	pthread_mutex_unlock(&tw->mu);
+	return tag;
+}
+
 /* Does Tapeworm act on this object here? */
 static int active(struct dsm_node *n, struct tw_node *tw, int kind, unsigned id)
 {
@@ -224,6 +259,7 @@ void dsm__tw_barrier_enter(struct dsm_node *n, unsigned barrier)
 	struct tw_obj *o;
 	struct dsm_tape *t;
 
+	dsm__pc_at(DSM_TW_BARRIER, barrier); /* auto pushes at the arrival count here */
 	if (!tw || !tw->phase)
 		return;
 	pthread_mutex_lock(&tw->mu);
@@ -360,6 +396,7 @@ int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out)
 	size_t need;
 	int err;
 
+	dsm__pc_at(DSM_TW_LOCK, lock); /* auto pushes at the release count here */
 	if (!tw || (tw->mode == DSM_TW_OFF && !dsm__pol_mode(n)))
 		return 0;
 	pthread_mutex_lock(&tw->mu);
@@ -434,6 +471,10 @@ static void add_stats(struct dsm_node *n, const struct tw_obj *o, struct dsm_tw_
 	out->tapes_applied += o->st.tapes_applied;
 	out->pages_prefetched += o->st.pages_prefetched;
 	out->pages_used += o->slot ? used : 0;
+	if (o->push_slot) { /* a consumer's auto pushes that came with o */
+		dsm__tape_slot_counts(n, o->push_slot, &inst, &used);
+		out->pushed_used += used;
+	}
 	out->applies_skipped += o->st.applies_skipped;
 }
 
@@ -449,6 +490,8 @@ int dsm_tapeworm_stats(int kind, unsigned id, struct dsm_tw_stats *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	dsm__pc_stats(n, kind, id, out);
+	if (!kind)
+		out->first_misses = dsm__tape_first_misses(n);
 	pthread_mutex_lock(&tw->mu);
 	for (int i = 0; i < TW_BUCKETS; i++)
 		for (struct tw_obj *o = tw->b[i]; o; o = o->next)

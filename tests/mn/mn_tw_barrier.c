@@ -16,7 +16,9 @@
  * receives fewer messages besides the barriers' own (lrc: no more diff messages — its faults
  * already batch the diffs of pages used lately into one request per
  * writer), and Tapeworm reports the prefetched pages as used; with auto
- * (every barrier replays) phase 2 alone is checked; with off, the mark
+ * (every barrier replays, and the writers push their blocks to their
+ * readers: pushed pages count as barrier 3's pushed_used and in
+ * tape_pushed_used) phase 2 alone is checked; with off, the mark
  * is ignored and phase 2 faults like phase 1. The node's Tapeworm
  * counters in dsm_stats (tapes recorded and applied, pages prefetched and
  * used) cover barrier 3's and are nonzero when Tapeworm works, zero under
@@ -143,7 +145,8 @@ int main(int argc, char **argv)
 			FAIL("record-replay barrier left %llu remote fetches in %d "
 			     "iterations (want <= %llu)", (unsigned long long)with.fetches,
 			     ITER - WARM, (unsigned long long)base / 10);
-		if (st.pages_used < base - PP || st.pages_prefetched < st.pages_used)
+		if (st.pages_used + st.pushed_used < base - PP ||
+		    st.pages_prefetched < st.pages_used)
 			FAIL("Tapeworm reports %llu pages prefetched, %llu used (want "
 			     ">= %llu used)", (unsigned long long)st.pages_prefetched,
 			     (unsigned long long)st.pages_used,
@@ -170,11 +173,14 @@ int main(int argc, char **argv)
 	       (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,
 	       (unsigned long long)ds.tape_pages_prefetched,
 	       (unsigned long long)ds.tape_pages_used);
+	/* under auto, pushes (tape_pushed_used, barrier 3's pushed_used)
+	 * replace most pulls */
+	uint64_t dused = ds.tape_pages_used + (mode == DSM_TW_AUTO ? ds.tape_pushed_used : 0);
 	if (nodes > 1 && hooks && mode != DSM_TW_OFF &&
 	    (!ds.tapes_recorded || ds.tapes_recorded < st.tapes_recorded ||
-	     !ds.tapes_applied || ds.tapes_applied < st.tapes_applied ||
-	     !ds.tape_pages_used || ds.tape_pages_prefetched < st.pages_prefetched ||
-	     ds.tape_pages_used < st.pages_used))
+	     !ds.tapes_applied || ds.tapes_applied < st.tapes_applied || !dused ||
+	     (mode != DSM_TW_AUTO && ds.tape_pages_prefetched < st.pages_prefetched) ||
+	     dused < st.pages_used + st.pushed_used))
 		FAIL("dsm_stats' Tapeworm counters (%llu recorded, %llu applied, %llu "
 		     "prefetched, %llu used) miss barrier 3's (%llu, %llu, %llu, %llu)",
 		     (unsigned long long)ds.tapes_recorded, (unsigned long long)ds.tapes_applied,

@@ -83,10 +83,11 @@ int main(int argc, char **argv)
 	}
 	CHECK(dsm_tapeworm_stats(DSM_TW_BARRIER, 5, &st));
 	printf("mn_tw_wrong: node %d (%s, DSM_TAPEWORM=%d): barrier 5 prefetched %llu "
-	       "pages, %llu used, %llu applications skipped\n", me,
-	       hooks ? "tape hooks" : "no tape hooks", mode,
+	       "pages, %llu used, %llu applications skipped; pushed %llu pages, %llu "
+	       "wasted, %llu used\n", me, hooks ? "tape hooks" : "no tape hooks", mode,
 	       (unsigned long long)st.pages_prefetched, (unsigned long long)st.pages_used,
-	       (unsigned long long)st.applies_skipped);
+	       (unsigned long long)st.applies_skipped, (unsigned long long)st.pages_pushed,
+	       (unsigned long long)st.pushes_wasted, (unsigned long long)st.pushed_used);
 	if (me == 1 && nodes > 1 && hooks && mode != DSM_TW_OFF) {
 		if (st.pages_prefetched < SP)
 			FAIL("barrier 5 never prefetched (%llu pages): the test tests nothing",
