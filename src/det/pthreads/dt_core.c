@@ -353,6 +353,7 @@ static void read_env(void)
 	dt.check = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_TEST_END_DELAY_US");
 	dt.test_end_delay_us = c ? atoi(c) : 0;
+	dt__nprocs(); /* DSM_DET_NPROCS: a bad value stops the program here */
 }
 
 void dt__init(void)
