@@ -201,7 +201,8 @@ filter() {
 }
 # run SYS PROG T I: one run in DATA; RC, and OUT/PROG.T.SYS.I.{raw,err}
 run() {
-	local sys=$1 prog=$2 t=$3 i=$4 pre=() env=(APP_THREADS="$t" APP_DIGEST=1 DSM_DET_NPROCS="$t")
+	local sys=$1 prog=$2 t=$3 i=$4 pre=() env=()
+	env=(APP_THREADS="$t" APP_DIGEST=1 DSM_DET_NPROCS="$t")
 	local o=$OUT/$prog.$t.$sys.$i
 	if [ "$sys" = det ]; then
 		pre=("$DSMDET")
