@@ -11,7 +11,9 @@
  * Every program ends with one line on stdout:
  *   APP name=<app> version=<seq|pthreads|mpi|dsm> nodes=N protocol=<p|->
  *       time_s=<x> ok=1 [key=value ...]
- * and exits non-zero, after an "ok=0" line and a message on stderr, when its
+ * (with APP_DIGEST=1 also digest=<16 hex digits>: a hash of the bytes of
+ * the result the last app_check_* compared, for determinism checks), and
+ * exits non-zero, after an "ok=0" line and a message on stderr, when its
  * result differs from the sequential computation.
  */
 #ifndef APPS_COMMON_H

@@ -262,6 +262,10 @@ void dt__check_kept(const char *where, uint64_t blocked_in);
  * unlocks it deferred since its last synchronisation point (dt_lock.c). */
 void dt__release_pending(void);
 
+/* --- dt_io.c --- */
+/* DSM_DET_NPROCS: the processor count the program sees, 0 when unset. */
+int dt__nprocs(void);
+
 /* --- dt_heap.c --- */
 int dt__heap_init(void);
 void dt__heap_slot_init(int slot);

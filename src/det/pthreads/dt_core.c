@@ -353,6 +353,11 @@ static void read_env(void)
 	dt.check = c ? atoi(c) : 0;
 	c = getenv("DSM_DET_TEST_END_DELAY_US");
 	dt.test_end_delay_us = c ? atoi(c) : 0;
+	/* DSM_DET_NPROCS=N: the processor count the program sees (unset:
+	 * the machine's), read by dt_io.c's dt__nprocs() on first use, as
+	 * sysconf() may come before this constructor; a bad value stops the
+	 * program here. (DSM_DET_ASLR is dsmdet's own: tools/dsmdet.) */
+	dt__nprocs();
 }
 
 void dt__init(void)

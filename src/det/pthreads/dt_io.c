@@ -1,7 +1,8 @@
 /*
- * dt_io.c — fork() from a thread, stdio buffering and the system calls
+ * dt_io.c — fork() from a thread, stdio buffering, the system calls
  * that write into the program's memory (read, pread, fread, fstat, stat:
- * their pages are opened first on the fault path). See dt_surface.h.
+ * their pages are opened first on the fault path) and the processor count
+ * the program sees (DSM_DET_NPROCS). See dt_surface.h.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
+#include <sys/sysinfo.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -115,4 +118,83 @@ int stat(const char *path, struct stat *st)
 {
 	dt__prefault((uintptr_t)st, sizeof *st);
 	return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
+}
+
+/* ------------------------------------------------------- processor count */
+
+/* DSM_DET_NPROCS=N: the program sees N processors, whatever the machine
+ * has (Phoenix's programs start one thread per sysconf(_SC_NPROCESSORS_ONLN);
+ * a fixed N fixes their thread count, hence their output, on any machine).
+ * Covers sysconf(_SC_NPROCESSORS_ONLN / _CONF), get_nprocs(),
+ * get_nprocs_conf() and sched_getaffinity() / pthread_getaffinity_np()
+ * (CPUs 0..N-1). 0 when unset: the real answers. Read once, without
+ * allocating (sysconf may be called before the library's constructor). */
+int dt__nprocs(void)
+{
+	static int v = -1;
+	if (v >= 0)
+		return v;
+	const char *c = getenv("DSM_DET_NPROCS");
+	int n = 0;
+	if (c && *c) {
+		char *end;
+		long l = strtol(c, &end, 10);
+		if (*end || l < 1 || l > CPU_SETSIZE)
+			dt__die("DSM_DET_NPROCS=%s: expected a number of processors, 1..%d",
+				c, CPU_SETSIZE);
+		n = (int)l;
+	}
+	v = n;
+	return v;
+}
+
+extern long __sysconf(int name); /* glibc's sysconf (sysconf is weak) */
+
+long sysconf(int name)
+{
+	if ((name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF) && dt__nprocs())
+		return dt__nprocs();
+	return __sysconf(name);
+}
+
+int get_nprocs(void)
+{
+	static int (*real)(void);
+	if (dt__nprocs())
+		return dt__nprocs();
+	if (!real)
+		real = (int (*)(void))dlsym(RTLD_NEXT, "get_nprocs");
+	return real();
+}
+
+int get_nprocs_conf(void)
+{
+	static int (*real)(void);
+	if (dt__nprocs())
+		return dt__nprocs();
+	if (!real)
+		real = (int (*)(void))dlsym(RTLD_NEXT, "get_nprocs_conf");
+	return real();
+}
+
+int sched_getaffinity(pid_t pid, size_t n, cpu_set_t *set)
+{
+	int np = dt__nprocs();
+	if (np) {
+		/* as the kernel: the mask must hold every CPU it reports */
+		if ((size_t)np > n * 8) {
+			errno = EINVAL;
+			return -1;
+		}
+		memset(set, 0, n);
+		for (int i = 0; i < np; i++)
+			CPU_SET_S((size_t)i, n, set);
+		return 0;
+	}
+	long r = syscall(SYS_sched_getaffinity, pid, n, set);
+	if (r < 0)
+		return -1;
+	/* as glibc: the kernel wrote r bytes, the rest of the mask is empty */
+	memset((char *)set + r, 0, n - (size_t)r);
+	return 0;
 }
