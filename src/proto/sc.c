@@ -101,7 +101,7 @@ enum sc_pending { PEND_NONE = 0, PEND_READ, PEND_WRITE };
 #define SC_LASTR 0x08 /* adaptive: this node's last fetch of it was a read */
 #define SC_DG    0x10 /* record/replay: write-protected at the last barrier */
 #define SC_INW   0x20 /* record/replay: in the written set of this interval */
-#define DG_PIN 2      /* rewritten after this many barrier downgrades: kept */
+#define DG_PIN 1      /* rewritten after a barrier downgrade: kept writable */
 #define MIGR_AFTER 2  /* read-then-write fetches that make a page migratory */
 #define THRASH_WINDOW_NS 10000000ull /* transition rate measured per 10 ms */
 

@@ -179,8 +179,9 @@ static struct pc_region *region_of(struct pc_node *pc, size_t p)
 static void recordings(struct dsm_node *n, struct pc_node *pc, int on)
 {
 	if ((on || pc->autop) && can_push(n)) {
-		if (!pc->wrec)
-			pc->wrec = dsm__tape_record(n, DSM_TAPE_WRITE);
+		if (!pc->wrec) /* atomic: dsm__pc_push peeks without mu */
+			__atomic_store_n(&pc->wrec, dsm__tape_record(n, DSM_TAPE_WRITE),
+					 __ATOMIC_RELAXED);
 		if (!pc->rrec)
 			pc->rrec = dsm__tape_record(n, DSM_TAPE_REQUEST);
 		return;
@@ -191,7 +192,8 @@ static void recordings(struct dsm_node *n, struct pc_node *pc, int on)
 		dsm__tape_stop(n, pc->rrec);
 	dsm_tape_free(pc->wrec);
 	dsm_tape_free(pc->rrec);
-	pc->wrec = pc->rrec = NULL;
+	__atomic_store_n(&pc->wrec, NULL, __ATOMIC_RELAXED);
+	pc->rrec = NULL;
 }
 
 int dsm_tapeworm_region(void *addr, size_t len, int on)
@@ -425,7 +427,7 @@ int dsm__pc_push(struct dsm_node *n)
 		return 0;
 	}
 	dsm__tape_stop(n, w);
-	pc->wrec = dsm__tape_record(n, DSM_TAPE_WRITE);
+	__atomic_store_n(&pc->wrec, dsm__tape_record(n, DSM_TAPE_WRITE), __ATOMIC_RELAXED);
 	if ((r = pc->rrec)) { /* who consumes what? */
 		pc->rrec = NULL;
 		dsm__tape_stop(n, r);
