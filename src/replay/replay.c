@@ -601,8 +601,15 @@ int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 	pthread_mutex_lock(&r->lock);
 	if (open) {
 		dsm__rp_boundary_open(n);
+		/* A barrier write-protects pages (sc's downgrade) in the same
+		 * lock hold that opens its boundary: no request is served in
+		 * between, so whether a copy leaves before or after it (a
+		 * bound or a free GIVE) is the same in record and replay. */
+		if (op == DSM_RP_OP_BARRIER)
+			err = st->proto->barrier(n);
 		park = parks(op) && dsm__rp_sched_parks(n);
-		err = dsm__rp_sched_enter(n, park);
+		if (!err)
+			err = dsm__rp_sched_enter(n, park);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (err || !op)
@@ -621,11 +628,6 @@ int dsm__rp_sync_enter(struct dsm_node *n, int op, unsigned id)
 			sb_rec(&b, &rec);
 			return diverge(n, b.s, e);
 		}
-	}
-	if (!err && op == DSM_RP_OP_BARRIER) { /* pages may be write-protected */
-		pthread_mutex_lock(&r->lock);
-		err = st->proto->barrier(n);
-		pthread_mutex_unlock(&r->lock);
 	}
 	if (park) /* the wait will run without the token: dsm__rp_sync_park */
 		dsm__rp_self()->park_pending = 1;
