@@ -19,7 +19,7 @@ FUZZ_BUILD ?= build-fuzz
 # make fuzz: seconds per fuzzer; make test runs each for FUZZ_TEST_SECONDS
 # (the ctest fuzz.* tests).
 FUZZ_SECONDS ?= 300
-FUZZ_TEST_SECONDS ?= 25
+FUZZ_TEST_SECONDS ?= 15
 # make build: ON makes a missing cmocka a configure error (make test)
 REQUIRE_TESTS ?= OFF
 PREFIX     ?= /usr/local
