@@ -95,7 +95,7 @@ struct ec_lock {
 	size_t loglen, logcap;
 };
 
-#define EC_BUCKETS 256
+#define EC_BUCKETS 4096 /* tens of thousands of locks (wa): short chains */
 
 struct ec_state {
 	pthread_mutex_t mu;

@@ -3,6 +3,7 @@
  * bindings.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/node.h"
@@ -22,18 +23,52 @@ int dsm__sync_init(struct dsm_node *n)
 	return 0;
 }
 
+/* The bucket of id among nb: Fibonacci hashing (the product's high bits),
+ * so ids with a common stride (lock 64 * k) do not share one bucket. */
+static size_t slot(unsigned id, size_t nb)
+{
+	return (size_t)(((uint64_t)(uint32_t)(id * 0x9e3779b1u) * nb) >> 32);
+}
+
+/* Double t's buckets (first use: SYNC_BUCKETS). Out of memory, the old
+ * table stays: longer chains, nothing lost. */
+static void grow(struct sync_table *t)
+{
+	size_t nb = t->nbuckets ? 2 * t->nbuckets : SYNC_BUCKETS;
+	struct sync_obj **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct sync_obj *o = t->bucket[i], *nx; o; o = nx) {
+			nx = o->next;
+			o->next = b[slot(o->id, nb)];
+			b[slot(o->id, nb)] = o;
+		}
+	free(t->bucket);
+	t->bucket = b;
+	t->nbuckets = nb;
+}
+
 void *dsm__sync_lookup(struct sync_table *t, unsigned id, size_t size)
 {
-	struct sync_obj **b = &t->bucket[id % SYNC_BUCKETS], *o;
+	struct sync_obj **b, *o;
 
-	for (o = *b; o; o = o->next)
-		if (o->id == id)
-			return o;
-	if (!size || !(o = calloc(1, size)))
+	if (t->nbuckets)
+		for (o = t->bucket[slot(id, t->nbuckets)]; o; o = o->next)
+			if (o->id == id)
+				return o;
+	if (!size)
 		return NULL;
+	if (t->count >= 2 * t->nbuckets)
+		grow(t);
+	if (!t->nbuckets || !(o = calloc(1, size)))
+		return NULL;
+	b = &t->bucket[slot(id, t->nbuckets)];
 	o->id = id;
 	o->next = *b;
 	*b = o;
+	t->count++;
 	return o;
 }
 
@@ -41,7 +76,7 @@ int dsm__sync_each(struct sync_table *t, int (*fn)(void *obj, void *arg), void *
 {
 	int rc;
 
-	for (int i = 0; i < SYNC_BUCKETS; i++)
+	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct sync_obj *o = t->bucket[i]; o; o = o->next)
 			if ((rc = fn(o, arg)))
 				return rc;
@@ -50,7 +85,7 @@ int dsm__sync_each(struct sync_table *t, int (*fn)(void *obj, void *arg), void *
 
 void dsm__sync_clear(struct sync_table *t, void (*fn)(void *obj, void *arg), void *arg)
 {
-	for (int i = 0; i < SYNC_BUCKETS; i++) {
+	for (size_t i = 0; i < t->nbuckets; i++) {
 		struct sync_obj *o = t->bucket[i];
 		while (o) {
 			struct sync_obj *nx = o->next;
@@ -59,8 +94,10 @@ void dsm__sync_clear(struct sync_table *t, void (*fn)(void *obj, void *arg), voi
 			free(o);
 			o = nx;
 		}
-		t->bucket[i] = NULL;
 	}
+	free(t->bucket);
+	t->bucket = NULL;
+	t->nbuckets = t->count = 0;
 }
 
 /* What a lock's manager record owns: its queue and the protocol's blob. */

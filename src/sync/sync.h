@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dsm_msg;
 struct dsm_node;
 
 /* The head of every record the sync layer keeps by id (a lock's or a
@@ -21,10 +22,14 @@ struct sync_obj {
 	struct sync_obj *next;
 };
 
-/* Records of one kind by id: a hash table of singly linked buckets. */
-#define SYNC_BUCKETS 256
+/* Records of one kind by id: a hash table of singly linked buckets that
+ * doubles when it holds more than two records a bucket (a program with a
+ * lock per molecule has tens of thousands of ids: fixed 256 buckets made
+ * each lookup walk a chain of 80). Zeroed: empty, no buckets yet. */
+#define SYNC_BUCKETS 256 /* initial */
 struct sync_table {
-	struct sync_obj *bucket[SYNC_BUCKETS];
+	struct sync_obj **bucket;
+	size_t nbuckets, count;
 };
 
 /* The record named id in t. If there is none: with size != 0 a new

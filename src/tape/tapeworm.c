@@ -21,7 +21,7 @@
 #include "tapeworm.h"
 #include "vm/vm.h"
 
-#define TW_BUCKETS 64
+#define TW_BUCKETS 1024 /* a lock per molecule: 20,480 ids (64 made chains of 320) */
 #define EVAL_MIN 4      /* prefetched pages before a hit rate is judged */
 #define BACKOFF_MAX 64  /* most applications skipped in a row */
 
