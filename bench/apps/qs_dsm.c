@@ -4,7 +4,9 @@
  * queue travels with the lock; the keys, unbound, are kept under release
  * consistency). Each node generates its block of keys; node 0 queues the
  * whole range; every node takes ranges, partitions them, queues right
- * parts over CUTOFF keys and sorts the rest itself (apps.h). Node 0
+ * parts over CUTOFF keys and sorts the rest itself (apps.h). A node takes
+ * the newest range in its own block of keys when there is one (the pages
+ * it first touched: their home is here), else the newest. Node 0
  * checks the keys.   dsmrun -n P qs_dsm [N [CUTOFF]]
  */
 #include <stdlib.h>
@@ -38,8 +40,33 @@ static void task(struct dapp *d, const struct qs *p, uint32_t *keys,
 	qs_sort_leaf(keys + lo, hi - lo);
 }
 
+/* Take a task off the queue (lock held): the newest whose middle key lies
+ * in [blo, bhi), the block of keys this node generated (their pages' home
+ * is here, by first touch), else the newest (the stack's top, as
+ * qs_pthreads takes). The others keep their order. */
+static void take(volatile struct qs_queue *q, size_t blo, size_t bhi, size_t *lo,
+		 size_t *hi)
+{
+	uint64_t t = q->ntask - 1;
+
+	for (uint64_t i = q->ntask; i-- > 0;) {
+		size_t mid = q->lo[i] + (q->hi[i] - q->lo[i]) / 2;
+		if (mid >= blo && mid < bhi) {
+			t = i;
+			break;
+		}
+	}
+	*lo = q->lo[t];
+	*hi = q->hi[t];
+	for (uint64_t i = t; i + 1 < q->ntask; i++) {
+		q->lo[i] = q->lo[i + 1];
+		q->hi[i] = q->hi[i + 1];
+	}
+	q->ntask--;
+}
+
 static void work(struct dapp *d, const struct qs *p, uint32_t *keys,
-		 volatile struct qs_queue *q)
+		 volatile struct qs_queue *q, size_t blo, size_t bhi)
 {
 	for (;;) {
 		size_t lo = 0, hi = 0;
@@ -47,9 +74,7 @@ static void work(struct dapp *d, const struct qs *p, uint32_t *keys,
 		dapp_lock(d, LOCK);
 		if (q->ntask) {
 			got = 1;
-			q->ntask--;
-			lo = q->lo[q->ntask];
-			hi = q->hi[q->ntask];
+			take(q, blo, bhi, &lo, &hi);
 		} else {
 			done = q->outstanding == 0;
 		}
@@ -91,7 +116,7 @@ int main(int argc, char **argv)
 		dapp_unlock(&d, LOCK);
 	}
 	dapp_start(&d);
-	work(&d, &p, keys, q);
+	work(&d, &p, keys, q, lo, hi);
 	dapp_stop(&d);
 	if (d.me == 0) {
 		double secs;
