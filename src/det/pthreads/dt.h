@@ -154,9 +154,6 @@ struct dt_region {
 	_Atomic int *filled;     /* shared: the memfd holds the mapping's bytes */
 	size_t fill_len;         /* bytes of the view the file backs (beyond:
 				  * SIGBUS natively, zeros in the memfd) */
-	uint32_t *pred[3];       /* DSM_DET_PREDICT: pages this thread
-				  * committed whole at its last 3 commits */
-	size_t npred[3];
 };
 
 enum { DT_CONF_ERROR = 0, DT_CONF_REPORT, DT_CONF_LAST };
@@ -183,8 +180,6 @@ struct dt_proc {
 	int check;                /* DSM_DET_CHECK: 1 epoch at arrival, 2 also
 				   * every kept private copy at resume */
 	uint64_t diff_phase;      /* the epoch dt__diff_compute() stamped */
-	int predict;              /* DSM_DET_PREDICT: disarm predicted pages */
-	uint64_t ncommits;        /* this thread's commits (prediction) */
 	int test_end_delay_us;    /* DSM_DET_TEST_END_DELAY_US (tests only) */
 };
 
@@ -259,10 +254,6 @@ void dt__drop_all(void);
  * copies of the pages committed since b (their writer stamps). */
 void dt__drop_since(uint64_t b);
 void dt__resume(void);
-/* DSM_DET_PREDICT: before the thread runs its next epoch, disarm the
- * kernel write detection of its kept copies of the pages it committed
- * whole two commits ago (committed whole again, without a fault). */
-void dt__predict_disarm(void);
 /* DSM_DET_CHECK=2: abort if a kept private copy differs from the file. */
 void dt__check_kept(const char *where, uint64_t blocked_in);
 

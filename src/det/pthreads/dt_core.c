@@ -239,12 +239,6 @@ int dt__region_setup(struct dt_region *r, const char *name, void *start,
 	r->list = reserve(r->npages * sizeof(uint32_t));
 	r->dirty = reserve(r->npages * sizeof(uint32_t));
 	r->priv = reserve(r->npages);
-	for (int i = 0; i < 3; i++) {
-		r->pred[i] = reserve(r->npages * sizeof(uint32_t));
-		r->npred[i] = 0;
-		if (!r->pred[i])
-			return -ENOMEM;
-	}
 	r->stamp = dt__mmap(NULL, r->npages * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (r->shared == MAP_FAILED || !r->mark || !r->list || !r->dirty || !r->priv ||
@@ -349,12 +343,6 @@ static void read_env(void)
 	 * pending taken back without a fence, at most N per epoch (default 64,
 	 * 0 none; bounded so that a thread polling a flag under a mutex still
 	 * reaches fences) */
-	/* DSM_DET_PREDICT=1: pages a thread committed whole two of its
-	 * commits ago are left writable (not write-protected) for its next
-	 * epoch and committed whole at its end, written or not (dt_track.c;
-	 * default 0) */
-	c = getenv("DSM_DET_PREDICT");
-	dt.predict = c ? atoi(c) != 0 : 0;
 	c = getenv("DSM_DET_DEFER");
 	dt.defer = c ? atoi(c) != 0 : 1;
 	c = getenv("DSM_DET_TAKEBACK");
@@ -814,7 +802,6 @@ int dt__sync_leave(int mode)
 		dt__drop_since(blocked_in);
 	else
 		dt__resume();
-	dt__predict_disarm();
 	dt__check_kept(mode == 1 ? "woken" : "resumed", mode == 1 ? (int64_t)blocked_in : -1);
 	if (dt.multi && dt.is_main && c->live == 1) {
 		/* woken alone (joined the last thread): shared views again */

@@ -243,10 +243,7 @@ static void stamp_inc(struct dt_region *r, size_t pi, uint64_t ph)
 static void dirty_page(struct dt_region *r, size_t pi, uint64_t ph)
 {
 	/* a kept private copy the kernel reports was written for sure (it was
-	 * armed), or was disarmed by the prediction: committed whole either
-	 * way (its bytes equal the file's where it was not written, and a
-	 * merge takes only the bytes that differ from the base); other
-	 * reports may be reads or untouched pages ahead */
+	 * armed); other reports may be reads or untouched pages ahead */
 	if (!(dt.kernel && r->priv[pi]) &&
 	    memcmp(r->start + pi * dt.page, r->shared + pi * dt.page, dt.page) == 0) {
 		/* unchanged, but perhaps a private copy (a write of the same
@@ -423,7 +420,6 @@ void dt__drop_all(void)
 			continue; /* the file's view holds no writes of this phase */
 		madvise(r->start, r->len, MADV_DONTNEED);
 		madvise(r->priv, r->npages, MADV_DONTNEED);
-		r->npred[0] = r->npred[1] = r->npred[2] = 0;
 	}
 }
 
@@ -539,10 +535,8 @@ static int single_writer(struct dt_region *r, size_t pi, uint64_t ph)
 void dt__commit_single(void)
 {
 	uint64_t ph = dt.ctl->phase, n = 0;
-	int g = (int)(dt.ncommits++ % 3);
 	for (int k = 0; k < dt.nreg; k++) {
 		struct dt_region *r = &dt.reg[k];
-		r->npred[g] = 0;
 		for (size_t q = 0; q < r->ndirty; q++) {
 			size_t pi = r->dirty[q];
 			if (!single_writer(r, pi, ph))
@@ -550,44 +544,11 @@ void dt__commit_single(void)
 			memcpy(r->shared + pi * dt.page, r->start + pi * dt.page, dt.page);
 			r->priv[pi] = 1;
 			log_commit(k, pi);
-			if (dt.predict)
-				r->pred[g][r->npred[g]++] = (uint32_t)pi;
 			n++;
 		}
 	}
 	if (n)
 		atomic_fetch_add_explicit(&dt.ctl->st_single, n, memory_order_relaxed);
-}
-
-/* DSM_DET_PREDICT: a thread that rewrites the same pages every epoch or
- * every other one (a stencil over two grids) pays a write-protect fault
- * per page per epoch. The pages it committed whole two commits ago that
- * it still holds a copy of (equal to the file) are disarmed, in runs of
- * consecutive pages, before it runs: the scan at its next arrival reports
- * them whether written or not, and they are committed whole. The set
- * depends only on the thread's own earlier commits: deterministic. */
-void dt__predict_disarm(void)
-{
-	if (!dt.predict || !dt.kernel || !dt.multi || dt.ncommits < 2)
-		return;
-	int g = (int)((dt.ncommits - 2) % 3);
-	for (int k = 0; k < dt.nreg; k++) {
-		struct dt_region *r = &dt.reg[k];
-		if (r->lazy || r->wp.fd < 0)
-			continue;
-		size_t n = r->npred[g], q = 0;
-		while (q < n) {
-			size_t a = r->pred[g][q++];
-			if (!r->priv[a])
-				continue;
-			size_t b = a + 1;
-			while (q < n && r->pred[g][q] == b && r->priv[b]) {
-				q++;
-				b++;
-			}
-			dsm__wp_uffd.untrack(&r->wp, a, b - a);
-		}
-	}
 }
 
 /* Turn: merge the pages several threads changed, byte by byte against
