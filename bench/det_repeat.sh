@@ -3,7 +3,7 @@
 # runs, with and without random delays, at 1, 2 and 4 threads? (issue 16's
 # target; docs/performance.md has the figures, docs/det-pthreads.md the
 # design.) The 20 unmodified pthreads programs of bench/dthreads_compare.sh:
-# Phoenix 2.0's 8 and bench/apps' 12, on small inputs (a run ~0.05-0.5 s).
+# Phoenix 2.0's 8 and bench/apps' 13, on small inputs (a run ~0.05-0.5 s).
 #
 #   bench/det_repeat.sh --dthreads DIR --phoenix DIR [--build BUILD]
 #       [--work DIR] [--runs R] [--threads "1 2 4"] [--progs LIST]
@@ -56,7 +56,7 @@ SRC=$(dirname "$HERE")
 DTHREADS=""; PHOENIX=""; BUILD=$SRC/build-dev; WORK=/tmp/det_repeat
 R=100; TLIST="1 2 4"; DELAY=300; PT=5; CHECK=""; REPORT=0; TMO=${TMO:-60}
 PROGS="histogram linear_regression string_match word_count matrix_multiply kmeans pca reverse_index"
-APPS="hg km mm wc sor lu nb is fft wa qs tsp"
+APPS="hg km mm wc sor lu nb is fft wa qs tsp bh"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--dthreads) DTHREADS=$2; shift ;;
@@ -188,7 +188,7 @@ declare -A ARGS=(
 	[mm_pthreads]="256" [wc_pthreads]="1000000 20000" [sor_pthreads]="512 50"
 	[lu_pthreads]="512 32" [nb_pthreads]="1024 8" [is_pthreads]="2000000"
 	[fft_pthreads]="32 8" [wa_pthreads]="256 2" [qs_pthreads]="600000 16384"
-	[tsp_pthreads]="13")
+	[tsp_pthreads]="13" [bh_pthreads]="4096 4")
 # Programs whose threads print: compared with the plain run as sorted lines.
 declare -A SORTED=([string_match]=1 [reverse_index]=1)
 

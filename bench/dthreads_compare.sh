@@ -50,7 +50,7 @@ SRC=$(dirname "$HERE")
 DTHREADS=""; PHOENIX=""; BUILD=$SRC/build-dev; WORK=/tmp/dthreads_compare
 REPS=3; T=2; TMO=${TMO:-120}; REPORT=0
 PROGS="histogram linear_regression string_match word_count matrix_multiply kmeans pca reverse_index"
-APPS="hg km mm wc sor lu nb is fft wa qs tsp"
+APPS="hg km mm wc sor lu nb is fft wa qs tsp bh"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--dthreads) DTHREADS=$2; shift ;;
@@ -137,7 +137,7 @@ declare -A ARGS=(
 	[mm_pthreads]="1024" [wc_pthreads]="8000000 20000" [sor_pthreads]="2048 50"
 	[lu_pthreads]="1536 32" [nb_pthreads]="4096 10" [is_pthreads]="16000000"
 	[fft_pthreads]="64 8" [wa_pthreads]="2048 3" [qs_pthreads]="8000000 16384"
-	[tsp_pthreads]="17")
+	[tsp_pthreads]="17" [bh_pthreads]="32768 4")
 
 # --------------------------------------------------------------------- runs
 # run SYS PROG REP: one run in DATA; sets W (wall s), C (cpu s), RC, and

@@ -270,4 +270,35 @@ struct wa {
 void wa_params(struct wa *p, int argc, char **argv); /* [N [STEPS]] */
 double *wa_seq(const struct wa *p, double *secs); /* final pos[3n] */
 
+/* ---- bh: Barnes-Hut-like tree code (SPLASH-2 barnes' pattern), n bodies,
+ * steps time steps: each step an octree of the bodies is built in one
+ * array of nodes (by one thread), the acceleration of every body is found
+ * by walking it (bodies split among the threads), then the bodies move.
+ * The tree depends only on the positions, so every version computes the
+ * same forces: bitwise-exact check of the final positions. */
+struct bh {
+	size_t n;
+	int steps;
+};
+struct bh_node {
+	double ctr[3], half; /* the cube this node covers */
+	double com[3], mass; /* centre of mass and mass of its bodies */
+	int child[8];        /* node indices, -1: none */
+	int body;            /* a leaf's body; -1 none, -2 internal node */
+	int pad;
+};
+struct bh_tree {
+	struct bh_node *nodes;
+	size_t used, cap;
+};
+void bh_params(struct bh *p, int argc, char **argv); /* [N [STEPS]] */
+size_t bh_max_nodes(size_t n);
+void bh_tree_init(struct bh_tree *t, size_t n); /* nodes app_alloc'd */
+void bh_gen(double *pos, double *vel, size_t lo, size_t hi); /* 3 per body */
+void bh_build(struct bh_tree *t, const double *pos, size_t n);
+void bh_forces(const struct bh_tree *t, const double *pos, size_t lo,
+	       size_t hi, double *acc); /* acc of bodies lo..hi-1 */
+void bh_move(double *pos, double *vel, const double *acc, size_t lo, size_t hi);
+double *bh_seq(const struct bh *p, double *secs); /* final pos[3n] */
+
 #endif /* APPS_APPS_H */
