@@ -303,7 +303,8 @@ static unsigned char *compose(struct dsm_node *n, const uint32_t *pages, const u
 /* One push of k pages to c: appended to the barrier arrival's records
  * (via) when c is the barrier's manager, when this node is (its releases
  * carry it at no cost of forwarding), or when the manager can forward it
- * within BAR_FWD bytes; else sent as its own TAPE_PUSH. */
+ * within BAR_FWD bytes; else, or past BAR_RIDE bytes in all (a bounded
+ * barrier payload), sent as its own TAPE_PUSH. */
 static int push_one(struct dsm_node *n, struct pc_via *via, int c, uint64_t tag,
 		    const unsigned char *m, size_t len, size_t k)
 {
@@ -312,7 +313,7 @@ static int push_one(struct dsm_node *n, struct pc_via *via, int c, uint64_t tag,
 	unsigned char h[20];
 	int err;
 
-	if (!via || !via->out ||
+	if (!via || !via->out || via->out->len + len > BAR_RIDE ||
 	    (c != via->mgr && n->id != via->mgr && via->fwd + len > BAR_FWD))
 		return dsm__send(n, c, &msg);
 	if (c != via->mgr)
