@@ -232,20 +232,27 @@ static void take_recs(struct dsm_node *n, int from, const unsigned char *r, size
 }
 
 /* Manager: file the records of an arrival from src that are for other
- * nodes, each under its consumer with src as its node. s->mu held. */
+ * nodes, each under its consumer with src as its node (a record that
+ * does not fit in memory is dropped whole: a lost hint). s->mu held. */
 static int file_recs(struct dsm_node *n, struct bar_mgr *b, int src, const unsigned char *r,
 		     size_t rlen)
 {
 	int err = 0;
 
-	for (size_t off = 0; off < rlen && !err;) {
+	for (size_t off = 0; off < rlen;) {
 		uint32_t node = dsm__get_le32(r + off), l = dsm__get_le32(r + off + 4);
 		if ((int)node != n->id) {
+			struct dsm_buf *f;
+			size_t was;
 			if (!b->fwd && !(b->fwd = calloc((size_t)n->count, sizeof(*b->fwd))))
 				return -ENOMEM;
-			err = dsm__buf_put_u32(&b->fwd[node], (uint32_t)src) ?:
-			      dsm__buf_put_u32(&b->fwd[node], l) ?:
-			      dsm__buf_put(&b->fwd[node], r + off + 8, l);
+			f = &b->fwd[node];
+			was = f->len;
+			if (dsm__buf_put_u32(f, (uint32_t)src) || dsm__buf_put_u32(f, l) ||
+			    dsm__buf_put(f, r + off + 8, l)) {
+				f->len = was;
+				err = -ENOMEM;
+			}
 		}
 		off += 8 + l;
 	}
@@ -516,10 +523,14 @@ int dsm_barrier(unsigned barrier)
 	if ((err = dsm__pc_push_via(n, &via))) /* Tapeworm: the producer's pushes */
 		goto out;
 	if (recs.len) { /* ... ride in the arrival (DSM_BAR_TAPE) */
-		if ((err = dsm__buf_put(&pay, recs.data, recs.len) ?:
-			   dsm__buf_put_u32(&pay, (uint32_t)recs.len)))
-			goto out;
-		tape = 1;
+		size_t plen = pay.len;
+		if (dsm__buf_put(&pay, recs.data, recs.len) ||
+		    dsm__buf_put_u32(&pay, (uint32_t)recs.len)) {
+			pay.len = plen; /* hints lost; the barrier goes on */
+			DSM_ERR(n, "barrier %u: no memory for the pushes of its arrival", barrier);
+		} else {
+			tape = 1;
+		}
 	}
 	err = barrier_wait(n, barrier, &pay, tape, &out, &out_len);
 	if (!err && n->proto->barrier_leave)
