@@ -81,7 +81,8 @@ struct dsm_stats {
 	uint64_t tapes_applied;      /* tapes whose prefetch was started */
 	uint64_t tape_pages_prefetched; /* pages installed ahead of use */
 	uint64_t tape_pages_used;    /* of those, used here: remote misses avoided */
-	uint64_t tape_pushes_sent;   /* producer-consumer pushes sent (messages) */
+	uint64_t tape_pushes_sent;   /* producer-consumer pushes sent (TAPE_PUSH
+					messages, or riding in a barrier's) */
 	uint64_t tape_pages_pushed;  /* pages in them (a page to two nodes: 2) */
 	uint64_t tape_pushed_used;   /* pushed pages used here: remote misses avoided */
 	uint64_t tape_pushed_dropped; /* pushed pages dropped here: stale or not needed */

@@ -16,6 +16,13 @@
  * carrying (offset << 32 | total) in arg2 (0: not chunked), reassembled
  * by the receiver (core/bcast.h's checks: a chunk that does not fit is
  * refused) before the barrier sees the payload.
+ *
+ * Tapeworm's pushes ride in these messages (DSM_BAR_TAPE, sync.h): an
+ * arrival carries its node's pushes for the manager, which takes them,
+ * and, up to BAR_FWD bytes, those for other nodes, which the manager
+ * forwards in their releases; so a push costs no message of its own. The
+ * records are opaque here but for their node: the protocol never sees
+ * them, the tape layer makes and takes them (src/tape/push.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include <time.h>
 
 #include "core/bcast.h"
+#include "core/le.h"
 #include "core/node.h"
 #include "proto/proto.h"
 #include "replay/hooks.h"
@@ -58,7 +66,7 @@ void dsm__barrier_frags_free(struct dsm_sync *s)
 static int send_bar(struct dsm_node *n, int dst, uint16_t type, unsigned id,
 		    uint64_t epoch, const void *data, size_t len)
 {
-	struct dsm_msg m = { .type = type, .arg = { id, epoch },
+	struct dsm_msg m = { .type = type, .arg = { id, epoch }, /* epoch: | DSM_BAR_TAPE */
 			     .payload = data, .length = (uint32_t)len };
 	int err = 0;
 
@@ -170,6 +178,87 @@ static void *dup_bytes(const void *p, size_t len, int *err)
 	return d;
 }
 
+void dsm__barrier_fwd_free(struct dsm_node *n, struct dsm_buf *fwd)
+{
+	for (int d = 0; fwd && d < n->count; d++)
+		dsm__buf_free(&fwd[d]);
+	free(fwd);
+}
+
+/* The push records at the end of a DSM_BAR_TAPE payload p (len bytes)
+ * from src: *plen is the protocol's part, the records follow it (*rlen
+ * bytes). Each record's framing and node is checked (no record may name
+ * node `not`: an arrival's sender, a release's receiver). 0, or
+ * DSM_EPROTO after rejecting the message. */
+static int split_recs(struct dsm_node *n, int src, int not, const unsigned char *p,
+		      size_t len, size_t *plen, size_t *rlen)
+{
+	size_t off;
+
+	if (len < 4 || (*rlen = dsm__get_le32(p + len - 4)) > len - 4)
+		goto bad;
+	*plen = len - 4 - *rlen;
+	for (off = *plen; off < len - 4;) {
+		uint32_t node, l;
+		if (len - 4 - off < 8)
+			goto bad;
+		node = dsm__get_le32(p + off);
+		l = dsm__get_le32(p + off + 4);
+		if (node >= (uint32_t)n->count || (int)node == not || l > len - 4 - off - 8)
+			goto bad;
+		off += 8 + l;
+	}
+	return 0;
+bad:
+	dsm__reject(n, "barrier message of %zu bytes from node %d: malformed pushes", len,
+		    src);
+	return DSM_EPROTO;
+}
+
+/* Give the tape layer the records in r[0..rlen) that are for this node
+ * (mine: those of an arrival whose node is this one; else all, from
+ * their node): a push it rejects is a lost hint, logged there. */
+static void take_recs(struct dsm_node *n, int from, const unsigned char *r, size_t rlen,
+		      int mine)
+{
+	for (size_t off = 0; off < rlen;) {
+		uint32_t node = dsm__get_le32(r + off), l = dsm__get_le32(r + off + 4);
+		if (!mine)
+			dsm__pc_take_rec(n, (int)node, r + off + 8, l);
+		else if ((int)node == n->id)
+			dsm__pc_take_rec(n, from, r + off + 8, l);
+		off += 8 + l;
+	}
+}
+
+/* Manager: file the records of an arrival from src that are for other
+ * nodes, each under its consumer with src as its node (a record that
+ * does not fit in memory is dropped whole: a lost hint). s->mu held. */
+static int file_recs(struct dsm_node *n, struct bar_mgr *b, int src, const unsigned char *r,
+		     size_t rlen)
+{
+	int err = 0;
+
+	for (size_t off = 0; off < rlen;) {
+		uint32_t node = dsm__get_le32(r + off), l = dsm__get_le32(r + off + 4);
+		if ((int)node != n->id) {
+			struct dsm_buf *f;
+			size_t was;
+			if (!b->fwd && !(b->fwd = calloc((size_t)n->count, sizeof(*b->fwd))))
+				return -ENOMEM;
+			f = &b->fwd[node];
+			was = f->len;
+			if (dsm__buf_put_u32(f, (uint32_t)src) || dsm__buf_put_u32(f, l) ||
+			    dsm__buf_put(f, r + off + 8, l)) {
+				f->len = was;
+				err = -ENOMEM;
+			}
+		}
+		off += 8 + l;
+	}
+	return err;
+}
+
 /* Node d's release of (id, epoch) cannot be built or sent: tell it with a
  * NACK of its arrival (or fail here when d is this node). */
 static void release_failed(struct dsm_node *n, int d, unsigned id, uint64_t epoch,
@@ -190,13 +279,25 @@ static void release_failed(struct dsm_node *n, int d, unsigned id, uint64_t epoc
  * failure does not hold the others back (that node gets a NACK). Runs
  * without s->mu; state was detached from the barrier record. */
 static void mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
-			    void *state, int hooks)
+			    void *state, int hooks, struct dsm_buf *fwd)
 {
 	for (int d = 0; d < n->count; d++) {
 		struct dsm_buf pay = { 0 };
+		uint64_t flag = 0;
 		int err = 0;
 		if (hooks && n->proto->barrier_release)
 			err = n->proto->barrier_release(n, id, d, state, &pay);
+		if (!err && d != n->id && fwd && fwd[d].len) { /* pushes ride */
+			size_t plen = pay.len;
+			err = dsm__buf_put(&pay, fwd[d].data, fwd[d].len) ?:
+			      dsm__buf_put_u32(&pay, (uint32_t)fwd[d].len);
+			flag = DSM_BAR_TAPE;
+			if (err) { /* pushes are hints: the release goes without */
+				pay.len = plen;
+				flag = 0;
+				err = 0;
+			}
+		}
 		if (!err && d == n->id) {
 			void *copy = dup_bytes(pay.data, pay.len, &err);
 			if (!err) {
@@ -205,7 +306,8 @@ static void mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
 				pthread_mutex_unlock(&S(n)->mu);
 			}
 		} else if (!err) {
-			err = send_bar(n, d, DSM_MSG_BAR_RELEASE, id, epoch, pay.data, pay.len);
+			err = send_bar(n, d, DSM_MSG_BAR_RELEASE, id, epoch | flag, pay.data,
+				       pay.len);
 			if (err == DSM_EPEERDEAD)
 				err = 0; /* the transport reports the lost node */
 		}
@@ -215,6 +317,7 @@ static void mgr_release_all(struct dsm_node *n, unsigned id, uint64_t epoch,
 	}
 	if (hooks && n->proto->barrier_done)
 		n->proto->barrier_done(n, state);
+	dsm__barrier_fwd_free(n, fwd);
 }
 
 /* Lowest node set in mask, or -1. */
@@ -269,16 +372,23 @@ int dsm__sync_peer_finalizing(struct dsm_node *n, int node)
 	return 0;
 }
 
-/* Manager: count an arrival (with its payload); release all at the last. */
+/* Manager: count an arrival (with its payload, and with push records
+ * when tape); release all at the last. */
 static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch, int node,
-		      const void *payload, size_t len)
+		      const void *payload, size_t len, int tape)
 {
 	struct dsm_sync *s = S(n);
 	int hooks = id < DSM_BARRIER_INTERNAL;
 	void *state = NULL;
+	struct dsm_buf *fwd = NULL;
 	struct bar_mgr *b;
+	size_t rlen = 0;
 	int all = 0, err = 0;
 
+	if (tape && (err = split_recs(n, node, node, payload, len, &len, &rlen)))
+		return err;
+	if (rlen) /* this node's pushes, before the barrier can complete */
+		take_recs(n, node, (const unsigned char *)payload + len, rlen, 1);
 	pthread_mutex_lock(&s->mu);
 	b = bmgr_get(s, id);
 	if (!b || epoch != b->epoch || (b->mask & (1ull << node))) {
@@ -293,6 +403,8 @@ static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch, int node,
 	}
 	if (hooks && n->proto->barrier_collect)
 		err = n->proto->barrier_collect(n, id, node, payload, len, &b->pstate);
+	if (rlen && file_recs(n, b, node, (const unsigned char *)payload + len, rlen))
+		DSM_ERR(n, "barrier %u: no memory to forward node %d's pushes", id, node);
 	b->mask |= 1ull << node;
 	if (++b->arrived == n->count) {
 		b->arrived = 0;
@@ -300,13 +412,15 @@ static int mgr_arrive(struct dsm_node *n, unsigned id, uint64_t epoch, int node,
 		b->epoch++;
 		state = b->pstate;
 		b->pstate = NULL;
+		fwd = b->fwd;
+		b->fwd = NULL;
 		all = 1;
 	}
 	else if (check_mismatch(n, b))
 		err = 0; /* every node concerned was told */
 	pthread_mutex_unlock(&s->mu);
 	if (all)
-		mgr_release_all(n, id, epoch, state, hooks);
+		mgr_release_all(n, id, epoch, state, hooks, fwd);
 	return err;
 }
 
@@ -335,7 +449,7 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 /* Arrive at barrier id with a payload and wait for the release; *out gets
  * the release payload (malloc'd, caller frees). */
 static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *in,
-			void **out, size_t *out_len)
+			int tape, void **out, size_t *out_len)
 {
 	struct dsm_sync *s = S(n);
 	struct bar_local *l;
@@ -350,9 +464,10 @@ static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *i
 		return -ENOMEM;
 	mgr = (int)(id % (unsigned)n->count);
 	if (mgr == n->id) {
-		err = mgr_arrive(n, id, epoch, n->id, in->data, in->len);
+		err = mgr_arrive(n, id, epoch, n->id, in->data, in->len, tape);
 	} else {
-		err = send_bar(n, mgr, DSM_MSG_BAR_ARRIVE, id, epoch, in->data, in->len);
+		err = send_bar(n, mgr, DSM_MSG_BAR_ARRIVE, id, epoch | (tape ? DSM_BAR_TAPE : 0),
+			       in->data, in->len);
 	}
 	if (err)
 		return err;
@@ -376,7 +491,7 @@ int dsm__barrier_internal(struct dsm_node *n, unsigned id)
 	struct dsm_buf none = { 0 };
 	void *out = NULL;
 	size_t len = 0;
-	int err = barrier_wait(n, DSM_BARRIER_INTERNAL + (id & 0xff), &none, &out, &len);
+	int err = barrier_wait(n, DSM_BARRIER_INTERNAL + (id & 0xff), &none, 0, &out, &len);
 
 	free(out);
 	return err;
@@ -385,11 +500,12 @@ int dsm__barrier_internal(struct dsm_node *n, unsigned id)
 int dsm_barrier(unsigned barrier)
 {
 	struct dsm_node *n = dsm__get();
-	struct dsm_buf pay = { 0 };
+	struct dsm_buf pay = { 0 }, recs = { 0 };
+	struct pc_via via = { .out = &recs };
 	void *out = NULL;
 	size_t out_len = 0;
 	uint64_t t0;
-	int err;
+	int err, tape = 0;
 
 	if (!n)
 		return DSM_ENOTINIT;
@@ -403,9 +519,20 @@ int dsm_barrier(unsigned barrier)
 	dsm__tw_barrier_enter(n, barrier); /* Tapeworm: the phase's tape ends */
 	if (n->proto->barrier_enter && (err = n->proto->barrier_enter(n, barrier, &pay)))
 		goto out;
-	if ((err = dsm__pc_push(n))) /* Tapeworm: push the producer's region pages */
+	via.mgr = (int)(barrier % (unsigned)n->count);
+	if ((err = dsm__pc_push_via(n, &via))) /* Tapeworm: the producer's pushes */
 		goto out;
-	err = barrier_wait(n, barrier, &pay, &out, &out_len);
+	if (recs.len) { /* ... ride in the arrival (DSM_BAR_TAPE) */
+		size_t plen = pay.len;
+		if (dsm__buf_put(&pay, recs.data, recs.len) ||
+		    dsm__buf_put_u32(&pay, (uint32_t)recs.len)) {
+			pay.len = plen; /* hints lost; the barrier goes on */
+			DSM_ERR(n, "barrier %u: no memory for the pushes of its arrival", barrier);
+		} else {
+			tape = 1;
+		}
+	}
+	err = barrier_wait(n, barrier, &pay, tape, &out, &out_len);
 	if (!err && n->proto->barrier_leave)
 		err = n->proto->barrier_leave(n, barrier, out, out_len);
 	if (!err) /* Tapeworm: replay the last phase's tape, record this one */
@@ -416,6 +543,7 @@ int dsm_barrier(unsigned barrier)
 	}
 out:
 	dsm__buf_free(&pay);
+	dsm__buf_free(&recs);
 	free(out);
 	return dsm__rp_sync_leave(n) ?: err;
 }
@@ -424,8 +552,11 @@ out:
 int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m)
 {
 	unsigned id = (unsigned)m->arg[0];
+	uint64_t epoch = m->arg[1] & ~DSM_BAR_TAPE;
+	int tape = !!(m->arg[1] & DSM_BAR_TAPE);
+	const unsigned char *p = m->payload;
 	void *whole = NULL;
-	size_t len = m->length;
+	size_t len = m->length, rlen = 0;
 	int err = 0;
 
 	if (m->type != DSM_MSG_BAR_ARRIVE && m->type != DSM_MSG_BAR_RELEASE)
@@ -435,16 +566,24 @@ int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m)
 	if (m->arg[2]) { /* a chunk: the barrier sees the whole payload */
 		if ((err = add_chunk(n, m, &whole, &len)) || !whole)
 			return err;
+		p = whole;
 	}
 	if (m->type == DSM_MSG_BAR_ARRIVE) {
-		err = mgr_arrive(n, id, m->arg[1], (int)m->src, whole ? whole : m->payload, len);
+		err = mgr_arrive(n, id, epoch, (int)m->src, p, len, tape);
 		free(whole);
 		return err;
 	}
+	if (tape) { /* the pushes forwarded to this node, before the release */
+		if ((err = split_recs(n, (int)m->src, n->id, p, len, &len, &rlen))) {
+			free(whole);
+			return err;
+		}
+		take_recs(n, -1, p + len, rlen, 0);
+	}
 	if (!whole)
-		whole = dup_bytes(m->payload, m->length, &err);
+		whole = dup_bytes(m->payload, len, &err);
 	pthread_mutex_lock(&S(n)->mu);
-	released(S(n), id, m->arg[1], whole, whole ? len : 0);
+	released(S(n), id, epoch, whole, whole ? len : 0);
 	pthread_mutex_unlock(&S(n)->mu);
 	return err;
 }

@@ -124,6 +124,7 @@ static void bar_mgr_free(void *obj, void *node)
 
 	if (b->pstate && n->proto->barrier_done)
 		n->proto->barrier_done(n, b->pstate);
+	dsm__barrier_fwd_free(n, b->fwd);
 }
 
 /* A barrier's local record owns its last release payload. */

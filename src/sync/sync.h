@@ -14,6 +14,7 @@
 
 struct dsm_msg;
 struct dsm_node;
+struct dsm_buf;
 
 /* The head of every record the sync layer keeps by id (a lock's or a
  * barrier's, at the manager or here): records live in a sync_table. */
@@ -76,6 +77,8 @@ struct bar_mgr {
 	int arrived;
 	uint64_t mask;       /* nodes arrived at this epoch */
 	void *pstate;        /* protocol data collected from arrivals */
+	struct dsm_buf *fwd; /* per node: pushes to forward in its release
+				(DSM_BAR_TAPE), n->count entries or NULL */
 };
 
 /* Node-side epoch of one barrier id. */
@@ -112,11 +115,21 @@ struct dsm_sync {
  * the protocol's payload: {tape bytes, u32 their length}. */
 #define DSM_LOCK_TAPE 0x100u
 
+/* Tapeworm (src/tape/tapeworm.h, struct pc_via): a BAR_ARRIVE or
+ * BAR_RELEASE with this bit in arg1 (beside the epoch) carries pushes
+ * after the protocol's payload: {records, u32 their length}, each record
+ * {u32 node, u32 length, length bytes}; node is the push's consumer in
+ * an arrival (the manager takes its own and forwards the others in the
+ * releases) and its producer in a release. */
+#define DSM_BAR_TAPE (UINT64_C(1) << 63)
+
 /* Ids from here up are reserved for the runtime's own barriers. */
 #define DSM_BARRIER_INTERNAL 0xffffff00u
 
 /* Free the partial chunked barrier payloads (dsm__sync_fini). */
 void dsm__barrier_frags_free(struct dsm_sync *s);
+/* Free a manager's pushes to forward (n->count buffers; NULL: none). */
+void dsm__barrier_fwd_free(struct dsm_node *n, struct dsm_buf *fwd);
 int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m);
 int dsm__barrier_handle(struct dsm_node *n, const struct dsm_msg *m);
 

@@ -10,7 +10,9 @@
  * consumers, per region: the nodes that asked it for pages of the region
  * since then, and the region's consumers of the last push that did not
  * unsubscribe. One TAPE_PUSH per consumer (per PUSH_BATCH pages) with the
- * pages of the regions it consumes: this node's vector of known intervals
+ * pages of the regions it consumes (at a barrier arrival these ride in
+ * the barrier's own messages instead where they can: dsm__pc_push_via,
+ * push_one): this node's vector of known intervals
  * and, per page, a copy the protocol lets it push (hlrc: pages it is home
  * of; lrc: valid copies). The copy holds every write of every interval in
  * that vector.
@@ -298,11 +300,42 @@ static unsigned char *compose(struct dsm_node *n, const uint32_t *pages, const u
 	return b;
 }
 
-/* Send each consumer its entries (emask), PUSH_BATCH pages a message;
- * per entry, the pages sent go to sent[eidx] (messages: msent). */
+/* One push of k pages to c: appended to the barrier arrival's records
+ * (via) when c is the barrier's manager, when this node is (its releases
+ * carry it at no cost of forwarding), or when the manager can forward it
+ * within BAR_FWD bytes; else, or past BAR_RIDE bytes in all (a bounded
+ * barrier payload), sent as its own TAPE_PUSH. */
+static int push_one(struct dsm_node *n, struct pc_via *via, int c, uint64_t tag,
+		    const unsigned char *m, size_t len, size_t k)
+{
+	struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH, .arg = { k, 0, tag },
+			       .payload = m, .length = (uint32_t)len };
+	unsigned char h[20];
+	int err;
+
+	if (!via || !via->out || via->out->len + len > BAR_RIDE ||
+	    (c != via->mgr && n->id != via->mgr && via->fwd + len > BAR_FWD))
+		return dsm__send(n, c, &msg);
+	if (c != via->mgr)
+		via->fwd += len;
+	/* a record (sync.h, DSM_BAR_TAPE): {u32 node, u32 length} and the
+	 * push: {u32 pages, u64 tag, the TAPE_PUSH payload} */
+	dsm__put_le32(h, (uint32_t)c);
+	dsm__put_le32(h + 4, (uint32_t)(len + 12));
+	dsm__put_le32(h + 8, (uint32_t)k);
+	dsm__put_le64(h + 12, tag);
+	if ((err = dsm__buf_put(via->out, h, 20) ?: dsm__buf_put(via->out, m, len)))
+		return err;
+	via->rode++;
+	return 0;
+}
+
+/* Send each consumer its entries (emask), PUSH_BATCH pages a message
+ * (through push_one); the messages and pages sent go to *msgs_out and
+ * *pages_out. */
 static int send_pushes(struct dsm_node *n, const unsigned char *b, size_t np,
-		       const uint64_t *emask, uint64_t tag, uint64_t *msgs_out,
-		       uint64_t *pages_out)
+		       const uint64_t *emask, uint64_t tag, struct pc_via *via,
+		       uint64_t *msgs_out, uint64_t *pages_out)
 {
 	size_t ps = n->page_size, head = 4 * (size_t)n->count, es = 4 + ps;
 	unsigned char *m = malloc(head + PUSH_BATCH * es);
@@ -318,11 +351,7 @@ static int send_pushes(struct dsm_node *n, const unsigned char *b, size_t np,
 			if (i < np && (emask[i] >> c & 1))
 				memcpy(m + head + k++ * es, b + head + i * es, es);
 			if (k && (k == PUSH_BATCH || i == np)) {
-				struct dsm_msg msg = { .type = DSM_MSG_TAPE_PUSH,
-						       .arg = { k, 0, tag },
-						       .payload = m,
-						       .length = (uint32_t)(head + k * es) };
-				if (!(err = dsm__send(n, c, &msg))) {
+				if (!(err = push_one(n, via, c, tag, m, head + k * es, k))) {
 					msgs++;
 					total += k;
 				}
@@ -409,6 +438,11 @@ static size_t plan(struct pc_node *pc, const struct dsm_tape *w, const uint64_t 
 
 int dsm__pc_push(struct dsm_node *n)
 {
+	return dsm__pc_push_via(n, NULL);
+}
+
+int dsm__pc_push_via(struct dsm_node *n, struct pc_via *via)
+{
 	struct pc_node *pc = PC(n);
 	struct dsm_tape *w, *r;
 	struct ap_obj *o = NULL;
@@ -446,7 +480,7 @@ int dsm__pc_push(struct dsm_node *n)
 	pthread_mutex_unlock(&pc->mu);
 	if (b && np && !err)
 		err = send_pushes(n, b, np, emask,
-				  o ? (uint64_t)o->kind << 32 | o->id : 0, &msgs, &sent);
+				  o ? (uint64_t)o->kind << 32 | o->id : 0, via, &msgs, &sent);
 	pthread_mutex_lock(&pc->mu);
 	count_regions(pc, ridx, eidx, emask, np);
 	if (o && msgs)
@@ -625,6 +659,23 @@ static int on_push(struct dsm_node *n, const struct dsm_msg *m)
 }
 
 
+
+int dsm__pc_take_rec(struct dsm_node *n, int from, const void *rec, size_t len)
+{
+	const unsigned char *d = rec;
+	struct dsm_msg m = { .type = DSM_MSG_TAPE_PUSH, .src = (uint32_t)from };
+
+	if (!PC(n) || from < 0 || from >= n->count || from == n->id || len < 12) {
+		dsm__reject(n, "a push of %zu bytes from node %d in a barrier message", len,
+			    from);
+		return DSM_EPROTO;
+	}
+	m.arg[0] = dsm__get_le32(d);
+	m.arg[2] = dsm__get_le64(d + 4);
+	m.payload = d + 12;
+	m.length = (uint32_t)(len - 12);
+	return on_push(n, &m);
+}
 
 int dsm__pc_sync(struct dsm_node *n)
 {

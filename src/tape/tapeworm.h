@@ -43,4 +43,26 @@ int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out)
 int dsm__pc_push(struct dsm_node *n);
 int dsm__pc_sync(struct dsm_node *n);
 
+/* Pushes that ride in a barrier's own messages (src/sync/barrier.c,
+ * docs/tapes.md, "Pushes in barrier messages"). At an arrival,
+ * dsm__pc_push_via appends to out, instead of sending them, the pushes
+ * for the barrier's manager mgr and, up to BAR_FWD bytes, those for the
+ * other consumers, which the manager forwards in their releases (all of
+ * them when this node is mgr), BAR_RIDE bytes in all; the rest are sent
+ * as TAPE_PUSH. Each record: {u32 node, u32 length, the
+ * push (length bytes)}, node its consumer (the sync layer routes it and
+ * writes the producer there in a release). dsm__pc_take_rec takes one
+ * push from `from` (0 or DSM_EPROTO after rejecting it; service
+ * thread). */
+#define BAR_FWD (256u << 10)
+#define BAR_RIDE (16u << 20) /* bytes of pushes in one arrival, at most */
+struct pc_via {
+	int mgr;              /* the barrier's manager */
+	struct dsm_buf *out;  /* the records */
+	size_t fwd;           /* bytes for others than mgr so far */
+	unsigned rode;        /* pushes in out */
+};
+int dsm__pc_push_via(struct dsm_node *n, struct pc_via *via);
+int dsm__pc_take_rec(struct dsm_node *n, int from, const void *rec, size_t len);
+
 #endif /* DSM_TAPE_TAPEWORM_H */
