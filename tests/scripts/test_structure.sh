@@ -67,11 +67,13 @@ n=$(grep -rnE '^(static )?(inline )?int [a-z_]*rbuf_reserve\(' src | wc -l)
 	grep -rnE '^(static )?(inline )?int [a-z_]*rbuf_reserve\(' src
 }
 
-# 4. one bucket walk in src/sync
-n=$(grep -rnE '% SYNC_BUCKETS' src/sync | wc -l)
-[ "$n" -eq 1 ] && ok "one bucket list in src/sync" || {
-	fail "$n places hash into SYNC_BUCKETS (want one: dsm__sync_lookup):"
-	grep -rnE '% SYNC_BUCKETS' src/sync
+# 4. one bucket hash in src/sync (slot() in sync.c: every lookup, insert and
+# rehash goes through it)
+re='% SYNC_BUCKETS|% *t->nbuckets|0x9e3779b1'
+n=$(grep -rnE "$re" src/sync | wc -l)
+[ "$n" -eq 1 ] && ok "one bucket hash in src/sync" || {
+	fail "$n places hash ids into buckets in src/sync (want one: slot() in sync.c):"
+	grep -rnE "$re" src/sync
 }
 
 # 5. state stores outside the checked transition (sc, lrc, hlrc)
