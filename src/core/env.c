@@ -736,7 +736,8 @@ static const struct env_var env_table[] = {
 	{ "DSM_SPIN_US", "auto", "auto",
 	  "microseconds the service thread busy-polls after traffic, and a "
 	  "thread waiting for a reply spins, before sleeping; auto: 50 when "
-	  "there is a core per node, else 0", NULL, p_spin },
+	  "there is a core per node, else 0, and only while spinning catches "
+	  "replies (an explicit value always spins)", NULL, p_spin },
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },

@@ -146,6 +146,14 @@ struct dsm_node {
 	int failed_node;           /* node named in fail_reason, or -1 */
 	char fail_reason[256];     /* written once, before failed is set */
 	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
+	atomic_int app_waiting;    /* application threads waiting for the
+				    * service thread (faults, replies,
+				    * barriers): it busy-polls only then */
+	atomic_int app_idle;       /* of which in a barrier: this node's core
+				    * is idle, its service thread may poll */
+	int spin_adaptive;         /* DSM_SPIN_US=auto: spin on credit */
+	atomic_int spin_score;     /* spin credit (wait.c) */
+	atomic_uint spin_probe;    /* waits without credit, for probing */
 	uint8_t peer_bye[DSM_MAX_NODES]; /* BYE seen from peer */
 	int service_tid;           /* kernel tid of the service thread, 0 before */
 	char reject_why[160];      /* service thread: why the handler running now
@@ -285,6 +293,9 @@ void dsm__waiters_kick(struct dsm_node *n);
  * at most DSM_SPIN_US (none when nodes outnumber cores). 1 if the word
  * changed or the job failed, 0 if the budget ran out. Async-signal-safe. */
 int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val);
+/* 1 while spinning has caught replies lately: the service thread may
+ * busy-poll after traffic (wait.c). */
+int dsm__spin_credit(struct dsm_node *n);
 
 /* --- subsystems dispatched to (core/coll.c, sync/) --- */
 int dsm__coll_init(struct dsm_node *n);

@@ -7,7 +7,8 @@
  * outnumber cores) before it sleeps: a reply usually arrives within a
  * round trip, and catching the service thread's store while running saves
  * waking a sleeping thread (25-50 us on a VM, more than the round trip).
- * It stops spinning early when the CPU turns out to be contended.
+ * It stops spinning early when the CPU turns out to be contended, and
+ * spins only on credit (spin_ns): while spinning keeps catching replies.
  */
 #include <errno.h>
 #include <sched.h>
@@ -21,10 +22,42 @@
 #define SLICE_NS 100000000ull /* re-check for job failure every 100 ms */
 #define YIELD_SHARE 4          /* a yield longer than budget/4: CPU contended */
 
-/* The calling application thread's spin budget in ns (0: sleep at once). */
+#define SCORE_MAX 8   /* spin credit: spins that caught their reply */
+#define PROBE_EVERY 32 /* with no credit, every 32nd wait spins anyway */
+
+/*
+ * The calling application thread's spin budget in ns (0: sleep at once).
+ * Spinning pays when the reply comes within the budget: the peer's
+ * service thread had a core. When the peer computes on every core the
+ * spin only takes a core from the peer's service thread and the reply
+ * comes later (lu, sor, is at real sizes: 2-5x longer fetches). So a
+ * node spins on credit: a spin that caught its reply earns one, one that
+ * gave up halves it; with none left, every PROBE_EVERY-th wait spins to
+ * find out whether spinning pays again. The service thread's busy-poll
+ * follows the same credit (dsm__spin_credit).
+ */
 static uint64_t spin_ns(struct dsm_node *n)
 {
-	return n->cfg.spin_us > 0 ? (uint64_t)n->cfg.spin_us * 1000 : 0;
+	if (n->cfg.spin_us <= 0)
+		return 0;
+	if (n->spin_adaptive && atomic_load_explicit(&n->spin_score, memory_order_relaxed) <= 0 &&
+	    atomic_fetch_add_explicit(&n->spin_probe, 1, memory_order_relaxed) % PROBE_EVERY)
+		return 0;
+	return (uint64_t)n->cfg.spin_us * 1000;
+}
+
+/* Book a spin's outcome (see spin_ns). */
+static void spin_outcome(struct dsm_node *n, int caught)
+{
+	int s = atomic_load_explicit(&n->spin_score, memory_order_relaxed);
+
+	atomic_store_explicit(&n->spin_score, caught ? (s < SCORE_MAX ? s + 1 : s) : s / 2,
+			      memory_order_relaxed);
+}
+
+int dsm__spin_credit(struct dsm_node *n)
+{
+	return atomic_load_explicit(&n->spin_score, memory_order_relaxed) > 0;
 }
 
 /*
@@ -63,9 +96,9 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 	for (;;) {
 		if (atomic_load_explicit(word, memory_order_acquire) != val ||
 		    atomic_load_explicit(&n->failed, memory_order_relaxed))
-			return 1;
+			return spin_outcome(n, 1), 1;
 		if (!spin_turn(t0, budget))
-			return 0;
+			return spin_outcome(n, 0), 0;
 	}
 }
 
@@ -76,7 +109,7 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 {
 	int (*assist)(struct dsm_node *) = n->tp->assist;
-	uint64_t budget = spin_ns(n), t0;
+	uint64_t budget = n->cfg.spin_us > 0 ? (uint64_t)n->cfg.spin_us * 1000 : 0, t0;
 
 	if (!budget)
 		return 0;
@@ -156,6 +189,8 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 	uint64_t start = dsm__now_ns();
 	int err = 0;
 
+	atomic_fetch_add(&n->app_waiting, 1);
+	atomic_fetch_add(&n->app_idle, 1);
 	spin_for_waiter(n, w);
 	pthread_mutex_lock(&q->mu);
 	while (!w->done) {
@@ -172,6 +207,8 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 		err = w->err;
 	unlink_waiter(q, w);
 	pthread_mutex_unlock(&q->mu);
+	atomic_fetch_sub(&n->app_idle, 1);
+	atomic_fetch_sub(&n->app_waiting, 1);
 	return err;
 }
 

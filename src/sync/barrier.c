@@ -429,12 +429,14 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 {
 	struct dsm_sync *s = S(n);
 	struct bar_local *l;
-	int err;
+	int err = 0;
 
+	atomic_fetch_add(&n->app_waiting, 1);
+	atomic_fetch_add(&n->app_idle, 1);
 	while ((l = blocal_get(s, id)) && l->released < epoch) {
 		struct timespec ts;
 		if ((err = atomic_load(&n->failed)))
-			return err;
+			break;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 50000000;
 		if (ts.tv_nsec >= 1000000000) {
@@ -443,7 +445,9 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 		}
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
-	return l ? 0 : -ENOMEM;
+	atomic_fetch_sub(&n->app_idle, 1);
+	atomic_fetch_sub(&n->app_waiting, 1);
+	return err ? err : l ? 0 : -ENOMEM;
 }
 
 /* Arrive at barrier id with a payload and wait for the release; *out gets
