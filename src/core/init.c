@@ -40,16 +40,16 @@ static void *service_main(void *arg)
 			to = t;
 		/* Busy-poll for a while after traffic: the next request or
 		 * reply usually follows within microseconds, and catching it
-		 * without sleeping saves a thread wake-up (tens of µs). Only
-		 * while an application thread of this node waits for us and
-		 * spinning has been catching replies (dsm__spin_credit): a
-		 * poll beside a computing application thread takes the core
-		 * the peers' service threads need (lu 1.96 s vs 2.55 s, sor
-		 * 1.03 vs 1.22 at --large, 2 nodes on 2 cores). */
+		 * without sleeping saves a thread wake-up (tens of µs). Under
+		 * DSM_SPIN_US=auto only while an application thread of this
+		 * node waits: in a barrier or for a reply always, for a page
+		 * while spinning has been catching replies (dsm__spin_credit).
+		 * A poll beside a computing application thread takes the core
+		 * the peers' service threads need (docs/performance.md,
+		 * "Spinning on credit": lu 2.15 s vs 2.44, sor 1.08 vs 1.24). */
 		if (now - last_active < spin_ns &&
-		    (!n->spin_adaptive ||
-		     atomic_load(&n->app_idle) > 0 ||
-		     (atomic_load(&n->app_waiting) > 0 && dsm__spin_credit(n))))
+		    (!n->spin_adaptive || atomic_load(&n->app_idle) > 0 ||
+		     (atomic_load(&n->app_faulting) > 0 && dsm__spin_credit(n))))
 			to = 0;
 		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))
 			usleep(1000); /* links gone: don't spin */

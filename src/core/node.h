@@ -146,11 +146,11 @@ struct dsm_node {
 	int failed_node;           /* node named in fail_reason, or -1 */
 	char fail_reason[256];     /* written once, before failed is set */
 	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
-	atomic_int app_waiting;    /* application threads waiting for the
-				    * service thread (faults, replies,
-				    * barriers): it busy-polls only then */
-	atomic_int app_idle;       /* of which in a barrier: this node's core
-				    * is idle, its service thread may poll */
+	atomic_int app_idle;       /* application threads in a barrier or
+				    * waiting for a reply: the service
+				    * thread may busy-poll (init.c) */
+	atomic_int app_faulting;   /* ... waiting for a page: it may on
+				    * spin credit (wait.c) */
 	int spin_adaptive;         /* DSM_SPIN_US=auto: spin on credit */
 	atomic_int spin_score;     /* spin credit (wait.c) */
 	atomic_uint spin_probe;    /* waits without credit, for probing */

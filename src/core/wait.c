@@ -25,6 +25,12 @@
 #define SCORE_MAX 8   /* spin credit: spins that caught their reply */
 #define PROBE_EVERY 32 /* with no credit, every 32nd wait spins anyway */
 
+/* DSM_SPIN_US in ns (0: no spinning). */
+static uint64_t budget_ns(struct dsm_node *n)
+{
+	return n->cfg.spin_us > 0 ? (uint64_t)n->cfg.spin_us * 1000 : 0;
+}
+
 /*
  * The calling application thread's spin budget in ns (0: sleep at once).
  * Spinning pays when the reply comes within the budget: the peer's
@@ -43,7 +49,7 @@ static uint64_t spin_ns(struct dsm_node *n)
 	if (n->spin_adaptive && atomic_load_explicit(&n->spin_score, memory_order_relaxed) <= 0 &&
 	    atomic_fetch_add_explicit(&n->spin_probe, 1, memory_order_relaxed) % PROBE_EVERY)
 		return 0;
-	return (uint64_t)n->cfg.spin_us * 1000;
+	return budget_ns(n);
 }
 
 /* Book a spin's outcome (see spin_ns). */
@@ -109,7 +115,7 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 {
 	int (*assist)(struct dsm_node *) = n->tp->assist;
-	uint64_t budget = n->cfg.spin_us > 0 ? (uint64_t)n->cfg.spin_us * 1000 : 0, t0;
+	uint64_t budget = budget_ns(n), t0; /* replies: no credit needed */
 
 	if (!budget)
 		return 0;
@@ -189,7 +195,6 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 	uint64_t start = dsm__now_ns();
 	int err = 0;
 
-	atomic_fetch_add(&n->app_waiting, 1);
 	atomic_fetch_add(&n->app_idle, 1);
 	spin_for_waiter(n, w);
 	pthread_mutex_lock(&q->mu);
@@ -208,7 +213,6 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 	unlink_waiter(q, w);
 	pthread_mutex_unlock(&q->mu);
 	atomic_fetch_sub(&n->app_idle, 1);
-	atomic_fetch_sub(&n->app_waiting, 1);
 	return err;
 }
 

@@ -67,10 +67,10 @@ int dsm__proto_fault_loop(struct dsm_node *n, size_t p, int want_write,
 		pthread_mutex_unlock(&r->lock);
 		if ((err = dsm__outbox_flush(n, &ob)))
 			return err;
-		atomic_fetch_add(&n->app_waiting, 1);
+		atomic_fetch_add(&n->app_faulting, 1);
 		if (!dsm__spin_while_eq(n, &pg->wait_seq, seq))
 			dsm__page_wait(pg, seq, SLICE_NS);
-		atomic_fetch_sub(&n->app_waiting, 1);
+		atomic_fetch_sub(&n->app_faulting, 1);
 		if (dsm__now_ns() - t0 > limit)
 			return DSM_ETIMEDOUT;
 		pthread_mutex_lock(&r->lock);
