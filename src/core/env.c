@@ -322,6 +322,17 @@ static int p_fresh_run(struct dsm_config *c, const struct env_var *v, const char
 	return 0;
 }
 
+/* DSM_LOCK_AHEAD: lock tokens granted ahead of a sequential stream. */
+static int p_lock_ahead(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	long long k;
+
+	if (parse_int_range(s, 0, 1024, &k) < 0)
+		return bad(v, s, "accepted: locks 0 to 1024 (0: off)");
+	c->lock_ahead = (int)k;
+	return 0;
+}
+
 /* DSM_EC_CHECK: ec's detector of accesses to bound data without a hold. */
 static int p_ec_check(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -658,6 +669,15 @@ static const struct env_var env_table[] = {
 	  "fresh, unclaimed and unannounced; 0 turns this off (a fresh page "
 	  "is twinned, claimed and announced like any other page written; "
 	  "docs/protocols/hlrc.md)", NULL, p_fresh_run },
+	{ "DSM_LOCK_AHEAD", "64", "64",
+	  "hlrc, lrc and sc locks (docs/locks.md): when a node acquires "
+	  "the locks one manager manages in a stream (ids k, k+N, k+2N, "
+	  "...), the manager grants it the next free ones with the lock, up "
+	  "to this many (1, then doubling while the stream goes on), and "
+	  "they stay there after their releases until the manager revokes "
+	  "them for another node (which gets the run back in one message); "
+	  "0: every grant is a single lock that goes back at its release",
+	  NULL, p_lock_ahead },
 	{ "DSM_TAPEWORM", "on", "on",
 	  "Tapeworm (docs/tapes.md; hlrc, lrc): on prefetches for the locks "
 	  "and barriers a program marks (dsm_tapeworm_lock/barrier), auto for "

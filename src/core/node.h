@@ -55,6 +55,7 @@ struct dsm_config {
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
 	int fresh_run;           /* DSM_FRESH_RUN: pages, 0 = off */
+	int lock_ahead;          /* DSM_LOCK_AHEAD: tokens in a run, 0 = off */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
 	int tape_policy;         /* DSM_TAPE_POLICY: DSM_POL_* (src/tape/internal.h) */
 	int write_detect;        /* DSM_WRITE_DETECT: enum dsm_wp_mode (vm/wp.h) */

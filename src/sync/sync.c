@@ -141,7 +141,8 @@ void dsm__sync_fini(struct dsm_node *n)
 	if (!s)
 		return;
 	dsm__sync_clear(&s->mgr, lock_mgr_free, n);
-	dsm__sync_clear(&s->held, NULL, NULL);
+	dsm__sync_clear(&s->held, dsm__lock_held_free, NULL);
+	free(s->ahead);
 	dsm__sync_clear(&s->bmgr, bar_mgr_free, n);
 	dsm__sync_clear(&s->blocal, bar_local_free, NULL);
 	dsm__barrier_frags_free(s);

@@ -388,6 +388,15 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 	return err;
 }
 
+int dsm__tw_lock_active(struct dsm_node *n, unsigned lock)
+{
+	struct tw_node *tw = TW(n);
+
+	if (!tw || (tw->mode == DSM_TW_OFF && !dsm__pol_mode(n)))
+		return 0;
+	return active(n, tw, DSM_TW_LOCK, lock);
+}
+
 int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out)
 {
 	struct tw_node *tw = TW(n);

@@ -32,6 +32,9 @@ int dsm__tw_barrier_leave(struct dsm_node *n, unsigned barrier);
 int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *tape,
 			  size_t len);
 int dsm__tw_lock_release(struct dsm_node *n, unsigned lock, struct dsm_buf *out);
+/* May this lock's grants and releases carry tapes here (a lock that does
+ * cannot move as a token: src/sync/lock_token.c)? */
+int dsm__tw_lock_active(struct dsm_node *n, unsigned lock);
 
 /* Producer-consumer regions (push.c). push: at a release or barrier
  * arrival, after the protocol closed the interval: push the region pages
