@@ -130,3 +130,40 @@ write("fuzz_proto", "hlrc_barrier", parts(2, vc(1, 0, 0, 0) + hiv(0, 1, [(3, 0)]
                                           vc(0, 0, 0, 0), vc(0, 0, 0, 0)))
 write("fuzz_proto", "sc_lock", parts(0, b"", b""))
 write("fuzz_proto", "short", parts(2, b"\x01\x02", vc(1, 1, 1, 1)))
+
+
+# ---- fuzz_lock: {u8 type, u8 src, u8 lock, u8 arg1, u8 arg2, u16 len, payload}... ----
+# type 0 LOCK_REQ, 1 LOCK_GRANT, 2 LOCK_REL, 3 revoke; arg1 byte: mode in
+# bits 0-1 (1 excl, 2 shared), flags << 2 (1 TAPE, 2 TOKEN, 4 REVOKE);
+# node 1 manages locks 1, 5, 9, ...
+def lmsg(typ, src, lock, arg1, arg2=0, payload=b""):
+    return struct.pack("<BBBBBH", typ, src, lock, arg1, arg2, len(payload)) + payload
+
+
+def tokgrant(main, *extra):
+    out = struct.pack("<I", len(main)) + main
+    for lock, p in extra:
+        out += struct.pack("<II", lock, len(p)) + p
+    return out
+
+
+def run(*recs):
+    return b"".join(struct.pack("<II", lock, len(p)) + p for lock, p in recs)
+
+
+EXCL, SHARED = 1, 2
+# a stream from node 2: 1, 5 (token with 9 ahead), then node 3 asks for 9
+# (revoke sent), node 2 gives 5 and 9 back in a run, releases
+write("fuzz_lock", "stream", lmsg(0, 2, 1, EXCL, 7) + lmsg(2, 2, 1, EXCL, 0, vc(0, 0, 3, 0))
+      + lmsg(0, 2, 5, EXCL, 8) + lmsg(0, 3, 9, EXCL, 9)
+      + lmsg(2, 2, 5, EXCL, 4, run((5, vc(0, 0, 4, 0)), (9, vc(0, 0, 0, 0))))
+      + lmsg(2, 3, 9, EXCL, 0, vc(0, 0, 4, 1)))
+# token grants from node 0 (manager of 0, 4, 8): a run, then revokes
+write("fuzz_lock", "token_grant", lmsg(1, 0, 4, EXCL | 2 << 2, 11,
+                                       tokgrant(vc(1, 0, 0, 0), (8, vc(1, 0, 0, 0)),
+                                                (12, b"")))
+      + lmsg(3, 0, 8, 0) + lmsg(3, 0, 4, 0) + lmsg(3, 0, 12, 0))
+write("fuzz_lock", "bad_run", lmsg(2, 2, 1, EXCL, 4, run((1, vc(0, 0, 1, 0)))
+                                   + b"\x05\x00\x00\x00\xff\xff\x00\x00"))
+write("fuzz_lock", "shared", lmsg(0, 2, 13, SHARED, 3) + lmsg(0, 3, 13, SHARED, 4)
+      + lmsg(0, 0, 13, EXCL, 5) + lmsg(2, 2, 13, SHARED) + lmsg(2, 3, 13, SHARED))

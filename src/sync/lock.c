@@ -253,13 +253,16 @@ static int mgr_release(struct dsm_node *n, unsigned id, int mode, int src,
 }
 
 /* Manager: tokens come back from node src (DSM_REL_RUN): {u32 lock,
- * u32 length, release payload}... */
-static int mgr_take_run(struct dsm_node *n, int src, const unsigned char *p, size_t len)
+ * u32 length, release payload}...; busy: DSM_REL_BUSY. */
+static int mgr_take_run(struct dsm_node *n, int src, const unsigned char *p, size_t len,
+			int busy)
 {
 	struct dsm_sync *s = S(n);
 	int err = 0;
 
 	pthread_mutex_lock(&s->mu);
+	if (busy)
+		dsm__lock_ahead_stop(n, src);
 	for (size_t off = 0; !err && off < len;) {
 		struct lock_mgr *l;
 		unsigned id;
@@ -533,7 +536,7 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 	if (mode != DSM_LOCK_EXCL && mode != DSM_LOCK_SHARED)
 		return DSM_EPROTO;
 	if (m->type == DSM_MSG_LOCK_REL && m->arg[2] > (DSM_REL_TAPE | DSM_REL_TOKEN) &&
-	    m->arg[2] != DSM_REL_RUN)
+	    m->arg[2] != DSM_REL_RUN && m->arg[2] != (DSM_REL_RUN | DSM_REL_BUSY))
 		return DSM_EPROTO;
 	switch (m->type) {
 	case DSM_MSG_LOCK_REQ:
@@ -544,10 +547,11 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 			return DSM_EPROTO;
 		return mgr_request(n, id, (int)m->src, mode, m->arg[2]);
 	case DSM_MSG_LOCK_REL:
-		if (m->arg[2] == DSM_REL_RUN)
-			return mode == DSM_LOCK_EXCL ? mgr_take_run(n, (int)m->src, m->payload,
-								    m->length)
-						     : DSM_EPROTO;
+		if (m->arg[2] & DSM_REL_RUN)
+			return mode == DSM_LOCK_EXCL
+				? mgr_take_run(n, (int)m->src, m->payload, m->length,
+					       !!(m->arg[2] & DSM_REL_BUSY))
+				: DSM_EPROTO;
 		if (manager_of(n, id) != n->id)
 			return DSM_EPROTO;
 		return mgr_release(n, id, mode, (int)m->src, m->payload, m->length,

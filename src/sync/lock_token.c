@@ -12,7 +12,9 @@
  * revokes it; the holder gives it back at once when idle, else at its
  * release, and with it the idle tokens that follow it in the stream, in
  * one message. A stream taken by two nodes in turn thus moves a run of
- * locks per round trip instead of one.
+ * locks per round trip instead of one. Two nodes walking a stream in
+ * step (the revoked token is in use) get plain grants again: the holder
+ * gives that one lock back and the manager stops its runs.
  *
  * The token's protocol payload (hlrc's and lrc's vector timestamp) goes
  * with it: a token granted ahead carries the manager's payload, applied
@@ -45,6 +47,12 @@ static unsigned after(const struct dsm_node *n, unsigned id, unsigned t)
 }
 
 /* --- manager side (caller holds mu) --- */
+
+void dsm__lock_ahead_stop(struct dsm_node *n, int node)
+{
+	if (S(n)->ahead && node >= 0 && node < n->count)
+		S(n)->ahead[node] = (struct lock_ahead){ 0 };
+}
 
 int dsm__lock_ahead_for(struct dsm_node *n, struct lock_mgr *l, const struct lock_req *r)
 {
@@ -215,14 +223,20 @@ int dsm__lock_token_granted(struct dsm_node *n, const struct dsm_msg *m,
 }
 
 /* Give id's token back with the idle tokens after it in its manager's
- * stream, in one LOCK_REL (DSM_REL_RUN). Caller holds mu. */
-static int give_back(struct dsm_node *n, unsigned id)
+ * stream, in one LOCK_REL (DSM_REL_RUN). busy: the revoke came while id
+ * was held here, so another node walks the stream right behind this one
+ * (in step): id goes back alone, and DSM_REL_BUSY tells the manager to
+ * stop granting this node runs (the next would be revoked piecemeal,
+ * each costing a revoke where a plain grant costs one round trip).
+ * Caller holds mu. */
+static int give_back(struct dsm_node *n, unsigned id, int busy)
 {
 	struct dsm_buf out = { 0 };
 	int mgr = dsm__lock_manager(n, id), err = 0;
+	int max = busy ? 0 : n->cfg.lock_ahead;
 	unsigned x = id;
 
-	for (int t = 0; t <= n->cfg.lock_ahead && x && !err; x = after(n, id, (unsigned)++t)) {
+	for (int t = 0; t <= max && x && !err; x = after(n, id, (unsigned)++t)) {
 		struct lock_held *h = dsm__sync_lookup(&S(n)->held, x, 0);
 		if (!h || !h->token || h->excl || h->shared || h->releasing)
 			break;
@@ -233,7 +247,8 @@ static int give_back(struct dsm_node *n, unsigned id)
 	}
 	if (!err && out.len) {
 		struct dsm_msg m = { .type = DSM_MSG_LOCK_REL,
-				     .arg = { id, DSM_LOCK_EXCL, DSM_REL_RUN },
+				     .arg = { id, DSM_LOCK_EXCL,
+					      DSM_REL_RUN | (busy ? DSM_REL_BUSY : 0) },
 				     .payload = out.data, .length = (uint32_t)out.len };
 		err = dsm__send(n, mgr, &m);
 		if (err == DSM_EPEERDEAD)
@@ -258,7 +273,7 @@ int dsm__lock_token_revoke(struct dsm_node *n, int mgr, unsigned id)
 	else if (h->excl || h->shared || h->releasing)
 		h->revoked = 1; /* its release gives it back */
 	else
-		err = give_back(n, id);
+		err = give_back(n, id, 0);
 	pthread_mutex_unlock(&s->mu);
 	return err;
 }
@@ -304,7 +319,7 @@ int dsm__lock_token_released(struct dsm_node *n, unsigned id, struct dsm_buf *pa
 		*pay = (struct dsm_buf){ 0 };
 		h->releasing = 0;
 		if (h->revoked)
-			err = give_back(n, id);
+			err = give_back(n, id, 1);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return err;

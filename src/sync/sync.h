@@ -141,14 +141,16 @@ struct dsm_sync {
  * length, its grant payload}}. A LOCK_REQ with DSM_LOCK_REVOKE in arg1
  * goes from the manager to the node holding the token. A LOCK_REL's
  * arg2 is a set of DSM_REL_* bits: TAPE (a tape trailer), TOKEN (the
- * token comes back with this release) or RUN alone (tokens held idle
- * come back: payload {u32 lock, u32 length, release payload}...).
+ * token comes back with this release) or RUN (tokens come back:
+ * payload {u32 lock, u32 length, release payload}...; with BUSY: one,
+ * revoked while in use, and the sender gets no more runs for now).
  */
 #define DSM_LOCK_TOKEN 0x200u
 #define DSM_LOCK_REVOKE 0x400u
 #define DSM_REL_TAPE 1u
 #define DSM_REL_TOKEN 2u
 #define DSM_REL_RUN 4u
+#define DSM_REL_BUSY 8u /* with RUN: the token was revoked while in use */
 
 /* Tapeworm (src/tape/tapeworm.h, struct pc_via): a BAR_ARRIVE or
  * BAR_RELEASE with this bit in arg1 (beside the epoch) carries pushes
@@ -178,6 +180,9 @@ int dsm__lock_ahead_for(struct dsm_node *n, struct lock_mgr *l, const struct loc
  * node. On error nothing is marked. */
 int dsm__lock_token_pack(struct dsm_node *n, struct lock_mgr *l, int node, int ahead,
 			 struct dsm_buf *pay);
+/* Node walks in step with another: no runs for it until it streams
+ * again. */
+void dsm__lock_ahead_stop(struct dsm_node *n, int node);
 /* The token went back (a send failed): unmark what pack marked. */
 void dsm__lock_token_unpack(struct dsm_node *n, struct lock_mgr *l, int node, int ahead);
 /* Ask the token's node for it back, once. */

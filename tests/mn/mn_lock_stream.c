@@ -7,8 +7,10 @@
  *     opposite directions, every 5th hold shared and only reading; each
  *     exclusive hold checks and advances a pair of counters written at
  *     both ends of a short critical section (a second holder would see
- *     them differ) and appends to the element's slot; the counters and
- *     slots are then checked against the sequential count everywhere;
+ *     them differ) and counts the hold in the element; the counters and
+ *     counts are then checked against the sequential count everywhere;
+ *     then every node walks them once more from lock 0, all in step
+ *     (a revoked token is often in use: it goes back alone);
  *  2. (hlrc, lrc, sc; DSM_LOCK_AHEAD not 0) node 1 walks STREAM locks
  *     node 0 manages, writing under each: it receives under STREAM / 8
  *     grants; node 0 then walks them and sees every write, receiving the
@@ -38,10 +40,8 @@ struct elem {
 static struct elem *el;
 static int nodes;
 
-static void walk(int dir)
+static void walk_from(int start, int dir)
 {
-	int start = me * NL / nodes;
-
 	for (int r = 0; r < ROUNDS; r++)
 		for (int t = 0; t < NL; t++) {
 			int j = (start + (dir > 0 ? t : NL - t)) % NL;
@@ -61,6 +61,11 @@ static void walk(int dir)
 			}
 			CHECK(dsm_lock_release(BASE + j));
 		}
+}
+
+static void walk(int dir)
+{
+	walk_from(me * NL / nodes, dir);
 }
 
 static void *walker(void *arg)
@@ -132,6 +137,8 @@ int main(int argc, char **argv)
 		FAIL("pthread_create");
 	walk(fwd);
 	pthread_join(th, NULL);
+	CHECK(dsm_barrier(4));
+	walk_from(0, 1); /* every node from lock 0, in step: runs stop */
 	CHECK(dsm_barrier(1));
 	for (int j = 0; j < NL; j++)
 		if (el[j].a != el[j].b || el[j].a != el[j].holds)
@@ -144,7 +151,7 @@ int main(int argc, char **argv)
 		sum += el[j].holds;
 	for (int t = 0; t < NL; t++)
 		want += (t % 5) != 4;
-	want *= (uint64_t)2 * nodes * ROUNDS;
+	want *= (uint64_t)3 * nodes * ROUNDS; /* 2 walkers, then 1, per node */
 	if (sum != want)
 		FAIL("%llu exclusive holds counted, want %llu", (unsigned long long)sum,
 		     (unsigned long long)want);
