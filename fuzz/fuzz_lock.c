@@ -23,6 +23,7 @@
 #include "core/node.h"
 #include "fuzz_node.h"
 #include "net/net.h"
+#include "proto/internal.h"
 #include "proto/proto.h"
 #include "sync/sync.h"
 
