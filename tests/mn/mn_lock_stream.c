@@ -11,7 +11,8 @@
  *     counts are then checked against the sequential count everywhere;
  *     then every node walks them once more from lock 0, all in step
  *     (a revoked token is often in use: it goes back alone);
- *  2. (hlrc, lrc, sc; DSM_LOCK_AHEAD not 0) node 1 walks STREAM locks
+ *  2. (hlrc, lrc, sc; DSM_LOCK_AHEAD not 0; not recording or replaying,
+ *     no Tapeworm on every lock) node 1 walks STREAM locks
  *     node 0 manages, writing under each: it receives under STREAM / 8
  *     grants; node 0 then walks them and sees every write, receiving the
  *     tokens back in under STREAM / 8 messages.
@@ -91,8 +92,14 @@ static void stream_claim(uint32_t *x)
 	const char *proto = getenv("DSM_PROTOCOL"), *ahead = getenv("DSM_LOCK_AHEAD");
 	uint64_t g0, r0;
 
-	if ((proto && strcmp(proto, "ec") == 0) || (ahead && strcmp(ahead, "0") == 0))
-		return; /* ec's own locks; runs turned off */
+	const char *tw = getenv("DSM_TAPEWORM"), *pol = getenv("DSM_TAPE_POLICY");
+
+	/* No runs: ec's own locks, turned off, while recording or replaying
+	 * (the manager orders every grant), and for locks Tapeworm acts on. */
+	if ((proto && strcmp(proto, "ec") == 0) || (ahead && strcmp(ahead, "0") == 0) ||
+	    getenv("DSM_RECORD") || getenv("DSM_REPLAY") || (tw && strcmp(tw, "auto") == 0) ||
+	    (pol && strcmp(pol, "off") != 0))
+		return;
 	if (me == 1) {
 		g0 = recv_count("LOCK_GRANT");
 		for (uint32_t k = 0; k < STREAM; k++) {
