@@ -57,12 +57,23 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Is list ascending? (A tracked list mostly stays sorted between
+ * collects: a release under a lock per molecule collects every time.) */
+static int ascending(const uint32_t *list, uint32_t count)
+{
+	for (uint32_t i = 1; i < count; i++)
+		if (list[i] < list[i - 1])
+			return 0;
+	return 1;
+}
+
 ssize_t dsm__proto_wp_collect_list(struct dsm_wp *wp, uint32_t *list, uint32_t count,
 				   uint32_t *out)
 {
 	size_t got = 0;
 
-	qsort(list, count, sizeof(*list), cmp_u32);
+	if (!ascending(list, count))
+		qsort(list, count, sizeof(*list), cmp_u32);
 	for (uint32_t i = 0, j; i < count; i = j) {
 		size_t at = list[i], next, end;
 		for (j = i + 1; j < count && list[j] == list[j - 1] + 1; j++)

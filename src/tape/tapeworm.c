@@ -42,6 +42,8 @@ struct tw_obj {
 
 struct tw_node {
 	int mode;
+	_Atomic int marks;         /* dsm_tapeworm_lock/barrier(id, 1) calls:
+				      none, and mode on acts on nothing */
 	pthread_mutex_t mu;
 	struct tw_obj *b[TW_BUCKETS];
 	uint32_t next_slot;
@@ -185,7 +187,7 @@ static int active(struct dsm_node *n, struct tw_node *tw, int kind, unsigned id)
 		return 0;
 	if (tw->mode == DSM_TW_AUTO || dsm__pol_mode(n) != DSM_POL_OFF)
 		return 1; /* a policy (policy.c) acts on every lock and barrier */
-	if (tw->mode == DSM_TW_OFF)
+	if (tw->mode == DSM_TW_OFF || !atomic_load(&tw->marks))
 		return 0;
 	pthread_mutex_lock(&tw->mu);
 	o = obj_get(tw, kind, id, 0);
@@ -358,6 +360,9 @@ int dsm__tw_lock_acquired(struct dsm_node *n, unsigned lock, const void *bytes,
 		return 0;
 	if ((err = dsm__pc_sync(n))) /* pushes first: the prefetch skips them */
 		return err;
+	if (!len && !pol && !active(n, tw, DSM_TW_LOCK, lock))
+		return 0; /* nothing to apply or record (a lock per molecule: no
+			     record per lock either) */
 	if (len) {
 		t = dsm_tape_decode(bytes, len, (uint32_t)n->region->npages,
 				    (uint32_t)n->count);
@@ -457,6 +462,8 @@ static int mark(int kind, unsigned id, int on)
 	o = obj_get(tw, kind, id, 1);
 	if (o)
 		o->marked = !!on;
+	if (o && on)
+		atomic_fetch_add(&tw->marks, 1);
 	pthread_mutex_unlock(&tw->mu);
 	return o ? 0 : -ENOMEM;
 }
