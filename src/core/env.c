@@ -311,26 +311,27 @@ static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *
 	return 0;
 }
 
-/* DSM_FRESH_RUN: how many fresh pages hlrc opens at one write fault. */
-static int p_fresh_run(struct dsm_config *c, const struct env_var *v, const char *s)
+/* A count 0..1024 (0: off) of what unit names, into *out. */
+static int p_count(const struct env_var *v, const char *s, const char *unit, int *out)
 {
 	long long k;
 
 	if (parse_int_range(s, 0, 1024, &k) < 0)
-		return bad(v, s, "accepted: pages 0 to 1024 (0: off)");
-	c->fresh_run = (int)k;
+		return bad(v, s, "accepted: %s 0 to 1024 (0: off)", unit);
+	*out = (int)k;
 	return 0;
+}
+
+/* DSM_FRESH_RUN: how many fresh pages hlrc opens at one write fault. */
+static int p_fresh_run(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	return p_count(v, s, "pages", &c->fresh_run);
 }
 
 /* DSM_LOCK_AHEAD: lock tokens granted ahead of a sequential stream. */
 static int p_lock_ahead(struct dsm_config *c, const struct env_var *v, const char *s)
 {
-	long long k;
-
-	if (parse_int_range(s, 0, 1024, &k) < 0)
-		return bad(v, s, "accepted: locks 0 to 1024 (0: off)");
-	c->lock_ahead = (int)k;
-	return 0;
+	return p_count(v, s, "locks", &c->lock_ahead);
 }
 
 /* DSM_EC_CHECK: ec's detector of accesses to bound data without a hold. */

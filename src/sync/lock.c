@@ -23,11 +23,6 @@ int dsm__lock_manager(const struct dsm_node *n, unsigned id)
 	return (int)(id % (unsigned)n->count);
 }
 
-static int manager_of(struct dsm_node *n, unsigned id)
-{
-	return dsm__lock_manager(n, id);
-}
-
 /* Manager record for lock id, created on first use; caller holds s->mu. */
 static struct lock_mgr *mgr_get(struct dsm_sync *s, unsigned id)
 {
@@ -272,9 +267,9 @@ static int mgr_take_run(struct dsm_node *n, int src, const unsigned char *p, siz
 			break;
 		}
 		id = dsm__get_le32(p + off);
-		l = manager_of(n, id) == n->id ? mgr_get(s, id) : NULL;
+		l = dsm__lock_manager(n, id) == n->id ? mgr_get(s, id) : NULL;
 		if (!l || l->at != src + 1) {
-			err = l || manager_of(n, id) != n->id ? DSM_EPROTO : -ENOMEM;
+			err = l || dsm__lock_manager(n, id) != n->id ? DSM_EPROTO : -ENOMEM;
 			break;
 		}
 		l->at = l->revoking = 0;
@@ -350,7 +345,7 @@ static int acquire_wait(struct dsm_node *n, unsigned id, int mode)
 	}
 	if (mode == DSM_LOCK_EXCL && (err = dsm__lock_token_take(n, id, &blob, &blen)))
 		return err < 0 ? err : acquire_token(n, id, blob, blen, t0);
-	mgr = manager_of(n, id);
+	mgr = dsm__lock_manager(n, id);
 	dsm__waiter_add(n, &w);
 	if (mgr == n->id) {
 		err = mgr_request(n, id, n->id, mode, w.token);
@@ -492,7 +487,7 @@ static int release_send(struct dsm_node *n, unsigned lock, int mode, int token)
 	if (token)
 		token_leaves(n, lock);
 	flags = (has_tape ? DSM_REL_TAPE : 0) | (token ? DSM_REL_TOKEN : 0);
-	mgr = manager_of(n, lock);
+	mgr = dsm__lock_manager(n, lock);
 	if (mgr == n->id) {
 		err = mgr_release(n, lock, mode, n->id, pay.data, pay.len, flags);
 	} else {
@@ -517,7 +512,7 @@ static int lock_granted(struct dsm_node *n, const struct dsm_msg *m)
 
 	if (m->arg[1] & DSM_LOCK_TOKEN) {
 		if ((m->arg[1] & DSM_LOCK_TAPE) || (m->arg[1] & 0xff) != DSM_LOCK_EXCL ||
-		    manager_of(n, (unsigned)m->arg[0]) != (int)m->src)
+		    dsm__lock_manager(n, (unsigned)m->arg[0]) != (int)m->src)
 			return DSM_EPROTO;
 		if ((err = dsm__lock_token_granted(n, m, &p, &len)))
 			return err;
@@ -543,7 +538,7 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 		if (m->arg[1] & DSM_LOCK_REVOKE) /* from the manager: a token here */
 			return mode == DSM_LOCK_EXCL ? dsm__lock_token_revoke(n, (int)m->src, id)
 						     : DSM_EPROTO;
-		if (manager_of(n, id) != n->id)
+		if (dsm__lock_manager(n, id) != n->id)
 			return DSM_EPROTO;
 		return mgr_request(n, id, (int)m->src, mode, m->arg[2]);
 	case DSM_MSG_LOCK_REL:
@@ -552,7 +547,7 @@ int dsm__lock_handle(struct dsm_node *n, const struct dsm_msg *m)
 				? mgr_take_run(n, (int)m->src, m->payload, m->length,
 					       !!(m->arg[2] & DSM_REL_BUSY))
 				: DSM_EPROTO;
-		if (manager_of(n, id) != n->id)
+		if (dsm__lock_manager(n, id) != n->id)
 			return DSM_EPROTO;
 		return mgr_release(n, id, mode, (int)m->src, m->payload, m->length,
 				   (unsigned)m->arg[2]);
