@@ -185,6 +185,15 @@ int dapp_finish(struct dapp *d, int ok)
 	if (d->me == 0) {
 		totals(d, extra, sizeof extra);
 		app_report(d->app, "dsm", d->np, d->proto, d->seconds, verdict, extra);
+		if (getenv("APP_WAITS")) /* where each node's time went (stderr) */
+			for (int k = 0; k < d->np; k++)
+				fprintf(stderr, "%s: node %d: waits fault %.3f s, barrier %.3f s,"
+					" lock %.3f s; read faults %llu, write faults %llu\n",
+					d->app, k, slot(d, k)->fault_wait_ns / 1e9,
+					slot(d, k)->barrier_wait_ns / 1e9,
+					slot(d, k)->lock_wait_ns / 1e9,
+					(unsigned long long)slot(d, k)->read_faults,
+					(unsigned long long)slot(d, k)->write_faults);
 	}
 	check(d, "dsm_finalize", dsm_finalize());
 	return verdict ? 0 : 1;

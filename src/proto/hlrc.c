@@ -33,6 +33,7 @@
 #include "hlrc.h"
 #include "internal.h"
 #include "proto.h"
+#include "vm/wp.h"
 #include "tape/hooks.h"
 #include "vm/diff.h"
 
@@ -241,6 +242,7 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		return open_fresh(n, p);
 	if (hp->home == st->me) {
 		hp->ktrack = 0; /* a fault now: back on the fault path */
+		st->kwrites += pg->state == DSM_PAGE_READ_SHARED;
 		err = dsm__hlrc_home_wrote(n, p, pg);
 	} else if (!(err = dsm__hlrc_step(n, p, pg, EV_WRITE))) {
 		memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p),
@@ -378,9 +380,10 @@ static int hlrc_fault(struct dsm_node *n, size_t p, int want_write)
 /* --- service thread --- */
 
 /* Serving page p to node `to`, first half (see dsm__hlrc_serve_copy): 0
- * and *track: p must be write-protected before its copy is taken; 1 and
- * *hg when its home moved; DSM_EPROTO when we hold no valid copy. */
-static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg, int *track)
+ * when p is READ_SHARED now, its later writes to be tracked (the caller
+ * arms or write-protects it before its copy is taken); 1 and *hg when its
+ * home moved; DSM_EPROTO when we hold no valid copy. */
+static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg)
 {
 	struct hlrc_state *st = HS(n);
 	struct hlrc_page *hp = &st->pages[p];
@@ -396,8 +399,6 @@ static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg, int *track)
 	if ((err = dsm__hlrc_step(n, p, pg, EV_SERVE)))
 		return err;
 	hp->shared = 1;
-	/* later writes are tracked by the kernel, or by write-protecting */
-	*track = !dsm__hlrc_wp_share(n, p, pg) && pg->prot != dsm__page_state_prot(pg->state);
 	return 0;
 }
 
@@ -417,36 +418,38 @@ static void serve_end(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 int dsm__hlrc_serve_copy(struct dsm_node *n, int to, size_t p, unsigned char *copy,
 			 uint32_t *hg)
 {
-	int track = 0, err = serve_begin(n, p, hg, &track);
+	struct dsm_page *pg = &n->region->pages[p];
+	int err = serve_begin(n, p, hg);
 
 	if (err)
 		return err;
-	if (track)
-		err = set_prot(n, p, &n->region->pages[p]);
+	/* later writes are tracked by the kernel, or by write-protecting */
+	if (!dsm__hlrc_wp_share(n, p, pg) && pg->prot != dsm__page_state_prot(pg->state))
+		err = set_prot(n, p, pg);
 	serve_end(n, to, p, copy);
 	return err;
 }
 
 /*
  * Serve up to k pages from p in one go, as dsm__hlrc_serve_copy each, but
- * with one mprotect for the run (write-protected before any copy is
- * taken: a write after it faults and waits for the region lock, held
- * here). Stops before a page whose home moved (returns 1, *hg) or on an
- * error (returned, reported); *run: the pages copied. Region lock held.
+ * with one mprotect (or one arming in the kernel) for the run, before any
+ * copy is taken: a write after it faults and waits for the region lock,
+ * held here (or is recorded for the next close). Stops before a page
+ * whose home moved (returns 1, *hg) or on an error (returned, reported);
+ * *run: the pages copied. Region lock held.
  */
 static int serve_run(struct dsm_node *n, int to, size_t p, size_t k,
 		     unsigned char *copies, size_t *run, uint32_t *hg)
 {
-	uint32_t prot[PREFETCH], nprot = 0;
-	int err = 0, track;
+	uint32_t served[PREFETCH], prot[PREFETCH], nprot = 0;
+	int err = 0;
 
 	for (*run = 0; *run < k; ++*run) {
-		track = 0;
-		if ((err = serve_begin(n, p + *run, hg, &track)))
+		if ((err = serve_begin(n, p + *run, hg)))
 			break;
-		if (track)
-			prot[nprot++] = (uint32_t)(p + *run);
+		served[*run] = (uint32_t)(p + *run);
 	}
+	dsm__hlrc_wp_share_run(n, served, (uint32_t)*run, prot, &nprot);
 	if (err < 0 || err > 1)
 		DSM_ERR(n, "hlrc: node %d asked for page %zu, whose home is node %d",
 			to, p + *run, HS(n)->pages[p + *run].home);
@@ -866,9 +869,11 @@ static int hlrc_init(struct dsm_node *n)
 	if (mprotect(n->region->app, n->region->size,
 		     n->count == 1 ? PROT_READ | PROT_WRITE : PROT_READ) < 0)
 		return -errno;
-	/* auto: the fault path. Registering the region for write-protection
-	 * cost more than it saved on the Jacobi demo (0.99x -> 0.59x). */
-	return dsm__proto_wp_init(n, "hlrc", 0);
+	/* uffd: the kernel records every shared home page's writes; auto:
+	 * only while they are many per close (hlrc_wp.c, dsm__hlrc_wp_adapt) */
+	st->kmode = n->cfg.write_detect == DSM_WP_UFFD;
+	st->kadapt = n->cfg.write_detect == DSM_WP_AUTO;
+	return dsm__proto_wp_init(n, "hlrc");
 }
 
 /* Intervals, locks and barriers are in hlrc_iv.c. */

@@ -101,6 +101,13 @@ struct hlrc_state {
 	uint32_t *ktracked;                  /* pages with ktrack (may list
 					      * pages no longer tracked) */
 	uint32_t nktracked;
+	uint8_t kmode;                       /* serve arms shared home pages in
+					      * the kernel (hlrc_wp.c) */
+	uint8_t kadapt;                      /* auto: kmode follows kload */
+	uint32_t kwrites;                    /* shared home pages first written
+					      * in the open interval (faults or
+					      * scan reports) */
+	float kload;                         /* their mean per close (EWMA) */
 	pthread_mutex_t close_mu;            /* one interval close at a time */
 	uint32_t vc[DSM_MAX_NODES];          /* intervals known, per creator */
 	uint32_t sent_id;                    /* own records sent to a barrier */
@@ -179,7 +186,10 @@ int dsm__hlrc_home_wrote(struct dsm_node *n, size_t p, struct dsm_page *pg);
 /* Kernel-recorded writes to the home's shared pages (hlrc_wp.c). */
 int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg);
 int dsm__hlrc_wp_collect(struct dsm_node *n);
+void dsm__hlrc_wp_share_run(struct dsm_node *n, const uint32_t *list, uint32_t count,
+			    uint32_t *prot, uint32_t *nprot);
 int dsm__hlrc_wp_leave(struct dsm_node *n, size_t p);
+int dsm__hlrc_wp_adapt(struct dsm_node *n);
 /* Home: copy page p into copy for node `to`, making it shared (its next
  * write here is tracked). 0; 1 when p's home is elsewhere (*hg: where);
  * DSM_EPROTO when we hold no valid copy. Region lock held. */

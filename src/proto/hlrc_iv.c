@@ -210,6 +210,7 @@ int dsm__hlrc_close_interval(struct dsm_node *n)
 	pthread_mutex_lock(&st->close_mu);
 	pthread_mutex_lock(&n->region->lock);
 	err = dsm__hlrc_wp_collect(n); /* kernel-recorded home writes: listed */
+	err = dsm__hlrc_wp_adapt(n) ?: err;
 	count = st->ndirty;
 	room = count + st->nfresh;
 	if (room && (!(pages = malloc(room * 4)) || !(fl = malloc(room * 4))))

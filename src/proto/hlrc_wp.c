@@ -12,6 +12,13 @@
  * is closed. Anything that needs the page's exact state first (a home
  * migration decision) takes it out of kernel tracking: write-protect,
  * rescan, WRITE if it was written.
+ *
+ * A scan costs an ioctl per run of tracked pages at every close, a fault
+ * costs ~2-6 us per page written: under DSM_WRITE_DETECT=auto the node
+ * arms pages in the kernel only while many shared home pages are first
+ * written per close (fft's transposes: thousands between barriers), and
+ * stays on faults while closes are many and such writes few (a lock per
+ * molecule: 92k closes, ~1k faults). dsm__hlrc_wp_adapt decides.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,26 +28,69 @@
 #include "internal.h"
 #include "vm/wp.h"
 
+/* May serving home page p, which just became READ_SHARED, leave it
+ * writable with the kernel recording its writes? Region lock held. */
+static int shareable(struct dsm_node *n, struct dsm_page *pg)
+{
+	return HS(n)->kmode && n->region->wp && pg->state == DSM_PAGE_READ_SHARED &&
+	       pg->prot == (PROT_READ | PROT_WRITE);
+}
+
+static void listed(struct hlrc_state *st, size_t p)
+{
+	st->pages[p].ktrack = 1;
+	if (!st->pages[p].klisted) {
+		st->pages[p].klisted = 1;
+		st->ktracked[st->nktracked++] = (uint32_t)p;
+	}
+}
+
 /* Serving home page p, which just became READ_SHARED: arm it and keep it
  * writable. Returns 1 if the kernel tracks it (the caller must not
  * write-protect it), 0 for the fault path. Region lock held. */
 int dsm__hlrc_wp_share(struct dsm_node *n, size_t p, struct dsm_page *pg)
 {
-	struct hlrc_state *st = HS(n);
-	struct hlrc_page *hp = &st->pages[p];
-
-	if (hp->ktrack)
+	if (HS(n)->pages[p].ktrack)
 		return 1;
-	if (!n->region->wp || pg->state != DSM_PAGE_READ_SHARED ||
-	    pg->prot != (PROT_READ | PROT_WRITE) ||
-	    dsm__wp_track(n->region->wp, p, 1) < 0)
+	if (!shareable(n, pg) || dsm__wp_track(n->region->wp, p, 1) < 0)
 		return 0;
-	hp->ktrack = 1;
-	if (!hp->klisted) {
-		hp->klisted = 1;
-		st->ktracked[st->nktracked++] = (uint32_t)p;
-	}
+	listed(HS(n), p);
 	return 1;
+}
+
+/*
+ * The same for the pages of a served run, armed with one ioctl per run of
+ * neighbours (not one, with its TLB flush, per page): list[] holds the
+ * served pages in ascending order; those left for the fault path (not
+ * shareable, or their arming failed) are moved to prot[] (*nprot grows).
+ * The caller write-protects prot[] and only then copies any page.
+ */
+void dsm__hlrc_wp_share_run(struct dsm_node *n, const uint32_t *list, uint32_t count,
+			    uint32_t *prot, uint32_t *nprot)
+{
+	struct hlrc_state *st = HS(n);
+	struct dsm_page *pages = n->region->pages;
+
+	for (uint32_t i = 0, j; i < count; i = j) {
+		size_t p = list[i];
+		if (st->pages[p].ktrack || !shareable(n, &pages[p])) {
+			if (!st->pages[p].ktrack &&
+			    pages[p].prot != dsm__page_state_prot(pages[p].state))
+				prot[(*nprot)++] = (uint32_t)p;
+			j = i + 1;
+			continue;
+		}
+		for (j = i + 1; j < count && list[j] == list[j - 1] + 1 &&
+		     !st->pages[list[j]].ktrack && shareable(n, &pages[list[j]]); j++)
+			;
+		if (dsm__wp_track(n->region->wp, p, j - i) < 0) {
+			for (uint32_t k = i; k < j; k++)
+				prot[(*nprot)++] = list[k];
+			continue;
+		}
+		for (uint32_t k = i; k < j; k++)
+			listed(st, list[k]);
+	}
 }
 
 /* Page p was written while kernel-tracked: the step its fault would have
@@ -52,6 +102,7 @@ static int written(struct dsm_node *n, size_t p)
 	HS(n)->pages[p].ktrack = 0;
 	if (pg->state != DSM_PAGE_READ_SHARED)
 		return 0;
+	HS(n)->kwrites++;
 	return dsm__hlrc_home_wrote(n, p, pg);
 }
 
@@ -120,4 +171,39 @@ int dsm__hlrc_wp_leave(struct dsm_node *n, size_t p)
 	if (dsm__wp_collect(n->region->wp, p, 1, &one, 1, &next) != 0)
 		return written(n, p); /* written (or unknown: assume so) */
 	return 0;
+}
+
+/* Mean shared home pages first written per close above which the kernel
+ * records them, and below which faults do again (hysteresis). */
+#define KLOAD_ON 16.0f
+#define KLOAD_OFF 2.0f
+
+/*
+ * At each close, after the collect (region lock held): fold the open
+ * interval's first writes to shared home pages into the mean and, under
+ * auto, switch. Leaving kernel mode takes every tracked page back to the
+ * fault path (protect, rescan), so closes scan nothing afterwards.
+ */
+int dsm__hlrc_wp_adapt(struct dsm_node *n)
+{
+	struct hlrc_state *st = HS(n);
+	int err = 0;
+
+	st->kload += ((float)st->kwrites - st->kload) / 8;
+	st->kwrites = 0;
+	if (!st->kadapt || !n->region->wp)
+		return 0;
+	if (!st->kmode && st->kload >= KLOAD_ON) {
+		st->kmode = 1;
+		DSM_DEBUG(n, "hlrc: %.1f shared home pages written per close: "
+			  "the kernel records them", (double)st->kload);
+	} else if (st->kmode && st->kload < KLOAD_OFF) {
+		st->kmode = 0;
+		DSM_DEBUG(n, "hlrc: %.1f shared home pages written per close: "
+			  "back to write faults", (double)st->kload);
+		for (uint32_t i = 0; i < st->nktracked; i++)
+			err = dsm__hlrc_wp_leave(n, st->ktracked[i]) ?: err;
+		compact(st);
+	}
+	return err;
 }

@@ -72,10 +72,10 @@ int dsm__proto_vc_lock_merge(struct dsm_node *n, void **blob, const void *payloa
 int dsm__proto_vc_lock_grant(struct dsm_node *n, void *blob, struct dsm_buf *out);
 
 /* Open the application view's kernel write tracker (n->region->wp) as
- * DSM_WRITE_DETECT says (wp_init.c); proto names the caller in the log;
- * auto_ok: DSM_WRITE_DETECT=auto means uffd for it. 0 (tracker open, or
+ * DSM_WRITE_DETECT says (wp_init.c); proto names the caller in the log.
+ * 0 (tracker open, or
  * none: the fault path), or DSM_ECONFIG. */
-int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok);
+int dsm__proto_wp_init(struct dsm_node *n, const char *proto);
 void dsm__proto_wp_fini(struct dsm_node *n);
 /* A protocol's list of kernel-tracked pages without those still(arg, p)
  * says are no longer tracked (still() also unmarks them as listed), in

@@ -30,7 +30,7 @@
 /* The tracker is opened by dsm__proto_wp_init (wp_init.c). */
 int dsm__lrc_wp_init(struct dsm_node *n)
 {
-	return dsm__proto_wp_init(n, "lrc", 1);
+	return dsm__proto_wp_init(n, "lrc");
 }
 
 /* Page p was written in two intervals in a row: let the kernel record its

@@ -10,9 +10,8 @@
 
 /* Open the tracker unless DSM_WRITE_DETECT=segv; under auto a system
  * without uffd leaves the protocol on the fault path (the reason logged at
- * info); under uffd that is a configuration error. auto_ok: whether auto
- * means uffd for this protocol at all (hlrc: no, see write-detection.md). */
-int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok)
+ * info); under uffd that is a configuration error. */
+int dsm__proto_wp_init(struct dsm_node *n, const char *proto)
 {
 	struct dsm_region *r = n->region;
 	const char *why;
@@ -20,11 +19,6 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto, int auto_ok)
 
 	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
 		return 0;
-	if (n->cfg.write_detect == DSM_WP_AUTO && !auto_ok) {
-		DSM_INFO(n, "%s: write detection: segv (auto; DSM_WRITE_DETECT=uffd "
-			 "to let the kernel record the home's shared pages)", proto);
-		return 0;
-	}
 	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, 0, &why);
 	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
 		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
