@@ -194,6 +194,14 @@ int dapp_finish(struct dapp *d, int ok)
 					slot(d, k)->lock_wait_ns / 1e9,
 					(unsigned long long)slot(d, k)->read_faults,
 					(unsigned long long)slot(d, k)->write_faults);
+		if (getenv("APP_WAITS") && getenv("APP_WAITS")[0] == '2')
+			for (int k = 0; k < d->np; k++)
+				for (int t = 0; t < DSM_STATS_MSG_TYPES; t++)
+					if (slot(d, k)->msgs_sent_by_type[t])
+						fprintf(stderr, "%s: node %d: %s %llu msgs %llu bytes\n",
+							d->app, k, dsm_msg_type_name(t),
+							(unsigned long long)slot(d, k)->msgs_sent_by_type[t],
+							(unsigned long long)slot(d, k)->bytes_sent_by_type[t]);
 	}
 	check(d, "dsm_finalize", dsm_finalize());
 	return verdict ? 0 : 1;
