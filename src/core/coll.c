@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bcast.h"
 #include "gc/hooks.h"
@@ -234,6 +235,25 @@ static void set_errno(int err)
 		: (err < 0 && err > -4096) ? -err : EIO;
 }
 
+/* dsm__test_malloc_pause: the pause armed for this node's next malloc. */
+static void test_pause(struct dsm_node *n)
+{
+	unsigned ms = atomic_exchange(&n->test_malloc_pause_ms, 0);
+
+	if (ms)
+		usleep(ms * 1000u);
+}
+
+int dsm__test_malloc_pause(unsigned ms)
+{
+	struct dsm_node *n = dsm__get();
+
+	if (!n)
+		return DSM_ENOTINIT;
+	atomic_store(&n->test_malloc_pause_ms, ms);
+	return 0;
+}
+
 void *dsm_malloc(size_t size)
 {
 	struct dsm_node *n = dsm__get();
@@ -251,6 +271,7 @@ void *dsm_malloc(size_t size)
 			err = alloc_offset(n, size, &off);
 			err = heap_order(n, 0) ?: err;
 		}
+		test_pause(n);
 		if (!err && dsm__rp_on(n))
 			err = dsm__rp_malloc(n, size, off);
 		err = dsm__rp_sync_leave(n) ?: err;

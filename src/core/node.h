@@ -160,6 +160,7 @@ struct dsm_node {
 	char reject_why[160];      /* service thread: why the handler running now
 				    * rejects its message (dsm__reject), "" if unset */
 	atomic_int test_nack_type; /* dsm__test_nack(): reject next request of it */
+	atomic_uint test_malloc_pause_ms; /* dsm__test_malloc_pause() */
 
 	struct dsm_stats stats;    /* updated with relaxed atomics */
 
@@ -259,6 +260,10 @@ int dsm__send_nack(struct dsm_node *n, int dst, unsigned type, int err,
  * "test fault injection". 0 disarms. 0, -EINVAL (not a request type) or
  * DSM_ENOTINIT. */
 int dsm__test_nack(unsigned type);
+/* Test-only (internal): this node's next dsm_malloc waits ms after it
+ * releases the allocator's lock and before it returns, with its replay
+ * boundary open (tests/scripts/prog_rp_nested.c). 0 or DSM_ENOTINIT. */
+int dsm__test_malloc_pause(unsigned ms);
 
 /* --- waiters (core/wait.c) --- */
 void dsm__waitq_init(struct dsm_waitq *q);

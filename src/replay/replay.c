@@ -660,7 +660,11 @@ int dsm__rp_sync_leave(struct dsm_node *n)
 		t->park_pending = 0;
 	if (t && t->depth == 1 && t->park == RP_P_RUNTIME) /* the token as the log says */
 		err = dsm__rp_sched_take(n);
-	if (!err)
+	/* Only the outermost leave closes the boundary: a call nested in
+	 * another (dsm_malloc's heap lock) must not wait for the boundary's
+	 * GIVEs, which may follow its own release (the peer it lets in
+	 * faults on the block it allocates). */
+	if (!err && (!t || t->depth == 1))
 		err = dsm__rp_leave_checks(n);
 	dsm__rp_sched_close(n);
 	pthread_mutex_unlock(&r->lock);

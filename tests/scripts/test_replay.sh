@@ -83,6 +83,26 @@ for n in 2 3; do
 		fail "idle n=$n: record or replay failed"; cat "$WORK/rec" "$WORK/rep"
 	fi
 done
+# A page given away inside a boundary with a nested synchronisation call
+# (prog_rp_nested.c): node 1's dsm_malloc (its allocator lock nested in
+# it) gives node 0 a page after its release; the log must show that GIVE
+# in node 1's malloc boundary, and the replay must not wait for it inside
+# the nested acquire (it did: DSM_TIMEOUT, then a divergence).
+NPROG=$BIN_DIR/prog_rp_nested
+rm -rf "$WORK/log"
+if ! run -n 2 --record "$WORK/log" "$NPROG" >"$WORK/rec" 2>&1; then
+	fail "nested: record failed"; cat "$WORK/rec"
+elif ! "$DSMREPLAY" -v "$WORK/log/node-1.rlog" | awk '
+	$3 == "MALLOC" && $4 == 8192 { mb = $2 }
+	$3 == "GIVE" { give[$2] = 1 }
+	END { exit !(mb != "" && give[mb]) }'; then
+	fail "nested: no GIVE in node 1's dsm_malloc boundary: the test does not test"
+	"$DSMREPLAY" -v "$WORK/log/node-1.rlog" | tail -15
+elif ! run -n 2 --replay "$WORK/log" "$NPROG" >"$WORK/rep" 2>&1; then
+	fail "nested: replay failed"; cat "$WORK/rep"
+else
+	echo "ok: nested: a GIVE inside node 1's dsm_malloc boundary recorded and replayed"
+fi
 # Race-free applications with locks and barriers (bench/apps, checked
 # against their sequential computation: ok=1) record and replay.
 APPS_DIR="$BIN_DIR/../bench/apps"

@@ -29,10 +29,10 @@ for prog in "$BIN_DIR"/mn_*; do
 	rm -rf "$WORK/log"
 	n_progs=$((n_progs + 1))
 	if ! run -n "$NODES" --record "$WORK/log" "$prog" "${args[@]}" >"$WORK/rec" 2>&1; then
-		fail "$name: record failed"; tail -5 "$WORK/rec"; continue
+		fail "$name: record failed"; grep -m3 '^dsm: ' "$WORK/rec"; tail -5 "$WORK/rec"; continue
 	fi
 	if ! run -n "$NODES" --replay "$WORK/log" "$prog" "${args[@]}" >"$WORK/rep" 2>&1; then
-		fail "$name: replay failed"; tail -5 "$WORK/rep"; continue
+		fail "$name: replay failed"; grep -m3 '^dsm: ' "$WORK/rep"; tail -5 "$WORK/rep"; continue
 	fi
 	echo "ok: $name: recorded and replayed at $NODES nodes"
 done
