@@ -300,6 +300,18 @@ static int p_home(struct dsm_config *c, const struct env_var *v, const char *s)
 	return 0;
 }
 
+/* DSM_PEER_MEM: whether same-machine nodes read home pages from each
+ * other's region instead of receiving them (vm/peermem.h). */
+static int p_peer_mem(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	int i = find_word(v->choices, s);
+
+	if (i < 0)
+		return bad(v, s, "accepted: on or off");
+	c->peer_mem = i;
+	return 0;
+}
+
 /* DSM_HOME_MIGRATE: whether hlrc moves a page's home to its single writer. */
 static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *s)
 {
@@ -661,6 +673,13 @@ static const struct env_var env_table[] = {
 	  "hlrc and ec: on moves a page's home to a node that alone wrote it "
 	  "in two consecutive releases (its diffs then stop), off keeps homes "
 	  "where DSM_HOME put them", on_off, p_migrate },
+	{ "DSM_PEER_MEM", "on", "on",
+	  "hlrc: on lets nodes of one job on the same machine (dsmrun; needs "
+	  "DSM_SECRET, so not under mpirun) copy a page they fetch straight "
+	  "from its home's memory (mapped read-only through /proc/PID/fd, "
+	  "found through a file in /dev/shm), the home answering with a "
+	  "header instead of the bytes; off sends every page as a message; "
+	  "docs/peer-memory.md", on_off, p_peer_mem },
 	{ "DSM_FRESH_RUN", "64", "64",
 	  "hlrc: a write fault on a fresh page (no home yet, so all zero "
 	  "here) opens up to this many fresh pages from it writable at once, "

@@ -15,6 +15,7 @@
 #include "node.h"
 #include "proto/proto.h"
 #include "replay/hooks.h"
+#include "vm/peermem.h"
 #include "vm/vm.h"
 
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -155,6 +156,7 @@ static void node_destroy(struct dsm_node *n)
 	dsm__coll_fini(n);
 	dsm__hetero_fini(n);
 	dsm__gc_fini(n);
+	dsm__peermem_fini(n);
 	dsm__region_close(n->region);
 	dsm__waitq_destroy(&n->waitq);
 	free(n);
@@ -193,7 +195,8 @@ static int node_start(struct dsm_node *n)
 		return err;
 	}
 	if ((err = dsm__coll_init(n)) || (err = dsm__sync_init(n)) ||
-	    (err = dsm__hetero_init(n))) /* byte orders: the transport sets them */
+	    (err = dsm__hetero_init(n)) || /* byte orders: the transport sets them */
+	    (err = dsm__peermem_publish(n))) /* before any peer can ask */
 		return err;
 	if ((err = n->tp->init(n))) {
 		DSM_ERR(n, "dsm_init: connecting the job failed: %s",

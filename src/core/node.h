@@ -54,6 +54,7 @@ struct dsm_config {
 	uint64_t gc_threshold;   /* DSM_GC_THRESHOLD */
 	int home_policy;         /* DSM_HOME: enum dsm_home_policy */
 	int home_migrate;        /* DSM_HOME_MIGRATE: 1 = on */
+	int peer_mem;            /* DSM_PEER_MEM: 1 = on */
 	int fresh_run;           /* DSM_FRESH_RUN: pages, 0 = off */
 	int lock_ahead;          /* DSM_LOCK_AHEAD: tokens in a run, 0 = off */
 	int tapeworm;            /* DSM_TAPEWORM: DSM_TW_OFF/ON/AUTO */
@@ -161,6 +162,7 @@ struct dsm_node {
 				    * rejects its message (dsm__reject), "" if unset */
 	atomic_int test_nack_type; /* dsm__test_nack(): reject next request of it */
 	atomic_uint test_malloc_pause_ms; /* dsm__test_malloc_pause() */
+	struct dsm_peermem *peermem; /* same-machine peers' regions (vm/peermem.h) */
 
 	struct dsm_stats stats;    /* updated with relaxed atomics */
 

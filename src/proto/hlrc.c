@@ -36,6 +36,7 @@
 #include "vm/wp.h"
 #include "tape/hooks.h"
 #include "vm/diff.h"
+#include "vm/peermem.h"
 
 #define set_prot dsm__proto_set_prot
 #define BLOCK_PAGES 16           /* DSM_HOME=block: run length */
@@ -326,6 +327,13 @@ static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home, size_t 
 	return k;
 }
 
+/* May home answer our page requests with "read it from my memory"? A
+ * mixed job converts pages on the way in: never. */
+static int by_ref(struct dsm_node *n, int home)
+{
+	return !n->hetero_swap && dsm__peermem_get(n, home) != NULL;
+}
+
 /* An invalid page is fetched whole from its home (with the invalid pages
  * after it); a write to a valid one starts locally. A page whose diff is
  * on its way waits for the ack. */
@@ -362,7 +370,8 @@ static int hlrc_advance(struct dsm_node *n, size_t p, int want_write,
 		hp->used = 1; /* demanded: read here (prefetched pages are not) */
 		hp->asked = hp->home;
 		k = prefetch_run(n, p, hp->home, &first);
-		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, first, k, 0);
+		dsm__outbox_add(ob, hp->home, DSM_MSG_HLRC_PAGE_REQ, first, k,
+				by_ref(n, hp->home));
 	}
 	return DSM_FAULT_WAIT;
 }
@@ -402,11 +411,13 @@ static int serve_begin(struct dsm_node *n, size_t p, uint32_t *hg)
 	return 0;
 }
 
-/* Second half, once p is write-protected: the copy itself. */
+/* Second half, once p is write-protected: the copy itself (none when
+ * the peer reads our memory: copy NULL). */
 static void serve_end(struct dsm_node *n, int to, size_t p, unsigned char *copy)
 {
-	memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
-	dsm__gc_page_out(n, copy, n->page_size);
+	if (copy)
+		memcpy(copy, dsm__page_rt(n->region, p), n->page_size);
+	dsm__gc_page_out(n, copy ? copy : dsm__page_rt(n->region, p), n->page_size);
 	dsm__tape_note(n, DSM_TAPE_REQUEST, (uint32_t)p, (uint32_t)to, /* tape hook */
 		       dsm__hlrc_cur_interval(HS(n)));
 }
@@ -456,12 +467,13 @@ static int serve_run(struct dsm_node *n, int to, size_t p, size_t k,
 	if (nprot)
 		dsm__hlrc_protect_state(n, prot, nprot);
 	for (size_t i = 0; i < *run; i++)
-		serve_end(n, to, p + i, copies + i * n->page_size);
+		serve_end(n, to, p + i, copies ? copies + i * n->page_size : NULL);
 	return err;
 }
 
 /* Send the copies of count pages from first (copies: count pages) in one
- * HLRC_PAGE: arg1 = 0 for one page, 2 for a run. */
+ * HLRC_PAGE: arg1 = 0 for one page, 2 for a run; copies NULL: arg1 = 3,
+ * arg2 = count, no payload (the peer reads them from our memory). */
 static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
 		       const unsigned char *copies)
 {
@@ -470,6 +482,11 @@ static int send_copies(struct dsm_node *n, int to, size_t first, size_t count,
 
 	if (!count)
 		return 0;
+	if (!copies) {
+		r.arg[1] = 3;
+		r.arg[2] = count;
+		r.length = 0;
+	}
 	DSM_STAT_ADD(n, pages_sent, count);
 	return dsm__send(n, to, &r);
 }
@@ -483,11 +500,12 @@ static int on_page_req(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 	size_t ps = n->page_size, i = 0;
 	uint64_t k = m->arg[1] ? m->arg[1] : 1;
 	int to = (int)m->src, err = 0;
-	unsigned char *copies;
+	unsigned char *copies = NULL;
 
-	if (k > PREFETCH || p + k > n->region->npages)
+	if (k > PREFETCH || p + k > n->region->npages || m->arg[2] > 1)
 		return DSM_EPROTO;
-	if (!(copies = malloc(k * ps)))
+	/* arg2 = 1: the peer maps our region (vm/peermem.h) */
+	if ((m->arg[2] == 0 || n->hetero_swap) && !(copies = malloc(k * ps)))
 		return -ENOMEM;
 	while (i < k && !err) {
 		size_t run = 0;
@@ -552,22 +570,34 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 }
 
 /* HLRC_PAGE: arg1 = 0: one page's copy; 1: its home moved to arg2; 2: the
- * copies of length / page_size pages from arg0 (at most PREFETCH). */
+ * copies of length / page_size pages from arg0 (at most PREFETCH); 3:
+ * arg2 pages from arg0, to be read from the sender's region, mapped here
+ * (vm/peermem.h). */
 static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 {
 	size_t ps = n->page_size, k = m->arg[1] == 2 ? m->length / ps : 1;
+	const unsigned char *data = m->payload;
 	uint32_t done[PREFETCH], ndone = 0;
 	int err = 0;
 
-	if (m->arg[1] > 2 || (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
-	    (m->arg[1] != 1 && (m->length != k * ps || k == 0 || k > PREFETCH ||
-				p + k > n->region->npages)))
+	if (m->arg[1] == 3) { /* by reference: no payload */
+		k = m->arg[2] <= PREFETCH ? (size_t)m->arg[2] : 0;
+		data = dsm__peermem_get(n, (int)m->src);
+		if (!data || m->length || k == 0 || p + k > n->region->npages)
+			return DSM_EPROTO;
+		data += p * ps;
+		/* one call maps the run instead of a fault per page */
+		(void)madvise((void *)data, k * ps, 22 /* MADV_POPULATE_READ */);
+	} else if (m->arg[1] > 2 ||
+		   (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
+		   (m->arg[1] != 1 && (m->length != k * ps || k == 0 || k > PREFETCH ||
+				       p + k > n->region->npages))) {
 		return DSM_EPROTO;
+	}
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t i = 0; i < k; i++) {
 		int in = 0, e = install_copy(n, (int)m->src, p + i,
-					     m->arg[1] == 1 ? NULL
-							    : (const unsigned char *)m->payload + i * ps,
+					     m->arg[1] == 1 ? NULL : data + i * ps,
 					     m->arg[2], &in);
 		err = err ?: e;
 		if (in)

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "core/node.h"
+#include "vm/peermem.h"
 
 #define EXIT_USAGE 2
 #define EXIT_NOEXEC 127
@@ -98,6 +99,7 @@ struct node {
 struct job {
 	struct opts o;
 	struct node node[DSM_MAX_NODES];
+	char shm[DSM_MAX_NODES][96]; /* peer-memory records (vm/peermem.h) */
 	pid_t parent;     /* dsmrun's pid, checked by children after PDEATHSIG */
 	pid_t pgid;       /* the job's process group (node 0's pid) */
 	int tty_taken;    /* the job's group is the terminal's foreground group */
@@ -944,6 +946,20 @@ static void init_job(struct job *j)
 		j->node[k].out.fd = j->node[k].err.fd = -1;
 }
 
+/* The nodes' peer-memory records (src/vm/peermem.h), removed at the end. */
+static void shm_names(struct job *j, const char *hex)
+{
+	unsigned char raw[DSM_SECRET_LEN];
+
+	for (size_t i = 0; i < DSM_SECRET_LEN; i++) {
+		char b[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+		raw[i] = (unsigned char)strtoul(b, NULL, 16);
+	}
+	for (int k = 0; k < j->o.nodes; k++)
+		dsm__peermem_path(raw, k, j->shm[k], sizeof(j->shm[k]));
+	explicit_bzero(raw, sizeof(raw));
+}
+
 int main(int argc, char **argv)
 {
 	static struct job job; /* large (line buffers): not on the stack */
@@ -963,6 +979,7 @@ int main(int argc, char **argv)
 	if (j->listen_fd < 0)
 		return 1;
 	setup_env(j, coord, secret);
+	shm_names(j, secret);
 	explicit_bzero(secret, sizeof(secret));
 	if (setup_signals(j) < 0) {
 		fprintf(stderr, "dsmrun: signals: %s\n", strerror(errno));
@@ -972,6 +989,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		supervise(j);
 	take_terminal(j);
+	for (int k = 0; k < j->o.nodes; k++) /* what a node that died left */
+		unlink(j->shm[k]);
 	if (rc != 0)
 		return rc;
 	return j->exit_code < 0 ? 0 : j->exit_code;

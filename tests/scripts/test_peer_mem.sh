@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test_peer_mem.sh — same-machine peers read hlrc home pages from each
+# other's region (DSM_PEER_MEM, docs/peer-memory.md). For programs checked
+# against a sequential computation (mn_halves: neighbours' boundary pages
+# every iteration; mn_random: random race-free sharing) at 2 and 3 nodes:
+#  - on (the default under dsmrun): the program passes and the HLRC_PAGE
+#    replies carry headers only (under 256 bytes per page sent), so the
+#    pages really were copied from the home's memory;
+#  - off: the program passes and each page sent is on the wire (4096
+#    bytes or more per page);
+#  - no /dev/shm/dsm-* record outlives the run.
+# Environment (set by CTest): DSMRUN, BIN_DIR.
+set -u
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+command -v jq >/dev/null || { echo "jq missing"; exit 1; }
+before=$(ls /dev/shm 2>/dev/null | grep -c '^dsm-' || true)
+for n in 2 3; do
+	for prog in mn_halves "mn_random 0 40"; do
+		for mode in on off; do
+			set -- $prog
+			if ! DSM_PEER_MEM=$mode DSM_TIMEOUT=10 timeout 300 "$DSMRUN" -n $n \
+				--protocol hlrc --stats "$WORK/st.json" "$BIN_DIR/$1" "${@:2}" \
+				>"$WORK/out" 2>&1; then
+				fail "$prog, $n nodes, DSM_PEER_MEM=$mode: the program failed"
+				sed 's/^/    | /' "$WORK/out" | head -20
+				continue
+			fi
+			pages=$(jq '.total.pages_sent' "$WORK/st.json")
+			bytes=$(jq '.total.messages_by_type.HLRC_PAGE.bytes_sent // 0' "$WORK/st.json")
+			if [ "$pages" -eq 0 ]; then
+				fail "$prog, $n nodes: no page was fetched: the test tests nothing"
+			elif [ $mode = on ] && [ "$bytes" -ge $((pages * 256)) ]; then
+				fail "$prog, $n nodes, on: $bytes bytes of HLRC_PAGE for $pages pages"
+			elif [ $mode = off ] && [ "$bytes" -lt $((pages * 4096)) ]; then
+				fail "$prog, $n nodes, off: $bytes bytes of HLRC_PAGE for $pages pages"
+			else
+				echo "ok: $prog, $n nodes, DSM_PEER_MEM=$mode: $pages pages, $bytes bytes of HLRC_PAGE"
+			fi
+		done
+	done
+done
+after=$(ls /dev/shm 2>/dev/null | grep -c '^dsm-' || true)
+[ "$after" -le "$before" ] || fail "$((after - before)) /dev/shm/dsm-* record(s) left behind"
+[ $fails -eq 0 ] || { echo "test_peer_mem: $fails failure(s)"; exit 1; }
+echo "test_peer_mem: all passed"
