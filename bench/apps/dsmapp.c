@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "dsm_tapeworm.h"
@@ -130,8 +131,30 @@ void dapp_stop(struct dapp *d)
 	d->first0 = first_misses() - d->first0;
 }
 
+/* Bytes of the pages node s's peers copied from its memory instead of
+ * receiving them (DSM_PEER_MEM, hlrc): pages it sent less those whose
+ * bytes were in its HLRC_PAGE replies (each reply: a 48-byte wire header,
+ * src/net/net.h, and its pages). */
+static unsigned long long peer_copied(const struct dsm_stats *s)
+{
+	unsigned long long ps = (unsigned long long)sysconf(_SC_PAGESIZE), hb = 0, hm = 0;
+
+	for (int t = 0; t < DSM_STATS_MSG_TYPES; t++) {
+		const char *name = dsm_msg_type_name(t);
+		if (name && strcmp(name, "HLRC_PAGE") == 0) {
+			hb = s->bytes_sent_by_type[t];
+			hm = s->msgs_sent_by_type[t];
+		}
+	}
+	if (hb < hm * 48 || s->pages_sent < (hb - hm * 48) / ps)
+		return 0;
+	return (s->pages_sent - (hb - hm * 48) / ps) * ps;
+}
+
 /* Node 0: the measured counters summed over all nodes, as key=value:
- * messages, bytes, faults, diffs, fetches; dsm_barrier and lock acquire
+ * messages, bytes (on the wire, plus the pages copied from a peer's
+ * memory: the data moved either way; wire_bytes: the wire alone), faults,
+ * diffs, fetches; dsm_barrier and lock acquire
  * calls (barriers: summed over the nodes, so barrier episodes = barriers /
  * nodes); and the messages and bytes of the synchronization messages, by
  * wire type name: bar_* for BAR_* (arrivals and releases, with the
@@ -141,12 +164,13 @@ static void totals(struct dapp *d, char *buf, size_t len)
 {
 	unsigned long long msgs = 0, bytes = 0, faults = 0, diffs = 0, fetch = 0;
 	unsigned long long bars = 0, locks = 0, bmsgs = 0, bbytes = 0;
-	unsigned long long lmsgs = 0, lbytes = 0, first = 0;
+	unsigned long long lmsgs = 0, lbytes = 0, first = 0, wire = 0;
 
 	for (int k = 0; k < d->np; k++) {
 		const struct dsm_stats *s = slot(d, k);
 		msgs += s->messages_sent;
-		bytes += s->bytes_sent;
+		wire += s->bytes_sent;
+		bytes += s->bytes_sent + peer_copied(s);
 		faults += s->read_faults + s->write_faults;
 		diffs += s->diffs_created;
 		fetch += s->remote_fetches;
@@ -169,8 +193,9 @@ static void totals(struct dapp *d, char *buf, size_t len)
 	}
 	snprintf(buf, len, "msgs=%llu bytes=%llu faults=%llu diffs=%llu"
 		 " fetches=%llu barriers=%llu locks=%llu bar_msgs=%llu"
-		 " bar_bytes=%llu lock_msgs=%llu lock_bytes=%llu first_misses=%llu", msgs,
-		 bytes, faults, diffs, fetch, bars, locks, bmsgs, bbytes, lmsgs, lbytes, first);
+		 " bar_bytes=%llu lock_msgs=%llu lock_bytes=%llu first_misses=%llu"
+		 " wire_bytes=%llu", msgs, bytes, faults, diffs, fetch, bars, locks, bmsgs,
+		 bbytes, lmsgs, lbytes, first, wire);
 }
 
 int dapp_finish(struct dapp *d, int ok)
