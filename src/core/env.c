@@ -717,7 +717,8 @@ static const struct env_var env_table[] = {
 	  "under another protocol dsm_init fails; the same on every node",
 	  tape_policies, p_tape_policy },
 	{ "DSM_WRITE_DETECT", "auto", "auto",
-	  "lrc, hlrc homes (uffd only: auto keeps hlrc on faults) and "
+	  "lrc, hlrc homes (under auto only while a node writes 16 or more "
+	  "shared home pages per interval close on average) and "
 	  "deterministic spaces: how a node learns which pages it "
 	  "wrote in an interval (a space: in its run): uffd "
 	  "(the kernel records writes to pages written in earlier intervals: "

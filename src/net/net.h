@@ -57,8 +57,8 @@ struct dsm_node;
 	XX(NACK, 27)       /* request rejected: arg0 = its type, arg1 = error (negative, two's complement), arg2 = its token/page/id; payload = reason text */ \
 	XX(HLRC_DIFF, 28)  /* arg0 = token; payload = {u32 page, u32 len, diff}... */ \
 	XX(HLRC_ACK, 29)   /* arg0 = token, arg1 = error (two's complement), arg2 = redirects << 32 | migrations; payload = {u32 page, u32 home|gen<<16}..., {u32 page, u32 gen, page}... */ \
-	XX(HLRC_PAGE_REQ, 30) /* arg0 = page, arg1 = pages from it */ \
-	XX(HLRC_PAGE, 31)  /* arg0 = page; payload = the page, or arg1 = 1: moved to arg2 = home|gen<<16, or arg1 = 2: payload = pages from arg0 */ \
+	XX(HLRC_PAGE_REQ, 30) /* arg0 = page, arg1 = pages from it, arg2 = 1: answer by reference (vm/peermem.h) */ \
+	XX(HLRC_PAGE, 31)  /* arg0 = page; payload = the page, or arg1 = 1: moved to arg2 = home|gen<<16, or arg1 = 2: payload = pages from arg0, or arg1 = 3: arg2 pages from arg0 in the sender's region */ \
 	XX(HLRC_CLAIM, 32) /* arg0 = token; payload = u32 pages to be home of */ \
 	XX(HLRC_CLAIM_REP, 33) /* arg0 = token; payload = u32 home|gen<<16 per page */ \
 	XX(HLRC_INTV_REQ, 34) /* arg0 = after interval, arg1 = up to, arg2 = token */ \
