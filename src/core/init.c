@@ -203,6 +203,7 @@ static int node_start(struct dsm_node *n)
 			dsm_strerror(err));
 		return err;
 	}
+	dsm__peermem_map_all(n); /* every peer published before connecting */
 	if ((err = n->proto->init(n))) {
 		if (err == -ENOMEM)
 			return heap_too_large(n, "the protocol's per-page state");

@@ -26,9 +26,7 @@
 
 struct dsm_peermem {
 	char path[96];                       /* this node's file */
-	pthread_mutex_t mu;                  /* first mappings */
-	unsigned char *_Atomic map[DSM_MAX_NODES];
-	uint8_t tried[DSM_MAX_NODES];        /* under mu */
+	unsigned char *_Atomic map[DSM_MAX_NODES]; /* set once, at dsm_init */
 };
 
 /* /dev/shm/dsm-<hash of the secret>-<id> into buf. */
@@ -88,12 +86,10 @@ int dsm__peermem_publish(struct dsm_node *n)
 		return 0;
 	if (!(pm = calloc(1, sizeof(*pm))))
 		return 0;
-	pthread_mutex_init(&pm->mu, NULL);
 	peer_path(n, n->id, pm->path, sizeof(pm->path));
 	if ((err = write_record(n, pm))) {
 		DSM_INFO(n, "peer memory: cannot publish %s (%s): pages travel as "
 			 "messages", pm->path, strerror(-err));
-		pthread_mutex_destroy(&pm->mu);
 		free(pm);
 		return 0;
 	}
@@ -136,27 +132,30 @@ static unsigned char *map_peer(struct dsm_node *n, int peer)
 	return m;
 }
 
+void dsm__peermem_map_all(struct dsm_node *n)
+{
+	struct dsm_peermem *pm = n->peermem;
+	int mapped = 0;
+
+	if (!pm)
+		return;
+	for (int k = 0; k < n->count; k++) {
+		unsigned char *m = k == n->id ? NULL : map_peer(n, k);
+		if (m)
+			atomic_store_explicit(&pm->map[k], m, memory_order_release);
+		mapped += m != NULL;
+	}
+	DSM_INFO(n, "peer memory: %d of %d peers' regions mapped (their pages are "
+		 "copied from them; the others' travel as messages)", mapped, n->count - 1);
+}
+
 const unsigned char *dsm__peermem_get(struct dsm_node *n, int peer)
 {
 	struct dsm_peermem *pm = n->peermem;
-	unsigned char *m;
 
-	if (!pm || peer < 0 || peer >= n->count || peer == n->id)
+	if (!pm || peer < 0 || peer >= n->count)
 		return NULL;
-	if ((m = atomic_load_explicit(&pm->map[peer], memory_order_acquire)))
-		return m;
-	pthread_mutex_lock(&pm->mu);
-	if (!pm->tried[peer]) {
-		pm->tried[peer] = 1;
-		if ((m = map_peer(n, peer)))
-			atomic_store_explicit(&pm->map[peer], m, memory_order_release);
-		DSM_INFO(n, "peer memory: node %d's region %s", peer,
-			 m ? "mapped: its pages are copied from it"
-			   : "not readable here: its pages travel as messages");
-	}
-	m = atomic_load_explicit(&pm->map[peer], memory_order_acquire);
-	pthread_mutex_unlock(&pm->mu);
-	return m;
+	return atomic_load_explicit(&pm->map[peer], memory_order_acquire);
 }
 
 void dsm__peermem_fini(struct dsm_node *n)
@@ -170,6 +169,5 @@ void dsm__peermem_fini(struct dsm_node *n)
 		if (pm->map[i])
 			munmap(pm->map[i], n->region->size);
 	unlink(pm->path);
-	pthread_mutex_destroy(&pm->mu);
 	free(pm);
 }

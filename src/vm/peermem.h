@@ -23,9 +23,12 @@ struct dsm_node;
  * job secret (under MPI: nothing names the job). A failure only leaves
  * the feature off (logged at info). Returns 0. */
 int dsm__peermem_publish(struct dsm_node *n);
+/* Map every peer's region that is readable from here (dsm_init, once
+ * the transport is up: every peer published before it connected). */
+void dsm__peermem_map_all(struct dsm_node *n);
 /* Peer's region, read-only, at the same offsets as ours; NULL when it is
- * not readable (another machine, off, refused). The first call per peer
- * tries to map it (any thread; later calls are one atomic load). */
+ * not readable (another machine, off, refused). One atomic load:
+ * async-signal-safe (the fault path asks). */
 const unsigned char *dsm__peermem_get(struct dsm_node *n, int peer);
 /* The record's path of node id in the job of secret (DSM_SECRET_LEN
  * bytes): dsmrun removes every node's after the job, so a node that
