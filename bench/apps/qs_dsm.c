@@ -3,8 +3,9 @@
  * lock, the queue bound to it (dsm_bind: under entry consistency the
  * queue travels with the lock; the keys, unbound, are kept under release
  * consistency). Each node generates its block of keys; node 0 queues the
- * whole range; every node takes ranges, partitions them, queues right
- * parts over CUTOFF keys and sorts the rest itself (apps.h). A node takes
+ * whole range; every node takes ranges, partitions them, queues one part
+ * over CUTOFF keys (the right one, unless only it lies in this node's
+ * block) and sorts the rest itself (apps.h). A node takes
  * the newest range in its own block of keys when there is one (the pages
  * it first touched: their home is here), else the newest. Node 0
  * checks the keys.   dsmrun -n P qs_dsm [N [CUTOFF]]
@@ -18,24 +19,40 @@
 
 #define LOCK 1u
 
-/* Sort [lo, hi): partition, queue right parts, sort the rest here. */
+/* Does [lo, hi) lie mostly in this node's block [blo, bhi)? */
+static int mine(size_t lo, size_t hi, size_t blo, size_t bhi)
+{
+	size_t mid = lo + (hi - lo) / 2;
+
+	return mid >= blo && mid < bhi;
+}
+
+/* Sort [lo, hi): partition, queue one part, go on with the other: the
+ * left one, as qs_pthreads does, unless only the right one lies in this
+ * node's block of keys (then the left one is queued for the node whose
+ * block it is in). */
 static void task(struct dapp *d, const struct qs *p, uint32_t *keys,
-		 volatile struct qs_queue *q, size_t lo, size_t hi)
+		 volatile struct qs_queue *q, size_t lo, size_t hi, size_t blo,
+		 size_t bhi)
 {
 	while (hi - lo > p->cutoff) {
 		size_t k = lo + qs_partition(keys + lo, hi - lo);
+		int right = mine(k, hi, blo, bhi) && !mine(lo, k, blo, bhi);
 		dapp_lock(d, LOCK);
 		int queued = q->ntask < QS_MAXTASK;
 		if (queued) {
-			q->lo[q->ntask] = k;
-			q->hi[q->ntask] = hi;
+			q->lo[q->ntask] = right ? lo : k;
+			q->hi[q->ntask] = right ? k : hi;
 			q->ntask++;
 			q->outstanding++;
 		}
 		dapp_unlock(d, LOCK);
 		if (!queued)
 			break;
-		hi = k;
+		if (right)
+			lo = k;
+		else
+			hi = k;
 	}
 	qs_sort_leaf(keys + lo, hi - lo);
 }
@@ -85,7 +102,7 @@ static void work(struct dapp *d, const struct qs *p, uint32_t *keys,
 			usleep(100); /* let the holders of work queue some */
 			continue;
 		}
-		task(d, p, keys, q, lo, hi);
+		task(d, p, keys, q, lo, hi, blo, bhi);
 		dapp_lock(d, LOCK);
 		q->outstanding--;
 		dapp_unlock(d, LOCK);
