@@ -300,27 +300,28 @@ static int p_home(struct dsm_config *c, const struct env_var *v, const char *s)
 	return 0;
 }
 
-/* DSM_PEER_MEM: whether same-machine nodes read home pages from each
- * other's region instead of receiving them (vm/peermem.h). */
-static int p_peer_mem(struct dsm_config *c, const struct env_var *v, const char *s)
+/* An on/off variable into *out (1 = on). */
+static int p_on_off(const struct env_var *v, const char *s, int *out)
 {
 	int i = find_word(v->choices, s);
 
 	if (i < 0)
 		return bad(v, s, "accepted: on or off");
-	c->peer_mem = i;
+	*out = i;
 	return 0;
+}
+
+/* DSM_PEER_MEM: whether same-machine nodes read home pages from each
+ * other's region instead of receiving them (vm/peermem.h). */
+static int p_peer_mem(struct dsm_config *c, const struct env_var *v, const char *s)
+{
+	return p_on_off(v, s, &c->peer_mem);
 }
 
 /* DSM_HOME_MIGRATE: whether hlrc moves a page's home to its single writer. */
 static int p_migrate(struct dsm_config *c, const struct env_var *v, const char *s)
 {
-	int i = find_word(v->choices, s);
-
-	if (i < 0)
-		return bad(v, s, "accepted: on or off");
-	c->home_migrate = i;
-	return 0;
+	return p_on_off(v, s, &c->home_migrate);
 }
 
 /* A count 0..1024 (0: off) of what unit names, into *out. */
