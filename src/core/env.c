@@ -778,8 +778,9 @@ static const struct env_var env_table[] = {
 	{ "DSM_SPIN_US", "auto", "auto",
 	  "microseconds the service thread busy-polls after traffic, and a "
 	  "thread waiting for a reply spins, before sleeping; auto: 50 when "
-	  "there is a core per node, else 0, and only while spinning catches "
-	  "replies (an explicit value always spins)", NULL, p_spin },
+	  "there is a core per node, else 0; the service thread polls only "
+	  "while a thread waits for a page and such spins catch replies "
+	  "(an explicit value always spins)", NULL, p_spin },
 	{ "DSM_SC_HOLD_US", "200", "200",
 	  "microseconds a node keeps a page it just obtained before serving "
 	  "queued requests (progress under contention)", NULL, p_hold },

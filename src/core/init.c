@@ -43,13 +43,16 @@ static void *service_main(void *arg)
 		 * reply usually follows within microseconds, and catching it
 		 * without sleeping saves a thread wake-up (tens of µs). Under
 		 * DSM_SPIN_US=auto only while an application thread of this
-		 * node waits: in a barrier or for a reply always, for a page
-		 * while spinning has been catching replies (dsm__spin_credit).
-		 * A poll beside a computing application thread takes the core
-		 * the peers' service threads need (docs/performance.md,
-		 * "Spinning on credit": lu 2.15 s vs 2.44, sor 1.08 vs 1.24). */
+		 * node waits for a page and spinning has been catching
+		 * replies (dsm__spin_credit). A poll beside a computing
+		 * application thread takes the core the peers' service
+		 * threads need (docs/performance.md, "Spinning on credit":
+		 * lu 2.15 s vs 2.44, sor 1.08 vs 1.24); so does one beside a
+		 * thread waiting for a lock or in a barrier, whose wait
+		 * lasts as long as another node computes ("Service threads
+		 * beside lock and barrier waits": qs 3.17 s vs 2.62). */
 		if (now - last_active < spin_ns &&
-		    (!n->spin_adaptive || atomic_load(&n->app_idle) > 0 ||
+		    (!n->spin_adaptive ||
 		     (atomic_load(&n->app_faulting) > 0 && dsm__spin_credit(n))))
 			to = 0;
 		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))

@@ -148,11 +148,9 @@ struct dsm_node {
 	int failed_node;           /* node named in fail_reason, or -1 */
 	char fail_reason[256];     /* written once, before failed is set */
 	_Atomic uint32_t fail_seq; /* futex word bumped on failure */
-	atomic_int app_idle;       /* application threads in a barrier or
-				    * waiting for a reply: the service
-				    * thread may busy-poll (init.c) */
-	atomic_int app_faulting;   /* ... waiting for a page: it may on
-				    * spin credit (wait.c) */
+	atomic_int app_faulting;   /* application threads waiting for a
+				    * page: the service thread may busy-poll
+				    * on spin credit (init.c, wait.c) */
 	int spin_adaptive;         /* DSM_SPIN_US=auto: spin on credit */
 	atomic_int spin_score;     /* spin credit (wait.c) */
 	atomic_uint spin_probe;    /* waits without credit, for probing */

@@ -195,7 +195,6 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 	uint64_t start = dsm__now_ns();
 	int err = 0;
 
-	atomic_fetch_add(&n->app_idle, 1);
 	spin_for_waiter(n, w);
 	pthread_mutex_lock(&q->mu);
 	while (!w->done) {
@@ -212,7 +211,6 @@ int dsm__waiter_wait(struct dsm_node *n, struct dsm_waiter *w, uint64_t timeout_
 		err = w->err;
 	unlink_waiter(q, w);
 	pthread_mutex_unlock(&q->mu);
-	atomic_fetch_sub(&n->app_idle, 1);
 	return err;
 }
 

@@ -301,29 +301,50 @@ static void mark_fetching(struct hlrc_page *hq, int16_t home)
  * before it: glibc's memcpy copies large blocks backwards when source and
  * destination alias within a page), a readahead window in that direction
  * that doubles with each such fault up to PREFETCH, as a file system reads
- * ahead. Other pages are not taken: a copy makes a page shared at its
+ * ahead. Up to HLRC_RA_STREAMS walks are followed at once, each with its
+ * own window (a partition scanning a range from both ends is two). Other pages are not taken: a copy makes a page shared at its
  * home and costs its writer a fault per interval.
  */
+/* The readahead stream fault p extends (*dir 1 forward, -1 backward),
+ * or the least recently used one, restarted (*dir 0). */
+static struct hlrc_ra *ra_stream(struct hlrc_state *st, size_t p, int *dir)
+{
+	struct hlrc_ra *lru = &st->ra[0];
+
+	for (int i = 0; i < HLRC_RA_STREAMS; i++) {
+		struct hlrc_ra *s = &st->ra[i];
+		*dir = p == s->next ? 1 : p + 1 == s->lo ? -1 : 0;
+		if (*dir)
+			return s;
+		if (s->used < lru->used)
+			lru = s;
+	}
+	lru->win = 0;
+	return lru;
+}
+
 static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home, size_t *first)
 {
 	struct hlrc_state *st = HS(n);
-	int fwd = p == st->ra_next, back = p + 1 == st->ra_lo;
+	int dir;
+	struct hlrc_ra *s = ra_stream(st, p, &dir);
 	unsigned k = 1, win;
 
-	win = fwd || back ? (st->ra_win ? 2 * st->ra_win : 2) : 1;
-	st->ra_win = win = win > PREFETCH ? PREFETCH : win;
+	win = dir ? (s->win ? 2 * s->win : 2) : 1;
+	s->win = win = win > PREFETCH ? PREFETCH : win;
+	s->used = ++st->ra_clock;
 	*first = p;
 	for (; k < PREFETCH && p + k < st->npages; k++) {
 		if (!fetchable(n, p + k, home) ||
-		    !((st->pages[p + k].used && k < USED_RUN) || k < win))
+		    !((st->pages[p + k].used && k < USED_RUN) || (dir >= 0 && k < win)))
 			break;
 		mark_fetching(&st->pages[p + k], home);
 	}
-	if (k == 1 && back) /* walking backwards: the window before p */
+	if (k == 1 && dir < 0) /* walking backwards: the window before p */
 		for (; k < win && *first > 0 && fetchable(n, *first - 1, home); k++)
 			mark_fetching(&st->pages[--*first], home);
-	st->ra_next = *first + k;
-	st->ra_lo = *first;
+	s->next = *first + k;
+	s->lo = *first;
 	return k;
 }
 
@@ -878,8 +899,8 @@ static int hlrc_init(struct dsm_node *n)
 	st->me = n->id;
 	st->count = n->count;
 	st->migrate = n->cfg.home_migrate;
-	st->ra_next = SIZE_MAX;
-	st->ra_lo = SIZE_MAX;
+	for (int i = 0; i < HLRC_RA_STREAMS; i++)
+		st->ra[i].next = st->ra[i].lo = SIZE_MAX;
 	st->fresh_max = n->count > 1 ? (unsigned)n->cfg.fresh_run : 0;
 	st->npages = np;
 	pthread_mutex_init(&st->close_mu, NULL);

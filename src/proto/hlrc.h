@@ -82,6 +82,16 @@ struct hlrc_interval {
 	uint32_t *pages;    /* {page, home} pairs: 2 * npages entries */
 };
 
+/* One readahead stream: faults walking forward from next or backward
+ * from lo - 1 extend it (hlrc.c, prefetch_run). */
+#define HLRC_RA_STREAMS 4
+struct hlrc_ra {
+	size_t next;        /* the page after its last run */
+	size_t lo;          /* the first page of its last run */
+	unsigned win;       /* its window, pages */
+	unsigned used;      /* ra_clock when last extended or started */
+};
+
 struct hlrc_state {
 	int me, count;
 	int migrate;                         /* DSM_HOME_MIGRATE */
@@ -89,9 +99,8 @@ struct hlrc_state {
 	struct hlrc_page *pages;
 	unsigned char *twins;                /* npages * page_size, NORESERVE */
 	uint32_t *dirty;                     /* pages written in the open interval */
-	size_t ra_next;                      /* readahead: page after the last run */
-	size_t ra_lo;                        /* readahead: first page of the last run */
-	unsigned ra_win;                     /* readahead window, pages */
+	struct hlrc_ra ra[HLRC_RA_STREAMS];  /* readahead streams (prefetch_run) */
+	unsigned ra_clock;                   /* stamps streams as they are used */
 	uint32_t ndirty;
 	uint32_t *fresh;                     /* pages opened fresh (hlrc_page.fresh;
 					      * may list pages no longer fresh) */

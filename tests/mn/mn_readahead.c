@@ -8,8 +8,15 @@
  * NP), and the readahead window doubles with each fault that follows the
  * last run (1, 2, 4, ... pages) up to the run limit: 2048 pages take
  * about 22 faults with runs of up to 128 pages (68 with 32), so more than
- * NP / 64 read faults, or as many messages received, fail the test. The
- * other protocols only check the values.
+ * NP / 64 read faults, or as many messages received, fail the test.
+ *
+ * Then a partition's walk (quicksort's Hoare partition): node 0 writes NP
+ * more pages; every other node reads them from both ends at once, a page
+ * from the front, then one from the back, moving inward. The two walks
+ * each keep their own window (hlrc.c, prefetch_run): 23 faults. More
+ * than NP / 48 (42) fail: with one window for both, each walk's fault
+ * restarts the other's, and it took 65. The other protocols only check
+ * the values.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +31,48 @@
 static uint64_t val(size_t p)
 {
 	return p * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static void check_page(volatile uint64_t *b, size_t p, size_t wpp)
+{
+	if (b[p * wpp + p % wpp] != val(p + NP))
+		FAIL("two ends: page %zu: read %llx, node 0 wrote %llx", p,
+		     (unsigned long long)b[p * wpp + p % wpp],
+		     (unsigned long long)val(p + NP));
+}
+
+/* Node 0 writes NP pages; the others read them from both ends inward. */
+static void two_ends(int hlrc, size_t ps, size_t wpp)
+{
+	volatile uint64_t *b = dsm_alloc_collective_hint(NP * ps, 0);
+	struct dsm_stats s0, s1;
+
+	if (!b)
+		FAIL("dsm_alloc_collective_hint: errno %d", errno);
+	if (me == 0)
+		for (size_t p = 0; p < NP; p++)
+			b[p * wpp + p % wpp] = val(p + NP);
+	CHECK(dsm_barrier(3));
+	CHECK(dsm_stats(&s0));
+	for (size_t i = 0; me != 0 && i < NP / 2; i++) {
+		check_page(b, i, wpp);
+		check_page(b, NP - 1 - i, wpp);
+	}
+	CHECK(dsm_stats(&s1));
+	if (hlrc && me != 0) {
+		unsigned long long f = s1.read_faults - s0.read_faults;
+		unsigned long long got = s1.remote_fetches - s0.remote_fetches;
+		if (got != NP)
+			FAIL("two ends: %llu pages fetched reading %u (want each once)",
+			     got, NP);
+		if (f * 48 > NP)
+			FAIL("two ends: %llu read faults reading %u pages from both "
+			     "ends: the walks share one readahead window", f, NP);
+		if (me == 1)
+			printf("mn_readahead: %u pages from both ends: %llu faults: ok\n",
+			       NP, f);
+	}
+	CHECK(dsm_barrier(4));
 }
 
 int main(int argc, char **argv)
@@ -64,6 +113,7 @@ int main(int argc, char **argv)
 			       NP, f, r);
 	}
 	CHECK(dsm_barrier(2));
+	two_ends(hlrc, ps, wpp);
 	(void)n;
 	return dsm_finalize() ? 1 : 0;
 }
