@@ -132,23 +132,29 @@ void dapp_stop(struct dapp *d)
 }
 
 /* Bytes of the pages node s's peers copied from its memory instead of
- * receiving them (DSM_PEER_MEM, hlrc): pages it sent less those whose
- * bytes were in its HLRC_PAGE replies (each reply: a 48-byte wire header,
- * src/net/net.h, and its pages). */
+ * receiving them (DSM_PEER_MEM, hlrc only): pages it sent less those
+ * whose bytes were in its HLRC_PAGE replies (each reply: a 48-byte wire
+ * header, src/net/net.h, and its pages) or its TAPE_REP replies (12
+ * bytes and the page each). No HLRC_PAGE replies: none (sc and lrc
+ * count the pages of their own replies in pages_sent too). */
 static unsigned long long peer_copied(const struct dsm_stats *s)
 {
-	unsigned long long ps = (unsigned long long)sysconf(_SC_PAGESIZE), hb = 0, hm = 0;
+	unsigned long long ps = (unsigned long long)sysconf(_SC_PAGESIZE);
+	unsigned long long hb = 0, hm = 0, tb = 0, wired;
 
 	for (int t = 0; t < DSM_STATS_MSG_TYPES; t++) {
 		const char *name = dsm_msg_type_name(t);
 		if (name && strcmp(name, "HLRC_PAGE") == 0) {
 			hb = s->bytes_sent_by_type[t];
 			hm = s->msgs_sent_by_type[t];
+		} else if (name && strcmp(name, "TAPE_REP") == 0) {
+			tb = s->bytes_sent_by_type[t];
 		}
 	}
-	if (hb < hm * 48 || s->pages_sent < (hb - hm * 48) / ps)
+	if (hm == 0 || hb < hm * 48)
 		return 0;
-	return (s->pages_sent - (hb - hm * 48) / ps) * ps;
+	wired = (hb - hm * 48) / ps + tb / (ps + 12);
+	return s->pages_sent > wired ? (s->pages_sent - wired) * ps : 0;
 }
 
 /* Node 0: the measured counters summed over all nodes, as key=value:
