@@ -74,7 +74,7 @@ tables() {
 			for (i = 1; i <= ns; i++) printf(" %s |", timecell(apps[a] SUBSEP n SUBSEP order[i]))
 			print ""
 		}
-		printf("\nTraffic in the measured region, all nodes together: bytes sent (MPI: payload bytes its calls send; libdsm: wire bytes, headers included) / messages per node / faults / diffs (libdsm).\n\n")
+		printf("\nTraffic in the measured region, all nodes together: bytes sent (MPI: payload bytes its calls send; libdsm: wire bytes, headers included, and the pages a node copied from the memory of a peer on the same machine, DSM_PEER_MEM) / messages per node / faults / diffs (libdsm).\n\n")
 		printf("| app | nodes |"); for (i = 1; i <= ns; i++) if (order[i] != "pthreads") printf(" %s |", order[i]); print ""
 		printf("|---|---:|"); for (i = 1; i <= ns; i++) if (order[i] != "pthreads") printf("---:|"); print ""
 		for (a = 1; a <= na; a++) for (j = 1; j <= nn; j++) {
@@ -285,7 +285,7 @@ targets() {
 	}
 	END {
 		if (!have2) { print "\nNo 2-node runs: no summary and no targets (run with --nodes including 2)."; exit }
-		printf("\n### Every protocol at 2 nodes (TCP)\n\nSpeedup over sequential / time relative to pthreads (2 threads) / bytes relative to MPI (2 ranks; MPI counts payload bytes, libdsm wire bytes with headers).\n\n")
+		printf("\n### Every protocol at 2 nodes (TCP)\n\nSpeedup over sequential / time relative to pthreads (2 threads) / bytes relative to MPI (2 ranks; MPI counts payload bytes, libdsm wire bytes with headers and pages copied from the memory of a peer).\n\n")
 		printf("| app |"); for (i = 1; i <= np; i++) printf(" %s%s |", protos[i], protos[i] == dp ? " (default)" : ""); print ""
 		printf("|---|"); for (i = 1; i <= np; i++) printf("---:|"); print ""
 		for (a = 1; a <= na; a++) {

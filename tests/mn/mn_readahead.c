@@ -33,30 +33,40 @@ static uint64_t val(size_t p)
 	return p * 0x9e3779b97f4a7c15ull + 1;
 }
 
-static void check_page(volatile uint64_t *b, size_t p, size_t wpp)
+/* Page p of b holds val(p + base) at word p % wpp: FAIL if not. */
+static void check_page(volatile uint64_t *b, size_t p, size_t wpp, size_t base)
 {
-	if (b[p * wpp + p % wpp] != val(p + NP))
-		FAIL("two ends: page %zu: read %llx, node 0 wrote %llx", p,
+	if (b[p * wpp + p % wpp] != val(p + base))
+		FAIL("page %zu (+%zu): read %llx, node 0 wrote %llx", p, base,
 		     (unsigned long long)b[p * wpp + p % wpp],
-		     (unsigned long long)val(p + NP));
+		     (unsigned long long)val(p + base));
 }
 
-/* Node 0 writes NP pages; the others read them from both ends inward. */
-static void two_ends(int hlrc, size_t ps, size_t wpp)
+/* NP pages homed at node 0, which writes val(p + base) into page p;
+ * then barrier bar. */
+static volatile uint64_t *written(size_t ps, size_t wpp, size_t base, unsigned bar)
 {
 	volatile uint64_t *b = dsm_alloc_collective_hint(NP * ps, 0);
-	struct dsm_stats s0, s1;
 
 	if (!b)
 		FAIL("dsm_alloc_collective_hint: errno %d", errno);
 	if (me == 0)
 		for (size_t p = 0; p < NP; p++)
-			b[p * wpp + p % wpp] = val(p + NP);
-	CHECK(dsm_barrier(3));
+			b[p * wpp + p % wpp] = val(p + base);
+	CHECK(dsm_barrier(bar));
+	return b;
+}
+
+/* Node 0 writes NP pages; the others read them from both ends inward. */
+static void two_ends(int hlrc, size_t ps, size_t wpp)
+{
+	volatile uint64_t *b = written(ps, wpp, NP, 3);
+	struct dsm_stats s0, s1;
+
 	CHECK(dsm_stats(&s0));
 	for (size_t i = 0; me != 0 && i < NP / 2; i++) {
-		check_page(b, i, wpp);
-		check_page(b, NP - 1 - i, wpp);
+		check_page(b, i, wpp, NP);
+		check_page(b, NP - 1 - i, wpp, NP);
 	}
 	CHECK(dsm_stats(&s1));
 	if (hlrc && me != 0) {
@@ -81,21 +91,12 @@ int main(int argc, char **argv)
 	const char *proto = getenv("DSM_PROTOCOL");
 	int hlrc = !proto || !*proto || strcmp(proto, "hlrc") == 0;
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE), wpp = ps / sizeof(uint64_t);
-	volatile uint64_t *a = dsm_alloc_collective_hint(NP * ps, 0);
+	volatile uint64_t *a = written(ps, wpp, 0, 1);
 	struct dsm_stats s0, s1;
 
-	if (!a)
-		FAIL("dsm_alloc_collective_hint: errno %d", errno);
-	if (me == 0)
-		for (size_t p = 0; p < NP; p++)
-			a[p * wpp + p % wpp] = val(p);
-	CHECK(dsm_barrier(1));
 	CHECK(dsm_stats(&s0));
 	for (size_t p = 0; me != 0 && p < NP; p++)
-		if (a[p * wpp + p % wpp] != val(p))
-			FAIL("page %zu: read %llx, node 0 wrote %llx", p,
-			     (unsigned long long)a[p * wpp + p % wpp],
-			     (unsigned long long)val(p));
+		check_page(a, p, wpp, 0);
 	CHECK(dsm_stats(&s1));
 	if (hlrc && me != 0) {
 		unsigned long long f = s1.read_faults - s0.read_faults;
