@@ -607,8 +607,6 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		if (!data || m->length || k == 0 || p + k > n->region->npages)
 			return DSM_EPROTO;
 		data += p * ps;
-		/* one call maps the run instead of a fault per page */
-		(void)madvise((void *)data, k * ps, 22 /* MADV_POPULATE_READ */);
 	} else if (m->arg[1] > 2 ||
 		   (m->arg[1] == 1 && (m->length || HLRC_HG_HOME(m->arg[2]) >= n->count)) ||
 		   (m->arg[1] != 1 && (m->length != k * ps || k == 0 || k > PREFETCH ||

@@ -8,7 +8,10 @@
 #    pages really were copied from the home's memory;
 #  - off: the program passes and each page sent is on the wire (4096
 #    bytes or more per page);
-#  - no /dev/shm/dsm-* record outlives the run.
+#  - no /dev/shm/dsm-* record outlives the run: a record that was not
+#    there before and whose process is gone (one of ours) fails; a record
+#    of a live process belongs to another job on this machine (a second
+#    suite running beside this one) and is not ours to judge.
 # Environment (set by CTest): DSMRUN, BIN_DIR.
 set -u
 WORK=$(mktemp -d)
@@ -16,7 +19,7 @@ trap 'rm -rf "$WORK"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 command -v jq >/dev/null || { echo "jq missing"; exit 1; }
-before=$(ls /dev/shm 2>/dev/null | grep -c '^dsm-' || true)
+ls /dev/shm 2>/dev/null | grep '^dsm-' >"$WORK/before" || true
 for n in 2 3; do
 	for prog in mn_halves "mn_random 0 40"; do
 		for mode in on off; do
@@ -42,7 +45,21 @@ for n in 2 3; do
 		done
 	done
 done
-after=$(ls /dev/shm 2>/dev/null | grep -c '^dsm-' || true)
-[ "$after" -le "$before" ] || fail "$((after - before)) /dev/shm/dsm-* record(s) left behind"
+# Records that appeared during the run and whose process has exited. A
+# job beside ours may be between its nodes' exit and dsmrun's clean-up:
+# look again after a second before calling a record left behind.
+orphans() {
+	ls /dev/shm 2>/dev/null | grep '^dsm-' | grep -vxF -f "$WORK/before" |
+		while read -r r; do
+			pid=$(cut -d' ' -f1 "/dev/shm/$r" 2>/dev/null) || continue
+			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+			echo "$r"
+		done
+}
+if [ -n "$(orphans)" ]; then
+	sleep 1
+	left=$(orphans | wc -l)
+	[ "$left" -eq 0 ] || fail "$left /dev/shm/dsm-* record(s) left behind: $(orphans | tr '\n' ' ')"
+fi
 [ $fails -eq 0 ] || { echo "test_peer_mem: $fails failure(s)"; exit 1; }
 echo "test_peer_mem: all passed"
