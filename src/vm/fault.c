@@ -83,25 +83,53 @@ static const char *safe_strerror(int err)
 	}
 }
 
-/* The access cannot be served: say why, then die with SIGBUS. */
-static void fault_fatal(struct dsm_node *n, void *addr, int err)
+/* A line built on the stack and written with one write(): another
+ * thread's message cannot land inside it (async-signal-safe). */
+struct line {
+	char text[640];
+	size_t len;
+};
+
+static void put(struct line *l, const char *s)
+{
+	size_t k = strlen(s);
+
+	if (k > sizeof(l->text) - 1 - l->len)
+		k = sizeof(l->text) - 1 - l->len;
+	memcpy(l->text + l->len, s, k);
+	l->len += k;
+	l->text[l->len] = '\0';
+}
+
+/* "dsm: node ID: what 0xADDR" into l. */
+static void put_head(struct line *l, int id, const char *what, void *addr)
 {
 	char num[24];
 
-	dsm__write_str("dsm: node ");
-	dsm__write_str(dsm__utoa((uint64_t)n->id, num, 10));
-	dsm__write_str(": access to shared address 0x");
-	dsm__write_str(dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
-	dsm__write_str(" cannot be served: ");
+	put(l, "dsm: node ");
+	put(l, dsm__utoa((uint64_t)id, num, 10));
+	put(l, what);
+	put(l, dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
+}
+
+/* The access cannot be served: say why, then die with SIGBUS. */
+static void fault_fatal(struct dsm_node *n, void *addr, int err)
+{
+	struct line l = { .len = 0 };
+	char num[24];
+
+	put_head(&l, n->id, ": access to shared address 0x", addr);
+	put(&l, " cannot be served: ");
 	/* fail_reason is written once, before failed is published */
-	dsm__write_str(atomic_load(&n->failed) && n->fail_reason[0] ? n->fail_reason
-								    : safe_strerror(err));
+	put(&l, atomic_load(&n->failed) && n->fail_reason[0] ? n->fail_reason
+							      : safe_strerror(err));
 	if (err < 0 && err > -4096) {
-		dsm__write_str(" (errno ");
-		dsm__write_str(dsm__utoa((uint64_t)-err, num, 10));
-		dsm__write_str(")");
+		put(&l, " (errno ");
+		put(&l, dsm__utoa((uint64_t)-err, num, 10));
+		put(&l, ")");
 	}
-	dsm__write_str("\n");
+	put(&l, "\n");
+	dsm__write_str(l.text);
 	signal(SIGBUS, SIG_DFL);
 	raise(SIGBUS);
 }
@@ -110,13 +138,11 @@ static void fault_fatal(struct dsm_node *n, void *addr, int err)
  * own reply forever. A runtime bug; say so and stop the process at once. */
 static void service_fault(struct dsm_node *n, void *addr)
 {
-	char num[24];
+	struct line l = { .len = 0 };
 
-	dsm__write_str("dsm: node ");
-	dsm__write_str(dsm__utoa((uint64_t)n->id, num, 10));
-	dsm__write_str(": BUG: the service thread faulted on shared address 0x");
-	dsm__write_str(dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
-	dsm__write_str(" (the runtime must use the runtime view); aborting\n");
+	put_head(&l, n->id, ": BUG: the service thread faulted on shared address 0x", addr);
+	put(&l, " (the runtime must use the runtime view); aborting\n");
+	dsm__write_str(l.text);
 	signal(SIGBUS, SIG_DFL);
 	raise(SIGBUS);
 }
