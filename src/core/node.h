@@ -198,6 +198,16 @@ void dsm__log(struct dsm_node *n, int level, const char *fmt, ...)
 void dsm__write_str(const char *s);
 /* Async-signal-safe: format an unsigned number in base 10/16 into buf. */
 char *dsm__utoa(uint64_t v, char *buf, int base);
+/* Async-signal-safe: a stderr message built on the stack, then written
+ * with one write() (dsm__line_write), so that another thread's message
+ * cannot land inside it. Text past the buffer is cut. */
+struct dsm_line {
+	char text[640];
+	size_t len;
+};
+void dsm__line_put(struct dsm_line *l, const char *s);
+void dsm__line_num(struct dsm_line *l, uint64_t v, int base); /* no "0x" */
+void dsm__line_write(const struct dsm_line *l);
 
 /* --- time --- */
 uint64_t dsm__now_ns(void); /* CLOCK_MONOTONIC, async-signal-safe */

@@ -56,6 +56,29 @@ void dsm__write_str(const char *s)
 	}
 }
 
+void dsm__line_put(struct dsm_line *l, const char *s)
+{
+	size_t k = strlen(s), room = sizeof(l->text) - 1 - l->len;
+
+	if (k > room)
+		k = room;
+	memcpy(l->text + l->len, s, k);
+	l->len += k;
+	l->text[l->len] = '\0';
+}
+
+void dsm__line_num(struct dsm_line *l, uint64_t v, int base)
+{
+	char num[24];
+
+	dsm__line_put(l, dsm__utoa(v, num, base));
+}
+
+void dsm__line_write(const struct dsm_line *l)
+{
+	dsm__write_str(l->text);
+}
+
 /* Async-signal-safe unsigned to text (base 10 or 16); buf >= 24 bytes. */
 char *dsm__utoa(uint64_t v, char *buf, int base)
 {

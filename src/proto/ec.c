@@ -121,36 +121,36 @@ static struct ec_range *range_at(struct ec_state *es, size_t off)
 
 /* --- the violation detector (fault path: async-signal-safe) --- */
 
-static void say_num(const char *label, uint64_t v, int base)
+static void say_num(struct dsm_line *l, const char *label, uint64_t v, int base)
 {
-	char num[24];
-
-	dsm__write_str(label);
+	dsm__line_put(l, label);
 	if (base == 16)
-		dsm__write_str("0x");
-	dsm__write_str(dsm__utoa(v, num, base));
+		dsm__line_put(l, "0x");
+	dsm__line_num(l, v, base);
 }
 
 /* Report an access at addr on this node: what, the binding, a backtrace. */
 static void report(struct dsm_node *n, const void *addr, const char *what,
 		   const struct ec_range *r)
 {
+	struct dsm_line l = { .len = 0 };
 	void *bt[32];
 	int depth;
 
-	say_num("dsm: ec check: node ", (uint64_t)n->id, 10);
-	dsm__write_str(": ");
-	dsm__write_str(what);
-	say_num(" at ", (uint64_t)(uintptr_t)addr, 16);
+	say_num(&l, "dsm: ec check: node ", (uint64_t)n->id, 10);
+	dsm__line_put(&l, ": ");
+	dsm__line_put(&l, what);
+	say_num(&l, " at ", (uint64_t)(uintptr_t)addr, 16);
 	if (r) {
-		say_num(r->lock->barrier ? ", bound to barrier " : ", bound to lock ",
+		say_num(&l, r->lock->barrier ? ", bound to barrier " : ", bound to lock ",
 			r->lock->id, 10);
-		say_num(" (range ", (uint64_t)(uintptr_t)(n->region->app + r->off), 16);
-		say_num(" + ", r->len, 10);
-		dsm__write_str(")");
+		say_num(&l, " (range ", (uint64_t)(uintptr_t)(n->region->app + r->off), 16);
+		say_num(&l, " + ", r->len, 10);
+		dsm__line_put(&l, ")");
 	}
-	dsm__write_str(n->cfg.ec_check == DSM_EC_CHECK_ERROR ? "; stopping\n"
-							    : "; continuing\n");
+	dsm__line_put(&l, n->cfg.ec_check == DSM_EC_CHECK_ERROR ? "; stopping\n"
+							       : "; continuing\n");
+	dsm__line_write(&l);
 	depth = backtrace(bt, 32);
 	backtrace_symbols_fd(bt, depth, 2);
 }

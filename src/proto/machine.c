@@ -4,16 +4,17 @@
  */
 #include "internal.h"
 
-/* Write "<label><name>" to stderr. Async-signal-safe. */
-static void say(const char *label, const char *name)
+/* Append "<label><name>" to l. Async-signal-safe. */
+static void say(struct dsm_line *l, const char *label, const char *name)
 {
-	dsm__write_str(label);
-	dsm__write_str(name);
+	dsm__line_put(l, label);
+	dsm__line_put(l, name);
 }
 
 int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t p,
 		   struct dsm_page *pg, unsigned ev)
 {
+	struct dsm_line l = { .len = 0 };
 	char num[24];
 	int next = -1;
 
@@ -23,12 +24,13 @@ int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t 
 		pg->state = (uint8_t)next;
 		return 0;
 	}
-	say("dsm: node ", dsm__utoa((uint64_t)n->id, num, 10));
-	say(": ", m->proto);
-	say(": illegal page transition: page ", dsm__utoa((uint64_t)p, num, 10));
-	say(" in state ", dsm__page_state_name(pg->state));
-	say(" on event ", ev < m->nevents ? m->event_names[ev] : "?");
-	dsm__write_str(" (a protocol invariant is broken; the page is left as it"
-		       " was and the operation fails)\n");
+	say(&l, "dsm: node ", dsm__utoa((uint64_t)n->id, num, 10));
+	say(&l, ": ", m->proto);
+	say(&l, ": illegal page transition: page ", dsm__utoa((uint64_t)p, num, 10));
+	say(&l, " in state ", dsm__page_state_name(pg->state));
+	say(&l, " on event ", ev < m->nevents ? m->event_names[ev] : "?");
+	dsm__line_put(&l, " (a protocol invariant is broken; the page is left as it"
+		      " was and the operation fails)\n");
+	dsm__line_write(&l);
 	return DSM_EPROTO;
 }

@@ -83,53 +83,32 @@ static const char *safe_strerror(int err)
 	}
 }
 
-/* A line built on the stack and written with one write(): another
- * thread's message cannot land inside it (async-signal-safe). */
-struct line {
-	char text[640];
-	size_t len;
-};
-
-static void put(struct line *l, const char *s)
+/* "dsm: node ID" then what, then the address in hex, into l. */
+static void put_head(struct dsm_line *l, int id, const char *what, void *addr)
 {
-	size_t k = strlen(s);
-
-	if (k > sizeof(l->text) - 1 - l->len)
-		k = sizeof(l->text) - 1 - l->len;
-	memcpy(l->text + l->len, s, k);
-	l->len += k;
-	l->text[l->len] = '\0';
-}
-
-/* "dsm: node ID: what 0xADDR" into l. */
-static void put_head(struct line *l, int id, const char *what, void *addr)
-{
-	char num[24];
-
-	put(l, "dsm: node ");
-	put(l, dsm__utoa((uint64_t)id, num, 10));
-	put(l, what);
-	put(l, dsm__utoa((uint64_t)(uintptr_t)addr, num, 16));
+	dsm__line_put(l, "dsm: node ");
+	dsm__line_num(l, (uint64_t)id, 10);
+	dsm__line_put(l, what);
+	dsm__line_num(l, (uint64_t)(uintptr_t)addr, 16);
 }
 
 /* The access cannot be served: say why, then die with SIGBUS. */
 static void fault_fatal(struct dsm_node *n, void *addr, int err)
 {
-	struct line l = { .len = 0 };
-	char num[24];
+	struct dsm_line l = { .len = 0 };
 
 	put_head(&l, n->id, ": access to shared address 0x", addr);
-	put(&l, " cannot be served: ");
+	dsm__line_put(&l, " cannot be served: ");
 	/* fail_reason is written once, before failed is published */
-	put(&l, atomic_load(&n->failed) && n->fail_reason[0] ? n->fail_reason
-							      : safe_strerror(err));
+	dsm__line_put(&l, atomic_load(&n->failed) && n->fail_reason[0] ? n->fail_reason
+								       : safe_strerror(err));
 	if (err < 0 && err > -4096) {
-		put(&l, " (errno ");
-		put(&l, dsm__utoa((uint64_t)-err, num, 10));
-		put(&l, ")");
+		dsm__line_put(&l, " (errno ");
+		dsm__line_num(&l, (uint64_t)-err, 10);
+		dsm__line_put(&l, ")");
 	}
-	put(&l, "\n");
-	dsm__write_str(l.text);
+	dsm__line_put(&l, "\n");
+	dsm__line_write(&l);
 	signal(SIGBUS, SIG_DFL);
 	raise(SIGBUS);
 }
@@ -138,11 +117,11 @@ static void fault_fatal(struct dsm_node *n, void *addr, int err)
  * own reply forever. A runtime bug; say so and stop the process at once. */
 static void service_fault(struct dsm_node *n, void *addr)
 {
-	struct line l = { .len = 0 };
+	struct dsm_line l = { .len = 0 };
 
 	put_head(&l, n->id, ": BUG: the service thread faulted on shared address 0x", addr);
-	put(&l, " (the runtime must use the runtime view); aborting\n");
-	dsm__write_str(l.text);
+	dsm__line_put(&l, " (the runtime must use the runtime view); aborting\n");
+	dsm__line_write(&l);
 	signal(SIGBUS, SIG_DFL);
 	raise(SIGBUS);
 }
