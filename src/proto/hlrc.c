@@ -291,20 +291,6 @@ static void mark_fetching(struct hlrc_page *hq, int16_t home)
 	hq->asked = home;
 }
 
-/*
- * Mark the invalid pages next to *p that the same home holds, as fetched
- * with *p; returns how many pages (>= 1) from *first on. Two kinds are
- * taken: pages this node fetched before (so it reads them: a fault on the
- * first page of a boundary row read every iteration then brings the whole
- * row), up to USED_RUN after p; and, when the faults walk through memory
- * (this fault is on the page after the last run fetched, or on the page
- * before it: glibc's memcpy copies large blocks backwards when source and
- * destination alias within a page), a readahead window in that direction
- * that doubles with each such fault up to PREFETCH, as a file system reads
- * ahead. Up to HLRC_RA_STREAMS walks are followed at once, each with its
- * own window (a partition scanning a range from both ends is two). Other pages are not taken: a copy makes a page shared at its
- * home and costs its writer a fault per interval.
- */
 /* The readahead stream fault p extends (*dir 1 forward, -1 backward),
  * or the least recently used one, restarted (*dir 0). */
 static struct hlrc_ra *ra_stream(struct hlrc_state *st, size_t p, int *dir)
@@ -323,6 +309,21 @@ static struct hlrc_ra *ra_stream(struct hlrc_state *st, size_t p, int *dir)
 	return lru;
 }
 
+/*
+ * Mark the invalid pages next to *p that the same home holds, as fetched
+ * with *p; returns how many pages (>= 1) from *first on. Two kinds are
+ * taken: pages this node fetched before (so it reads them: a fault on the
+ * first page of a boundary row read every iteration then brings the whole
+ * row), up to USED_RUN after p; and, when the faults walk through memory
+ * (this fault is on the page after the last run fetched, or on the page
+ * before it: glibc's memcpy copies large blocks backwards when source and
+ * destination alias within a page), a readahead window in that direction
+ * that doubles with each such fault up to PREFETCH, as a file system reads
+ * ahead. Up to HLRC_RA_STREAMS walks are followed at once, each with its
+ * own window (a partition scanning a range from both ends is two). Other
+ * pages are not taken: a copy makes a page shared at its home and costs
+ * its writer a fault per interval.
+ */
 static unsigned prefetch_run(struct dsm_node *n, size_t p, int16_t home, size_t *first)
 {
 	struct hlrc_state *st = HS(n);
