@@ -11,19 +11,14 @@ static void say(struct dsm_line *l, const char *label, const char *name)
 	dsm__line_put(l, name);
 }
 
-int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t p,
-		   struct dsm_page *pg, unsigned ev)
+/* Say which transition a protocol's table refuses (cold path: the line is
+ * built here, not in every step). */
+static int illegal(struct dsm_node *n, const struct dsm_page_machine *m, size_t p,
+		   const struct dsm_page *pg, unsigned ev)
 {
 	struct dsm_line l = { .len = 0 };
 	char num[24];
-	int next = -1;
 
-	if (ev < m->nevents && pg->state < DSM_PAGE_STATE_COUNT_)
-		next = m->next[ev][pg->state];
-	if (next >= 0) {
-		pg->state = (uint8_t)next;
-		return 0;
-	}
 	say(&l, "dsm: node ", dsm__utoa((uint64_t)n->id, num, 10));
 	say(&l, ": ", m->proto);
 	say(&l, ": illegal page transition: page ", dsm__utoa((uint64_t)p, num, 10));
@@ -33,4 +28,17 @@ int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t 
 		      " was and the operation fails)\n");
 	dsm__line_write(&l);
 	return DSM_EPROTO;
+}
+
+int dsm__page_step(struct dsm_node *n, const struct dsm_page_machine *m, size_t p,
+		   struct dsm_page *pg, unsigned ev)
+{
+	int next = -1;
+
+	if (ev < m->nevents && pg->state < DSM_PAGE_STATE_COUNT_)
+		next = m->next[ev][pg->state];
+	if (next < 0)
+		return illegal(n, m, p, pg, ev);
+	pg->state = (uint8_t)next;
+	return 0;
 }
