@@ -167,12 +167,20 @@ int dsm__lrc_close_interval(struct dsm_node *n)
 	return err;
 }
 
-/* Serialise creator's records with after < id <= upto. Caller holds the
- * lock. -ENOENT if one was discarded (cannot happen after a correct GC). */
+/*
+ * Serialise creator's records with after < id <= upto. Caller holds the
+ * lock. Records below iv_base were collected, which happens only after
+ * every node has learned them (the collection's barrier): an asker whose
+ * timestamp predates that (another of its threads learned them at the
+ * barrier since) already has them, so they are skipped. -ENOENT if one
+ * after them is missing (cannot happen).
+ */
 int dsm__lrc_put_intervals(struct lrc_state *st, uint32_t creator, uint32_t after,
 			   uint32_t upto, struct dsm_buf *out)
 {
-	for (uint32_t id = after + 1; id <= upto; id++) {
+	uint32_t first = after + 1 > st->iv_base[creator] ? after + 1 : st->iv_base[creator];
+
+	for (uint32_t id = first; id <= upto; id++) {
 		struct lrc_interval *iv = iv_find(st, creator, id);
 		int err = 0;
 		if (!iv)
