@@ -200,32 +200,67 @@ static int take_ack(struct dsm_node *n, struct diff_jobs *q, size_t i,
 	return err;
 }
 
-/* Send job i in chunks; wait for each acknowledgement. */
+/* Job i's chunks in flight: the home applies one while the next travels. */
+#define FLUSH_WINDOW 4
+
+struct chunk_ack {
+	struct dsm_waiter w;
+	size_t off, end; /* the chunk: bytes [off, end) of the job */
+};
+
+/* Send the chunk of job i that starts at off (whole entries, up to
+ * HLRC_FLUSH_CHUNK bytes); a failed send completes its waiter. */
+static int send_chunk(struct dsm_node *n, const struct diff_job *job, size_t off,
+		      struct chunk_ack *c)
+{
+	const unsigned char *data = job->b.data;
+	size_t end = off;
+	int err;
+
+	while (end < job->b.len && (end == off || end - off < HLRC_FLUSH_CHUNK))
+		end += 8 + dsm__get_le32(data + end + 4);
+	c->off = off;
+	c->end = end;
+	dsm__waiter_add(n, &c->w);
+	struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { c->w.token },
+			     .payload = data + off, .length = (uint32_t)(end - off) };
+	if ((err = dsm__send(n, job->home, &m)))
+		dsm__waiter_complete(n, c->w.token, err, NULL);
+	return err;
+}
+
+/* Wait for chunk c's acknowledgement and take what it carries. */
+static int wait_chunk(struct dsm_node *n, struct diff_jobs *q, size_t i, struct chunk_ack *c)
+{
+	const unsigned char *data = q->v[i].b.data; /* take_ack may move q->v */
+	int err = dsm__waiter_wait_for(n, &c->w, q->v[i].home, "HLRC_DIFF"), e;
+
+	if (!err && c->w.val[1])
+		err = (int)(int64_t)c->w.val[1];
+	/* even a refused batch may have moved homes here: take them */
+	if (!c->w.err && (e = take_ack(n, q, i, data + c->off, c->end - c->off, &c->w)))
+		err = err ? err : e;
+	free(c->w.data);
+	return err;
+}
+
+/* Send job i in chunks, up to FLUSH_WINDOW of them unacknowledged; take
+ * every acknowledgement (in order), even after an error. */
 static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
 {
+	struct chunk_ack c[FLUSH_WINDOW];
 	size_t off = 0;
-	int err = 0;
+	unsigned sent = 0, acked = 0;
+	int err = 0, e;
 
-	while (off < q->v[i].b.len && !err) {
-		const unsigned char *data = q->v[i].b.data;
-		size_t end = off, blen = q->v[i].b.len;
-		int home = q->v[i].home, e;
-		struct dsm_waiter w;
-		while (end < blen && (end == off || end - off < HLRC_FLUSH_CHUNK))
-			end += 8 + dsm__get_le32(data + end + 4);
-		dsm__waiter_add(n, &w);
-		struct dsm_msg m = { .type = DSM_MSG_HLRC_DIFF, .arg = { w.token },
-				     .payload = data + off, .length = (uint32_t)(end - off) };
-		if ((err = dsm__send(n, home, &m)))
-			dsm__waiter_complete(n, w.token, err, NULL);
-		err = dsm__waiter_wait_for(n, &w, home, "HLRC_DIFF") ?: err;
-		if (!err && w.val[1])
-			err = (int)(int64_t)w.val[1];
-		/* even a refused batch may have moved homes here: take them */
-		if (!w.err && (e = take_ack(n, q, i, data + off, end - off, &w)))
+	while ((off < q->v[i].b.len && !err) || acked < sent) {
+		if (off < q->v[i].b.len && !err && sent - acked < FLUSH_WINDOW) {
+			err = send_chunk(n, &q->v[i], off, &c[sent % FLUSH_WINDOW]);
+			off = c[sent++ % FLUSH_WINDOW].end;
+			continue;
+		}
+		if ((e = wait_chunk(n, q, i, &c[acked++ % FLUSH_WINDOW])))
 			err = err ? err : e;
-		free(w.data);
-		off = end;
 	}
 	return err;
 }
@@ -276,6 +311,24 @@ static void fresh_noticed(struct dsm_node *n, size_t p, int written)
 		       dsm__hlrc_cur_interval(st));
 }
 
+/* Page against twin into out (max bytes): the masked form where runs
+ * would take more (many scattered bytes changed: a partition's swaps),
+ * else the run form. The mask pass is cheap and tells the run form's size
+ * without encoding it. A mixed job converts runs: the run form only. */
+static ssize_t encode_one(struct dsm_node *n, const unsigned char *twin,
+			  const unsigned char *page, unsigned char *out, size_t max)
+{
+	size_t run_len;
+	ssize_t len;
+
+	if (n->hetero_swap || n->page_size % 8)
+		return dsm__diff_encode(twin, page, n->page_size, out, max);
+	len = dsm__diff_mask_encode(twin, page, n->page_size, out, max, &run_len);
+	if (len < 0 || run_len <= (size_t)len)
+		return dsm__diff_encode(twin, page, n->page_size, out, max);
+	return len;
+}
+
 /* Diff pages[] against their twins into one buffer per home; pages that
  * turned out to be ours need no diff and become home pages. Region lock
  * held; the pages are write-protected (flushing). */
@@ -302,9 +355,8 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 		if (!hp->twinned)
 			continue;
 		dsm__gc_page_out(n, dsm__page_rt(n->region, p), n->page_size);
-		len = dsm__diff_encode(hp->ztwin ? st->zero : twin_of(st, p, n->page_size),
-				       dsm__page_rt(n->region, p), n->page_size,
-				       scratch, max);
+		len = encode_one(n, hp->ztwin ? st->zero : twin_of(st, p, n->page_size),
+				 dsm__page_rt(n->region, p), scratch, max);
 		if (len > 0) /* a mixed job: runs widened to whole fields */
 			len = dsm__hetero_diff_out(n, p, dsm__page_rt(n->region, p),
 						   scratch, (size_t)len, max);

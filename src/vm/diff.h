@@ -45,9 +45,10 @@ size_t dsm__diff_max_size(size_t page_size);
 ssize_t dsm__diff_encode(const void *twin, const void *page, size_t page_size,
 			 void *out, size_t cap);
 
-/* Apply an encoded diff to page (page_size bytes). Validates everything
- * first (magic, count, every run inside the page, sorted, non-overlapping,
- * total length == len) and changes nothing on error. 0 or -EINVAL. */
+/* Apply an encoded diff (either form, below) to page (page_size bytes).
+ * Validates everything first (magic, count, every run inside the page,
+ * sorted, non-overlapping, total length == len) and changes nothing on
+ * error. 0 or -EINVAL. */
 int dsm__diff_apply(void *page, size_t page_size, const void *diff, size_t len);
 
 /* Number of runs and changed bytes of a valid diff; -EINVAL if invalid. */
@@ -56,6 +57,32 @@ int dsm__diff_stats(const void *diff, size_t len, size_t page_size,
 
 /* 1 if page equals twin (fast path: 64-byte blocks), else 0. */
 int dsm__diff_same(const void *twin, const void *page, size_t page_size);
+
+/*
+ * The masked form (diff_mask.c), for pages where many scattered bytes
+ * changed: u32 magic_and_count (high 8 bits 0xD2, low 24: words with a
+ * changed byte), one mask byte per 8-byte word of the page (bit k: byte k
+ * of the word changed), then the new 8 bytes of each such word in page
+ * order. At most dsm__diff_mask_max_size bytes (1.125x the page), against
+ * 4.5x for the run form's worst case. page_size must be a multiple of 8
+ * (else -EINVAL). Not canonical next to the run form: a sender picks one.
+ * dsm__diff_apply takes either form; dsm__diff_stats and
+ * dsm__diff_conflicts take the run form only. Applying stores exactly the
+ * changed bytes, as the run form does.
+ */
+#define DSM_DIFF_MASK_MAGIC 0xD2u
+size_t dsm__diff_mask_max_size(size_t page_size);
+/* Returns the masked form's length (or -ENOSPC, -EINVAL); *run_len (if
+ * not NULL) gets the length the run form of the same diff has, so the
+ * caller can pick the smaller without encoding both. */
+ssize_t dsm__diff_mask_encode(const void *twin, const void *page, size_t page_size,
+			      void *out, size_t cap, size_t *run_len);
+int dsm__diff_mask_apply(void *page, size_t page_size, const void *diff, size_t len);
+/* The same without the vector path (x86-64 with AVX-512BW takes it):
+ * for tests, which must cover both on any machine. */
+int dsm__diff_mask_apply_portable(void *page, size_t page_size, const void *diff,
+				  size_t len);
+int dsm__diff_is_masked(const void *diff, size_t len);
 
 /*
  * Conflicts between two diffs of the same page made from the same twin (for
