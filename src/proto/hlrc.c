@@ -245,14 +245,8 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 		hp->ktrack = 0; /* a fault now: back on the fault path */
 		st->kwrites += pg->state == DSM_PAGE_READ_SHARED;
 		err = dsm__hlrc_home_wrote(n, p, pg);
-	} else if (!(err = dsm__hlrc_step(n, p, pg, EV_WRITE))) {
-		memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p),
-		       n->page_size);
-		hp->twinned = 1;
-		DSM_STAT_ADD(n, twins, 1);
-		list_dirty(st, p);
-		dsm__tape_note(n, DSM_TAPE_WRITE, (uint32_t)p, (uint32_t)st->me, /* tape hook */
-			       dsm__hlrc_cur_interval(st));
+	} else if (!(err = dsm__hlrc_twin(n, p, pg, 0))) {
+		dsm__hlrc_twin_run(n, p);
 	}
 	if (err)
 		return err;

@@ -46,6 +46,10 @@ struct hlrc_page {
 			      HLRC_FRESH_HIT: its own write fault opened it */
 	uint8_t ztwin;     /* twinned, and the twin is all zeros: the page
 			      was fresh (no home, never written here) */
+	uint8_t ahead;     /* twinned ahead of a walk (hlrc_twin.c): not
+			      known to be written until its close */
+	uint8_t quiet;     /* twinned ahead and not written: left out of
+			      the closing interval's record */
 };
 
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
@@ -209,6 +213,15 @@ static inline uint32_t dsm__hlrc_cur_interval(struct hlrc_state *st)
 {
 	return st->vc[st->me] + 1;
 }
+
+/* hlrc_twin.c */
+/* Twin page p (valid, another node's) for a write in the open interval:
+ * WRITE, twin copied, listed dirty; ahead: twinned ahead of a walk, not
+ * known to be written. No protection change. Region lock held. */
+int dsm__hlrc_twin(struct dsm_node *n, size_t p, struct dsm_page *pg, int ahead);
+/* After a write fault twinned p: twin the pages ahead of the walk it
+ * continues, if any, and make them writable. Region lock held. */
+unsigned dsm__hlrc_twin_run(struct dsm_node *n, size_t p);
 
 /* hlrc_rel.c */
 /* Flush the diffs of pages (marked flushing, twinned) to their homes,

@@ -134,7 +134,8 @@ static int close_pages(struct dsm_node *n, const uint32_t *pages, uint32_t count
 	return err;
 }
 
-/* The record of the interval just flushed: every page with its home. */
+/* The record of the interval just flushed: every page with its home,
+ * but those twinned ahead of a walk and not written (quiet). */
 static struct hlrc_interval *make_record(struct hlrc_state *st, const uint32_t *pages,
 					 uint32_t count)
 {
@@ -147,7 +148,11 @@ static struct hlrc_interval *make_record(struct hlrc_state *st, const uint32_t *
 	iv->creator = (uint32_t)st->me;
 	iv->id = st->vc[st->me] + 1;
 	for (uint32_t i = 0; i < count; i++) {
-		const struct hlrc_page *hp = &st->pages[pages[i]];
+		struct hlrc_page *hp = &st->pages[pages[i]];
+		if (hp->quiet) {
+			hp->quiet = 0;
+			continue;
+		}
 		if (hp->home < 0)
 			continue; /* cannot happen: flushing resolved every home */
 		iv->pages[2 * iv->npages] = pages[i];

@@ -348,6 +348,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 			if ((err = dsm__hlrc_step(n, p, pg, EV_CLAIMED)))
 				break;
 			twin_drop(n, p);
+			hp->ahead = 0;
 			hp->shared = 0; /* our notice will cover every old copy */
 			(*nmine)++;
 			continue;
@@ -365,6 +366,12 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 			break;
 		}
 		twin_drop(n, p);
+		if (hp->ahead) { /* twinned ahead of a walk: written after all? */
+			hp->ahead = 0;
+			hp->quiet = len <= 4; /* the header alone: nothing changed */
+			if (hp->quiet)
+				continue;
+		}
 		DSM_STAT_ADD(n, diffs_created, 1);
 		if (hp->fresh) /* opened fresh, flushed for a notice: announced if written */
 			fresh_noticed(n, p, len > 0 || hp->fresh == HLRC_FRESH_HIT);
