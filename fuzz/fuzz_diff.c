@@ -2,6 +2,8 @@
  * fuzz_diff.c — the diff decoder and applier (src/vm/diff.c): diffs come
  * from peers (lrc diff replies) and are applied to pages.
  *
+ * The masked form (diff_mask.c, hlrc's releases) is fed the same bytes:
+ * refused, it leaves the page unchanged.
  * Input: 2 bytes choosing the page size (1..8192 bytes), 2 bytes giving the
  * length of the first diff, then the first diff, then a second diff.
  * Properties: stats and apply agree on validity; a refused diff leaves the
@@ -38,6 +40,13 @@ static void one(const uint8_t *d, size_t len, size_t ps, uint8_t seed)
 	for (size_t i = 0; i < ps; i++)
 		page[i] = (unsigned char)(seed + i * 13);
 	memcpy(before, page, ps);
+	/* the masked form (hlrc's release): a refused one changes nothing,
+	 * an accepted one is never also a valid run-form diff */
+	if (dsm__diff_mask_apply(page, ps, d, len) != 0)
+		CHECK(memcmp(page, before, ps) == 0);
+	else
+		CHECK(dsm__diff_stats(d, len, ps, NULL, NULL) != 0);
+	memcpy(page, before, ps);
 	ok_stats = dsm__diff_stats(d, len, ps, &runs, &bytes) == 0;
 	ok_apply = dsm__diff_apply(page, ps, d, len) == 0;
 	CHECK(ok_stats == ok_apply);

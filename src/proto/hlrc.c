@@ -669,6 +669,15 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 	return 0;
 }
 
+/* Apply a writer's diff of page p in either form (hlrc_rel.c picks). */
+static int apply_diff(struct dsm_node *n, size_t p, const unsigned char *d, size_t len)
+{
+	unsigned char *page = dsm__page_rt(n->region, p);
+
+	return dsm__diff_is_masked(d, len) ? dsm__diff_mask_apply(page, n->page_size, d, len)
+					   : dsm__diff_apply(page, n->page_size, d, len);
+}
+
 /* A writer's diffs for pages we are home of: apply them all, then ack
  * with the error if one was refused (the writer's release fails), where
  * the pages we are no longer home of went, and the pages whose home moves
@@ -703,8 +712,7 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 		} else if ((err = dsm__hetero_diff_in(n, (int)m->src, p, d + off + 8,
 						      len))) {
 			break; /* refused: the reason is in reject_why */
-		} else if (dsm__diff_apply(dsm__page_rt(n->region, p), n->page_size,
-					   d + off + 8, len)) {
+		} else if (apply_diff(n, p, d + off + 8, len)) {
 			DSM_ERR(n, "hlrc: node %u sent a malformed diff for page %u",
 				m->src, p);
 			err = DSM_EPROTO;

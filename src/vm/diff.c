@@ -374,8 +374,6 @@ int dsm__diff_apply(void *page, size_t page_size, const void *diff, size_t len)
 	unsigned char *p = page;
 	struct cursor c;
 
-	if (dsm__diff_is_masked(diff, len))
-		return dsm__diff_mask_apply(page, page_size, diff, len);
 	if (!p || validate(diff, len, page_size, NULL, NULL))
 		return -EINVAL;
 	cursor_init(&c, diff);

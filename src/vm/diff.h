@@ -45,10 +45,10 @@ size_t dsm__diff_max_size(size_t page_size);
 ssize_t dsm__diff_encode(const void *twin, const void *page, size_t page_size,
 			 void *out, size_t cap);
 
-/* Apply an encoded diff (either form, below) to page (page_size bytes).
- * Validates everything first (magic, count, every run inside the page,
- * sorted, non-overlapping, total length == len) and changes nothing on
- * error. 0 or -EINVAL. */
+/* Apply an encoded diff (the run form; the masked form below has its
+ * own) to page (page_size bytes). Validates everything first (magic,
+ * count, every run inside the page, sorted, non-overlapping, total length
+ * == len) and changes nothing on error. 0 or -EINVAL. */
 int dsm__diff_apply(void *page, size_t page_size, const void *diff, size_t len);
 
 /* Number of runs and changed bytes of a valid diff; -EINVAL if invalid. */
@@ -65,10 +65,12 @@ int dsm__diff_same(const void *twin, const void *page, size_t page_size);
  * of the word changed), then the new 8 bytes of each such word in page
  * order. At most dsm__diff_mask_max_size bytes (1.125x the page), against
  * 4.5x for the run form's worst case. page_size must be a multiple of 8
- * (else -EINVAL). Not canonical next to the run form: a sender picks one.
- * dsm__diff_apply takes either form; dsm__diff_stats and
- * dsm__diff_conflicts take the run form only. Applying stores exactly the
- * changed bytes, as the run form does.
+ * (else -EINVAL). Not canonical next to the run form: a sender picks one
+ * (hlrc's release), its receiver tells them apart (dsm__diff_is_masked)
+ * and applies it with dsm__diff_mask_apply, which validates everything
+ * first and changes nothing on error; dsm__diff_apply, _stats and
+ * _conflicts take the run form only. Applying stores exactly the changed
+ * bytes, as the run form does.
  */
 #define DSM_DIFF_MASK_MAGIC 0xD2u
 size_t dsm__diff_mask_max_size(size_t page_size);

@@ -245,8 +245,10 @@ static void check_masked(enum pattern p, size_t n, uint64_t *s)
 	assert_true(want <= dsm__diff_mask_max_size(n));
 	assert_true(dsm__diff_is_masked(out, want));
 	memcpy(copy, twin, n);
-	assert_int_equal(dsm__diff_apply(copy, n, out, want), 0);
+	assert_int_equal(dsm__diff_mask_apply(copy, n, out, want), 0);
 	assert_memory_equal(copy, page, n);
+	assert_int_equal(dsm__diff_apply(copy, n, out, want), -EINVAL); /* runs only */
+	assert_int_equal(dsm__diff_stats(out, want, n, NULL, NULL), -EINVAL);
 	for (int portable = 0; portable < 2; portable++) { /* both paths, any machine */
 		fill_random(bg, n, s);
 		memcpy(bg_ref, bg, n);
@@ -265,16 +267,16 @@ static void check_masked(enum pattern p, size_t n, uint64_t *s)
 	 * count, the magic; each rejected, the page untouched */
 	memcpy(bg_ref, bg, n);
 	memcpy(out2, out, want);
-	assert_int_equal(dsm__diff_apply(bg, n, out2, want + 8), -EINVAL);
+	assert_int_equal(dsm__diff_mask_apply(bg, n, out2, want + 8), -EINVAL);
 	size_t w = rnd_below(s, n / 8);
 	out2[4 + w] = out2[4 + w] ? 0 : 1;
-	assert_int_equal(dsm__diff_apply(bg, n, out2, want), -EINVAL);
+	assert_int_equal(dsm__diff_mask_apply(bg, n, out2, want), -EINVAL);
 	memcpy(out2, out, want);
 	dsm__put_le32(out2, dsm__get_le32(out2) + 1);
-	assert_int_equal(dsm__diff_apply(bg, n, out2, want), -EINVAL);
+	assert_int_equal(dsm__diff_mask_apply(bg, n, out2, want), -EINVAL);
 	memcpy(out2, out, want);
 	out2[3] = 0xD3;
-	assert_int_equal(dsm__diff_apply(bg, n, out2, want), -EINVAL);
+	assert_int_equal(dsm__diff_mask_apply(bg, n, out2, want), -EINVAL);
 	assert_int_equal(dsm__diff_mask_apply(bg, n, out, 3), -EINVAL);
 	assert_int_equal(dsm__diff_mask_apply_portable(bg, n, out2, want), -EINVAL);
 	assert_memory_equal(bg, bg_ref, n);
