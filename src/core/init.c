@@ -35,8 +35,13 @@ static void *service_main(void *arg)
 	/* the fault handler refuses this thread: it must never wait on itself */
 	__atomic_store_n(&n->service_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	while (!atomic_load(&n->stopping)) {
-		int to = 100, t = n->proto->tick ? n->proto->tick(n) : -1;
-		uint64_t before = n->stats.messages_recv, now = dsm__now_ns();
+		int to = 100, t = -1;
+		if (n->proto->tick) {
+			pthread_mutex_lock(&n->serve_mu);
+			t = n->proto->tick(n);
+			pthread_mutex_unlock(&n->serve_mu);
+		}
+		uint64_t before = __atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED), now = dsm__now_ns();
 		if (t >= 0 && t < to)
 			to = t;
 		/* Busy-poll for a while after traffic: the next request or
@@ -57,7 +62,7 @@ static void *service_main(void *arg)
 			to = 0;
 		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))
 			usleep(1000); /* links gone: don't spin */
-		if (n->stats.messages_recv != before)
+		if (__atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED) != before)
 			last_active = dsm__now_ns();
 		else if (to == 0)
 			sched_yield(); /* let runnable application threads go first */
@@ -136,6 +141,7 @@ static int node_create(struct dsm_node **out)
 	n->id = n->cfg.node_id; /* after setup: MPI assigns them */
 	n->count = n->cfg.node_count;
 	dsm__waitq_init(&n->waitq);
+	pthread_mutex_init(&n->serve_mu, NULL);
 	tune(n);
 	*out = n;
 	return 0;
@@ -162,6 +168,7 @@ static void node_destroy(struct dsm_node *n)
 	dsm__peermem_fini(n);
 	dsm__region_close(n->region);
 	dsm__waitq_destroy(&n->waitq);
+	pthread_mutex_destroy(&n->serve_mu);
 	free(n);
 }
 

@@ -140,6 +140,11 @@ struct dsm_node {
 						  * is hlrc's, for unbound data) */
 
 	struct dsm_waitq waitq;
+	pthread_mutex_t serve_mu;  /* held by the service thread around the
+				    * protocol's tick, and by an application
+				    * thread that dispatches messages itself
+				    * (the transport's assist): handlers and
+				    * ticks never run at once */
 	pthread_t service;
 	int service_started;
 	atomic_int stopping;       /* service thread should exit */

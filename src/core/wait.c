@@ -21,6 +21,7 @@
 
 #define SLICE_NS 100000000ull /* re-check for job failure every 100 ms */
 #define YIELD_SHARE 4          /* a yield longer than budget/4: CPU contended */
+#define ASSIST_BUSY_NS 20000ull /* assisting waiter: no yield this long */
 
 #define SCORE_MAX 8   /* spin credit: spins that caught their reply */
 #define PROBE_EVERY 32 /* with no credit, every 32nd wait spins anyway */
@@ -108,13 +109,23 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 	}
 }
 
-/* Spin (as above) until w is completed. A transport that can (MPI) makes
- * progress on this thread meanwhile, so the reply is received right here;
- * then the thread polls without yielding, as MPI itself does. 1 if w was
- * completed, 0 otherwise. */
+/*
+ * Spin (as above) until w is completed. A transport that can makes
+ * progress on this thread meanwhile (assist), so the reply is received
+ * right here, without a hand-off from the service thread. Over MPI the
+ * thread then polls without yielding, as MPI itself does. Over TCP it
+ * polls without yielding for the first ASSIST_BUSY_NS, the time a
+ * responsive peer takes to answer: a yield then would mostly hand the
+ * CPU to this node's service thread, woken by the very reply the waiter
+ * is about to read (lock hand-off 13-16 us against 15-57 with a yield
+ * per turn, docs/performance.md). After that the peer is busy, and the
+ * thread yields on every turn so the peer's threads can have the CPU.
+ * 1 if w was completed, 0 otherwise.
+ */
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 {
-	int (*assist)(struct dsm_node *) = n->tp->assist;
+	/* not under record/replay: its run token orders the threads */
+	int (*assist)(struct dsm_node *) = n->rp_mode ? NULL : n->tp->assist;
 	uint64_t budget = budget_ns(n), t0; /* replies: no credit needed */
 
 	if (!budget)
@@ -124,13 +135,14 @@ static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 		if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) ||
 		    atomic_load_explicit(&n->failed, memory_order_relaxed))
 			return 1;
-		if (!assist) {
-			if (!spin_turn(t0, budget))
-				return 0;
-		} else {
+		if (assist)
 			assist(n);
-			if (dsm__now_ns() - t0 > budget)
+		uint64_t spun = dsm__now_ns() - t0;
+		if (assist && (!n->tp->assist_yields || spun < ASSIST_BUSY_NS)) {
+			if (spun > budget)
 				return 0;
+		} else if (!spin_turn(t0, budget)) {
+			return 0;
 		}
 	}
 }

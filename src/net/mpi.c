@@ -814,9 +814,14 @@ static int mpi_assist(struct dsm_node *n)
 	if (!t || holds_mu || dsm__in_fault || !atomic_load(&t->started) ||
 	    pthread_mutex_trylock(&t->mu) != 0)
 		return 0;
+	if (pthread_mutex_trylock(&n->serve_mu) != 0) { /* a tick runs */
+		pthread_mutex_unlock(&t->mu);
+		return 0;
+	}
 	holds_mu = 1;
 	moved = progress(n, t);
 	holds_mu = 0;
+	pthread_mutex_unlock(&n->serve_mu);
 	pthread_mutex_unlock(&t->mu);
 	return moved;
 }

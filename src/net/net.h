@@ -173,6 +173,10 @@ struct dsm_transport_ops {
 	 * reply without a hand-off between threads. Returns nonzero if a
 	 * message moved. */
 	int (*assist)(struct dsm_node *n);
+	/* Nonzero: a waiter that assisted for a while without a reply
+	 * yields the CPU between assists (TCP: the peer is busy, let its
+	 * threads run; wait.c). Zero: it polls without yielding (MPI). */
+	int assist_yields;
 	/* Close every link and free the state. */
 	void (*close)(struct dsm_node *n);
 };

@@ -13,7 +13,9 @@
  * is usable from the SIGSEGV handler (no malloc, no stdio); poll() runs in
  * the service thread, reads into per-link buffers, validates every header
  * (source and per-link sequence number) and hands complete messages to
- * dsm__dispatch(). Idle links get HEARTBEATs; a link silent for
+ * dsm__dispatch(). An application thread that spins for a reply reads and
+ * dispatches the same way (assist), under rx_mu, so its reply needs no
+ * wake-up of the service thread; only the service thread closes links. Idle links get HEARTBEATs; a link silent for
  * timeout_ms, closed or corrupt is reported once with dsm__peer_lost().
  * Connections arriving after setup are read without blocking, logged
  * with the reason they are refused and closed.
@@ -26,6 +28,11 @@
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
+
+/* This thread holds rx_mu (it may read links and absorb input); and it is
+ * an application thread assisting, which leaves closing links to the
+ * service thread. */
+static __thread int rx_owner, rx_assist;
 
 
 /* ------------------------------------------------------------------ */
@@ -112,6 +119,33 @@ static int unabsorb(struct link *l)
 	return 1;
 }
 
+static int wait_writable(void *ctx, int fd, uint64_t deadline);
+
+/* wait_writable for a thread that does not hold rx_mu. The service
+ * thread (sending outside a dispatch) keeps input flowing whenever it can
+ * take rx_mu; otherwise the holder of rx_mu reads the links. */
+static int wait_writable_other(struct tcp *t, int fd, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = dsm__now_ns(), step = 1000000;
+		int r;
+		if (!__atomic_load_n(&t->started, __ATOMIC_ACQUIRE) || !pthread_equal(pthread_self(), t->poller))
+			return dsm__sock_wait(fd, POLLOUT, deadline);
+		if (pthread_mutex_trylock(&t->rx_mu) == 0) {
+			rx_owner = 1;
+			r = wait_writable(t, fd, deadline);
+			rx_owner = 0;
+			pthread_mutex_unlock(&t->rx_mu);
+			return r;
+		}
+		if (now >= deadline)
+			return DSM_ETIMEDOUT;
+		r = dsm__sock_wait(fd, POLLOUT, now + step < deadline ? now + step : deadline);
+		if (r != DSM_ETIMEDOUT || dsm__now_ns() >= deadline)
+			return r;
+	}
+}
+
 /*
  * Wait until fd can take more bytes. In the service thread, keep every
  * link's input flowing into its buffer meanwhile: two nodes whose service
@@ -126,8 +160,8 @@ static int wait_writable(void *ctx, int fd, uint64_t deadline)
 	struct pollfd pfd[DSM_MAX_NODES + 1];
 	int who[DSM_MAX_NODES + 1];
 
-	if (!t->started || !pthread_equal(pthread_self(), t->poller))
-		return dsm__sock_wait(fd, POLLOUT, deadline);
+	if (!__atomic_load_n(&t->started, __ATOMIC_ACQUIRE) || !rx_owner)
+		return wait_writable_other(t, fd, deadline);
 	for (;;) {
 		uint64_t now = dsm__now_ns();
 		int k = 1, r;
@@ -223,6 +257,13 @@ static void link_lost(struct dsm_node *n, struct tcp *t, int peer, const char *w
 	struct link *l = &t->link[peer];
 	int old = atomic_load(&l->state);
 
+	if (rx_assist) { /* the service thread polls this fd: it closes it */
+		pthread_mutex_lock(&l->mu);
+		if (atomic_load(&l->state) == LINK_UP)
+			link_break(t, l, why);
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
 	do {
 		if (old != LINK_UP && old != LINK_BROKEN)
 			return;
@@ -636,6 +677,7 @@ static struct tcp *state_new(struct dsm_node *n)
 	t->timeout_ms = n->cfg.timeout_ms > 0 ? n->cfg.timeout_ms : 10000;
 	t->listen_fd = -1;
 	t->acc_lo = t->acc_hi = -1;
+	pthread_mutex_init(&t->rx_mu, NULL);
 	for (int p = 0; p < DSM_MAX_NODES; p++) {
 		pthread_mutex_init(&t->link[p].mu, NULL);
 		t->link[p].fd = -1;
@@ -741,24 +783,75 @@ static int tcp_poll(struct dsm_node *n, int timeout_ms)
 		for (int p = 0; p < t->count; p++)
 			t->link[p].last_recv_ns = now;
 		t->poller = pthread_self();
-		t->started = 1;
+		__atomic_store_n(&t->started, 1, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_lock(&t->rx_mu);
+	rx_owner = 1;
 	reap_broken(n, t);
 	for (int p = 0; p < t->count; p++) /* input read while sending */
 		if (atomic_load(&t->link[p].state) == LINK_UP && unabsorb(&t->link[p])) {
 			link_parse(n, t, p);
 			timeout_ms = 0;
 		}
-	int nfds = build_pollset(t, 1);
-	int r = poll(t->pfd, (nfds_t)nfds, poll_timeout(t, timeout_ms, 1));
+	int nfds = build_pollset(t, 1), tmo = poll_timeout(t, timeout_ms, 1);
+	rx_owner = 0;
+	pthread_mutex_unlock(&t->rx_mu);
+	/* an assisting thread may read the links meanwhile: a link reported
+	 * readable then may have nothing left (read says EAGAIN) */
+	int r = poll(t->pfd, (nfds_t)nfds, tmo);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
+	pthread_mutex_lock(&t->rx_mu);
+	rx_owner = 1;
 	if (r > 0)
 		handle_events(n, t, nfds);
 	reap_broken(n, t);
 	check_liveness(n, t);
 	expire_pends(n, t);
+	rx_owner = 0;
+	pthread_mutex_unlock(&t->rx_mu);
 	return 0;
+}
+
+/* .assist: an application thread that waits for a reply reads the links
+ * itself, when the service thread is not reading them, and dispatches
+ * what came: its reply then needs no wake-up of the service thread. A
+ * link that fails here is marked broken and left to the service thread
+ * (it polls the fd). Not in a signal handler (dispatch is not
+ * async-signal-safe). Returns nonzero if a message was dispatched. */
+static int tcp_assist(struct dsm_node *n)
+{
+	struct tcp *t = n->tp_state;
+	struct pollfd pfd[DSM_MAX_NODES];
+	int who[DSM_MAX_NODES], k = 0;
+	uint64_t before;
+
+	if (!t || !__atomic_load_n(&t->started, __ATOMIC_ACQUIRE) || dsm__in_fault ||
+	    rx_owner || pthread_mutex_trylock(&t->rx_mu) != 0)
+		return 0;
+	if (pthread_mutex_trylock(&n->serve_mu) != 0) { /* a tick runs */
+		pthread_mutex_unlock(&t->rx_mu);
+		return 0;
+	}
+	rx_owner = rx_assist = 1;
+	before = __atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED);
+	for (int p = 0; p < t->count; p++) {
+		struct link *l = &t->link[p];
+		if (p == t->self || atomic_load(&l->state) != LINK_UP)
+			continue;
+		if (unabsorb(l))
+			link_parse(n, t, p);
+		pfd[k] = (struct pollfd){ .fd = l->fd, .events = POLLIN };
+		who[k++] = p;
+	}
+	if (k && poll(pfd, (nfds_t)k, 0) > 0)
+		for (int i = 0; i < k; i++)
+			if (pfd[i].revents & POLLIN)
+				link_readable(n, t, who[i]);
+	rx_owner = rx_assist = 0;
+	pthread_mutex_unlock(&n->serve_mu);
+	pthread_mutex_unlock(&t->rx_mu);
+	return __atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED) != before;
 }
 
 /* Make a blocked tcp_poll() return. Async-signal-safe. */
@@ -796,6 +889,7 @@ static void tcp_close(struct dsm_node *n)
 		close(t->listen_fd);
 	if (t->wake_fd >= 0)
 		close(t->wake_fd);
+	pthread_mutex_destroy(&t->rx_mu);
 	free(t);
 	n->tp_state = NULL;
 }
@@ -806,5 +900,7 @@ const struct dsm_transport_ops dsm__transport_tcp = {
 	.send = tcp_send,
 	.poll = tcp_poll,
 	.wake = tcp_wake,
+	.assist = tcp_assist,
+	.assist_yields = 1,
 	.close = tcp_close,
 };

@@ -77,6 +77,9 @@ struct tcp {
 	int ack_on_adopt;            /* reply HELLO_ACK as soon as adopted */
 	int started;                 /* poll() ran once */
 	pthread_t poller;            /* the service thread (valid once started) */
+	pthread_mutex_t rx_mu;       /* held by the thread that reads links and
+					dispatches: the service thread, or an
+					application thread assisting (tcp_assist) */
 	uint64_t hb_scan_ns;         /* next heartbeat scan */
 	struct dsm_hello me;
 	struct link link[DSM_MAX_NODES];
