@@ -145,6 +145,9 @@ struct dsm_node {
 				    * thread that dispatches messages itself
 				    * (the transport's assist): handlers and
 				    * ticks never run at once */
+	atomic_ulong assisted;     /* messages an application thread moved
+				    * itself while it waited (the transport's
+				    * assist; TCP: received and dispatched) */
 	pthread_t service;
 	int service_started;
 	atomic_int stopping;       /* service thread should exit */

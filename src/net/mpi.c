@@ -822,6 +822,8 @@ static int mpi_assist(struct dsm_node *n)
 	moved = progress(n, t);
 	holds_mu = 0;
 	pthread_mutex_unlock(&n->serve_mu);
+	if (moved > 0)
+		atomic_fetch_add(&n->assisted, (unsigned long)moved);
 	pthread_mutex_unlock(&t->mu);
 	return moved;
 }

@@ -851,7 +851,9 @@ static int tcp_assist(struct dsm_node *n)
 	rx_owner = rx_assist = 0;
 	pthread_mutex_unlock(&n->serve_mu);
 	pthread_mutex_unlock(&t->rx_mu);
-	return __atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED) != before;
+	before = __atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED) - before;
+	atomic_fetch_add(&n->assisted, before);
+	return before != 0;
 }
 
 /* Make a blocked tcp_poll() return. Async-signal-safe. */

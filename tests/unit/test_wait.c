@@ -3,8 +3,9 @@
  * spins for at most DSM_SPIN_US before it sleeps, sees a completion made
  * while it spins, stops at once when the job fails, does not spin at all
  * when the budget is 0 (nodes outnumber cores), and, with a transport that
- * can assist (MPI), makes progress itself: its reply is received on the
- * waiting thread.
+ * can assist (MPI, TCP), makes progress itself: its reply is received on
+ * the waiting thread; it assists only within its budget and not under
+ * record/replay.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -232,6 +233,80 @@ static void test_waiter_no_spin_no_assist(void **state)
 	node_free(n);
 }
 
+/* A transport that assists, yielding between turns (TCP), whose
+ * progress never brings the reply: the waiter polls it on its own thread,
+ * stops by the end of its budget (3 ms) and sleeps until the reply comes
+ * the other way (50 ms). */
+static struct {
+	pthread_t caller;
+	int calls, wrong_thread;
+	uint64_t last_ns;
+} idle;
+
+static int idle_assist(struct dsm_node *n)
+{
+	(void)n;
+	if (!pthread_equal(pthread_self(), idle.caller))
+		idle.wrong_thread = 1;
+	idle.calls++;
+	idle.last_ns = dsm__now_ns();
+	return 0;
+}
+
+static const struct dsm_transport_ops idle_tcp_like = {
+	.name = "idle", .assist = idle_assist, .assist_yields = 1
+};
+
+static void test_waiter_assist_budget(void **state)
+{
+	struct dsm_node *n = node_new(3000, &idle_tcp_like); /* 3 ms */
+	struct dsm_waiter w;
+	struct completer c;
+	pthread_t th;
+	uint64_t t0;
+
+	(void)state;
+	idle.caller = pthread_self();
+	idle.calls = idle.wrong_thread = 0;
+	dsm__waiter_add(n, &w);
+	c = (struct completer){ n, w.token, 50000000 };
+	t0 = dsm__now_ns();
+	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+	assert_true(idle.calls > 0);
+	assert_false(idle.wrong_thread);
+	/* polled only within the budget (slack for a loaded machine), not
+	 * all the 50 ms the reply took */
+	assert_true(idle.last_ns - t0 < 30000000ull);
+	assert_int_equal(w.val[1], 22);
+	free(w.data);
+	pthread_join(th, NULL);
+	node_free(n);
+}
+
+/* Under record/replay the waiter does not assist (the run token orders
+ * the threads): the transport is left to the service thread. */
+static void test_waiter_no_assist_in_replay(void **state)
+{
+	struct dsm_node *n = node_new(1000000, &idle_tcp_like); /* 1 s */
+	struct dsm_waiter w;
+	struct completer c;
+	pthread_t th;
+
+	(void)state;
+	n->rp_mode = 1;
+	idle.caller = pthread_self();
+	idle.calls = 0;
+	dsm__waiter_add(n, &w);
+	c = (struct completer){ n, w.token, 2000000 };
+	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+	assert_int_equal(idle.calls, 0);
+	free(w.data);
+	pthread_join(th, NULL);
+	node_free(n);
+}
+
 /* A deadline still holds while nobody answers. */
 static void test_waiter_timeout(void **state)
 {
@@ -254,6 +329,8 @@ int main(void)
 		cmocka_unit_test(test_waiter_spin_and_sleep),
 		cmocka_unit_test(test_waiter_assist),
 		cmocka_unit_test(test_waiter_no_spin_no_assist),
+		cmocka_unit_test(test_waiter_assist_budget),
+		cmocka_unit_test(test_waiter_no_assist_in_replay),
 		cmocka_unit_test(test_waiter_timeout),
 	};
 
