@@ -162,6 +162,9 @@ struct dsm_node {
 	int spin_adaptive;         /* DSM_SPIN_US=auto: spin on credit */
 	atomic_int spin_score;     /* spin credit (wait.c) */
 	atomic_uint spin_probe;    /* waits without credit, for probing */
+	atomic_int busy_score;     /* assisting waits whose reply came while
+				    * they polled without yielding (wait.c) */
+	atomic_uint busy_probe;    /* waits without that credit, for probing */
 	uint8_t peer_bye[DSM_MAX_NODES]; /* BYE seen from peer */
 	int service_tid;           /* kernel tid of the service thread, 0 before */
 	char reject_why[160];      /* service thread: why the handler running now

@@ -110,40 +110,76 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 }
 
 /*
+ * May this assisting wait poll without yielding at first? On credit, as
+ * spinning itself: a wait whose reply came in that phase earns one, one
+ * whose reply did not halves it; with none left, every PROBE_EVERY-th
+ * wait tries again. Polling without yielding pays when the peer's threads
+ * run on another CPU; when the scheduler has put the two nodes on one CPU
+ * (a loopback wake-up pulls the woken thread to the waker's CPU), it only
+ * keeps the peer from sending the reply (lock hand-off 37 us against 14).
+ */
+static int busy_credit(struct dsm_node *n)
+{
+	if (atomic_load_explicit(&n->busy_score, memory_order_relaxed) > 0)
+		return 1;
+	return atomic_fetch_add_explicit(&n->busy_probe, 1, memory_order_relaxed) %
+		       PROBE_EVERY == 0;
+}
+
+static void busy_outcome(struct dsm_node *n, int caught)
+{
+	int s = atomic_load_explicit(&n->busy_score, memory_order_relaxed);
+
+	atomic_store_explicit(&n->busy_score, caught ? (s < SCORE_MAX ? s + 1 : s) : s / 2,
+			      memory_order_relaxed);
+}
+
+/*
  * Spin (as above) until w is completed. A transport that can makes
  * progress on this thread meanwhile (assist), so the reply is received
  * right here, without a hand-off from the service thread. Over MPI the
  * thread then polls without yielding, as MPI itself does. Over TCP it
- * polls without yielding for the first ASSIST_BUSY_NS, the time a
- * responsive peer takes to answer: a yield then would mostly hand the
- * CPU to this node's service thread, woken by the very reply the waiter
- * is about to read (lock hand-off 13-16 us against 15-57 with a yield
- * per turn, docs/performance.md). After that the peer is busy, and the
- * thread yields on every turn so the peer's threads can have the CPU.
- * 1 if w was completed, 0 otherwise.
+ * polls without yielding for the first ASSIST_BUSY_NS (on credit, see
+ * busy_credit), the time a responsive peer takes to answer: a yield then
+ * would mostly hand the CPU to this node's service thread, woken by the
+ * very reply the waiter is about to read (lock hand-off 13-16 us against
+ * 15-57 with a yield per turn, docs/performance.md). After that the peer
+ * is busy, and the thread yields on every turn so the peer's threads can
+ * have the CPU. 1 if w was completed, 0 otherwise.
  */
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w)
 {
 	/* not under record/replay: its run token orders the threads */
 	int (*assist)(struct dsm_node *) = n->rp_mode ? NULL : n->tp->assist;
-	uint64_t budget = budget_ns(n), t0; /* replies: no credit needed */
+	uint64_t budget = budget_ns(n), t0, busy_ns = 0, spun = 0;
 
-	if (!budget)
+	if (!budget) /* replies: no spin credit needed */
 		return 0;
+	if (assist && !n->tp->assist_yields)
+		busy_ns = budget;
+	else if (assist && busy_credit(n))
+		busy_ns = ASSIST_BUSY_NS;
 	t0 = dsm__now_ns();
 	for (;;) {
 		if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) ||
-		    atomic_load_explicit(&n->failed, memory_order_relaxed))
+		    atomic_load_explicit(&n->failed, memory_order_relaxed)) {
+			if (busy_ns && n->tp->assist_yields && spun < busy_ns)
+				busy_outcome(n, 1);
 			return 1;
+		}
 		if (assist)
 			assist(n);
-		uint64_t spun = dsm__now_ns() - t0;
-		if (assist && (!n->tp->assist_yields || spun < ASSIST_BUSY_NS)) {
+		uint64_t was = spun;
+		spun = dsm__now_ns() - t0;
+		if (spun < busy_ns) {
 			if (spun > budget)
 				return 0;
-		} else if (!spin_turn(t0, budget)) {
-			return 0;
+			continue;
 		}
+		if (was < busy_ns && n->tp->assist_yields) /* busy phase over */
+			busy_outcome(n, 0);
+		if (!spin_turn(t0, budget))
+			return 0;
 	}
 }
 

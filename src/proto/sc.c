@@ -443,6 +443,10 @@ static int defer(struct dsm_node *n, size_t p, int type, int from)
 	st->tail = q;
 	st->count++;
 	SP(n, p)->ndefer++;
+	/* the service thread serves the queue from its tick: an application
+	 * thread dispatching this (assist) must not leave it asleep */
+	if (st->count == 1)
+		n->tp->wake(n);
 	return 0;
 }
 

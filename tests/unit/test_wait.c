@@ -284,6 +284,58 @@ static void test_waiter_assist_budget(void **state)
 	node_free(n);
 }
 
+/* The no-yield phase of an assisting wait runs on credit: a reply read
+ * in it (by the assist, at once) earns one; a wait whose reply came only
+ * later halves it. */
+static int tcp_like_rounds;
+
+static int quick_assist(struct dsm_node *n)
+{
+	if (++tcp_like_rounds < 3)
+		return 0;
+	uint64_t val[3] = { 1, 2, 3 };
+	dsm__waiter_complete(n, fake.token, 0, val);
+	return 1;
+}
+
+static const struct dsm_transport_ops quick_tcp_like = {
+	.name = "quick", .assist = quick_assist, .assist_yields = 1
+};
+
+static void test_waiter_busy_credit(void **state)
+{
+	struct dsm_node *n = node_new(1000000, &quick_tcp_like); /* 1 s */
+	struct dsm_waiter w;
+
+	(void)state;
+	atomic_store(&n->busy_score, 4);
+	for (int i = 0; i < 3; i++) {
+		dsm__waiter_add(n, &w);
+		fake.token = w.token;
+		tcp_like_rounds = 0;
+		assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+	}
+	assert_true(atomic_load(&n->busy_score) >= 5); /* 7 unless preempted */
+	node_free(n);
+
+	/* replies that come after the no-yield phase: the credit halves */
+	n = node_new(3000, &idle_tcp_like);
+	atomic_store(&n->busy_score, 4);
+	idle.caller = pthread_self();
+	for (int i = 0; i < 2; i++) {
+		struct completer c;
+		pthread_t th;
+		dsm__waiter_add(n, &w);
+		c = (struct completer){ n, w.token, 10000000 }; /* 10 ms */
+		assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+		assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+		free(w.data);
+		pthread_join(th, NULL);
+	}
+	assert_int_equal(atomic_load(&n->busy_score), 1);
+	node_free(n);
+}
+
 /* Under record/replay the waiter does not assist (the run token orders
  * the threads): the transport is left to the service thread. */
 static void test_waiter_no_assist_in_replay(void **state)
@@ -331,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_waiter_no_spin_no_assist),
 		cmocka_unit_test(test_waiter_assist_budget),
 		cmocka_unit_test(test_waiter_no_assist_in_replay),
+		cmocka_unit_test(test_waiter_busy_credit),
 		cmocka_unit_test(test_waiter_timeout),
 	};
 
