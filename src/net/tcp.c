@@ -15,8 +15,9 @@
  * (source and per-link sequence number) and hands complete messages to
  * dsm__dispatch(). An application thread that spins for a reply reads and
  * dispatches the same way (assist), under rx_mu, so its reply needs no
- * wake-up of the service thread; only the service thread closes links. Idle links get HEARTBEATs; a link silent for
- * timeout_ms, closed or corrupt is reported once with dsm__peer_lost().
+ * wake-up of the service thread; only the service thread closes links.
+ * Idle links get HEARTBEATs; a link silent for timeout_ms, closed or
+ * corrupt is reported once with dsm__peer_lost().
  * Connections arriving after setup are read without blocking, logged
  * with the reason they are refused and closed.
  *
@@ -129,7 +130,8 @@ static int wait_writable_other(struct tcp *t, int fd, uint64_t deadline)
 	for (;;) {
 		uint64_t now = dsm__now_ns(), step = 1000000;
 		int r;
-		if (!__atomic_load_n(&t->started, __ATOMIC_ACQUIRE) || !pthread_equal(pthread_self(), t->poller))
+		if (!__atomic_load_n(&t->started, __ATOMIC_ACQUIRE) ||
+		    !pthread_equal(pthread_self(), t->poller))
 			return dsm__sock_wait(fd, POLLOUT, deadline);
 		if (pthread_mutex_trylock(&t->rx_mu) == 0) {
 			rx_owner = 1;
