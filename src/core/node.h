@@ -159,6 +159,9 @@ struct dsm_node {
 	atomic_int app_faulting;   /* application threads waiting for a
 				    * page: the service thread may busy-poll
 				    * on spin credit (init.c, wait.c) */
+	atomic_int app_in_barrier; /* application threads waiting in a
+				    * barrier: over MPI the service thread
+				    * polls meanwhile (init.c) */
 	int spin_adaptive;         /* DSM_SPIN_US=auto: spin on credit */
 	atomic_int spin_score;     /* spin credit (wait.c) */
 	atomic_uint spin_probe;    /* waits without credit, for probing */

@@ -878,16 +878,18 @@ static int mpi_poll(struct dsm_node *n, int timeout_ms)
 		el = dsm__now_ns() - start;
 		if (el >= limit || atomic_load(&n->stopping) || (rc == 0 && timeout_ms == 0))
 			return 0;
-		/* rc < 0: an application thread polls for its reply. Leave it
-		 * the CPU for a short pause, even when asked for one round (a
-		 * service thread spinning beside it delays the peer's on a
-		 * busy machine), and look again soon: it stops when its reply
-		 * came. Idle: pause, doubling up to DSM_MPI_POLL_US. */
-		pause = rc < 0 ? BACKOFF_MIN_NS : t->backoff_ns;
+		/* rc < 0: an application thread polls for its reply (and
+		 * everyone's traffic) until it comes (wait.c): leave it the
+		 * CPU, even when asked for one round (under mpirun's binding
+		 * this thread shares its core). Idle: pause, doubling up to
+		 * DSM_MPI_POLL_US, in both cases: short pauses beside a
+		 * polling thread preempt it every few us (mn_assist: 50-116
+		 * us a hand-off against 8). */
+		pause = t->backoff_ns;
 		idle_wait(t, pause < limit - el ? pause : limit - el);
 		if (rc < 0 && timeout_ms == 0)
 			return 0;
-		if (rc == 0 && (t->backoff_ns *= 2) > t->poll_cap_ns)
+		if ((t->backoff_ns *= 2) > t->poll_cap_ns)
 			t->backoff_ns = t->poll_cap_ns;
 	}
 }
@@ -958,5 +960,6 @@ const struct dsm_transport_ops dsm__transport_mpi = {
 	.poll = mpi_poll,
 	.wake = mpi_wake,
 	.assist = mpi_assist,
+	.must_poll = 1,
 	.close = mpi_close,
 };

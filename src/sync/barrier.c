@@ -431,6 +431,7 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 	struct bar_local *l;
 	int err = 0;
 
+	atomic_fetch_add(&n->app_in_barrier, 1);
 	while ((l = blocal_get(s, id)) && l->released < epoch) {
 		struct timespec ts;
 		if ((err = atomic_load(&n->failed)))
@@ -443,6 +444,7 @@ static int wait_released(struct dsm_node *n, unsigned id, uint64_t epoch)
 		}
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
+	atomic_fetch_sub(&n->app_in_barrier, 1);
 	return err ? err : l ? 0 : -ENOMEM;
 }
 
