@@ -135,19 +135,6 @@ static void busy_outcome(struct dsm_node *n, int caught)
 }
 
 /*
- * Spin (as above) until w is completed. A transport that can makes
- * progress on this thread meanwhile (assist), so the reply is received
- * right here, without a hand-off from the service thread. Over MPI the
- * thread polls until the reply comes (poll_for_waiter). Over TCP it
- * polls without yielding for the first ASSIST_BUSY_NS (on credit, see
- * busy_credit), the time a responsive peer takes to answer: a yield then
- * would mostly hand the CPU to this node's service thread, woken by the
- * very reply the waiter is about to read (lock hand-off 13-16 us against
- * 15-57 with a yield per turn, docs/performance.md). After that the peer
- * is busy, and the thread yields on every turn so the peer's threads can
- * have the CPU. 1 if w was completed, 0 otherwise.
- */
-/*
  * A transport with no descriptor to sleep on (MPI): poll until w is
  * completed or limit_ns (0: none) passes, as a blocking MPI call does. A
  * thread that slept would be served by the service thread, which polls
@@ -173,6 +160,19 @@ static int poll_for_waiter(struct dsm_node *n, struct dsm_waiter *w,
 	}
 }
 
+/*
+ * Spin (as above) until w is completed. A transport that can makes
+ * progress on this thread meanwhile (assist), so the reply is received
+ * right here, without a hand-off from the service thread. Over MPI the
+ * thread polls until the reply comes (poll_for_waiter). Over TCP it
+ * polls without yielding for the first ASSIST_BUSY_NS (on credit, see
+ * busy_credit), the time a responsive peer takes to answer: a yield then
+ * would mostly hand the CPU to this node's service thread, woken by the
+ * very reply the waiter is about to read (lock hand-off 13-16 us against
+ * 15-57 with a yield per turn, docs/performance.md). After that the peer
+ * is busy, and the thread yields on every turn so the peer's threads can
+ * have the CPU. 1 if w was completed, 0 otherwise.
+ */
 static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w, uint64_t limit_ns)
 {
 	/* not under record/replay: its run token orders the threads */
@@ -189,7 +189,7 @@ static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w, uint64_t li
 	for (;;) {
 		if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) ||
 		    atomic_load_explicit(&n->failed, memory_order_relaxed)) {
-			if (busy_ns && n->tp->assist_yields && spun < busy_ns)
+			if (busy_ns && spun < busy_ns)
 				busy_outcome(n, 1);
 			return 1;
 		}
@@ -202,7 +202,7 @@ static int spin_for_waiter(struct dsm_node *n, struct dsm_waiter *w, uint64_t li
 				return 0;
 			continue;
 		}
-		if (was < busy_ns && n->tp->assist_yields) /* busy phase over */
+		if (was < busy_ns) /* busy phase over */
 			busy_outcome(n, 0);
 		if (!spin_turn(t0, budget))
 			return 0;

@@ -173,14 +173,11 @@ struct dsm_transport_ops {
 	 * reply without a hand-off between threads. Returns nonzero if a
 	 * message moved. */
 	int (*assist)(struct dsm_node *n);
-	/* Nonzero: a waiter that assisted for a while without a reply
-	 * yields the CPU between assists (TCP: the peer is busy, let its
-	 * threads run; wait.c). Zero: it polls without yielding (MPI). */
-	int assist_yields;
 	/* Nonzero: poll() has no descriptor to sleep on (MPI): traffic is
 	 * noticed only by polling, so a thread waiting for a reply polls
 	 * until it comes (wait.c), as a blocking MPI call does, and the
-	 * service thread polls while a faulting thread waits (init.c). */
+	 * service thread polls while a thread of its node waits for a page
+	 * or in a barrier (init.c). */
 	int must_poll;
 	/* Close every link and free the state. */
 	void (*close)(struct dsm_node *n);

@@ -905,6 +905,5 @@ const struct dsm_transport_ops dsm__transport_tcp = {
 	.poll = tcp_poll,
 	.wake = tcp_wake,
 	.assist = tcp_assist,
-	.assist_yields = 1,
 	.close = tcp_close,
 };

@@ -254,7 +254,7 @@ static int idle_assist(struct dsm_node *n)
 }
 
 static const struct dsm_transport_ops idle_tcp_like = {
-	.name = "idle", .assist = idle_assist, .assist_yields = 1
+	.name = "idle", .assist = idle_assist
 };
 
 static void test_waiter_assist_budget(void **state)
@@ -299,7 +299,7 @@ static int quick_assist(struct dsm_node *n)
 }
 
 static const struct dsm_transport_ops quick_tcp_like = {
-	.name = "quick", .assist = quick_assist, .assist_yields = 1
+	.name = "quick", .assist = quick_assist
 };
 
 static void test_waiter_busy_credit(void **state)
@@ -359,6 +359,43 @@ static void test_waiter_no_assist_in_replay(void **state)
 	node_free(n);
 }
 
+/* A transport with no descriptor to sleep on (MPI): the waiter polls on
+ * its own thread until its reply comes (20 ms, far past its 50 us spin
+ * budget), not only for the budget; and with nobody answering it stops
+ * at its deadline. */
+static const struct dsm_transport_ops idle_mpi_like = {
+	.name = "idle-mpi", .assist = idle_assist, .must_poll = 1
+};
+
+static void test_waiter_must_poll(void **state)
+{
+	struct dsm_node *n = node_new(50, &idle_mpi_like);
+	struct dsm_waiter w;
+	struct completer c;
+	pthread_t th;
+	uint64_t t0;
+
+	(void)state;
+	idle.caller = pthread_self();
+	idle.calls = idle.wrong_thread = 0;
+	dsm__waiter_add(n, &w);
+	c = (struct completer){ n, w.token, 20000000 };
+	t0 = dsm__now_ns();
+	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
+	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
+	assert_false(idle.wrong_thread);
+	assert_true(idle.last_ns - t0 >= 19000000ull); /* still polling at 19 ms */
+	assert_int_equal(w.val[1], 22);
+	free(w.data);
+	pthread_join(th, NULL);
+
+	dsm__waiter_add(n, &w);
+	t0 = dsm__now_ns();
+	assert_int_equal(dsm__waiter_wait(n, &w, 20000000ull), DSM_ETIMEDOUT);
+	assert_true(dsm__now_ns() - t0 < 1000000000ull);
+	node_free(n);
+}
+
 /* A deadline still holds while nobody answers. */
 static void test_waiter_timeout(void **state)
 {
@@ -385,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_waiter_no_assist_in_replay),
 		cmocka_unit_test(test_waiter_busy_credit),
 		cmocka_unit_test(test_waiter_timeout),
+		cmocka_unit_test(test_waiter_must_poll),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
