@@ -20,17 +20,6 @@
 
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Under DSM_SPIN_US=auto, does the service thread busy-poll after
- * traffic? See service_main. */
-static int service_polls(struct dsm_node *n)
-{
-	int faulting = atomic_load(&n->app_faulting) > 0;
-
-	if (n->tp->must_poll)
-		return faulting || atomic_load(&n->app_in_barrier) > 0;
-	return faulting && dsm__spin_credit(n);
-}
-
 /* The service thread: receive and answer messages until told to stop. */
 static void *service_main(void *arg)
 {
@@ -73,7 +62,7 @@ static void *service_main(void *arg)
 		 * while one waits (bench_mpi: a lock round trip to a node in
 		 * a barrier 57 us against 2.4). */
 		if (now - last_active < spin_ns &&
-		    (!n->spin_adaptive || service_polls(n)))
+		    (!n->spin_adaptive || dsm__service_polls(n)))
 			to = 0;
 		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))
 			usleep(1000); /* links gone: don't spin */

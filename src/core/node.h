@@ -326,6 +326,11 @@ int dsm__spin_while_eq(struct dsm_node *n, _Atomic uint32_t *word, uint32_t val)
 /* 1 while spinning has caught replies lately: the service thread may
  * busy-poll after traffic (wait.c). */
 int dsm__spin_credit(struct dsm_node *n);
+/* Under DSM_SPIN_US=auto, does the service thread busy-poll after
+ * traffic now? While a thread of its node waits for a page, on spin
+ * credit; over a transport that must poll (MPI), also without credit
+ * and while a thread waits in a barrier: neither polls for itself. */
+int dsm__service_polls(struct dsm_node *n);
 
 /* --- subsystems dispatched to (core/coll.c, sync/) --- */
 int dsm__coll_init(struct dsm_node *n);

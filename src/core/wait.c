@@ -68,6 +68,15 @@ int dsm__spin_credit(struct dsm_node *n)
 	return atomic_load_explicit(&n->spin_score, memory_order_relaxed) > 0;
 }
 
+int dsm__service_polls(struct dsm_node *n)
+{
+	int faulting = atomic_load(&n->app_faulting) > 0;
+
+	if (n->tp->must_poll)
+		return faulting || atomic_load(&n->app_in_barrier) > 0;
+	return faulting && dsm__spin_credit(n);
+}
+
 /*
  * One turn of a spin that started at t0 and may last budget ns: yield the
  * CPU. Returns 0 when the spin should stop: the budget is spent, or the

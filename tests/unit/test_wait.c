@@ -396,6 +396,33 @@ static void test_waiter_must_poll(void **state)
 	node_free(n);
 }
 
+/* When the service thread busy-polls after traffic (DSM_SPIN_US=auto):
+ * over TCP only beside a page wait with spin credit; over MPI beside a
+ * page wait or a barrier wait, credit or not, and not beside computing
+ * threads. */
+static void test_service_polls(void **state)
+{
+	struct dsm_node *n = node_new(50, &idle_tcp_like);
+
+	(void)state;
+	assert_false(dsm__service_polls(n));
+	atomic_store(&n->app_in_barrier, 1);
+	assert_false(dsm__service_polls(n)); /* TCP: the kernel wakes it */
+	atomic_store(&n->app_in_barrier, 0);
+	atomic_store(&n->app_faulting, 1);
+	assert_false(dsm__service_polls(n)); /* no credit */
+	atomic_store(&n->spin_score, 2);
+	assert_true(dsm__service_polls(n));
+	atomic_store(&n->spin_score, 0);
+	n->tp = &idle_mpi_like;
+	assert_true(dsm__service_polls(n)); /* MPI: credit or not */
+	atomic_store(&n->app_faulting, 0);
+	assert_false(dsm__service_polls(n));
+	atomic_store(&n->app_in_barrier, 1);
+	assert_true(dsm__service_polls(n));
+	node_free(n);
+}
+
 /* A deadline still holds while nobody answers. */
 static void test_waiter_timeout(void **state)
 {
@@ -423,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_waiter_busy_credit),
 		cmocka_unit_test(test_waiter_timeout),
 		cmocka_unit_test(test_waiter_must_poll),
+		cmocka_unit_test(test_service_polls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
