@@ -257,30 +257,39 @@ static const struct dsm_transport_ops idle_tcp_like = {
 	.name = "idle", .assist = idle_assist
 };
 
-static void test_waiter_assist_budget(void **state)
+/* Wait on n for a reply that another thread sends after after_ns,
+ * through the idle transport; checks the reply and that only this thread
+ * polled. Returns how long after the start the last poll came. */
+static uint64_t idle_wait_reply(struct dsm_node *n, uint64_t after_ns)
 {
-	struct dsm_node *n = node_new(3000, &idle_tcp_like); /* 3 ms */
 	struct dsm_waiter w;
 	struct completer c;
 	pthread_t th;
 	uint64_t t0;
 
-	(void)state;
 	idle.caller = pthread_self();
 	idle.calls = idle.wrong_thread = 0;
 	dsm__waiter_add(n, &w);
-	c = (struct completer){ n, w.token, 50000000 };
+	c = (struct completer){ n, w.token, after_ns };
 	t0 = dsm__now_ns();
 	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
 	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
 	assert_true(idle.calls > 0);
 	assert_false(idle.wrong_thread);
-	/* polled only within the budget (slack for a loaded machine), not
-	 * all the 50 ms the reply took */
-	assert_true(idle.last_ns - t0 < 30000000ull);
 	assert_int_equal(w.val[1], 22);
 	free(w.data);
 	pthread_join(th, NULL);
+	return idle.last_ns - t0;
+}
+
+static void test_waiter_assist_budget(void **state)
+{
+	struct dsm_node *n = node_new(3000, &idle_tcp_like); /* 3 ms */
+
+	(void)state;
+	/* polled only within the budget (slack for a loaded machine), not
+	 * all the 50 ms the reply took */
+	assert_true(idle_wait_reply(n, 50000000) < 30000000ull);
 	node_free(n);
 }
 
@@ -371,24 +380,11 @@ static void test_waiter_must_poll(void **state)
 {
 	struct dsm_node *n = node_new(50, &idle_mpi_like);
 	struct dsm_waiter w;
-	struct completer c;
-	pthread_t th;
 	uint64_t t0;
 
 	(void)state;
-	idle.caller = pthread_self();
-	idle.calls = idle.wrong_thread = 0;
-	dsm__waiter_add(n, &w);
-	c = (struct completer){ n, w.token, 20000000 };
-	t0 = dsm__now_ns();
-	assert_int_equal(pthread_create(&th, NULL, complete_later, &c), 0);
-	assert_int_equal(dsm__waiter_wait(n, &w, 2000000000ull), 0);
-	assert_false(idle.wrong_thread);
-	assert_true(idle.last_ns - t0 >= 19000000ull); /* still polling at 19 ms */
-	assert_int_equal(w.val[1], 22);
-	free(w.data);
-	pthread_join(th, NULL);
-
+	/* still polling at 19 ms */
+	assert_true(idle_wait_reply(n, 20000000) >= 19000000ull);
 	dsm__waiter_add(n, &w);
 	t0 = dsm__now_ns();
 	assert_int_equal(dsm__waiter_wait(n, &w, 20000000ull), DSM_ETIMEDOUT);
