@@ -12,6 +12,7 @@
 #define DSM_PROTO_HLRC_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,8 @@ struct hlrc_page {
 			      known to be written until its close */
 	uint8_t quiet;     /* twinned ahead and not written: left out of
 			      the closing interval's record */
+	uint8_t tres;      /* its twin slot's memory is resident (counted in
+			      hlrc_state.twin_res; see release_twins) */
 };
 
 /* hlrc_page.tape: HELD: INVALID, but the runtime view holds a valid copy
@@ -102,6 +105,7 @@ struct hlrc_state {
 	size_t npages;
 	struct hlrc_page *pages;
 	unsigned char *twins;                /* npages * page_size, NORESERVE */
+	_Atomic size_t twin_res;             /* twin slots resident (tres) */
 	uint32_t *dirty;                     /* pages written in the open interval */
 	struct hlrc_ra ra[HLRC_RA_STREAMS];  /* readahead streams (prefetch_run) */
 	unsigned ra_clock;                   /* stamps streams as they are used */
@@ -134,6 +138,10 @@ static inline struct hlrc_state *HS(struct dsm_node *n) { return n->proto_state;
 
 /* Diff bytes per HLRC_DIFF message (and the most pages one ack migrates). */
 #define HLRC_FLUSH_CHUNK (4u << 20)
+
+/* Twin memory kept resident for the next twins of the same pages, at
+ * most (hlrc_rel.c, release_twins). */
+#define HLRC_TWIN_KEEP (64u << 20)
 
 /* Page p's twin, at a fixed place in the twins mapping. */
 static inline unsigned char *twin_of(struct hlrc_state *st, size_t p, size_t ps)

@@ -496,12 +496,18 @@ int dsm__hlrc_close_fresh(struct dsm_node *n, uint32_t *pages, uint32_t *count,
 }
 
 /* Give the twin memory of pages[] (sorted here) back to the kernel, one
- * madvise per run of neighbours. Their faults still wait (flushing), so
- * no thread twins them meanwhile. */
+ * madvise per run of neighbours, once more than HLRC_TWIN_KEEP of twin
+ * memory is resident; below that it stays for the pages' next twins: a
+ * slot given back costs its next twin a kernel fault that maps and
+ * clears a page (10 us on a paravirtualised VM; qs at --large twins 25k
+ * pages on its partitioning node). Their faults still wait (flushing),
+ * so no thread twins them meanwhile. */
 static void release_twins(struct dsm_node *n, uint32_t *pages, uint32_t count)
 {
 	struct hlrc_state *st = HS(n);
 
+	if (atomic_load(&st->twin_res) <= HLRC_TWIN_KEEP / n->page_size)
+		return;
 	qsort(pages, count, sizeof(*pages), hlrc_cmp_u32);
 	for (uint32_t i = 0; i < count;) {
 		uint32_t j = i + 1;
@@ -509,6 +515,11 @@ static void release_twins(struct dsm_node *n, uint32_t *pages, uint32_t count)
 			j++;
 		madvise(twin_of(st, pages[i], n->page_size),
 			(size_t)(pages[j - 1] - pages[i] + 1) * n->page_size, MADV_DONTNEED);
+		for (uint32_t k = i; k < j; k++)
+			if (st->pages[pages[k]].tres) {
+				st->pages[pages[k]].tres = 0;
+				atomic_fetch_sub(&st->twin_res, 1);
+			}
 		i = j;
 	}
 }

@@ -28,6 +28,10 @@ int dsm__hlrc_twin(struct dsm_node *n, size_t p, struct dsm_page *pg, int ahead)
 	if (err)
 		return err;
 	memcpy(twin_of(st, p, n->page_size), dsm__page_rt(n->region, p), n->page_size);
+	if (!hp->tres) {
+		hp->tres = 1;
+		atomic_fetch_add(&st->twin_res, 1);
+	}
 	hp->twinned = 1;
 	hp->ahead = (uint8_t)ahead;
 	hp->quiet = 0;

@@ -19,7 +19,9 @@ int dsm__proto_wp_init(struct dsm_node *n, const char *proto)
 
 	if (n->count == 1 || n->cfg.write_detect == DSM_WP_SEGV)
 		return 0;
-	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD, 0, &why);
+	/* registered only while pages are tracked (DSM_WP_F_LAZY, vm/wp.h) */
+	err = dsm__wp_open(&r->wp, r->app, r->size, r->page_size, DSM_WP_UFFD,
+			   DSM_WP_F_LAZY, &why);
 	if (err && n->cfg.write_detect == DSM_WP_UFFD) {
 		dsm__fail(n, DSM_ECONFIG, n->id, "DSM_WRITE_DETECT=uffd: %s (%s)", why,
 			  dsm_strerror(err));

@@ -50,6 +50,7 @@ struct dsm_wp_ops {
 	int (*untrack)(struct dsm_wp *w, size_t first, size_t count);
 	ssize_t (*collect)(struct dsm_wp *w, size_t first, size_t count,
 			   uint32_t *out, size_t cap, size_t *next);
+	void (*rest)(struct dsm_wp *w); /* NULL: nothing to undo */
 };
 
 struct dsm_wp {
@@ -61,6 +62,7 @@ struct dsm_wp {
 	unsigned flags;        /* DSM_WP_F_* */
 	int fd;                /* uffd: the userfaultfd */
 	int pagemap;           /* uffd: /proc/self/pagemap */
+	int registered;        /* uffd: the range is registered now */
 	_Atomic uint8_t *bits; /* segv: per page DSM_WP_BIT_* */
 };
 
@@ -70,6 +72,14 @@ struct dsm_wp {
  * when armed is reported as written all the same (it gets a fresh,
  * unprotected page). */
 #define DSM_WP_F_PRESENT 0x1u
+/* LAZY (uffd): register the range at the first track, not at open, and
+ * let dsm__wp_rest unregister it. While a shared mapping is registered,
+ * the kernel sets no PTE's write bit when an mprotect restores write
+ * access: every page's next write takes a kernel fault (write-notify),
+ * tracked or not (13.5 us a page on a paravirtualised VM; docs/
+ * write-detection.md). A user that tracks pages only some of the time
+ * pays that only while it does. */
+#define DSM_WP_F_LAZY 0x2u
 
 /* segv: per-page bits */
 #define DSM_WP_BIT_TRACKED 0x01
@@ -124,6 +134,15 @@ static inline ssize_t dsm__wp_collect(struct dsm_wp *w, size_t first, size_t cou
 				      uint32_t *out, size_t cap, size_t *next)
 {
 	return w->ops->collect(w, first, count, out, cap, next);
+}
+
+/* Nothing is tracked now (every tracked page was untracked or left
+ * through the caller's own protections): under DSM_WP_F_LAZY, unregister
+ * the range until the next track. Harmless otherwise. */
+static inline void dsm__wp_rest(struct dsm_wp *w)
+{
+	if (w->ops->rest)
+		w->ops->rest(w);
 }
 
 /* segv only: a write fault at addr. Returns 1 when addr is in a tracked

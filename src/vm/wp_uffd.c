@@ -64,6 +64,29 @@ struct pm_scan_arg {
 
 #define SCAN_VEC 256 /* runs per PAGEMAP_SCAN call */
 
+/* Register or unregister the whole range (DSM_WP_F_LAZY). Unregistering
+ * clears every armed page's write-protect bit: no page is tracked then. */
+static int do_register(struct dsm_wp *w)
+{
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)w->base, w->len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(w->fd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	w->registered = 1;
+	return 0;
+}
+
+static void unregister(struct dsm_wp *w)
+{
+	struct uffdio_range range = { (uintptr_t)w->base, w->len };
+
+	if (ioctl(w->fd, UFFDIO_UNREGISTER, &range) == 0)
+		w->registered = 0;
+}
+
 static int uffd_open(struct dsm_wp *w, const char **why)
 {
 	struct uffdio_api api = {
@@ -71,16 +94,13 @@ static int uffd_open(struct dsm_wp *w, const char **why)
 		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
 			    (w->flags & DSM_WP_F_PRESENT ? 0 : UFFD_FEATURE_WP_UNPOPULATED),
 	};
-	struct uffdio_register reg = {
-		.range = { (uintptr_t)w->base, w->len },
-		.mode = UFFDIO_REGISTER_MODE_WP,
-	};
 	struct pm_scan_arg probe = { .size = sizeof(probe) };
 	int err;
 
 	/* User-mode faults only: allowed without privilege whatever
 	 * vm.unprivileged_userfaultfd says (Linux 5.11); asynchronous
 	 * write-protect faults never reach the descriptor anyway. */
+	w->registered = 0;
 	w->fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (w->fd < 0) {
 		err = -errno;
@@ -94,8 +114,7 @@ static int uffd_open(struct dsm_wp *w, const char **why)
 		       "for shared memory (UFFD_FEATURE_WP_ASYNC, Linux >= 6.7)";
 		goto fail_fd;
 	}
-	if (ioctl(w->fd, UFFDIO_REGISTER, &reg) < 0) {
-		err = -errno;
+	if ((err = do_register(w))) {
 		*why = "userfaultfd cannot write-protect this mapping type";
 		goto fail_fd;
 	}
@@ -111,6 +130,8 @@ static int uffd_open(struct dsm_wp *w, const char **why)
 		*why = "the kernel lacks the PAGEMAP_SCAN ioctl (Linux >= 6.7)";
 		goto fail_pm;
 	}
+	if (w->flags & DSM_WP_F_LAZY) /* probed: registered at the first track */
+		unregister(w);
 	return 0;
 
 fail_pm:
@@ -174,8 +195,12 @@ static int track_present(struct dsm_wp *w, size_t first, size_t count)
 
 static int uffd_track(struct dsm_wp *w, size_t first, size_t count)
 {
+	int err;
+
 	if (first > w->npages || count > w->npages - first)
 		return -EINVAL;
+	if (!w->registered && (err = do_register(w)))
+		return err;
 	if (w->flags & DSM_WP_F_PRESENT)
 		return track_present(w, first, count);
 	return set_wp(w, first, count, 1);
@@ -183,7 +208,13 @@ static int uffd_track(struct dsm_wp *w, size_t first, size_t count)
 
 static int uffd_untrack(struct dsm_wp *w, size_t first, size_t count)
 {
-	return set_wp(w, first, count, 0);
+	return w->registered ? set_wp(w, first, count, 0) : 0;
+}
+
+static void uffd_rest(struct dsm_wp *w)
+{
+	if (w->registered && (w->flags & DSM_WP_F_LAZY))
+		unregister(w);
 }
 
 /* One scan call per SCAN_VEC runs of written pages; each call re-arms what
@@ -199,6 +230,10 @@ static ssize_t uffd_collect(struct dsm_wp *w, size_t first, size_t count,
 
 	if (first > w->npages || count > w->npages - first)
 		return -EINVAL;
+	if (!w->registered) { /* nothing armed, nothing written to report */
+		*next = first + count;
+		return 0;
+	}
 	while (at < end && n < cap) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
@@ -237,4 +272,5 @@ const struct dsm_wp_ops dsm__wp_uffd = {
 	.track = uffd_track,
 	.untrack = uffd_untrack,
 	.collect = uffd_collect,
+	.rest = uffd_rest,
 };

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -202,9 +203,38 @@ static void test_small_buffer(void **state)
 	assert_int_equal(collect_all(0, 64, all, 64), 0);
 }
 
+/* Does a read of untouched private anonymous memory map the kernel's
+ * shared zero page? Its Rss in /proc/self/smaps says: 0 kB then. A guest
+ * booted with pvm_no_zero_page (a paravirtualised VM) maps a fresh page. */
+static int reads_map_zero_page(void)
+{
+	volatile unsigned char *m = mmap(NULL, psz, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char line[256], want[32];
+	int found = 0, rss = -1;
+	FILE *f;
+
+	assert_true(m != MAP_FAILED);
+	(void)m[0];
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)m);
+	assert_non_null(f = fopen("/proc/self/smaps", "r"));
+	while (rss < 0 && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, want, strlen(want)))
+			found = 1;
+		else if (found && !strncmp(line, "Rss:", 4))
+			rss = atoi(line + 4);
+	}
+	fclose(f);
+	munmap((void *)m, psz);
+	assert_true(rss >= 0);
+	return rss == 0;
+}
+
 /* Private anonymous memory armed with DSM_WP_F_PRESENT (what the
  * deterministic spaces use): pages never mapped are not reported, but one
- * first written after tracking began is. */
+ * first written after tracking began is. A page first read after tracking
+ * began is not, where reads map the zero page; where they map a fresh
+ * page, it is (a notice too many, never one too few). */
 static void test_present(void **state)
 {
 	size_t n = 4096, next;
@@ -226,10 +256,87 @@ static void test_present(void **state)
 	((volatile unsigned char *)m)[3 * psz] = 2;
 	((volatile unsigned char *)m)[4000 * psz] = 3; /* never mapped before */
 	(void)((volatile unsigned char *)m)[100 * psz]; /* read only */
-	assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 2);
+	if (mode == DSM_WP_SEGV || reads_map_zero_page()) {
+		assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 2);
+		assert_int_equal(out[1], 4000);
+	} else {
+		assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 3);
+		assert_int_equal(out[1], 100);
+		assert_int_equal(out[2], 4000);
+	}
 	assert_int_equal(out[0], 3);
-	assert_int_equal(out[1], 4000);
 	assert_int_equal(dsm__wp_collect(w, 0, n, out, 8, &next), 0);
+	wp = keep;
+	dsm__wp_close(w);
+	munmap(m, n * psz);
+}
+
+/* Kernel page faults of this process so far. */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* Write-protect all pages, make them writable again and write each:
+ * the kernel faults taken by the writes. */
+static long reopen_and_write(unsigned char *m, size_t n)
+{
+	long f0;
+
+	assert_int_equal(mprotect(m, n * psz, PROT_READ), 0);
+	assert_int_equal(mprotect(m, n * psz, PROT_READ | PROT_WRITE), 0);
+	f0 = minor_faults();
+	for (size_t p = 0; p < n; p++)
+		((volatile unsigned char *)m)[p * psz] = (unsigned char)p;
+	return minor_faults() - f0;
+}
+
+/*
+ * DSM_WP_F_LAZY (what hlrc and lrc open the region with): the range is
+ * registered with the kernel only from the first track until the next
+ * rest. A registered shared mapping takes a kernel fault at each page's
+ * first write after an mprotect restores write access, tracked or not;
+ * so before the first track and after a rest, none may (hlrc under auto
+ * spent 0.55 s of sor's --large run in such faults). Tracking still
+ * reports exactly, before the rest and after the range comes back.
+ */
+static void test_lazy(void **state)
+{
+	size_t n = 64, next;
+	uint32_t out[64];
+	struct dsm_wp *w, *keep = wp;
+	const char *why;
+	int fd = memfd_create("test-wp-lazy", MFD_CLOEXEC);
+	unsigned char *m;
+
+	(void)state;
+	own_segv();
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(n * psz)), 0);
+	m = mmap(NULL, n * psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(m != MAP_FAILED);
+	memset(m, 1, n * psz); /* every page mapped and dirty */
+	assert_int_equal(dsm__wp_open(&w, m, n * psz, psz, mode, DSM_WP_F_LAZY, &why), 0);
+	wp = w;
+	assert_int_equal(dsm__wp_collect(w, 0, n, out, n, &next), 0); /* nothing tracked */
+	assert_int_equal(next, n);
+	if (mode == DSM_WP_UFFD)
+		assert_int_equal(reopen_and_write(m, n), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(dsm__wp_track(w, 8, 4), 0);
+		((volatile unsigned char *)m)[9 * psz] = 7;
+		((volatile unsigned char *)m)[20 * psz] = 7; /* untracked */
+		assert_int_equal(dsm__wp_collect(w, 8, 4, out, n, &next), 1);
+		assert_int_equal(out[0], 9);
+		assert_int_equal(dsm__wp_untrack(w, 8, 4), 0);
+		dsm__wp_rest(w);
+		if (mode == DSM_WP_UFFD)
+			assert_int_equal(reopen_and_write(m, n), 0);
+	}
 	wp = keep;
 	dsm__wp_close(w);
 	munmap(m, n * psz);
@@ -304,6 +411,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_small_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_present, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};
 	if (argc > 1 && strcmp(argv[1], "uffd") == 0) {
