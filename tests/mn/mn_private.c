@@ -18,7 +18,8 @@
  * with the region registered for userfaultfd write-protection while no
  * page was tracked, each private page took one at its first write after
  * the first barrier (the kernel sets no write bit when mprotect restores
- * write access to a registered shared mapping).
+ * write access to a registered shared mapping). Not checked in sanitizer
+ * builds: 64-72 of their own under ASan at 4 and 8 nodes.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,6 +32,12 @@
 
 #define MN_PROG "mn_private"
 #include "mn_util.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1 /* the runtime faults in its own shadow memory */
+#else
+#define SANITIZED 0
+#endif
 
 #define B 256u       /* pages per node */
 #define ITERS 10
@@ -86,7 +93,7 @@ int main(int argc, char **argv)
 			FAIL("%llu write faults in iterations 2..%d for %u pages of which "
 			     "%u are private: private pages must cost none",
 			     (unsigned long long)wf, ITERS, B, B - 1);
-		if (k1 - k0 >= (long)B / 4)
+		if (!SANITIZED && k1 - k0 >= (long)B / 4)
 			FAIL("%ld kernel page faults in iterations 2..%d (%u pages "
 			     "written per iteration): private pages must cost none",
 			     k1 - k0, ITERS, B);
