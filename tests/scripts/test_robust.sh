@@ -18,7 +18,9 @@
 #      summaries (at most one a second) that account for the rest.
 #  (f) DSM_HEAP_SIZE=4T (documented up to 16T): under sc the job runs (the
 #      page table is reserved, not committed); under lrc it runs or
-#      dsm_init fails at once with DSM_ECONFIG naming DSM_HEAP_SIZE.
+#      dsm_init fails with DSM_ECONFIG naming DSM_HEAP_SIZE, within 110 s
+#      (at once in a plain build; ASan's failing calloc of the per-page
+#      state took 27 s on an idle 2-vCPU VM, over 60 s beside other tests).
 #  (g) a thread created after dsm_init gets an alternate signal stack on
 #      its first dsm_* call, and its faults on the region are served.
 #  (h) a fault taken by the service thread (simulated: node 1's main thread
@@ -172,7 +174,7 @@ show "$TMP/f2.out"
 if [ "$rc" -eq 0 ]; then
 	ok "(f) lrc runs with a 4T region"
 elif grep -q "bad DSM_\* environment setting: DSM_HEAP_SIZE=.*use a smaller DSM_HEAP_SIZE" \
-	"$TMP/f2.out" && [ "$elapsed" -lt 60000 ]; then
+	"$TMP/f2.out" && [ "$elapsed" -lt 110000 ]; then
 	ok "(f) lrc refuses a 4T region with DSM_ECONFIG naming DSM_HEAP_SIZE"
 else
 	fail "(f) lrc with DSM_HEAP_SIZE=4T: status $rc without a clear message"
