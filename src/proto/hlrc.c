@@ -634,6 +634,9 @@ static int consider_migration(struct dsm_node *n, uint32_t p, int src,
 	struct dsm_page *pg = &n->region->pages[p];
 	int err;
 
+	/* another node writes it: its writes are no longer assumed ours
+	 * (hlrc_wp.c), and the check below needs to know whether we wrote */
+	hp->kstreak = 0;
 	/* a migrating page travels unconverted: never in a mixed job */
 	if (!st->migrate || hp->gen == UINT16_MAX || n->hetero_swap)
 		return 0;
@@ -712,6 +715,8 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 		} else if ((err = dsm__hetero_diff_in(n, (int)m->src, p, d + off + 8,
 						      len))) {
 			break; /* refused: the reason is in reject_why */
+		} else if (hp->kassume && (err = dsm__hlrc_wp_leave(n, p))) {
+			break; /* assumed (hlrc_wp.c): its hash must see our writes only */
 		} else if (apply_diff(n, p, d + off + 8, len)) {
 			DSM_ERR(n, "hlrc: node %u sent a malformed diff for page %u",
 				m->src, p);
@@ -882,6 +887,8 @@ static void hlrc_fini(struct dsm_node *n)
 		munmap(st->ktracked, st->npages * sizeof(*st->ktracked));
 	if (st->fresh)
 		munmap(st->fresh, st->npages * sizeof(*st->fresh));
+	if (st->khash)
+		munmap(st->khash, st->npages * sizeof(*st->khash));
 	free(st->zero);
 	pthread_mutex_destroy(&st->close_mu);
 	free(st);
@@ -911,10 +918,11 @@ static int hlrc_init(struct dsm_node *n)
 	st->dirty = reserve(np * sizeof(*st->dirty));
 	st->ktracked = reserve(np * sizeof(*st->ktracked));
 	st->fresh = reserve(np * sizeof(*st->fresh));
+	st->khash = reserve(np * sizeof(*st->khash));
 	st->zero = calloc(1, n->page_size);
 	st->twins = reserve(np * n->page_size);
-	if (!st->pages || !st->dirty || !st->ktracked || !st->fresh || !st->zero ||
-	    !st->twins)
+	if (!st->pages || !st->dirty || !st->ktracked || !st->fresh || !st->khash ||
+	    !st->zero || !st->twins)
 		return -ENOMEM;
 	for (int j = 0; j < DSM_MAX_NODES; j++)
 		st->iv_base[j] = 1;

@@ -41,6 +41,12 @@ struct hlrc_page {
 	uint8_t ktrack;    /* home, shared: writable, writes recorded by the
 			      kernel (hlrc_wp.c) instead of by a fault */
 	uint8_t klisted;   /* in hlrc_state.ktracked */
+	uint8_t kassume : 1, /* with ktrack: not armed, taken as written at
+				the close (hlrc_wp.c, "assumed writes") */
+		kstreak : 2, /* home: closes in a row, up to 3, that found
+				the served page written */
+		kcheck : 3,  /* assumed serves since the last armed one */
+		kgrace : 1;  /* assumed, and a close found it unchanged */
 	uint8_t fresh;     /* opened fresh (hlrc_state.fresh lists it, not
 			      dirty): DIRTY, zero twin; HLRC_FRESH_RUN: not
 			      known to be written (the close decides),
@@ -118,6 +124,8 @@ struct hlrc_state {
 	uint32_t *ktracked;                  /* pages with ktrack (may list
 					      * pages no longer tracked) */
 	uint32_t nktracked;
+	struct hlrc_khash { uint64_t a, b; } *khash; /* per page: an assumed
+						       page's hash when served */
 	uint8_t kmode;                       /* serve arms shared home pages in
 					      * the kernel (hlrc_wp.c) */
 	uint8_t kadapt;                      /* auto: kmode follows kload */
