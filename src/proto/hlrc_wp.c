@@ -30,8 +30,9 @@
  * they share, at every step) is not armed when served again: it stays
  * writable with no kernel record, and a 128-bit hash of it is taken
  * before anyone copies it. The close (or anything that needs the exact
- * state, as for armed pages) compares: changed, it was written; unchanged,
- * it is write-protected (fault path) and its streak ends. Each armed page
+ * state, as for armed pages) compares: changed, it was written; unchanged
+ * at a second close, it is write-protected (fault path) and its streak
+ * ends. Each armed page
  * costs its first write a kernel fault, ~10 us on a paravirtualised VM
  * (fft: 65k per node per run); a hash costs ~0.5 us. Every KCHECK_EVERY-th
  * serve arms it for real. A write that leaves the page as it was is no
@@ -285,8 +286,9 @@ static int verdict(struct dsm_node *n, const uint32_t *out, ssize_t got)
 /*
  * Before the open interval closes (region lock held): every kernel-tracked
  * page written since the last close takes its WRITE step, so the close
- * lists it; so does every assumed one. On a scan error every tracked page
- * is taken as written (a notice too many, never one too few).
+ * lists it; so does every assumed one that changed. On a scan error every
+ * tracked page is taken as written (a notice too many, never one too
+ * few).
  */
 int dsm__hlrc_wp_collect(struct dsm_node *n)
 {
