@@ -23,21 +23,18 @@
  * uffd, not in sanitizer builds (their own faults); elsewhere the data is
  * checked only.
  */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/userfaultfd.h>
 
 #include "dsm.h"
 
 #define MN_PROG "mn_assume"
 #include "mn_util.h"
+#include "mn_uffd.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -52,26 +49,6 @@
 #define BAR 1u
 #define PAGE_WORDS (4096 / sizeof(uint64_t))
 #define WORDS (B * PAGE_WORDS)
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1u << 15)
-#endif
-
-static int kernel_records_writes(void)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
-	long fd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	int ok;
-
-	if (fd < 0)
-		return 0;
-	ok = ioctl((int)fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_WP_ASYNC);
-	close((int)fd);
-	return ok;
-}
 
 static long kernel_faults(void)
 {
@@ -116,7 +93,7 @@ int main(int argc, char **argv)
 	int hlrc = !proto || !*proto || strcmp(proto, "hlrc") == 0;
 	int kwd = !wd || !*wd || strcmp(wd, "auto") == 0 || strcmp(wd, "uffd") == 0;
 	int n = mn_init(&argc, &argv, 0), right = (me + 1) % n;
-	int claim = n > 1 && hlrc && kwd && !SANITIZED && kernel_records_writes();
+	int claim = n > 1 && hlrc && kwd && !SANITIZED && mn_kernel_records_writes();
 	volatile uint64_t *a = mn_alloc_collective((size_t)n * WORDS * 8);
 	size_t mine = (size_t)me * WORDS;
 	long k0 = 0, k1;

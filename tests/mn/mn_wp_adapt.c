@@ -22,20 +22,17 @@
  * Claims are made under hlrc at 2+ nodes where the kernel has userfaultfd
  * asynchronous write-protection (probed); elsewhere the data checks only.
  */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/userfaultfd.h>
 
 #include "dsm.h"
 
 #define MN_PROG "mn_wp_adapt"
 #include "mn_util.h"
+#include "mn_uffd.h"
 
 #define B 64u
 #define ITERS1 12
@@ -44,28 +41,6 @@
 #define ITERS3 12
 #define BAR 1u
 #define WORDS (B * 4096 / sizeof(uint64_t))
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1u << 15)
-#endif
-
-/* Does the kernel offer asynchronous userfaultfd write-protection (what
- * DSM_WRITE_DETECT=auto needs to pick the kernel's record)? */
-static int kernel_records_writes(void)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
-	long fd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	int ok;
-
-	if (fd < 0)
-		return 0;
-	ok = ioctl((int)fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_WP_ASYNC);
-	close((int)fd);
-	return ok;
-}
 
 static uint64_t f(unsigned it, uint64_t i)
 {
@@ -111,7 +86,7 @@ int main(int argc, char **argv)
 	int autowd = !wd || !*wd || strcmp(wd, "auto") == 0;
 	int segv = wd && strcmp(wd, "segv") == 0;
 	int n = mn_init(&argc, &argv, 0), right = (me + 1) % n;
-	int claim = n > 1 && hlrc && (segv || (autowd && kernel_records_writes()));
+	int claim = n > 1 && hlrc && (segv || (autowd && mn_kernel_records_writes()));
 	volatile uint64_t *a = mn_alloc_collective((size_t)n * WORDS * 8);
 	size_t mine = (size_t)me * WORDS;
 	uint64_t w0 = 0, wf1, wf3;
