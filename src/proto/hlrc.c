@@ -244,7 +244,8 @@ static int start_write(struct dsm_node *n, size_t p, struct dsm_page *pg)
 	if (hp->home == st->me) {
 		hp->ktrack = 0; /* a fault now: back on the fault path */
 		st->kwrites += pg->state == DSM_PAGE_READ_SHARED;
-		err = dsm__hlrc_home_wrote(n, p, pg);
+		if (!(err = dsm__hlrc_home_wrote(n, p, pg)))
+			dsm__hlrc_wp_home_run(n, p);
 	} else if (!(err = dsm__hlrc_twin(n, p, pg, 0))) {
 		dsm__hlrc_twin_run(n, p);
 	}
@@ -608,6 +609,8 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 				       p + k > n->region->npages))) {
 		return DSM_EPROTO;
 	}
+	if (k > 1 && m->arg[1] != 1) /* one call maps the run's runtime view */
+		dsm__vm_populate(dsm__page_rt(n->region, p), k * ps);
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t i = 0; i < k; i++) {
 		int in = 0, e = install_copy(n, (int)m->src, p + i,
@@ -681,6 +684,31 @@ static int apply_diff(struct dsm_node *n, size_t p, const unsigned char *d, size
 					   : dsm__diff_apply(page, n->page_size, d, len);
 }
 
+/* Before diffs are applied: map the runtime view of each run of two or
+ * more neighbouring pages they are for in one call (dsm__vm_populate),
+ * instead of a kernel fault per page at its first write through that
+ * view. Entries are checked by on_diff; a bad one ends this walk. */
+static void populate_diff_runs(struct dsm_node *n, const unsigned char *d, size_t length)
+{
+	size_t lo = 0, hi = 0, npages = n->region->npages;
+
+	for (size_t off = 0; off + 8 <= length;) {
+		size_t p = dsm__get_le32(d + off), len = dsm__get_le32(d + off + 4);
+		if (p >= npages || len > length - off - 8)
+			break;
+		if (p != hi) {
+			if (hi - lo > 1)
+				dsm__vm_populate(dsm__page_rt(n->region, lo),
+						 (hi - lo) * n->page_size);
+			lo = p;
+		}
+		hi = p + 1;
+		off += 8 + len;
+	}
+	if (hi - lo > 1)
+		dsm__vm_populate(dsm__page_rt(n->region, lo), (hi - lo) * n->page_size);
+}
+
 /* A writer's diffs for pages we are home of: apply them all, then ack
  * with the error if one was refused (the writer's release fails), where
  * the pages we are no longer home of went, and the pages whose home moves
@@ -693,6 +721,7 @@ static int on_diff(struct dsm_node *n, const struct dsm_msg *m)
 	uint32_t nredir = 0, nmig = 0;
 	int err = 0;
 
+	populate_diff_runs(n, d, m->length);
 	pthread_mutex_lock(&n->region->lock);
 	for (size_t off = 0; !err && off < m->length;) {
 		uint32_t p, len;

@@ -218,6 +218,10 @@ int dsm__hlrc_wp_collect(struct dsm_node *n);
 void dsm__hlrc_wp_share_run(struct dsm_node *n, const uint32_t *list, uint32_t count,
 			    uint32_t *prot, uint32_t *nprot);
 int dsm__hlrc_wp_leave(struct dsm_node *n, size_t p);
+/* After a write fault on home page p: open the home pages ahead of the
+ * walk it continues, if any, as assumed (hlrc_wp.c, "home write runs").
+ * Returns the pages opened. Region lock held. */
+unsigned dsm__hlrc_wp_home_run(struct dsm_node *n, size_t p);
 int dsm__hlrc_wp_adapt(struct dsm_node *n);
 /* Home: copy page p into copy for node `to`, making it shared (its next
  * write here is tracked). 0; 1 when p's home is elsewhere (*hg: where);
@@ -238,6 +242,14 @@ int dsm__hlrc_twin(struct dsm_node *n, size_t p, struct dsm_page *pg, int ahead)
 /* After a write fault twinned p: twin the pages ahead of the walk it
  * continues, if any, and make them writable. Region lock held. */
 unsigned dsm__hlrc_twin_run(struct dsm_node *n, size_t p);
+/* A write fault on p continues a walk when the pages just before it (or
+ * just after it: a walk backwards) are walked(); then the pages ahead
+ * that may join, as many as twice the walk behind, up to max, from
+ * *first on (the count; 0 if p continues no walk). Twin runs and home
+ * write runs (hlrc_wp.c). Region lock held. */
+unsigned dsm__hlrc_walk_ahead(struct dsm_node *n, size_t p, unsigned max,
+			      int (*walked)(struct dsm_node *, size_t),
+			      int (*ahead)(struct dsm_node *, size_t), size_t *first);
 
 /* hlrc_rel.c */
 /* Flush the diffs of pages (marked flushing, twinned) to their homes,

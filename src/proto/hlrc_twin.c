@@ -13,10 +13,6 @@
 #include "internal.h"
 #include "tape/hooks.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels: EINVAL, ignored */
-#endif
-
 #define TWIN_RUN_MAX 32 /* pages twinned ahead at one fault, at most */
 
 int dsm__hlrc_twin(struct dsm_node *n, size_t p, struct dsm_page *pg, int ahead)
@@ -46,9 +42,9 @@ int dsm__hlrc_twin(struct dsm_node *n, size_t p, struct dsm_page *pg, int ahead)
 }
 
 /* Was page q twinned for a write in the open interval? */
-static int walked(const struct hlrc_state *st, size_t q)
+static int walked(struct dsm_node *n, size_t q)
 {
-	const struct hlrc_page *hq = &st->pages[q];
+	const struct hlrc_page *hq = &HS(n)->pages[q];
 
 	return hq->twinned && hq->dirty && !hq->ztwin;
 }
@@ -65,18 +61,40 @@ static int twinnable(struct dsm_node *n, size_t q)
 	       !hq->fetching && !hq->tape && !hq->fresh && !hq->ktrack;
 }
 
-/* How many pages before p (dir 1) or after it (dir -1) were twinned for
- * writes in the open interval, up to TWIN_RUN_MAX / 2. */
-static unsigned walk_length(const struct hlrc_state *st, size_t p, int dir)
+/* How many pages before p (dir 1) or after it (dir -1) are walked, up to
+ * max / 2. */
+static unsigned walk_length(struct dsm_node *n, size_t p, int dir, unsigned max,
+			    int (*walked)(struct dsm_node *, size_t))
 {
+	size_t np = HS(n)->npages;
 	unsigned k = 0;
 
 	if (dir > 0)
-		while (k < TWIN_RUN_MAX / 2 && k < p && walked(st, p - k - 1))
+		while (k < max / 2 && k < p && walked(n, p - k - 1))
 			k++;
 	else
-		while (k < TWIN_RUN_MAX / 2 && p + k + 1 < st->npages && walked(st, p + k + 1))
+		while (k < max / 2 && p + k + 1 < np && walked(n, p + k + 1))
 			k++;
+	return k;
+}
+
+unsigned dsm__hlrc_walk_ahead(struct dsm_node *n, size_t p, unsigned max,
+			      int (*walked)(struct dsm_node *, size_t),
+			      int (*ahead)(struct dsm_node *, size_t), size_t *first)
+{
+	size_t np = HS(n)->npages;
+	int dir = 1;
+	unsigned back = walk_length(n, p, 1, max, walked), k = 0, win;
+
+	if (!back && (back = walk_length(n, p, -1, max, walked)))
+		dir = -1;
+	if (!back)
+		return 0;
+	win = 2 * back > max ? max : 2 * back;
+	while (k < win && (dir > 0 ? p + 1 + k < np : p >= k + 1) &&
+	       ahead(n, dir > 0 ? p + 1 + k : p - 1 - k))
+		k++;
+	*first = dir > 0 ? p + 1 : p - k;
 	return k;
 }
 
@@ -84,9 +102,11 @@ static unsigned walk_length(const struct hlrc_state *st, size_t p, int dir)
  * Page p was just twinned at a write fault. If the pages before it (or
  * after it: a walk backwards) were twinned in this interval too, twin
  * twice as many pages ahead of it as the walk has behind it (a readahead
- * window: 2, 4, ... up to TWIN_RUN_MAX), as far as they may be. They
- * become writable in one mprotect, and their page tables are filled in
- * one madvise instead of a kernel fault each. A page twinned ahead that
+ * window: 2, 4, ... up to TWIN_RUN_MAX), as far as they may be. Their
+ * twin slots are mapped in one madvise before the copies (a slot never
+ * used, or given back, costs a kernel fault otherwise), they become
+ * writable in one mprotect, and their page tables are filled in one
+ * madvise instead of a kernel fault each. A page twinned ahead that
  * the interval does not write diffs to nothing at the close and is left
  * out of the interval's record (hlrc_rel.c, hlrc_iv.c). Returns the pages
  * twinned.
@@ -94,25 +114,21 @@ static unsigned walk_length(const struct hlrc_state *st, size_t p, int dir)
 unsigned dsm__hlrc_twin_run(struct dsm_node *n, size_t p)
 {
 	struct hlrc_state *st = HS(n);
-	int dir = 1;
-	unsigned back = walk_length(st, p, 1), k = 0, win;
+	size_t first = 0;
+	unsigned k = n->hetero_swap ? 0
+				    : dsm__hlrc_walk_ahead(n, p, TWIN_RUN_MAX, walked,
+							   twinnable, &first);
 
-	if (!back && (back = walk_length(st, p, -1)))
-		dir = -1;
-	if (!back || n->hetero_swap)
+	if (!k)
 		return 0;
-	win = 2 * back > TWIN_RUN_MAX ? TWIN_RUN_MAX : 2 * back;
-	for (; k < win; k++) {
-		size_t q = dir > 0 ? p + 1 + k : p - 1 - k;
-		if ((dir > 0 ? q >= st->npages : p < k + 1) || !twinnable(n, q) ||
-		    dsm__hlrc_twin(n, q, dsm__hlrc_pg(n, q), 1))
+	dsm__vm_populate(twin_of(st, first, n->page_size), (size_t)k * n->page_size);
+	for (unsigned i = 0; i < k; i++)
+		if (dsm__hlrc_twin(n, first + i, dsm__hlrc_pg(n, first + i), 1)) {
+			k = i; /* cannot happen: twinnable pages are READ_SHARED */
 			break;
-	}
-	if (k) {
-		size_t first = dir > 0 ? p + 1 : p - k;
-		if (dsm__vm_protect(n->region, first, k, PROT_READ | PROT_WRITE) == 0)
-			(void)madvise(n->region->app + first * n->page_size,
-				      (size_t)k * n->page_size, MADV_POPULATE_WRITE);
-	}
+		}
+	if (k && dsm__vm_protect(n->region, first, k, PROT_READ | PROT_WRITE) == 0)
+		dsm__vm_populate(n->region->app + first * n->page_size,
+				 (size_t)k * n->page_size);
 	return k;
 }

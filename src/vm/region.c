@@ -132,6 +132,18 @@ static void note_prot(struct dsm_region *r, size_t first, size_t count, int prot
 			r->pages[first + i].prot = (uint8_t)prot;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void dsm__vm_populate(void *addr, size_t len)
+{
+	int saved = errno;
+
+	(void)madvise(addr, len, MADV_POPULATE_WRITE);
+	errno = saved;
+}
+
 /*
  * Set the protection of a run of pages with one mprotect. Per-page
  * protections split kernel VMAs; at vm.max_map_count mprotect fails with

@@ -20,7 +20,9 @@ struct dsm_node;
 
 /* Page states: what accesses the protocol allows on this node. The
  * protection of the application view may be lower (never higher) than the
- * state allows; a fault then is resolved locally. Each protocol uses a
+ * state allows; a fault then is resolved locally. (One exception: hlrc's
+ * shared home pages whose writes the kernel or a hash records, writable
+ * while READ_SHARED: src/proto/hlrc_wp.c.) Each protocol uses a
  * subset and moves between them through its own checked transition table
  * (src/proto: sc.c, lrc.c, hlrc.c; docs/protocols/<name>.md). */
 #define DSM_PAGE_STATE_MAP(XX)                                             \
@@ -109,6 +111,14 @@ static inline unsigned char *dsm__page_rt(const struct dsm_region *r, size_t p)
  * kept; later faults restore protections locally) and the call retried.
  * Returns 0 or a negative errno. Async-signal-safe. */
 int dsm__vm_protect(struct dsm_region *r, size_t first, size_t count, int prot);
+
+/* Map [addr, addr + len) writable in the page tables now, in one call
+ * (MADV_POPULATE_WRITE, Linux 5.14; older kernels refuse it, ignored),
+ * before a run of pages is written for the first time through a view
+ * that has not mapped them: a kernel fault per page costs 10-15 us on a
+ * paravirtualised VM, the call about half of that. Errors are ignored:
+ * the writes then fault as before. Async-signal-safe. */
+void dsm__vm_populate(void *addr, size_t len);
 
 /* Shared by every SIGSEGV handler of the library (this one and the
  * deterministic spaces'): install a handler, chain to the previous one. */
