@@ -146,6 +146,9 @@ static inline struct hlrc_state *HS(struct dsm_node *n) { return n->proto_state;
 
 /* Diff bytes per HLRC_DIFF message (and the most pages one ack migrates). */
 #define HLRC_FLUSH_CHUNK (4u << 20)
+/* Diff bytes for one home encoded before they are sent (a flush's batch:
+ * reused, so resident; 1-16 MiB tried on qs, 4 best). */
+#define HLRC_FLUSH_BATCH HLRC_FLUSH_CHUNK
 
 /* Twin memory kept resident for the next twins of the same pages, at
  * most (hlrc_rel.c, release_twins). */
