@@ -265,33 +265,78 @@ static int send_job(struct dsm_node *n, struct diff_jobs *q, size_t i)
 	return err;
 }
 
-/* Send one home its diffs and wait for every acknowledgement, following
- * redirects to where pages' homes moved, within the peer timeout. */
-static int send_diffs(struct dsm_node *n, int home, struct dsm_buf *b)
+/* Send jobs from, from + 1, ... (those added meanwhile too) and wait for
+ * every acknowledgement, following redirects to where pages' homes
+ * moved, within the peer timeout. */
+static int send_jobs(struct dsm_node *n, struct diff_jobs *q, size_t from)
 {
-	struct diff_jobs q = { 0 };
 	uint64_t ms = n->cfg.timeout_ms > 0 ? (uint64_t)n->cfg.timeout_ms : 10000;
 	uint64_t deadline = dsm__now_ns() + ms * 1000000u;
 	int err = 0;
 
-	if (!job_for(&q, 0, home, 0))
-		return -ENOMEM;
-	q.v[0].b = *b; /* borrowed: not freed here */
-	for (size_t i = 0; i < q.len && !err; i++) {
-		if (q.v[i].wait) {
+	for (size_t i = from; i < q->len && !err; i++) {
+		if (q->v[i].wait) {
 			if (dsm__now_ns() > deadline) {
 				DSM_ERR(n, "hlrc: node %d keeps redirecting diffs to itself",
-					q.v[i].home);
+					q->v[i].home);
 				err = DSM_EPROTO;
 				break;
 			}
 			usleep(200);
 		}
-		err = send_job(n, &q, i);
+		err = send_job(n, q, i);
 	}
-	for (size_t i = 1; i < q.len; i++)
-		dsm__buf_free(&q.v[i].b);
-	free(q.v);
+	return err;
+}
+
+/*
+ * One home's side of a flush. Batches of diffs for it go in two buffers
+ * used in turn: while the home applies the batch in one (job 0 of q
+ * borrows it; its acknowledgement pending in ack), the next is encoded
+ * into the other. Entries the home redirects become jobs 1, 2, ... of q,
+ * sent once every batch is acknowledged.
+ */
+struct home_flush {
+	struct diff_jobs q;
+	struct dsm_buf b[2];
+	struct chunk_ack ack;
+	int busy; /* ack pending */
+};
+
+/* Send home h the batch in b (one chunk: encode_diffs keeps a batch
+ * within HLRC_FLUSH_CHUNK), not waiting for its acknowledgement. */
+static int batch_start(struct dsm_node *n, int h, struct home_flush *f, struct dsm_buf *b)
+{
+	if (!f->q.len && !job_for(&f->q, 0, h, 0))
+		return -ENOMEM;
+	f->q.v[0].b = *b; /* borrowed: not freed with the jobs */
+	f->busy = 1;
+	return send_chunk(n, &f->q.v[0], 0, &f->ack);
+}
+
+/* Wait for the acknowledgement of the batch in flight, if any. */
+static int batch_done(struct dsm_node *n, struct home_flush *f)
+{
+	if (!f->busy)
+		return 0;
+	f->busy = 0;
+	return wait_chunk(n, &f->q, 0, &f->ack);
+}
+
+/* The last batch's acknowledgement, then the redirected entries; frees
+ * everything of f. */
+static int home_finish(struct dsm_node *n, struct home_flush *f, int err)
+{
+	int e = batch_done(n, f);
+
+	err = err ? err : e;
+	if (!err && f->q.len > 1)
+		err = send_jobs(n, &f->q, 1);
+	for (size_t i = 1; i < f->q.len; i++)
+		dsm__buf_free(&f->q.v[i].b);
+	free(f->q.v);
+	dsm__buf_free(&f->b[0]);
+	dsm__buf_free(&f->b[1]);
 	return err;
 }
 
@@ -330,7 +375,8 @@ static ssize_t encode_one(struct dsm_node *n, const unsigned char *twin,
 }
 
 /* Diff pages[*next ...] against their twins into one buffer per home,
- * until the pages end or one buffer holds HLRC_FLUSH_BATCH bytes; *next
+ * until the pages end or one buffer might not take another page's entry
+ * within HLRC_FLUSH_BATCH bytes (a batch fits one chunk); *next
  * moves past the pages done. Pages that turned out to be ours need no
  * diff and become home pages. Region lock held; the pages are
  * write-protected (flushing). */
@@ -342,7 +388,7 @@ static int encode_diffs(struct dsm_node *n, const uint32_t *pages, uint32_t coun
 	size_t max = dsm__diff_max_size(n->page_size), full = 0;
 	int err = 0;
 
-	for (uint32_t i; (i = *next) < count && !err && full < HLRC_FLUSH_BATCH;) {
+	for (uint32_t i; (i = *next) < count && !err && full + 8 + max <= HLRC_FLUSH_BATCH;) {
 		uint32_t p = pages[i];
 		struct hlrc_page *hp = &st->pages[p];
 		struct dsm_page *pg = &n->region->pages[p];
@@ -530,34 +576,44 @@ static void release_twins(struct dsm_node *n, uint32_t *pages, uint32_t count)
 }
 
 /*
- * Encode the pages' diffs and send them, a batch at a time: a buffer
- * reused batch after batch stays resident, where one buffer for the whole
- * flush (qs's first release: 54 MB) cost a kernel fault per page of it
- * as it grew (150 of the 190 ms its encoding took on a paravirtualised
- * VM). Between batches the region lock is free: the pages still to be
- * encoded keep their twins and stay flushing (their faults wait); a
- * notice may invalidate one meanwhile, which leaves its bytes and twin as
- * they were, or name a newer home, which its diff then goes to.
+ * Encode the pages' diffs and send them, a batch at a time, each home's
+ * batch in one of its two buffers (struct home_flush) while the home
+ * applies the previous one. Reused buffers stay resident, where one
+ * buffer for the whole flush (qs's first release: 54 MB) cost a kernel
+ * fault per page of it as it grew (150 of the 190 ms its encoding took on
+ * a paravirtualised VM). Between batches the region lock is free: the
+ * pages still to be encoded keep their twins and stay flushing (their
+ * faults wait); a notice may invalidate one meanwhile, which leaves its
+ * bytes and twin as they were, or name a newer home, which its diff then
+ * goes to.
  */
 static int flush_batches(struct dsm_node *n, uint32_t *pages, uint32_t count,
 			 unsigned char *scratch)
 {
-	struct dsm_buf out[DSM_MAX_NODES] = { 0 };
+	struct home_flush *f = calloc((size_t)n->count, sizeof(*f));
+	struct dsm_buf out[DSM_MAX_NODES];
 	uint32_t nmine = 0, next = 0;
-	int err = 0;
+	int err = f ? 0 : -ENOMEM, e;
 
-	while (!err && next < count) {
+	for (unsigned k = 0; !err && next < count; k++) {
+		for (int h = 0; h < n->count; h++) {
+			out[h] = f[h].b[k & 1];
+			out[h].len = 0;
+		}
 		pthread_mutex_lock(&n->region->lock);
 		err = encode_diffs(n, pages, count, &next, out, scratch, &nmine);
 		pthread_mutex_unlock(&n->region->lock);
 		for (int h = 0; h < n->count; h++) {
+			f[h].b[k & 1] = out[h];
+			if ((e = batch_done(n, &f[h])))
+				err = err ? err : e;
 			if (!err && out[h].len)
-				err = send_diffs(n, h, &out[h]);
-			out[h].len = 0;
+				err = batch_start(n, h, &f[h], &f[h].b[k & 1]);
 		}
 	}
-	for (int h = 0; h < n->count; h++)
-		dsm__buf_free(&out[h]);
+	for (int h = 0; f && h < n->count; h++)
+		err = home_finish(n, &f[h], err);
+	free(f);
 	pthread_mutex_lock(&n->region->lock);
 	if (nmine) /* pages now ours: writable again, in runs */
 		dsm__hlrc_protect_state(n, pages, count);
