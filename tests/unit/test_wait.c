@@ -390,11 +390,16 @@ static void test_waiter_must_poll(void **state)
 {
 	struct dsm_node *n = node_new(50, &idle_mpi_like);
 	struct dsm_waiter w;
-	uint64_t t0;
+	uint64_t t0, last = 0;
 
 	(void)state;
-	/* still polling at 19 ms */
-	assert_true(idle_wait_reply(n, 20000000) >= 19000000ull);
+	/* still polling at 19 ms, unless the thread was preempted from
+	 * before 19 ms until the reply had come (TSan beside other tests on
+	 * 2 vCPUs: the CI failure of edaa65b): up to 5 tries, one must show
+	 * it; a wait that stopped polling at its 50 us budget never does */
+	for (int t = 0; t < 5 && last < 19000000ull; t++)
+		last = idle_wait_reply(n, 20000000);
+	assert_true(last >= 19000000ull);
 	dsm__waiter_add(n, &w);
 	t0 = dsm__now_ns();
 	assert_int_equal(dsm__waiter_wait(n, &w, 20000000ull), DSM_ETIMEDOUT);
