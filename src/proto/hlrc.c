@@ -582,8 +582,7 @@ static int install_copy(struct dsm_node *n, int src, size_t p, const unsigned ch
 	}
 	hp->fetching = 0;
 	hp->stale = 0;
-	dsm__page_wake(pg);
-	return err;
+	return err; /* the caller wakes the faulting thread, unlocked */
 }
 
 /* HLRC_PAGE: arg1 = 0: one page's copy; 1: its home moved to arg2; 2: the
@@ -620,9 +619,12 @@ static int on_page(struct dsm_node *n, const struct dsm_msg *m, size_t p)
 		if (in)
 			done[ndone++] = (uint32_t)(p + i);
 	}
-	/* the waiters woken above need the lock, held until this is done */
 	dsm__hlrc_protect_state(n, done, ndone);
 	pthread_mutex_unlock(&n->region->lock);
+	/* woken once the lock is free: a thread woken while we held it would
+	 * sleep again on the lock, a second wake-up on every fetch */
+	for (size_t i = 0; i < k; i++)
+		dsm__page_wake(&n->region->pages[p + i]);
 	return err;
 }
 

@@ -27,6 +27,7 @@ static __thread void *thread_altstack __attribute__((tls_model("initial-exec")))
 __thread int dsm__thread_ready __attribute__((tls_model("initial-exec")));
 __thread int dsm__in_fault __attribute__((tls_model("initial-exec")));
 __thread void *dsm__fault_addr __attribute__((tls_model("initial-exec")));
+static __thread int fault_tid __attribute__((tls_model("initial-exec"))); /* 0: not asked */
 
 /* Hand a fault we don't own to the handler in *old (the one installed
  * before ours). Shared with the deterministic spaces' handler. */
@@ -138,9 +139,13 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		errno = saved_errno;
 		return;
 	}
-	/* atomic: the service thread publishes its tid while others fault */
+	/* atomic: the service thread publishes its tid while others fault;
+	 * ours is asked once per thread (a syscall per fault costs 1 us on
+	 * a paravirtualised VM) */
 	int service_tid = __atomic_load_n(&n->service_tid, __ATOMIC_ACQUIRE);
-	if (service_tid && (int)syscall(SYS_gettid) == service_tid)
+	if (service_tid && !fault_tid)
+		fault_tid = (int)syscall(SYS_gettid);
+	if (service_tid && fault_tid == service_tid)
 		service_fault(n, si->si_addr);
 	dsm__in_fault++; /* sends from here must stay async-signal-safe */
 	err = dsm__vm_fault(n, si->si_addr, dsm__arch_fault_is_write(uc));
