@@ -24,7 +24,7 @@ static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *service_main(void *arg)
 {
 	struct dsm_node *n = arg;
-	uint64_t spin_ns = (uint64_t)n->cfg.spin_us * 1000, last_active = 0;
+	uint64_t last_active = 0;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -46,29 +46,15 @@ static void *service_main(void *arg)
 			to = t;
 		/* Busy-poll for a while after traffic: the next request or
 		 * reply usually follows within microseconds, and catching it
-		 * without sleeping saves a thread wake-up (tens of µs). Under
-		 * DSM_SPIN_US=auto only while an application thread of this
-		 * node waits for a page and spinning has been catching
-		 * replies (dsm__spin_credit). A poll beside a computing
-		 * application thread takes the core the peers' service
-		 * threads need (docs/performance.md, "Spinning on credit":
-		 * lu 2.15 s vs 2.44, sor 1.08 vs 1.24); so does one beside a
-		 * thread waiting for a lock or in a barrier, whose wait
-		 * lasts as long as another node computes ("Service threads
-		 * beside lock and barrier waits": qs 3.17 s vs 2.62). A
-		 * transport without a descriptor to sleep on (MPI) notices a
-		 * reply only by polling, and neither a faulting thread nor one
-		 * in a barrier polls for itself: its service thread polls
-		 * while one waits (bench_mpi: a lock round trip to a node in
-		 * a barrier 57 us against 2.4). */
-		if (now - last_active < spin_ns &&
-		    (!n->spin_adaptive || dsm__service_polls(n)))
+		 * without sleeping saves a thread wake-up (tens of µs). When
+		 * and how long: dsm__service_busy (wait.c). */
+		if (dsm__service_busy(n, now - last_active))
 			to = 0;
 		if (n->tp->poll(n, to) < 0 && atomic_load(&n->failed))
 			usleep(1000); /* links gone: don't spin */
 		if (__atomic_load_n(&n->stats.messages_recv, __ATOMIC_RELAXED) != before)
 			last_active = dsm__now_ns();
-		else if (to == 0)
+		else if (to == 0 && dsm__service_yields(n))
 			sched_yield(); /* let runnable application threads go first */
 	}
 	return NULL;

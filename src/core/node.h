@@ -331,6 +331,12 @@ int dsm__spin_credit(struct dsm_node *n);
  * credit; over a transport that must poll (MPI), also without credit
  * and while a thread waits in a barrier: neither polls for itself. */
 int dsm__service_polls(struct dsm_node *n);
+/* Does the service thread busy-poll now, idle_ns after its last
+ * traffic (DSM_SPIN_US, dsm__service_polls; over MPI longer beside a
+ * page or barrier wait)? */
+int dsm__service_busy(struct dsm_node *n, uint64_t idle_ns);
+/* Does the busy-polling service thread yield after an empty turn? */
+int dsm__service_yields(struct dsm_node *n);
 
 /* --- subsystems dispatched to (core/coll.c, sync/) --- */
 int dsm__coll_init(struct dsm_node *n);

@@ -26,6 +26,7 @@
 #define SCORE_MAX 8   /* spin credit: spins that caught their reply */
 #define PROBE_EVERY 32 /* with no credit, every 32nd wait spins anyway */
 #define POLL_YIELD_EVERY 16 /* must_poll waiter: idle turns per yield */
+#define MUST_POLL_WAIT_NS 1000000ull /* service thread beside a wait (MPI) */
 
 /* DSM_SPIN_US in ns (0: no spinning). */
 static uint64_t budget_ns(struct dsm_node *n)
@@ -75,6 +76,50 @@ int dsm__service_polls(struct dsm_node *n)
 	if (n->tp->must_poll)
 		return faulting || atomic_load(&n->app_in_barrier) > 0;
 	return faulting && dsm__spin_credit(n);
+}
+
+/*
+ * Does the service thread busy-poll now, idle_ns after its last traffic?
+ * For DSM_SPIN_US after traffic; under DSM_SPIN_US=auto only while
+ * dsm__service_polls says so. A poll beside a computing application
+ * thread takes the core the peers' service threads need
+ * (docs/performance.md, "Spinning on credit": lu 2.15 s vs 2.44, sor
+ * 1.08 vs 1.24); so does one beside a thread waiting for a lock or in a
+ * barrier, whose wait lasts as long as another node computes ("Service
+ * threads beside lock and barrier waits": qs 3.17 s vs 2.62). A transport
+ * without a descriptor to sleep on (MPI) notices a reply only by polling,
+ * and neither a faulting thread nor one in a barrier polls for itself:
+ * its service thread polls while one waits (bench_mpi: a lock round trip
+ * to a node in a barrier 57 us against 2.4), for MUST_POLL_WAIT_NS after
+ * traffic: page requests to a home in a barrier come a fetch apart
+ * (85 us), and a 50 us window left each to wait for a backed-off poll
+ * (bench_mpi's remote fault 190-240 us median against 85-89). Polling
+ * for the whole of such a wait instead made qs and lu slower in 3 of 11
+ * runs (qs 6.8-7.0 s against 5.6; the cause was not isolated).
+ */
+int dsm__service_busy(struct dsm_node *n, uint64_t idle_ns)
+{
+	uint64_t spin = budget_ns(n);
+
+	if (!spin)
+		return 0;
+	if (idle_ns < spin && (!n->spin_adaptive || dsm__service_polls(n)))
+		return 1;
+	return n->tp->must_poll && idle_ns < MUST_POLL_WAIT_NS && dsm__service_polls(n);
+}
+
+/*
+ * Does the busy-polling service thread yield after a turn that received
+ * nothing? So that runnable application threads go first; but over MPI,
+ * where it polls beside a page or barrier wait, only while a faulting
+ * thread of its node spins beside it: a barrier waiter sleeps, and a
+ * yield on this VM costs the next message a system call (bench_mpi's
+ * lock round trip to a node in a barrier 5.1 us with the yield, 2.5
+ * without; raw MPI 1.06).
+ */
+int dsm__service_yields(struct dsm_node *n)
+{
+	return !n->tp->must_poll || atomic_load(&n->app_faulting) > 0;
 }
 
 /*

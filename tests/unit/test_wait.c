@@ -434,6 +434,52 @@ static void test_service_polls(void **state)
 	node_free(n);
 }
 
+/* When the service thread busy-polls after traffic: DSM_SPIN_US (50 us
+ * here), on credit under auto; over MPI, beside a page or barrier wait,
+ * 1 ms whatever the spin budget, never beside computing threads, never
+ * with spinning off. */
+static void test_service_busy(void **state)
+{
+	struct dsm_node *n = node_new(50, &idle_tcp_like);
+
+	(void)state;
+	assert_true(dsm__service_busy(n, 10000)); /* fixed DSM_SPIN_US */
+	assert_false(dsm__service_busy(n, 60000));
+	n->spin_adaptive = 1;
+	assert_false(dsm__service_busy(n, 10000)); /* nobody waits */
+	atomic_store(&n->app_faulting, 1);
+	atomic_store(&n->spin_score, 2);
+	assert_true(dsm__service_busy(n, 10000));
+	assert_false(dsm__service_busy(n, 60000)); /* TCP: the budget */
+	n->tp = &idle_mpi_like;
+	assert_true(dsm__service_busy(n, 60000)); /* MPI: beside a page wait */
+	assert_true(dsm__service_busy(n, 900000));
+	assert_false(dsm__service_busy(n, 1100000));
+	atomic_store(&n->app_faulting, 0);
+	assert_false(dsm__service_busy(n, 60000)); /* computing */
+	atomic_store(&n->app_in_barrier, 1);
+	assert_true(dsm__service_busy(n, 60000)); /* in a barrier */
+	n->cfg.spin_us = 0; /* nodes outnumber cores */
+	assert_false(dsm__service_busy(n, 10));
+	node_free(n);
+}
+
+/* An empty busy turn yields, except over MPI beside a sleeping (barrier)
+ * waiter: only a faulting thread spins beside it there. */
+static void test_service_yields(void **state)
+{
+	struct dsm_node *n = node_new(50, &idle_tcp_like);
+
+	(void)state;
+	assert_true(dsm__service_yields(n));
+	n->tp = &idle_mpi_like;
+	atomic_store(&n->app_in_barrier, 1);
+	assert_false(dsm__service_yields(n));
+	atomic_store(&n->app_faulting, 1);
+	assert_true(dsm__service_yields(n));
+	node_free(n);
+}
+
 /* A deadline still holds while nobody answers. */
 static void test_waiter_timeout(void **state)
 {
@@ -462,6 +508,8 @@ int main(void)
 		cmocka_unit_test(test_waiter_timeout),
 		cmocka_unit_test(test_waiter_must_poll),
 		cmocka_unit_test(test_service_polls),
+		cmocka_unit_test(test_service_busy),
+		cmocka_unit_test(test_service_yields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
