@@ -32,8 +32,9 @@
  *    blocking MPI_Send could deadlock two nodes sending rendezvous-sized
  *    pages to each other, and Open MPI blocks by busy-polling anyway.
  *  - MPI has no descriptor to sleep on, so an idle service thread polls:
- *    busy (with sched_yield) for DSM_SPIN_US after traffic, then every 5
- *    us, doubling the pause up to DSM_MPI_POLL_US, sleeping on the ring's
+ *    busy after traffic (when and how long, and whether it yields:
+ *    dsm__service_busy and dsm__service_yields in core/wait.c), then every
+ *    5 us, doubling the pause up to DSM_MPI_POLL_US, sleeping on the ring's
  *    futex so a send from the fault handler wakes it at once. Incoming
  *    traffic is noticed within one pause.
  *
