@@ -37,6 +37,7 @@
 #include "replay/hooks.h"
 #include "sync.h"
 #include "tape/tapeworm.h"
+#include "vm/peermem.h"
 
 static struct dsm_sync *S(struct dsm_node *n) { return n->sync; }
 
@@ -483,6 +484,8 @@ static int barrier_wait(struct dsm_node *n, unsigned id, const struct dsm_buf *i
 		l->len = 0;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (!err) /* every node has mapped its peers: our record can go */
+		dsm__peermem_retire(n);
 	return err;
 }
 

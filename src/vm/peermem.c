@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 
 struct dsm_peermem {
 	char path[96];                       /* this node's file */
+	atomic_int retired;                  /* path removed (dsm__peermem_retire) */
 	unsigned char *_Atomic map[DSM_MAX_NODES]; /* set once, at dsm_init */
 };
 
@@ -158,6 +160,14 @@ const unsigned char *dsm__peermem_get(struct dsm_node *n, int peer)
 	return atomic_load_explicit(&pm->map[peer], memory_order_acquire);
 }
 
+void dsm__peermem_retire(struct dsm_node *n)
+{
+	struct dsm_peermem *pm = n->peermem;
+
+	if (pm && !atomic_exchange(&pm->retired, 1))
+		unlink(pm->path);
+}
+
 void dsm__peermem_fini(struct dsm_node *n)
 {
 	struct dsm_peermem *pm = n->peermem;
@@ -168,6 +178,7 @@ void dsm__peermem_fini(struct dsm_node *n)
 	for (int i = 0; i < DSM_MAX_NODES; i++)
 		if (pm->map[i])
 			munmap(pm->map[i], n->region->size);
-	unlink(pm->path);
+	if (!atomic_load(&pm->retired))
+		unlink(pm->path);
 	free(pm);
 }

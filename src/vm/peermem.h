@@ -34,7 +34,13 @@ const unsigned char *dsm__peermem_get(struct dsm_node *n, int peer);
  * bytes): dsmrun removes every node's after the job, so a node that
  * ends without dsm_finalize leaves none behind. */
 void dsm__peermem_path(const unsigned char *secret, int id, char *buf, size_t cap);
-/* Unmap the peers' regions and remove this node's file. */
+/* Remove this node's file, once: called when a barrier completes, which
+ * every node entered after mapping its peers at dsm_init, so nobody reads
+ * the file again; a job killed after its first barrier (dsmrun too, with
+ * SIGKILL, or a node under mpirun) leaves nothing in /dev/shm. The
+ * mappings stay. Any thread. */
+void dsm__peermem_retire(struct dsm_node *n);
+/* Unmap the peers' regions and remove this node's file (if still there). */
 void dsm__peermem_fini(struct dsm_node *n);
 
 #endif

@@ -8,6 +8,9 @@
 #    pages really were copied from the home's memory;
 #  - off: the program passes and each page sent is on the wire (4096
 #    bytes or more per page);
+#  - a running job has no record left once its first barrier is past,
+#    and a job killed then with dsmrun itself (SIGKILL: no clean-up)
+#    leaves none behind;
 #  - no /dev/shm/dsm-* record outlives the run: a record that was not
 #    there before and whose process is gone (one of ours) fails; a record
 #    of a live process belongs to another job on this machine (a second
@@ -45,6 +48,33 @@ for n in 2 3; do
 		done
 	done
 done
+# A job past its first barrier has removed its records: 2 s into a long
+# mn_random (its first barrier comes within milliseconds of dsm_init),
+# no record names one of its nodes; then dsmrun and the nodes are
+# killed with SIGKILL, and the orphan check below finds none of theirs.
+DSM_LOG=info DSM_TIMEOUT=10 "$DSMRUN" -n 2 --protocol hlrc "$BIN_DIR/mn_random" 0 100000 \
+	>"$WORK/long" 2>&1 &
+job=$!
+sleep 2
+pids=$(pgrep -P $job | tr '\n' ' ')
+held=""
+for r in $(ls /dev/shm 2>/dev/null | grep '^dsm-'); do
+	pid=$(cut -d' ' -f1 "/dev/shm/$r" 2>/dev/null) || continue
+	for p in $pids; do [ "$pid" = "$p" ] && held="$held $r"; done
+done
+kill -9 $job $pids 2>/dev/null
+wait $job 2>/dev/null
+if [ -z "$pids" ]; then
+	fail "the long mn_random job was not running after 2 s"
+	sed 's/^/    | /' "$WORK/long" | head -20
+elif [ "$(grep -c 'peer memory: 1 of 1' "$WORK/long")" -ne 2 ]; then
+	fail "the long mn_random job did not map its peers: the check tests nothing"
+	sed 's/^/    | /' "$WORK/long" | head -20
+elif [ -n "$held" ]; then
+	fail "records still there past the first barrier:$held"
+else
+	echo "ok: no record past the first barrier; dsmrun and its nodes killed"
+fi
 # Records that appeared during the run and whose process has exited. A
 # job beside ours may be between its nodes' exit and dsmrun's clean-up:
 # look again after a second before calling a record left behind.
