@@ -48,30 +48,47 @@ for n in 2 3; do
 		done
 	done
 done
-# A job past its first barrier has removed its records: 2 s into a long
-# mn_random (its first barrier comes within milliseconds of dsm_init),
-# no record names one of its nodes; then dsmrun and the nodes are
-# killed with SIGKILL, and the orphan check below finds none of theirs.
+# A job past its first barrier has removed its records: while a long
+# mn_random runs (its first barrier comes within milliseconds of
+# dsm_init), once both nodes have mapped their peers, no record may name
+# one of its nodes, looked at while they are alive (up to 30 s for a
+# slow machine); then dsmrun and the nodes are killed with SIGKILL, and
+# the orphan check below finds none of theirs.
 DSM_LOG=info DSM_TIMEOUT=10 "$DSMRUN" -n 2 --protocol hlrc "$BIN_DIR/mn_random" 0 100000 \
 	>"$WORK/long" 2>&1 &
 job=$!
-sleep 2
-pids=$(pgrep -P $job | tr '\n' ' ')
-held=""
-for r in $(ls /dev/shm 2>/dev/null | grep '^dsm-'); do
-	pid=$(cut -d' ' -f1 "/dev/shm/$r" 2>/dev/null) || continue
-	for p in $pids; do [ "$pid" = "$p" ] && held="$held $r"; done
+held_by() { # the records naming one of the pids $@
+	for r in $(ls /dev/shm 2>/dev/null | grep '^dsm-'); do
+		pid=$(cut -d' ' -f1 "/dev/shm/$r" 2>/dev/null) || continue
+		for p in "$@"; do [ "$pid" = "$p" ] && echo "$r"; done
+	done
+}
+alive() { for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done; }
+pids="" held="" mapped=0 retired=0
+for _ in $(seq 150); do
+	sleep 0.2
+	pids=$(pgrep -P $job | tr '\n' ' ')
+	mapped=$(grep -c 'peer memory: 1 of 1' "$WORK/long")
+	[ -n "$pids" ] && [ "$mapped" -eq 2 ] || continue
+	held=$(held_by $pids | tr '\n' ' ')
+	if [ -z "$held" ] && alive $pids; then retired=1; break; fi
 done
 kill -9 $job $pids 2>/dev/null
 wait $job 2>/dev/null
+for _ in $(seq 50); do # until the killed nodes are gone (kill -0 fails)
+	gone=1
+	for p in $pids; do kill -0 "$p" 2>/dev/null && gone=0; done
+	[ $gone -eq 1 ] && break
+	sleep 0.2
+done
 if [ -z "$pids" ]; then
-	fail "the long mn_random job was not running after 2 s"
+	fail "the long mn_random job's nodes never ran"
 	sed 's/^/    | /' "$WORK/long" | head -20
-elif [ "$(grep -c 'peer memory: 1 of 1' "$WORK/long")" -ne 2 ]; then
+elif [ "$mapped" -ne 2 ]; then
 	fail "the long mn_random job did not map its peers: the check tests nothing"
 	sed 's/^/    | /' "$WORK/long" | head -20
-elif [ -n "$held" ]; then
-	fail "records still there past the first barrier:$held"
+elif [ $retired -eq 0 ]; then
+	fail "records still there past the first barrier (30 s):${held:- (the job ended first)}"
 else
 	echo "ok: no record past the first barrier; dsmrun and its nodes killed"
 fi
