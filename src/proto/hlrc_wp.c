@@ -287,8 +287,9 @@ static int settle(struct dsm_node *n, size_t p)
 /* At a close: an assumed page that changed was written; one unchanged
  * stays assumed through one more interval (fft writes a plane in the
  * interval after the one its readers fetch it in, as an armed page
- * stays armed), then settles. */
-static int close_assumed(struct dsm_node *n, size_t p)
+ * stays armed), then settles: it leaves tracking and is appended to
+ * out[*nout] for settle_all. */
+static int close_assumed(struct dsm_node *n, uint32_t p, uint32_t *out, uint32_t *nout)
 {
 	struct hlrc_page *hp = &HS(n)->pages[p];
 
@@ -298,7 +299,29 @@ static int close_assumed(struct dsm_node *n, size_t p)
 		hp->kgrace = 1;
 		return 0;
 	}
-	return settle(n, p);
+	hp->ktrack = 0;
+	out[(*nout)++] = p;
+	return 0;
+}
+
+/* settle() for the pages[] a close let go, with one mprotect per run of
+ * neighbours instead of one per page: a downgrade flushes the other
+ * CPUs' TLBs, 28-46 us a call on a paravirtualised VM, and fft settles
+ * 4,000 pages a node (docs/performance.md). Then the second look, page
+ * by page. Region lock held. */
+static int settle_all(struct dsm_node *n, uint32_t *pages, uint32_t count)
+{
+	int err = 0;
+
+	dsm__hlrc_protect_state(n, pages, count);
+	for (uint32_t i = 0; i < count; i++) {
+		struct hlrc_page *hp = &HS(n)->pages[pages[i]];
+		if (changed(n, pages[i]))
+			err = written(n, pages[i]) ?: err;
+		else
+			hp->kassume = hp->kstreak = 0;
+	}
+	return err;
 }
 
 /* Is listed page p still kernel-tracked? If not, it leaves the list. */
@@ -354,15 +377,17 @@ int dsm__hlrc_wp_collect(struct dsm_node *n)
 
 	if (!compact(st))
 		return 0;
-	if ((buf = malloc((size_t)st->nktracked * 2 * sizeof(*buf)))) {
-		uint32_t *scan = buf + st->nktracked;
+	if ((buf = malloc((size_t)st->nktracked * 3 * sizeof(*buf)))) {
+		uint32_t *scan = buf + st->nktracked, *settled = scan + st->nktracked;
+		uint32_t nsettled = 0;
 		for (uint32_t i = 0; i < st->nktracked; i++) {
 			uint32_t p = st->ktracked[i];
 			if (st->pages[p].kassume)
-				err = close_assumed(n, p) ?: err;
+				err = close_assumed(n, p, settled, &nsettled) ?: err;
 			else
 				scan[nscan++] = p;
 		}
+		err = settle_all(n, settled, nsettled) ?: err;
 		/* armed pages need the kernel's record; assumed ones (home
 		 * runs, under DSM_WRITE_DETECT=segv too) only their hashes */
 		got = !nscan ? 0 : wp ? dsm__proto_wp_collect_list(wp, scan, nscan, buf) : -EINVAL;
